@@ -1,0 +1,55 @@
+"""What an import produces: a typed ledger with its provenance, or the list of problems.
+
+Errors are data (beancount's habit): the reader collects every problem it finds and returns
+them; it raises only for bugs. The command line turns `problems` into `Sheet!Cell (column):
+expected …, got …` lines and exit code 1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One structural problem (SPEC §3.1). `sheet` is the sheet's own name in the workbook."""
+    sheet: str | None          # None: the workbook as a whole
+    cell: str | None           # "E7"; None for a whole sheet or column problem
+    column: str | None         # canonical column name, when one is concerned
+    expected: str              # what was expected, in the message language
+    found: str                 # what was found (quoted value or description)
+
+    def __str__(self) -> str:
+        where = ""
+        if self.sheet is not None:
+            where = f"{self.sheet}!{self.cell}" if self.cell else self.sheet
+        if self.column:
+            where = f"{where} ({self.column})" if where else f"({self.column})"
+        body = f"expected {self.expected}, got {self.found}"
+        return f"{where}: {body}" if where else body
+
+
+@dataclass
+class Ledger:
+    """A validated ledger: typed rows per canonical sheet name.
+
+    rows["Behaviours"] is a list of dicts {column: typed value, ..., "row": Excel row}.
+    Every sheet of importers.schema.SHEETS is present (empty list when the sheet was absent).
+    """
+    file_name: str
+    sha256: str
+    rows: dict[str, list[dict]]
+    sheet_names: dict[str, str] = field(default_factory=dict)   # canonical -> name in the file
+    lang: str = "en"                                              # "zh" when headers were Chinese
+    warnings: list[str] = field(default_factory=list)
+
+    def count(self, sheet: str) -> int:
+        return len(self.rows.get(sheet, ()))
+
+
+class LedgerRefused(Exception):
+    """Raised by importers.read_ledger when the workbook has structural problems."""
+
+    def __init__(self, problems: list[Problem], lang: str = "en"):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+        self.lang = lang
