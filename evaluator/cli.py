@@ -1,0 +1,216 @@
+"""The `xietong` command line (SPEC §7): parse arguments, call the library, turn a known
+failure into a clear message and an exit code. Nothing here computes anything.
+
+Exit codes: 0 done (exceptions found are a normal result), 1 refused input or failed
+verification (messages on stderr), 2 wrong usage (argparse).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from evaluator import i18n
+
+PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class UsageError(Exception):
+    pass
+
+
+class Refused(Exception):
+    """A refused input: message lines already in the user's language."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _period(value: str) -> str:
+    if not PERIOD_RE.match(value or ""):
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {value!r}")
+    return value
+
+
+class Progress:
+    """Phase, rows and rate on one terminal line; silent when stderr is not a terminal."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.start = time.monotonic()
+        self.phase = None
+        self.last = 0.0
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if phase != self.phase:
+            self.phase, self.start = phase, now
+        if now - self.last < 0.1 and done < total:
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-6)
+        self.stream.write(f"\r{phase}: {done:,}/{total:,} rows ({rate:,.0f}/s)   ")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _engine(args):
+    from evaluator.db import make_engine
+    return make_engine(args.db)
+
+
+# --------------------------------------------------------------------------- commands
+
+def cmd_template(args, out) -> int:
+    from importers.template import write_template
+    lang = args.lang or "zh"
+    write_template(args.out, lang=lang)
+    out.write(i18n.t(lang, "template_written", path=args.out) + "\n")
+    return 0
+
+
+def import_ledger(args, out, path: str, period: str):
+    """Read, validate and store one ledger; returns (ledger, outcome). Raises Refused."""
+    from importers import LedgerRefused, read_ledger
+    from evaluator.store import store_import
+    progress = Progress()
+    if not Path(path).exists():
+        lang = args.lang or "en"
+        raise Refused([i18n.t(lang, "file_missing", path=path)])
+    try:
+        ledger = read_ledger(path, lang=args.lang, progress=progress)
+    except LedgerRefused as refused:
+        lang = args.lang or refused.lang
+        lines = [i18n.t(lang, "refused_header", path=path, n=len(refused.problems))]
+        lines += [f"  {p.render(lang) if hasattr(p, 'render') else p}" for p in refused.problems]
+        lines.append(i18n.t(lang, "nothing_stored"))
+        raise Refused(lines)
+    outcome = store_import(_engine(args), ledger, period, progress=progress)
+    return ledger, outcome
+
+
+def cmd_import(args, out) -> int:
+    ledger, outcome = import_ledger(args, out, args.ledger, args.period)
+    lang = args.lang or ledger.lang
+    out.write(i18n.import_summary(lang, args.ledger, args.period, ledger, outcome) + "\n")
+    return 0
+
+
+def cmd_verify(args, out) -> int:
+    from sqlmodel import Session
+    from evaluator.chain import verify
+    lang = args.lang or "en"
+    with Session(_engine(args)) as session:
+        result = verify(session, args.period)
+    if result.ok:
+        out.write(i18n.t(lang, "verify_ok", n=result.checked) + "\n")
+        return 0
+    raise Refused([i18n.t(lang, "verify_bad", problem=result.problem)])
+
+
+def cmd_policy_check(args, out) -> int:
+    from rules.policy import check_policy
+    lang = args.lang or "en"
+    errors, warnings = check_policy(args.file, strict=args.strict)
+    for w in warnings:
+        out.write(i18n.t(lang, "policy_warning", text=_render(w, lang)) + "\n")
+    if errors:
+        raise Refused([i18n.t(lang, "policy_error", text=_render(e, lang)) for e in errors])
+    out.write(i18n.t(lang, "policy_ok", path=args.file or "rules/policy.toml",
+                     n=len(warnings)) + "\n")
+    return 0
+
+
+def _render(item, lang):
+    return item.render(lang) if hasattr(item, "render") else str(item)
+
+
+def cmd_demo(args, out) -> int:
+    from importers.sample import write_sample_ledger
+    lang = args.lang or "zh"
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not args.db:
+        args.db = f"sqlite:///{(out_dir / 'xietong.db').resolve()}"
+    ledger_path = out_dir / f"ledger-{args.period}.xlsx"
+    write_sample_ledger(ledger_path, employees=args.employees, period=args.period, seed=args.seed,
+                        lang=lang)
+    out.write(i18n.t(lang, "demo_ledger", path=ledger_path, n=args.employees) + "\n")
+    ledger, outcome = import_ledger(args, out, str(ledger_path), args.period)
+    out.write(i18n.import_summary(lang, str(ledger_path), args.period, ledger, outcome) + "\n")
+    out.write(i18n.t(lang, "demo_db", url=args.db) + "\n")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=argparse.SUPPRESS,
+                        help="database URL (default: $XIETONG_DB or sqlite:///xietong.db)")
+    common.add_argument("--lang", choices=("zh", "en"), default=argparse.SUPPRESS,
+                        help="language of messages and labels (default: $XIETONG_LANG, else the ledger's)")
+
+    p = argparse.ArgumentParser(prog="xietong", parents=[common],
+                                description="协同 xietong: HR ledger workbooks → audited "
+                                            "collaboration-performance adjustments")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("template", parents=[common], help="write an empty ledger workbook")
+    s.add_argument("out", metavar="OUT.xlsx")
+    s.set_defaults(func=cmd_template)
+
+    s = sub.add_parser("import", parents=[common], help="validate and store a ledger workbook")
+    s.add_argument("ledger", metavar="LEDGER")
+    s.add_argument("--period", required=True, type=_period, help="YYYY-MM")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("verify", parents=[common], help="tamper check of the audit chain")
+    s.add_argument("--period", type=_period, default=None)
+    s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("policy", parents=[common], help="policy file tools")
+    psub = s.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
+    c = psub.add_parser("check", parents=[common], help="validate a policy file (errors and band warnings)")
+    c.add_argument("file", nargs="?", default=None, metavar="FILE")
+    c.add_argument("--strict", action="store_true", help="warnings outside the article's bands are errors")
+    c.set_defaults(func=cmd_policy_check)
+
+    s = sub.add_parser("demo", parents=[common], help="sample company through the whole pipeline")
+    s.add_argument("--out", default="demo-out", help="output folder (default: demo-out)")
+    s.add_argument("--employees", type=int, default=200, help=argparse.SUPPRESS)
+    s.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
+    s.add_argument("--period", type=_period, default="2026-11", help=argparse.SUPPRESS)
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None, out=None, err=None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    args.db = getattr(args, "db", None)
+    args.lang = getattr(args, "lang", None) or os.environ.get("XIETONG_LANG") or None
+    try:
+        return args.func(args, out)
+    except Refused as refused:
+        for line in refused.lines:
+            err.write(line + "\n")
+        return 1
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""The database: SQLModel records, typed ledger-row tables, engine creation.
+
+Two kinds of tables live on one `SQLModel.metadata`:
+
+* **Records** people and auditors talk about (imports, activations, runs, firings,
+  adjustments, exceptions, decisions) are SQLModel classes.
+* **Ledger rows** are one plain SQLAlchemy Core table per ledger sheet, generated from
+  `importers.schema`, with one typed column per ledger column plus the Excel row number and
+  the row's content hash. They are written in bulk (100,000 rows must store in about a second)
+  and read back in bulk, so per-row ORM objects would only cost time.
+
+Decimals are stored exactly: as text on SQLite (whose NUMERIC affinity would turn them into
+binary floats) and as NUMERIC on PostgreSQL. "Correct to the cent" starts here.
+"""
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import Field, SQLModel, create_engine
+
+from importers.schema import SHEETS
+
+DEFAULT_DB_URL = "sqlite:///xietong.db"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class ExactDecimal(sa.types.TypeDecorator):
+    """A Decimal that round-trips exactly on every backend."""
+
+    impl = sa.String(64)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(sa.Numeric())
+        return dialect.type_descriptor(sa.String(64))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            value = Decimal(str(value))
+        return value if dialect.name == "postgresql" else str(value)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value if isinstance(value, Decimal) else Decimal(value)
+
+
+# --------------------------------------------------------------------------- records
+
+class ChainLink(SQLModel, table=True):
+    """One link of the tamper-evident audit chain (SPEC §6).
+
+    Every chained record (import, activation, firing, adjustment, exception, decision) gets one
+    link: a contiguous sequence number, the previous link's hash, and
+    hash = SHA-256(prev_hash + canonical JSON of the record's content).
+    """
+    __tablename__ = "chain_link"
+    seq: int = Field(primary_key=True)
+    record_type: str = Field(max_length=32)
+    record_id: int
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+    __table_args__ = (sa.UniqueConstraint("record_type", "record_id"),)
+
+
+class LedgerImport(SQLModel, table=True):
+    """One imported workbook. Every import stays for audit; one per period is active."""
+    __tablename__ = "ledger_import"
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(index=True, max_length=7)
+    file_name: str
+    sha256: str = Field(index=True, max_length=64)
+    imported_at: datetime = Field(default_factory=utcnow)
+    rows_per_sheet: str          # canonical JSON {sheet: count}
+    rows_digest: str = Field(max_length=64)   # SHA-256 over every stored row's hash, in order
+    lang: str = Field(default="en", max_length=2)
+    warnings: str = "[]"         # canonical JSON list of warning texts
+    active: bool = Field(default=False, index=True)  # convenience flag; ImportActivation is the record
+
+    def chain_content(self) -> dict:
+        return {
+            "period": self.period, "file_name": self.file_name, "sha256": self.sha256,
+            "imported_at": self.imported_at.isoformat(), "rows_per_sheet": self.rows_per_sheet,
+            "rows_digest": self.rows_digest, "lang": self.lang, "warnings": self.warnings,
+        }
+
+
+class ImportActivation(SQLModel, table=True):
+    """The record that an import became its period's active ledger (first import or switch)."""
+    __tablename__ = "import_activation"
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(index=True, max_length=7)
+    import_id: int = Field(foreign_key="ledger_import.id")
+    previous_import_id: int | None = None
+    activated_at: datetime = Field(default_factory=utcnow)
+
+    def chain_content(self) -> dict:
+        return {
+            "period": self.period, "import_id": self.import_id,
+            "previous_import_id": self.previous_import_id,
+            "activated_at": self.activated_at.isoformat(),
+        }
+
+
+class Run(SQLModel, table=True):
+    """One evaluation of a period's active ledger (SPEC §6)."""
+    __tablename__ = "run"
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(index=True, max_length=7)
+    import_id: int = Field(foreign_key="ledger_import.id")
+    file_sha256: str = Field(max_length=64)
+    policy_sha256: str = Field(max_length=64)
+    policy_json: str                      # the effective policy, canonical JSON
+    rules_version: str = Field(max_length=64)
+    program_version: str = Field(max_length=32)
+    decisions_digest: str = Field(max_length=64)   # which decisions the run applied
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    counts: str = "{}"                    # canonical JSON
+
+    def chain_content(self) -> dict:
+        return {k: (v.isoformat() if isinstance(v, datetime) else v)
+                for k, v in self.model_dump().items() if k != "id"}
+
+
+class Firing(SQLModel, table=True):
+    """One rule firing, in firing order, with the source rows it matched."""
+    __tablename__ = "firing"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    seq: int                              # order within the run
+    rule: str = Field(max_length=64)
+    subject_id: str | None = None
+    sources: str                          # canonical JSON [[sheet, row], ...]
+    outcome: str                          # canonical JSON of what it produced
+
+    def chain_content(self) -> dict:
+        return {k: v for k, v in self.model_dump().items() if k != "id"}
+
+
+class Adjustment(SQLModel, table=True):
+    """A signed point delta produced by one firing (SPEC §2, §8 adjustments.json)."""
+    __tablename__ = "adjustment"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    ord: int                              # SPEC §5.7 output order
+    adjustment_id: str = Field(max_length=32)
+    firing_seq: int
+    subject_type: str = Field(max_length=16)
+    subject_id: str
+    mechanism: str = Field(max_length=16)
+    rule: str = Field(max_length=64)
+    points: Decimal = Field(sa_type=ExactDecimal)
+    sources: str
+    explanation: str
+
+    def chain_content(self) -> dict:
+        d = {k: v for k, v in self.model_dump().items() if k != "id"}
+        d["points"] = str(self.points)
+        return d
+
+
+class ExceptionItem(SQLModel, table=True):
+    """A rejection or a review item produced by one firing (SPEC §5, §8 exceptions.json)."""
+    __tablename__ = "exception_item"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    ord: int
+    review_id: str = Field(max_length=32, index=True)
+    kind: str = Field(max_length=32)
+    type: str = Field(max_length=16)
+    subject_id: str
+    assignee_id: str
+    status: str = Field(max_length=16)
+    sources: str
+    source_hash: str = Field(max_length=64)   # content hash of the item's source rows
+    message: str
+    firing_seq: int
+
+    def chain_content(self) -> dict:
+        return {k: v for k, v in self.model_dump().items() if k != "id"}
+
+
+class Decision(SQLModel, table=True):
+    """A manager's or HR's decision on a review item (SPEC §6). Later ones replace earlier."""
+    __tablename__ = "decision"
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(index=True, max_length=7)
+    review_id: str = Field(max_length=32, index=True)
+    decision: str = Field(max_length=16)
+    reviewer_id: str
+    comment: str | None = None
+    source_hash: str = Field(max_length=64)   # the item's source rows when decided
+    file_name: str
+    file_sha256: str = Field(max_length=64)
+    sheet: str
+    row: int
+    decided_at: datetime = Field(default_factory=utcnow)
+
+    def chain_content(self) -> dict:
+        return {k: (v.isoformat() if isinstance(v, datetime) else v)
+                for k, v in self.model_dump().items() if k != "id"}
+
+
+# --------------------------------------------------------------------------- ledger rows
+
+_KIND_TYPES = {
+    "id": lambda: sa.String(255),
+    "text": lambda: sa.Text(),
+    "number": lambda: ExactDecimal(),
+    "ratio": lambda: ExactDecimal(),
+    "date": lambda: sa.Date(),
+    "enum": lambda: sa.String(16),
+}
+
+
+def row_table_name(sheet_name: str) -> str:
+    """CompanyKPIs -> ledger_company_kpis, InternalRatings -> ledger_internal_ratings."""
+    return "ledger_" + re.sub(r"(?<=[a-z])(?=[A-Z])", "_", sheet_name).lower()
+
+
+def _make_row_table(sheet) -> sa.Table:
+    cols = [
+        sa.Column("pk", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("import_id", sa.Integer, sa.ForeignKey("ledger_import.id"), nullable=False, index=True),
+        sa.Column("row", sa.Integer, nullable=False),
+        sa.Column("row_hash", sa.String(64), nullable=False),
+    ]
+    for c in sheet.columns:
+        cols.append(sa.Column(c.name, _KIND_TYPES[c.kind](), nullable=True))
+    return sa.Table(row_table_name(sheet.name), SQLModel.metadata, *cols)
+
+
+ROW_TABLES: dict[str, sa.Table] = {s.name: _make_row_table(s) for s in SHEETS}
+
+
+# --------------------------------------------------------------------------- engine
+
+def database_url(cli_value: str | None = None) -> str:
+    return cli_value or os.environ.get("XIETONG_DB") or DEFAULT_DB_URL
+
+
+def _sqlite_pragmas(dbapi_conn, _record):
+    cur = dbapi_conn.cursor()
+    # WAL lets a report read while an evaluation writes; the busy timeout makes a second
+    # writer wait instead of failing at once.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str | None = None) -> sa.Engine:
+    url = database_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"isolation_level": None, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+
+        # pysqlite's own transaction handling is off (isolation_level=None); SQLAlchemy's
+        # begin() then issues BEGIN IMMEDIATE so a writer takes the lock up front and the
+        # chain's sequence numbers cannot interleave between two processes.
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        engine = create_engine(url)
+    SQLModel.metadata.create_all(engine)
+    return engine

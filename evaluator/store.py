@@ -1,0 +1,119 @@
+"""Storing an imported ledger and reading a period's active ledger back (SPEC §3, §6).
+
+One import is one transaction: the import record, every typed row with its Excel row and
+content hash, the activation record and their chain links commit together or not at all.
+Re-importing the period's active file (same SHA-256) writes nothing. Importing a file that was
+imported for the period before (not the active one) re-activates it without storing its rows
+twice; any other file is stored and becomes the active ledger. Every import stays for audit.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from evaluator import chain
+from evaluator.db import ROW_TABLES, ImportActivation, LedgerImport
+from importers.result import Ledger
+from importers.schema import SHEETS
+
+
+@dataclass
+class ImportOutcome:
+    status: str                   # "stored" | "unchanged" | "reactivated"
+    import_id: int
+    rows_per_sheet: dict[str, int]
+    previous_import_id: int | None = None
+
+
+def active_import(session: Session, period: str) -> LedgerImport | None:
+    return session.exec(select(LedgerImport).where(LedgerImport.period == period,
+                                                   LedgerImport.active == True)).first()  # noqa: E712
+
+
+def store_import(engine: sa.Engine, ledger: Ledger, period: str, progress=None) -> ImportOutcome:
+    with Session(engine) as session, session.begin():
+        current = active_import(session, period)
+        counts = {s.name: ledger.count(s.name) for s in SHEETS}
+        if current is not None and current.sha256 == ledger.sha256:
+            return ImportOutcome("unchanged", current.id, json.loads(current.rows_per_sheet))
+
+        earlier = session.exec(select(LedgerImport).where(
+            LedgerImport.period == period, LedgerImport.sha256 == ledger.sha256)
+            .order_by(LedgerImport.id)).first()
+        if earlier is not None:
+            imp, status = earlier, "reactivated"
+        else:
+            imp = _store_rows(session, ledger, period, counts, progress)
+            status = "stored"
+
+        if current is not None:
+            current.active = False
+            session.add(current)
+        imp.active = True
+        session.add(imp)
+        session.flush()
+        activation = ImportActivation(period=period, import_id=imp.id,
+                                      previous_import_id=current.id if current else None)
+        session.add(activation)
+        session.flush()
+        chain.append(session, "activation", activation)
+        return ImportOutcome(status, imp.id, json.loads(imp.rows_per_sheet),
+                             current.id if current else None)
+
+
+def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress) -> LedgerImport:
+    imp = LedgerImport(period=period, file_name=ledger.file_name, sha256=ledger.sha256,
+                       rows_per_sheet=chain.canonical_json(counts), rows_digest="",
+                       lang=ledger.lang, warnings=chain.canonical_json(list(ledger.warnings)))
+    session.add(imp)
+    session.flush()
+    conn = session.connection()
+    hashes: list[str] = []
+    total = sum(counts.values())
+    done = 0
+    for sheet in SHEETS:
+        rows = ledger.rows.get(sheet.name, [])
+        if not rows:
+            continue
+        names = [c.name for c in sheet.columns]
+        batch = []
+        for r in rows:
+            rh = chain.row_hash(sheet.name, r)
+            hashes.append(rh)
+            rec = {n: r.get(n) for n in names}
+            rec["import_id"] = imp.id
+            rec["row"] = r["row"]
+            rec["row_hash"] = rh
+            batch.append(rec)
+            if len(batch) >= 20000:
+                conn.execute(ROW_TABLES[sheet.name].insert(), batch)
+                done += len(batch)
+                batch = []
+                if progress:
+                    progress("store", done, total)
+        if batch:
+            conn.execute(ROW_TABLES[sheet.name].insert(), batch)
+            done += len(batch)
+            if progress:
+                progress("store", done, total)
+    imp.rows_digest = chain.rows_digest(hashes)
+    session.add(imp)
+    session.flush()
+    chain.append(session, "import", imp)
+    return imp
+
+
+def load_rows(session: Session, import_id: int) -> dict[str, list[dict]]:
+    """The typed rows of one import, per canonical sheet, in Excel-row order."""
+    out: dict[str, list[dict]] = {}
+    conn = session.connection()
+    for sheet in SHEETS:
+        table = ROW_TABLES[sheet.name]
+        names = [c.name for c in sheet.columns]
+        q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
+            table.c.import_id == import_id).order_by(table.c.row)
+        out[sheet.name] = [dict(zip(("row", *names), rec)) for rec in conn.execute(q)]
+    return out
