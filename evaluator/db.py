@@ -29,7 +29,7 @@ DEFAULT_DB_URL = "sqlite:///xietong.db"
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(timezone.utc)
 
 
 class ExactDecimal(sa.types.TypeDecorator):

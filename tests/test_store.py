@@ -1,0 +1,131 @@
+"""Storing imports: typed rows round-trip exactly, re-imports, activation switches, and the
+audit chain's verification of imports (SPEC §3, §6)."""
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from evaluator.chain import verify
+from evaluator.db import ROW_TABLES, ImportActivation, LedgerImport, make_engine
+from evaluator.store import active_import, load_rows, store_import
+from importers.result import Ledger
+from importers.schema import SHEETS
+
+
+def _ledger(sha: str, base: str = "70", extra_behaviour: bool = False) -> Ledger:
+    rows = {s.name: [] for s in SHEETS}
+    rows["Departments"] = [
+        {"row": 2, "dept_id": "D1", "name": "销售部", "tier": "front", "manager_id": "E1",
+         "base_score": Decimal(base)},
+        {"row": 3, "dept_id": "D2", "name": "IT", "tier": "back", "manager_id": None,
+         "base_score": Decimal("88.125")},
+    ]
+    rows["Employees"] = [
+        {"row": 2, "employee_id": "E1", "name": "张三", "dept_id": "D1", "manager_id": None,
+         "base_score": None},
+        {"row": 4, "employee_id": "1001", "name": "李四", "dept_id": "D2", "manager_id": "E1",
+         "base_score": Decimal("0.1")},
+    ]
+    rows["Behaviours"] = [
+        {"row": 2, "event_id": "B1", "date": date(2026, 11, 3), "employee_id": "1001",
+         "behaviour_code": "LEAD", "points": Decimal("2"), "proposer_id": "E1",
+         "project_id": None, "evidence": "OA-1", "note": "=HYPERLINK(\"x\")"},
+    ]
+    if extra_behaviour:
+        rows["Behaviours"].append(dict(rows["Behaviours"][0], row=3, event_id="B2"))
+    return Ledger(file_name="ledger.xlsx", sha256=sha, rows=rows, lang="zh")
+
+
+def test_rows_round_trip_exactly(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    ledger = _ledger("a" * 64)
+    outcome = store_import(engine, ledger, "2026-11")
+    assert outcome.status == "stored"
+    assert outcome.rows_per_sheet["Departments"] == 2
+    assert outcome.rows_per_sheet["Behaviours"] == 1
+    with Session(engine) as s:
+        back = load_rows(s, outcome.import_id)
+    assert back["Departments"] == ledger.rows["Departments"]
+    assert back["Employees"] == ledger.rows["Employees"]
+    assert back["Behaviours"] == ledger.rows["Behaviours"]
+    assert isinstance(back["Departments"][1]["base_score"], Decimal)
+    assert str(back["Departments"][1]["base_score"]) == "88.125"
+
+
+def test_reimport_same_file_changes_nothing(tmp_path):
+    db = tmp_path / "x.db"
+    engine = make_engine(f"sqlite:///{db}")
+    first = store_import(engine, _ledger("a" * 64), "2026-11")
+    with Session(engine) as s:
+        links_before = s.exec(select(sa.func.count()).select_from(ImportActivation)).one()
+    again = store_import(engine, _ledger("a" * 64), "2026-11")
+    assert again.status == "unchanged"
+    assert again.import_id == first.import_id
+    with Session(engine) as s:
+        assert s.exec(select(sa.func.count()).select_from(LedgerImport)).one() == 1
+        assert s.exec(select(sa.func.count()).select_from(ImportActivation)).one() == links_before
+
+
+def test_other_file_becomes_active_and_earlier_stays(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    a = store_import(engine, _ledger("a" * 64), "2026-11")
+    b = store_import(engine, _ledger("b" * 64, base="75"), "2026-11")
+    assert b.status == "stored" and b.previous_import_id == a.import_id
+    with Session(engine) as s:
+        assert active_import(s, "2026-11").id == b.import_id
+        assert s.exec(select(sa.func.count()).select_from(LedgerImport)).one() == 2
+    # the earlier file imported again becomes active again, without storing its rows twice
+    again = store_import(engine, _ledger("a" * 64), "2026-11")
+    assert again.status == "reactivated" and again.import_id == a.import_id
+    with Session(engine) as s:
+        assert active_import(s, "2026-11").id == a.import_id
+        n_rows = s.connection().execute(
+            sa.select(sa.func.count()).select_from(ROW_TABLES["Departments"])).scalar()
+        assert n_rows == 4
+        acts = s.exec(select(ImportActivation).order_by(ImportActivation.id)).all()
+        assert [(x.import_id, x.previous_import_id) for x in acts] == [
+            (a.import_id, None), (b.import_id, a.import_id), (a.import_id, b.import_id)]
+        assert verify(s).ok
+
+
+def test_periods_are_independent(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    a = store_import(engine, _ledger("a" * 64), "2026-11")
+    b = store_import(engine, _ledger("a" * 64), "2026-12")
+    assert b.status == "stored" and b.import_id != a.import_id
+    with Session(engine) as s:
+        assert active_import(s, "2026-11").id == a.import_id
+        assert active_import(s, "2026-12").id == b.import_id
+
+
+def test_verify_names_changed_row(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    out = store_import(engine, _ledger("a" * 64, extra_behaviour=True), "2026-11")
+    with Session(engine) as s:
+        assert verify(s).ok
+        assert verify(s).checked == 2       # the import and its activation
+    t = ROW_TABLES["Behaviours"]
+    with engine.begin() as c:
+        c.execute(t.update().where(t.c.event_id == "B2").values(points="3"))
+    with Session(engine) as s:
+        r = verify(s)
+    assert not r.ok
+    assert r.problem == f"import {out.import_id}: Behaviours row 3 was changed"
+
+
+def test_verify_detects_deleted_row_and_changed_import(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    out = store_import(engine, _ledger("a" * 64, extra_behaviour=True), "2026-11")
+    t = ROW_TABLES["Behaviours"]
+    with engine.begin() as c:
+        c.execute(t.delete().where(t.c.event_id == "B2"))
+    with Session(engine) as s:
+        assert verify(s).problem == (
+            f"import {out.import_id}: its ledger rows were deleted, inserted or reordered")
+    engine2 = make_engine(f"sqlite:///{tmp_path / 'y.db'}")
+    out2 = store_import(engine2, _ledger("a" * 64), "2026-11")
+    with engine2.begin() as c:
+        c.execute(sa.text("UPDATE ledger_import SET file_name = 'other.xlsx'"))
+    with Session(engine2) as s:
+        assert verify(s).problem == f"import {out2.import_id} (chain link 1) was changed"
