@@ -1,0 +1,663 @@
+"""The policy: every number the rules use, read from TOML, checked, and fingerprinted (SPEC §4).
+
+Numbers are policy, not code. The shipped default is `rules/policy.toml`; a user file
+(`--policy FILE`) may set only some values, and the rest keep their defaults. Everything is read
+exactly: TOML floats are parsed as `decimal.Decimal` and integers become Decimals where the value
+is a quantity (counts stay `int`), so a weight of 0.15 is 0.15 and not 0.1499999….
+
+    >>> policy = load_policy()                       # the shipped default
+    >>> policy.linkage.high, policy.behaviour.cap
+    (Decimal('0.25'), Decimal('10'))
+    >>> policy.behaviour.catalog["LEAD"].max
+    Decimal('3')
+    >>> policy.behaviour.lookup("主动牵头跨部门项目并推动关键节点落地").code
+    'LEAD'
+
+Checks (`check_policy`, behind `xietong policy check [FILE] [--strict]`):
+
+* **errors** refuse the policy (`load_policy` raises `PolicyError`): an unknown key; a value of
+  the wrong type; a negative weight; `linkage.total_cap + peripheral.weight + raci.weight ≥ 1`
+  (the company coefficient and the two ratings would leave the department's own result no
+  share); `peripheral.objective_share` outside [0, 1]; `linkage.coefficient_floor >
+  coefficient_cap`; `review.extreme_low ≥ extreme_high`; `review.outlier_min_peers < 1`; an
+  unknown `interlock.symmetry`; a behaviour catalog entry that is malformed, has min > max, or has
+  the wrong sign (a bonus code needs 0 < min ≤ max, a penalty code min ≤ max < 0). Beyond SPEC's
+  list, a few values that would make a rule meaningless are errors too: a negative
+  `behaviour.cap`, `scale.rating_to_points` or `review.outlier_deviation`; a
+  `severe_miss_ratio` outside [0, 1]; a count (`frequent_proposer`, `max_metrics_per_dept`) below
+  1; two catalog codes sharing one Chinese name (a ledger row naming it would be ambiguous).
+* **warnings** flag values outside the source article's bands — e.g. 原文「高度相关部门：公司系数
+  占本部门绩效结果的20%–30%」 — and linkage levels out of order (强 ≥ 中 ≥ 弱). `strict=True`
+  turns every warning into an error.
+
+Every issue names the key, the value found and the allowed range, in English or Chinese
+(`issue.message("zh")`).
+
+The fingerprint: `policy.canonical_json()` holds every effective value (sorted keys, UTF-8, no
+spaces, Decimals as plain strings in their shortest form, so `0.250` and `0.25` are the same
+policy) and `policy.sha256` is its SHA-256, recorded with every run.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
+
+# SPEC §5.7: every adjustment is rounded half-up (四舍五入) to the cent when it is emitted, and
+# achievement ratios meet their thresholds at this tolerance (0.7/0.875 is exactly 0.8).
+POINTS_QUANTUM = Decimal("0.01")
+THRESHOLD_TOLERANCE = Decimal("1e-9")
+
+
+def round_points(value: Decimal) -> Decimal:
+    """Round an adjustment half-up to 2 decimals (SPEC §5.7); -1.255 → -1.26 (away from zero)."""
+    return value.quantize(POINTS_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+# ---------------------------------------------------------------------------------------------
+# The policy's shape. Kinds: a quantity (Decimal), a count (int), a flag (bool), a text, the
+# behaviour catalog. Defaults are *not* here: they live only in policy.toml.
+NUMBER, COUNT, FLAG, TEXT, CATALOG = "number", "count", "flag", "text", "catalog"
+
+SCHEMA: dict[str, dict[str, str]] = {
+    "scale": {"rating_to_points": NUMBER},
+    "linkage": {"high": NUMBER, "medium": NUMBER, "low": NUMBER, "total_cap": NUMBER,
+                "coefficient_floor": NUMBER, "coefficient_cap": NUMBER},
+    "peripheral": {"weight": NUMBER, "objective_share": NUMBER},
+    "raci": {"weight": NUMBER},
+    "interlock": {"severe_miss_ratio": NUMBER, "max_metrics_per_dept": COUNT, "symmetry": TEXT},
+    "behaviour": {"cap": NUMBER, "frequent_proposer": COUNT, "catalog": CATALOG},
+    "review": {"extreme_low": NUMBER, "extreme_high": NUMBER, "low_needs_comment": NUMBER,
+               "outlier_deviation": NUMBER, "outlier_min_peers": COUNT, "mutual_low": NUMBER,
+               "hold_pending": FLAG},
+}
+
+SYMMETRIES = ("equal", "both")
+LEVELS = ("high", "medium", "low")
+CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+# "Negative weights" (SPEC §4), plus the quantities for which a negative value has no meaning.
+_NON_NEGATIVE = (
+    ("linkage", "high"), ("linkage", "medium"), ("linkage", "low"), ("linkage", "total_cap"),
+    ("peripheral", "weight"), ("raci", "weight"),
+    ("behaviour", "cap"), ("scale", "rating_to_points"), ("review", "outlier_deviation"),
+)
+
+# The source article's bands (warnings). (section, key): (low, high, what in English, 中文);
+# the bounds are text so that messages quote them as the article does ("0.20–0.30").
+BANDS: dict[tuple[str, str], tuple[str, str, str, str]] = {
+    ("linkage", "high"): ("0.20", "0.30",
+                          "outside the article's band for strongly linked departments",
+                          "超出原文“高度相关部门：公司系数占本部门绩效结果的20%–30%”"),
+    ("linkage", "medium"): ("0.10", "0.15",
+                            "outside the article's band for medium linkage",
+                            "超出原文“中度相关部门：公司系数占10%–15%”"),
+    ("linkage", "low"): ("0", "0.05",
+                         "outside the article's band for weak linkage",
+                         "超出原文“低度相关部门：公司系数占0%–5%”"),
+    ("linkage", "total_cap"): ("0.20", "0.30",
+                               "outside the article's 20–30 % ceiling of the company coefficient",
+                               "超出原文公司系数占部门绩效 20%–30% 的上限区间"),
+    ("peripheral", "weight"): ("0.10", "0.20",
+                               "outside the article's band for peripheral performance",
+                               "超出原文“周边绩效在中后台绩效中占比10%–20%”"),
+    ("raci", "weight"): ("0.10", "0.20",
+                         "outside the article's band for RACI ratings",
+                         "超出原文“责任矩阵协同评分可以占绩效的10%–20%”"),
+    ("behaviour", "cap"): ("5", "10",
+                           "outside the article's 5–10 % module weight",
+                           "超出原文“小权重（如5%–10%）的协同行为加减分模块”"),
+    ("interlock", "max_metrics_per_dept"): ("2", "3",
+                                            "outside the article's 2–3 interlocked metrics",
+                                            "超出原文“一般挑选2–3个对战略至关重要的指标”"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Issues (errors and warnings) are data: collected, never raised one by one.
+
+@dataclass(frozen=True)
+class PolicyIssue:
+    """One finding of the policy check: which key, what value, what is allowed.
+
+    `key` and `value` and `allowed` read the same in both languages (they are the file's own
+    words and numbers); `what_en` / `what_zh` say what is wrong.
+    """
+    code: str           # unreadable | unknown_key | type | negative | weight_sum | range | order
+    #                     | min_count | symmetry | catalog_malformed | catalog_order | catalog_sign
+    #                     | catalog_duplicate | band | band_order
+    severity: str       # "error" | "warning"
+    key: str            # dotted key, e.g. "linkage.high" or "behaviour.catalog.LEAD"
+    value: str          # the value found, as written in TOML
+    allowed: str        # the allowed range or values
+    what_en: str
+    what_zh: str
+
+    def message(self, lang: str = "en") -> str:
+        if lang == "zh":
+            return f"{self.key} = {self.value}：{self.what_zh}；允许：{self.allowed}"
+        return f"{self.key} = {self.value}: {self.what_en}; allowed: {self.allowed}"
+
+    def __str__(self) -> str:
+        return self.message("en")
+
+
+class PolicyError(Exception):
+    """The policy has errors; `errors` and `warnings` are lists of PolicyIssue."""
+
+    def __init__(self, errors: list[PolicyIssue], warnings: list[PolicyIssue] | None = None):
+        self.errors = list(errors)
+        self.warnings = list(warnings or [])
+        super().__init__("; ".join(str(e) for e in self.errors) or "policy error")
+
+    def messages(self, lang: str = "en") -> list[str]:
+        return [e.message(lang) for e in self.errors]
+
+
+# ---------------------------------------------------------------------------------------------
+# The typed, frozen policy.
+
+def decimal_text(value: Decimal) -> str:
+    """The canonical text of a Decimal: shortest plain form ('0.25', '10', '0'), never exponent."""
+    if value == 0:
+        return "0"
+    return format(value.normalize(), "f")
+
+
+def normalize_label(text: str) -> str:
+    """How a code or name typed in a ledger is matched: NFKC, trimmed, inner spaces collapsed,
+    case-folded (so 'lead', ' LEAD ' and 'ＬＥＡＤ' all name LEAD)."""
+    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """A listed behaviour: the range its points must lie in, and its names."""
+    code: str
+    min: Decimal
+    max: Decimal
+    zh: str
+    en: str
+
+    @property
+    def sign(self) -> int:
+        """+1 for a bonus behaviour (加分), -1 for a penalty (减分)."""
+        return 1 if self.max > 0 else -1
+
+    def allows(self, points: Decimal) -> bool:
+        return self.min <= points <= self.max
+
+    def name(self, lang: str = "en") -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+@dataclass(frozen=True)
+class ScalePolicy:
+    rating_to_points: Decimal
+
+
+@dataclass(frozen=True)
+class LinkagePolicy:
+    high: Decimal
+    medium: Decimal
+    low: Decimal
+    total_cap: Decimal
+    coefficient_floor: Decimal
+    coefficient_cap: Decimal
+
+    def weight(self, level: str) -> Decimal:
+        """The share for a Linkage row's level code ('high' | 'medium' | 'low')."""
+        if level not in LEVELS:
+            raise KeyError(f"unknown linkage level {level!r}")
+        return getattr(self, level)
+
+
+@dataclass(frozen=True)
+class PeripheralPolicy:
+    weight: Decimal
+    objective_share: Decimal
+
+
+@dataclass(frozen=True)
+class RaciPolicy:
+    weight: Decimal
+
+
+@dataclass(frozen=True)
+class InterlockPolicy:
+    severe_miss_ratio: Decimal
+    max_metrics_per_dept: int
+    symmetry: str
+
+
+@dataclass(frozen=True)
+class BehaviourPolicy:
+    cap: Decimal
+    frequent_proposer: int
+    entries: tuple[CatalogEntry, ...]
+    catalog: Mapping[str, CatalogEntry] = field(init=False, repr=False, compare=False)
+    _by_label: Mapping[str, CatalogEntry] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "catalog", MappingProxyType({e.code: e for e in self.entries}))
+        labels: dict[str, CatalogEntry] = {}
+        for e in self.entries:            # codes first: a code always wins over a name
+            labels.setdefault(normalize_label(e.code), e)
+        for e in self.entries:
+            labels.setdefault(normalize_label(e.zh), e)
+        object.__setattr__(self, "_by_label", MappingProxyType(labels))
+
+    def lookup(self, text: str | None) -> CatalogEntry | None:
+        """The entry a ledger's behaviour_code names — its code or its Chinese name, matched
+        after NFKC, trimming, collapsing spaces and case-folding — or None (BEH_UNKNOWN_CODE)."""
+        if text is None:
+            return None
+        return self._by_label.get(normalize_label(str(text)))
+
+
+@dataclass(frozen=True)
+class ReviewPolicy:
+    extreme_low: Decimal
+    extreme_high: Decimal
+    low_needs_comment: Decimal
+    outlier_deviation: Decimal
+    outlier_min_peers: int
+    mutual_low: Decimal
+    hold_pending: bool
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The effective policy. Attribute access is typed: `policy.linkage.high` (Decimal),
+    `policy.behaviour.catalog['LEAD'].min`, `policy.review.hold_pending` (bool)."""
+    scale: ScalePolicy
+    linkage: LinkagePolicy
+    peripheral: PeripheralPolicy
+    raci: RaciPolicy
+    interlock: InterlockPolicy
+    behaviour: BehaviourPolicy
+    review: ReviewPolicy
+    # Not part of the policy's identity: where it came from and what the check said.
+    warnings: tuple[PolicyIssue, ...] = field(default=(), compare=False)
+    source: str | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every effective value, by section, as plain Python values (Decimals kept)."""
+        out: dict[str, Any] = {}
+        for section, keys in SCHEMA.items():
+            part = getattr(self, section)
+            out[section] = {}
+            for key, kind in keys.items():
+                if kind == CATALOG:
+                    out[section][key] = {
+                        e.code: {"min": e.min, "max": e.max, "zh": e.zh, "en": e.en}
+                        for e in part.entries}
+                else:
+                    out[section][key] = getattr(part, key)
+        return out
+
+    def canonical_json(self) -> str:
+        """All effective values: sorted keys, UTF-8 (not escaped), no spaces, Decimals as text."""
+        return json.dumps(_jsonable(self.to_dict()), sort_keys=True, ensure_ascii=False,
+                          separators=(",", ":"))
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and checking.
+
+def load_policy(path: str | Path | None = None, *, strict: bool = False) -> Policy:
+    """The default policy merged with the file at `path` (if any). Raises PolicyError when the
+    check finds errors (with `strict`, warnings count as errors); the policy's remaining
+    warnings are in `policy.warnings`."""
+    policy, errors, warnings = _evaluate_file(path, strict)
+    if errors or policy is None:
+        raise PolicyError(errors, warnings)
+    return policy
+
+
+def check_policy(path: str | Path | None = None, strict: bool = False
+                 ) -> tuple[list[PolicyIssue], list[PolicyIssue]]:
+    """(errors, warnings) of the default policy merged with `path` — `xietong policy check`."""
+    _, errors, warnings = _evaluate_file(path, strict)
+    return errors, warnings
+
+
+def policy_from_mapping(overrides: Mapping[str, Any] | None = None, *, strict: bool = False
+                        ) -> Policy:
+    """Like load_policy, with the overrides given as a dict shaped like the TOML file
+    ({"linkage": {"high": Decimal("0.3")}}); Python floats are read through their repr."""
+    policy, errors, warnings = _evaluate(dict(overrides or {}), "<mapping>", strict)
+    if errors or policy is None:
+        raise PolicyError(errors, warnings)
+    return policy
+
+
+def check_mapping(overrides: Mapping[str, Any] | None = None, strict: bool = False
+                  ) -> tuple[list[PolicyIssue], list[PolicyIssue]]:
+    _, errors, warnings = _evaluate(dict(overrides or {}), "<mapping>", strict)
+    return errors, warnings
+
+
+def _read_toml(path: Path) -> tuple[dict | None, list[PolicyIssue]]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f, parse_float=Decimal), []
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return None, [PolicyIssue("unreadable", "error", str(path), "-", "a readable TOML file",
+                                  f"cannot read the policy file ({reason})",
+                                  f"无法读取政策文件（{reason}）")]
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return None, [PolicyIssue("unreadable", "error", str(path), "-", "a valid TOML file",
+                                  f"not valid TOML ({exc})", f"不是有效的 TOML（{exc}）")]
+
+
+@functools.lru_cache(maxsize=1)
+def _default_tables() -> dict:
+    tables, issues = _read_toml(DEFAULT_POLICY_PATH)
+    if tables is None:
+        raise RuntimeError(f"the shipped policy cannot be read: {issues[0]}")   # a bug, not input
+    return tables
+
+
+def _evaluate_file(path: str | Path | None, strict: bool):
+    if path is None:
+        return _evaluate({}, str(DEFAULT_POLICY_PATH), strict)
+    tables, issues = _read_toml(Path(path))
+    if tables is None:
+        return None, issues, []
+    return _evaluate(tables, str(path), strict)
+
+
+def _evaluate(user: dict, source: str, strict: bool):
+    errors: list[PolicyIssue] = []
+    default = _default_tables()
+    merged: dict[str, dict] = {s: dict(t) for s, t in default.items()}
+    merged["behaviour"]["catalog"] = dict(default["behaviour"]["catalog"])
+    _merge_into(merged, user, errors)
+
+    values: dict[str, dict[str, Any]] = {}
+    for section, keys in SCHEMA.items():
+        values[section] = {}
+        for key, kind in keys.items():
+            raw = merged.get(section, {}).get(key, _MISSING)
+            values[section][key] = _convert(f"{section}.{key}", kind, raw, errors)
+
+    default_signs = _default_catalog_signs(default)
+    catalog = _check_catalog(values["behaviour"]["catalog"], default_signs, errors)
+    values["behaviour"]["catalog"] = catalog
+    _check_values(values, errors)
+    warnings = _check_bands(values, errors)
+
+    if strict:
+        errors += [replace(w, severity="error") for w in warnings]
+        warnings = []
+    if errors:
+        return None, errors, warnings
+    return _build(values, tuple(warnings), source), errors, warnings
+
+
+_MISSING = object()
+
+
+def _merge_into(merged: dict, user: dict, errors: list[PolicyIssue]) -> None:
+    for section, table in user.items():
+        if section not in SCHEMA:
+            errors.append(_unknown(section, table, ", ".join(SCHEMA)))
+            continue
+        if not isinstance(table, dict):
+            errors.append(_type_error(section, table, "a table [" + section + "]"))
+            continue
+        for key, value in table.items():
+            if key not in SCHEMA[section]:
+                errors.append(_unknown(f"{section}.{key}", value, ", ".join(SCHEMA[section])))
+            elif SCHEMA[section][key] == CATALOG:
+                if not isinstance(value, dict):
+                    errors.append(_type_error(f"{section}.{key}", value, "a table of codes"))
+                else:
+                    # The catalog merges by code: a file may redefine one code or add new ones
+                    # without repeating the whole list.
+                    merged[section][key].update(value)
+            else:
+                merged[section][key] = value
+
+
+def _unknown(key: str, value: Any, allowed: str) -> PolicyIssue:
+    return PolicyIssue("unknown_key", "error", key, show(value), allowed,
+                       "unknown key", "未知的配置项")
+
+
+def _type_error(key: str, value: Any, expected: str) -> PolicyIssue:
+    return PolicyIssue("type", "error", key, show(value), expected,
+                       "wrong type", "类型错误")
+
+
+def show(value: Any) -> str:
+    """A value as TOML would write it, for messages."""
+    if value is _MISSING:
+        return "(missing)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return decimal_text(value) if value.is_finite() else str(value).lower()
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {show(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _number(value: Any) -> Decimal | None:
+    """A finite Decimal from a TOML number (int or Decimal; a Python float via repr), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+    if isinstance(value, Decimal) and value.is_finite():
+        return value
+    return None
+
+
+def _convert(key: str, kind: str, raw: Any, errors: list[PolicyIssue]) -> Any:
+    """The typed value, or None after recording a type error."""
+    if kind == CATALOG:
+        if isinstance(raw, dict):
+            return raw
+        errors.append(_type_error(key, raw, "a table of codes"))
+        return None
+    if kind == NUMBER:
+        number = _number(raw)
+        if number is None:
+            errors.append(_type_error(key, raw, "a number"))
+        return number
+    if kind == COUNT:
+        number = _number(raw)
+        if number is None or number != number.to_integral_value():
+            errors.append(_type_error(key, raw, "a whole number"))
+            return None
+        return int(number)
+    if kind == FLAG:
+        if isinstance(raw, bool):
+            return raw
+        errors.append(_type_error(key, raw, "true or false"))
+        return None
+    if isinstance(raw, str):      # TEXT
+        return raw
+    errors.append(_type_error(key, raw, "a text"))
+    return None
+
+
+def _default_catalog_signs(default: dict) -> dict[str, int]:
+    """Bonus (+1) or penalty (-1) of each code of the shipped catalog: a user file may change a
+    code's range but not turn a bonus behaviour into a penalty."""
+    signs = {}
+    for code, entry in default.get("behaviour", {}).get("catalog", {}).items():
+        if isinstance(entry, list) and len(entry) == 4 and _number(entry[1]) is not None:
+            signs[code] = 1 if _number(entry[1]) > 0 else -1
+    return signs
+
+
+def _check_catalog(raw: dict | None, default_signs: dict[str, int],
+                   errors: list[PolicyIssue]) -> tuple[CatalogEntry, ...] | None:
+    if raw is None:
+        return None
+    entries: list[CatalogEntry] = []
+    names: dict[str, str] = {}
+    ok = True
+    for code, entry in raw.items():
+        key = f"behaviour.catalog.{code}"
+        lo = hi = None
+        if isinstance(entry, list) and len(entry) == 4:
+            lo, hi = _number(entry[0]), _number(entry[1])
+        well_formed = (
+            CODE_PATTERN.match(code) is not None
+            and lo is not None and hi is not None
+            and all(isinstance(t, str) and t.strip() for t in entry[2:4]))
+        if not well_formed:
+            errors.append(PolicyIssue(
+                "catalog_malformed", "error", key, show(entry),
+                '[min, max, "中文", "English"] under an upper-case code (A–Z, 0–9, _)',
+                "malformed catalog entry", "行为清单条目格式错误"))
+            ok = False
+            continue
+        if lo > hi:
+            errors.append(PolicyIssue("catalog_order", "error", key, show(entry), "min ≤ max",
+                                      "min is greater than max", "最低分大于最高分"))
+            ok = False
+        expected = default_signs.get(code)
+        if expected == 1 and not lo > 0:
+            errors.append(PolicyIssue(
+                "catalog_sign", "error", key, show(entry), "0 < min ≤ max",
+                f"{code} is a bonus behaviour: its range must be positive",
+                f"{code} 是加分行为，分值区间须为正"))
+            ok = False
+        elif expected == -1 and not hi < 0:
+            errors.append(PolicyIssue(
+                "catalog_sign", "error", key, show(entry), "min ≤ max < 0",
+                f"{code} is a penalty behaviour: its range must be negative",
+                f"{code} 是减分行为，分值区间须为负"))
+            ok = False
+        elif expected is None and not ((lo > 0 and hi > 0) or (lo < 0 and hi < 0)):
+            errors.append(PolicyIssue(
+                "catalog_sign", "error", key, show(entry), "0 < min ≤ max, or min ≤ max < 0",
+                "a range must be all bonus or all penalty", "分值区间须全为加分或全为减分"))
+            ok = False
+        label = normalize_label(entry[2])
+        if label in names:
+            errors.append(PolicyIssue(
+                "catalog_duplicate", "error", key, show(entry[2]),
+                f"a Chinese name not used by {names[label]}",
+                f"the same Chinese name as {names[label]}", f"与 {names[label]} 的中文名称重复"))
+            ok = False
+        names.setdefault(label, code)
+        entries.append(CatalogEntry(code, lo, hi, entry[2].strip(), entry[3].strip()))
+    return tuple(entries) if ok else None
+
+
+def _check_values(v: dict[str, dict[str, Any]], errors: list[PolicyIssue]) -> None:
+    def err(code, key, value, allowed, en, zh):
+        errors.append(PolicyIssue(code, "error", key, value, allowed, en, zh))
+
+    for section, key in _NON_NEGATIVE:
+        value = v[section][key]
+        if value is not None and value < 0:
+            err("negative", f"{section}.{key}", show(value), "≥ 0",
+                "may not be negative", "不能为负数")
+
+    cap, pw, rw = v["linkage"]["total_cap"], v["peripheral"]["weight"], v["raci"]["weight"]
+    if None not in (cap, pw, rw) and cap + pw + rw >= 1:
+        err("weight_sum", "linkage.total_cap + peripheral.weight + raci.weight",
+            f"{show(cap)} + {show(pw)} + {show(rw)} = {show(cap + pw + rw)}", "< 1",
+            "the company coefficient and the ratings would leave the department's own result "
+            "no share", "公司系数与两项评分合计占比不得达到 100%")
+
+    for section, key in (("peripheral", "objective_share"), ("interlock", "severe_miss_ratio")):
+        value = v[section][key]
+        if value is not None and not 0 <= value <= 1:
+            err("range", f"{section}.{key}", show(value), "0–1",
+                "outside [0, 1]", "超出 0–1 的范围")
+
+    floor, ceiling = v["linkage"]["coefficient_floor"], v["linkage"]["coefficient_cap"]
+    if floor is not None and ceiling is not None and floor > ceiling:
+        err("order", "linkage.coefficient_floor", show(floor),
+            f"≤ linkage.coefficient_cap ({show(ceiling)})",
+            "the floor is above the cap", "下限高于上限")
+    low, high = v["review"]["extreme_low"], v["review"]["extreme_high"]
+    if low is not None and high is not None and low >= high:
+        err("order", "review.extreme_low", show(low), f"< review.extreme_high ({show(high)})",
+            "the low extreme is not below the high extreme", "极端低分阈值不低于极端高分阈值")
+
+    for section, key in (("review", "outlier_min_peers"), ("behaviour", "frequent_proposer"),
+                         ("interlock", "max_metrics_per_dept")):
+        value = v[section][key]
+        if value is not None and value < 1:
+            err("min_count", f"{section}.{key}", show(value), "≥ 1",
+                "must be at least 1", "至少为 1")
+
+    symmetry = v["interlock"]["symmetry"]
+    if symmetry is not None and symmetry not in SYMMETRIES:
+        err("symmetry", "interlock.symmetry", show(symmetry), ", ".join(f'"{s}"' for s in SYMMETRIES),
+            "unknown symmetry rule", "未知的奖惩对称规则")
+
+
+def _check_bands(v: dict[str, dict[str, Any]], errors: list[PolicyIssue]) -> list[PolicyIssue]:
+    """Warnings: values outside the article's bands (skipped for keys already in error)."""
+    in_error = {e.key for e in errors}
+    warnings = []
+    for (section, key), (lo, hi, en, zh) in BANDS.items():
+        dotted = f"{section}.{key}"
+        value = v[section][key]
+        if value is None or dotted in in_error:
+            continue
+        if not Decimal(lo) <= value <= Decimal(hi):
+            warnings.append(PolicyIssue("band", "warning", dotted, show(value), f"{lo}–{hi}",
+                                        en, zh))
+    high, medium, low = (v["linkage"][k] for k in LEVELS)
+    if None not in (high, medium, low) and not high >= medium >= low:
+        warnings.append(PolicyIssue(
+            "band_order", "warning", "linkage.high/medium/low",
+            f"{show(high)}/{show(medium)}/{show(low)}", "high ≥ medium ≥ low",
+            "linkage levels out of order", "关联度权重未按 强 ≥ 中 ≥ 弱 排列"))
+    return warnings
+
+
+def _build(v: dict[str, dict[str, Any]], warnings: tuple[PolicyIssue, ...], source: str) -> Policy:
+    behaviour = dict(v["behaviour"])
+    behaviour["entries"] = behaviour.pop("catalog")
+    return Policy(
+        scale=ScalePolicy(**v["scale"]),
+        linkage=LinkagePolicy(**v["linkage"]),
+        peripheral=PeripheralPolicy(**v["peripheral"]),
+        raci=RaciPolicy(**v["raci"]),
+        interlock=InterlockPolicy(**v["interlock"]),
+        behaviour=BehaviourPolicy(**behaviour),
+        review=ReviewPolicy(**v["review"]),
+        warnings=warnings,
+        source=source,
+    )
