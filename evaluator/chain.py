@@ -94,6 +94,48 @@ def append(session: Session, record_type: str, record) -> ChainLink:
     return link
 
 
+class ChainWriter:
+    """Links many records at once: reads the chain's tail once, hashes in memory, and inserts
+    records and links in bulk. The caller pre-assigns record ids (`next_id`) inside its write
+    transaction, which holds the database's write lock, so no other writer can take them."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        last = session.exec(select(ChainLink).order_by(ChainLink.seq.desc()).limit(1)).first()
+        self.seq = 0 if last is None else last.seq
+        self.prev = GENESIS if last is None else last.hash
+        self.links: list[dict] = []
+
+    def next_id(self, cls) -> int:
+        top = self.session.exec(select(sa.func.max(cls.id))).one()
+        return (top or 0) + 1
+
+    def link(self, record_type: str, record) -> None:
+        self.seq += 1
+        h = sha256_text(self.prev + canonical_json(record.chain_content()))
+        self.links.append({"seq": self.seq, "record_type": record_type, "record_id": record.id,
+                           "prev_hash": self.prev, "hash": h})
+        self.prev = h
+
+    def insert(self, cls, records: list, record_type: str) -> None:
+        """Insert `records` (model instances with ids set) and link them, in list order."""
+        if not records:
+            return
+        rows = []
+        for r in records:
+            self.link(record_type, r)
+            rows.append(r.model_dump())
+        conn = self.session.connection()
+        for i in range(0, len(rows), 20000):
+            conn.execute(cls.__table__.insert(), rows[i:i + 20000])
+
+    def flush(self) -> None:
+        conn = self.session.connection()
+        for i in range(0, len(self.links), 20000):
+            conn.execute(ChainLink.__table__.insert(), self.links[i:i + 20000])
+        self.links = []
+
+
 @dataclass
 class VerifyResult:
     ok: bool

@@ -3,6 +3,11 @@
 Errors are data (beancount's habit): the reader collects every problem it finds and returns
 them; it raises only for bugs. The command line turns `problems` into `Sheet!Cell (column):
 expected …, got …` lines and exit code 1.
+
+A Problem is rendered in the language it was built for (`lang`): English
+`Behaviours!E7 (points): expected a number, got 'abc'`, Chinese
+`协同行为!E7 (分值): 应为数字，实际为 'abc'`. The sheet is always the sheet's own name in the file,
+and cell references, ids and quoted values are the same in both languages (SPEC §7).
 """
 from __future__ import annotations
 
@@ -17,14 +22,27 @@ class Problem:
     column: str | None         # canonical column name, when one is concerned
     expected: str              # what was expected, in the message language
     found: str                 # what was found (quoted value or description)
+    # Added after the first five; defaults keep older constructors working.
+    lang: str = "en"           # language of expected/found and of the rendering
+    column_label: str | None = None   # the column as the message shows it (Chinese name in zh)
+    kind: str = ""             # machine-readable kind: "blank", "type", "duplicate", "reference"…
 
-    def __str__(self) -> str:
+    def location(self) -> str:
+        """`Sheet!Cell (column)`, or the parts of it that apply."""
         where = ""
         if self.sheet is not None:
             where = f"{self.sheet}!{self.cell}" if self.cell else self.sheet
-        if self.column:
-            where = f"{where} ({self.column})" if where else f"({self.column})"
-        body = f"expected {self.expected}, got {self.found}"
+        label = self.column_label or self.column
+        if label:
+            where = f"{where} ({label})" if where else f"({label})"
+        return where
+
+    def __str__(self) -> str:
+        if self.lang == "zh":
+            body = f"应为{self.expected}，实际为 {self.found}"
+        else:
+            body = f"expected {self.expected}, got {self.found}"
+        where = self.location()
         return f"{where}: {body}" if where else body
 
 
@@ -41,6 +59,7 @@ class Ledger:
     sheet_names: dict[str, str] = field(default_factory=dict)   # canonical -> name in the file
     lang: str = "en"                                              # "zh" when headers were Chinese
     warnings: list[str] = field(default_factory=list)
+    format: str = ""                                              # "xlsx", "xls", "xlsb", "ods"
 
     def count(self, sheet: str) -> int:
         return len(self.rows.get(sheet, ()))
@@ -53,3 +72,8 @@ class LedgerRefused(Exception):
         super().__init__(f"{len(problems)} problem(s)")
         self.problems = problems
         self.lang = lang
+
+    def __str__(self) -> str:
+        head = (f"账簿被拒绝：{len(self.problems)} 个问题" if self.lang == "zh"
+                else f"ledger refused: {len(self.problems)} problem(s)")
+        return "\n".join([head, *(str(p) for p in self.problems)])

@@ -149,7 +149,7 @@ def mechanism_for(kind: str, sheet: str | None = None) -> str:
 
 
 def review_id(period: str, kind: str, key_parts: Iterable[str]) -> str:
-    """The stable id of an exception: first 12 hex digits of SHA-256 over the canonical JSON of
+    """The stable id of an exception: "R" + the first 12 hex digits of SHA-256 over the canonical JSON of
     [period, kind, *key_parts] (sorted keys, UTF-8, no spaces). key_parts follow
     KIND_BY_NAME[kind].key, e.g. ("InternalRatings", "R7") for a RATING_* kind; a sheet is named
     by its canonical English name."""
@@ -159,7 +159,8 @@ def review_id(period: str, kind: str, key_parts: Iterable[str]) -> str:
         raise ValueError(f"{kind} is keyed by {expected}, got {parts}")
     text = json.dumps([period, kind, *parts], ensure_ascii=False, separators=(",", ":"),
                       sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    # The "R" keeps a retyped id text in Excel (an all-digit or "1e5…" id would become a number).
+    return "R" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 def review_id_for(period: str, kind: str, **fields: str) -> str:
