@@ -594,7 +594,7 @@ def test_review_id_survives_a_corrected_ledger():
     ids = [e["review_id"] for e in run(first).exceptions_of("RATING_EXTREME")]
     assert ids == [e["review_id"] for e in run(corrected).exceptions_of("RATING_EXTREME")]
     assert ids == [rid("RATING_EXTREME", "InternalRatings", "R7")]
-        assert len(ids[0]) == 13 and ids[0][0] == "R" and int(ids[0][1:], 16) >= 0
+    assert len(ids[0]) == 13 and ids[0][0] == "R" and int(ids[0][1:], 16) >= 0
     assert ids[0] != rx.review_id("2026-12", "RATING_EXTREME", ("InternalRatings", "R7"))
     assert ids[0] != rid("RATING_EXTREME", "RaciRatings", "R7")
     assert ids[0] != rid("RATING_OUTLIER", "InternalRatings", "R7")
