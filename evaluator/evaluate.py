@@ -1,0 +1,118 @@
+"""One evaluation of a ledger: the five mechanisms fired in one safe engine, reconciled, and
+turned into ordered adjustments, exceptions, trace and finals (SPEC §5). No database here:
+`evaluator/runs.py` reads the inputs and stores what this returns.
+
+The mechanisms run in this order because the blends average the ratings that the rating rules
+counted; the *output* order is SPEC §5.7's, whatever the run order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from evaluator.engine import Evaluation, rules_version
+from rules import behaviour, blends, interlocks, linkage, ratings
+from rules.context import Context, TraceEntry
+from rules.policy import Policy
+
+BOOKS = (linkage.BOOK, ratings.BOOK, blends.BOOK, interlocks.BOOK, behaviour.BOOK)
+RULES_VERSION = rules_version(BOOKS)
+DEPT_MECHANISMS = ("linkage", "peripheral", "raci", "interlock")
+TRANSACTION_SHEETS = ("Behaviours", "InternalRatings", "RaciRatings")
+
+
+class ReconciliationFailed(RuntimeError):
+    """The evaluation's counts do not add up: a bug, never a user error. Nothing is stored."""
+
+
+@dataclass
+class Evaluated:
+    period: str
+    adjustments: list[dict]
+    exceptions: list[dict]
+    trace: list[TraceEntry]
+    departments: dict[str, dict]
+    employees: dict[str, dict]
+    counts: dict = field(default_factory=dict)
+
+
+def describe(rule_id: str) -> tuple[str, str]:
+    """(zh, en) one-line description of a rule id."""
+    for book in BOOKS:
+        if rule_id in book:
+            r = book[rule_id]
+            return r.zh, r.en
+    raise KeyError(rule_id)
+
+
+def evaluate_ledger(rows: dict[str, list[dict]], policy: Policy, period: str,
+                    decisions: dict[str, str] | None = None) -> Evaluated:
+    ctx = Context(period=period, policy=policy, rows=rows, decisions=dict(decisions or {}))
+    with Evaluation(list(BOOKS), keep_firings=False) as ev:
+        counted = ratings.run(ev, ctx)
+        linkage.run(ev, ctx)
+        blends.run(ev, ctx, counted)
+        interlocks.run(ev, ctx)
+        behaviour.run(ev, ctx)
+        rec = ev.reconcile(require_fired=True)
+    _reconcile(ctx, rec)
+    adjustments = ctx.ordered_adjustments()
+    exceptions = ctx.ordered_exceptions()
+    departments, employees = _finals(rows, adjustments)
+    counts = {"rows": {s: len(v) for s, v in rows.items()}, "facts_fed": rec.fed,
+              "firings": rec.firings, "adjustments": len(adjustments),
+              "exceptions": len(exceptions), "by_rule": dict(sorted(rec.by_rule.items()))}
+    return Evaluated(period, adjustments, exceptions, ctx.trace, departments, employees, counts)
+
+
+def _reconcile(ctx: Context, rec) -> None:
+    """No silent loss: every fed fact was seen, every firing recorded, and every transaction
+    row ended either applied (accepted) or rejected with a reason."""
+    problems = []
+    if rec.fed != ctx.fed:
+        problems.append(f"{ctx.fed} facts fed, the engine saw {rec.fed}")
+    if rec.firings != len(ctx.trace):
+        problems.append(f"{rec.firings} firings, {len(ctx.trace)} recorded")
+    rejected = {}
+    for _, e in ctx.exceptions:
+        if e["type"] == "rejection":
+            for sheet, row in e["sources"][:1]:
+                rejected.setdefault(sheet, set()).add(row)
+    accepted = {}
+    for t in ctx.trace:
+        if t.rule in ("behaviour.accept", "rating.accept"):
+            sheet, row = t.sources[0]
+            accepted.setdefault(sheet, set()).add(row)
+    for sheet in TRANSACTION_SHEETS:
+        for r in ctx.rows.get(sheet, []):
+            a = r["row"] in accepted.get(sheet, ())
+            j = r["row"] in rejected.get(sheet, ())
+            if a == j:
+                problems.append(f"{sheet} row {r['row']} ended "
+                                + ("both applied and rejected" if a else "neither applied nor rejected"))
+    if problems:
+        raise ReconciliationFailed("; ".join(problems[:20]))
+
+
+def _finals(rows, adjustments):
+    zero = Decimal("0.00")
+    departments, employees = {}, {}
+    by_dept = {d["dept_id"]: {m: zero for m in DEPT_MECHANISMS} for d in rows.get("Departments", [])}
+    by_emp = {e["employee_id"]: zero for e in rows.get("Employees", [])}
+    for a in adjustments:
+        if a["subject_type"] == "department" and a["subject_id"] in by_dept:
+            by_dept[a["subject_id"]][a["mechanism"]] += a["points"]
+        elif a["subject_type"] == "employee" and a["subject_id"] in by_emp:
+            by_emp[a["subject_id"]] += a["points"]
+    for d in sorted(rows.get("Departments", []), key=lambda r: r["dept_id"]):
+        by = by_dept[d["dept_id"]]
+        departments[d["dept_id"]] = {"dept_id": d["dept_id"], "base": d["base_score"],
+                                     "by_mechanism": by,
+                                     "final": d["base_score"] + sum(by.values(), zero)}
+    for e in sorted(rows.get("Employees", []), key=lambda r: r["employee_id"]):
+        beh = by_emp[e["employee_id"]]
+        base = e.get("base_score")
+        employees[e["employee_id"]] = {"employee_id": e["employee_id"], "base": base,
+                                       "behaviour": beh,
+                                       "final": None if base is None else base + beh}
+    return departments, employees

@@ -1,0 +1,248 @@
+"""协同行为加减分 — collaboration behaviour bonus and penalty (SPEC §5.1).
+
+The article (section 三.5):
+    「设立“协同加减分”模块：在绩效中设一块小权重（如5%–10%）专门用于协同行为……
+      由项目负责人或上级提名，HR建立“协同行为台账”，确保加减分都有事实依据。」
+    A small module (5–10 %) of points for listed behaviours, proposed by a project lead or a
+    higher manager, recorded by HR in a ledger, every point backed by facts.
+
+The rules, in the order they chain:
+1. Every Behaviours row is screened by seven checks (BEH_UNKNOWN_REF … BEH_UNAUTHORIZED); each
+   failed check is a rejection for HR, and a row with any rejection is not applied. A row that
+   passes all of them fires `behaviour.accept`.
+2. Accepted positive rows are grouped by (proposer, employee): `BEH_FREQUENT_PROPOSER` fires when
+   one proposer gave one employee `frequent_proposer` or more of them (「人情分」 risk); the
+   proposer's manager reviews it. Overturned, those rows are removed from the sum.
+3. Each accepted row that was not removed fires `behaviour.credit` (+/− its points); a removed row
+   fires `behaviour.withdrawn`, so the trace says why its points are missing.
+4. Per employee, T = the sum of the rounded credits: `behaviour.cap` brings T back to ±cap when it
+   lies outside (`behaviour.within_cap` records that it did not).
+
+Example: LEAD +3, RESCUE +3, IMPROVE +3, SHARE +2 by the employee's manager → T = 11 > cap 10 →
+behaviour.cap emits −1.00, and BEH_FREQUENT_PROPOSER (4 ≥ 3 rows) goes to the manager's manager.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from fractions import Fraction
+
+from evaluator.engine import RuleBook, m
+from rules.context import Context, Source
+from rules.exceptions import behaviour_review_assignee
+from rules.outcomes import exact, flag, fmt, note, points, round_half_up
+
+BOOK = RuleBook("behaviour", zh="协同行为加减分", en="Collaboration behaviour bonus/penalty")
+SHEET = "Behaviours"
+MECHANISM = "behaviour"
+
+# -- 1. screening a row ---------------------------------------------------------------------
+
+
+@BOOK.rule("BEH_UNKNOWN_REF",
+           (m.t == "beh") & ((m.employee_known == False) | (m.proposer_known == False)
+                             | (m.project_known == False)),
+           zh="工号、提议人工号或项目编号不存在", en="Employee, proposer or project does not exist")
+def unknown_ref(row):
+    return [flag("BEH_UNKNOWN_REF")]
+
+
+@BOOK.rule("BEH_OUT_OF_PERIOD", (m.t == "beh") & (m.month != m.period),
+           zh="日期不在考核月内", en="The date is not in the evaluated month")
+def out_of_period(row):
+    return [flag("BEH_OUT_OF_PERIOD")]
+
+
+@BOOK.rule("BEH_UNKNOWN_CODE", (m.t == "beh") & (m.code_known == False),
+           zh="行为代码不在行为清单中", en="Behaviour code is not in the catalog")
+def unknown_code(row):
+    return [flag("BEH_UNKNOWN_CODE")]
+
+
+@BOOK.rule("BEH_POINTS_RANGE",
+           (m.t == "beh") & (m.code_known == True)
+           & ((m.points < m.min_points) | (m.points > m.max_points)),
+           zh="分值超出该行为的分值区间", en="Points outside the behaviour's range")
+def points_range(row):
+    return [flag("BEH_POINTS_RANGE")]
+
+
+@BOOK.rule("BEH_NO_EVIDENCE", (m.t == "beh") & (m.evidence_blank == True),
+           zh="缺少事实依据", en="No factual evidence")
+def no_evidence(row):
+    return [flag("BEH_NO_EVIDENCE")]
+
+
+@BOOK.rule("BEH_SELF_PROPOSED", (m.t == "beh") & (m.proposer_id == m.employee_id),
+           zh="提议人即被加减分员工本人", en="The proposer is the employee")
+def self_proposed(row):
+    return [flag("BEH_SELF_PROPOSED")]
+
+
+@BOOK.rule("BEH_UNAUTHORIZED",
+           (m.t == "beh") & (m.authority_known == True) & (m.proposer_id != m.employee_id)
+           & (m.proposer_above == False) & (m.proposer_leads_project == False),
+           zh="提议人既非该员工的上级也非项目负责人",
+           en="Proposer is neither above the employee nor the project's lead")
+def unauthorized(row):
+    return [flag("BEH_UNAUTHORIZED")]
+
+
+@BOOK.rule("behaviour.accept",
+           (m.t == "beh") & (m.employee_known == True) & (m.proposer_known == True)
+           & (m.project_known == True) & (m.month == m.period) & (m.code_known == True)
+           & (m.points >= m.min_points) & (m.points <= m.max_points)
+           & (m.evidence_blank == False) & (m.proposer_id != m.employee_id)
+           & ((m.proposer_above == True) | (m.proposer_leads_project == True)),
+           zh="行为记录通过全部检查，予以采纳", en="The row passed every check and is accepted")
+def accept(row):
+    return [note("accepted")]
+
+
+# -- 2. one proposer, one employee ----------------------------------------------------------
+
+
+@BOOK.rule("BEH_FREQUENT_PROPOSER", (m.t == "beh_pair") & (m.count >= m.threshold),
+           zh="同一提议人对同一员工多次加分，须复核", en="One proposer, many bonus rows: review")
+def frequent_proposer(pair):
+    return [flag("BEH_FREQUENT_PROPOSER")]
+
+
+@BOOK.rule("behaviour.pair_ok", (m.t == "beh_pair") & (m.count < m.threshold),
+           zh="同一提议人的加分次数在限度内", en="The proposer's bonus rows are within the limit")
+def pair_ok(pair):
+    return None
+
+
+# -- 3. credits -----------------------------------------------------------------------------
+
+
+@BOOK.rule("behaviour.credit", (m.t == "beh_apply") & (m.removed == False),
+           zh="采纳的行为记录计入分值", en="An accepted row credits its points to the employee")
+def credit(row):
+    return [points(exact(row["points_exact"]),
+                   f"{row['code']} {row['points_exact']} proposed by {row['proposer_id']}")]
+
+
+@BOOK.rule("behaviour.withdrawn", (m.t == "beh_apply") & (m.removed == True),
+           zh="频繁提议复核被撤销，该记录不计分",
+           en="The frequent-proposer review was overturned: the row is not credited")
+def withdrawn(row):
+    return [note("removed by an overturned BEH_FREQUENT_PROPOSER review")]
+
+
+# -- 4. the cap -----------------------------------------------------------------------------
+
+
+@BOOK.rule("behaviour.cap",
+           (m.t == "beh_total") & ((m.total > m.cap) | (m.total < m.negative_cap)),
+           zh="协同行为分超出上限，按上限计", en="The behaviour total is brought back to ±cap")
+def cap(total):
+    t, limit = exact(total["total_exact"]), exact(total["cap_exact"])
+    bound = limit if t > limit else -limit
+    return [points(bound - t, f"total {fmt(t)} outside ±{fmt(limit)}: {fmt(bound - t)}")]
+
+
+@BOOK.rule("behaviour.within_cap",
+           (m.t == "beh_total") & (m.total <= m.cap) & (m.total >= m.negative_cap),
+           zh="协同行为分在上限内", en="The behaviour total is within ±cap")
+def within_cap(total):
+    return None
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def _blank(text) -> bool:
+    return text is None or str(text).strip() == ""
+
+
+def run(ev, ctx: Context) -> None:
+    policy, company = ctx.policy, ctx.company
+    bp = policy.behaviour
+    accepted: list[dict] = []
+    for r in ctx.sheet(SHEET):
+        src: Source = (SHEET, r["row"])
+        emp, prop, proj = r["employee_id"], r["proposer_id"], r.get("project_id")
+        employee_known, proposer_known = emp in company.employees, prop in company.employees
+        project_known = _blank(proj) or proj in company.projects
+        entry = bp.lookup(r["behaviour_code"])
+        # A check that needs an unknown reference is skipped (SPEC §5): authority is known only
+        # when both people are known, and either the proposer is above the employee or the
+        # row's project (if any) is known so its lead can be compared.
+        above = employee_known and proposer_known and company.is_above(prop, emp)
+        leads = (not _blank(proj) and proj in company.projects
+                 and company.projects[proj]["lead_id"] == prop)
+        authority_known = employee_known and proposer_known and (above or _blank(proj) or
+                                                                 proj in company.projects)
+        fact = {
+            "t": "beh", "employee_id": emp, "proposer_id": prop,
+            "employee_known": employee_known, "proposer_known": proposer_known,
+            "project_known": project_known,
+            "month": f"{r['date'].year:04d}-{r['date'].month:02d}", "period": ctx.period,
+            "code_known": entry is not None,
+            "points": r["points"],
+            "min_points": entry.min if entry else 0, "max_points": entry.max if entry else 0,
+            "evidence_blank": _blank(r.get("evidence")),
+            "authority_known": authority_known, "proposer_above": above,
+            "proposer_leads_project": leads,
+        }
+        for firing in ctx.feed(ev, BOOK.name, fact, src):
+            entry_ = ctx.record(firing, emp, [src])
+            for o in firing.outcomes:
+                if "exception" in o:
+                    kind = o["exception"]
+                    ctx.exception(entry_, kind, MECHANISM, emp, (r["event_id"],), [src], None,
+                                  f"{r['event_id']}: {BOOK[kind].en}")
+            if firing.rule_id == "behaviour.accept":
+                accepted.append(dict(r, code=entry.code))
+
+    # 2. frequent proposers
+    positive: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in accepted:
+        if r["points"] > 0:
+            positive[(r["proposer_id"], r["employee_id"])].append(r)
+    removed: set[str] = set()
+    for (prop, emp), rows in sorted(positive.items()):
+        sources = [(SHEET, x["row"]) for x in rows]
+        fact = {"t": "beh_pair", "proposer_id": prop, "employee_id": emp, "count": len(rows),
+                "threshold": bp.frequent_proposer}
+        for firing in ctx.feed(ev, BOOK.name, fact, ("beh_pair", prop, emp)):
+            entry_ = ctx.record(firing, emp, sources)
+            if firing.outcomes:
+                assignee = behaviour_review_assignee(company.employees, prop, emp)
+                exc = ctx.exception(entry_, "BEH_FREQUENT_PROPOSER", MECHANISM, emp, (prop, emp),
+                                    sources, assignee,
+                                    f"{prop} proposed {len(rows)} bonus rows for {emp}")
+                if exc["status"] == "overturned":
+                    removed.update(x["event_id"] for x in rows)
+
+    # 3. credits, 4. cap
+    by_employee: dict[str, list[dict]] = defaultdict(list)
+    for r in accepted:
+        by_employee[r["employee_id"]].append(r)
+    cap_exact = str(bp.cap)
+    for emp in sorted(by_employee):
+        total = Fraction(0)
+        applied: list[Source] = []
+        for r in by_employee[emp]:
+            src = (SHEET, r["row"])
+            fact = {"t": "beh_apply", "employee_id": emp, "proposer_id": r["proposer_id"],
+                    "code": r["code"], "points_exact": str(r["points"]),
+                    "removed": r["event_id"] in removed}
+            for firing in ctx.feed(ev, BOOK.name, fact, ("beh_apply", SHEET, r["row"])):
+                entry_ = ctx.record(firing, emp, [src])
+                for o in firing.outcomes:
+                    if "points" in o:
+                        adj = ctx.adjust(entry_, "employee", emp, MECHANISM, o, [src])
+                        total += Fraction(adj["points"])
+                        applied.append(src)
+        if not applied:
+            continue
+        total_dec = round_half_up(total)
+        fact = {"t": "beh_total", "employee_id": emp, "total": total_dec,
+                "cap": bp.cap, "negative_cap": -bp.cap,
+                "total_exact": str(total_dec), "cap_exact": cap_exact}
+        for firing in ctx.feed(ev, BOOK.name, fact, ("beh_total", emp)):
+            entry_ = ctx.record(firing, emp, applied)
+            for o in firing.outcomes:
+                ctx.adjust(entry_, "employee", emp, MECHANISM, o, applied, after_credits=True)

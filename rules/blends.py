@@ -1,0 +1,134 @@
+"""周边绩效 and 责任矩阵 blends — the peripheral (SPEC §5.4) and RACI (SPEC §5.5) adjustments of
+middle/back-office departments.
+
+The article:
+    「控制权重，一般建议周边绩效在中后台绩效中占比10%–20%……内部客户评价要与客观数据结合，如工单
+      解决时效、项目里程碑达成率等，否则容易流于“好人主义”。」 (三.1)
+    「对中后台而言，责任矩阵协同评分可以占绩效的10%–20%；对前台则不必反向设置。」 (三.3)
+    Internal-customer ratings weigh 10–20 % of a support department's score and are blended with
+    objective service data; RACI ratings by the front office weigh another 10–20 %.
+
+Per department d with base S_d:
+    peripheral.blend = weight × (P_d − S_d), P_d = (1 − objective_share)·R_d + objective_share·O_d
+                       (R_d = rating_to_points × mean counted InternalRatings score,
+                        O_d = 100 × mean ServiceMetrics value; P_d = R_d without metrics)
+    raci.blend       = weight × (Q_d − S_d), Q_d = rating_to_points × mean counted RaciRatings score
+A middle/back department with no counted internal rating gets the notice PERIPHERAL_NO_RATINGS
+instead; with no counted RACI rating it simply gets no RACI blend (`raci.no_ratings` says so).
+Front-office departments are outside both (`*.front_office` says so, so that the trace explains
+every absence).
+
+Example (SPEC §9): IT, S = 70, ratings 4 and 4 counted → R = 80, ticket_sla 0.9 → O = 90,
+P = 85 → peripheral 0.15 × (85 − 70) = 2.25; one RACI rating 3 → Q = 60 → raci −1.50.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal, localcontext
+
+from evaluator.engine import RuleBook, m
+from rules.context import Context
+from rules.outcomes import exact, flag, fmt, note, points
+
+BOOK = RuleBook("blends", zh="周边绩效与责任矩阵加权", en="Peripheral and RACI blends")
+
+
+@BOOK.rule("peripheral.blend", (m.t == "periph") & (m.tier != "front") & (m.counted >= 1),
+           zh="周边绩效按权重计入中后台部门得分",
+           en="Peripheral score blended into a middle/back department's score")
+def peripheral_blend(d):
+    scale, base = exact(d["scale"]), exact(d["base"])
+    r = scale * exact(d["score_sum"]) / d["counted"]
+    if d["metrics"]:
+        o = 100 * exact(d["metric_sum"]) / d["metrics"]
+        share = exact(d["objective_share"])
+        p = (1 - share) * r + share * o
+        how = f"R={fmt(r)}, O={fmt(o)}, P={fmt(p)}"
+    else:
+        p = r
+        how = f"R={fmt(r)}, no service metrics, P=R"
+    weight = exact(d["weight"])
+    return [points(weight * (p - base), f"{how}; {fmt(weight)} × ({fmt(p)} − {fmt(base)})")]
+
+
+@BOOK.rule("PERIPHERAL_NO_RATINGS", (m.t == "periph") & (m.tier != "front") & (m.counted == 0),
+           zh="中后台部门没有计入的周边评价", en="No counted internal rating: no peripheral score")
+def peripheral_no_ratings(d):
+    return [flag("PERIPHERAL_NO_RATINGS")]
+
+
+@BOOK.rule("peripheral.front_office", (m.t == "periph") & (m.tier == "front"),
+           zh="前台部门不参与周边绩效", en="Front office: peripheral rating does not apply")
+def peripheral_front(d):
+    return [note("not applicable: front office")]
+
+
+@BOOK.rule("raci.blend", (m.t == "raci") & (m.tier != "front") & (m.counted >= 1),
+           zh="责任矩阵评分按权重计入中后台部门得分",
+           en="RACI score blended into a middle/back department's score")
+def raci_blend(d):
+    q = exact(d["scale"]) * exact(d["score_sum"]) / d["counted"]
+    weight, base = exact(d["weight"]), exact(d["base"])
+    return [points(weight * (q - base), f"Q={fmt(q)}; {fmt(weight)} × ({fmt(q)} − {fmt(base)})")]
+
+
+@BOOK.rule("raci.no_ratings", (m.t == "raci") & (m.tier != "front") & (m.counted == 0),
+           zh="没有计入的责任矩阵评分，不调整", en="No counted RACI rating: no RACI adjustment")
+def raci_no_ratings(d):
+    return [note("no counted RACI rating")]
+
+
+@BOOK.rule("raci.front_office", (m.t == "raci") & (m.tier == "front"),
+           zh="前台部门不被责任矩阵评分", en="Front office: RACI rating does not apply")
+def raci_front(d):
+    return [note("not applicable: front office")]
+
+
+def run(ev, ctx: Context, counted: dict[str, list[dict]]) -> None:
+    policy = ctx.policy
+    metrics = defaultdict(list)
+    for mrow in ctx.sheet("ServiceMetrics"):
+        metrics[mrow["dept_id"]].append(mrow)
+    internal, raci = defaultdict(list), defaultdict(list)
+    for r in counted["InternalRatings"]:
+        internal[r["ratee_dept_id"]].append(r)
+    for r in counted["RaciRatings"]:
+        raci[r["ratee_dept_id"]].append(r)
+    for dept in ctx.sheet("Departments"):
+        d = dept["dept_id"]
+        dsrc = ("Departments", dept["row"])
+        rs, ms = internal.get(d, []), metrics.get(d, [])
+        fact = {"t": "periph", "dept_id": d, "tier": dept["tier"], "counted": len(rs),
+                "metrics": len(ms), "base": str(dept["base_score"]),
+                "score_sum": _sum_text(r["score"] for r in rs),
+                "metric_sum": _sum_text(x["value"] for x in ms),
+                "scale": str(policy.scale.rating_to_points),
+                "objective_share": str(policy.peripheral.objective_share),
+                "weight": str(policy.peripheral.weight)}
+        sources = [dsrc] + [("InternalRatings", r["row"]) for r in rs] + \
+                  [("ServiceMetrics", x["row"]) for x in ms]
+        for firing in ctx.feed(ev, BOOK.name, fact, ("periph", d)):
+            entry = ctx.record(firing, d, sources if firing.rule_id == "peripheral.blend" else [dsrc])
+            for o in firing.outcomes:
+                if "points" in o:
+                    ctx.adjust(entry, "department", d, "peripheral", o, sources)
+                elif "exception" in o:
+                    ctx.exception(entry, o["exception"], "peripheral", d, (d,), [dsrc], None,
+                                  f"{d} ({dept['name']}): no counted internal rating this period")
+        qs = raci.get(d, [])
+        fact = {"t": "raci", "dept_id": d, "tier": dept["tier"], "counted": len(qs),
+                "base": str(dept["base_score"]), "score_sum": _sum_text(r["score"] for r in qs),
+                "scale": str(policy.scale.rating_to_points), "weight": str(policy.raci.weight)}
+        sources = [dsrc] + [("RaciRatings", r["row"]) for r in qs]
+        for firing in ctx.feed(ev, BOOK.name, fact, ("raci", d)):
+            entry = ctx.record(firing, d, sources)
+            for o in firing.outcomes:
+                if "points" in o:
+                    ctx.adjust(entry, "department", d, "raci", o, sources)
+
+
+def _sum_text(values) -> str:
+    """An exact sum of Decimals, as text (Decimal addition of ledger values is exact)."""
+    with localcontext() as c:
+        c.prec = 60          # a sum of ledger decimals is exact at this precision
+        return str(sum((Decimal(str(v)) for v in values), Decimal(0)))

@@ -1,0 +1,105 @@
+"""One evaluation's working state, shared by the five mechanisms: the ledger's rows, the company
+index, the policy, the decisions in force, and what the firings produced.
+
+Each mechanism module feeds facts through `feed()` and hands every firing back here with the
+subject and sources of its outcomes; this module turns them into adjustments, exceptions and
+trace entries. It is pure: no file, no database (evaluator/ stores the result).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from importers.schema import SHEETS
+from rules.company import Company
+from rules.exceptions import HR, KIND_BY_NAME, KINDS, review_id
+from rules.policy import Policy
+
+MECHANISMS = ("linkage", "peripheral", "raci", "interlock", "behaviour")
+MECHANISM_ORDER = {m: i for i, m in enumerate(MECHANISMS)}
+SHEET_ORDER = {s.name: i for i, s in enumerate(SHEETS)}
+KIND_ORDER = {k.kind: i for i, k in enumerate(KINDS)}
+STATUS_OF_DECISION = {"confirm": "confirmed", "overturn": "overturned"}
+
+Source = tuple[str, int]
+
+
+@dataclass
+class TraceEntry:
+    seq: int
+    rule: str
+    subject_id: str | None
+    sources: list[Source]
+    outcome: dict
+
+
+@dataclass
+class Context:
+    period: str
+    policy: Policy
+    rows: dict[str, list[dict]]
+    decisions: dict[str, str] = field(default_factory=dict)     # review_id -> confirm|overturn
+    company: Company = None
+    adjustments: list[tuple[tuple, dict]] = field(default_factory=list)
+    exceptions: list[tuple[tuple, dict]] = field(default_factory=list)
+    trace: list[TraceEntry] = field(default_factory=list)
+    fed: int = 0
+
+    def __post_init__(self):
+        if self.company is None:
+            self.company = Company.from_rows(self.rows)
+        year, month = self.period.split("-")
+        self.year, self.month = int(year), int(month)
+
+    def sheet(self, name: str) -> list[dict]:
+        return sorted(self.rows.get(name, []), key=lambda r: r["row"])
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def feed(self, ev, book: str, fact: dict, key: Source | tuple) -> list:
+        self.fed += 1
+        return ev.feed(book, fact, key=key)
+
+    def record(self, firing, subject_id: str | None, sources: list[Source]) -> TraceEntry:
+        """Every firing becomes a trace entry, outcome or not: no rule fires unseen."""
+        outcome = {"outcomes": list(firing.outcomes)} if firing.outcomes else {}
+        entry = TraceEntry(firing.seq, firing.rule_id, subject_id, list(sources), outcome)
+        self.trace.append(entry)
+        return entry
+
+    # -- outcomes --------------------------------------------------------------------------
+
+    def adjust(self, entry: TraceEntry, subject_type: str, subject_id: str, mechanism: str,
+               outcome: dict, sources: list[Source], after_credits: bool = False) -> dict:
+        adj = {"subject_type": subject_type, "subject_id": subject_id, "mechanism": mechanism,
+               "rule": entry.rule, "points": Decimal(outcome["points"]),
+               "sources": list(sources), "explanation": outcome["explanation"],
+               "firing_seq": entry.seq}
+        key = (MECHANISM_ORDER[mechanism], subject_id, after_credits,
+               SHEET_ORDER[sources[0][0]], sources[0][1])
+        self.adjustments.append((key, adj))
+        return adj
+
+    def exception(self, entry: TraceEntry, kind: str, mechanism: str, subject_id: str,
+                  key_parts, sources: list[Source], assignee: str | None,
+                  message: str) -> dict:
+        info = KIND_BY_NAME[kind]
+        rid = review_id(self.period, kind, key_parts)
+        status = "open"
+        if info.type == "review" and rid in self.decisions:
+            status = STATUS_OF_DECISION[self.decisions[rid]]
+        exc = {"review_id": rid, "kind": kind, "type": info.type, "subject_id": subject_id,
+               "assignee_id": assignee if info.type == "review" else HR, "status": status,
+               "sources": list(sources), "message": message, "firing_seq": entry.seq}
+        key = (MECHANISM_ORDER[mechanism], subject_id, SHEET_ORDER[sources[0][0]],
+               sources[0][1], KIND_ORDER[kind], rid)
+        self.exceptions.append((key, exc))
+        return exc
+
+    # -- results in SPEC §5.7 order --------------------------------------------------------
+
+    def ordered_adjustments(self) -> list[dict]:
+        return [a for _, a in sorted(self.adjustments, key=lambda kv: kv[0])]
+
+    def ordered_exceptions(self) -> list[dict]:
+        return [e for _, e in sorted(self.exceptions, key=lambda kv: kv[0])]

@@ -1,0 +1,167 @@
+"""指标互锁 / 业绩双算 — interlocked metrics (SPEC §5.6).
+
+The article (三.4):
+    「该指标达成：三方都按照权重享受奖金或激励；该指标严重未达：三方都要承担一定扣减，并且必须
+      参与复盘和改进……一般挑选2–3个关键指标做互锁即可……奖惩机制对等。」
+    A strategic metric shared by several departments by weight: achieved, every party shares
+    the bonus; severely missed, every party shares the penalty, and all join the post-mortem.
+
+1. Each metric is screened: INTERLOCK_WEIGHTS (weights do not sum to 1 ± 0.001),
+   INTERLOCK_PARTIES (fewer than 2 parties above weight 0), INTERLOCK_ASYMMETRIC (bonus and
+   penalty break the symmetry policy) make it invalid — nothing applied, HR fixes the ledger;
+   `interlock.valid` admits it.
+2. For a valid metric with achievement a (actual/target, or target/actual when lower is better;
+   lower with actual 0 counts as achieved), per party with weight w:
+   `interlock.reward` +bonus × w when a ≥ 1; `interlock.penalty` −penalty × w when
+   a < severe_miss_ratio; `INTERLOCK_MISSED` (the post-mortem, 复盘) for the party's manager
+   whenever a < 1. Its decision records whether the post-mortem was held; no score changes.
+3. A department named in more than max_metrics_per_dept metrics gets INTERLOCK_TOO_MANY.
+
+Example (SPEC §9): M1 target 100, actual 75 → a = 0.75 < 0.8, penalty 6, IT's weight 0.3 →
+interlock −1.80 and a post-mortem review for IT's manager.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from fractions import Fraction
+
+from evaluator.engine import RuleBook, m
+from rules.context import Context
+from rules.exceptions import interlock_review_assignee
+from rules.outcomes import TOLERANCE_FLOAT, exact, flag, fmt, note, points
+
+BOOK = RuleBook("interlocks", zh="指标互锁", en="Interlocked metrics")
+WEIGHT_TOLERANCE = Fraction(1, 1000)
+ACHIEVED_WHEN_ZERO = 1e18      # "lower is better" with actual 0: achieved, a stand-in for +∞
+
+
+@BOOK.rule("INTERLOCK_WEIGHTS", (m.t == "metric") & (m.weight_error > m.weight_tolerance),
+           zh="互锁部门权重之和不为 1", en="The parties' weights do not sum to 1")
+def weights(x):
+    return [flag("INTERLOCK_WEIGHTS")]
+
+
+@BOOK.rule("INTERLOCK_PARTIES", (m.t == "metric") & (m.positive_parties < 2),
+           zh="权重大于 0 的互锁部门少于 2 个", en="Fewer than 2 parties above weight 0")
+def parties(x):
+    return [flag("INTERLOCK_PARTIES")]
+
+
+@BOOK.rule("INTERLOCK_ASYMMETRIC",
+           (m.t == "metric") & (((m.symmetry == "equal") & (m.bonus != m.penalty))
+                                | ((m.symmetry == "both") & ((m.bonus <= 0) | (m.penalty <= 0)))),
+           zh="奖惩不对等", en="Reward and penalty break the symmetry policy")
+def asymmetric(x):
+    return [flag("INTERLOCK_ASYMMETRIC")]
+
+
+@BOOK.rule("interlock.valid",
+           (m.t == "metric") & (m.weight_error <= m.weight_tolerance) & (m.positive_parties >= 2)
+           & (((m.symmetry == "equal") & (m.bonus == m.penalty))
+              | ((m.symmetry == "both") & (m.bonus > 0) & (m.penalty > 0))),
+           zh="互锁指标设置有效", en="The interlocked metric is valid")
+def valid(x):
+    return [note("valid")]
+
+
+@BOOK.rule("interlock.reward", (m.t == "party") & (m.a >= m.achieved_at),
+           zh="互锁指标达成，各方按权重分享奖励", en="Achieved: the party shares the bonus by weight")
+def reward(p):
+    bonus, w = exact(p["bonus_exact"]), exact(p["weight_exact"])
+    return [points(bonus * w, f"{p['metric_id']} achieved ({p['a_text']}): "
+                              f"{fmt(bonus)} × {fmt(w)}")]
+
+
+@BOOK.rule("interlock.penalty", (m.t == "party") & (m.a < m.severe_at),
+           zh="互锁指标严重未达，各方按权重分摊扣减",
+           en="Severely missed: the party shares the penalty by weight")
+def penalty(p):
+    pen, w = exact(p["penalty_exact"]), exact(p["weight_exact"])
+    return [points(-pen * w, f"{p['metric_id']} severely missed ({p['a_text']}): "
+                             f"−{fmt(pen)} × {fmt(w)}")]
+
+
+@BOOK.rule("INTERLOCK_MISSED", (m.t == "party") & (m.a < m.achieved_at),
+           zh="互锁指标未达成，各方须参与复盘", en="Missed: every party holds a post-mortem")
+def missed(p):
+    return [flag("INTERLOCK_MISSED")]
+
+
+@BOOK.rule("INTERLOCK_TOO_MANY", (m.t == "dept_metrics") & (m.metrics > m.max_metrics),
+           zh="部门参与的互锁指标过多", en="The department shares too many interlocked metrics")
+def too_many(d):
+    return [flag("INTERLOCK_TOO_MANY")]
+
+
+@BOOK.rule("interlock.metric_count_ok", (m.t == "dept_metrics") & (m.metrics <= m.max_metrics),
+           zh="部门参与的互锁指标数在限度内", en="The department's number of interlocked metrics is within the limit")
+def count_ok(d):
+    return None
+
+
+def run(ev, ctx: Context) -> None:
+    ip = ctx.policy.interlock
+    parties_of, named_in = defaultdict(list), defaultdict(list)
+    for p in ctx.sheet("InterlockParties"):
+        parties_of[p["metric_id"]].append(p)
+        named_in[p["dept_id"]].append(p)
+    for metric in ctx.sheet("Interlocks"):
+        mid = metric["metric_id"]
+        ps = parties_of.get(mid, [])
+        total = sum((exact(p["weight"]) for p in ps), Fraction(0))
+        msrc = ("Interlocks", metric["row"])
+        metric_sources = [msrc] + [("InterlockParties", p["row"]) for p in ps]
+        fact = {"t": "metric", "metric_id": mid, "weight_error": float(abs(total - 1)),
+                "weight_tolerance": float(WEIGHT_TOLERANCE),
+                "positive_parties": sum(1 for p in ps if p["weight"] > 0),
+                "symmetry": ip.symmetry, "bonus": metric["bonus_points"],
+                "penalty": metric["penalty_points"]}
+        is_valid = False
+        for firing in ctx.feed(ev, BOOK.name, fact, msrc):
+            entry = ctx.record(firing, mid, metric_sources)
+            for o in firing.outcomes:
+                if "exception" in o:
+                    ctx.exception(entry, o["exception"], "interlock", mid, (mid,), metric_sources,
+                                  None, f"{mid} ({metric['name']}): {BOOK[o['exception']].en}")
+            is_valid = is_valid or firing.rule_id == "interlock.valid"
+        if not is_valid:
+            continue
+        target, actual = exact(metric["target"]), exact(metric["actual"])
+        if (metric.get("direction") or "higher") == "lower":
+            a = None if actual == 0 else target / actual
+        else:
+            a = actual / target
+        severe = exact(metric["severe_miss_ratio"] if metric.get("severe_miss_ratio") is not None
+                       else ip.severe_miss_ratio)
+        for p in ps:
+            sources = [msrc, ("InterlockParties", p["row"])]
+            d = p["dept_id"]
+            fact = {"t": "party", "metric_id": mid, "dept_id": d,
+                    "a": ACHIEVED_WHEN_ZERO if a is None else float(a),
+                    "a_text": "actual 0, lower is better" if a is None else f"a={fmt(a)}",
+                    "achieved_at": 1 - TOLERANCE_FLOAT, "severe_at": float(severe) - TOLERANCE_FLOAT,
+                    "bonus_exact": str(metric["bonus_points"]),
+                    "penalty_exact": str(metric["penalty_points"]),
+                    "weight_exact": str(p["weight"])}
+            for firing in ctx.feed(ev, BOOK.name, fact, ("InterlockParties", p["row"])):
+                entry = ctx.record(firing, d, sources)
+                for o in firing.outcomes:
+                    if "points" in o:
+                        ctx.adjust(entry, "department", d, "interlock", o, sources)
+                    else:
+                        assignee = interlock_review_assignee(ctx.company.employees,
+                                                             ctx.company.departments, d)
+                        ctx.exception(entry, "INTERLOCK_MISSED", "interlock", d, (mid, d), sources,
+                                      assignee, f"{mid} ({metric['name']}) missed, "
+                                                f"{fact['a_text']}: {d} holds a post-mortem (复盘)")
+    for d in sorted(named_in):
+        rows = named_in[d]
+        sources = [("InterlockParties", p["row"]) for p in rows]
+        fact = {"t": "dept_metrics", "dept_id": d, "metrics": len(rows),
+                "max_metrics": ip.max_metrics_per_dept}
+        for firing in ctx.feed(ev, BOOK.name, fact, ("dept_metrics", d)):
+            entry = ctx.record(firing, d, sources)
+            for o in firing.outcomes:
+                ctx.exception(entry, "INTERLOCK_TOO_MANY", "interlock", d, (d,), sources, None,
+                              f"{d} is a party to {len(rows)} interlocked metrics "
+                              f"(at most {ip.max_metrics_per_dept})")

@@ -1,0 +1,58 @@
+"""What rule actions return, and the exact arithmetic they use.
+
+An action returns a list of outcome dicts; the evaluator turns each into a stored adjustment or
+exception with its subject, sources and assignee (evaluator/evaluate.py). Three shapes:
+
+    points(value, "explanation")   -> {"points": "8.11", "explanation": …}     an adjustment
+    flag("BEH_NO_EVIDENCE")        -> {"exception": "BEH_NO_EVIDENCE"}          a rejection/review
+    note("accepted")               -> {"note": "accepted"}                      a classification
+
+Facts carry exact values as text ("70", "0.25"): the engine compares doubles, which is fine for
+classification against a threshold, but every point that reaches a statement is computed here,
+with fractions.Fraction, and rounded half-up to the cent once, when emitted (SPEC §5.7).
+"""
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from fractions import Fraction
+
+# SPEC §5.7: achievement ratios meet their thresholds at this tolerance (0.7/0.875 is 0.8).
+TOLERANCE = Fraction(1, 10**9)
+TOLERANCE_FLOAT = 1e-9
+
+
+def exact(text) -> Fraction:
+    """A fact's exact text ("70", "0.2027", "-3", "3/8") as a Fraction."""
+    return Fraction(str(text))
+
+
+def exact_text(value) -> str:
+    """Decimal/int/Fraction-with-finite-decimal → text for a fact field."""
+    if isinstance(value, Fraction):
+        raise TypeError("pass a Fraction as numerator/denominator, not as text")
+    return str(value)
+
+
+def round_half_up(value: Fraction) -> Decimal:
+    """Half-up (四舍五入) on the magnitude, to the cent: -1.255 → -1.26."""
+    cents = math.floor(abs(value) * 100 + Fraction(1, 2))
+    return Decimal(-cents if value < 0 else cents).scaleb(-2)
+
+
+def points(value: Fraction, explanation: str) -> dict:
+    return {"points": str(round_half_up(value)), "explanation": explanation}
+
+
+def flag(kind: str) -> dict:
+    return {"exception": kind}
+
+
+def note(text: str) -> dict:
+    return {"note": text}
+
+
+def fmt(value: Fraction, places: int = 4) -> str:
+    """A readable number for explanations (not used for any result)."""
+    q = Decimal(value.numerator) / Decimal(value.denominator)
+    return f"{q:.{places}f}".rstrip("0").rstrip(".") if "." in f"{q:.{places}f}" else f"{q:.{places}f}"

@@ -1,0 +1,242 @@
+"""Ratings and their review triggers: 周边评价 (InternalRatings) and 责任矩阵评分 (RaciRatings),
+SPEC §5.2.
+
+The article:
+    「若没有标准和解释，“打低分”有时会被当成“报复”；可以设置“异常评分复核机制”——出现极端高低分
+      时，由HR或上级复核实际情况。」 (三.1 周边绩效机制, 风险提示)
+    「对前台则不必反向设置，以防相互“绑架”。」 (三.3 前中后台责任矩阵联动)
+    Without standards a low score can be taken for retaliation: extreme scores are reviewed by HR
+    or the rater's superior. The front office rates the middle/back office, never the reverse.
+
+The rules chain in three steps, each over every rating of a sheet:
+1. Screening: RATING_UNKNOWN_REF, RATING_SELF, RATING_NOT_SUPPORT (InternalRatings rating a front
+   office), RACI_REVERSE (RaciRatings not from front to middle/back) reject a rating for HR;
+   a rating passing them all fires `rating.accept`.
+2. Review triggers on accepted ratings: RATING_EXTREME, RATING_LOW_NO_COMMENT, RATING_OUTLIER
+   (far from the other raters' mean on the same dimension), RATING_MUTUAL_LOW (two departments
+   rating each other low); the rater's manager reviews each. `rating.screened` records that a
+   rating went through the triggers.
+3. Counting: `rating.count` admits a rating into its department's averages when none of its
+   reviews is overturned and (with hold_pending) none is still open; otherwise `rating.hold`.
+
+Example (SPEC §9): IT is rated 4, 4 and 5 on 响应速度; the 5 is RATING_EXTREME, held while
+open, so IT's peripheral mean is 4 → R = 80.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from fractions import Fraction
+
+from evaluator.engine import RuleBook, m
+from rules.company import norm_dimension
+from rules.context import Context
+from rules.exceptions import mechanism_for, rating_review_assignee
+from rules.outcomes import TOLERANCE_FLOAT, exact, flag, note
+
+BOOK = RuleBook("ratings", zh="周边评价与责任矩阵评分", en="Internal and RACI ratings")
+SHEETS = ("InternalRatings", "RaciRatings")
+
+# -- 1. screening ---------------------------------------------------------------------------
+
+
+@BOOK.rule("RATING_UNKNOWN_REF",
+           (m.t == "rating") & ((m.rater_known == False) | (m.ratee_known == False)
+                                | (m.project_known == False)),
+           zh="评价人、被评部门或项目不存在", en="Rater, rated department or project unknown")
+def unknown_ref(r):
+    return [flag("RATING_UNKNOWN_REF")]
+
+
+@BOOK.rule("RATING_SELF",
+           (m.t == "rating") & (m.rater_known == True) & (m.rater_dept == m.ratee_dept_id),
+           zh="评价人属于被评部门", en="The rater belongs to the rated department")
+def self_rating(r):
+    return [flag("RATING_SELF")]
+
+
+@BOOK.rule("RATING_NOT_SUPPORT",
+           (m.t == "rating") & (m.sheet == "InternalRatings") & (m.ratee_tier == "front"),
+           zh="周边评价的被评部门为前台", en="An internal rating of a front-office department")
+def not_support(r):
+    return [flag("RATING_NOT_SUPPORT")]
+
+
+@BOOK.rule("RACI_REVERSE",
+           (m.t == "rating") & (m.sheet == "RaciRatings")
+           & (((m.rater_known == True) & (m.rater_tier != "front")) | (m.ratee_tier == "front")),
+           zh="责任矩阵评分须由前台评中后台，不得反向", en="RACI rating not from front to middle/back")
+def raci_reverse(r):
+    return [flag("RACI_REVERSE")]
+
+
+@BOOK.rule("rating.accept",
+           (m.t == "rating") & (m.rater_known == True) & (m.ratee_known == True)
+           & (m.project_known == True) & (m.rater_dept != m.ratee_dept_id)
+           & (m.ratee_tier != "front")
+           & ((m.sheet == "InternalRatings") | (m.rater_tier == "front")),
+           zh="评价通过全部检查，予以采纳", en="The rating passed every check and is accepted")
+def accept(r):
+    return [note("accepted")]
+
+
+# -- 2. review triggers ---------------------------------------------------------------------
+
+
+@BOOK.rule("RATING_EXTREME",
+           (m.t == "rating_screen") & ((m.score <= m.extreme_low) | (m.score >= m.extreme_high)),
+           zh="极端高分或低分，须复核", en="Extreme score: review")
+def extreme(r):
+    return [flag("RATING_EXTREME")]
+
+
+@BOOK.rule("RATING_LOW_NO_COMMENT",
+           (m.t == "rating_screen") & (m.score <= m.low_needs_comment) & (m.comment_blank == True),
+           zh="低分未填写评价说明，须复核", en="Low score without a comment: review")
+def low_no_comment(r):
+    return [flag("RATING_LOW_NO_COMMENT")]
+
+
+@BOOK.rule("RATING_OUTLIER",
+           (m.t == "rating_screen") & (m.peer_count >= m.min_peers) & (m.deviation >= m.outlier_at),
+           zh="评分明显偏离其他评价人的均值，须复核", en="Far from the other raters' mean: review")
+def outlier(r):
+    return [flag("RATING_OUTLIER")]
+
+
+@BOOK.rule("RATING_MUTUAL_LOW",
+           (m.t == "rating_screen") & (m.sheet == "InternalRatings")
+           & (m.score <= m.mutual_low) & (m.counterparts >= 1),
+           zh="两个部门互打低分，须复核", en="Two departments rated each other low: review")
+def mutual_low(r):
+    return [flag("RATING_MUTUAL_LOW")]
+
+
+@BOOK.rule("rating.screened", m.t == "rating_screen", pri=65535,
+           zh="评价已经过异常评分检查", en="The rating went through the review triggers")
+def screened(r):
+    return None
+
+
+# -- 3. counting ----------------------------------------------------------------------------
+
+
+@BOOK.rule("rating.count",
+           (m.t == "rating_count") & (m.overturned == 0)
+           & ((m.open == 0) | (m.hold_pending == False)),
+           zh="评价计入部门均值", en="The rating counts in its department's average")
+def count(r):
+    return [note("counted")]
+
+
+@BOOK.rule("rating.hold",
+           (m.t == "rating_count")
+           & ((m.overturned >= 1) | ((m.open >= 1) & (m.hold_pending == True))),
+           zh="评价待复核或复核撤销，暂不计入均值",
+           en="The rating is held out of the averages (review open or overturned)")
+def hold(r):
+    return [note("held")]
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def _blank(text) -> bool:
+    return text is None or str(text).strip() == ""
+
+
+def run(ev, ctx: Context) -> dict[str, list[dict]]:
+    """Screen, review and count every rating; returns the counted ratings per sheet."""
+    counted: dict[str, list[dict]] = {s: [] for s in SHEETS}
+    for sheet in SHEETS:
+        counted[sheet] = _run_sheet(ev, ctx, sheet)
+    return counted
+
+
+def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
+    company, rp = ctx.company, ctx.policy.review
+    mechanism = "peripheral" if sheet == "InternalRatings" else "raci"
+    accepted: list[dict] = []
+    counted: list[dict] = []
+    for r in ctx.sheet(sheet):
+        src = (sheet, r["row"])
+        rater = company.employees.get(r["rater_id"])
+        ratee = company.departments.get(r["ratee_dept_id"])
+        rater_tier = company.tier_of_dept(rater["dept_id"]) if rater else ""
+        fact = {"t": "rating", "sheet": sheet, "ratee_dept_id": r["ratee_dept_id"],
+                "rater_known": rater is not None, "ratee_known": ratee is not None,
+                "project_known": sheet == "InternalRatings" or r.get("project_id") in company.projects,
+                "rater_dept": rater["dept_id"] if rater else "",
+                "rater_tier": rater_tier or "", "ratee_tier": ratee["tier"] if ratee else ""}
+        for firing in ctx.feed(ev, BOOK.name, fact, src):
+            entry = ctx.record(firing, r["ratee_dept_id"], [src])
+            for o in firing.outcomes:
+                if "exception" in o:
+                    kind = o["exception"]
+                    ctx.exception(entry, kind, mechanism_for(kind, sheet), r["ratee_dept_id"],
+                                  (sheet, r["rating_id"]), [src], None,
+                                  f"{r['rating_id']} by {r['rater_id']}: {BOOK[kind].en}")
+            if firing.rule_id == "rating.accept":
+                accepted.append(r)
+
+    # Aggregates the triggers compare against (SPEC §5.2): peers on the same dimension, and the
+    # counterpart department's low ratings.
+    by_dim: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in accepted:
+        by_dim[(r["ratee_dept_id"], norm_dimension(r["dimension"]))].append(r)
+    low_by_pair: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    if sheet == "InternalRatings":
+        for r in accepted:
+            if r["score"] <= rp.mutual_low:
+                low_by_pair[(company.dept_of(r["rater_id"]), r["ratee_dept_id"])].append(r)
+
+    for r in accepted:
+        src = (sheet, r["row"])
+        dept = r["ratee_dept_id"]
+        score = exact(r["score"])
+        peers = [p for p in by_dim[(dept, norm_dimension(r["dimension"]))]
+                 if p["rater_id"] != r["rater_id"]]
+        deviation = 0.0
+        if peers:
+            mean = sum((exact(p["score"]) for p in peers), Fraction(0)) / len(peers)
+            deviation = float(abs(score - mean))
+        rater_dept = company.dept_of(r["rater_id"])
+        counterparts = low_by_pair.get((dept, rater_dept), []) if sheet == "InternalRatings" else []
+        fact = {"t": "rating_screen", "sheet": sheet, "score": r["score"],
+                "extreme_low": rp.extreme_low, "extreme_high": rp.extreme_high,
+                "low_needs_comment": rp.low_needs_comment,
+                "comment_blank": _blank(r.get("comment")),
+                "peer_count": len(peers), "min_peers": rp.outlier_min_peers,
+                "deviation": deviation, "outlier_at": float(rp.outlier_deviation) - TOLERANCE_FLOAT,
+                "mutual_low": rp.mutual_low, "counterparts": len(counterparts)}
+        assignee = rating_review_assignee(company.employees, r["rater_id"], dept)
+        open_, overturned = 0, 0
+        for firing in ctx.feed(ev, BOOK.name, fact, ("rating_screen", sheet, r["row"])):
+            sources = [src]
+            if firing.rule_id == "RATING_MUTUAL_LOW":
+                sources += [(sheet, c["row"]) for c in counterparts]
+            entry = ctx.record(firing, dept, sources)
+            for o in firing.outcomes:
+                kind = o["exception"]
+                exc = ctx.exception(entry, kind, mechanism, dept, (sheet, r["rating_id"]), sources,
+                                    assignee, _review_message(kind, r, peers, counterparts))
+                open_ += exc["status"] == "open"
+                overturned += exc["status"] == "overturned"
+        r_count = {"t": "rating_count", "open": open_, "overturned": overturned,
+                   "hold_pending": bool(rp.hold_pending)}
+        for firing in ctx.feed(ev, BOOK.name, r_count, ("rating_count", sheet, r["row"])):
+            ctx.record(firing, dept, [src])
+            if firing.rule_id == "rating.count":
+                counted.append(r)
+    return counted
+
+
+def _review_message(kind: str, r: dict, peers: list[dict], counterparts: list[dict]) -> str:
+    who = f"{r['rating_id']}: {r['rater_id']} rated {r['ratee_dept_id']} {r['score']} on {r['dimension']}"
+    if kind == "RATING_OUTLIER":
+        mean = sum((exact(p["score"]) for p in peers), Fraction(0)) / len(peers)
+        return f"{who}; the other raters' mean is {float(mean):.2f} ({len(peers)} ratings)"
+    if kind == "RATING_MUTUAL_LOW":
+        return f"{who}; {r['ratee_dept_id']} rated back low in {', '.join(c['rating_id'] for c in counterparts)}"
+    if kind == "RATING_LOW_NO_COMMENT":
+        return f"{who} without a comment"
+    return f"{who} (extreme)"
