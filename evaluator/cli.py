@@ -135,6 +135,80 @@ def _render(item, lang):
     return item.render(lang) if hasattr(item, "render") else str(item)
 
 
+def _policy(args):
+    from rules.policy import PolicyError, load_policy
+    lang = args.lang or "en"
+    try:
+        return load_policy(getattr(args, "policy", None))
+    except PolicyError as e:
+        raise Refused([i18n.t(lang, "policy_error", text=_render(x, lang)) for x in e.errors])
+
+
+def evaluate(args, out, period: str):
+    from evaluator.runs import RunRefused, evaluate_period
+    from evaluator.engine import EngineError
+    from evaluator.evaluate import ReconciliationFailed
+    lang = args.lang or "en"
+    policy = _policy(args)
+    try:
+        outcome = evaluate_period(_engine(args), period, policy, lang=lang)
+    except RunRefused as e:
+        raise Refused(e.lines)
+    except (EngineError, ReconciliationFailed) as e:
+        raise Refused([i18n.t(lang, "evaluation_failed", error=str(e))])
+    out.write(i18n.run_summary(lang, outcome) + "\n")
+    return outcome
+
+
+def cmd_evaluate(args, out) -> int:
+    evaluate(args, out, args.period)
+    return 0
+
+
+def write_reports(args, out, period: str, out_dir: Path, formats: set[str]) -> list[Path]:
+    from sqlmodel import Session
+    from evaluator.runs import latest_run, load_run
+    from evaluator.store import load_rows
+    from reports import json_files
+    lang = args.lang or "en"
+    engine = _engine(args)
+    with Session(engine) as session:
+        run = latest_run(session, period)
+        if run is None:
+            raise Refused([i18n.t(lang, "no_run", period=period)])
+        stored = load_run(session, run)
+        rows = load_rows(session, run.import_id)
+    written: list[Path] = []
+    if "json" in formats:
+        written += json_files.write(out_dir, period, rows, stored)
+    for path in written:
+        out.write(i18n.t(lang, "report_written", path=path) + "\n")
+    return written
+
+
+def _formats(value: str) -> set[str]:
+    got = {f.strip() for f in value.split(",") if f.strip()}
+    bad = got - {"xlsx", "html", "json"}
+    if bad or not got:
+        raise argparse.ArgumentTypeError(f"expected formats among xlsx,html,json, got {value!r}")
+    return got
+
+
+def cmd_report(args, out) -> int:
+    write_reports(args, out, args.period, Path(args.out), args.format)
+    return 0
+
+
+def cmd_run(args, out) -> int:
+    ledger, outcome = import_ledger(args, out, args.ledger, args.period)
+    lang = args.lang or ledger.lang
+    args.lang = lang
+    out.write(i18n.import_summary(lang, args.ledger, args.period, ledger, outcome) + "\n")
+    evaluate(args, out, args.period)
+    write_reports(args, out, args.period, Path(args.out), args.format)
+    return 0
+
+
 def cmd_demo(args, out) -> int:
     from importers.sample import write_sample_ledger
     lang = args.lang or "zh"
@@ -148,6 +222,9 @@ def cmd_demo(args, out) -> int:
     out.write(i18n.t(lang, "demo_ledger", path=ledger_path, n=args.employees) + "\n")
     ledger, outcome = import_ledger(args, out, str(ledger_path), args.period)
     out.write(i18n.import_summary(lang, str(ledger_path), args.period, ledger, outcome) + "\n")
+    args.lang = lang
+    evaluate(args, out, args.period)
+    write_reports(args, out, args.period, out_dir, {"xlsx", "html", "json"})
     out.write(i18n.t(lang, "demo_db", url=args.db) + "\n")
     return 0
 
@@ -174,6 +251,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("ledger", metavar="LEDGER")
     s.add_argument("--period", required=True, type=_period, help="YYYY-MM")
     s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("evaluate", parents=[common], help="fire the rules on the active ledger, store the run")
+    s.add_argument("--period", required=True, type=_period, help="YYYY-MM")
+    s.add_argument("--policy", default=None, help="policy TOML (default: rules/policy.toml)")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("report", parents=[common], help="write the latest run's reports")
+    s.add_argument("--period", required=True, type=_period, help="YYYY-MM")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--format", type=_formats, default=_formats("xlsx,html,json"),
+                   help="comma-separated: xlsx,html,json (default: all)")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("run", parents=[common], help="import + evaluate + report")
+    s.add_argument("ledger", metavar="LEDGER")
+    s.add_argument("--period", required=True, type=_period, help="YYYY-MM")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--policy", default=None, help="policy TOML (default: rules/policy.toml)")
+    s.add_argument("--format", type=_formats, default=_formats("xlsx,html,json"),
+                   help="comma-separated: xlsx,html,json (default: all)")
+    s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("verify", parents=[common], help="tamper check of the audit chain")
     s.add_argument("--period", type=_period, default=None)

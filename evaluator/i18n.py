@@ -33,7 +33,33 @@ MESSAGES = {
     "demo_ledger": {"en": "Sample company ledger ({n} employees): {path}",
                     "zh": "示例公司台账（{n} 名员工）：{path}"},
     "demo_db": {"en": "Database: {url}", "zh": "数据库：{url}"},
+    "evaluation_failed": {"en": "the evaluation failed and nothing was stored: {error}",
+                          "zh": "评估失败，未写入任何数据：{error}"},
+    "no_run": {"en": "no evaluation of {period} yet: run `xietong evaluate --period {period}` first",
+               "zh": "{period} 尚未评估：请先运行 `xietong evaluate --period {period}`"},
+    "report_written": {"en": "Written: {path}", "zh": "已生成：{path}"},
+    "run_done": {"en": "Evaluated {period}: run #{id}, {firings:,} firings, {adjustments:,} adjustments, "
+                       "{exceptions:,} exceptions ({reviews:,} to review, {open:,} open).",
+                 "zh": "已评估 {period}：运行记录 #{id}，规则触发 {firings:,} 次，调整 {adjustments:,} 项，"
+                       "异常 {exceptions:,} 项（待复核 {reviews:,} 项，未决 {open:,} 项）。"},
+    "run_hashes": {"en": "  ledger sha256 {sha}  policy sha256 {policy}  rules version {rules}",
+                   "zh": "  台账 sha256 {sha}  政策 sha256 {policy}  规则版本 {rules}"},
+    "run_decisions": {"en": "  {n} decision(s) from the ledger's Reviews sheet recorded.",
+                      "zh": "  已记录台账复核结论 {n} 条。"},
 }
+
+
+def run_summary(lang, outcome) -> str:
+    run, ev = outcome.run, outcome.evaluated
+    reviews = [e for e in ev.exceptions if e["type"] == "review"]
+    lines = [t(lang, "run_done", period=run.period, id=run.id, firings=len(ev.trace),
+               adjustments=len(ev.adjustments), exceptions=len(ev.exceptions),
+               reviews=len(reviews), open=sum(1 for e in reviews if e["status"] == "open")),
+             t(lang, "run_hashes", sha=run.file_sha256[:12], policy=run.policy_sha256[:12],
+               rules=run.rules_version[:12])]
+    if outcome.decisions_recorded:
+        lines.append(t(lang, "run_decisions", n=outcome.decisions_recorded))
+    return "\n".join(lines)
 
 
 def t(lang: str | None, key: str, **kw) -> str:
