@@ -128,7 +128,11 @@ class _Sheet:
         self.rows: list[dict] = []
 
 
-def read_ledger(path, *, lang: str | None = None, progress: Progress | None = None) -> Ledger:
+GUIDE_SHEETS = {"说明", "guide"}     # the template's explanation sheet: expected, not "extra"
+
+
+def read_ledger(path, *, lang: str | None = None, progress: Progress | None = None,
+                only: tuple[str, ...] | None = None) -> Ledger:
     """Read, type and validate one ledger workbook. Raises LedgerRefused listing every problem.
 
     lang: "en" or "zh" for the messages and warnings; None = the language most headers use.
@@ -136,13 +140,16 @@ def read_ledger(path, *, lang: str | None = None, progress: Progress | None = No
     checks and calamine's parse), "read" (data rows converted so far / all data rows, once per
     sheet) and "check" (0/1 then 1/1: keys, references, manager chains).
     Never raises anything else for a user's file; a missing file is a LedgerRefused too.
+    only: read just these sheets (canonical names), each of them required, without the
+    cross-sheet master-data checks — e.g. ("Reviews",) for a manager's returned review workbook.
     """
-    return _Reader(path, lang, progress).run()
+    return _Reader(path, lang, progress, only).run()
 
 
 class _Reader:
-    def __init__(self, path, lang, progress):
+    def __init__(self, path, lang, progress, only=None):
         self.path = path
+        self.only = frozenset(only) if only else None
         self.lang_arg = lang if lang in ("en", "zh") else None
         self.progress = progress or (lambda phase, done, total: None)
         self.found: list[_Found] = []
@@ -158,7 +165,7 @@ class _Reader:
         if data is not None:
             self.progress("open", 0, 1)
             try:
-                book = open_book(data, self._choose)
+                book = open_book(data, self._choose if self.only is None else self._choose_only)
             except Refusal as r:
                 self.found.append(_Found("workbook", r.key, r.args_))
             self.progress("open", 1, 1)
@@ -175,8 +182,9 @@ class _Reader:
                 book.rows.pop(sh.name, None)          # free the raw values as we go
             self.progress("check", 0, 1)
             self._check_keys()
-            self._check_references()
-            self._check_managers()
+            if self.only is None:
+                self._check_references()
+                self._check_managers()
             self.progress("check", 1, 1)
         lang = self.lang_arg or ("zh" if self.votes["zh"] > self.votes["en"] else "en")
         if self.found:
@@ -205,6 +213,9 @@ class _Reader:
             self.found.append(_Found("workbook", "io_error", (f"{type(e).__name__}: {e}",)))
         return None
 
+    def _choose_only(self, names: list[str]) -> list[str]:
+        return [n for n in self._choose(names) if _SHEET_KEYS[_key(n)][0].name in self.only]
+
     @staticmethod
     def _choose(names: list[str]) -> list[str]:
         """The sheets calamine must read: the first one named for each ledger sheet."""
@@ -221,8 +232,11 @@ class _Reader:
         extra = []
         for pos, (name, visibility) in enumerate(book.sheets):
             hit = _SHEET_KEYS.get(_key(name))
+            if hit and self.only is not None and hit[0].name not in self.only:
+                continue
             if not hit:
-                if visibility == "visible":      # hidden helpers (dropdown lists) are no news
+                # hidden helpers (dropdown lists) and the template's guide sheet are no news
+                if visibility == "visible" and _key(name) not in GUIDE_SHEETS:
                     extra.append(name)
                 continue
             d, how = hit
@@ -231,7 +245,7 @@ class _Reader:
         for d in SHEETS:
             present = by_canonical.get(d.name)
             if not present:
-                if d.required:
+                if (d.required if self.only is None else d.name in self.only):
                     self.found.append(_Found("sheet", "missing_sheet",
                                              (d.name, d.zh, [n for n, _ in book.sheets]),
                                              sheet_pos=-1, col_pos=SHEETS.index(d)))
