@@ -209,6 +209,32 @@ def cmd_run(args, out) -> int:
     return 0
 
 
+def cmd_decisions(args, out) -> int:
+    from importers import LedgerRefused, read_ledger
+    from evaluator.runs import DecisionRow, RunRefused, record_decisions
+    if not Path(args.file).exists():
+        raise Refused([i18n.t(args.lang or "en", "file_missing", path=args.file)])
+    try:
+        book = read_ledger(args.file, lang=args.lang, only=("Reviews",))
+    except LedgerRefused as refused:
+        lang = args.lang or refused.lang
+        raise Refused([i18n.t(lang, "refused_header", path=args.file, n=len(refused.problems))]
+                      + [f"  {p}" for p in refused.problems] + [i18n.t(lang, "nothing_stored")])
+    lang = args.lang or book.lang
+    sheet = book.sheet_names.get("Reviews", "Reviews")
+    rows = [DecisionRow(r["review_id"], r["decision"], r["reviewer_id"], r.get("comment"), sheet,
+                        r["row"]) for r in book.rows["Reviews"]]
+    try:
+        recorded, unchanged = record_decisions(_engine(args), args.period, book.file_name,
+                                               book.sha256, rows, lang)
+    except RunRefused as e:
+        raise Refused([i18n.t(lang, "refused_header", path=args.file, n=len(e.lines))]
+                      + [f"  {line}" for line in e.lines] + [i18n.t(lang, "nothing_stored")])
+    out.write(i18n.t(lang, "decisions_done", path=args.file, n=recorded, same=unchanged,
+                     period=args.period) + "\n")
+    return 0
+
+
 def cmd_demo(args, out) -> int:
     from importers.sample import write_sample_ledger
     lang = args.lang or "zh"
@@ -272,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", type=_formats, default=_formats("xlsx,html,json"),
                    help="comma-separated: xlsx,html,json (default: all)")
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("decisions", parents=[common],
+                       help="record the decisions of a returned review workbook")
+    s.add_argument("file", metavar="FILE")
+    s.add_argument("--period", required=True, type=_period, help="YYYY-MM")
+    s.set_defaults(func=cmd_decisions)
 
     s = sub.add_parser("verify", parents=[common], help="tamper check of the audit chain")
     s.add_argument("--period", type=_period, default=None)

@@ -37,6 +37,10 @@ MESSAGES = {
                           "zh": "评估失败，未写入任何数据：{error}"},
     "no_run": {"en": "no evaluation of {period} yet: run `xietong evaluate --period {period}` first",
                "zh": "{period} 尚未评估：请先运行 `xietong evaluate --period {period}`"},
+    "decisions_done": {"en": "{path}: {n} decision(s) recorded for {period}, {same} unchanged. "
+                             "The next `xietong evaluate --period {period}` applies them.",
+                       "zh": "{path}：已记录 {period} 复核结论 {n} 条，{same} 条无变化。"
+                             "下次运行 `xietong evaluate --period {period}` 时生效。"},
     "report_written": {"en": "Written: {path}", "zh": "已生成：{path}"},
     "run_done": {"en": "Evaluated {period}: run #{id}, {firings:,} firings, {adjustments:,} adjustments, "
                        "{exceptions:,} exceptions ({reviews:,} to review, {open:,} open).",

@@ -345,6 +345,12 @@ class _Reader:
             blank = {k for k in cand
                      if all(col[k] is BLANK for col in columns)
                      and not any((k + 1, sh.colmap[c.name]) in errors for c in plan)}
+        if sh.d.name == "Reviews" and "decision" in sh.colmap:
+            # SPEC §6: blank decision cells are skipped — a manager decides some items of the
+            # review workbook and leaves the rest (and HR's read-only rejections) blank.
+            dcol = [c.name for c in plan].index("decision")
+            blank |= {k for k in range(n) if columns[dcol][k] is BLANK
+                      and (k + 1, sh.colmap["decision"]) not in errors}
         for c, values, bad_rows in zip(plan, columns, odd):
             j = sh.colmap[c.name]
             for k in sorted(set(bad_rows)):
