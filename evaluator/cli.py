@@ -65,8 +65,12 @@ class Progress:
 
 
 def _engine(args):
+    """One engine per command, disposed when the command ends (main), so that SQLite's last
+    connection closes and checkpoints its WAL before the process or the next command goes on."""
     from evaluator.db import make_engine
-    return make_engine(args.db)
+    if getattr(args, "_engine", None) is None:
+        args._engine = make_engine(args.db)
+    return args._engine
 
 
 # --------------------------------------------------------------------------- commands
@@ -222,8 +226,9 @@ def cmd_decisions(args, out) -> int:
                       + [f"  {p}" for p in refused.problems] + [i18n.t(lang, "nothing_stored")])
     lang = args.lang or book.lang
     sheet = book.sheet_names.get("Reviews", "Reviews")
+    letters = book.columns.get("Reviews", {})
     rows = [DecisionRow(r["review_id"], r["decision"], r["reviewer_id"], r.get("comment"), sheet,
-                        r["row"]) for r in book.rows["Reviews"]]
+                        r["row"], letters) for r in book.rows["Reviews"]]
     try:
         recorded, unchanged = record_decisions(_engine(args), args.period, book.file_name,
                                                book.sha256, rows, lang)
@@ -340,6 +345,9 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return 130
+    finally:
+        if getattr(args, "_engine", None) is not None:
+            args._engine.dispose()
 
 
 if __name__ == "__main__":

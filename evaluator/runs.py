@@ -47,6 +47,11 @@ class DecisionRow:
     comment: str | None
     sheet: str               # the sheet's own name, for messages
     row: int
+    columns: dict | None = None   # column -> letter in that sheet, for messages
+
+    def cell(self, column: str) -> str:
+        letter = (self.columns or {}).get(column)
+        return f"{self.sheet}!{letter}{self.row}" if letter else f"{self.sheet} row {self.row}"
 
 
 # --------------------------------------------------------------------------- hashing helpers
@@ -101,20 +106,21 @@ def validate_decisions(rows: list[DecisionRow], items: dict[str, dict], lang: st
     problems = []
     seen: dict[str, DecisionRow] = {}
     for d in rows:
-        where = f"{d.sheet}!A{d.row}"
         item = items.get(d.review_id)
         if item is None:
-            problems.append(_msg(lang, "unknown", where=where, rid=d.review_id))
+            problems.append(_msg(lang, "unknown", where=d.cell("review_id"), rid=d.review_id))
             continue
         if item["type"] != "review":
-            problems.append(_msg(lang, "rejection", where=where, rid=d.review_id, kind=item["kind"]))
+            problems.append(_msg(lang, "rejection", where=d.cell("review_id"), rid=d.review_id,
+                                 kind=item["kind"]))
             continue
         if d.reviewer_id not in (item["assignee_id"], "HR"):
-            problems.append(_msg(lang, "assignee", where=where, rid=d.review_id,
+            problems.append(_msg(lang, "assignee", where=d.cell("reviewer_id"), rid=d.review_id,
                                  who=d.reviewer_id, assignee=item["assignee_id"]))
         earlier = seen.get(d.review_id)
         if earlier is not None and earlier.decision != d.decision:
-            problems.append(_msg(lang, "twice", where=where, rid=d.review_id, row=earlier.row))
+            problems.append(_msg(lang, "twice", where=d.cell("decision"), rid=d.review_id,
+                                 row=earlier.row))
         seen.setdefault(d.review_id, d)
     return problems
 

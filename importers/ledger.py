@@ -199,6 +199,8 @@ class _Reader:
             warnings=[messages.warning(k, a, lang)
                       for _, k, a in sorted(self.warnings, key=lambda w: w[0])],
             format=book.format,
+            columns={c: {name: col_letter(j) for name, j in sh.colmap.items()}
+                     for c, sh in self.sheets.items()},
         )
 
     def _read_bytes(self) -> bytes | None:

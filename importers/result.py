@@ -60,6 +60,7 @@ class Ledger:
     lang: str = "en"                                              # "zh" when headers were Chinese
     warnings: list[str] = field(default_factory=list)
     format: str = ""                                              # "xlsx", "xls", "xlsb", "ods"
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)  # sheet -> column -> "C"
 
     def count(self, sheet: str) -> int:
         return len(self.rows.get(sheet, ()))

@@ -244,7 +244,7 @@ SHEETS: tuple[Sheet, ...] = (
         Column("reviewer_id", "复核人工号", "id", help_en="Employee id of the assignee, or HR",
                help_zh="复核人工号，或 HR"),
         Column("comment", "复核说明", "text", optional=True, help_en="Comment", help_zh="复核说明"),
-    ), key=("review_id",), kind="decision",
+    ), key=(), kind="decision",   # not unique: SPEC §6 refuses only *different* decisions
         mechanism_en="Decisions on review items (异常评分复核机制)",
         mechanism_zh="异常评分复核结论"),
 )

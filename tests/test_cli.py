@@ -1,0 +1,174 @@
+"""The command line end to end, in-process (evaluator.cli.main): import → evaluate → report →
+decisions → evaluate → verify, refusals that leave the database byte-for-byte unchanged, and
+tamper detection of a stored run."""
+import hashlib
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from evaluator.cli import main
+from importers.template import write_ledger
+from tests.ledgers import PERIOD, worked_example
+
+
+def cli(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def db_bytes(db: Path) -> str:
+    h = hashlib.sha256()
+    for suffix in ("", "-wal"):
+        p = Path(str(db) + suffix)
+        h.update(p.read_bytes() if p.exists() else b"-")
+    return h.hexdigest()
+
+
+@pytest.fixture
+def setup(tmp_path):
+    db = tmp_path / "x.db"
+    ledger = tmp_path / "ledger.xlsx"
+    write_ledger(ledger, worked_example().build().rows, lang="en")
+    return tmp_path, f"sqlite:///{db}", db, ledger
+
+
+def test_worked_example_end_to_end(setup):
+    tmp, url, db, ledger = setup
+    code, out, err = cli("run", str(ledger), "--period", PERIOD, "--out", str(tmp / "out"),
+                         "--db", url, "--format", "json")
+    assert code == 0, err
+    scores = json.loads((tmp / "out" / "scores.json").read_text("utf-8"))
+    d3 = next(d for d in scores["departments"] if d["dept_id"] == "D3")
+    assert d3 == {"dept_id": "D3", "base": 70.0, "final": 82.41,
+                  "by_mechanism": {"linkage": 13.46, "peripheral": 2.25, "raci": -1.5,
+                                   "interlock": -1.8}}
+    adjustments = json.loads((tmp / "out" / "adjustments.json").read_text("utf-8"))
+    assert [(a["subject_id"], a["rule"], a["points"]) for a in adjustments] == [
+        ("D3", "linkage.blend", 8.11), ("D3", "linkage.blend", 5.35),
+        ("D3", "peripheral.blend", 2.25), ("D3", "raci.blend", -1.5),
+        ("D1", "interlock.penalty", -4.2), ("D3", "interlock.penalty", -1.8)]
+    assert adjustments[0]["sources"] == [{"sheet": "Linkage", "row": 2},
+                                         {"sheet": "CompanyKPIs", "row": 2},
+                                         {"sheet": "Departments", "row": 3}]
+    exceptions = json.loads((tmp / "out" / "exceptions.json").read_text("utf-8"))
+    assert [(e["kind"], e["subject_id"], e["assignee_id"], e["status"]) for e in exceptions] == [
+        ("RATING_EXTREME", "D3", "E1", "open"), ("INTERLOCK_MISSED", "D1", "E1", "open"),
+        ("INTERLOCK_MISSED", "D3", "E30", "open")]
+    trace = json.loads((tmp / "out" / "trace.json").read_text("utf-8"))
+    assert [t["seq"] for t in trace] == list(range(1, len(trace) + 1))
+    assert "Audit chain verified" in cli("verify", "--db", url)[1]
+
+
+def test_refused_import_leaves_database_unchanged(setup, tmp_path):
+    tmp, url, db, ledger = setup
+    assert cli("import", str(ledger), "--period", PERIOD, "--db", url)[0] == 0
+    before = db_bytes(db)
+    rows = worked_example().build().rows
+    rows["Departments"][0] = dict(rows["Departments"][0], base_score=Decimal("250"))
+    rows["Employees"][1] = dict(rows["Employees"][1], dept_id="NOPE")
+    bad = tmp / "bad.xlsx"
+    write_ledger(bad, rows, lang="en")
+    code, out, err = cli("import", str(bad), "--period", PERIOD, "--db", url)
+    assert code == 1 and out == ""
+    assert "Departments!E2 (base_score): expected a number from 0 to 200, got 250" in err
+    assert "Employees!C3 (dept_id):" in err and "'NOPE'" in err
+    assert err.strip().endswith("Nothing was stored.")
+    assert db_bytes(db) == before
+
+
+def test_reimport_same_file_says_so(setup):
+    tmp, url, db, ledger = setup
+    assert cli("import", str(ledger), "--period", PERIOD, "--db", url)[0] == 0
+    before = db_bytes(db)
+    code, out, _ = cli("import", str(ledger), "--period", PERIOD, "--db", url)
+    assert code == 0 and "already the active ledger" in out and "nothing changed" in out
+    assert db_bytes(db) == before
+
+
+def _review_file(path: Path, rows: list[dict], lang="en"):
+    write_ledger(path, {"Reviews": rows}, lang=lang, guide=False)
+
+
+def test_decisions_change_the_next_run(setup):
+    tmp, url, db, ledger = setup
+    assert cli("run", str(ledger), "--period", PERIOD, "--out", str(tmp / "o1"), "--db", url,
+               "--format", "json")[0] == 0
+    exceptions = json.loads((tmp / "o1" / "exceptions.json").read_text("utf-8"))
+    extreme = next(e for e in exceptions if e["kind"] == "RATING_EXTREME")
+    decision = tmp / "E1.xlsx"
+    _review_file(decision, [{"review_id": extreme["review_id"], "decision": "confirm",
+                             "reviewer_id": "E1", "comment": "属实"}])
+    code, out, err = cli("decisions", str(decision), "--period", PERIOD, "--db", url)
+    assert code == 0, err
+    assert "1 decision(s) recorded" in out
+    # the same file twice changes nothing
+    before = db_bytes(db)
+    code, out, _ = cli("decisions", str(decision), "--period", PERIOD, "--db", url)
+    assert code == 0 and "0 decision(s) recorded for 2026-11, 1 unchanged" in out
+    assert db_bytes(db) == before
+    assert cli("evaluate", "--period", PERIOD, "--db", url)[0] == 0
+    assert cli("report", "--period", PERIOD, "--out", str(tmp / "o2"), "--db", url,
+               "--format", "json")[0] == 0
+    scores = json.loads((tmp / "o2" / "scores.json").read_text("utf-8"))
+    d3 = next(d for d in scores["departments"] if d["dept_id"] == "D3")
+    # the confirmed 5 counts again: mean (4+4+5)/3 → R = 86.67, P = 88.33, 0.15 × 18.33 = 2.75
+    assert d3["by_mechanism"]["peripheral"] == 2.75 and d3["final"] == 82.91
+    status = {e["kind"]: e["status"] for e in
+              json.loads((tmp / "o2" / "exceptions.json").read_text("utf-8"))}
+    assert status["RATING_EXTREME"] == "confirmed"
+    assert "Audit chain verified" in cli("verify", "--db", url)[1]
+
+
+def test_decisions_file_refused_whole(setup):
+    tmp, url, db, ledger = setup
+    assert cli("run", str(ledger), "--period", PERIOD, "--out", str(tmp / "o1"), "--db", url,
+               "--format", "json")[0] == 0
+    exceptions = json.loads((tmp / "o1" / "exceptions.json").read_text("utf-8"))
+    extreme = next(e for e in exceptions if e["kind"] == "RATING_EXTREME")
+    missed = next(e for e in exceptions if e["kind"] == "INTERLOCK_MISSED" and e["subject_id"] == "D3")
+    before = db_bytes(db)
+    bad = tmp / "bad.xlsx"
+    _review_file(bad, [
+        {"review_id": extreme["review_id"], "decision": "confirm", "reviewer_id": "E1"},
+        {"review_id": missed["review_id"], "decision": "confirm", "reviewer_id": "E1"},
+        {"review_id": "Rdeadbeef0000", "decision": "overturn", "reviewer_id": "HR"},
+        {"review_id": extreme["review_id"], "decision": "overturn", "reviewer_id": "E1"},
+    ])
+    code, out, err = cli("decisions", str(bad), "--period", PERIOD, "--db", url)
+    assert code == 1 and out == ""
+    lines = err.strip().splitlines()
+    assert lines[1:-1] == [
+        "  Reviews!C3 (reviewer_id): expected the item's assignee 'E30' or HR, got 'E1'",
+        "  Reviews!A4 (review_id): expected a review id from this period's exception lists, got 'Rdeadbeef0000'",
+        f"  Reviews!B5 (decision): '{extreme['review_id']}' has a different decision on row 2 of the same file",
+    ]
+    assert db_bytes(db) == before
+
+
+def test_verify_names_an_altered_adjustment(setup):
+    tmp, url, db, ledger = setup
+    assert cli("run", str(ledger), "--period", PERIOD, "--out", str(tmp / "o"), "--db", url,
+               "--format", "json")[0] == 0
+    assert cli("verify", "--db", url)[0] == 0
+    engine = sa.create_engine(url)
+    with engine.begin() as c:
+        c.execute(sa.text("UPDATE adjustment SET points = '9.11' WHERE ord = 1"))
+        aid = c.execute(sa.text("SELECT id FROM adjustment WHERE ord = 1")).scalar()
+    code, out, err = cli("verify", "--db", url)
+    assert code == 1
+    assert err.startswith(f"Audit chain verification FAILED: adjustment {aid} (chain link ")
+    assert err.rstrip().endswith("was changed")
+
+
+def test_missing_file_and_bad_period(setup, capsys):
+    tmp, url, db, _ = setup
+    code, out, err = cli("import", str(tmp / "nope.xlsx"), "--period", PERIOD, "--db", url)
+    assert code == 1 and "no such file" in err
+    with pytest.raises(SystemExit) as e:
+        cli("import", "x.xlsx", "--period", "2026-13")
+    assert e.value.code == 2
