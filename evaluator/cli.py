@@ -345,6 +345,10 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return 130
+    except BrokenPipeError:
+        # `xietong … | head`: the reader left; say nothing more (and not on a closed stdout).
+        sys.stderr = open(os.devnull, "w")
+        return 0
     finally:
         if getattr(args, "_engine", None) is not None:
             args._engine.dispose()

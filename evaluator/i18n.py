@@ -2,6 +2,8 @@
 the ledger's header language). Cell references, ids and quoted values are never translated."""
 from __future__ import annotations
 
+import unicodedata
+
 from importers.schema import SHEETS
 
 MESSAGES = {
@@ -78,6 +80,11 @@ def sheet_label(lang: str, sheet_name: str) -> str:
     return sheet_name
 
 
+def _width(text: str) -> int:
+    """Terminal columns: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def import_summary(lang, path, period, ledger, outcome) -> str:
     key = {"stored": "import_stored", "unchanged": "import_unchanged",
            "reactivated": "import_reactivated"}[outcome.status]
@@ -85,13 +92,12 @@ def import_summary(lang, path, period, ledger, outcome) -> str:
     if outcome.status != "unchanged" and outcome.previous_import_id:
         lines.append(t(lang, "import_replaces", prev=outcome.previous_import_id))
     lines.append(t(lang, "rows_header"))
-    width = max(len(sheet_label(lang, s.name)) for s in SHEETS) + 2
-    for s in SHEETS:
-        label = sheet_label(lang, s.name)
-        pad = width - len(label) - (sum(1 for ch in label if ord(ch) > 0x2E80))
-        lines.append(f"  {label}{' ' * max(pad, 1)}{outcome.rows_per_sheet.get(s.name, 0):>9,}")
-    lines.append(f"  {t(lang, 'rows_total')}{' ' * max(width - len(t(lang, 'rows_total')) - (2 if lang == 'zh' else 0), 1)}"
-                 f"{sum(outcome.rows_per_sheet.values()):>9,}")
+    labels = [sheet_label(lang, s.name) for s in SHEETS] + [t(lang, "rows_total")]
+    counts = [outcome.rows_per_sheet.get(s.name, 0) for s in SHEETS]
+    counts.append(sum(counts))
+    width = max(_width(x) for x in labels) + 2
+    for label, n in zip(labels, counts):
+        lines.append(f"  {label}{' ' * (width - _width(label))}{n:>9,}")
     if ledger.warnings:
         lines.append(t(lang, "warnings_header"))
         lines += [f"  {w}" for w in ledger.warnings]

@@ -1,0 +1,223 @@
+"""The words of the reports in Chinese and English: sheet titles, column headers, mechanism,
+tier, status and result names, and the trace page's interface.
+
+Reports take a `lang` ("zh" or "en"); `label(lang, key)` gives the word. Ids, cell references
+and quoted ledger values are never translated (SPEC §7). The Reviews sheet's decision columns
+use the ledger's own column names (importers/schema.py), so a returned review workbook is read
+by the same code as a ledger's Reviews sheet.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from importers.schema import ENUM_ZH, SHEET_BY_NAME, SHEETS
+
+LANGS = ("zh", "en")
+
+MECHANISMS = ("linkage", "peripheral", "raci", "interlock", "behaviour")
+
+_WORDS: dict[str, tuple[str, str]] = {           # key: (zh, en)
+    # mechanisms
+    "linkage": ("关联矩阵", "Linkage"),
+    "peripheral": ("周边绩效", "Peripheral"),
+    "raci": ("责任矩阵", "RACI"),
+    "interlock": ("指标互锁", "Interlock"),
+    "behaviour": ("协同行为", "Behaviour"),
+    # tiers
+    "front": ("前台", "front"),
+    "middle": ("中台", "middle"),
+    "back": ("后台", "back"),
+    # exception types and statuses
+    "rejection": ("驳回", "rejection"),
+    "review": ("复核", "review"),
+    "notice": ("提示", "notice"),
+    "open": ("待复核", "open"),
+    "confirmed": ("已维持", "confirmed"),
+    "overturned": ("已撤销", "overturned"),
+    "to_fix": ("待 HR 修正台账", "HR to fix the ledger"),
+    # firing results
+    "adjustment": ("调整", "adjustment"),
+    "exception": ("异常", "exception"),
+    "note": ("记录", "note"),
+    "none": ("无", "none"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    # statement.xlsx
+    "st_departments": ("部门得分", "Departments"),
+    "st_employees": ("员工得分", "Employees"),
+    "st_why_not": ("未计入说明", "Why not"),
+    "st_chart": ("图表", "Chart"),
+    "st_run": ("运行信息", "Run"),
+    "dept_id": ("部门编号", "dept_id"),
+    "dept_name": ("部门名称", "name"),
+    "tier": ("层级", "tier"),
+    "base": ("基础分", "base"),
+    "final": ("最终得分", "final"),
+    "notes": ("说明", "notes"),
+    "employee_id": ("工号", "employee_id"),
+    "employee_name": ("姓名", "name"),
+    "emp_dept": ("部门编号", "dept_id"),
+    "emp_dept_name": ("部门名称", "department"),
+    "behaviour_after_cap": ("协同行为分（封顶后）", "behaviour (after cap)"),
+    "mechanism": ("机制", "mechanism"),
+    "applied": ("是否计入", "applied"),
+    "reason": ("原因", "reason"),
+    "chart_title": ("各部门基础分与最终得分", "Base vs final score per department"),
+    "chart_y": ("得分", "score"),
+    # run information (statement and trace)
+    "period": ("考核期", "period"),
+    "run_id": ("运行记录", "run"),
+    "ledger_file": ("台账文件", "ledger file"),
+    "file_sha256": ("台账 SHA-256", "ledger SHA-256"),
+    "policy_sha256": ("政策 SHA-256", "policy SHA-256"),
+    "rules_version": ("规则版本", "rules version"),
+    "program_version": ("程序版本", "program version"),
+    "decisions_digest": ("复核结论摘要", "decisions digest"),
+    "started_at": ("开始时间", "started"),
+    "finished_at": ("结束时间", "finished"),
+    "chain_status": ("审计链校验", "audit chain"),
+    "chain_head": ("审计链最新哈希", "latest chain hash"),
+    "chain_ok": ("通过：{n} 条记录，未发现篡改", "verified: {n} records, no change found"),
+    "chain_bad": ("失败：{problem}", "FAILED: {problem}"),
+    "chain_unchecked": ("未校验", "not checked"),
+    "counts": ("数量", "counts"),
+    "item": ("项目", "item"),
+    "value": ("值", "value"),
+    "firings_n": ("规则触发次数", "firings"),
+    "adjustments_n": ("调整项", "adjustments"),
+    "exceptions_n": ("异常项", "exceptions"),
+    # trace
+    "tr_title": ("规则触发追踪", "Rule-firing trace"),
+    "tr_run": ("运行信息", "Run"),
+    "tr_firings": ("规则触发", "Firings"),
+    "tr_sources": ("来源行", "Sources"),
+    "tr_why_not": ("未计入说明", "Why not"),
+    "seq": ("序号", "seq"),
+    "rule": ("规则", "rule"),
+    "description": ("规则说明", "description"),
+    "subject": ("对象", "subject"),
+    "sources": ("来源行", "source rows"),
+    "cited": ("引用值", "cited values"),
+    "result": ("结果", "result"),
+    "points": ("调整分", "points"),
+    "kind": ("异常类型", "kind"),
+    "kind_text": ("异常说明", "kind description"),
+    "review_id": ("复核编号", "review_id"),
+    "status": ("状态", "status"),
+    "assignee": ("复核人", "assignee"),
+    "explanation": ("计算说明", "explanation"),
+    "sheet": ("工作表", "sheet"),
+    "row": ("行号", "row"),
+    "values": ("内容", "values"),
+    "more": ("另有 {n} 行，见来源行", "{n} more, see Sources"),
+    # trace.html interface
+    "ui_filter_subject": ("对象", "Subject"),
+    "ui_filter_rule": ("规则", "Rule"),
+    "ui_filter_mechanism": ("机制", "Mechanism"),
+    "ui_filter_sheet": ("来源工作表", "Source sheet"),
+    "ui_filter_result": ("结果", "Result"),
+    "ui_all": ("全部", "all"),
+    "ui_clear": ("清除筛选", "Clear filters"),
+    "ui_prev": ("上一页", "Previous"),
+    "ui_next": ("下一页", "Next"),
+    "ui_page": ("第 {p} / {n} 页", "page {p} of {n}"),
+    "ui_shown": ("共 {m} 次触发，筛选后 {n} 次", "{n} of {m} firings"),
+    "ui_sources_shown": ("共 {n} 行被引用", "{n} cited rows"),
+    "ui_cited_by": ("查看引用此行的触发", "firings citing this row"),
+    "ui_no_rows": ("没有符合条件的触发", "No firing matches"),
+    # reviews/<assignee>.xlsx
+    "rv_guide": ("说明", "Guide"),
+    "rv_rejections": ("驳回与提示", "Rejections"),
+    "rv_title": ("复核清单：{who}（{period}）", "Review list: {who} ({period})"),
+    "rv_howto": (
+        "请在「复核结论」工作表的「结论」列选择 维持 或 撤销，可在「复核说明」列填写理由；"
+        "其他列为只读背景信息。不需要决定的事项留空即可。填好后将本文件交回 HR，"
+        "由 HR 运行：xietong decisions 本文件 --period {period}。",
+        "In the Reviews sheet, choose confirm or overturn in the decision column and add a "
+        "comment if you wish; the other columns are read-only context. Leave an item blank to "
+        "decide it later. Return this file to HR, who runs: "
+        "xietong decisions THIS_FILE --period {period}."),
+    "rv_meaning": ("维持 = 该评分/记录有效，计入得分；撤销 = 不予采纳。",
+                   "confirm = the rating or record stands and counts; overturn = it does not."),
+    "rv_rejections_howto": (
+        "「驳回与提示」工作表中的事项无需复核决定：请在下一期台账中修正对应的行。",
+        "The items of the Rejections sheet take no decision: correct the rows in the next ledger."),
+    "rv_counts": ("待复核 {r} 项，驳回与提示 {j} 项", "{r} item(s) to review, {j} rejection(s) and notice(s)"),
+    "rv_dv_title": ("请从下拉列表中选择", "Choose from the list"),
+    "rv_dv_error": ("可选值：{items}", "Allowed: {items}"),
+}
+
+
+def label(lang: str, key: str, **kw) -> str:
+    zh, en = _WORDS[key]
+    text = zh if lang == "zh" else en
+    return text.format(**kw) if kw else text
+
+
+def sheet_name(lang: str, sheet: str) -> str:
+    """A ledger sheet's name as the ledger in `lang` spells it (its own name, SPEC §7)."""
+    s = SHEET_BY_NAME.get(sheet)
+    if s is None:
+        return sheet
+    return s.zh if lang == "zh" else s.name
+
+
+def column_name(lang: str, sheet: str, column: str) -> str:
+    s = SHEET_BY_NAME[sheet]
+    return s.column(column).zh if lang == "zh" else column
+
+
+def ref(lang: str, sheet: str, row: int) -> str:
+    """`周边评价!17` / `InternalRatings!17`."""
+    return f"{sheet_name(lang, sheet)}!{row}"
+
+
+def show_value(lang: str, value, enum: str | None = None) -> str:
+    """A ledger value as an auditor reads it: exact decimals, ISO dates, enum codes spelled in
+    the ledger's language."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if enum and lang == "zh":
+        return ENUM_ZH.get(enum, {}).get(value, str(value))
+    return str(value)
+
+
+def cited_values(lang: str, sheet: str, row: dict | None) -> str:
+    """`评价编号=R1; 评价人工号=E2; 分数=4` — every non-blank cell of a cited ledger row."""
+    if row is None:
+        return ""
+    parts = []
+    for c in SHEET_BY_NAME[sheet].columns:
+        v = row.get(c.name)
+        if v is None or v == "":
+            continue
+        parts.append(f"{c.zh if lang == 'zh' else c.name}={show_value(lang, v, c.enum)}")
+    return "; ".join(parts)
+
+
+SHEET_ORDER = {s.name: i for i, s in enumerate(SHEETS)}
+
+
+def firing_mechanism(rule: str, sources) -> str:
+    """The mechanism a firing belongs to: by its rule id, and for the rating rules (shared by
+    both rating sheets) by the sheet of its first source."""
+    head = rule.split(".")[0].lower()
+    if head in ("linkage", "peripheral", "raci", "interlock", "behaviour"):
+        return head
+    if rule.startswith("BEH_"):
+        return "behaviour"
+    if rule.startswith("INTERLOCK_"):
+        return "interlock"
+    if rule.startswith("PERIPHERAL_"):
+        return "peripheral"
+    if rule == "RACI_REVERSE":
+        return "raci"
+    # rating.* and RATING_*: the sheet decides
+    if sources and sources[0][0] == "RaciRatings":
+        return "raci"
+    return "peripheral"

@@ -1,0 +1,254 @@
+"""Why a mechanism did not change a score: for every department and every mechanism without an
+adjustment, the reason, read from the stored firings and exceptions — never recomputed.
+
+    周边绩效未计入：没有计入的周边评价（3 条评价待复核）
+    peripheral not applied: no counted internal rating (3 ratings held for review)
+
+Where each reason comes from (the run's own record of what the rules did):
+
+| mechanism | reason | evidence in the run |
+|---|---|---|
+| linkage | no Linkage rows | no `linkage.blend` firing for the department |
+| peripheral / raci | front office | `peripheral.front_office` / `raci.front_office` |
+| peripheral / raci | no counted rating | `PERIPHERAL_NO_RATINGS` / `raci.no_ratings`, with the department's `rating.hold` firings (held for review, or overturned) and rejected rating rows |
+| interlock | not a party | no interlock firing names the department |
+| interlock | invalid metric | `INTERLOCK_WEIGHTS` / `_PARTIES` / `_ASYMMETRIC` on a metric whose party rows name the department |
+| interlock | missed, not severely | an `INTERLOCK_MISSED` review without an `interlock.penalty` |
+
+A mechanism that did apply can still have ratings held out of its average; that is reported too
+(`applied` True), so a reader sees why the number is what it is. Employees get the same kind of
+notes for the behaviour module (rejected rows, withdrawn rows, the cap, an open review).
+
+The metric a party firing concerns is read from the cited ledger rows (the Interlocks /
+InterlockParties row in its sources): that is looking up a source, not recomputing.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from evaluator.evaluate import describe
+from reports.labels import label
+from rules.exceptions import KIND_BY_NAME
+
+DEPT_MECHANISMS = ("linkage", "peripheral", "raci", "interlock")
+_INVALID = ("INTERLOCK_WEIGHTS", "INTERLOCK_PARTIES", "INTERLOCK_ASYMMETRIC")
+_RATING_SHEET = {"peripheral": "InternalRatings", "raci": "RaciRatings"}
+
+
+@dataclass
+class Reason:
+    subject_id: str
+    mechanism: str
+    applied: bool
+    code: str
+    params: dict = field(default_factory=dict)
+
+    def render(self, lang: str) -> str:
+        return render(lang, self)
+
+
+_TEXT = {  # code: (zh, en); {mech} is the mechanism's name
+    "no_linkage_rows": ("{mech}未计入：该部门没有关联矩阵行",
+                        "{mech} not applied: the department has no Linkage rows"),
+    "front_office": ("{mech}不适用：前台部门", "{mech} not applicable: front office"),
+    "no_counted": ("{mech}未计入：{detail}", "{mech} not applied: {detail}"),
+    "held_some": ("{mech}已计入；{detail}，未计入均值",
+                  "{mech} applied; {detail}, not in the average"),
+    "not_a_party": ("{mech}不适用：未参与互锁指标",
+                    "{mech} not applicable: not a party to an interlocked metric"),
+    "invalid_metric": ("{mech}未计入：{metric} 设置无效（{kinds}），HR 须修正台账",
+                       "{mech} not applied: {metric} is invalid ({kinds}); HR fixes the ledger"),
+    "mild_miss": ("{mech}未扣分：{metric} 未达成但未严重未达，须复盘（{status}）",
+                  "{mech}: no penalty, {metric} missed but not severely; post-mortem ({status})"),
+    "unexplained": ("{mech}未计入：本次运行没有相关规则触发",
+                    "{mech} not applied: no rule fired for it in this run"),
+    # employees
+    "beh_rejected": ("{n} 条协同行为记录被驳回（{kinds}）",
+                     "{n} behaviour row(s) rejected ({kinds})"),
+    "beh_withdrawn": ("{n} 条记录因频繁提议复核被撤销而不计分",
+                      "{n} row(s) not credited: frequent-proposer review overturned"),
+    "beh_capped": ("协同行为分超出上限，已调整 {points}",
+                   "behaviour total outside the cap: adjusted by {points}"),
+    "beh_review_open": ("频繁提议待复核（{n} 条加分暂计入）",
+                        "frequent-proposer review open ({n} bonus rows count meanwhile)"),
+}
+
+
+def _detail(lang: str, pending: int, overturned: int, rejected: int) -> str:
+    parts = []
+    if lang == "zh":
+        if pending:
+            parts.append(f"{pending} 条评价待复核")
+        if overturned:
+            parts.append(f"{overturned} 条评价复核撤销")
+        if rejected:
+            parts.append(f"{rejected} 条评价被驳回")
+        return "，".join(parts) or "本期没有对该部门的评价"
+    if pending:
+        parts.append(f"{pending} rating{'s' if pending != 1 else ''} held for review")
+    if overturned:
+        parts.append(f"{overturned} overturned on review")
+    if rejected:
+        parts.append(f"{rejected} rejected")
+    return ", ".join(parts) or "no ratings of this department this period"
+
+
+def render(lang: str, r: Reason) -> str:
+    zh, en = _TEXT[r.code]
+    p = dict(r.params)
+    p["mech"] = label(lang, r.mechanism)
+    if r.code in ("no_counted", "held_some"):
+        p["detail"] = _detail(lang, p.get("pending", 0), p.get("overturned", 0),
+                              p.get("rejected", 0) if r.code == "no_counted" else 0)
+    if "kinds" in p:
+        p["kinds"] = ("，" if lang == "zh" else ", ").join(
+            (describe(k)[0] if lang == "zh" else k) for k in p["kinds"])
+    if "status" in p:
+        p["status"] = label(lang, p["status"])
+    if "points" in p:
+        p["points"] = f"{p['points']:+.2f}"
+    return (zh if lang == "zh" else en).format(**p)
+
+
+# ------------------------------------------------------------------------------ departments
+
+def department_reasons(rows: dict[str, list[dict]], stored: dict) -> dict[str, list[Reason]]:
+    """dept_id -> its reasons, in mechanism order (SPEC §5.7)."""
+    index = {(sheet, r["row"]): r for sheet, lst in rows.items() for r in lst}
+    applied = defaultdict(set)                       # dept -> mechanisms with an adjustment
+    for a in stored["adjustments"]:
+        if a["subject_type"] == "department":
+            applied[a["subject_id"]].add(a["mechanism"])
+
+    by_rule_subject: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for f in stored["firings"]:
+        by_rule_subject[(f["rule"], f["subject_id"])].append(f)
+
+    # Ratings held out of the averages, per (dept, sheet): pending vs overturned, from the
+    # reviews on the held row; rejected rating rows, from the rejections.
+    status_of_row: dict[tuple[str, int], set[str]] = defaultdict(set)
+    rejected_rows: dict[tuple[str, str], set[int]] = defaultdict(set)
+    missed: dict[str, dict[str, str]] = defaultdict(dict)     # dept -> metric -> status
+    invalid: dict[str, list[str]] = defaultdict(list)          # metric -> kinds
+    for e in stored["exceptions"]:
+        sheet, row = e["sources"][0]
+        if e["type"] == "review":
+            status_of_row[(sheet, row)].add(e["status"])
+        elif sheet in ("InternalRatings", "RaciRatings"):
+            rejected_rows[(e["subject_id"], sheet)].add(row)
+        if e["kind"] in _INVALID:
+            invalid[e["subject_id"]].append(e["kind"])
+        if e["kind"] == "INTERLOCK_MISSED":
+            metric = _metric_of(index, e["sources"])
+            if metric is not None:
+                missed[e["subject_id"]][metric] = e["status"]
+    held: dict[tuple[str, str], list[str]] = defaultdict(list)
+    party_of: dict[str, set[str]] = defaultdict(set)          # dept -> metrics named with it
+    scored: dict[str, set[str]] = defaultdict(set)            # dept -> metrics with points
+    for f in stored["firings"]:
+        rule = f["rule"]
+        if rule == "rating.hold":
+            src = f["sources"][0]
+            why = "overturned" if "overturned" in status_of_row.get(tuple(src), ()) else "pending"
+            held[(f["subject_id"], src[0])].append(why)
+        elif rule in ("interlock.reward", "interlock.penalty"):
+            metric = _metric_of(index, f["sources"])
+            if metric is not None:
+                scored[f["subject_id"]].add(metric)
+        elif rule in ("interlock.metric_count_ok", "INTERLOCK_TOO_MANY"):
+            for sheet, row in f["sources"]:
+                r = index.get((sheet, row))
+                if sheet == "InterlockParties" and r is not None:
+                    party_of[f["subject_id"]].add(r["metric_id"])
+
+    out: dict[str, list[Reason]] = {}
+    for d in sorted(rows.get("Departments", []), key=lambda r: r["dept_id"]):
+        dept = d["dept_id"]
+        reasons: list[Reason] = []
+        done = applied.get(dept, set())
+        # linkage
+        if "linkage" not in done:
+            reasons.append(Reason(dept, "linkage", False, "no_linkage_rows"
+                                  if not by_rule_subject.get(("linkage.blend", dept))
+                                  else "unexplained"))
+        # peripheral and raci
+        for mech, none_rule in (("peripheral", "PERIPHERAL_NO_RATINGS"), ("raci", "raci.no_ratings")):
+            sheet = _RATING_SHEET[mech]
+            h = held.get((dept, sheet), [])
+            counts = {"pending": h.count("pending"), "overturned": h.count("overturned"),
+                      "rejected": len(rejected_rows.get((dept, sheet), ()))}
+            if mech in done:
+                if h:
+                    reasons.append(Reason(dept, mech, True, "held_some", counts))
+            elif by_rule_subject.get((f"{mech}.front_office", dept)):
+                reasons.append(Reason(dept, mech, False, "front_office"))
+            elif by_rule_subject.get((none_rule, dept)):
+                reasons.append(Reason(dept, mech, False, "no_counted", counts))
+            else:
+                reasons.append(Reason(dept, mech, False, "unexplained"))
+        # interlock
+        metrics = sorted(party_of.get(dept, ()))
+        if not metrics:
+            if "interlock" not in done:
+                reasons.append(Reason(dept, "interlock", False, "not_a_party"))
+        else:
+            for metric in metrics:
+                if metric in scored.get(dept, ()):
+                    continue
+                if metric in invalid:
+                    reasons.append(Reason(dept, "interlock", "interlock" in done, "invalid_metric",
+                                          {"metric": metric, "kinds": invalid[metric]}))
+                elif metric in missed.get(dept, {}):
+                    reasons.append(Reason(dept, "interlock", "interlock" in done, "mild_miss",
+                                          {"metric": metric, "status": missed[dept][metric]}))
+            if "interlock" not in done and not any(r.mechanism == "interlock" for r in reasons):
+                reasons.append(Reason(dept, "interlock", False, "unexplained"))
+        out[dept] = reasons
+    return out
+
+
+def _metric_of(index, sources) -> str | None:
+    for sheet, row in sources:
+        if sheet in ("Interlocks", "InterlockParties"):
+            r = index.get((sheet, row))
+            if r is not None:
+                return r["metric_id"]
+    return None
+
+
+# ------------------------------------------------------------------------------ employees
+
+def employee_reasons(stored: dict) -> dict[str, list[Reason]]:
+    """employee_id -> notes on the behaviour module (only employees with something to say)."""
+    rejected: dict[str, dict[int, list[str]]] = defaultdict(dict)
+    open_reviews: dict[str, int] = defaultdict(int)
+    for e in stored["exceptions"]:
+        if not e["kind"].startswith("BEH_"):
+            continue
+        if e["type"] == "rejection":
+            rejected[e["subject_id"]].setdefault(e["sources"][0][1], []).append(e["kind"])
+        elif e["status"] == "open":
+            open_reviews[e["subject_id"]] += len(e["sources"])
+    withdrawn: dict[str, int] = defaultdict(int)
+    for f in stored["firings"]:
+        if f["rule"] == "behaviour.withdrawn":
+            withdrawn[f["subject_id"]] += 1
+    capped = {a["subject_id"]: a["points"] for a in stored["adjustments"]
+              if a["rule"] == "behaviour.cap"}
+    out: dict[str, list[Reason]] = defaultdict(list)
+    for emp, by_row in rejected.items():
+        kinds = sorted({k for ks in by_row.values() for k in ks}, key=list(KIND_BY_NAME).index)
+        out[emp].append(Reason(emp, "behaviour", False, "beh_rejected",
+                               {"n": len(by_row), "kinds": kinds}))
+    for emp, n in withdrawn.items():
+        out[emp].append(Reason(emp, "behaviour", False, "beh_withdrawn", {"n": n}))
+    for emp, pts in capped.items():
+        out[emp].append(Reason(emp, "behaviour", True, "beh_capped", {"points": pts}))
+    for emp, n in open_reviews.items():
+        out[emp].append(Reason(emp, "behaviour", True, "beh_review_open", {"n": n}))
+    return dict(out)
+
+
+def join(lang: str, reasons: list[Reason]) -> str:
+    return ("；" if lang == "zh" else "; ").join(r.render(lang) for r in reasons)
