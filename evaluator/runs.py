@@ -8,8 +8,8 @@ Decisions in force for a period: the latest decision per review id, from returne
 workbooks (`record_decisions`) and from the active ledger's own Reviews sheet, applied only while
 the item's source rows still hash to what they were when it was decided (a corrected row opens
 the item again). The set of exceptions (ids, kinds, assignees) does not depend on decisions —
-only statuses and scores do — so an evaluation validates the ledger's Reviews rows against its
-own exceptions.
+only statuses, scores and the PERIPHERAL_NO_RATINGS notices do — so an evaluation validates the
+ledger's Reviews rows against its own review items.
 """
 from __future__ import annotations
 
@@ -192,6 +192,11 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en") -> Ru
             new_decisions.append(rec)
             in_force[d.review_id] = d.decision
         result = evaluate_ledger(rows, policy, period, in_force) if in_force else first
+        # Review items do not depend on decisions, but notices can (PERIPHERAL_NO_RATINGS appears
+        # when every rating of a department is held or overturned): hash what this run produced.
+        for e in result.exceptions:
+            if e["review_id"] not in hashes:
+                hashes[e["review_id"]] = source_hash(index, e["sources"])
 
         writer = chain.ChainWriter(session)
         if new_decisions:

@@ -107,6 +107,7 @@ _WORDS: dict[str, tuple[str, str]] = {           # key: (zh, en)
     "status": ("状态", "status"),
     "assignee": ("复核人", "assignee"),
     "explanation": ("计算说明", "explanation"),
+    "message": ("异常详情", "message"),
     "sheet": ("工作表", "sheet"),
     "row": ("行号", "row"),
     "values": ("内容", "values"),

@@ -17,6 +17,7 @@ Chinese text; all ledger text goes in as text (reports/xlsx.py). The employees s
 """
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -96,6 +97,18 @@ class _Restyle:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+def save(bulk: BulkWriter, path: Path) -> Path:
+    """Save through the bulk writer with the file mode any other new file gets: BulkWriter
+    writes a private temporary file (mode 0600) and renames it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bulk.save(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+    return path
+
 
 def header(ws, titles: list[str]) -> None:
     for j, title in enumerate(titles, 1):
@@ -248,10 +261,7 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
     # -- run
     run_sheet(wb.create_sheet(label(lang, "st_run")), lang, run_info(period, stored, info))
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    bulk.save(path)
-    return path
+    return save(bulk, path)
 
 
 def summary(rows: dict) -> tuple[int, int]:
