@@ -52,6 +52,23 @@ MESSAGES = {
                    "zh": "  台账 sha256 {sha}  政策 sha256 {policy}  规则版本 {rules}"},
     "run_decisions": {"en": "  {n} decision(s) from the ledger's Reviews sheet recorded.",
                       "zh": "  已记录台账复核结论 {n} 条。"},
+    # reports (reports/*.py): where each report is and what it shows
+    "reports_header": {"en": "Reports in {dir}:", "zh": "报告已写入 {dir}："},
+    "report_statement": {"en": "scores of {d:,} departments and {e:,} employees: base, each mechanism, final, why not, chart",
+                         "zh": "{d:,} 个部门、{e:,} 名员工的得分：基础分、各机制调整、最终得分、未计入说明、图表"},
+    "report_trace_xlsx": {"en": "audit trace: {n:,} rule firings with their source rows and cited values, the run's hashes; audit chain {chain}",
+                          "zh": "审计追踪：{n:,} 次规则触发及其来源行与引用值、运行哈希；审计链{chain}"},
+    "report_trace_html": {"en": "the same trace as one offline web page, filterable by subject, rule, mechanism and sheet",
+                          "zh": "同一审计追踪的单文件网页（无需联网），可按对象、规则、机制、工作表筛选"},
+    "report_reviews": {"en": "{k:,} review workbook(s), one per assignee: {r:,} item(s) to decide; HR.xlsx also lists {j:,} rejection(s) and notice(s)",
+                       "zh": "{k:,} 份复核清单，每位复核人一份：共 {r:,} 项待复核；HR.xlsx 另列 {j:,} 项驳回与提示"},
+    "report_reviews_none": {"en": "no exception this period: no review workbook", "zh": "本期没有异常，无复核清单"},
+    "report_json": {"en": "machine-readable scores, adjustments, exceptions and trace",
+                    "zh": "机器可读的得分、调整、异常与规则触发"},
+    "chain_ok_short": {"en": "verified", "zh": "校验通过"},
+    "chain_bad_short": {"en": "verification FAILED", "zh": "校验失败"},
+    "report_stale": {"en": "warning: the latest run of {period} (run #{id}) is older than the period's newest import or decision; run `xietong evaluate --period {period}` for current reports",
+                     "zh": "注意：{period} 的最新评估（运行记录 #{id}）早于本期最新的台账导入或复核结论；请先运行 `xietong evaluate --period {period}` 再生成报告"},
 }
 
 
