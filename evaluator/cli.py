@@ -170,24 +170,85 @@ def cmd_evaluate(args, out) -> int:
 
 
 def write_reports(args, out, period: str, out_dir: Path, formats: set[str]) -> list[Path]:
-    from sqlmodel import Session
+    """Write the latest run's reports (SPEC §8) and say where each is and what it shows.
+
+    Labels follow --lang / XIETONG_LANG, else the ledger's header language; `Sheet!row`
+    references use the ledger's own sheet names. The trace carries the audit chain's status,
+    so xlsx/html verify the chain first."""
+    import sqlalchemy as sa
+    from sqlmodel import Session, select
+    from evaluator.chain import verify
+    from evaluator.db import ChainLink, Decision, ImportActivation, LedgerImport
     from evaluator.runs import latest_run, load_run
     from evaluator.store import load_rows
-    from reports import json_files
-    lang = args.lang or "en"
+    from reports import json_files, reviews, statement, trace
     engine = _engine(args)
     with Session(engine) as session:
         run = latest_run(session, period)
         if run is None:
-            raise Refused([i18n.t(lang, "no_run", period=period)])
+            raise Refused([i18n.t(args.lang or "en", "no_run", period=period)])
+        imp = session.get(LedgerImport, run.import_id)
         stored = load_run(session, run)
         rows = load_rows(session, run.import_id)
+        newest = [session.exec(select(sa.func.max(LedgerImport.imported_at))
+                               .where(LedgerImport.period == period)).one(),
+                  session.exec(select(sa.func.max(ImportActivation.activated_at))
+                               .where(ImportActivation.period == period)).one(),
+                  session.exec(select(sa.func.max(Decision.decided_at))
+                               .where(Decision.period == period)).one()]
+        chain = None
+        if formats & {"xlsx", "html"}:
+            result = verify(session, period)
+            head = session.exec(select(ChainLink).order_by(ChainLink.seq.desc()).limit(1)).first()
+            chain = {"ok": result.ok, "checked": result.checked, "problem": result.problem,
+                     "head": head.hash if head else None}
+    ledger_lang = imp.lang if imp is not None and imp.lang in ("zh", "en") else "en"
+    lang = args.lang or ledger_lang
+    ledger_file = imp.file_name if imp is not None else None
+    if any(t is not None and _aware(t) > _aware(run.started_at) for t in newest):
+        out.write(i18n.t(lang, "report_stale", period=period, id=run.id) + "\n")
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    lines: list[tuple[str, str]] = []
+    if "xlsx" in formats:
+        written.append(statement.write(out_dir / "statement.xlsx", period, rows, stored, lang,
+                                       {"ledger_file": ledger_file}))
+        d, e = statement.summary(rows)
+        lines.append(("statement.xlsx", i18n.t(lang, "report_statement", d=d, e=e)))
+        written.append(trace.write_xlsx(out_dir / "trace.xlsx", period, rows, stored, lang,
+                                        ledger_lang, ledger_file, chain))
+        chain_word = i18n.t(lang, "chain_ok_short" if chain and chain["ok"] else "chain_bad_short")
+        lines.append(("trace.xlsx", i18n.t(lang, "report_trace_xlsx", n=len(stored["firings"]),
+                                           chain=chain_word)))
+    if "html" in formats:
+        written.append(trace.write_html(out_dir / "trace.html", period, rows, stored, lang,
+                                        ledger_lang, ledger_file, chain))
+        lines.append(("trace.html", i18n.t(lang, "report_trace_html")))
+    if "xlsx" in formats:
+        books = reviews.write(out_dir / "reviews", period, rows, stored, lang, ledger_lang)
+        written += books
+        k, r, j = reviews.counts(stored)
+        lines.append(("reviews/", i18n.t(lang, "report_reviews", k=k, r=r, j=j) if books
+                      else i18n.t(lang, "report_reviews_none")))
     if "json" in formats:
-        written += json_files.write(out_dir, period, rows, stored)
-    for path in written:
-        out.write(i18n.t(lang, "report_written", path=path) + "\n")
+        files = json_files.write(out_dir, period, rows, stored)
+        written += files
+        lines.append((", ".join(p.name for p in files), i18n.t(lang, "report_json")))
+    out.write(i18n.t(lang, "reports_header", dir=out_dir) + "\n")
+    width = max((len(name) for name, _ in lines if len(name) < 24), default=0)
+    for name, what in lines:
+        out.write(f"  {name.ljust(width)}  {what}\n")
+    if chain is not None and not chain["ok"]:
+        out.write(i18n.t(lang, "verify_bad", problem=chain["problem"]) + "\n")
     return written
+
+
+def _aware(t):
+    """SQLite hands timestamps back naive (they are stored in UTC)."""
+    from datetime import timezone
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
 
 
 def _formats(value: str) -> set[str]:
@@ -255,8 +316,9 @@ def cmd_demo(args, out) -> int:
     out.write(i18n.import_summary(lang, str(ledger_path), args.period, ledger, outcome) + "\n")
     args.lang = lang
     evaluate(args, out, args.period)
-    write_reports(args, out, args.period, out_dir, {"xlsx", "html", "json"})
+    # The last lines: where each report is and what it shows.
     out.write(i18n.t(lang, "demo_db", url=args.db) + "\n")
+    write_reports(args, out, args.period, out_dir, {"xlsx", "html", "json"})
     return 0
 
 

@@ -172,3 +172,25 @@ def test_missing_file_and_bad_period(setup, capsys):
     with pytest.raises(SystemExit) as e:
         cli("import", "x.xlsx", "--period", "2026-13")
     assert e.value.code == 2
+
+
+def test_policy_check_and_a_refused_policy(setup):
+    tmp, url, db, ledger = setup
+    code, out, err = cli("policy", "check")
+    assert code == 0 and out == "Policy rules/policy.toml: no errors, 0 warning(s).\n"
+    bad = tmp / "bad.toml"
+    bad.write_text("[peripheral]\nweight = 0.5\nobjective_shar = 0.5\n[raci]\nweight = 0.25\n",
+                   encoding="utf-8")
+    code, out, err = cli("policy", "check", str(bad))
+    assert code == 1
+    assert "objective_shar" in err and "peripheral.weight" in err
+    assert cli("import", str(ledger), "--period", PERIOD, "--db", url)[0] == 0
+    before = db_bytes(db)
+    code, out, err = cli("evaluate", "--period", PERIOD, "--db", url, "--policy", str(bad))
+    assert code == 1 and out == "" and "objective_shar" in err
+    assert db_bytes(db) == before
+    banded = tmp / "banded.toml"
+    banded.write_text("[behaviour]\ncap = 12\n", encoding="utf-8")
+    code, out, err = cli("policy", "check", str(banded))
+    assert code == 0 and "behaviour.cap" in out and "1 warning(s)" in out
+    assert cli("policy", "check", str(banded), "--strict")[0] == 1

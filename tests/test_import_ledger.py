@@ -4,19 +4,60 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import io
+import shutil
+import tempfile
+from pathlib import Path
 from decimal import Decimal
 
 import pytest
 
+from evaluator.cli import main
 from importers import Ledger, LedgerRefused, Problem, read_ledger
 from test_import_support import BEHAVIOURS, DEPARTMENTS, EMPLOYEES, minimal_ledger, write_xlsx
 
 
 def refused(path, **kw) -> list[str]:
+    """The problems of a refused ledger — also checked through `xietong import` against a
+    database that already holds a ledger: exit 1, every problem on stderr, and the database
+    byte-for-byte unchanged (SPEC §3.1)."""
     with pytest.raises(LedgerRefused) as e:
         read_ledger(path, **kw)
     assert e.value.problems, "a refusal always lists its problems"
-    return [str(p) for p in e.value.problems]
+    problems = [str(p) for p in e.value.problems]
+    db = _database_with_a_ledger()
+    before = _bytes(db)
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["import", str(path), "--period", "2026-11", "--db", f"sqlite:///{db}"]
+    if kw.get("lang"):
+        argv += ["--lang", kw["lang"]]
+    assert main(argv, out, err) == 1
+    assert out.getvalue() == ""
+    assert [line.strip() for line in err.getvalue().splitlines()[1:-1]] == problems
+    assert _bytes(db) == before
+    return problems
+
+
+_SEED: dict[str, Path] = {}
+
+
+def _database_with_a_ledger() -> Path:
+    """A fresh copy of a database holding one good import (made once per test session)."""
+    if "db" not in _SEED:
+        folder = Path(tempfile.mkdtemp(prefix="xietong-seed-"))
+        good = write_xlsx(folder / "good.xlsx", minimal_ledger())
+        assert main(["import", str(good), "--period", "2026-11", "--db",
+                     f"sqlite:///{folder / 'seed.db'}"], io.StringIO(), io.StringIO()) == 0
+        _SEED["db"] = folder / "seed.db"
+    copy_dir = Path(tempfile.mkdtemp(prefix="xietong-db-"))
+    target = copy_dir / "x.db"
+    shutil.copyfile(_SEED["db"], target)
+    return target
+
+
+def _bytes(db: Path) -> bytes:
+    return b"".join(Path(str(db) + s).read_bytes() if Path(str(db) + s).exists() else b"-"
+                    for s in ("", "-wal", "-journal"))
 
 
 def with_cell(sheet: str, row: int, col: str, value, base=None) -> dict:
