@@ -27,7 +27,15 @@ from evaluator.store import active_import, load_rows
 from importers.schema import SHEET_BY_NAME
 from rules.policy import Policy
 
-PROGRAM_VERSION = "0.1.0"
+def _program_version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("xietong")
+    except Exception:          # running from a checkout that is not installed
+        return "0+unknown"
+
+
+PROGRAM_VERSION = _program_version()
 
 
 class RunRefused(Exception):
@@ -229,9 +237,17 @@ def _store_results(writer, run: Run, result: Evaluated, hashes) -> None:
     def src(sources):
         return chain.canonical_json([list(s) for s in sources])
 
+    # What each firing produced, by id, so the trace links a firing to its adjustment or item.
+    produced: dict[int, dict[str, list[str]]] = {}
+    for a in result.adjustments:
+        produced.setdefault(a["firing_seq"], {}).setdefault("adjustments", []).append(
+            adjustment_id(run.period, a))
+    for e in result.exceptions:
+        produced.setdefault(e["firing_seq"], {}).setdefault("exceptions", []).append(e["review_id"])
     fid = writer.next_id(Firing)
     firings = [Firing(id=fid + i, run_id=run.id, seq=t.seq, rule=t.rule, subject_id=t.subject_id,
-                      sources=src(t.sources), outcome=chain.canonical_json(t.outcome))
+                      sources=src(t.sources),
+                      outcome=chain.canonical_json({**t.outcome, **produced.get(t.seq, {})}))
                for i, t in enumerate(result.trace)]
     writer.insert(Firing, firings, "firing")
     aid = writer.next_id(Adjustment)
