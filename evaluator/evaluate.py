@@ -116,3 +116,19 @@ def _finals(rows, adjustments):
                                        "behaviour": beh,
                                        "final": None if base is None else base + beh}
     return departments, employees
+
+
+def rules_markdown() -> str:
+    """docs/rules.md: every rule of every book with its id and descriptions (tests keep it
+    current: tests/test_rules.py)."""
+    lines = ["# Rules", "",
+             "Every rule xietong fires, by rule book (generated from `rules/*.py`; "
+             "`tests/test_rules.py` fails when this file is out of date). Each run records the "
+             "rules version: a SHA-256 of these rules' conditions and action sources.", ""]
+    for book in BOOKS:
+        lines += [f"## `{book.name}` — {book.zh} / {book.en}", "",
+                  "| rule id | 中文 | English |", "|---|---|---|"]
+        for r in sorted(book.rules, key=lambda r: r.rule_id):
+            lines.append(f"| `{r.rule_id}` | {r.zh} | {r.en} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -103,3 +103,12 @@ def test_evaluating_twice_gives_identical_output():
     assert a.exceptions == b.exceptions
     assert [(t.seq, t.rule, t.sources, t.outcome) for t in a.trace] == \
            [(t.seq, t.rule, t.sources, t.outcome) for t in b.trace]
+
+
+def test_docs_rules_md_is_current():
+    from pathlib import Path
+    from evaluator.evaluate import rules_markdown
+    doc = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
+    assert doc.read_text("utf-8") == rules_markdown(), \
+        "regenerate: python -c \"from evaluator.evaluate import rules_markdown; " \
+        "open('docs/rules.md','w').write(rules_markdown())\""
