@@ -230,7 +230,8 @@ def write_reports(args, out, period: str, out_dir: Path, formats: set[str]) -> l
         books = reviews.write(out_dir / "reviews", period, rows, stored, lang, ledger_lang)
         written += books
         k, r, j = reviews.counts(stored)
-        lines.append(("reviews/", i18n.t(lang, "report_reviews", k=k, r=r, j=j) if books
+        key = "report_reviews" if j else "report_reviews_no_hr"
+        lines.append(("reviews/", i18n.t(lang, key, k=k, r=r, j=j) if books
                       else i18n.t(lang, "report_reviews_none")))
     if "json" in formats:
         files = json_files.write(out_dir, period, rows, stored)

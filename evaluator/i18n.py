@@ -62,6 +62,8 @@ MESSAGES = {
                           "zh": "同一审计追踪的单文件网页（无需联网），可按对象、规则、机制、工作表筛选"},
     "report_reviews": {"en": "{k:,} review workbook(s), one per assignee: {r:,} item(s) to decide; HR.xlsx also lists {j:,} rejection(s) and notice(s)",
                        "zh": "{k:,} 份复核清单，每位复核人一份：共 {r:,} 项待复核；HR.xlsx 另列 {j:,} 项驳回与提示"},
+    "report_reviews_no_hr": {"en": "{k:,} review workbook(s), one per assignee: {r:,} item(s) to decide",
+                             "zh": "{k:,} 份复核清单，每位复核人一份：共 {r:,} 项待复核"},
     "report_reviews_none": {"en": "no exception this period: no review workbook", "zh": "本期没有异常，无复核清单"},
     "report_json": {"en": "machine-readable scores, adjustments, exceptions and trace",
                     "zh": "机器可读的得分、调整、异常与规则触发"},

@@ -180,7 +180,7 @@ def show_value(lang: str, value, enum: str | None = None) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return format(value.normalize(), "f")      # 70.0 -> 70, 0.90 -> 0.9 (same number)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if enum and lang == "zh":

@@ -32,7 +32,7 @@ from openpyxl.utils import get_column_letter
 from reports import why_not
 from reports.labels import label
 from reports.scores import DEPT_MECHANISMS, statement
-from reports.xlsx import BulkWriter, fit_width, put_text
+from reports.xlsx import BulkWriter, display_width, fit_width, put_text
 
 NUMBER_FORMAT = "0.00"
 WIDTH_SAMPLE_ROWS = 500          # widths are fitted to the first rows of a big sheet
@@ -41,8 +41,9 @@ HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", start_color="305496", end_color="305496")
 HEADER_ALIGN = Alignment(horizontal="center", vertical="center", wrap_text=True)
 HEADER_BORDER = Border(bottom=Side(style="thin", color="1F3864"))
-FINAL_FONT = Font(bold=True)
+FINAL_FONT = Font(name="Calibri", bold=True)
 WRAP = Alignment(wrap_text=True, vertical="top")
+TOP = Alignment(vertical="top")
 
 
 # ----------------------------------------------------------------------------- fast, formatted
@@ -131,6 +132,29 @@ def fit_columns(ws, titles: list[str], rows: Sequence[Sequence], maximum: dict[i
         ws.column_dimensions[get_column_letter(j + 1)].width = width
 
 
+def fit_heights(ws, values: Sequence[Sequence], col: int, line_height: float = 15.0) -> None:
+    """Row heights for the wrapped text of column `col` (1-based): neither Excel nor LibreOffice
+    grows a row for wrapped text written by a program until someone edits it."""
+    width = ws.column_dimensions[get_column_letter(col)].width or 10
+    per_line = max(width - 1, 1)
+    for i, v in enumerate(values, 2):
+        text = v[col - 1]
+        if isinstance(text, str) and text:
+            lines = sum(max(1, -(-display_width(part) // per_line)) for part in text.split("\n"))
+            if lines > 1:
+                ws.row_dimensions[i].height = lines * line_height
+
+
+def landscape(ws) -> None:
+    """Print a wide sheet across one page width (HR prints statements)."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.print_title_rows = "1:1"
+
+
 def run_sheet(ws, lang: str, info: dict) -> None:
     """Two columns, item and value: the run the report was read from."""
     titles = [label(lang, "item"), label(lang, "value")]
@@ -139,6 +163,7 @@ def run_sheet(ws, lang: str, info: dict) -> None:
     for i, (k, v) in enumerate(rows, 2):
         put_text(ws.cell(row=i, column=1), k)
         put_text(ws.cell(row=i, column=2), v)
+        ws.cell(row=i, column=2).alignment = Alignment(horizontal="left")
     ws.column_dimensions["A"].width = fit_width([titles[0]] + [k for k, _ in rows])
     ws.column_dimensions["B"].width = fit_width([titles[1]] + [v for _, v in rows], maximum=80)
     ws.freeze_panes = "A2"
@@ -194,8 +219,7 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
             put_text(c, x)
             if isinstance(x, Decimal):
                 c.number_format = NUMBER_FORMAT
-            if j == len(v):
-                c.alignment = WRAP
+            c.alignment = WRAP if j == len(v) else TOP
             if j == len(v) - 1:
                 c.font = FINAL_FONT
     last_dept_row = len(values) + 1
@@ -203,6 +227,8 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
     ws.freeze_panes = "C2"
     ws.auto_filter.ref = f"A1:{get_column_letter(ncols)}{last_dept_row}"
     fit_columns(ws, titles, values, maximum={ncols - 1: 70}, number_cols=range(3, 9))
+    fit_heights(ws, values, ncols)
+    landscape(ws)
 
     # -- employees (streamed: a big company has 100k)
     es = wb.create_sheet(label(lang, "st_employees"))
@@ -215,6 +241,7 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
         evalues.append((e["employee_id"], e["name"], e["dept_id"], dept_names.get(e["dept_id"], ""),
                         e["base"], e["behaviour"], e["final"], notes))
     fit_columns(es, etitles, evalues, number_cols=(4, 5, 6))
+    landscape(es)
     es.freeze_panes = "C2"
     es.auto_filter.ref = f"A1:{get_column_letter(len(etitles))}{max(len(evalues) + 1, 2)}"
     bulk.add_rows(es, evalues, ncols=len(etitles),
@@ -235,6 +262,10 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
     ws2.freeze_panes = "C2"
     ws2.auto_filter.ref = f"A1:E{max(len(wvalues) + 1, 2)}"
     fit_columns(ws2, wtitles, wvalues, maximum={4: 80})
+    fit_heights(ws2, wvalues, 5)
+    for row in ws2.iter_rows(min_row=2, min_col=5, max_col=5):
+        for c in row:
+            c.alignment = WRAP
 
     # -- chart: base vs final per department, read from the departments sheet
     cs = wb.create_sheet(label(lang, "st_chart"))
@@ -257,6 +288,7 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
         chart.width = min(60.0, max(18.0, 1.6 * len(values)))
         chart.height = 10.0
         cs.add_chart(chart, "A1")
+        landscape(cs)
 
     # -- run
     run_sheet(wb.create_sheet(label(lang, "st_run")), lang, run_info(period, stored, info))

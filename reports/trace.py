@@ -223,7 +223,6 @@ def _csp_hash(text: str) -> str:
 def html_payload(period: str, rows: dict, stored: dict, lang: str, sheet_lang: str,
                  ledger_file: str | None, chain: dict | None) -> dict:
     trace = trace_rows(stored, lang)
-    index = {(sheet, r["row"]): r for sheet, lst in rows.items() for r in lst}
     sheets: list[str] = []
     sheet_idx: dict[str, int] = {}
     rules: list[str] = []
@@ -250,6 +249,7 @@ def html_payload(period: str, rows: dict, stored: dict, lang: str, sheet_lang: s
     ui_keys = ("tr_title", "tr_run", "tr_firings", "tr_sources", "tr_why_not", "seq", "rule",
                "description", "mechanism", "subject", "sources", "cited", "result", "points",
                "kind", "review_id", "status", "assignee", "explanation", "sheet", "row", "values",
+               "exception",
                "dept_id", "dept_name", "applied", "reason", "item", "value",
                "ui_filter_subject", "ui_filter_rule", "ui_filter_mechanism", "ui_filter_sheet",
                "ui_filter_result", "ui_all", "ui_clear", "ui_prev", "ui_next", "ui_page",
@@ -264,7 +264,6 @@ def html_payload(period: str, rows: dict, stored: dict, lang: str, sheet_lang: s
         "sheets": [sheet_name(sheet_lang, s) for s in sheets],
         "run": [[label(lang, k), "" if v is None else str(v), _run_class(k, chain)]
                 for k, v in info.items()],
-        "chain_ok": bool(chain and chain.get("ok")),
         "firings": firings,
         "sources": sources,
         "why_not": _why_not_rows(rows, stored, lang),
@@ -319,20 +318,28 @@ th{background:#305496;color:#fff;font-weight:600;position:sticky;top:0}
 tr:nth-child(even) td{background:#f8fafc}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.neg{color:#b91c1c}td.pos{color:#15803d}
-td.cited{font-size:12px;color:#374151;max-width:420px}
+td.cited{font-size:12px;color:#374151}
 td.cited div{white-space:pre-wrap;word-break:break-all}
-table.kv{width:auto}table.kv td:first-child{font-weight:600;background:#eef2f7}
+table.kv{width:auto}table.kv td.k{font-weight:600;background:#eef2f7;white-space:nowrap}
+table.fir{table-layout:fixed;min-width:1180px}
+table.fir td{overflow-wrap:anywhere}
+col.c-seq{width:52px}col.c-rule{width:190px}col.c-mech{width:64px}col.c-subj{width:70px}
+col.c-src{width:130px}col.c-cited{width:320px}col.c-res{width:48px}col.c-pts{width:62px}
+col.c-exc{width:150px}
+.desc{color:#4b5563;font-size:12px}.rid{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
 .mono{font-family:ui-monospace,"DejaVu Sans Mono",monospace;font-size:12px}
 .ok{color:#15803d;font-weight:600}.bad{color:#b91c1c;font-weight:700}
 .bar{display:flex;flex-wrap:wrap;gap:8px;align-items:end;margin:6px 0 8px}
 .bar label{display:flex;flex-direction:column;font-size:12px;color:#4b5563}
-.bar input,.bar select{font:inherit;padding:2px 4px;min-width:120px}
+.bar input,.bar select{font:inherit;padding:2px 4px;min-width:120px;max-width:280px}
 .bar button{font:inherit;padding:3px 10px}
 .pager{display:flex;gap:10px;align-items:center;margin:6px 0}
 .count{color:#4b5563;margin-left:auto}
 a{color:#1d4ed8}tr.hl td{background:#fef3c7 !important}
 .res-adjustment{color:#1d4ed8}.res-exception{color:#b45309;font-weight:600}.res-note,.res-none{color:#6b7280}
-.chip{display:inline-block;background:#e0e7ff;border-radius:10px;padding:1px 8px;margin-left:6px}
+.chip{display:inline-block;background:#e0e7ff;border-radius:10px;padding:1px 8px;margin-left:6px;cursor:pointer}
+.chip[hidden]{display:none}
+button.more{font-size:11px;padding:0 6px;margin-left:4px}
 """
 
 _SCRIPT = r"""
@@ -353,7 +360,11 @@ _SCRIPT = r"""
     if (cls) e.className = cls;
     return e;
   }
-  function fmt(s, o) { return s.replace(/\{(\w+)\}/g, function (m, k) { return o[k]; }); }
+  function fmt(s, o) {
+    return s.replace(/\{(\w+)\}/g, function (m, k) {
+      return typeof o[k] === "number" ? String(o[k]).replace(/\B(?=(\d{3})+(?!\d))/g, ",") : o[k];
+    });
+  }
   function refText(si, row) { return D.sheets[si] + "!" + row; }
 
   function readParams() {
@@ -373,12 +384,11 @@ _SCRIPT = r"""
   function renderRun() {
     var sec = document.getElementById("run");
     sec.appendChild(el("h2", L.tr_run));
-    var t = el("table", null, "kv");
-    D.run.forEach(function (kv) {
-      var tr = el("tr");
-      tr.appendChild(el("td", kv[0]));
+    var t = el("table", null, "kv"), tr = null;
+    D.run.forEach(function (kv, i) {
+      if (i % 2 === 0) { tr = el("tr"); t.appendChild(tr); }
+      tr.appendChild(el("td", kv[0], "k"));
       tr.appendChild(el("td", kv[1], kv[2]));
-      t.appendChild(tr);
     });
     sec.appendChild(t);
   }
@@ -421,11 +431,16 @@ _SCRIPT = r"""
     bar.appendChild(chip);
     sec.appendChild(bar);
     sec.appendChild(pager("f"));
-    var table = el("table");
+    var table = el("table", null, "fir");
     table.id = "firing-table";
+    var cols = el("colgroup");
+    ["seq", "rule", "mech", "subj", "src", "cited", "res", "pts", "exc", "expl"].forEach(function (c) {
+      cols.appendChild(el("col", null, "c-" + c));
+    });
+    table.appendChild(cols);
     var head = el("tr");
-    ["seq", "rule", "description", "mechanism", "subject", "sources", "cited", "result", "points",
-     "kind", "review_id", "status", "assignee", "explanation"].forEach(function (k) { head.appendChild(el("th", L[k])); });
+    ["seq", "rule", "mechanism", "subject", "sources", "cited", "result", "points", "exception",
+     "explanation"].forEach(function (k) { head.appendChild(el("th", L[k])); });
     var thead = el("thead"); thead.appendChild(head); table.appendChild(thead);
     tbody = el("tbody"); table.appendChild(tbody);
     sec.appendChild(table);
@@ -502,28 +517,48 @@ _SCRIPT = r"""
     renderPage();
   }
 
+  var LINKS = 12;             // source links shown before a "+N" button
+  function links(cell, s, from, to) {
+    for (var j = from; j < to; j += 2) {
+      var a = el("a", refText(s[j], s[j + 1]));
+      a.href = "#src-" + s[j] + "-" + s[j + 1];
+      if (j) cell.appendChild(document.createTextNode(" "));
+      cell.appendChild(a);
+    }
+  }
+
   function renderPage() {
     var pages = Math.max(1, Math.ceil(filtered.length / PAGE));
     if (state.page >= pages) state.page = pages - 1;
     while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
     var start = state.page * PAGE, end = Math.min(filtered.length, start + PAGE);
     if (!filtered.length) {
-      var tr0 = el("tr"), td0 = el("td", L.ui_no_rows); td0.colSpan = 14; tr0.appendChild(td0); tbody.appendChild(tr0);
+      var tr0 = el("tr"), td0 = el("td", L.ui_no_rows); td0.colSpan = 10; tr0.appendChild(td0); tbody.appendChild(tr0);
     }
     for (var n = start; n < end; n++) {
       var f = F[filtered[n]], tr = el("tr", null, "firing");
       tr.id = "f-" + f[0];
       tr.appendChild(el("td", f[0], "num"));
-      tr.appendChild(el("td", D.rules[f[1]][0], "rule"));
-      tr.appendChild(el("td", D.rules[f[1]][1]));
+      var rule = el("td", null, "rule");
+      rule.appendChild(el("div", D.rules[f[1]][0], "rid"));
+      rule.appendChild(el("div", D.rules[f[1]][1], "desc"));
+      tr.appendChild(rule);
       tr.appendChild(el("td", D.mechanisms[f[2]][1]));
       tr.appendChild(el("td", f[3], "subject"));
       var refs = el("td", null, "refs"), cited = el("td", null, "cited"), s = f[4];
+      links(refs, s, 0, Math.min(s.length, 2 * LINKS));
+      if (s.length > 2 * LINKS) {
+        var more = el("button", "+" + (s.length / 2 - LINKS), "more");
+        more.type = "button";
+        (function (cell, list, button) {
+          button.addEventListener("click", function () {
+            cell.removeChild(button);
+            links(cell, list, 2 * LINKS, list.length);
+          });
+        })(refs, s, more);
+        refs.appendChild(more);
+      }
       for (var j = 0; j < s.length; j += 2) {
-        var a = el("a", refText(s[j], s[j + 1]));
-        a.href = "#src-" + s[j] + "-" + s[j + 1];
-        if (j) refs.appendChild(document.createTextNode(" "));
-        refs.appendChild(a);
         if (j < 10) {
           var pos = srcPos[s[j] + ":" + s[j + 1]];
           cited.appendChild(el("div", refText(s[j], s[j + 1]) + ": " + (pos === undefined ? "" : S[pos][2])));
@@ -536,7 +571,12 @@ _SCRIPT = r"""
       var pts = el("td", f[6] === null ? "" : f[6], "num");
       if (f[6] !== null) pts.className += f[6].charAt(0) === "-" ? " neg" : (+f[6] > 0 ? " pos" : "");
       tr.appendChild(pts);
-      for (var k = 7; k < 12; k++) tr.appendChild(el("td", f[k]));
+      var exc = el("td", null, "exc");
+      [[7, L.kind], [8, L.review_id], [9, L.status], [10, L.assignee]].forEach(function (x) {
+        if (f[x[0]]) exc.appendChild(el("div", (x[0] === 7 ? "" : x[1] + ": ") + f[x[0]], x[0] === 8 ? "rid" : ""));
+      });
+      tr.appendChild(exc);
+      tr.appendChild(el("td", f[11]));
       tbody.appendChild(tr);
     }
     pagers.forEach(function (p) {
