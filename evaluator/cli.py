@@ -48,18 +48,21 @@ class Progress:
         self.phase = None
         self.last = 0.0
 
-    def __call__(self, phase: str, done: int, total: int) -> None:
+    def __call__(self, phase: str, done: int, total: int | None, unit: str = "rows") -> None:
+        """total None: not known yet (the evaluation's facts); the line ends when done >= total."""
         if not self.enabled:
             return
         now = time.monotonic()
         if phase != self.phase:
             self.phase, self.start = phase, now
-        if now - self.last < 0.1 and done < total:
+        finished = total is not None and done >= total
+        if now - self.last < 0.1 and not finished:
             return
         self.last = now
         rate = done / max(now - self.start, 1e-6)
-        self.stream.write(f"\r{phase}: {done:,}/{total:,} rows ({rate:,.0f}/s)   ")
-        if done >= total:
+        count = f"{done:,}" if total is None else f"{done:,}/{total:,}"
+        self.stream.write(f"\r{phase}: {count} {unit} ({rate:,.0f}/s)   ")
+        if finished:
             self.stream.write("\n")
         self.stream.flush()
 
@@ -71,6 +74,29 @@ def _engine(args):
     if getattr(args, "_engine", None) is None:
         args._engine = make_engine(args.db)
     return args._engine
+
+
+def _database_problem(e: BaseException, args) -> list[str] | None:
+    """Lines for a database that is busy, unreachable or unusable, else None (a bug: raise).
+    Every write is one transaction, so in each case nothing was stored."""
+    import sqlalchemy as sa
+    from evaluator.db import LOCK_TIMEOUT_S, database_url, is_busy_error
+    lang = args.lang or "en"
+    try:                                    # never print a password
+        url = sa.engine.make_url(database_url(args.db)).render_as_string(hide_password=True)
+    except Exception:                       # noqa: BLE001
+        url = "(an unreadable database URL)"
+    if isinstance(e, sa.exc.OperationalError) and is_busy_error(e):
+        return [i18n.t(lang, "database_busy", url=url, s=LOCK_TIMEOUT_S)]
+    if isinstance(e, (sa.exc.OperationalError, sa.exc.InterfaceError)):   # not a bug's IntegrityError
+        text = str(getattr(e, "orig", e)).strip()
+        return [i18n.t(lang, "database_error", url=url,
+                       error=text.splitlines()[0][:300] if text else type(e).__name__)]
+    if isinstance(e, sa.exc.ArgumentError):
+        return [i18n.t(lang, "database_error", url=url, error=str(e))]
+    if isinstance(e, ModuleNotFoundError) and (e.name or "").startswith("psycopg"):
+        return [i18n.t(lang, "database_driver", url=url)]
+    return None
 
 
 # --------------------------------------------------------------------------- commands
@@ -114,10 +140,13 @@ def cmd_verify(args, out) -> int:
     from sqlmodel import Session
     from evaluator.chain import verify
     lang = args.lang or "en"
-    with Session(_engine(args)) as session:
+    from evaluator.db import reader
+    with Session(reader(_engine(args))) as session, session.begin():
         result = verify(session, args.period)
     if result.ok:
         out.write(i18n.t(lang, "verify_ok", n=result.checked) + "\n")
+        if result.head_seq:
+            out.write(i18n.t(lang, "verify_head", seq=result.head_seq, hash=result.head_hash) + "\n")
         return 0
     raise Refused([i18n.t(lang, "verify_bad", problem=result.problem)])
 
@@ -149,17 +178,18 @@ def _policy(args):
 
 
 def evaluate(args, out, period: str):
-    from evaluator.runs import RunRefused, evaluate_period
-    from evaluator.engine import EngineError
-    from evaluator.evaluate import ReconciliationFailed
+    from evaluator.runs import EvaluationFailed, RunRefused, evaluate_period
     lang = args.lang or "en"
     policy = _policy(args)
     try:
-        outcome = evaluate_period(_engine(args), period, policy, lang=lang)
+        outcome = evaluate_period(_engine(args), period, policy, lang=lang, progress=Progress())
     except RunRefused as e:
         raise Refused(e.lines)
-    except (EngineError, ReconciliationFailed) as e:
-        raise Refused([i18n.t(lang, "evaluation_failed", error=str(e))])
+    except EvaluationFailed as e:
+        lines = [i18n.t(lang, "evaluation_failed", error=str(e))]
+        if os.environ.get("XIETONG_DEBUG") and e.trace:
+            lines.append(e.trace.rstrip())
+        raise Refused(lines)
     out.write(i18n.run_summary(lang, outcome) + "\n")
     return outcome
 
@@ -408,6 +438,13 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
     except KeyboardInterrupt:
         err.write("interrupted\n")
         return 130
+    except Exception as e:                  # noqa: BLE001 - only database trouble is worded here
+        lines = _database_problem(e, args)
+        if lines is None:
+            raise
+        for line in lines:
+            err.write(line + "\n")
+        return 1
     except BrokenPipeError:
         # `xietong … | head`: the reader left; say nothing more (and not on a closed stdout).
         sys.stderr = open(os.devnull, "w")

@@ -32,6 +32,15 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def iso_utc(v: datetime | None) -> str | None:
+    """A timestamp as chained: ISO 8601 in UTC, whatever zone the database hands it back in
+    (a naive value is UTC: every timestamp is written by utcnow())."""
+    if v is None:
+        return None
+    v = v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v.astimezone(timezone.utc)
+    return v.isoformat()
+
+
 class ExactDecimal(sa.types.TypeDecorator):
     """A Decimal that round-trips exactly on every backend."""
 
@@ -56,6 +65,17 @@ class ExactDecimal(sa.types.TypeDecorator):
         return value if isinstance(value, Decimal) else Decimal(value)
 
 
+def decimal_text(v: Decimal) -> str:
+    """A Decimal as hashed: plain digits (no exponent) and no negative zero, so that the text is
+    the same whether the value comes back from SQLite's exact text or PostgreSQL's NUMERIC
+    (which turns 1E+2 into 100 and -0.00 into 0.00)."""
+    if not isinstance(v, Decimal):
+        v = Decimal(str(v))
+    if v.is_zero():
+        v = v.copy_abs()
+    return format(v, "f")
+
+
 # --------------------------------------------------------------------------- records
 
 class ChainLink(SQLModel, table=True):
@@ -63,7 +83,9 @@ class ChainLink(SQLModel, table=True):
 
     Every chained record (import, activation, firing, adjustment, exception, decision) gets one
     link: a contiguous sequence number, the previous link's hash, and
-    hash = SHA-256(prev_hash + canonical JSON of the record's content).
+    hash = SHA-256(prev_hash + canonical JSON of the record's content). Each record class says
+    what its content is in `content_of(values)`, which `chain_content()` (writing) and
+    `evaluator.chain.verify` (reading plain rows, no model instance) both use.
     """
     __tablename__ = "chain_link"
     seq: int = Field(primary_key=True)
@@ -90,10 +112,14 @@ class LedgerImport(SQLModel, table=True):
     active: bool = Field(default=False, index=True)  # convenience flag; ImportActivation is the record
 
     def chain_content(self) -> dict:
+        return self.content_of(self.model_dump())
+
+    @staticmethod
+    def content_of(d) -> dict:
         return {
-            "period": self.period, "file_name": self.file_name, "sha256": self.sha256,
-            "imported_at": self.imported_at.isoformat(), "rows_per_sheet": self.rows_per_sheet,
-            "rows_digest": self.rows_digest, "lang": self.lang, "warnings": self.warnings,
+            "period": d["period"], "file_name": d["file_name"], "sha256": d["sha256"],
+            "imported_at": iso_utc(d["imported_at"]), "rows_per_sheet": d["rows_per_sheet"],
+            "rows_digest": d["rows_digest"], "lang": d["lang"], "warnings": d["warnings"],
         }
 
 
@@ -107,10 +133,14 @@ class ImportActivation(SQLModel, table=True):
     activated_at: datetime = Field(default_factory=utcnow)
 
     def chain_content(self) -> dict:
+        return self.content_of(self.model_dump())
+
+    @staticmethod
+    def content_of(d) -> dict:
         return {
-            "period": self.period, "import_id": self.import_id,
-            "previous_import_id": self.previous_import_id,
-            "activated_at": self.activated_at.isoformat(),
+            "period": d["period"], "import_id": d["import_id"],
+            "previous_import_id": d["previous_import_id"],
+            "activated_at": iso_utc(d["activated_at"]),
         }
 
 
@@ -131,8 +161,11 @@ class Run(SQLModel, table=True):
     counts: str = "{}"                    # canonical JSON
 
     def chain_content(self) -> dict:
-        return {k: (v.isoformat() if isinstance(v, datetime) else v)
-                for k, v in self.model_dump().items() if k != "id"}
+        return self.content_of(self.model_dump())
+
+    @staticmethod
+    def content_of(d) -> dict:
+        return {k: (iso_utc(v) if isinstance(v, datetime) else v) for k, v in d.items() if k != "id"}
 
 
 class Firing(SQLModel, table=True):
@@ -147,7 +180,11 @@ class Firing(SQLModel, table=True):
     outcome: str                          # canonical JSON of what it produced
 
     def chain_content(self) -> dict:
-        return {k: v for k, v in self.model_dump().items() if k != "id"}
+        return self.content_of(self.model_dump())
+
+    @staticmethod
+    def content_of(d) -> dict:
+        return {k: v for k, v in d.items() if k != "id"}
 
 
 class Adjustment(SQLModel, table=True):
@@ -167,9 +204,13 @@ class Adjustment(SQLModel, table=True):
     explanation: str
 
     def chain_content(self) -> dict:
-        d = {k: v for k, v in self.model_dump().items() if k != "id"}
-        d["points"] = str(self.points)
-        return d
+        return self.content_of(self.model_dump())
+
+    @staticmethod
+    def content_of(d) -> dict:
+        out = {k: v for k, v in d.items() if k != "id"}
+        out["points"] = decimal_text(d["points"])
+        return out
 
 
 class ExceptionItem(SQLModel, table=True):
@@ -190,7 +231,11 @@ class ExceptionItem(SQLModel, table=True):
     firing_seq: int
 
     def chain_content(self) -> dict:
-        return {k: v for k, v in self.model_dump().items() if k != "id"}
+        return self.content_of(self.model_dump())
+
+    @staticmethod
+    def content_of(d) -> dict:
+        return {k: v for k, v in d.items() if k != "id"}
 
 
 class Decision(SQLModel, table=True):
@@ -210,8 +255,11 @@ class Decision(SQLModel, table=True):
     decided_at: datetime = Field(default_factory=utcnow)
 
     def chain_content(self) -> dict:
-        return {k: (v.isoformat() if isinstance(v, datetime) else v)
-                for k, v in self.model_dump().items() if k != "id"}
+        return self.content_of(self.model_dump())
+
+    @staticmethod
+    def content_of(d) -> dict:
+        return {k: (iso_utc(v) if isinstance(v, datetime) else v) for k, v in d.items() if k != "id"}
 
 
 # --------------------------------------------------------------------------- ledger rows
@@ -252,15 +300,51 @@ def database_url(cli_value: str | None = None) -> str:
     return cli_value or os.environ.get("XIETONG_DB") or DEFAULT_DB_URL
 
 
+# How long a command waits for another one's write transaction before it gives up with a clear
+# message (evaluator.cli): long enough for the biggest import or evaluation to store its records.
+LOCK_TIMEOUT_S = int(os.environ.get("XIETONG_LOCK_TIMEOUT", "") or 600)
+
+# Every transaction is a writer that takes the database's single write lock when it begins,
+# unless it is opened on `reader(engine)`. On SQLite the lock is BEGIN IMMEDIATE; on PostgreSQL
+# a transaction-level advisory lock with this key (any constant; per database).
+_PG_WRITE_LOCK = 0x78696574   # "xiet"
+READ_OPTION = "xietong_read"
+
+
+def reader(engine: sa.Engine) -> sa.Engine:
+    """The same engine for read-only work (verify, the reading phase of an evaluation, reports):
+    its transactions take no write lock, so they neither wait for a writer nor block one
+    (SQLite WAL readers see the last committed state; PostgreSQL readers never block). Each
+    read transaction sees one snapshot throughout — SQLite's deferred transaction in WAL mode,
+    PostgreSQL's REPEATABLE READ — so `verify` never mistakes a record committed while it read
+    for one inserted behind the chain's back."""
+    options = {READ_OPTION: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    return engine.execution_options(**options)
+
+
+def _is_read(conn) -> bool:
+    return bool(conn.get_execution_options().get(READ_OPTION))
+
+
 def _sqlite_pragmas(dbapi_conn, _record):
     cur = dbapi_conn.cursor()
     # WAL lets a report read while an evaluation writes; the busy timeout makes a second
     # writer wait instead of failing at once.
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT_S * 1000}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _pg_settings(dbapi_conn, _record):
+    cur = dbapi_conn.cursor()
+    cur.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_S}s'")
+    cur.execute("SET TIME ZONE 'UTC'")
+    cur.close()
+    dbapi_conn.commit()
 
 
 def make_engine(url: str | None = None) -> sa.Engine:
@@ -271,11 +355,42 @@ def make_engine(url: str | None = None) -> sa.Engine:
 
         # pysqlite's own transaction handling is off (isolation_level=None); SQLAlchemy's
         # begin() then issues BEGIN IMMEDIATE so a writer takes the lock up front and the
-        # chain's sequence numbers cannot interleave between two processes.
+        # chain's sequence numbers cannot interleave between two processes. Readers BEGIN
+        # (deferred): in WAL mode they read a snapshot without any lock.
         @event.listens_for(engine, "begin")
         def _begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if _is_read(conn) else "BEGIN IMMEDIATE")
+    elif url.startswith("postgresql"):
+        engine = create_engine(url, pool_pre_ping=True)
+        event.listen(engine, "connect", _pg_settings)
+
+        # The same single-writer rule as SQLite's: a write transaction first waits for the
+        # database's xietong write lock (released at commit or rollback, or when a killed
+        # client's session ends), so the chain's seq, prev_hash and the records' ids, all read
+        # from the tail, cannot interleave. It works before any table exists (create_all).
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            if not _is_read(conn):
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_WRITE_LOCK})")
     else:
         engine = create_engine(url)
-    SQLModel.metadata.create_all(engine)
+    _create_tables(engine)
     return engine
+
+
+def _create_tables(engine: sa.Engine) -> None:
+    """Create the missing tables, in one write transaction; when none is missing (every command
+    but the first) take no write lock at all, so that `verify` or `report` need not wait for a
+    long import or evaluation to finish storing."""
+    tables = list(SQLModel.metadata.sorted_tables)
+    with reader(engine).connect() as conn:
+        names = set(sa.inspect(conn).get_table_names())
+    if all(t.name in names for t in tables):
+        return
+    SQLModel.metadata.create_all(engine)
+
+
+def is_busy_error(e: BaseException) -> bool:
+    """True when a database error means "another command holds the write lock too long"."""
+    text = str(getattr(e, "orig", e)).lower()
+    return "database is locked" in text or "lock timeout" in text or "database table is locked" in text

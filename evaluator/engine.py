@@ -124,7 +124,9 @@ import ast
 import hashlib
 import inspect
 import json
+import json.encoder
 import math
+import re
 import textwrap
 import time
 import weakref
@@ -260,8 +262,27 @@ def _engine_float(v: float) -> str:
     return text
 
 
+def _no_default(o: Any) -> Any:
+    raise TypeError(f'{type(o).__name__} is not JSON serialisable')
+
+
+# json's C encoder, made once: JSONEncoder.encode builds a new one per call, which cost more
+# than the encoding of a small fact. Same output as _encode_json (no circular check: facts are
+# flat).
+_c_encoder = getattr(json.encoder, 'c_make_encoder', None)
+_encode_fast = (_c_encoder(None, _no_default, json.encoder.encode_basestring, None, ':', ',',
+                           False, False, False) if _c_encoder is not None else None)
+# A number with an exponent and no decimal point right after a separator: a float the engine
+# would refuse, or (rarely) text inside a string that looks like one; either way, the slow path.
+_EXPONENT = re.compile(r'[:,\[]-?[0-9]+[eE]')
+
+
 def _encode(fact: dict) -> str:
     """A flat fact as JSON for the engine (see _engine_float)."""
+    if _encode_fast is not None:
+        text = ''.join(_encode_fast(fact, 0))
+        if _EXPONENT.search(text) is None:
+            return text
     odd = [k for k, v in fact.items() if type(v) is float and 'e' in repr(v) and '.' not in repr(v)]
     if not odd:
         return _encode_json(fact)
@@ -649,11 +670,12 @@ class _FactChecker:
     with constants to 'bool' / 'number' / 'str'. This runs on every fed row, so the common case
     (a known set of field names, plain values) takes the fewest steps."""
 
-    __slots__ = ('checks', 'known_shapes')
+    __slots__ = ('checks', 'known_shapes', 'passed')
 
     def __init__(self, types: Mapping[str, str]):
         self.checks = tuple((f, want, _TYPES_OF[want]) for f, want in sorted(types.items()))
         self.known_shapes: set[tuple] = set()     # field-name tuples already checked
+        self.passed: set[tuple] = set()           # (field names, value types) that passed checks
 
     def __call__(self, fact: Any, key: Hashable) -> dict:
         if type(fact) is not dict and not isinstance(fact, _abc.Mapping):
@@ -681,12 +703,17 @@ class _FactChecker:
                                     'refuses inf, and NaN matches nothing, notes §e)')
             else:
                 out[name] = _convert(name, v, key)      # same key: allowed while iterating
+        signature = (shape, tuple(map(type, out.values())))
+        if signature in self.passed:
+            return out
         for name, want, allowed in self.checks:
             v = out.get(name, _MISSING)
             if v is not _MISSING and type(v) not in allowed:
                 raise FactError(f'fact {key!r}: {name}={v!r} must be {want}: the rules compare '
                                 f'it with a {want}, and the engine would compare mixed types '
                                 'silently (notes §e)')
+        if len(self.passed) < 10_000:
+            self.passed.add(signature)
         return out
 
 
@@ -742,7 +769,7 @@ class _Book:
     """Per-evaluation state of one rule book."""
 
     __slots__ = ('book', 'name', 'handle', 'rules', 'clean', 'sids', 'keys', 'spaces',
-                 'offsets', 'references', 'ref_keys')
+                 'offsets', 'references', 'ref_keys', 'facts')
 
     def __init__(self, book: RuleBook, handle: int):
         self.book = book
@@ -752,6 +779,7 @@ class _Book:
         self.clean = _FactChecker(book.field_types)
         self.sids: set[str] = set()           # sids created in this ruleset (freed at close)
         self.keys: dict[str, Hashable] = {}   # live engine id -> caller's key
+        self.facts: dict[str, dict] = {}      # live engine id -> the fact as asserted (no id/sid)
         self.spaces: dict[str, _HashSpace] = {}   # sid -> live id hashes
         self.offsets: dict[str, int] = {}     # sid -> engine state offset (to drain that sid)
         self.references: dict[str, int] = {}  # sid -> number of facts that stay stored
@@ -882,6 +910,7 @@ class Evaluation:
                     self._fail(EngineError(f'book {bk.name}: retracting {bk.keys.get(t_mid)!r} '
                                            f'returned engine code {code}'))
                 del bk.keys[t_mid]
+                del bk.facts[t_mid]
                 space.release_hash(t_hash)
             # A retraction cannot complete a match (negation is refused), but prove it: nothing of
             # this sid may be left pending when the call returns (notes §1).
@@ -1008,8 +1037,10 @@ class Evaluation:
         fact['id'] = mid
         fact['sid'] = sid
         code, offset = _dre.assert_fact(bk.handle, _encode(fact))
+        del fact['id'], fact['sid']
         if code == 0:
             bk.keys[mid] = key
+            bk.facts[mid] = fact
             bk.offsets[sid] = offset
             return mid, h
         space.release_hash(h)
@@ -1049,24 +1080,45 @@ class Evaluation:
         # sides comes back twice for the same rule (measured: tests/test_engine.py,
         # test_or_condition_fires_once). A rule fires once per distinct set of matched facts.
         seen_matches: set[tuple] = set()
+        live = bk.facts
         while True:
             # One agenda item: {rule id: {pattern name: the fact as asserted}} (count is 1).
-            ((rule_id, match),) = json.loads(msg).items()
-            rule = bk.rules[rule_id]
-            facts = []
-            fact_keys = []
-            mids = []
-            for name in rule.pattern_names:
-                f = match[name]
-                fmid = f.pop('id')
-                if fmid == self._root:
-                    self._root_seen = True
-                mids.append(fmid)
-                fact_keys.append(keys[fmid])
-                del f['sid']
-                facts.append(f)
-            fact_keys = tuple(fact_keys)
-            match_id = (rule_id, tuple(mids))
+            # The engine echoes each matched message verbatim (the JSON we asserted, then "id"
+            # and "sid"): for a single-pattern rule the rule id and the message id are read off
+            # the text and the action gets a copy of the fact we asserted (the same values as
+            # parsing the echo would give); a join is parsed.
+            rule_id = msg[2:msg.index('"', 2)]
+            rule = bk.rules.get(rule_id)
+            fmid = None
+            if rule is not None and len(rule.pattern_names) == 1:
+                tail = msg.rpartition('"id":"')[2]
+                fmid = tail[:tail.index('"')]
+                if tail[len(fmid):].startswith('","sid":"') and fmid in live:
+                    if fmid == self._root:
+                        self._root_seen = True
+                    mids = (fmid,)
+                    fact_keys = (keys[fmid],)
+                    facts = [dict(live[fmid])]
+                else:
+                    fmid = None
+            if fmid is None:
+                ((rule_id, match),) = json.loads(msg).items()
+                rule = bk.rules[rule_id]
+                facts = []
+                fact_keys = []
+                mids = []
+                for name in rule.pattern_names:
+                    f = match[name]
+                    fmid = f.pop('id')
+                    if fmid == self._root:
+                        self._root_seen = True
+                    mids.append(fmid)
+                    fact_keys.append(keys[fmid])
+                    del f['sid']
+                    facts.append(f)
+                fact_keys = tuple(fact_keys)
+                mids = tuple(mids)
+            match_id = (rule_id, mids)
             if match_id in seen_matches:
                 msg = _dre.complete_and_start_action(handle, offset)
                 if msg is None:

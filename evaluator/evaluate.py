@@ -46,8 +46,10 @@ def describe(rule_id: str) -> tuple[str, str]:
 
 
 def evaluate_ledger(rows: dict[str, list[dict]], policy: Policy, period: str,
-                    decisions: dict[str, str] | None = None) -> Evaluated:
-    ctx = Context(period=period, policy=policy, rows=rows, decisions=dict(decisions or {}))
+                    decisions: dict[str, str] | None = None, progress=None) -> Evaluated:
+    """progress(phase, done, total, unit), if given, hears of the facts fed as they go."""
+    ctx = Context(period=period, policy=policy, rows=rows, decisions=dict(decisions or {}),
+                  progress=progress)
     with Evaluation(list(BOOKS), keep_firings=False) as ev:
         counted = ratings.run(ev, ctx)
         linkage.run(ev, ctx)
@@ -55,6 +57,8 @@ def evaluate_ledger(rows: dict[str, list[dict]], policy: Policy, period: str,
         interlocks.run(ev, ctx)
         behaviour.run(ev, ctx)
         rec = ev.reconcile(require_fired=True)
+    if progress is not None:
+        progress("evaluate", ctx.fed, ctx.fed, "facts")
     _reconcile(ctx, rec)
     adjustments = ctx.ordered_adjustments()
     exceptions = ctx.ordered_exceptions()

@@ -26,6 +26,17 @@ MESSAGES = {
     "warnings_header": {"en": "Warnings:", "zh": "警告："},
     "verify_ok": {"en": "Audit chain verified: {n} records, no change found.",
                   "zh": "审计链校验通过：{n} 条记录，未发现篡改。"},
+    "verify_head": {"en": "Chain head: link {seq}, sha256 {hash} (note it down: a later verify must reach it).",
+                    "zh": "链头：第 {seq} 条，sha256 {hash}（请记录：之后的校验须能到达此处）。"},
+    "database_busy": {"en": "the database {url} is busy: another xietong command has held its write lock for "
+                            "over {s} s. Nothing was stored; run the command again when it has finished "
+                            "(XIETONG_LOCK_TIMEOUT sets the wait).",
+                      "zh": "数据库 {url} 正忙：另一个 xietong 命令占用写锁已超过 {s} 秒。未写入任何数据；"
+                            "请待其结束后重试（等待时长由 XIETONG_LOCK_TIMEOUT 设置）。"},
+    "database_error": {"en": "the database {url} cannot be used: {error}. Nothing was stored.",
+                       "zh": "无法使用数据库 {url}：{error}。未写入任何数据。"},
+    "database_driver": {"en": "{url} needs the PostgreSQL driver: pip install 'xietong[pg]' (psycopg 3).",
+                        "zh": "{url} 需要 PostgreSQL 驱动：pip install 'xietong[pg]'（psycopg 3）。"},
     "verify_bad": {"en": "Audit chain verification FAILED: {problem}",
                    "zh": "审计链校验失败：{problem}"},
     "policy_ok": {"en": "Policy {path}: no errors, {n} warning(s).",

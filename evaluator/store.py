@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from evaluator import chain
+from evaluator.isolation import fault
 from evaluator.db import ROW_TABLES, ImportActivation, LedgerImport
 from importers.result import Ledger
 from importers.schema import SHEETS
@@ -60,6 +61,8 @@ def store_import(engine: sa.Engine, ledger: Ledger, period: str, progress=None) 
         session.add(activation)
         session.flush()
         chain.append(session, "activation", activation)
+        session.flush()
+        fault("import-commit")
         return ImportOutcome(status, imp.id, json.loads(imp.rows_per_sheet),
                              current.id if current else None)
 
@@ -72,6 +75,7 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress)
     session.flush()
     conn = session.connection()
     hashes: list[str] = []
+    prev = chain.GENESIS                        # each row's hash covers the previous one's
     total = sum(counts.values())
     done = 0
     for sheet in SHEETS:
@@ -81,7 +85,7 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress)
         names = [c.name for c in sheet.columns]
         batch = []
         for r in rows:
-            rh = chain.row_hash(sheet.name, r)
+            rh = prev = chain.row_hash(sheet.name, r, prev)
             hashes.append(rh)
             rec = {n: r.get(n) for n in names}
             rec["import_id"] = imp.id
@@ -90,12 +94,14 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress)
             batch.append(rec)
             if len(batch) >= 20000:
                 conn.execute(ROW_TABLES[sheet.name].insert(), batch)
+                fault("import-rows")
                 done += len(batch)
                 batch = []
                 if progress:
                     progress("store", done, total)
         if batch:
             conn.execute(ROW_TABLES[sheet.name].insert(), batch)
+            fault("import-rows")
             done += len(batch)
             if progress:
                 progress("store", done, total)

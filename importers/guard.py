@@ -5,9 +5,12 @@ with cells A1 and XFD1048576 asks for 512 GiB (notes §4), a crafted `<sst uniqu
 for whatever it says, and the corpus's `OOM_alloc*.xls` do the same through BIFF records. Two
 defences, chosen per format so that the common case stays fast:
 
+* every zip package: `check_zip` reads only the central directory (declared sizes are binding:
+  both zip readers refuse to inflate past them, and `read_member` inflates 1 MB at a time, never
+  past them), and `check_xml_prologs` refuses a DTD or entity declaration in any XML part.
+  The limits come from importers/limits.py (docs/limits.md).
 * .xlsx/.xlsm: cheap checks before calamine touches a part, then calamine in-process.
-  `check_zip` reads only the central directory (declared sizes are binding: both zip readers
-  refuse to inflate past them). `scan_sheet_xml` inflates each sheet that will be read and bounds
+  `scan_sheet_xml` inflates each sheet that will be read and bounds
   the rectangle calamine will allocate, from the cell references alone (one literal-prefixed
   regex pass: ~0.2 s for 100k rows, against ~1.4 s for calamine's own parse). The bound is exact
   only when every cell is written `<c r="…"` (Excel, LibreOffice, openpyxl, xlsxwriter all do);
@@ -29,19 +32,25 @@ import os
 import posixpath
 import re
 import resource
+import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
-# --- hardening limits (SPEC §3.1 "too large"; SPEC leaves the numbers to us) ------------------
-MAX_FILE_BYTES = 64 * 2**20          # the upload; a 100k-row ledger is ~4-6 MB
-MAX_MEMBERS = 1_000
-MAX_MEMBER_BYTES = 256 * 2**20       # one XML part, uncompressed (300k x 10 sheet = 113 MB)
-MAX_TOTAL_BYTES = 512 * 2**20        # the whole package, uncompressed
-MAX_RATIO = 100                      # real sheets compress 6-10x; the bombs measured 180-1000x
-MAX_CELLS = 10_000_000               # rows x columns of one sheet's used rectangle
-                                     # (calamine: ~32 B per cell of it, plus Python's lists)
-CHILD_MEMORY = 2 * 2**30             # address space the isolated parser may add to the parent's
-CHILD_TIMEOUT = 120                  # seconds
+from . import limits as _limits
+
+# --- hardening limits (SPEC §3.1 "too large"): defaults and overrides in importers/limits.py ----
+_LIMITS = _limits.current()
+MAX_FILE_BYTES = _LIMITS.max_file_bytes      # the upload
+MAX_MEMBERS = _LIMITS.max_members
+MAX_MEMBER_BYTES = _LIMITS.max_part_bytes    # one XML part, uncompressed
+MAX_TOTAL_BYTES = _LIMITS.max_unpacked_bytes # the whole package, uncompressed
+MAX_RATIO = _LIMITS.max_ratio                # real sheets compress 6-12x; the bombs 180-1000x
+MAX_CELLS = _LIMITS.max_cells                # rows x columns of one sheet's used rectangle
+                                             # (calamine: ~32 B per cell of it, plus Python's lists)
+CHILD_MEMORY = _LIMITS.reader_memory_mb * 2**20   # address space the isolated parser may add
+CHILD_TIMEOUT = _LIMITS.reader_timeout_s          # seconds
+XML_HEAD = 64 * 1024                         # where an XML part's prolog must end
 
 
 class Refusal(Exception):
@@ -61,6 +70,87 @@ _ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
 
 def _mb(n: int) -> str:
     return f"{n / 2**20:.1f} MB"
+
+
+def read_upload(path) -> bytes:
+    """The bytes of an uploaded file, refused before reading when it is too large or is not a
+    regular file (a FIFO or /dev/zero would never end). OSError (missing, a directory,
+    unreadable) is the caller's to word."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)   # a FIFO must not block the open
+    with open(fd, "rb", closefd=True) as f:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise Refusal("not_regular")
+        if st.st_size > MAX_FILE_BYTES:
+            raise Refusal("too_large", _mb(st.st_size), _mb(MAX_FILE_BYTES))
+        data = f.read(MAX_FILE_BYTES + 1)       # the file may grow while we read it
+    if len(data) > MAX_FILE_BYTES:
+        raise Refusal("too_large", _mb(len(data)), _mb(MAX_FILE_BYTES))
+    return data
+
+
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError,
+               RuntimeError, KeyError)
+
+
+def read_member(z: zipfile.ZipFile, name: str, limit: int | None = None) -> bytes:
+    """One zip part, inflated 1 MB at a time, never past its declared size nor `limit`.
+
+    Not `z.read()`: that asks zlib for up to 2 GB in one call, so a part that declares 1 MB and
+    inflates to 1 GB (a "lying" bomb) costs 2 GB of memory before zipfile's CRC check fails.
+    """
+    try:
+        info = z.getinfo(name)
+        if limit is not None and info.file_size > limit:
+            raise Refusal("unsafe", f"{name}: {_mb(info.file_size)} unpacked", f"{_mb(limit)} per part")
+        chunks, size = [], 0
+        with z.open(info) as f:
+            while chunk := f.read(2**20):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > info.file_size:       # zipfile stops there itself; belt and braces
+                    raise Refusal("unsafe", f"{name}: larger than its declared size", "honest sizes")
+        return b"".join(chunks)
+    except _ZIP_ERRORS as e:
+        raise Refusal("corrupt", f"{name}: {type(e).__name__}: {e}"[:200]) from None
+
+
+def _read_head(z: zipfile.ZipFile, info: zipfile.ZipInfo, n: int) -> bytes:
+    try:
+        with z.open(info) as f:
+            return f.read(n)
+    except _ZIP_ERRORS as e:
+        raise Refusal("corrupt", f"{info.filename}: {type(e).__name__}: {e}"[:200]) from None
+
+
+_ROOT_TAG = re.compile(rb"<[A-Za-z_]")
+
+
+def check_xml_prologs(z: zipfile.ZipFile) -> None:
+    """Refuse a package whose XML parts declare a DTD or entities (billion laughs, XXE).
+
+    No spreadsheet program writes `<!DOCTYPE` into a workbook, and no reader should be asked
+    to judge one: calamine refuses entities only when it meets them, sheet by sheet, with a
+    message about the sheet rather than the file; ElementTree would expand internal ones. The
+    prolog ends at the root element, so only each part's first 64 KB is inflated.
+    """
+    for info in z.infolist():
+        low = info.filename.lower()
+        if info.is_dir() or not low.endswith((".xml", ".rels")):
+            continue
+        head = _read_head(z, info, XML_HEAD)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head[:4]:
+            enc = "utf-16-le" if head[:2] == b"\xff\xfe" or head[1:2] == b"\x00" else "utf-16-be"
+            head = head.decode(enc, "replace").encode("utf-8", "replace")
+        root = _ROOT_TAG.search(head)
+        prolog = head[:root.start()] if root else head
+        if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
+            raise Refusal("dtd", info.filename)
+        if root is None and len(head) >= XML_HEAD:
+            raise Refusal("unsafe", f"{info.filename}: no root element in its first 64 KB",
+                          "an XML prolog under 64 KB")
 
 
 def sniff(data: bytes) -> str:
@@ -111,14 +201,17 @@ def _sniff_zip(data: bytes) -> str:
         raise Refusal("corrupt", f"zip: {e}") from None
     names = {n.replace("\\", "/").lower(): n for n in z.namelist()}
     check_zip(z)
+    fmt = _zip_format(z, names)
+    check_xml_prologs(z)
+    return fmt
+
+
+def _zip_format(z: zipfile.ZipFile, names: dict[str, str]) -> str:
     if "mimetype" in names:
-        try:
-            mime = z.read(names["mimetype"])[:200].strip()
-        except Exception:                       # noqa: BLE001 - any damage is "corrupt"
-            raise Refusal("corrupt", "zip: unreadable mimetype") from None
+        mime = _read_head(z, z.getinfo(names["mimetype"]), 200).strip()
         if mime == _ODS_MIME or mime.startswith(_ODS_MIME + b"-"):
             manifest = names.get("meta-inf/manifest.xml")
-            if manifest and b"encryption-data" in z.read(manifest):
+            if manifest and b"encryption-data" in read_member(z, manifest, 16 * 2**20):
                 raise Refusal("encrypted")
             return "ods"
         if mime.startswith(b"application/vnd.oasis.opendocument"):
@@ -191,7 +284,7 @@ def xlsx_sheet_parts(z: zipfile.ZipFile) -> dict[str, str] | None:
     """
     names = _lower_names(z)
     try:
-        rels = z.read(names["_rels/.rels"]).decode("utf-8", "replace")
+        rels = read_member(z, names["_rels/.rels"], 16 * 2**20).decode("utf-8", "replace")
         wb_target = None
         for m in _TAG.finditer(rels):
             a = _attrs(m.group(2))
@@ -199,12 +292,12 @@ def xlsx_sheet_parts(z: zipfile.ZipFile) -> dict[str, str] | None:
                 wb_target = a.get("Target", "").lstrip("/")
         wb_target = wb_target or "xl/workbook.xml"
         wb_key = posixpath.normpath(wb_target).lower()
-        wb_xml = z.read(names[wb_key]).decode("utf-8", "replace")
+        wb_xml = read_member(z, names[wb_key], 64 * 2**20).decode("utf-8", "replace")
         base = posixpath.dirname(wb_key)
         rels_key = posixpath.join(base, "_rels", posixpath.basename(wb_key) + ".rels")
-        wb_rels = z.read(names[rels_key]).decode("utf-8", "replace")
-    except (KeyError, zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
-        return None
+        wb_rels = read_member(z, names[rels_key], 16 * 2**20).decode("utf-8", "replace")
+    except (Refusal, KeyError, zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
+        return None                             # the isolated reader will judge it
     targets = {}
     for m in _TAG.finditer(wb_rels):
         if m.group(1) == "Relationship":
@@ -234,8 +327,7 @@ def check_shared_strings(z: zipfile.ZipFile) -> bool:
     for low, name in _lower_names(z).items():
         if low.endswith("sharedstrings.xml"):
             info = z.getinfo(name)
-            with z.open(name) as f:
-                head = f.read(64 * 1024)
+            head = _read_head(z, info, 64 * 1024)
             m = _SST_COUNT.search(head)
             if m and int(m.group(1)) > max(1000, info.file_size // 5):
                 return False
@@ -274,7 +366,7 @@ def scan_sheet_xml(z: zipfile.ZipFile, member: str) -> SheetScan:
 
     Measured on a 100k-row sheet (35 MB of XML): inflate 0.10 s, each regex pass 0.015-0.08 s.
     """
-    x = z.read(member)
+    x = read_member(z, member)
     if _RLESS_CELL.search(x) or _PREFIXED_CELL.search(x):
         # A cell without a leading r="…" (its position is implied by its neighbours) or a
         # namespace prefix: the references alone do not bound the sheet. The child reads it.
@@ -285,6 +377,13 @@ def scan_sheet_xml(z: zipfile.ZipFile, member: str) -> SheetScan:
     bounds = _bound_refs(x, max_row, max_col, skip_empty=False)
     if bounds is None:
         return SheetScan(sure=False)
+    if bounds[0] * bounds[1] > MAX_CELLS and bounds[1] == 26:
+        # A big ledger sheet (693k rows x the coarse Z) lands here: its real last column comes
+        # first, being cheap. Accepting here implies the passes below would accept too.
+        col = _last_letter_col(x)
+        if bounds[0] * col <= MAX_CELLS:
+            return SheetScan(sure=True, max_row=bounds[0], max_col=col,
+                             errors=_scan_errors_fast(x))
     if bounds[0] * bounds[1] > MAX_CELLS:
         # Styled but empty cells (`<c r="XFD1048576" s="3"/>`, Gnumeric writes whole rows of
         # them) do not count for calamine; look again without them.
@@ -294,15 +393,66 @@ def scan_sheet_xml(z: zipfile.ZipFile, member: str) -> SheetScan:
     max_row, max_col = bounds
     if max_row * max_col > MAX_CELLS and max_col == 26:
         # The coarse column bound (Z) was too generous: find the real last single-letter column.
-        max_col = next((26 - i for i, ch in enumerate(b"ZYXWVUTSRQPONMLKJIHGFEDCBA")
-                        if b'<c r="' + bytes([ch]) in x or b'<c r="' + bytes([ch + 32]) in x), 1)
+        max_col = _last_letter_col(x)
     return SheetScan(sure=True, max_row=max_row, max_col=max_col, errors=_scan_errors_fast(x))
+
+
+def _last_letter_col(x: bytes) -> int:
+    """The last column (1-26) any `<c r="L…` names (1 if none). The sheet's last cell proposes
+    one; a regex pass looks for a later letter until none is left, so it usually takes two
+    passes (a Python `in` per letter took 20 scans of a 200 MB part: 7 s)."""
+    pos = x.rfind(b'<c r="')
+    last = x[pos + 6:pos + 7].upper() if pos >= 0 else b""
+    best = last[0] - 64 if len(last) == 1 and 65 <= last[0] <= 90 else 0
+    while best < 26:
+        m = re.search(b'<c r="[%c-Z%c-z]' % (65 + best, 97 + best), x)
+        if m is None:
+            break
+        best = x[m.end() - 1:m.end()].upper()[0] - 64
+    return max(best, 1)
+
+
+# _BIG_REF, split for speed: the references that need a look one by one (two letters or more,
+# seven digits or more, digits without a letter: rare), and the single-letter six-digit ones —
+# every cell of rows 100,000-999,999, millions in a big ledger — whose maximum needs no Python
+# step per cell (_max_row6). The union is exactly _BIG_REF.
+_RARE_REF = re.compile(rb'<c r="([A-Za-z]{2,}[0-9]*|[A-Za-z]*[0-9]{7,}|[0-9]{6})["]')
+_ROW6_REF = re.compile(rb'<c r="[A-Za-z]([0-9]{6})"')
+
+
+def _max_row6(x: bytes) -> int:
+    """The largest row of a single-letter six-digit reference (0 if none). Rows are written in
+    order, so the last one proposes it; one regex pass then proves that none is larger (a file
+    written out of order falls back to collecting them all)."""
+    pos, cand = len(x), None
+    for _ in range(64):
+        pos = x.rfind(b'<c r="', 0, pos)
+        if pos < 0:
+            break
+        m = _ROW6_REF.match(x, pos)
+        if m:
+            cand = m.group(1)
+            break
+    if cand is not None:
+        alts = [re.escape(cand[:i]) + b"[%c-9]" % (cand[i] + 1) + b"[0-9]{%d}" % (5 - i)
+                for i in range(6) if cand[i] < 57]
+        if not alts or re.search(rb'<c r="[A-Za-z](?:' + b"|".join(alts) + rb')"', x) is None:
+            return int(cand)
+    found = _ROW6_REF.findall(x)
+    return int(max(found)) if found else 0
 
 
 def _bound_refs(x: bytes, max_row: int, max_col: int, skip_empty: bool):
     """(max_row, max_col) over the big references, or None for a malformed one."""
-    empty = {m.start() for m in _BIG_EMPTY.finditer(x)} if skip_empty else ()
-    for m in _BIG_REF.finditer(x):
+    if not skip_empty:
+        bounds = _bound_each(x, max_row, max_col, _RARE_REF, ())
+        return bounds and (max(bounds[0], _max_row6(x)), bounds[1])
+    return _bound_each(x, max_row, max_col, _BIG_REF,
+                       {m.start() for m in _BIG_EMPTY.finditer(x)})
+
+
+def _bound_each(x: bytes, max_row: int, max_col: int, pattern, empty):
+    for m in pattern.finditer(x):
         if m.start() in empty:
             continue
         ref = re.fullmatch(rb"([A-Za-z]*)([0-9]*)", m.group(1))
@@ -376,7 +526,7 @@ def ods_error_cells(data: bytes) -> dict[str, dict[tuple[int, int], str]]:
         name = _lower_names(z).get("content.xml")
         if not name:
             return {}
-        x = z.read(name)
+        x = read_member(z, name)
     except Exception:                           # noqa: BLE001 - calamine reports the damage
         return {}
     if b"value-type=\"error\"" not in x and b"value-type='error'" not in x:
@@ -417,7 +567,22 @@ def _vm_size() -> int:
         return 0
 
 
-def _child(conn, fn, args, limit):
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: the kernel SIGKILLs this forked reader when its parent dies (a killed import must
+    not leave an orphan parsing on, holding the parent's pipes open)."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _child(conn, other_end, parent_pid, fn, args, limit):
+    _die_with_parent(parent_pid)
+    other_end.close()                           # else a write to a full pipe could block forever
     try:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (ValueError, OSError):
@@ -455,7 +620,7 @@ def run_isolated(fn, *args, timeout: float = CHILD_TIMEOUT, memory: int = CHILD_
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     limit = (_vm_size() + memory) if _vm_size() else memory
-    p = ctx.Process(target=_child, args=(child, fn, args, limit), daemon=True)
+    p = ctx.Process(target=_child, args=(child, parent, os.getpid(), fn, args, limit), daemon=True)
     p.start()
     child.close()
     try:

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import messages
-from .guard import Refusal
+from .guard import Refusal, read_upload
 from .normalize import BLANK, CONVERTERS, Bad, convert_column, make_enum, show
 from .result import Ledger, LedgerRefused, Problem
 from .schema import ENUMS, REFERENCES, RESERVED_EMPLOYEE_IDS, SHEET_BY_NAME, SHEETS, Column, Sheet
@@ -206,7 +206,9 @@ class _Reader:
     def _read_bytes(self) -> bytes | None:
         p = os.fspath(self.path) if isinstance(self.path, os.PathLike) else str(self.path)
         try:
-            return Path(p).read_bytes()
+            return read_upload(p)               # size checked before reading
+        except Refusal as r:
+            self.found.append(_Found("workbook", r.key, r.args_))
         except FileNotFoundError:
             self.found.append(_Found("workbook", "no_file", (p,)))
         except IsADirectoryError:

@@ -71,6 +71,11 @@ def cell_problem(key: str, args: tuple, col, lang: str) -> tuple[str, str]:
         return _range_text(col, lang), show(v)
     if key == "id_type":
         return ("编号（文本或整数）" if zh else "an id (text or a whole number)", show(v))
+    if key == "control":
+        return ("不含控制字符的文本" if zh else "text without control characters", show(v))
+    if key == "id_length":
+        return ("不超过 255 个字符的编号" if zh else "an id of at most 255 characters",
+                f"{len(v.strip())} 个字符" if zh else f"{len(v.strip())} characters")
     if key == "id_long":
         return ("以文本保存的编号（这么长的数字已丢失精度）" if zh else
                 "an id stored as text (a number this long has already lost digits)", show(v))
@@ -147,6 +152,10 @@ def workbook_problem(key: str, args: tuple, lang: str) -> tuple[str, str]:
         "not_a_file": (f"{a!r} 是文件夹", f"{a!r}, which is a directory"),
         "io_error": (f"无法读取的文件（{a}）", f"a file that cannot be read ({a})"),
         "empty": ("空文件", "an empty file"),
+        "not_regular": ("不是普通文件（设备或管道）", "something that is not a regular file (a device or a pipe)"),
+        "dtd": (f"声明了 DTD 或实体（<!DOCTYPE>）的 XML 部件 {a}：电子表格程序从不写入它，可能是恶意文件",
+                f"an XML part declaring a DTD or entities (<!DOCTYPE>) in {a}: no spreadsheet program "
+                "writes one, so the file was not read"),
         "encrypted": ("加密（设有密码）的工作簿：请去掉密码后另存", "an encrypted (password-protected) workbook: "
                       "remove the password and save it again"),
         "word": ("Word 文档", "a Word document"),
@@ -160,7 +169,8 @@ def workbook_problem(key: str, args: tuple, lang: str) -> tuple[str, str]:
         "text": ("文本文件（CSV？）：请另存为 .xlsx", "a text file (CSV?): save it as .xlsx"),
         "unknown": ("无法识别的数据", "data that is not a spreadsheet"),
         "corrupt": (f"损坏的工作簿（{a}）", f"a damaged workbook ({a})"),
-        "crashed": (f"使读取程序崩溃的文件（退出码 {a}）", f"a file that crashed the reader (exit code {a})"),
+        "crashed": (f"使读取程序崩溃的文件（退出码 {a}：文件过大或已损坏）",
+                    f"a file that crashed the reader (exit code {a}: too large or malformed)"),
         "timeout": (f"{a} 秒内无法读完的文件", f"a file that could not be read within {a} s"),
     }
     if key == "too_large":

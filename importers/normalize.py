@@ -103,11 +103,21 @@ def show(v) -> str:
 
 # --- ids and text -------------------------------------------------------------------------
 
+# C0 control characters other than tab, line feed and carriage return. No one types them; they
+# arrive through Excel's `_x0000_` escapes or a bad copy, and PostgreSQL cannot store NUL.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+MAX_ID_LENGTH = 255                     # the database's id columns (evaluator.db)
+
+
 def to_id(v):
     if type(v) is str:
         s = v.strip() if v.isascii() else clean_text(v)
         if s[:1] == "#" and s.upper() in ERROR_LITERALS:
             return Bad("error", s.upper())
+        if _CONTROL.search(s):
+            return Bad("control", v)
+        if len(s) > MAX_ID_LENGTH:
+            return Bad("id_length", v)
         return s if s else BLANK
     if type(v) is float:
         if v != v or v in (float("inf"), float("-inf")):
@@ -129,6 +139,8 @@ def to_text(v):
         s = v.strip() if v.isascii() else clean_text(v)
         if s[:1] == "#" and s.upper() in ERROR_LITERALS:
             return Bad("error", s.upper())
+        if _CONTROL.search(s):
+            return Bad("control", v)
         return s if s else BLANK
     if v is None:
         return BLANK
@@ -287,6 +299,8 @@ def _plain_text(col: list) -> list | None:
     joined = "\x1f".join(col)
     if not (joined.isascii() or unicodedata.is_normalized("NFKC", joined)):
         return None
+    if _CONTROL.search(joined.replace("\x1f", "")) or joined.count("\x1f") != len(col) - 1:
+        return None                             # a control character somewhere: cell by cell
     out = list(map(str.strip, col))
     if "#" in joined and "\x1f#" in "\x1f" + "\x1f".join(out):
         return None                             # maybe an error literal: look cell by cell
@@ -304,7 +318,7 @@ def convert_column(kind: str, conv, col: list) -> list:
     types = set(map(type, col))
     if types == {str} and kind in ("id", "text"):
         out = _plain_text(col)
-        if out is not None:
+        if out is not None and (kind == "text" or max(map(len, col), default=0) <= MAX_ID_LENGTH):
             return out
     elif types == {float}:
         if kind == "id" and all(map(float.is_integer, col)) and max(map(abs, col)) < 1e15:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from importers.schema import SHEETS
 from rules.company import Company
@@ -24,8 +25,10 @@ STATUS_OF_DECISION = {"confirm": "confirmed", "overturn": "overturned"}
 Source = tuple[str, int]
 
 
-@dataclass
-class TraceEntry:
+class TraceEntry(NamedTuple):
+    """One firing as recorded. A tuple: a big month has millions, and they are sent back from
+    the evaluation's child process (evaluator.isolation), where a dataclass unpickles at half
+    the speed."""
     seq: int
     rule: str
     subject_id: str | None
@@ -44,6 +47,8 @@ class Context:
     exceptions: list[tuple[tuple, dict]] = field(default_factory=list)
     trace: list[TraceEntry] = field(default_factory=list)
     fed: int = 0
+    progress: object = None      # progress(phase, done, total, unit), e.g. evaluator.cli.Progress
+    _sheets: dict = field(default_factory=dict, repr=False)    # sheet -> rows in row order
 
     def __post_init__(self):
         if self.company is None:
@@ -52,12 +57,18 @@ class Context:
         self.year, self.month = int(year), int(month)
 
     def sheet(self, name: str) -> list[dict]:
-        return sorted(self.rows.get(name, []), key=lambda r: r["row"])
+        """The sheet's rows in Excel-row order (sorted once: several mechanisms ask for it)."""
+        rows = self._sheets.get(name)
+        if rows is None:
+            rows = self._sheets[name] = sorted(self.rows.get(name, []), key=lambda r: r["row"])
+        return rows
 
     # -- feeding ---------------------------------------------------------------------------
 
     def feed(self, ev, book: str, fact: dict, key: Source | tuple) -> list:
         self.fed += 1
+        if self.progress is not None and not self.fed & 4095:
+            self.progress("evaluate", self.fed, None, "facts")
         return ev.feed(book, fact, key=key)
 
     def record(self, firing, subject_id: str | None, sources: list[Source]) -> TraceEntry:

@@ -179,36 +179,52 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
                 accepted.append(r)
 
     # Aggregates the triggers compare against (SPEC §5.2): peers on the same dimension, and the
-    # counterpart department's low ratings.
-    by_dim: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for r in accepted:
-        by_dim[(r["ratee_dept_id"], norm_dimension(r["dimension"]))].append(r)
+    # counterpart department's low ratings. A rating's peers are its (department, dimension)
+    # group less the ratings of its own rater, so exact sums and counts per group and per
+    # (group, rater) give their mean in O(1): O(n) per sheet, not O(n²).
+    scores = [exact(r["score"]) for r in accepted]
+    groups = [(r["ratee_dept_id"], norm_dimension(r["dimension"])) for r in accepted]
+    group_sum: dict[tuple[str, str], list] = {}
+    rater_sum: dict[tuple[tuple[str, str], str], list] = {}
+    for r, score, g in zip(accepted, scores, groups):
+        for acc, k in ((group_sum, g), (rater_sum, (g, r["rater_id"]))):
+            got = acc.get(k)
+            if got is None:
+                acc[k] = [score, 1]
+            else:
+                got[0] += score
+                got[1] += 1
     low_by_pair: dict[tuple[str, str], list[dict]] = defaultdict(list)
     if sheet == "InternalRatings":
         for r in accepted:
             if r["score"] <= rp.mutual_low:
                 low_by_pair[(company.dept_of(r["rater_id"]), r["ratee_dept_id"])].append(r)
 
-    for r in accepted:
+    assignees: dict[tuple[str, str], str] = {}     # (rater, rated department) -> assignee
+    for r, score, g in zip(accepted, scores, groups):
         src = (sheet, r["row"])
         dept = r["ratee_dept_id"]
-        score = exact(r["score"])
-        peers = [p for p in by_dim[(dept, norm_dimension(r["dimension"]))]
-                 if p["rater_id"] != r["rater_id"]]
+        total, n = group_sum[g]
+        own_total, own_n = rater_sum[(g, r["rater_id"])]
+        peer_count = n - own_n
         deviation = 0.0
-        if peers:
-            mean = sum((exact(p["score"]) for p in peers), Fraction(0)) / len(peers)
-            deviation = float(abs(score - mean))
+        peer_mean = None
+        if peer_count:
+            peer_mean = (total - own_total) / peer_count
+            deviation = float(abs(score - peer_mean))
         rater_dept = company.dept_of(r["rater_id"])
         counterparts = low_by_pair.get((dept, rater_dept), []) if sheet == "InternalRatings" else []
         fact = {"t": "rating_screen", "sheet": sheet, "score": r["score"],
                 "extreme_low": rp.extreme_low, "extreme_high": rp.extreme_high,
                 "low_needs_comment": rp.low_needs_comment,
                 "comment_blank": _blank(r.get("comment")),
-                "peer_count": len(peers), "min_peers": rp.outlier_min_peers,
+                "peer_count": peer_count, "min_peers": rp.outlier_min_peers,
                 "deviation": deviation, "outlier_at": float(rp.outlier_deviation) - TOLERANCE_FLOAT,
                 "mutual_low": rp.mutual_low, "counterparts": len(counterparts)}
-        assignee = rating_review_assignee(company.employees, r["rater_id"], dept)
+        who = (r["rater_id"], dept)
+        assignee = assignees.get(who)
+        if assignee is None:
+            assignee = assignees[who] = rating_review_assignee(company.employees, *who)
         open_, overturned = 0, 0
         for firing in ctx.feed(ev, BOOK.name, fact, ("rating_screen", sheet, r["row"])):
             sources = [src]
@@ -218,7 +234,8 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
             for o in firing.outcomes:
                 kind = o["exception"]
                 exc = ctx.exception(entry, kind, mechanism, dept, (sheet, r["rating_id"]), sources,
-                                    assignee, _review_message(kind, r, peers, counterparts))
+                                    assignee, _review_message(kind, r, peer_mean, peer_count,
+                                                              counterparts))
                 open_ += exc["status"] == "open"
                 overturned += exc["status"] == "overturned"
         r_count = {"t": "rating_count", "open": open_, "overturned": overturned,
@@ -230,11 +247,11 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
     return counted
 
 
-def _review_message(kind: str, r: dict, peers: list[dict], counterparts: list[dict]) -> str:
+def _review_message(kind: str, r: dict, peer_mean: Fraction | None, peer_count: int,
+                    counterparts: list[dict]) -> str:
     who = f"{r['rating_id']}: {r['rater_id']} rated {r['ratee_dept_id']} {r['score']} on {r['dimension']}"
     if kind == "RATING_OUTLIER":
-        mean = sum((exact(p["score"]) for p in peers), Fraction(0)) / len(peers)
-        return f"{who}; the other raters' mean is {float(mean):.2f} ({len(peers)} ratings)"
+        return f"{who}; the other raters' mean is {float(peer_mean):.2f} ({peer_count} ratings)"
     if kind == "RATING_MUTUAL_LOW":
         return f"{who}; {r['ratee_dept_id']} rated back low in {', '.join(c['rating_id'] for c in counterparts)}"
     if kind == "RATING_LOW_NO_COMMENT":

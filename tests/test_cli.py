@@ -1,7 +1,6 @@
 """The command line end to end, in-process (evaluator.cli.main): import → evaluate → report →
 decisions → evaluate → verify, refusals that leave the database byte-for-byte unchanged, and
 tamper detection of a stored run."""
-import hashlib
 import io
 import json
 from decimal import Decimal
@@ -12,6 +11,7 @@ import sqlalchemy as sa
 
 from evaluator.cli import main
 from importers.template import write_ledger
+from tests.dbs import db_state
 from tests.ledgers import PERIOD, worked_example
 
 
@@ -21,20 +21,13 @@ def cli(*argv):
     return code, out.getvalue(), err.getvalue()
 
 
-def db_bytes(db: Path) -> str:
-    h = hashlib.sha256()
-    for suffix in ("", "-wal"):
-        p = Path(str(db) + suffix)
-        h.update(p.read_bytes() if p.exists() else b"-")
-    return h.hexdigest()
 
 
 @pytest.fixture
-def setup(tmp_path):
-    db = tmp_path / "x.db"
+def setup(tmp_path, db_url):
     ledger = tmp_path / "ledger.xlsx"
     write_ledger(ledger, worked_example().build().rows, lang="en")
-    return tmp_path, f"sqlite:///{db}", db, ledger
+    return tmp_path, db_url, db_url, ledger
 
 
 def test_worked_example_end_to_end(setup):
@@ -67,7 +60,7 @@ def test_worked_example_end_to_end(setup):
 def test_refused_import_leaves_database_unchanged(setup, tmp_path):
     tmp, url, db, ledger = setup
     assert cli("import", str(ledger), "--period", PERIOD, "--db", url)[0] == 0
-    before = db_bytes(db)
+    before = db_state(url)
     rows = worked_example().build().rows
     rows["Departments"][0] = dict(rows["Departments"][0], base_score=Decimal("250"))
     rows["Employees"][1] = dict(rows["Employees"][1], dept_id="NOPE")
@@ -78,16 +71,16 @@ def test_refused_import_leaves_database_unchanged(setup, tmp_path):
     assert "Departments!E2 (base_score): expected a number from 0 to 200, got 250" in err
     assert "Employees!C3 (dept_id):" in err and "'NOPE'" in err
     assert err.strip().endswith("Nothing was stored.")
-    assert db_bytes(db) == before
+    assert db_state(url) == before
 
 
 def test_reimport_same_file_says_so(setup):
     tmp, url, db, ledger = setup
     assert cli("import", str(ledger), "--period", PERIOD, "--db", url)[0] == 0
-    before = db_bytes(db)
+    before = db_state(url)
     code, out, _ = cli("import", str(ledger), "--period", PERIOD, "--db", url)
     assert code == 0 and "already the active ledger" in out and "nothing changed" in out
-    assert db_bytes(db) == before
+    assert db_state(url) == before
 
 
 def _review_file(path: Path, rows: list[dict], lang="en"):
@@ -107,10 +100,10 @@ def test_decisions_change_the_next_run(setup):
     assert code == 0, err
     assert "1 decision(s) recorded" in out
     # the same file twice changes nothing
-    before = db_bytes(db)
+    before = db_state(url)
     code, out, _ = cli("decisions", str(decision), "--period", PERIOD, "--db", url)
     assert code == 0 and "0 decision(s) recorded for 2026-11, 1 unchanged" in out
-    assert db_bytes(db) == before
+    assert db_state(url) == before
     assert cli("evaluate", "--period", PERIOD, "--db", url)[0] == 0
     assert cli("report", "--period", PERIOD, "--out", str(tmp / "o2"), "--db", url,
                "--format", "json")[0] == 0
@@ -131,7 +124,7 @@ def test_decisions_file_refused_whole(setup):
     exceptions = json.loads((tmp / "o1" / "exceptions.json").read_text("utf-8"))
     extreme = next(e for e in exceptions if e["kind"] == "RATING_EXTREME")
     missed = next(e for e in exceptions if e["kind"] == "INTERLOCK_MISSED" and e["subject_id"] == "D3")
-    before = db_bytes(db)
+    before = db_state(url)
     bad = tmp / "bad.xlsx"
     _review_file(bad, [
         {"review_id": extreme["review_id"], "decision": "confirm", "reviewer_id": "E1"},
@@ -147,7 +140,7 @@ def test_decisions_file_refused_whole(setup):
         "  Reviews!A4 (review_id): expected a review id from this period's exception lists, got 'Rdeadbeef0000'",
         f"  Reviews!B5 (decision): '{extreme['review_id']}' has a different decision on row 2 of the same file",
     ]
-    assert db_bytes(db) == before
+    assert db_state(url) == before
 
 
 def test_verify_names_an_altered_adjustment(setup):
@@ -185,10 +178,10 @@ def test_policy_check_and_a_refused_policy(setup):
     assert code == 1
     assert "objective_shar" in err and "peripheral.weight" in err
     assert cli("import", str(ledger), "--period", PERIOD, "--db", url)[0] == 0
-    before = db_bytes(db)
+    before = db_state(url)
     code, out, err = cli("evaluate", "--period", PERIOD, "--db", url, "--policy", str(bad))
     assert code == 1 and out == "" and "objective_shar" in err
-    assert db_bytes(db) == before
+    assert db_state(url) == before
     banded = tmp / "banded.toml"
     banded.write_text("[behaviour]\ncap = 12\n", encoding="utf-8")
     code, out, err = cli("policy", "check", str(banded))

@@ -2,7 +2,6 @@
 openpyxl as a manager would and sent back unchanged through `xietong decisions`, moves the
 scores exactly as SPEC §5.1/§5.2 say; a file with one non-assignee decision is refused whole;
 the same file twice changes nothing."""
-import hashlib
 import io
 import json
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from evaluator.cli import main
 from importers.template import write_ledger
+from tests.dbs import db_state
 from tests.ledgers import PERIOD, small_company
 
 
@@ -21,12 +21,6 @@ def cli(*argv):
     return code, out.getvalue(), err.getvalue()
 
 
-def db_bytes(db: Path) -> str:
-    h = hashlib.sha256()
-    for suffix in ("", "-wal"):
-        p = Path(str(db) + suffix)
-        h.update(p.read_bytes() if p.exists() else b"-")
-    return h.hexdigest()
 
 
 def fill_and_save(src: Path, dst: Path, decisions: dict, reviewers: dict | None = None) -> Path:
@@ -72,11 +66,10 @@ def scores(folder: Path) -> tuple[dict, dict]:
 
 
 @pytest.fixture
-def loop(tmp_path):
+def loop(tmp_path, db_url):
     ledger = tmp_path / "ledger.xlsx"
     write_ledger(ledger, ledger_rows(), "zh")
-    db = tmp_path / "x.db"
-    url = f"sqlite:///{db}"
+    db = url = db_url
     code, out, err = cli("run", ledger, "--period", PERIOD, "--out", tmp_path / "o1", "--db", url,
                          "--format", "xlsx,json")
     assert code == 0, err
@@ -97,7 +90,7 @@ def test_filled_review_workbooks_move_the_scores(loop):
                                                                           "HR.xlsx"]
 
     # 1. one non-assignee decision refuses the whole file: nothing is recorded
-    before = db_bytes(db)
+    before = db_state(url)
     bad = fill_and_save(tmp / "o1" / "reviews" / "F1.xlsx", tmp / "F1-bad.xlsx",
                         {extreme["R2"]: "维持", extreme["R3"]: "撤销"},
                         reviewers={extreme["R3"]: "F2"})
@@ -105,7 +98,7 @@ def test_filled_review_workbooks_move_the_scores(loop):
     assert code == 1 and out == ""
     assert "复核结论!C3 (复核人工号)：应为该事项的复核人 'F1' 或 HR，实际为 'F2'" in err
     assert err.rstrip().endswith("未写入任何数据。")
-    assert db_bytes(db) == before
+    assert db_state(url) == before
 
     # 2. the manager's file as received, filled in: confirm the extreme 5, overturn the 1
     f1 = fill_and_save(tmp / "o1" / "reviews" / "F1.xlsx", tmp / "F1.xlsx",
@@ -148,10 +141,10 @@ def test_filled_review_workbooks_move_the_scores(loop):
         extreme["R2"]: "已维持", extreme["R3"]: "已撤销"}
 
     # 3. the same file twice changes nothing
-    before = db_bytes(db)
+    before = db_state(url)
     code, out, err = cli("decisions", f1, "--period", PERIOD, "--db", url)
     assert code == 0 and "已记录 2026-11 复核结论 0 条，2 条无变化" in out
-    assert db_bytes(db) == before
+    assert db_state(url) == before
     assert cli("evaluate", "--period", PERIOD, "--db", url)[0] == 0
     assert cli("report", "--period", PERIOD, "--out", tmp / "o3", "--db", url,
                "--format", "json")[0] == 0

@@ -17,8 +17,8 @@ POLICY = load_policy()
 
 
 @pytest.mark.parametrize("seed", [3, 10, 12, 18])
-def test_decide_everything_then_reevaluate(tmp_path, seed):
-    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+def test_decide_everything_then_reevaluate(db_url, seed):
+    engine = make_engine(db_url)
     ledger = random_ledger(seed, 3).build()
     store_import(engine, ledger, PERIOD)
     first = evaluate_period(engine, PERIOD, POLICY)
@@ -42,8 +42,8 @@ def test_decide_everything_then_reevaluate(tmp_path, seed):
         assert verify(s).ok
 
 
-def test_decision_lapses_when_its_rows_change(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+def test_decision_lapses_when_its_rows_change(db_url):
+    engine = make_engine(db_url)
     builder = worked_example()
     store_import(engine, builder.build(), PERIOD)
     first = evaluate_period(engine, PERIOD, POLICY)

@@ -37,8 +37,8 @@ def _ledger(sha: str, base: str = "70", extra_behaviour: bool = False) -> Ledger
     return Ledger(file_name="ledger.xlsx", sha256=sha, rows=rows, lang="zh")
 
 
-def test_rows_round_trip_exactly(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+def test_rows_round_trip_exactly(new_db):
+    engine = make_engine(new_db())
     ledger = _ledger("a" * 64)
     outcome = store_import(engine, ledger, "2026-11")
     assert outcome.status == "stored"
@@ -53,9 +53,8 @@ def test_rows_round_trip_exactly(tmp_path):
     assert str(back["Departments"][1]["base_score"]) == "88.125"
 
 
-def test_reimport_same_file_changes_nothing(tmp_path):
-    db = tmp_path / "x.db"
-    engine = make_engine(f"sqlite:///{db}")
+def test_reimport_same_file_changes_nothing(db_url):
+    engine = make_engine(db_url)
     first = store_import(engine, _ledger("a" * 64), "2026-11")
     with Session(engine) as s:
         links_before = s.exec(select(sa.func.count()).select_from(ImportActivation)).one()
@@ -67,8 +66,8 @@ def test_reimport_same_file_changes_nothing(tmp_path):
         assert s.exec(select(sa.func.count()).select_from(ImportActivation)).one() == links_before
 
 
-def test_other_file_becomes_active_and_earlier_stays(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+def test_other_file_becomes_active_and_earlier_stays(new_db):
+    engine = make_engine(new_db())
     a = store_import(engine, _ledger("a" * 64), "2026-11")
     b = store_import(engine, _ledger("b" * 64, base="75"), "2026-11")
     assert b.status == "stored" and b.previous_import_id == a.import_id
@@ -89,8 +88,8 @@ def test_other_file_becomes_active_and_earlier_stays(tmp_path):
         assert verify(s).ok
 
 
-def test_periods_are_independent(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+def test_periods_are_independent(new_db):
+    engine = make_engine(new_db())
     a = store_import(engine, _ledger("a" * 64), "2026-11")
     b = store_import(engine, _ledger("a" * 64), "2026-12")
     assert b.status == "stored" and b.import_id != a.import_id
@@ -99,8 +98,8 @@ def test_periods_are_independent(tmp_path):
         assert active_import(s, "2026-12").id == b.import_id
 
 
-def test_verify_names_changed_row(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+def test_verify_names_changed_row(new_db):
+    engine = make_engine(new_db())
     out = store_import(engine, _ledger("a" * 64, extra_behaviour=True), "2026-11")
     with Session(engine) as s:
         assert verify(s).ok
@@ -114,16 +113,16 @@ def test_verify_names_changed_row(tmp_path):
     assert r.problem == f"import {out.import_id}: Behaviours row 3 was changed"
 
 
-def test_verify_detects_deleted_row_and_changed_import(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+def test_verify_detects_deleted_row_and_changed_import(new_db):
+    engine = make_engine(new_db())
     out = store_import(engine, _ledger("a" * 64, extra_behaviour=True), "2026-11")
     t = ROW_TABLES["Behaviours"]
     with engine.begin() as c:
         c.execute(t.delete().where(t.c.event_id == "B2"))
     with Session(engine) as s:
-        assert verify(s).problem == (
-            f"import {out.import_id}: its ledger rows were deleted, inserted or reordered")
-    engine2 = make_engine(f"sqlite:///{tmp_path / 'y.db'}")
+        assert verify(s).problem == (f"import {out.import_id}: Behaviours holds 1 row(s), 2 imported "
+                                     "(rows after row 2 were deleted)")
+    engine2 = make_engine(new_db())
     out2 = store_import(engine2, _ledger("a" * 64), "2026-11")
     with engine2.begin() as c:
         c.execute(sa.text("UPDATE ledger_import SET file_name = 'other.xlsx'"))

@@ -1,0 +1,540 @@
+"""xietong's benchmark (`make bench`): sample companies of 1,000 / 10,000 / 100,000 employees
+(≈10 ledger rows each) through `xietong run`, phase by phase, beside three yardsticks measured
+in the same run on the same files:
+
+* **floor**: python-calamine alone parsing the workbook (`to_python`, every sheet) — no reader
+  of the file can be faster than the parser it stands on;
+* **peer**: the same behaviour and rating rules on CLIPS (`bench/clips_peer.py`), fed the same
+  rows — what a mature rule engine costs for the same work;
+* **plain Python**: the tests' reference implementation with its quadratic scans indexed
+  (`bench/plain.py`) — the lower bound of evaluation cost, no engine at all.
+
+Every measurement runs in a fresh subprocess (so one size's memory never counts for the next),
+records wall time and peak RSS per phase (VmHWM from /proc, reset at each phase start), and is
+repeated `--repeat` times keeping the best (the machine is shared: expect ±40 % noise). Results
+go to `bench/results/<date>.json` and a Markdown table (printed, and beside the JSON).
+
+    .venv/bin/python bench/run.py                          # 1,000, 10,000 and 100,000 employees
+    .venv/bin/python bench/run.py --sizes 1000,10000 --repeat 3
+    .venv/bin/python bench/run.py --quick                  # 1,000 and 10,000, once
+
+Phases of `xietong run LEDGER --format json,xlsx` (default SQLite database, fresh per run):
+read (sniff, guards, calamine), validate (typing, keys, references), store (rows and their
+hashes), evaluate (the five rule books), persist (firings, adjustments, exceptions and their
+chain links; with the rows loaded back from the database), reports (JSON, statement, trace,
+review workbooks; sub-phases listed). The evaluation is a single pass here: with decisions in
+force it runs twice (see docs/benchmarks.md).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import hashlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+PERIOD = "2026-11"
+SEED = 1
+GOALS = {10_000: (10.0, 400), 100_000: (120.0, 2048)}   # employees -> (seconds, MB) of a run
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+# --------------------------------------------------------------------------- memory and time
+
+def _hwm_kb() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _reset_hwm() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:            # no per-phase peaks then: every phase reports the process peak
+        pass
+
+
+class Phases:
+    """Wall time and peak RSS per phase. Phases may nest (a report inside the reports phase):
+    an inner phase's start banks the peak so far into the open outer phases before the
+    high-water mark is reset, so every phase's peak is its own."""
+
+    def __init__(self):
+        self.stack: list[list] = []          # [name, start, peak_kb]
+        self.done: dict[str, dict] = {}
+
+    def _bank(self) -> None:
+        hwm = _hwm_kb()
+        for frame in self.stack:
+            frame[2] = max(frame[2], hwm)
+
+    def start(self, name: str) -> None:
+        self._bank()
+        _reset_hwm()
+        self.stack.append([name, time.perf_counter(), 0])
+
+    def end(self, name: str) -> None:
+        self._bank()
+        frame = self.stack.pop()
+        assert frame[0] == name, (frame[0], name)
+        got = self.done.setdefault(name, {"seconds": 0.0, "peak_mb": 0.0, "calls": 0})
+        got["seconds"] += time.perf_counter() - frame[1]
+        got["peak_mb"] = max(got["peak_mb"], frame[2] / 1024)
+        got["calls"] += 1
+
+    def wrap(self, module, attr: str, name: str | None = None, after=None) -> None:
+        fn = getattr(module, attr)
+        phases = self
+
+        @functools.wraps(fn)
+        def timed(*a, **kw):
+            phases.start(name or attr)
+            try:
+                result = fn(*a, **kw)
+            finally:
+                phases.end(name or attr)
+            if after is not None:
+                after(result)
+            return result
+
+        setattr(module, attr, timed)
+
+
+# --------------------------------------------------------------------------- the children
+
+def child_pipeline(ledger: str, workdir: str) -> dict:
+    """`xietong run` on a fresh SQLite database, instrumented phase by phase."""
+    t_import = time.perf_counter()
+    from evaluator import cli, runs, store, chain
+    from reports import json_files, reviews, statement, trace
+    import evaluator.evaluate as evaluate_mod
+    startup = time.perf_counter() - t_import
+    ph = Phases()
+    digest = {}
+    # The evaluation itself runs in a child forked by evaluator.runs (evaluator.isolation): it
+    # reports its own time and peak through a file, the parent times the rest.
+    child_log = Path(workdir) / "evaluate.jsonl"
+    evaluate_ledger = runs.evaluate_ledger
+
+    def timed_evaluate(*a, **kw):
+        _reset_hwm()
+        t = time.perf_counter()
+        result = evaluate_ledger(*a, **kw)
+        took = time.perf_counter() - t
+        with open(child_log, "a") as f:
+            f.write(json.dumps({"seconds": took, "peak_mb": _hwm_kb() / 1024,
+                                **_digest(result.adjustments, result.exceptions,
+                                          result.counts["by_rule"]),
+                                "counts": {**{k: result.counts[k] for k in
+                                              ("firings", "adjustments", "exceptions")},
+                                           "rows": sum(result.counts["rows"].values())}}) + "\n")
+        return result
+
+    runs.evaluate_ledger = timed_evaluate
+    ph.wrap(runs, "run_forked", "evaluate: forked child, result sent back")
+    ph.wrap(runs, "_store_results", "persist: firings, adjustments, exceptions")
+    ph.wrap(runs, "load_rows", "persist: load rows")
+    ph.wrap(runs, "evaluate_period", "evaluate_period")
+    ph.wrap(store, "store_import", "store")
+    ph.wrap(cli, "write_reports", "reports")
+    ph.wrap(runs, "load_run", "reports: load run")
+    ph.wrap(store, "load_rows", "reports: load rows")
+    ph.wrap(chain, "verify", "reports: verify chain")
+    ph.wrap(json_files, "write", "reports: json")
+    ph.wrap(statement, "write", "reports: statement.xlsx")
+    ph.wrap(trace, "write_xlsx", "reports: trace.xlsx")
+    ph.wrap(trace, "write_html", "reports: trace.html")
+    ph.wrap(reviews, "write", "reports: reviews/")
+
+    # read / validate: the importer reports its steps through cli.Progress ("open" 0/1 → 1/1
+    # is format checks + calamine; "read" and "check" are typing and cross-row checks).
+    marks: dict[str, float] = {}
+    original_call = cli.Progress.__call__
+
+    def progress(self, phase, done, total, *rest):
+        now = time.perf_counter()
+        if phase == "open" and done == 0:
+            ph.start("read")
+        elif phase == "open" and done >= total:
+            ph.end("read")
+            ph.start("validate")
+        elif phase == "check" and done >= total:
+            ph.end("validate")
+        marks[phase] = now
+        return original_call(self, phase, done, total, *rest)
+
+    cli.Progress.__call__ = progress
+    db = Path(workdir) / "bench.db"
+    out = Path(workdir) / "out"
+    t0 = time.perf_counter()
+    ph.start("run")
+    rc = cli.main(["run", ledger, "--period", PERIOD, "--out", str(out), "--db",
+                   f"sqlite:///{db}", "--format", "json,xlsx"], out=open(os.devnull, "w"),
+                  err=sys.stderr)
+    ph.end("run")
+    whole = time.perf_counter() - t0
+    if rc != 0:
+        raise SystemExit(f"xietong run exited {rc}")
+    phases = ph.done
+    evaluations = [json.loads(line) for line in child_log.read_text().splitlines()]
+    phases["evaluate"] = {"seconds": sum(e["seconds"] for e in evaluations),
+                          "peak_mb": max(e["peak_mb"] for e in evaluations),
+                          "calls": len(evaluations)}
+    digest.update({k: v for k, v in evaluations[-1].items() if k not in ("seconds", "peak_mb")})
+    persist = phases["evaluate_period"]["seconds"] - phases["evaluate"]["seconds"]
+    sizes = {p.name: p.stat().st_size for p in out.rglob("*") if p.is_file()}
+    return {"phases": phases, "whole_run_s": whole, "startup_s": startup,
+            "persist_s": persist, "peak_mb": _hwm_kb() / 1024,
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "db_mb": sum(p.stat().st_size for p in Path(workdir).glob("bench.db*")) / 2**20,
+            "outputs_mb": sum(sizes.values()) / 2**20, "digest": digest}
+
+
+def child_floor(ledger: str, workdir: str) -> dict:
+    """python-calamine alone: the bytes, every sheet to_python (as the importer reads it)."""
+    import io
+    from python_calamine import CalamineWorkbook
+    _reset_hwm()
+    t0 = time.perf_counter()
+    data = Path(ledger).read_bytes()
+    wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    cells = 0
+    for name in wb.sheet_names:
+        rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        cells += sum(len(r) for r in rows)
+        del rows
+    return {"seconds": time.perf_counter() - t0, "peak_mb": _hwm_kb() / 1024, "cells": cells}
+
+
+def child_import(ledger: str, workdir: str) -> dict:
+    """`xietong import` alone (issue 2): read and validate, then store."""
+    from importers import read_ledger
+    from evaluator.db import make_engine
+    from evaluator.store import store_import
+    ph = Phases()
+    ph.start("import")
+    ph.start("read + validate")
+    book = read_ledger(ledger)
+    ph.end("read + validate")
+    engine = make_engine(f"sqlite:///{Path(workdir) / 'import.db'}")
+    ph.start("store")
+    store_import(engine, book, PERIOD)
+    ph.end("store")
+    ph.end("import")
+    engine.dispose()
+    return {"phases": ph.done, "rows": sum(len(v) for v in book.rows.values())}
+
+
+def _rows_and_policy(ledger: str):
+    from importers import read_ledger
+    from rules.policy import load_policy
+    return read_ledger(ledger), load_policy()
+
+
+def child_peer(ledger: str, workdir: str) -> dict:
+    from bench.clips_peer import peer_evaluate
+    book, policy = _rows_and_policy(ledger)
+    ph = Phases()
+    ph.start("peer")
+    result = peer_evaluate(book.rows, policy, PERIOD)
+    ph.end("peer")
+    kinds = ("BEH", "RATING", "RACI")
+    exc = [e for e in result["exceptions"] if e["kind"].startswith(kinds)]
+    return {**ph.done["peer"], "by_rule": result["by_rule"],
+            "exceptions_sha": _sha(sorted(_exc_key(e) for e in exc))}
+
+
+def child_plain(ledger: str, workdir: str) -> dict:
+    from bench.plain import plain_evaluate
+    book, policy = _rows_and_policy(ledger)
+    ph = Phases()
+    ph.start("plain")
+    result = plain_evaluate(book, policy, PERIOD)
+    ph.end("plain")
+    return {**ph.done["plain"], **_digest(result.adjustments, result.exceptions, None)}
+
+
+def child_reference(ledger: str, workdir: str) -> dict:
+    """The unmodified oracle, where it finishes in time (it is quadratic)."""
+    from tests.reference import reference_evaluate
+    book, policy = _rows_and_policy(ledger)
+    ph = Phases()
+    ph.start("reference")
+    result = reference_evaluate(book, policy, PERIOD)
+    ph.end("reference")
+    return {**ph.done["reference"], **_digest(result.adjustments, result.exceptions, None)}
+
+
+def _exc_key(e) -> tuple:
+    return (e["review_id"], e["kind"], e["assignee_id"], e["status"],
+            tuple(tuple(s) for s in e["sources"]))
+
+
+def _sha(obj) -> str:
+    return hashlib.sha256(repr(obj).encode()).hexdigest()[:16]
+
+
+def _digest(adjustments, exceptions, by_rule) -> dict:
+    kinds = ("BEH", "RATING", "RACI")
+    out = {"adjustments_sha": _sha([(a["rule"], a["subject_id"], str(a["points"]),
+                                     tuple(tuple(s) for s in a["sources"])) for a in adjustments]),
+           "exceptions_sha": _sha([_exc_key(e) for e in exceptions]),
+           "peer_exceptions_sha": _sha(sorted(_exc_key(e) for e in exceptions
+                                              if e["kind"].startswith(kinds)))}
+    if by_rule is not None:
+        out["by_rule"] = by_rule
+    return out
+
+
+CHILDREN = {"pipeline": child_pipeline, "floor": child_floor, "import": child_import,
+            "peer": child_peer, "plain": child_plain, "reference": child_reference}
+
+
+# --------------------------------------------------------------------------- the parent
+
+def ensure_ledger(size: int, cache: Path) -> Path:
+    path = cache / f"ledger-{size}-seed{SEED}-{PERIOD}.xlsx"
+    if not path.exists():
+        print(f"  generating the {size:,}-employee sample ledger …", flush=True)
+        tmp = path.with_suffix(".tmp.xlsx")
+        code = ("from importers.sample import write_sample_ledger; "
+                f"write_sample_ledger({str(tmp)!r}, {size}, {PERIOD!r}, seed={SEED})")
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+        tmp.rename(path)
+    return path
+
+
+def run_child(kind: str, ledger: Path, timeout: float) -> dict | None:
+    with tempfile.TemporaryDirectory(prefix="xietong-bench-") as workdir:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, str(ledger), workdir]
+        try:
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"timeout": timeout}
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr[-3000:])
+            return {"error": f"exit {proc.returncode}"}
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _seconds(result: dict) -> float:
+    if result and "phases" in result and "import" in result["phases"]:
+        return result["phases"]["import"]["seconds"]
+    if not result or "seconds" not in result and "whole_run_s" not in result:
+        return float("inf")
+    return result.get("whole_run_s", result.get("seconds"))
+
+
+def best_of(kind: str, ledger: Path, repeat: int, timeout: float) -> dict | None:
+    best = None
+    for _ in range(repeat):
+        got = run_child(kind, ledger, timeout)
+        if got is None or "timeout" in got or "error" in got:
+            return got
+        if best is None or _seconds(got) < _seconds(best):
+            best = got
+    return best
+
+
+def machine() -> dict:
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+                break
+    except OSError:
+        pass
+    import python_calamine
+    return {"nproc": os.cpu_count(), "cpu": cpu, "ram": mem, "python": platform.python_version(),
+            "platform": platform.platform(), "calamine": getattr(python_calamine, "__version__", "?"),
+            "load_avg_at_start": os.getloadavg()}
+
+
+def _fmt_s(x) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, dict):
+        if "timeout" in x:
+            return f"> {x['timeout']:.0f} s"
+        if "error" in x:
+            return x["error"]
+        x = _seconds(x)
+    return f"{x:.2f} s" if x < 100 else f"{x:.0f} s"
+
+
+def table(results: list[dict]) -> str:
+    head = ("| employees | ledger rows | read | validate | store | evaluate | persist | reports "
+            "| **whole run** | peak RSS (run; evaluation child) | floor (calamine) | import ÷ floor "
+            "| CLIPS peer | evaluate ÷ peer | plain Python | µs/row (run) |")
+    lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
+    for r in results:
+        p = r.get("pipeline") or {}
+        ph = p.get("phases", {})
+        get = lambda name: ph.get(name, {}).get("seconds")  # noqa: E731
+        rows = (p.get("digest", {}).get("counts", {}) or {}).get("rows") or r.get("rows")
+        floor = r.get("floor") or {}
+        peer, plain = r.get("peer"), r.get("plain")
+        imp = None
+        if get("read") is not None and floor.get("seconds"):
+            imp = (get("read") + get("validate")) / floor["seconds"]
+        ratio = None
+        if peer and "seconds" in peer and get("evaluate"):
+            ratio = get("evaluate") / peer["seconds"]
+        whole = p.get("whole_run_s")
+        lines.append("| " + " | ".join([
+            f"{r['employees']:,}", f"{rows:,}" if rows else "?",
+            _fmt_s(get("read")), _fmt_s(get("validate")), _fmt_s(get("store")),
+            _fmt_s(get("evaluate")), _fmt_s(p.get("persist_s")), _fmt_s(get("reports")),
+            f"**{_fmt_s(whole)}**" if whole else _fmt_s(p or None),
+            _peaks(p),
+            f"{_fmt_s(floor or None)}, {floor['peak_mb']:.0f} MB" if floor.get("seconds") else "–",
+            f"{imp:.2f}×" if imp else "–",
+            _fmt_s(peer), f"{ratio:.2f}×" if ratio else "–", _fmt_s(plain),
+            f"{whole / rows * 1e6:.0f}" if whole and rows else "–"]) + " |")
+    return "\n".join(lines)
+
+
+def _peaks(p: dict) -> str:
+    """The run's own peak (the largest of its phases) and the forked evaluation child's."""
+    ph = p.get("phases") or {}
+    run = max((v["peak_mb"] for k, v in ph.items() if k != "evaluate"), default=0)
+    child = ph.get("evaluate", {}).get("peak_mb")
+    if not run:
+        return "–"
+    return f"{run:.0f} MB; {child:.0f} MB" if child else f"{run:.0f} MB"
+
+
+def detail(results: list[dict]) -> str:
+    out = []
+    for r in results:
+        p = r.get("pipeline") or {}
+        if not p.get("phases"):
+            continue
+        out.append(f"\n{r['employees']:,} employees — phases (seconds, peak RSS of the phase):")
+        for name, v in p["phases"].items():
+            out.append(f"  {name:45s} {v['seconds']:9.2f} s {v['peak_mb']:8.0f} MB")
+        d = p.get("digest", {}).get("counts", {})
+        out.append(f"  firings {d.get('firings', '?'):,} · adjustments {d.get('adjustments', '?'):,}"
+                   f" · exceptions {d.get('exceptions', '?'):,} · database {p.get('db_mb', 0):.0f} MB"
+                   f" · outputs {p.get('outputs_mb', 0):.0f} MB")
+        imp = r.get("import")
+        if imp and "phases" in imp:
+            ph = imp["phases"]
+            out.append(f"  import alone: read + validate {ph['read + validate']['seconds']:.2f} s, "
+                       f"store {ph['store']['seconds']:.2f} s, whole {ph['import']['seconds']:.2f} s, "
+                       f"peak {ph['import']['peak_mb']:.0f} MB")
+        for k in ("agreement",):
+            if r.get(k):
+                out.append(f"  {k}: {r[k]}")
+    return "\n".join(out)
+
+
+def agreement(r: dict) -> str:
+    """Do the yardsticks compute the same thing as the pipeline?"""
+    p = (r.get("pipeline") or {}).get("digest") or {}
+    notes = []
+    plain = r.get("plain") or {}
+    if p and plain.get("adjustments_sha"):
+        same = (plain["adjustments_sha"] == p["adjustments_sha"]
+                and plain["exceptions_sha"] == p["exceptions_sha"])
+        notes.append("plain Python = engine" if same else "PLAIN PYTHON DIFFERS FROM THE ENGINE")
+    ref = r.get("reference") or {}
+    if p and ref.get("adjustments_sha"):
+        same = (ref["adjustments_sha"] == p["adjustments_sha"]
+                and ref["exceptions_sha"] == p["exceptions_sha"])
+        notes.append("reference = engine" if same else "REFERENCE DIFFERS FROM THE ENGINE")
+    peer = r.get("peer") or {}
+    if p and peer.get("by_rule"):
+        ours = p.get("by_rule", {})
+        same = all(ours.get(k) == v for k, v in peer["by_rule"].items()) \
+            and peer["exceptions_sha"] == p.get("peer_exceptions_sha")
+        notes.append("CLIPS peer = engine (firings per rule, exceptions)" if same
+                     else "CLIPS PEER DIFFERS FROM THE ENGINE")
+    return "; ".join(notes)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default=None, help="employees, comma-separated "
+                    "(default 1000,10000,100000; --quick: 1000,10000)")
+    ap.add_argument("--quick", action="store_true", help="1,000 and 10,000 employees, once")
+    ap.add_argument("--repeat", type=int, default=None,
+                    help="runs per measurement, best kept (default 2 below 100,000 employees, "
+                         "1 at 100,000; --quick: 1)")
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per measurement")
+    ap.add_argument("--reference-max", type=int, default=1000,
+                    help="also time the unmodified (quadratic) reference up to this size")
+    ap.add_argument("--child", nargs=3, metavar=("KIND", "LEDGER", "WORKDIR"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        kind, ledger, workdir = args.child
+        print(json.dumps(CHILDREN[kind](ledger, workdir), default=str))
+        return 0
+
+    sizes = [int(s) for s in (args.sizes or ("1000,10000" if args.quick else
+                                            "1000,10000,100000")).split(",")]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    cache = RESULTS / "ledgers"
+    cache.mkdir(exist_ok=True)
+    info = machine()
+    print(f"machine: {info['nproc']} CPUs, {info['cpu']}, {info['ram']}, Python {info['python']},"
+          f" load {info['load_avg_at_start'][0]:.1f}")
+    results = []
+    for size in sizes:
+        repeat = args.repeat or (1 if args.quick or size >= 100_000 else 2)
+        ledger = ensure_ledger(size, cache)
+        r = {"employees": size, "ledger": ledger.name, "ledger_mb": ledger.stat().st_size / 2**20,
+             "repeat": repeat}
+        for kind in ("pipeline", "floor", "import", "peer", "plain") + \
+                (("reference",) if size <= args.reference_max else ()):
+            print(f"  {size:,} employees: {kind} (best of {repeat}) …", flush=True)
+            r[kind] = best_of(kind, ledger, repeat, args.timeout)
+            print(f"    {_fmt_s(r[kind])}", flush=True)
+        r["agreement"] = agreement(r)
+        results.append(r)
+        _save(info, results)
+    text = table(results) + "\n" + detail(results)
+    print("\n" + text)
+    md = _save(info, results, text)
+    print(f"\nwritten: {md.with_suffix('.json')} and {md}")
+    return 0
+
+
+def _save(info, results, text=None) -> Path:
+    stamp = dt.datetime.now().strftime("%Y-%m-%d")
+    path = RESULTS / f"{stamp}.json"
+    path.write_text(json.dumps({"machine": info, "goals": GOALS, "results": results},
+                               indent=1, default=str) + "\n")
+    md = path.with_suffix(".md")
+    if text is not None:
+        md.write_text(f"machine: {info}\n\n{text}\n")
+    return md
+
+
+if __name__ == "__main__":
+    sys.exit(main())

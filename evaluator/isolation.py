@@ -1,0 +1,130 @@
+"""Run a function in a forked child process, so that a native crash fails one call, not us.
+
+durable_rules is C code that is known to crash the whole process (SIGSEGV in joins with a
+cross-fact inequality, notes/durable-rules.md §5). `evaluator.runs` therefore runs the engine
+part of an evaluation here: in a child forked *between* database transactions (it inherits no
+open transaction and never touches the database), whose result comes back through a pipe. A
+crash or a kill of the child (or a hang, given a timeout) becomes `EvaluationCrashed`; the
+parent, which holds the database, carries on and reports it. The child dies with its parent
+(PR_SET_PDEATHSIG): a killed command leaves no orphan behind.
+
+fork, not spawn: the child starts in milliseconds with the parent's modules, rules and input
+rows already in memory (copy-on-write), and only the result is pickled.
+
+Fault injection for the tests lives here too (`fault`): `XIETONG_FAULT=segv:engine` makes the
+child crash with SIGSEGV exactly where durable_rules would, and `kill:<point>` makes a process
+SIGKILL itself at a named point of a write transaction, so that crash-safety tests never depend
+on timing. The variable is read at each point; it does nothing unless set.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import signal
+import traceback
+
+FAULT_ENV = "XIETONG_FAULT"
+
+
+class EvaluationCrashed(RuntimeError):
+    """The child died (signal or exit code) or did not answer in time."""
+
+
+class ChildError(RuntimeError):
+    """The function raised in the child: `kind` is the exception's class name."""
+
+    def __init__(self, kind: str, message: str, trace: str = ""):
+        super().__init__(message)
+        self.kind = kind
+        self.trace = trace
+
+
+def fault(point: str) -> None:
+    """A named point where a test may make this process die: XIETONG_FAULT=<kill|segv>:<point>."""
+    want = os.environ.get(FAULT_ENV)
+    if not want:
+        return
+    how, _, where = want.partition(":")
+    if where == point:
+        os.kill(os.getpid(), signal.SIGSEGV if how == "segv" else signal.SIGKILL)
+
+
+def _signal_name(code: int | None) -> str:
+    if code is None:
+        return "no exit status"
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Linux: have the kernel SIGKILL this (forked) process when its parent dies, so that a
+    killed command leaves no orphan computing for minutes and holding its pipes open."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)          # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:                      # the parent died before prctl
+        os._exit(1)
+
+
+def _child(conn, other_end, parent_pid, fn, args):
+    die_with_parent(parent_pid)
+    other_end.close()                   # else a write to a full pipe nobody reads never ends
+    import faulthandler                 # pytest enables it; its dump would only be noise here
+    faulthandler.disable()
+    try:
+        fault("engine")
+        result = ("ok", fn(*args))
+    except BaseException as e:          # noqa: BLE001 - everything goes back as data
+        result = ("error", (type(e).__name__, str(e), traceback.format_exc()))
+    try:
+        conn.send(result)
+    except BaseException as e:          # noqa: BLE001 - e.g. an unpicklable result
+        try:
+            conn.send(("error", (type(e).__name__, f"cannot return the result: {e}", "")))
+        except BaseException:           # noqa: BLE001
+            pass
+    conn.close()
+
+
+def run_forked(fn, *args, timeout: float | None = None):
+    """fn(*args) in a forked child; its return value. Raises EvaluationCrashed when the child
+    dies or exceeds `timeout` seconds, ChildError when fn raised."""
+    import multiprocessing as mp
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=_child, args=(child, parent, os.getpid(), fn, args), daemon=True)
+    gc.freeze()                         # the child's collector then leaves our objects (and
+    try:                                # their copy-on-write pages) alone
+        p.start()
+    finally:
+        gc.unfreeze()
+    child.close()
+    try:
+        if not parent.poll(timeout):
+            p.kill()
+            p.join()
+            raise EvaluationCrashed(f"no answer within {timeout:.0f} s; stopped")
+        enabled = gc.isenabled()
+        gc.disable()                    # unpickling a million containers: no collections
+        try:
+            status, payload = parent.recv()
+        except (EOFError, OSError, pickle.UnpicklingError):
+            p.join()
+            raise EvaluationCrashed(_signal_name(p.exitcode)) from None
+        finally:
+            if enabled:
+                gc.enable()
+    finally:
+        parent.close()
+    p.join()
+    if status == "ok":
+        return payload
+    raise ChildError(*payload)

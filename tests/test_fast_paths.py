@@ -1,0 +1,122 @@
+"""The hand-written fast paths of issue 5 against the plain code they replace: each must give
+exactly what the slow one gives (the outputs are audited byte for byte). No timing here."""
+import io
+import json
+import re
+
+from hypothesis import given, settings, strategies as st
+
+from evaluator import chain, engine, runs
+from evaluator.db import Firing
+from importers import guard
+from reports import json_files
+
+# ----------------------------------------------------------------------------- values
+
+texts = st.text(alphabet=st.sampled_from(list('aZ9 "\\/\n\t\x01中\u2028=:,[]{}e.-')), max_size=12)
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
+                    st.floats(allow_nan=True, allow_infinity=True), texts)
+trees = st.recursive(scalars, lambda kids: st.one_of(
+    st.lists(kids, max_size=4), st.dictionaries(texts, kids, max_size=4)), max_leaves=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(trees)
+def test_dump_is_json_dump_indent_1(obj):
+    want = io.StringIO()
+    json.dump(obj, want, ensure_ascii=False, indent=1)
+    got = io.StringIO()
+    json_files.dump(obj, got)
+    assert got.getvalue() == want.getvalue()
+
+
+sheets = st.sampled_from(["InternalRatings", "Behaviours", "Departments", "中文", 'a"b', "X Y"])
+sources = st.lists(st.tuples(sheets, st.integers(0, 10**7)), max_size=4)
+outcomes = st.one_of(
+    st.just({}),
+    st.builds(lambda k, v: {"outcomes": [{k: v}]}, st.sampled_from(["note", "exception"]), texts),
+    st.dictionaries(st.sampled_from(["outcomes", "adjustments", "exceptions"]),
+                    st.lists(st.one_of(texts, st.dictionaries(texts, texts, max_size=2)),
+                             max_size=2), max_size=3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 10**9), texts, sources, outcomes), max_size=5))
+def test_write_trace_is_dump_of_build(items):
+    firings = [{"seq": s, "rule": r, "sources": src, "outcome": o} for s, r, src, o in items]
+    stored = {"adjustments": [], "exceptions": [], "firings": firings}
+    want = io.StringIO()
+    json.dump(json_files.build("2026-11", {"Departments": [], "Employees": []}, stored)
+              ["trace.json"], want, ensure_ascii=False, indent=1)
+    got = io.StringIO()
+    json_files.write_trace(firings, got)
+    assert got.getvalue() == want.getvalue()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 10**9), st.integers(1, 10**6), texts, st.one_of(st.none(), texts),
+       sources, outcomes)
+def test_stored_firing_texts_are_canonical(run_id, seq, rule, subject, srcs, outcome):
+    sources_text = runs._sources_json(srcs)
+    assert sources_text == chain.canonical_json([list(s) for s in srcs])
+    assert runs._parse_sources(sources_text) == [tuple(s) for s in srcs]
+    outcome_text = runs._outcome_json(outcome)
+    assert outcome_text == chain.canonical_json(outcome)
+    assert runs._parse_outcome(outcome_text) == json.loads(outcome_text)
+    row = {"id": 7, "run_id": run_id, "seq": seq, "rule": rule, "subject_id": subject,
+           "sources": sources_text, "outcome": outcome_text}
+    model = Firing(**row)
+    assert runs._firing_content(row) == chain.canonical_json(model.chain_content())
+
+
+fact_values = st.one_of(st.booleans(), st.integers(-2**53, 2**53), texts,
+                        st.floats(allow_nan=False, allow_infinity=False),
+                        st.sampled_from([1e-05, 1e16, 1.5e-7, 2e300, 5e-324, -0.0]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(["t", "a", "score", "x_y", "中"]), fact_values, max_size=5))
+def test_engine_encoding_unchanged(fact):
+    odd = [k for k, v in fact.items() if type(v) is float and 'e' in repr(v) and '.' not in repr(v)]
+    want = engine._encode_json(fact)
+    if odd:
+        marked = dict(fact)
+        for i, k in enumerate(odd):
+            marked[k] = f'\x00{i}\x00'
+        want = engine._encode_json(marked)
+        for i, k in enumerate(odd):
+            want = want.replace(f'"\\u0000{i}\\u0000"', engine._engine_float(fact[k]), 1)
+    assert engine._encode(fact) == want
+
+
+def _bound_refs_each(x, max_row, max_col, skip_empty):
+    """importers.guard._bound_refs as it was: one Python step per big reference."""
+    empty = {m.start() for m in guard._BIG_EMPTY.finditer(x)} if skip_empty else ()
+    for m in guard._BIG_REF.finditer(x):
+        if m.start() in empty:
+            continue
+        ref = re.fullmatch(rb"([A-Za-z]*)([0-9]*)", m.group(1))
+        if not ref or not ref.group(1) or not ref.group(2):
+            return None
+        max_col = max(max_col, guard._col_number(ref.group(1)))
+        max_row = max(max_row, int(ref.group(2)))
+    return max_row, max_col
+
+
+cells = st.lists(st.tuples(st.sampled_from(["A", "B", "F", "Z", "a", "f", "AB", "XFD", ""]),
+                           st.one_of(st.just(""), st.sampled_from(
+                               ["1", "99999", "100000", "123456", "999999", "1000000"]),
+                               st.integers(1, 2_000_000).map(str)),
+                           st.sampled_from(['"/>', '" s="3"/>', '"><v>1</v></c>'])), max_size=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(cells)
+def test_sheet_bounds_unchanged(cs):
+    x = ("<row>" + "".join(f'<c r="{a}{b}{c}' for a, b, c in cs) + "</row>").encode()
+    for skip in (False, True):
+        assert guard._bound_refs(x, 99_999, 26, skip) == _bound_refs_each(x, 99_999, 26, skip)
+    if not any(len(a) > 1 for a, _, _ in cs):
+        want = next((26 - i for i, ch in enumerate(b"ZYXWVUTSRQPONMLKJIHGFEDCBA")
+                     if b'<c r="' + bytes([ch]) in x or b'<c r="' + bytes([ch + 32]) in x), 1)
+        assert guard._last_letter_col(x) == want
