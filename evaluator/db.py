@@ -302,7 +302,14 @@ def database_url(cli_value: str | None = None) -> str:
 
 # How long a command waits for another one's write transaction before it gives up with a clear
 # message (evaluator.cli): long enough for the biggest import or evaluation to store its records.
-LOCK_TIMEOUT_S = int(os.environ.get("XIETONG_LOCK_TIMEOUT", "") or 600)
+def _lock_timeout() -> int:
+    try:
+        return max(1, int(os.environ.get("XIETONG_LOCK_TIMEOUT", "") or 600))
+    except ValueError:
+        return 600
+
+
+LOCK_TIMEOUT_S = _lock_timeout()
 
 # Every transaction is a writer that takes the database's single write lock when it begins,
 # unless it is opened on `reader(engine)`. On SQLite the lock is BEGIN IMMEDIATE; on PostgreSQL
@@ -312,7 +319,8 @@ READ_OPTION = "xietong_read"
 
 
 def reader(engine: sa.Engine) -> sa.Engine:
-    """The same engine for read-only work (verify, the reading phase of an evaluation, reports):
+    """The same engine for read-only work (verify, the reading phase of an evaluation; reports
+    should read through it too):
     its transactions take no write lock, so they neither wait for a writer nor block one
     (SQLite WAL readers see the last committed state; PostgreSQL readers never block). Each
     read transaction sees one snapshot throughout — SQLite's deferred transaction in WAL mode,

@@ -181,3 +181,11 @@ def test_verify_reads_one_snapshot_while_another_command_commits(db_url, monkeyp
     monkeypatch.undo()
     with Session(reader(engine)) as s, s.begin():
         assert chain.verify(s).checked == 4
+
+
+def test_unreachable_database_is_a_message_not_a_traceback(tmp_path):
+    code, out, err = cli("verify", "--db", "postgresql+psycopg://xietong:secret@127.0.0.1:1/nothing")
+    assert code == 1 and out == ""
+    assert err.startswith("the database postgresql+psycopg://xietong:***@127.0.0.1:1/nothing cannot be "
+                          "used: ") and err.rstrip().endswith("Nothing was stored.")
+    assert "secret" not in err and "Traceback" not in err

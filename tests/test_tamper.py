@@ -203,7 +203,7 @@ def test_reordered_ledger_rows(db):
     assert failure(db) == "import 1: InternalRatings row 3 is out of order (row 2 comes after it)"
 
 
-def test_changed_run_and_import_records(db, pristine):
+def test_changed_run_record(db):
     sql(db, "UPDATE run SET policy_sha256 = 'forged' WHERE id = 1")
     assert failure(db) == f"run 1 (chain link {seq_of(db, 'run', 1)}) was changed"
 
