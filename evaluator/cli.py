@@ -212,8 +212,10 @@ def write_reports(args, out, period: str, out_dir: Path, formats: set[str]) -> l
     from evaluator.runs import latest_run, load_run
     from evaluator.store import load_rows
     from reports import json_files, reviews, statement, trace
+    from evaluator.db import reader
     engine = _engine(args)
-    with Session(engine) as session:
+    # a read-only snapshot: reports neither wait for nor block a writer (evaluator/db.reader)
+    with Session(reader(engine)) as session, session.begin():
         run = latest_run(session, period)
         if run is None:
             raise Refused([i18n.t(args.lang or "en", "no_run", period=period)])
