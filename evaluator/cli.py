@@ -215,7 +215,7 @@ def write_reports(args, out, period: str, out_dir: Path, formats: set[str]) -> l
     from evaluator.db import reader
     engine = _engine(args)
     # a read-only snapshot: reports neither wait for nor block a writer (evaluator/db.reader)
-    with Session(reader(engine)) as session, session.begin():
+    with Session(reader(engine), expire_on_commit=False) as session, session.begin():
         run = latest_run(session, period)
         if run is None:
             raise Refused([i18n.t(args.lang or "en", "no_run", period=period)])
