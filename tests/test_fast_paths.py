@@ -20,7 +20,7 @@ trees = st.recursive(scalars, lambda kids: st.one_of(
     st.lists(kids, max_size=4), st.dictionaries(texts, kids, max_size=4)), max_leaves=20)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(trees)
 def test_dump_is_json_dump_indent_1(obj):
     want = io.StringIO()
@@ -40,7 +40,7 @@ outcomes = st.one_of(
                              max_size=2), max_size=3))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 10**9), texts, sources, outcomes), max_size=5))
 def test_write_trace_is_dump_of_build(items):
     firings = [{"seq": s, "rule": r, "sources": src, "outcome": o} for s, r, src, o in items]
@@ -53,7 +53,7 @@ def test_write_trace_is_dump_of_build(items):
     assert got.getvalue() == want.getvalue()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.integers(1, 10**9), st.integers(1, 10**6), texts, st.one_of(st.none(), texts),
        sources, outcomes)
 def test_stored_firing_texts_are_canonical(run_id, seq, rule, subject, srcs, outcome):
@@ -74,7 +74,7 @@ fact_values = st.one_of(st.booleans(), st.integers(-2**53, 2**53), texts,
                         st.sampled_from([1e-05, 1e16, 1.5e-7, 2e300, 5e-324, -0.0]))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.sampled_from(["t", "a", "score", "x_y", "中"]), fact_values, max_size=5))
 def test_engine_encoding_unchanged(fact):
     odd = [k for k, v in fact.items() if type(v) is float and 'e' in repr(v) and '.' not in repr(v)]
@@ -110,7 +110,7 @@ cells = st.lists(st.tuples(st.sampled_from(["A", "B", "F", "Z", "a", "f", "AB", 
                            st.sampled_from(['"/>', '" s="3"/>', '"><v>1</v></c>'])), max_size=8)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(cells)
 def test_sheet_bounds_unchanged(cs):
     x = ("<row>" + "".join(f'<c r="{a}{b}{c}' for a, b, c in cs) + "</row>").encode()
