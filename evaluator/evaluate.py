@@ -8,16 +8,15 @@ counted; the *output* order is SPEC §5.7's, whatever the run order.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from evaluator.engine import Evaluation, rules_version
+from reports.scores import statement
 from rules import behaviour, blends, interlocks, linkage, ratings
 from rules.context import Context, TraceEntry
 from rules.policy import Policy
 
 BOOKS = (linkage.BOOK, ratings.BOOK, blends.BOOK, interlocks.BOOK, behaviour.BOOK)
 RULES_VERSION = rules_version(BOOKS)
-DEPT_MECHANISMS = ("linkage", "peripheral", "raci", "interlock")
 TRANSACTION_SHEETS = ("Behaviours", "InternalRatings", "RaciRatings")
 
 
@@ -99,27 +98,12 @@ def _reconcile(ctx: Context, rec) -> None:
 
 
 def _finals(rows, adjustments):
-    zero = Decimal("0.00")
-    departments, employees = {}, {}
-    by_dept = {d["dept_id"]: {m: zero for m in DEPT_MECHANISMS} for d in rows.get("Departments", [])}
-    by_emp = {e["employee_id"]: zero for e in rows.get("Employees", [])}
-    for a in adjustments:
-        if a["subject_type"] == "department" and a["subject_id"] in by_dept:
-            by_dept[a["subject_id"]][a["mechanism"]] += a["points"]
-        elif a["subject_type"] == "employee" and a["subject_id"] in by_emp:
-            by_emp[a["subject_id"]] += a["points"]
-    for d in sorted(rows.get("Departments", []), key=lambda r: r["dept_id"]):
-        by = by_dept[d["dept_id"]]
-        departments[d["dept_id"]] = {"dept_id": d["dept_id"], "base": d["base_score"],
-                                     "by_mechanism": by,
-                                     "final": d["base_score"] + sum(by.values(), zero)}
-    for e in sorted(rows.get("Employees", []), key=lambda r: r["employee_id"]):
-        beh = by_emp[e["employee_id"]]
-        base = e.get("base_score")
-        employees[e["employee_id"]] = {"employee_id": e["employee_id"], "base": base,
-                                       "behaviour": beh,
-                                       "final": None if base is None else base + beh}
-    return departments, employees
+    """Finals per department and employee: the statement's sums (reports.scores), keyed by id."""
+    st = statement(rows, adjustments)
+    keep_d = ("dept_id", "base", "by_mechanism", "final")
+    keep_e = ("employee_id", "base", "behaviour", "final")
+    return ({d["dept_id"]: {k: d[k] for k in keep_d} for d in st["departments"]},
+            {e["employee_id"]: {k: e[k] for k in keep_e} for e in st["employees"]})
 
 
 def rules_markdown() -> str:

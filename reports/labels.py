@@ -12,10 +12,9 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from importers.schema import ENUM_ZH, SHEET_BY_NAME, SHEETS
+from rules.exceptions import MECHANISMS  # noqa: F401  (re-exported: reports' order of mechanisms)
 
 LANGS = ("zh", "en")
-
-MECHANISMS = ("linkage", "peripheral", "raci", "interlock", "behaviour")
 
 _WORDS: dict[str, tuple[str, str]] = {           # key: (zh, en)
     # mechanisms

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 
 from evaluator.evaluate import describe
 from reports.labels import label
+from reports.scores import DEPT_MECHANISMS
 from rules.exceptions import KIND_BY_NAME
 
-DEPT_MECHANISMS = ("linkage", "peripheral", "raci", "interlock")
 _INVALID = ("INTERLOCK_WEIGHTS", "INTERLOCK_PARTIES", "INTERLOCK_ASYMMETRIC")
 _RATING_SHEET = {"peripheral": "InternalRatings", "raci": "RaciRatings"}
 

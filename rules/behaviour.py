@@ -27,6 +27,7 @@ from collections import defaultdict
 from fractions import Fraction
 
 from evaluator.engine import RuleBook, m
+from rules.company import is_blank
 from rules.context import Context, Source
 from rules.exceptions import behaviour_review_assignee
 from rules.outcomes import exact, flag, fmt, note, points, round_half_up
@@ -152,10 +153,6 @@ def within_cap(total):
 # -- the run --------------------------------------------------------------------------------
 
 
-def _blank(text) -> bool:
-    return text is None or str(text).strip() == ""
-
-
 def run(ev, ctx: Context) -> None:
     policy, company = ctx.policy, ctx.company
     bp = policy.behaviour
@@ -164,15 +161,15 @@ def run(ev, ctx: Context) -> None:
         src: Source = (SHEET, r["row"])
         emp, prop, proj = r["employee_id"], r["proposer_id"], r.get("project_id")
         employee_known, proposer_known = emp in company.employees, prop in company.employees
-        project_known = _blank(proj) or proj in company.projects
+        project_known = is_blank(proj) or proj in company.projects
         entry = bp.lookup(r["behaviour_code"])
         # A check that needs an unknown reference is skipped (SPEC §5): authority is known only
         # when both people are known, and either the proposer is above the employee or the
         # row's project (if any) is known so its lead can be compared.
         above = employee_known and proposer_known and company.is_above(prop, emp)
-        leads = (not _blank(proj) and proj in company.projects
+        leads = (not is_blank(proj) and proj in company.projects
                  and company.projects[proj]["lead_id"] == prop)
-        authority_known = employee_known and proposer_known and (above or _blank(proj) or
+        authority_known = employee_known and proposer_known and (above or is_blank(proj) or
                                                                  proj in company.projects)
         fact = {
             "t": "beh", "employee_id": emp, "proposer_id": prop,
@@ -182,7 +179,7 @@ def run(ev, ctx: Context) -> None:
             "code_known": entry is not None,
             "points": r["points"],
             "min_points": entry.min if entry else 0, "max_points": entry.max if entry else 0,
-            "evidence_blank": _blank(r.get("evidence")),
+            "evidence_blank": is_blank(r.get("evidence")),
             "authority_known": authority_known, "proposer_above": above,
             "proposer_leads_project": leads,
         }

@@ -6,15 +6,20 @@ walks here terminate; they still guard against a cycle because a rule must never
 """
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
+
+from rules.policy import normalize_label
 
 
 def norm_dimension(text: str | None) -> str:
-    """SPEC §5.2: dimensions match after NFKC, trimming, collapsing inner whitespace, case-folding."""
-    if text is None:
-        return ""
-    return " ".join(unicodedata.normalize("NFKC", text).split()).casefold()
+    """SPEC §5.2: dimensions match after NFKC, trimming, collapsing inner whitespace, case-folding
+    — the same matching as behaviour codes (rules.policy.normalize_label)."""
+    return "" if text is None else normalize_label(text)
+
+
+def is_blank(text) -> bool:
+    """A blank evidence or comment: empty, or whitespace only."""
+    return text is None or str(text).strip() == ""
 
 
 @dataclass

@@ -13,13 +13,11 @@ from typing import NamedTuple
 
 from importers.schema import SHEETS
 from rules.company import Company
-from rules.exceptions import HR, KIND_BY_NAME, KINDS, review_id
+from rules.exceptions import HR, KIND_BY_NAME, KIND_ORDER, MECHANISMS, review_id
 from rules.policy import Policy
 
-MECHANISMS = ("linkage", "peripheral", "raci", "interlock", "behaviour")
 MECHANISM_ORDER = {m: i for i, m in enumerate(MECHANISMS)}
 SHEET_ORDER = {s.name: i for i, s in enumerate(SHEETS)}
-KIND_ORDER = {k.kind: i for i, k in enumerate(KINDS)}
 STATUS_OF_DECISION = {"confirm": "confirmed", "overturn": "overturned"}
 
 Source = tuple[str, int]

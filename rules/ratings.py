@@ -28,7 +28,7 @@ from collections import defaultdict
 from fractions import Fraction
 
 from evaluator.engine import RuleBook, m
-from rules.company import norm_dimension
+from rules.company import is_blank, norm_dimension
 from rules.context import Context
 from rules.exceptions import mechanism_for, rating_review_assignee
 from rules.outcomes import TOLERANCE_FLOAT, exact, flag, note
@@ -140,10 +140,6 @@ def hold(r):
 # -- the run --------------------------------------------------------------------------------
 
 
-def _blank(text) -> bool:
-    return text is None or str(text).strip() == ""
-
-
 def run(ev, ctx: Context) -> dict[str, list[dict]]:
     """Screen, review and count every rating; returns the counted ratings per sheet."""
     counted: dict[str, list[dict]] = {s: [] for s in SHEETS}
@@ -217,7 +213,7 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
         fact = {"t": "rating_screen", "sheet": sheet, "score": r["score"],
                 "extreme_low": rp.extreme_low, "extreme_high": rp.extreme_high,
                 "low_needs_comment": rp.low_needs_comment,
-                "comment_blank": _blank(r.get("comment")),
+                "comment_blank": is_blank(r.get("comment")),
                 "peer_count": peer_count, "min_peers": rp.outlier_min_peers,
                 "deviation": deviation, "outlier_at": float(rp.outlier_deviation) - TOLERANCE_FLOAT,
                 "mutual_low": rp.mutual_low, "counterparts": len(counterparts)}
