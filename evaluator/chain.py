@@ -49,7 +49,8 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _cell_text(v) -> str | None:
+def cell_text(v) -> str | None:
+    """The canonical text of a typed ledger value, as every content hash spells it."""
     if v is None:
         return None
     if isinstance(v, (date, datetime)):
@@ -63,7 +64,7 @@ def row_hash(sheet: str, row: dict, prev: str = GENESIS) -> str:
     """Hash of one typed ledger row, chained to the previous row of its import (`prev`, the
     previous row's hash; GENESIS for the first): sheet, Excel row, every column in schema order."""
     spec = _SHEET_COLUMNS[sheet]
-    return sha256_text(prev + json.dumps([sheet, row["row"], *(_cell_text(row.get(c)) for c in spec)],
+    return sha256_text(prev + json.dumps([sheet, row["row"], *(cell_text(row.get(c)) for c in spec)],
                                          ensure_ascii=False, separators=(",", ":")))
 
 

@@ -18,7 +18,6 @@ import json
 import json.encoder
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -79,14 +78,6 @@ class DecisionRow:
 
 # --------------------------------------------------------------------------- hashing helpers
 
-def _value_text(v):
-    if v is None:
-        return None
-    if isinstance(v, (date, datetime)):
-        return v.isoformat()
-    return str(v)
-
-
 def row_index(rows: dict[str, list[dict]]) -> dict[tuple[str, int], dict]:
     return {(sheet, r["row"]): r for sheet, lst in rows.items() for r in lst}
 
@@ -98,7 +89,7 @@ def source_hash(index: dict[tuple[str, int], dict], sources) -> str:
     for sheet, row in sources:
         r = index.get((sheet, row))
         cols = [c.name for c in SHEET_BY_NAME[sheet].columns]
-        parts.append([sheet, [_value_text(r.get(c)) if r else None for c in cols]])
+        parts.append([sheet, [chain.cell_text(r.get(c)) if r else None for c in cols]])
     return chain.sha256_text(chain.canonical_json(parts))
 
 
