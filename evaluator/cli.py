@@ -29,6 +29,12 @@ class Refused(Exception):
         super().__init__("\n".join(lines))
         self.lines = lines
 
+    @classmethod
+    def listing(cls, lang: str, path, problems) -> "Refused":
+        """A refused file: a header naming it, one indented line per problem, nothing stored."""
+        return cls([i18n.t(lang, "refused_header", path=path, n=len(problems))]
+                   + [f"  {p}" for p in problems] + [i18n.t(lang, "nothing_stored")])
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -120,11 +126,8 @@ def import_ledger(args, out, path: str, period: str):
     try:
         ledger = read_ledger(path, lang=args.lang, progress=progress)
     except LedgerRefused as refused:
-        lang = args.lang or refused.lang
-        lines = [i18n.t(lang, "refused_header", path=path, n=len(refused.problems))]
-        lines += [f"  {p.render(lang) if hasattr(p, 'render') else p}" for p in refused.problems]
-        lines.append(i18n.t(lang, "nothing_stored"))
-        raise Refused(lines)
+        # the problems are already worded in the refusal's language
+        raise Refused.listing(args.lang or refused.lang, path, refused.problems)
     outcome = store_import(_engine(args), ledger, period, progress=progress)
     return ledger, outcome
 
@@ -156,16 +159,12 @@ def cmd_policy_check(args, out) -> int:
     lang = args.lang or "en"
     errors, warnings = check_policy(args.file, strict=args.strict)
     for w in warnings:
-        out.write(i18n.t(lang, "policy_warning", text=_render(w, lang)) + "\n")
+        out.write(i18n.t(lang, "policy_warning", text=w.message(lang)) + "\n")
     if errors:
-        raise Refused([i18n.t(lang, "policy_error", text=_render(e, lang)) for e in errors])
+        raise Refused([i18n.t(lang, "policy_error", text=e.message(lang)) for e in errors])
     out.write(i18n.t(lang, "policy_ok", path=args.file or "rules/policy.toml",
                      n=len(warnings)) + "\n")
     return 0
-
-
-def _render(item, lang):
-    return item.render(lang) if hasattr(item, "render") else str(item)
 
 
 def _policy(args):
@@ -174,7 +173,7 @@ def _policy(args):
     try:
         return load_policy(getattr(args, "policy", None))
     except PolicyError as e:
-        raise Refused([i18n.t(lang, "policy_error", text=_render(x, lang)) for x in e.errors])
+        raise Refused([i18n.t(lang, "policy_error", text=x.message(lang)) for x in e.errors])
 
 
 def evaluate(args, out, period: str):
@@ -315,9 +314,7 @@ def cmd_decisions(args, out) -> int:
     try:
         book = read_ledger(args.file, lang=args.lang, only=("Reviews",))
     except LedgerRefused as refused:
-        lang = args.lang or refused.lang
-        raise Refused([i18n.t(lang, "refused_header", path=args.file, n=len(refused.problems))]
-                      + [f"  {p}" for p in refused.problems] + [i18n.t(lang, "nothing_stored")])
+        raise Refused.listing(args.lang or refused.lang, args.file, refused.problems)
     lang = args.lang or book.lang
     sheet = book.sheet_names.get("Reviews", "Reviews")
     letters = book.columns.get("Reviews", {})
@@ -327,8 +324,7 @@ def cmd_decisions(args, out) -> int:
         recorded, unchanged = record_decisions(_engine(args), args.period, book.file_name,
                                                book.sha256, rows, lang)
     except RunRefused as e:
-        raise Refused([i18n.t(lang, "refused_header", path=args.file, n=len(e.lines))]
-                      + [f"  {line}" for line in e.lines] + [i18n.t(lang, "nothing_stored")])
+        raise Refused.listing(lang, args.file, e.lines)
     out.write(i18n.t(lang, "decisions_done", path=args.file, n=recorded, same=unchanged,
                      period=args.period) + "\n")
     return 0
