@@ -109,16 +109,23 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 MAX_ID_LENGTH = 255                     # the database's id columns (evaluator.db)
 
 
+def _text_cell(v: str):
+    """A text cell's value: normalised and trimmed, or an error literal, a control character,
+    or BLANK. Shared by text and id columns."""
+    s = v.strip() if v.isascii() else clean_text(v)
+    if s[:1] == "#" and s.upper() in ERROR_LITERALS:
+        return Bad("error", s.upper())
+    if _CONTROL.search(s):
+        return Bad("control", v)
+    return s if s else BLANK
+
+
 def to_id(v):
     if type(v) is str:
-        s = v.strip() if v.isascii() else clean_text(v)
-        if s[:1] == "#" and s.upper() in ERROR_LITERALS:
-            return Bad("error", s.upper())
-        if _CONTROL.search(s):
-            return Bad("control", v)
-        if len(s) > MAX_ID_LENGTH:
+        s = _text_cell(v)
+        if type(s) is str and len(s) > MAX_ID_LENGTH:
             return Bad("id_length", v)
-        return s if s else BLANK
+        return s
     if type(v) is float:
         if v != v or v in (float("inf"), float("-inf")):
             return Bad("id_type", v)
@@ -136,12 +143,7 @@ def to_id(v):
 
 def to_text(v):
     if type(v) is str:
-        s = v.strip() if v.isascii() else clean_text(v)
-        if s[:1] == "#" and s.upper() in ERROR_LITERALS:
-            return Bad("error", s.upper())
-        if _CONTROL.search(s):
-            return Bad("control", v)
-        return s if s else BLANK
+        return _text_cell(v)
     if v is None:
         return BLANK
     if isinstance(v, bool):
