@@ -27,13 +27,6 @@ def exact(text) -> Fraction:
     return Fraction(str(text))
 
 
-def exact_text(value) -> str:
-    """Decimal/int/Fraction-with-finite-decimal → text for a fact field."""
-    if isinstance(value, Fraction):
-        raise TypeError("pass a Fraction as numerator/denominator, not as text")
-    return str(value)
-
-
 def round_half_up(value: Fraction) -> Decimal:
     """Half-up (四舍五入) on the magnitude, to the cent: -1.255 → -1.26."""
     cents = math.floor(abs(value) * 100 + Fraction(1, 2))

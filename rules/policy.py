@@ -46,23 +46,12 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
-
-# SPEC §5.7: every adjustment is rounded half-up (四舍五入) to the cent when it is emitted, and
-# achievement ratios meet their thresholds at this tolerance (0.7/0.875 is exactly 0.8).
-POINTS_QUANTUM = Decimal("0.01")
-THRESHOLD_TOLERANCE = Decimal("1e-9")
-
-
-def round_points(value: Decimal) -> Decimal:
-    """Round an adjustment half-up to 2 decimals (SPEC §5.7); -1.255 → -1.26 (away from zero)."""
-    return value.quantize(POINTS_QUANTUM, rounding=ROUND_HALF_UP)
-
 
 # ---------------------------------------------------------------------------------------------
 # The policy's shape. Kinds: a quantity (Decimal), a count (int), a flag (bool), a text, the

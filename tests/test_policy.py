@@ -4,6 +4,7 @@ import dataclasses
 import hashlib
 import json
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -14,8 +15,8 @@ from rules.policy import (
     check_policy,
     load_policy,
     policy_from_mapping,
-    round_points,
 )
+from rules.outcomes import round_half_up
 
 D = Decimal
 
@@ -337,6 +338,9 @@ def test_catalog_lookup_by_code_or_chinese_name(typed, code):
 
 
 def test_round_points_is_half_up_away_from_zero():
+    """SPEC §5.7's rounding, as the rules emit points (rules.outcomes.round_half_up)."""
+    def round_points(d):
+        return round_half_up(Fraction(d))
     assert round_points(D("1.255")) == D("1.26")
     assert round_points(D("-1.255")) == D("-1.26")
     assert round_points(D("1.254999")) == D("1.25")
