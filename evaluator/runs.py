@@ -262,11 +262,14 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
                                   r.get("comment"), "Reviews", r["row"])
                       for r in rows.get("Reviews", [])]
 
-    # Pass 1 finds the items (decision-independent), their source hashes and which decisions
-    # still apply; pass 2 (only when some decision applies) computes statuses and scores.
+    # Review items (ids, kinds, sources) do not depend on decisions, so one evaluation with every
+    # candidate decision finds the items, their source hashes and which decisions still apply.
+    # A second pass is needed only when a stored decision lapsed (its item's rows changed).
     started = utcnow()
-    first = evaluate_ledger(rows, policy, period, {}, progress=progress)
-    items = {e["review_id"]: e for e in first.exceptions}
+    candidates = {rid: d["decision"] for rid, d in stored.items()}
+    candidates.update((d.review_id, d.decision) for d in ledger_reviews)
+    result = evaluate_ledger(rows, policy, period, candidates, progress=progress)
+    items = {e["review_id"]: e for e in result.exceptions}
     index = row_index(rows)
     hashes = {rid: source_hash(index, e["sources"]) for rid, e in items.items()}
     problems = validate_decisions(ledger_reviews, items, lang)
@@ -286,13 +289,15 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
                                   source_hash=hashes[d.review_id], file_name=inputs.file_name,
                                   file_sha256=inputs.file_sha256, sheet="Reviews", row=d.row))
         in_force[d.review_id] = d.decision
-    result = evaluate_ledger(rows, policy, period, in_force, progress=progress) if in_force \
-        else first
-    # Review items do not depend on decisions, but notices can (PERIPHERAL_NO_RATINGS appears
-    # when every rating of a department is held or overturned): hash what this run produced.
-    for e in result.exceptions:
-        if e["review_id"] not in hashes:
-            hashes[e["review_id"]] = source_hash(index, e["sources"])
+    # Decisions on ids that are not items of this ledger change nothing; any other difference
+    # means a decision lapsed and the statuses and scores must be computed without it.
+    if in_force != {rid: dec for rid, dec in candidates.items() if rid in items}:
+        result = evaluate_ledger(rows, policy, period, in_force, progress=progress)
+        # notices can follow decisions (PERIPHERAL_NO_RATINGS when every rating of a department
+        # is held or overturned): hash what this run produced
+        for e in result.exceptions:
+            if e["review_id"] not in hashes:
+                hashes[e["review_id"]] = source_hash(index, e["sources"])
     return ("ok", result, hashes, new_decisions, in_force, started)
 
 
