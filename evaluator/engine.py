@@ -55,14 +55,17 @@ API
   `book[rule_id]`, `.definition()`.
 * `rules_version(rulebooks) -> str`: SHA-256 of each rule's engine JSON and of its action's
   source from `def` on (descriptions and declaration order are not part of it).
-* `Evaluation(rulebooks, *, action_budget=5.0, max_firings_per_call=100_000, keep_firings=True)`,
-  a context manager (one isolated engine per evaluation):
+* `Evaluation(rulebooks, *, action_budget=5.0, max_firings_per_call=100_000, keep_firings=True,
+  workers=1, min_parallel_rows=4096)`, a context manager (one isolated engine per evaluation):
   - `add_reference(book, fact, *, key, partition=None) -> list[Firing]`: a fact that stays until
     `close()` (employees, departments, thresholds...);
   - `feed(book, row, *, key, partition=None) -> list[Firing]`: a ledger row, asserted as a fact
     so that *every* matching rule fires (a posted event would fire one rule only, notes §8), run
     to completion, then retracted with the facts its firings derived, so memory stays flat however
     many rows are fed (a stored fact costs ~8 KB, notes §11);
+  - `feed_many(book, [(row, key), ...], partition=None) -> list[list[Firing]]`: feed() of each
+    row, same results; with workers > 1 the rows are fed in forked copies of the evaluation on
+    several cores, and their firings merged back in order (a fed row never sees another);
   - `firings` (every Firing in order; empty when `keep_firings=False`, then store what `feed`
     returns), `rules_version`, `rule(rule_id)`, `failed`;
   - `reconcile(*, require_fired=False) -> Reconciliation(fed, references, firings, by_rule,
@@ -151,6 +154,8 @@ MAX_RULES = 4096               # MAX_ACTIONS per ruleset in rete.c
 MAX_FIELDS = 250               # 255 properties per message in the engine, minus id, sid, margin
 MAX_EXACT_INT = 2 ** 53        # the engine compares numbers as doubles
 MAX_PRI = 65535                # pri is an unsigned short in the engine (notes §c)
+MIN_PARALLEL_ROWS = 4096       # feed_many gives a forked worker this many rows or more: below,
+                               # a fork and the firings' trip back cost more than they save
 RESERVED_FIELDS = frozenset(('id', 'sid'))
 
 
@@ -194,6 +199,13 @@ class ReconciliationError(EngineError):
 
 class EvaluationFailed(EngineError):
     """A call on an evaluation that already failed: its results cannot be trusted."""
+
+
+# A worker's error comes back by class name (evaluator.isolation.ChildError) and is raised again
+# as the same class.
+_ERRORS = {cls.__name__: cls for cls in (
+    EngineError, RuleDefinitionError, FactError, FactNotHandled, FactObserved, RuleActionError,
+    ReconciliationError, EvaluationFailed)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -811,7 +823,8 @@ class Evaluation:
     """One isolated, synchronous run of some rule books (see the module docstring)."""
 
     def __init__(self, rulebooks: Iterable[RuleBook], *, action_budget: float = 5.0,
-                 max_firings_per_call: int = 100_000, keep_firings: bool = True):
+                 max_firings_per_call: int = 100_000, keep_firings: bool = True,
+                 workers: int = 1, min_parallel_rows: int = MIN_PARALLEL_ROWS):
         books = list(rulebooks)
         names = [b.name for b in books]
         if len(set(names)) != len(names):
@@ -830,6 +843,11 @@ class Evaluation:
         self.action_budget = float(action_budget)
         self.max_firings_per_call = int(max_firings_per_call)
         self.keep_firings = keep_firings
+        if workers < 1:
+            raise ValueError('workers must be at least 1')
+        self.workers = int(workers)
+        self.min_parallel_rows = max(1, int(min_parallel_rows))
+        self._auto_keys: set | None = None    # derived keys made up here, in a feed_many worker
         self.rulebooks = tuple(books)
         self.rules_version = rules_version(books)
         self.firings: list[Firing] = []       # every firing in order, when keep_firings
@@ -921,6 +939,94 @@ class Evaluation:
             return out
         finally:
             self._busy = False
+
+    def feed_many(self, book: str | RuleBook, rows: Sequence[tuple[Mapping[str, Any], Hashable]],
+                  *, partition: Hashable = None) -> list[list[Firing]]:
+        """`[feed(book, row, key=key, partition=partition) for row, key in rows]`: the same
+        firings, in the same order, with the same seq numbers and derived keys. With
+        `workers` > 1, the rows are cut into at most `workers` consecutive chunks of at least
+        `min_parallel_rows` rows each: this process feeds the first while forked copies of the
+        evaluation
+        (engine state included: fork copies it) feed the others, on other cores.
+
+        That is sound because a fed row sees the references and never another row (see the
+        module docstring), so which process feeds it does not change what fires. Each copy
+        proves its engine clean afterwards (reconcile: nothing pending, only the references
+        stored) and sends its firings back; they are appended in chunk order with their seq
+        numbers (and the `(rule_id, seq, i)` keys of facts they derived) renumbered to follow
+        the firings before them. A copy that fails or crashes (SIGSEGV, notes §5) fails the
+        evaluation; the other copies are stopped."""
+        rows = list(rows)
+        parts = min(self.workers, len(rows) // self.min_parallel_rows or 1)
+        if parts <= 1:
+            return [self.feed(book, row, key=key, partition=partition) for row, key in rows]
+        from evaluator.isolation import ChildError, EvaluationCrashed, Forked
+        self._check_usable()
+        if self._busy:
+            raise EngineError('re-entrant call from inside an action: return Derive(...) instead')
+        size = -(-len(rows) // parts)
+        chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
+        base_seq = self._seq
+        workers: list = []
+        try:
+            for chunk in chunks[1:]:
+                workers.append(Forked(self._feed_chunk, book, chunk, partition))
+            out = [self.feed(book, row, key=key, partition=partition) for row, key in chunks[0]]
+            for worker, chunk in zip(workers, chunks[1:]):
+                try:
+                    got = worker.result()
+                except ChildError as err:
+                    cls = _ERRORS.get(err.kind, EngineError)
+                    text = f'a feed_many worker failed: {err}'
+                    self._fail(cls([text]) if cls is ReconciliationError else cls(text), cause=err)
+                except EvaluationCrashed as err:
+                    self._fail(EngineError(f'a feed_many worker died ({err}) while feeding '
+                                           f'{len(chunk)} row(s) from {chunk[0][1]!r}'), cause=err)
+                self._merge_chunk(got, base_seq, len(chunk), out)
+        except BaseException as err:
+            for worker in workers:
+                worker.cancel()
+            if self._failure is None:
+                self._failure = err
+            raise
+        return out
+
+    def _feed_chunk(self, book: str | RuleBook, chunk: list, partition: Hashable) -> tuple:
+        """In a forked worker: feeds the chunk, proves the engine clean, returns what the
+        parent merges (see feed_many)."""
+        self._auto_keys = set()
+        by_rule = dict(self._by_rule)
+        unfired = len(self._unfired)
+        firings = [self.feed(book, row, key=key, partition=partition) for row, key in chunk]
+        self.reconcile()
+        counts = {r: n - by_rule[r] for r, n in self._by_rule.items() if n != by_rule[r]}
+        return firings, counts, self._unfired[unfired:], self._auto_keys
+
+    def _merge_chunk(self, got: tuple, base_seq: int, fed: int, out: list) -> None:
+        firings, counts, unfired, auto_keys = got
+        shift = self._seq - base_seq     # the worker numbered its firings from base_seq + 1
+        renumbered = {k: (k[0], k[1] + shift, k[2]) for k in auto_keys}
+        keep = self.firings.append if self.keep_firings else None
+        n = 0
+        for row_firings in firings:
+            mine = []
+            for f in row_firings:
+                if renumbered:
+                    f = Firing(f.seq + shift, f.rule_id,
+                               tuple(renumbered.get(k, k) for k in f.fact_keys), f.outcomes,
+                               tuple(renumbered.get(k, k) for k in f.derived))
+                else:
+                    f = f._replace(seq=f.seq + shift)
+                mine.append(f)
+                if keep is not None:
+                    keep(f)
+                n += 1
+            out.append(mine)
+        self._seq += n
+        for rule_id, k in counts.items():
+            self._by_rule[rule_id] += k
+        self._fed += fed
+        self._unfired.extend(unfired)
 
     def reconcile(self, *, require_fired: bool = False) -> Reconciliation:
         """Proves that nothing is pending in any sid (no action, no event) and that the stored
@@ -1163,7 +1269,12 @@ class Evaluation:
                     continue
                 # Forward chaining: asserted now, during this action's lease, as the engine's own
                 # c.assert_fact does; complete_and_start_action below picks up what it matches.
-                dkey = item.key if item.key is not None else (rule_id, seq, len(derived_keys))
+                if item.key is not None:
+                    dkey = item.key
+                else:
+                    dkey = (rule_id, seq, len(derived_keys))
+                    if self._auto_keys is not None:     # a feed_many worker: renumbered later
+                        self._auto_keys.add(dkey)
                 try:
                     derived = self._assert(bk, sid, bk.clean(item.fact, dkey), dkey,
                                            origin=f'rule {rule_id}')

@@ -7,9 +7,10 @@ counted; the *output* order is SPEC §5.7's, whatever the run order.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
-from evaluator.engine import Evaluation, rules_version
+from evaluator.engine import MIN_PARALLEL_ROWS, Evaluation, rules_version
 from reports.scores import statement
 from rules import behaviour, blends, interlocks, linkage, ratings
 from rules.context import Context, TraceEntry
@@ -44,12 +45,30 @@ def describe(rule_id: str) -> tuple[str, str]:
     raise KeyError(rule_id)
 
 
+def default_workers() -> int:
+    """Processes an evaluation may feed rows on: XIETONG_WORKERS if set (1 = never fork a
+    worker), else the cores this process may use, at most 4 (the merge is serial)."""
+    value = os.environ.get("XIETONG_WORKERS", "").strip()
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4)) if hasattr(os, "fork") else 1
+
+
 def evaluate_ledger(rows: dict[str, list[dict]], policy: Policy, period: str,
-                    decisions: dict[str, str] | None = None, progress=None) -> Evaluated:
-    """progress(phase, done, total, unit), if given, hears of the facts fed as they go."""
+                    decisions: dict[str, str] | None = None, progress=None,
+                    workers: int | None = None,
+                    min_parallel_rows: int = MIN_PARALLEL_ROWS) -> Evaluated:
+    """progress(phase, done, total, unit), if given, hears of the facts fed as they go.
+    `workers` (default: default_workers()) and `min_parallel_rows` go to the Evaluation: the
+    results are the same whichever they are (Evaluation.feed_many)."""
     ctx = Context(period=period, policy=policy, rows=rows, decisions=dict(decisions or {}),
                   progress=progress)
-    with Evaluation(list(BOOKS), keep_firings=False) as ev:
+    with Evaluation(list(BOOKS), keep_firings=False, workers=workers or default_workers(),
+                    min_parallel_rows=min_parallel_rows) as ev:
         counted = ratings.run(ev, ctx)
         linkage.run(ev, ctx)
         blends.run(ev, ctx, counted)

@@ -94,6 +94,89 @@ def _child(conn, other_end, parent_pid, fn, args):
     conn.close()
 
 
+class Forked:
+    """fn(*args) started now in a forked child; `result()` waits for its return value (raising
+    EvaluationCrashed when the child died, ChildError when fn raised), `cancel()` stops it.
+
+    Plain os.fork and a pipe rather than multiprocessing: this also runs inside the evaluation's
+    own child, a daemon process, which multiprocessing forbids to have children. The child
+    leaves through os._exit: no atexit handler, buffered stream or finaliser of the parent's
+    runs twice."""
+
+    def __init__(self, fn, *args, point: str = "worker"):
+        read_end, write_end = os.pipe()
+        parent_pid = os.getpid()
+        gc.freeze()                     # see run_forked
+        try:
+            pid = os.fork()
+        except BaseException:
+            gc.unfreeze()
+            os.close(read_end)
+            os.close(write_end)
+            raise
+        if pid == 0:                    # the child
+            code = 1
+            try:
+                os.close(read_end)
+                die_with_parent(parent_pid)
+                import faulthandler
+                faulthandler.disable()
+                fault(point)
+                try:
+                    result = ("ok", fn(*args))
+                except BaseException as e:          # noqa: BLE001 - it goes back as data
+                    result = ("error", (type(e).__name__, str(e), traceback.format_exc()))
+                try:
+                    data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+                except BaseException as e:          # noqa: BLE001 - e.g. unpicklable
+                    data = pickle.dumps(("error", (type(e).__name__,
+                                                   f"cannot return the result: {e}", "")))
+                with os.fdopen(write_end, "wb") as f:
+                    f.write(data)
+                code = 0
+            finally:
+                os._exit(code)
+        gc.unfreeze()
+        os.close(write_end)
+        self.pid, self._read_end = pid, read_end
+
+    def result(self):
+        """The child's return value, once it has ended."""
+        try:
+            with os.fdopen(self._read_end, "rb") as f:
+                data = f.read()         # until the child closes its end (exits or dies)
+        finally:
+            self._read_end = None
+            _, status = os.waitpid(self.pid, 0)
+        exitcode = os.waitstatus_to_exitcode(status)
+        if exitcode != 0 or not data:
+            raise EvaluationCrashed(_signal_name(exitcode))
+        enabled = gc.isenabled()
+        gc.disable()                    # unpickling many containers: no collections meanwhile
+        try:
+            status_, payload = pickle.loads(data)
+        except Exception:               # noqa: BLE001 - a truncated answer is a crash
+            raise EvaluationCrashed(_signal_name(exitcode)) from None
+        finally:
+            if enabled:
+                gc.enable()
+        if status_ == "ok":
+            return payload
+        raise ChildError(*payload)
+
+    def cancel(self) -> None:
+        """Stops the child if it still runs and reaps it. Idempotent."""
+        if self._read_end is None:
+            return
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.close(self._read_end)
+        self._read_end = None
+        os.waitpid(self.pid, 0)
+
+
 def run_forked(fn, *args, timeout: float | None = None):
     """fn(*args) in a forked child; its return value. Raises EvaluationCrashed when the child
     dies or exceeds `timeout` seconds, ChildError when fn raised."""

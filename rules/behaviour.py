@@ -157,33 +157,41 @@ def run(ev, ctx: Context) -> None:
     policy, company = ctx.policy, ctx.company
     bp = policy.behaviour
     accepted: list[dict] = []
-    for r in ctx.sheet(SHEET):
+    rows = ctx.sheet(SHEET)
+
+    def row_facts():
+        for r in rows:
+            emp, prop, proj = r["employee_id"], r["proposer_id"], r.get("project_id")
+            employee_known, proposer_known = emp in company.employees, prop in company.employees
+            project_known = is_blank(proj) or proj in company.projects
+            entry = bp.lookup(r["behaviour_code"])
+            # A check that needs an unknown reference is skipped (SPEC §5): authority is known only
+            # when both people are known, and either the proposer is above the employee or the
+            # row's project (if any) is known so its lead can be compared.
+            above = employee_known and proposer_known and company.is_above(prop, emp)
+            leads = (not is_blank(proj) and proj in company.projects
+                     and company.projects[proj]["lead_id"] == prop)
+            authority_known = employee_known and proposer_known and (above or is_blank(proj) or
+                                                                     proj in company.projects)
+            fact = {
+                "t": "beh", "employee_id": emp, "proposer_id": prop,
+                "employee_known": employee_known, "proposer_known": proposer_known,
+                "project_known": project_known,
+                "month": f"{r['date'].year:04d}-{r['date'].month:02d}", "period": ctx.period,
+                "code_known": entry is not None,
+                "points": r["points"],
+                "min_points": entry.min if entry else 0, "max_points": entry.max if entry else 0,
+                "evidence_blank": is_blank(r.get("evidence")),
+                "authority_known": authority_known, "proposer_above": above,
+                "proposer_leads_project": leads,
+            }
+            yield fact, (SHEET, r["row"])
+
+    for r, firings in zip(rows, ctx.feed_many(ev, BOOK.name, row_facts())):
         src: Source = (SHEET, r["row"])
-        emp, prop, proj = r["employee_id"], r["proposer_id"], r.get("project_id")
-        employee_known, proposer_known = emp in company.employees, prop in company.employees
-        project_known = is_blank(proj) or proj in company.projects
+        emp = r["employee_id"]
         entry = bp.lookup(r["behaviour_code"])
-        # A check that needs an unknown reference is skipped (SPEC §5): authority is known only
-        # when both people are known, and either the proposer is above the employee or the
-        # row's project (if any) is known so its lead can be compared.
-        above = employee_known and proposer_known and company.is_above(prop, emp)
-        leads = (not is_blank(proj) and proj in company.projects
-                 and company.projects[proj]["lead_id"] == prop)
-        authority_known = employee_known and proposer_known and (above or is_blank(proj) or
-                                                                 proj in company.projects)
-        fact = {
-            "t": "beh", "employee_id": emp, "proposer_id": prop,
-            "employee_known": employee_known, "proposer_known": proposer_known,
-            "project_known": project_known,
-            "month": f"{r['date'].year:04d}-{r['date'].month:02d}", "period": ctx.period,
-            "code_known": entry is not None,
-            "points": r["points"],
-            "min_points": entry.min if entry else 0, "max_points": entry.max if entry else 0,
-            "evidence_blank": is_blank(r.get("evidence")),
-            "authority_known": authority_known, "proposer_above": above,
-            "proposer_leads_project": leads,
-        }
-        for firing in ctx.feed(ev, BOOK.name, fact, src):
+        for firing in firings:
             entry_ = ctx.record(firing, emp, [src])
             for o in firing.outcomes:
                 if "exception" in o:

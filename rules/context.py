@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
+from itertools import islice
+from typing import Iterable, Iterator, NamedTuple
 
 from importers.schema import SHEETS
 from rules.company import Company
@@ -21,6 +22,7 @@ SHEET_ORDER = {s.name: i for i, s in enumerate(SHEETS)}
 STATUS_OF_DECISION = {"confirm": "confirmed", "overturn": "overturned"}
 
 Source = tuple[str, int]
+FEED_BATCH = 65_536      # facts per Evaluation.feed_many call (memory vs fork and merge overhead)
 
 
 class TraceEntry(NamedTuple):
@@ -89,6 +91,21 @@ class Context:
         if self.progress is not None and not self.fed & 4095:
             self.progress("evaluate", self.fed, None, "facts")
         return ev.feed(book, fact, key=key)
+
+    def feed_many(self, ev, book: str, facts: Iterable[tuple[dict, Source | tuple]]
+                  ) -> Iterator[list]:
+        """Feeds independent facts (none needs another's firings) and yields the firings of
+        each, in order. The evaluation may feed a batch on several cores (Evaluation.feed_many);
+        facts are taken FEED_BATCH at a time, so a million-row sheet's facts are never all in
+        memory at once."""
+        it = iter(facts)
+        while batch := list(islice(it, FEED_BATCH)):
+            self.fed += len(batch)
+            got = ev.feed_many(book, batch)
+            del batch
+            if self.progress is not None:
+                self.progress("evaluate", self.fed, None, "facts")
+            yield from got
 
     def record(self, firing, subject_id: str | None, sources: list[Source]) -> TraceEntry:
         """Every firing becomes a trace entry, outcome or not: no rule fires unseen."""

@@ -153,17 +153,24 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
     mechanism = "peripheral" if sheet == "InternalRatings" else "raci"
     accepted: list[dict] = []
     counted: list[dict] = []
-    for r in ctx.sheet(sheet):
+    rows = ctx.sheet(sheet)
+
+    def screening_facts():
+        for r in rows:
+            rater = company.employees.get(r["rater_id"])
+            ratee = company.departments.get(r["ratee_dept_id"])
+            rater_tier = company.tier_of_dept(rater["dept_id"]) if rater else ""
+            yield ({"t": "rating", "sheet": sheet, "ratee_dept_id": r["ratee_dept_id"],
+                    "rater_known": rater is not None, "ratee_known": ratee is not None,
+                    "project_known": (sheet == "InternalRatings"
+                                      or r.get("project_id") in company.projects),
+                    "rater_dept": rater["dept_id"] if rater else "",
+                    "rater_tier": rater_tier or "", "ratee_tier": ratee["tier"] if ratee else ""},
+                   (sheet, r["row"]))
+
+    for r, firings in zip(rows, ctx.feed_many(ev, BOOK.name, screening_facts())):
         src = (sheet, r["row"])
-        rater = company.employees.get(r["rater_id"])
-        ratee = company.departments.get(r["ratee_dept_id"])
-        rater_tier = company.tier_of_dept(rater["dept_id"]) if rater else ""
-        fact = {"t": "rating", "sheet": sheet, "ratee_dept_id": r["ratee_dept_id"],
-                "rater_known": rater is not None, "ratee_known": ratee is not None,
-                "project_known": sheet == "InternalRatings" or r.get("project_id") in company.projects,
-                "rater_dept": rater["dept_id"] if rater else "",
-                "rater_tier": rater_tier or "", "ratee_tier": ratee["tier"] if ratee else ""}
-        for firing in ctx.feed(ev, BOOK.name, fact, src):
+        for firing in firings:
             entry = ctx.record(firing, r["ratee_dept_id"], [src])
             for o in firing.outcomes:
                 if "exception" in o:
@@ -196,10 +203,8 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
             if r["score"] <= rp.mutual_low:
                 low_by_pair[(company.dept_of(r["rater_id"]), r["ratee_dept_id"])].append(r)
 
-    assignees: dict[tuple[str, str], str] = {}     # (rater, rated department) -> assignee
+    extras = []          # per accepted rating: peers' mean and count, deviation, counterparts
     for r, score, g in zip(accepted, scores, groups):
-        src = (sheet, r["row"])
-        dept = r["ratee_dept_id"]
         total, n = group_sum[g]
         own_total, own_n = rater_sum[(g, r["rater_id"])]
         peer_count = n - own_n
@@ -208,21 +213,37 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
         if peer_count:
             peer_mean = (total - own_total) / peer_count
             deviation = float(abs(score - peer_mean))
-        rater_dept = company.dept_of(r["rater_id"])
-        counterparts = low_by_pair.get((dept, rater_dept), []) if sheet == "InternalRatings" else []
-        fact = {"t": "rating_screen", "sheet": sheet, "score": r["score"],
-                "extreme_low": rp.extreme_low, "extreme_high": rp.extreme_high,
-                "low_needs_comment": rp.low_needs_comment,
-                "comment_blank": is_blank(r.get("comment")),
-                "peer_count": peer_count, "min_peers": rp.outlier_min_peers,
-                "deviation": deviation, "outlier_at": float(rp.outlier_deviation) - TOLERANCE_FLOAT,
-                "mutual_low": rp.mutual_low, "counterparts": len(counterparts)}
+        counterparts = (low_by_pair.get((r["ratee_dept_id"], company.dept_of(r["rater_id"])), [])
+                        if sheet == "InternalRatings" else [])
+        extras.append((peer_mean, peer_count, deviation, counterparts))
+
+    def trigger_facts():
+        for r, (_, peer_count, deviation, counterparts) in zip(accepted, extras):
+            yield ({"t": "rating_screen", "sheet": sheet, "score": r["score"],
+                    "extreme_low": rp.extreme_low, "extreme_high": rp.extreme_high,
+                    "low_needs_comment": rp.low_needs_comment,
+                    "comment_blank": is_blank(r.get("comment")),
+                    "peer_count": peer_count, "min_peers": rp.outlier_min_peers,
+                    "deviation": deviation,
+                    "outlier_at": float(rp.outlier_deviation) - TOLERANCE_FLOAT,
+                    "mutual_low": rp.mutual_low, "counterparts": len(counterparts)},
+                   ("rating_screen", sheet, r["row"]))
+
+    # Steps 2 and 3 each feed every accepted rating (a rating's count fact follows from its own
+    # review items only), so all screenings fire before all countings, as all acceptances did
+    # before them.
+    assignees: dict[tuple[str, str], str] = {}     # (rater, rated department) -> assignee
+    statuses = []                                  # per rating: (open, overturned) review items
+    for r, (peer_mean, peer_count, _, counterparts), firings in zip(
+            accepted, extras, ctx.feed_many(ev, BOOK.name, trigger_facts())):
+        src = (sheet, r["row"])
+        dept = r["ratee_dept_id"]
         who = (r["rater_id"], dept)
         assignee = assignees.get(who)
         if assignee is None:
             assignee = assignees[who] = rating_review_assignee(company.employees, *who)
         open_, overturned = 0, 0
-        for firing in ctx.feed(ev, BOOK.name, fact, ("rating_screen", sheet, r["row"])):
+        for firing in firings:
             sources = [src]
             if firing.rule_id == "RATING_MUTUAL_LOW":
                 sources += [(sheet, c["row"]) for c in counterparts]
@@ -234,10 +255,16 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
                                                               counterparts))
                 open_ += exc["status"] == "open"
                 overturned += exc["status"] == "overturned"
-        r_count = {"t": "rating_count", "open": open_, "overturned": overturned,
-                   "hold_pending": bool(rp.hold_pending)}
-        for firing in ctx.feed(ev, BOOK.name, r_count, ("rating_count", sheet, r["row"])):
-            ctx.record(firing, dept, [src])
+        statuses.append((open_, overturned))
+
+    def count_facts():
+        for r, (open_, overturned) in zip(accepted, statuses):
+            yield ({"t": "rating_count", "open": open_, "overturned": overturned,
+                    "hold_pending": bool(rp.hold_pending)}, ("rating_count", sheet, r["row"]))
+
+    for r, firings in zip(accepted, ctx.feed_many(ev, BOOK.name, count_facts())):
+        for firing in firings:
+            ctx.record(firing, r["ratee_dept_id"], [(sheet, r["row"])])
             if firing.rule_id == "rating.count":
                 counted.append(r)
     return counted

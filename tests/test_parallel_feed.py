@@ -1,0 +1,172 @@
+"""Evaluation.feed_many on several processes (evaluator/engine.py): the same firings, seq
+numbers, derived keys, counts and results as feeding row by row in one process — for engine
+books with joins and forward chaining, and for whole ledgers — and a failing or crashing
+worker fails the evaluation instead of losing its rows."""
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from evaluator.engine import (Derive, EngineError, Evaluation, EvaluationFailed, RuleActionError,
+                              RuleBook, c, m)
+from evaluator.evaluate import evaluate_ledger
+from rules.policy import load_policy
+from tests.ledgers import PERIOD, random_decisions, random_ledger
+
+
+def mixed_book() -> RuleBook:
+    """Joins with references, chains with made-up derived keys (rule, seq, i) and chosen ones,
+    several firings per row, and rows that fire nothing."""
+    b = RuleBook('mixed')
+
+    @b.rule('x.join', [c.e << (m.t == 'emp'), (m.t == 'row') & (m.emp == c.e.emp)],
+            zh='关联', en='Join')
+    def join(e, r):
+        return [('dept', e['dept'], r['n'])]
+
+    @b.rule('x.derive', (m.t == 'row') & (m.n > 10), zh='派生', en='Derive')
+    def derive(r):
+        return [Derive({'t': 'big', 'n': r['n']}),                  # key made up: (rule, seq, 0)
+                Derive({'t': 'big', 'n': r['n'] + 1}, key=('mine', r['n']))]
+
+    @b.rule('x.big', m.t == 'big', zh='大', en='Big')
+    def big(f):
+        return [('big', f['n'])] if f['n'] % 2 else None
+
+    @b.rule('x.nothing', (m.t == 'row') & (m.n < 0), zh='无', en='Nothing', pri=7)
+    def nothing(r):
+        return None
+
+    @b.rule('x.boom', (m.t == 'row') & (m.boom == True), zh='炸', en='Boom')
+    def boom(r):
+        raise ValueError(f"row {r['n']} exploded")
+
+    return b
+
+
+def rows(n: int, seed: int) -> list[tuple[dict, tuple]]:
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        out.append(({'t': 'row', 'n': rnd.randint(-5, 30), 'emp': rnd.choice('ABCZ'),
+                     'boom': False}, ('Rows', i)))
+    return out
+
+
+def run(rows_, workers, min_rows=1, batches=1):
+    with Evaluation([mixed_book()], workers=workers, min_parallel_rows=min_rows) as ev:
+        for emp, dept in (('A', 'd1'), ('B', 'd2'), ('C', 'd1')):
+            ev.add_reference('mixed', {'t': 'emp', 'emp': emp, 'dept': dept}, key=('Emp', emp))
+        got = []
+        size = -(-len(rows_) // batches)
+        for i in range(0, len(rows_), size):
+            got += ev.feed_many('mixed', rows_[i:i + size])
+        ev.add_reference('mixed', {'t': 'row', 'n': 20, 'emp': 'A', 'boom': False},
+                         key=('Ref', 1))
+        return got, list(ev.firings), ev.reconcile()
+
+
+@pytest.mark.parametrize('workers,batches', [(2, 1), (3, 1), (4, 3), (7, 2)])
+def test_parallel_feeding_equals_feeding_row_by_row(workers, batches):
+    data = rows(200, seed=workers)
+    one, one_all, one_rec = run(data, workers=1)
+    many, many_all, many_rec = run(data, workers=workers, batches=batches)
+    assert many == one
+    assert many_all == one_all
+    assert many_rec == one_rec
+    # the made-up derived keys follow the renumbered firings: (rule, seq of the firing, i)
+    made_up = [(f.seq, k) for f in one_all for k in f.derived if k[0] == 'x.derive']
+    assert made_up and all(k == ('x.derive', seq, 0) for seq, k in made_up)
+    assert [f.seq for f in many_all] == list(range(1, len(many_all) + 1))
+    assert one_rec.unfired and one_rec.fed == 200
+
+
+def pid_book() -> RuleBook:
+    b = RuleBook('pids')
+
+    @b.rule('p.where', m.t == 'row', zh='进程', en='Process')
+    def where(r):
+        return [os.getpid()]            # which process fed the row
+
+    return b
+
+
+@pytest.mark.parametrize('n,workers,processes', [(49, 4, 1), (99, 4, 3), (100, 4, 4),
+                                                 (250, 2, 2), (100, 1, 1)])
+def test_feed_many_gives_each_process_at_least_min_parallel_rows(n, workers, processes):
+    with Evaluation([pid_book()], workers=workers, min_parallel_rows=25) as ev:
+        got = ev.feed_many('pids', [({'t': 'row', 'n': i}, i) for i in range(n)])
+    pids = [f.outcomes[0] for fs in got for f in fs]
+    assert len(pids) == n
+    assert len(set(pids)) == processes
+    assert pids[0] == os.getpid()                  # this process feeds the first chunk
+    # consecutive chunks: each process's rows form one run
+    runs = [p for i, p in enumerate(pids) if i == 0 or pids[i - 1] != p]
+    assert len(runs) == processes
+
+
+def test_an_action_failing_in_a_worker_fails_the_evaluation():
+    data = rows(100, seed=3)
+    data[80] = ({'t': 'row', 'n': 1, 'emp': 'A', 'boom': True}, ('Rows', 80))   # 2nd chunk
+    with Evaluation([mixed_book()], workers=2, min_parallel_rows=1) as ev:
+        with pytest.raises(RuleActionError, match=r"x.boom failed: ValueError: row 1 exploded"):
+            ev.feed_many('mixed', data)
+        assert ev.failed is not None
+        with pytest.raises(EvaluationFailed):
+            ev.feed('mixed', data[0][0], key='again')
+
+
+def test_a_worker_killed_by_a_signal_fails_the_evaluation(monkeypatch):
+    monkeypatch.setenv('XIETONG_FAULT', 'segv:worker')
+    with Evaluation([mixed_book()], workers=3, min_parallel_rows=1) as ev:
+        with pytest.raises(EngineError, match=r"worker died \(signal SIGSEGV\) while feeding "
+                                              r"\d+ row\(s\) from \('Rows', \d+\)"):
+            ev.feed_many('mixed', rows(90, seed=4))
+        assert ev.failed is not None
+    # no worker is left behind
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_a_failure_in_this_process_stops_the_workers():
+    data = rows(100, seed=5)
+    data[3] = ({'t': 'row', 'n': 1, 'emp': 'A', 'boom': True}, ('Rows', 3))    # 1st chunk
+    with Evaluation([mixed_book()], workers=2, min_parallel_rows=1) as ev:
+        with pytest.raises(RuleActionError, match='row 1 exploded'):
+            ev.feed_many('mixed', data)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def _same(a, b):
+    assert a.adjustments == b.adjustments
+    assert a.exceptions == b.exceptions
+    assert a.trace == b.trace
+    assert a.counts == b.counts
+    assert (a.departments, a.employees) == (b.departments, b.employees)
+
+
+@pytest.mark.parametrize('seed', [11, 12, 13])
+def test_a_ledger_evaluated_on_several_processes_equals_one_process(seed):
+    ledger = random_ledger(seed, 4).build()
+    policy = load_policy()
+    one = evaluate_ledger(ledger.rows, policy, PERIOD, workers=1)
+    two = evaluate_ledger(ledger.rows, policy, PERIOD, workers=2, min_parallel_rows=1)
+    three = evaluate_ledger(ledger.rows, policy, PERIOD, workers=3, min_parallel_rows=1)
+    _same(one, two)
+    _same(one, three)
+    decisions = random_decisions(one.exceptions, seed)
+    _same(evaluate_ledger(ledger.rows, policy, PERIOD, decisions, workers=1),
+          evaluate_ledger(ledger.rows, policy, PERIOD, decisions, workers=2, min_parallel_rows=1))
+
+
+def test_workers_default_from_the_environment(monkeypatch):
+    from evaluator.evaluate import default_workers
+    monkeypatch.setenv('XIETONG_WORKERS', '3')
+    assert default_workers() == 3
+    monkeypatch.setenv('XIETONG_WORKERS', '0')          # malformed: the cores, at most 4
+    assert 1 <= default_workers() <= 4
+    monkeypatch.delenv('XIETONG_WORKERS')
+    assert default_workers() == max(1, min(len(os.sched_getaffinity(0)), 4))
