@@ -212,60 +212,100 @@ def write_reports(args, out, period: str, out_dir: Path, formats: set[str]) -> l
     from evaluator.store import load_rows
     from reports import json_files, reviews, statement, trace
     from evaluator.db import reader
+    from evaluator.isolation import ChildError, EvaluationCrashed, Forked
     engine = _engine(args)
-    # a read-only snapshot: reports neither wait for nor block a writer (evaluator/db.reader)
-    with Session(reader(engine), expire_on_commit=False) as session, session.begin():
-        run = latest_run(session, period)
-        if run is None:
-            raise Refused([i18n.t(args.lang or "en", "no_run", period=period)])
-        imp = session.get(LedgerImport, run.import_id)
-        stored = load_run(session, run)
-        rows = load_rows(session, run.import_id)
-        newest = [session.exec(select(sa.func.max(LedgerImport.imported_at))
-                               .where(LedgerImport.period == period)).one(),
-                  session.exec(select(sa.func.max(ImportActivation.activated_at))
-                               .where(ImportActivation.period == period)).one(),
-                  session.exec(select(sa.func.max(Decision.decided_at))
-                               .where(Decision.period == period)).one()]
-        chain = None
-        if formats & {"xlsx", "html"}:
-            result = verify(session, period)
-            head = session.exec(select(ChainLink).order_by(ChainLink.seq.desc()).limit(1)).first()
-            chain = {"ok": result.ok, "checked": result.checked, "problem": result.problem,
-                     "head": head.hash if head else None}
-    ledger_lang = imp.lang if imp is not None and imp.lang in ("zh", "en") else "en"
-    lang = args.lang or ledger_lang
-    ledger_file = imp.file_name if imp is not None else None
-    if any(t is not None and _aware(t) > _aware(run.started_at) for t in newest):
-        out.write(i18n.t(lang, "report_stale", period=period, id=run.id) + "\n")
+    other = None
+    try:
+        # a read-only snapshot: reports neither wait for nor block a writer (evaluator/db.reader)
+        with Session(reader(engine), expire_on_commit=False) as session, session.begin():
+            run = latest_run(session, period)
+            if run is None:
+                raise Refused([i18n.t(args.lang or "en", "no_run", period=period)])
+            imp = session.get(LedgerImport, run.import_id)
+            stored = load_run(session, run)
+            rows = load_rows(session, run.import_id)
+            newest = [session.exec(select(sa.func.max(LedgerImport.imported_at))
+                                   .where(LedgerImport.period == period)).one(),
+                      session.exec(select(sa.func.max(ImportActivation.activated_at))
+                                   .where(ImportActivation.period == period)).one(),
+                      session.exec(select(sa.func.max(Decision.decided_at))
+                                   .where(Decision.period == period)).one()]
+            ledger_lang = imp.lang if imp is not None and imp.lang in ("zh", "en") else "en"
+            lang = args.lang or ledger_lang
+            ledger_file = imp.file_name if imp is not None else None
+            if any(t is not None and _aware(t) > _aware(run.started_at) for t in newest):
+                out.write(i18n.t(lang, "report_stale", period=period, id=run.id) + "\n")
+            out_dir = Path(out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+            def without_chain() -> list[Path]:
+                """The reports that need no chain status: statement, review workbooks, JSON."""
+                done: list[Path] = []
+                if "xlsx" in formats:
+                    done.append(statement.write(out_dir / "statement.xlsx", period, rows, stored,
+                                                lang, {"ledger_file": ledger_file}))
+                    done += reviews.write(out_dir / "reviews", period, rows, stored, lang,
+                                          ledger_lang)
+                if "json" in formats:
+                    done += json_files.write(out_dir, period, rows, stored)
+                return done
+
+            # Two writers at once on a multi-core machine: a forked child writes the reports
+            # that need no database (statement, reviews, JSON) while this process verifies the
+            # chain, in the same snapshot, and writes the trace, which shows the chain's status.
+            # The child inherits the loaded run (copy-on-write), never touches the database,
+            # and sends back only the paths it wrote.
+            if _parallel_reports():
+                other = Forked(without_chain, point="reports")
+            chain = None
+            if formats & {"xlsx", "html"}:
+                result = verify(session, period)
+                head = session.exec(select(ChainLink).order_by(ChainLink.seq.desc())
+                                    .limit(1)).first()
+                chain = {"ok": result.ok, "checked": result.checked, "problem": result.problem,
+                         "head": head.hash if head else None}
+        traces: dict[str, Path] = {}
+        if "xlsx" in formats:
+            traces["xlsx"] = trace.write_xlsx(out_dir / "trace.xlsx", period, rows, stored, lang,
+                                              ledger_lang, ledger_file, chain)
+        if "html" in formats:
+            traces["html"] = trace.write_html(out_dir / "trace.html", period, rows, stored, lang,
+                                              ledger_lang, ledger_file, chain)
+        if other is None:
+            others = without_chain()
+        else:
+            try:
+                others = other.result()
+            except (ChildError, EvaluationCrashed) as e:
+                raise Refused([i18n.t(lang, "report_failed", dir=out_dir,
+                                      error=f"{getattr(e, 'kind', 'crash')}: {e}")]) from None
+    except BaseException:
+        if other is not None:
+            other.cancel()
+        raise
+
     written: list[Path] = []
     lines: list[tuple[str, str]] = []
+    books = [p for p in others if p.parent == out_dir / "reviews"]
     if "xlsx" in formats:
-        written.append(statement.write(out_dir / "statement.xlsx", period, rows, stored, lang,
-                                       {"ledger_file": ledger_file}))
+        written.append(others[0])
         d, e = statement.summary(rows)
         lines.append(("statement.xlsx", i18n.t(lang, "report_statement", d=d, e=e)))
-        written.append(trace.write_xlsx(out_dir / "trace.xlsx", period, rows, stored, lang,
-                                        ledger_lang, ledger_file, chain))
+        written.append(traces["xlsx"])
         chain_word = i18n.t(lang, "chain_ok_short" if chain and chain["ok"] else "chain_bad_short")
         lines.append(("trace.xlsx", i18n.t(lang, "report_trace_xlsx", n=len(stored["firings"]),
                                            chain=chain_word)))
     if "html" in formats:
-        written.append(trace.write_html(out_dir / "trace.html", period, rows, stored, lang,
-                                        ledger_lang, ledger_file, chain))
+        written.append(traces["html"])
         lines.append(("trace.html", i18n.t(lang, "report_trace_html")))
     if "xlsx" in formats:
-        books = reviews.write(out_dir / "reviews", period, rows, stored, lang, ledger_lang)
         written += books
         k, r, j = reviews.counts(stored)
         key = "report_reviews" if j else "report_reviews_no_hr"
         lines.append(("reviews/", i18n.t(lang, key, k=k, r=r, j=j) if books
                       else i18n.t(lang, "report_reviews_none")))
     if "json" in formats:
-        files = json_files.write(out_dir, period, rows, stored)
+        files = [p for p in others if p.parent == out_dir and p.suffix == ".json"]
         written += files
         lines.append((", ".join(p.name for p in files), i18n.t(lang, "report_json")))
     out.write(i18n.t(lang, "reports_header", dir=out_dir) + "\n")
@@ -275,6 +315,13 @@ def write_reports(args, out, period: str, out_dir: Path, formats: set[str]) -> l
     if chain is not None and not chain["ok"]:
         out.write(i18n.t(lang, "verify_bad", problem=chain["problem"]) + "\n")
     return written
+
+
+def _parallel_reports() -> bool:
+    """Write reports in two processes when this one may use two cores or more (and fork);
+    XIETONG_WORKERS=1 keeps everything in one process."""
+    from evaluator.evaluate import default_workers
+    return default_workers() > 1
 
 
 def _aware(t):

@@ -65,6 +65,8 @@ MESSAGES = {
                       "zh": "  已记录台账复核结论 {n} 条。"},
     # reports (reports/*.py): where each report is and what it shows
     "reports_header": {"en": "Reports in {dir}:", "zh": "报告已写入 {dir}："},
+    "report_failed": {"en": "Could not write the reports in {dir}: {error}",
+                      "zh": "无法在 {dir} 写入报告：{error}"},
     "report_statement": {"en": "scores of {d:,} departments and {e:,} employees: base, each mechanism, final, why not, chart",
                          "zh": "{d:,} 个部门、{e:,} 名员工的得分：基础分、各机制调整、最终得分、未计入说明、图表"},
     "report_trace_xlsx": {"en": "audit trace: {n:,} rule firings with their source rows and cited values, the run's hashes; audit chain {chain}",
