@@ -74,9 +74,23 @@ class Phases:
     an inner phase's start banks the peak so far into the open outer phases before the
     high-water mark is reset, so every phase's peak is its own."""
 
-    def __init__(self):
+    def __init__(self, forked_log: Path | None = None):
         self.stack: list[list] = []          # [name, start, peak_kb]
         self.done: dict[str, dict] = {}
+        self.pid = os.getpid()
+        self.forked_log = forked_log         # where phases that run in forked children report
+
+    def merge_forked(self) -> None:
+        """Adds the phases timed in forked children (the second report writer) to `done`."""
+        if self.forked_log is None or not self.forked_log.exists():
+            return
+        for line in self.forked_log.read_text().splitlines():
+            rec = json.loads(line)
+            got = self.done.setdefault(rec["name"], {"seconds": 0.0, "peak_mb": 0.0, "calls": 0,
+                                                     "forked": True})
+            got["seconds"] += rec["seconds"]
+            got["peak_mb"] = max(got["peak_mb"], rec["peak_mb"])
+            got["calls"] += 1
 
     def _bank(self) -> None:
         hwm = _hwm_kb()
@@ -103,6 +117,14 @@ class Phases:
 
         @functools.wraps(fn)
         def timed(*a, **kw):
+            if os.getpid() != phases.pid:        # in a forked child: report through the log
+                _reset_hwm()
+                t = time.perf_counter()
+                result = fn(*a, **kw)
+                with open(phases.forked_log, "a") as f:
+                    f.write(json.dumps({"name": name or attr, "seconds": time.perf_counter() - t,
+                                        "peak_mb": _hwm_kb() / 1024}) + "\n")
+                return result
             phases.start(name or attr)
             try:
                 result = fn(*a, **kw)
@@ -124,7 +146,7 @@ def child_pipeline(ledger: str, workdir: str) -> dict:
     from reports import json_files, reviews, statement, trace
     import evaluator.evaluate as evaluate_mod
     startup = time.perf_counter() - t_import
-    ph = Phases()
+    ph = Phases(Path(workdir) / "forked-phases.jsonl")
     digest = {}
     # The evaluation itself runs in a child forked by evaluator.runs (evaluator.isolation): it
     # reports its own time and peak through a file, the parent times the rest.
@@ -136,8 +158,10 @@ def child_pipeline(ledger: str, workdir: str) -> dict:
         t = time.perf_counter()
         result = evaluate_ledger(*a, **kw)
         took = time.perf_counter() - t
+        workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         with open(child_log, "a") as f:
             f.write(json.dumps({"seconds": took, "peak_mb": _hwm_kb() / 1024,
+                                "workers_peak_mb": workers,
                                 **_digest(result.adjustments, result.exceptions,
                                           result.counts["by_rule"]),
                                 "counts": {**{k: result.counts[k] for k in
@@ -190,12 +214,15 @@ def child_pipeline(ledger: str, workdir: str) -> dict:
     whole = time.perf_counter() - t0
     if rc != 0:
         raise SystemExit(f"xietong run exited {rc}")
+    ph.merge_forked()
     phases = ph.done
     evaluations = [json.loads(line) for line in child_log.read_text().splitlines()]
     phases["evaluate"] = {"seconds": sum(e["seconds"] for e in evaluations),
                           "peak_mb": max(e["peak_mb"] for e in evaluations),
+                          "workers_peak_mb": max(e["workers_peak_mb"] for e in evaluations),
                           "calls": len(evaluations)}
-    digest.update({k: v for k, v in evaluations[-1].items() if k not in ("seconds", "peak_mb")})
+    digest.update({k: v for k, v in evaluations[-1].items()
+                   if k not in ("seconds", "peak_mb", "workers_peak_mb")})
     persist = phases["evaluate_period"]["seconds"] - phases["evaluate"]["seconds"]
     sizes = {p.name: p.stat().st_size for p in out.rglob("*") if p.is_file()}
     return {"phases": phases, "whole_run_s": whole, "startup_s": startup,
@@ -319,17 +346,64 @@ def ensure_ledger(size: int, cache: Path) -> Path:
     return path
 
 
+def _tree(pid: int) -> list[int]:
+    """pid and its descendants (Linux /proc/<pid>/task/<tid>/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: shared (copy-on-write) pages split between the processes sharing
+    them, so summing PSS over a process tree counts each page once."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def run_child(kind: str, ledger: Path, timeout: float) -> dict | None:
+    """One measurement in a fresh interpreter. Meanwhile this (otherwise idle) process samples
+    the memory of the child's whole process tree — the evaluation's child and its feed workers,
+    the second report writer — every 0.2 s: `tree_peak_mb` is the largest sum of their PSS seen,
+    what the run as a whole needed of the machine."""
     with tempfile.TemporaryDirectory(prefix="xietong-bench-") as workdir:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, str(ledger), workdir]
-        try:
-            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return {"timeout": timeout}
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, text=True)
+            peak, deadline = 0, time.monotonic() + timeout
+            while proc.poll() is None:
+                if time.monotonic() > deadline:
+                    for pid in reversed(_tree(proc.pid)):
+                        try:
+                            os.kill(pid, 9)
+                        except OSError:
+                            pass
+                    proc.wait()
+                    return {"timeout": timeout}
+                peak = max(peak, sum(_pss_kb(pid) for pid in _tree(proc.pid)))
+                time.sleep(0.2)
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
         if proc.returncode != 0:
-            sys.stderr.write(proc.stderr[-3000:])
+            sys.stderr.write(stderr[-3000:])
             return {"error": f"exit {proc.returncode}"}
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        result = json.loads(stdout.strip().splitlines()[-1])
+        result["tree_peak_mb"] = peak / 1024
+        return result
 
 
 def _seconds(result: dict) -> float:
@@ -388,7 +462,8 @@ def _fmt_s(x) -> str:
 
 def table(results: list[dict]) -> str:
     head = ("| employees | ledger rows | read | validate | store | evaluate | persist | reports "
-            "| **whole run** | peak RSS (run; evaluation child) | floor (calamine) | import ÷ floor "
+            "| **whole run** | peak memory (all processes, PSS) | peak RSS (run; evaluation child) "
+            "| floor (calamine) | import ÷ floor "
             "| CLIPS peer | evaluate ÷ peer | plain Python | µs/row (run) |")
     lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
     for r in results:
@@ -410,6 +485,7 @@ def table(results: list[dict]) -> str:
             _fmt_s(get("read")), _fmt_s(get("validate")), _fmt_s(get("store")),
             _fmt_s(get("evaluate")), _fmt_s(p.get("persist_s")), _fmt_s(get("reports")),
             f"**{_fmt_s(whole)}**" if whole else _fmt_s(p or None),
+            f"{p['tree_peak_mb']:.0f} MB" if p.get("tree_peak_mb") else "–",
             _peaks(p),
             f"{_fmt_s(floor or None)}, {floor['peak_mb']:.0f} MB" if floor.get("seconds") else "–",
             f"{imp:.2f}×" if imp else "–",
@@ -421,7 +497,8 @@ def table(results: list[dict]) -> str:
 def _peaks(p: dict) -> str:
     """The run's own peak (the largest of its phases) and the forked evaluation child's."""
     ph = p.get("phases") or {}
-    run = max((v["peak_mb"] for k, v in ph.items() if k != "evaluate"), default=0)
+    run = max((v["peak_mb"] for k, v in ph.items() if k != "evaluate" and not v.get("forked")),
+              default=0)
     child = ph.get("evaluate", {}).get("peak_mb")
     if not run:
         return "–"

@@ -35,6 +35,19 @@ class Evaluated:
     employees: dict[str, dict]
     counts: dict = field(default_factory=dict)
 
+    # An Evaluated crosses a pipe from the evaluation's child (evaluator.isolation). Pickle
+    # writes a named tuple with its class, per entry: the trace goes as five plain columns
+    # instead (measured on 265,914 firings: 2.8 s → 0.9 s to pickle, 0.8 → 0.3 s to unpickle).
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["trace"] = tuple(map(list, zip(*self.trace))) if self.trace else ()
+        return state
+
+    def __setstate__(self, state):
+        columns = state["trace"]
+        state["trace"] = list(map(TraceEntry, *columns)) if columns else []
+        self.__dict__.update(state)
+
 
 def describe(rule_id: str) -> tuple[str, str]:
     """(zh, en) one-line description of a rule id."""

@@ -170,3 +170,17 @@ def test_workers_default_from_the_environment(monkeypatch):
     assert 1 <= default_workers() <= 4
     monkeypatch.delenv('XIETONG_WORKERS')
     assert default_workers() == max(1, min(len(os.sched_getaffinity(0)), 4))
+
+
+def test_an_evaluation_crosses_the_pipe_unchanged():
+    """Evaluated pickles its trace as columns (the evaluation's child sends it back)."""
+    import pickle
+    from rules.context import TraceEntry
+    ledger = random_ledger(21, 3).build()
+    got = evaluate_ledger(ledger.rows, load_policy(), PERIOD)
+    back = pickle.loads(pickle.dumps(got, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == got and len(back.trace) > 50
+    assert all(type(t) is TraceEntry for t in back.trace)
+    from evaluator.evaluate import Evaluated
+    empty = Evaluated(PERIOD, [], [], [], {}, {}, {"firings": 0})
+    assert pickle.loads(pickle.dumps(empty)) == empty
