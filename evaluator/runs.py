@@ -516,14 +516,22 @@ _PARSED_OUTCOMES: dict[str, dict] = {}
 
 
 def _parse_outcome(text: str) -> dict:
-    """json.loads(text); the repeated one-note outcomes are parsed once and copied."""
+    """json.loads(text). The outcomes most firings share (nothing, one note, one flag) are
+    parsed once and the same dict is returned for each: readers only read it, and 2.7 million
+    copies at 100,000 employees were a second of time and a gigabyte of memory."""
     cached = _PARSED_OUTCOMES.get(text)
-    if cached is None:
-        value = json.loads(text)
-        items = value.get("outcomes") if type(value) is dict and len(value) == 1 else None
-        if not (type(items) is list and all(type(o) is dict and len(o) == 1
-                                            and all(type(v) is str for v in o.values())
-                                            for o in items)) or len(_PARSED_OUTCOMES) > 10_000:
-            return value
-        cached = _PARSED_OUTCOMES[text] = [next(iter(o.items())) for o in items]
-    return {"outcomes": [{k: v} for k, v in cached]}
+    if cached is not None:
+        return cached
+    value = json.loads(text)
+    if len(_PARSED_OUTCOMES) < 10_000 and _one_word(value):
+        _PARSED_OUTCOMES[text] = value
+    return value
+
+
+def _one_word(value) -> bool:
+    """{} or {"outcomes": [{"note"|"exception"...: "text"}]}: an outcome that repeats."""
+    if value == {}:
+        return True
+    items = value.get("outcomes") if type(value) is dict and len(value) == 1 else None
+    return (type(items) is list and len(items) == 1 and type(items[0]) is dict
+            and len(items[0]) == 1 and type(next(iter(items[0].values()))) is str)
