@@ -184,3 +184,46 @@ def test_an_evaluation_crosses_the_pipe_unchanged():
     from evaluator.evaluate import Evaluated
     empty = Evaluated(PERIOD, [], [], [], {}, {}, {"firings": 0})
     assert pickle.loads(pickle.dumps(empty)) == empty
+
+
+def test_the_counted_id_hash_equals_fnv1a32():
+    from evaluator.engine import _fnv1a32_counted, fnv1a32
+    ids = [f'f{n:x}' for n in range(70_000)] + ['', 'a', 'sid-s0', 'f1~1', 'f1~2', 'f10', 'f1']
+    rnd = random.Random(5)
+    ids += [''.join(rnd.choice('abcdef0123456789~-') for _ in range(rnd.randint(1, 12)))
+            for _ in range(2000)]
+    assert [_fnv1a32_counted(s) for s in ids] == [fnv1a32(s) for s in ids]
+
+
+def test_a_fact_checker_plan_still_refuses_out_of_range_numbers():
+    """The checker's fast path for facts shaped like earlier ones keeps the per-value checks."""
+    from evaluator.engine import FactError
+    with Evaluation([mixed_book()]) as ev:
+        ok = {'t': 'row', 'n': 3, 'emp': 'A', 'boom': False, 'w': 1.5}
+        for i in range(3):
+            ev.feed('mixed', dict(ok), key=i)
+        with pytest.raises(FactError, match=r"n=9007199254740993 is beyond 2\*\*53"):
+            ev.feed('mixed', dict(ok, n=2 ** 53 + 1), key='big')
+        with pytest.raises(FactError, match=r"w=inf is not finite"):
+            ev.feed('mixed', dict(ok, w=float('inf')), key='inf')
+        with pytest.raises(FactError, match=r"n=True must be number"):
+            ev.feed('mixed', dict(ok, n=True), key='bool')
+
+
+@pytest.mark.parametrize('references', [(), ('B',)])
+def test_closing_after_an_unmatched_join_does_not_crash(references):
+    """Found while writing these tests: durable_rules' delete_state crashes the process
+    (SIGSEGV, or glibc's "free(): invalid pointer") after a fed row whose join found no partner
+    was retracted. The layer does not free such a book's states (evaluator/engine.py _release);
+    this runs the case in a child so that a regression fails the test, not the test run."""
+    from evaluator.isolation import Forked
+
+    def case():
+        with Evaluation([mixed_book()]) as ev:
+            for emp in references:
+                ev.add_reference('mixed', {'t': 'emp', 'emp': emp, 'dept': 'd'}, key=emp)
+            for i in range(3):
+                ev.feed('mixed', {'t': 'row', 'n': 3, 'emp': 'A', 'boom': False}, key=i)
+            rec = ev.reconcile()
+        return rec.fed, rec.references
+    assert Forked(case).result() == (3, len(references))
