@@ -703,8 +703,9 @@ class _FactChecker:
         self.checks = tuple((f, want, _TYPES_OF[want]) for f, want in sorted(types.items()))
         self.known_shapes: set[tuple] = set()     # field-name tuples already checked
         self.passed: set[tuple] = set()           # (field names, value types) that passed checks
-        # (field names, value types) of plain facts that passed every check -> the positions
-        # of their int and float values, the only checks left for the next such fact
+        # (field names, value types) of plain facts (Decimals allowed) that passed every
+        # check -> the positions of their int and float values and the names of their Decimals:
+        # the only checks and conversions left for the next fact of that signature
         self.plans: dict[tuple, tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
     def __call__(self, fact: Any, key: Hashable) -> dict:
@@ -713,7 +714,7 @@ class _FactChecker:
         out = dict(fact)
         plan = self.plans.get((tuple(out), tuple(map(type, out.values()))))
         if plan is not None:                      # the common case: a fact like the last ones
-            ints, floats = plan
+            ints, floats, decimals = plan
             if ints or floats:
                 values = tuple(out.values())
                 for i in ints:
@@ -722,13 +723,19 @@ class _FactChecker:
                 for i in floats:
                     if not math.isfinite(values[i]):
                         return self._checked(out, key)
+            for name in decimals:                 # deliberate: the engine compares doubles
+                f = float(out[name])
+                if not math.isfinite(f):
+                    return self._checked(out, key)
+                out[name] = f
             return out
         return self._checked(out, key)
 
     def _checked(self, out: dict, key: Hashable) -> dict:
         """Every check, field by field; remembers a plan for plain facts that pass."""
         shape = tuple(out)
-        plain = all(type(v) in _PLAIN for v in out.values())
+        given = tuple(map(type, out.values()))    # before Decimals become floats
+        plain = all(t in _PLAIN or t is Decimal for t in given)
         if shape not in self.known_shapes:
             if len(out) > MAX_FIELDS:
                 raise FactError(f'fact {key!r}: {len(out)} fields; the engine takes at most '
@@ -762,8 +769,10 @@ class _FactChecker:
             if len(self.passed) < 10_000:
                 self.passed.add(signature)
         if plain and len(self.plans) < 10_000:
-            self.plans[signature] = (tuple(i for i, t in enumerate(types) if t is int),
-                                     tuple(i for i, t in enumerate(types) if t is float))
+            self.plans[(shape, given)] = (
+                tuple(i for i, t in enumerate(given) if t is int),
+                tuple(i for i, t in enumerate(given) if t is float),
+                tuple(name for name, t in zip(shape, given) if t is Decimal))
         return out
 
 

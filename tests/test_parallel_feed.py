@@ -227,3 +227,17 @@ def test_closing_after_an_unmatched_join_does_not_crash(references):
             rec = ev.reconcile()
         return rec.fed, rec.references
     assert Forked(case).result() == (3, len(references))
+
+
+def test_a_fact_checker_plan_converts_decimals_like_the_first_fact():
+    from decimal import Decimal
+    from evaluator.engine import FactError
+    with Evaluation([mixed_book()]) as ev:
+        got = [ev.feed('mixed', {'t': 'row', 'n': 12, 'emp': 'A', 'boom': False,
+                                 'w': Decimal(x)}, key=x) for x in ('1.5', '2.25', '0.1')]
+        assert [ev._books['mixed'].clean({'t': 'row', 'w': Decimal(x)}, 'k')['w']
+                for x in ('1.5', '0.1')] == [1.5, 0.1]
+        assert [len(g) for g in got] == [3, 3, 3]
+        with pytest.raises(FactError, match=r"w=1E\+400 is not finite as a float"):
+            ev.feed('mixed', {'t': 'row', 'n': 12, 'emp': 'A', 'boom': False,
+                              'w': Decimal('1e400')}, key='huge')
