@@ -25,13 +25,13 @@ open, so IT's peripheral mean is 4 → R = 80.
 from __future__ import annotations
 
 from collections import defaultdict
-from fractions import Fraction
+from decimal import Decimal
 
 from evaluator.engine import RuleBook, m
 from rules.company import is_blank, norm_dimension
 from rules.context import Context
 from rules.exceptions import mechanism_for, rating_review_assignee
-from rules.outcomes import TOLERANCE_FLOAT, exact, flag, note
+from rules.outcomes import TOLERANCE_FLOAT, flag, note
 
 BOOK = RuleBook("ratings", zh="周边评价与责任矩阵评分", en="Internal and RACI ratings")
 SHEETS = ("InternalRatings", "RaciRatings")
@@ -184,8 +184,11 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
     # Aggregates the triggers compare against (SPEC §5.2): peers on the same dimension, and the
     # counterpart department's low ratings. A rating's peers are its (department, dimension)
     # group less the ratings of its own rater, so exact sums and counts per group and per
-    # (group, rater) give their mean in O(1): O(n) per sheet, not O(n²).
-    scores = [exact(r["score"]) for r in accepted]
+    # (group, rater) give their mean in O(1): O(n) per sheet, not O(n²). Exact in integers:
+    # every score as a whole number of units of 10**-places (Fractions cost a tenth of the
+    # evaluation's own Python time), and a quotient of two ints is the correctly rounded float,
+    # the same one float() of the exact Fraction gives.
+    scores, scale = _units([r["score"] for r in accepted])
     groups = [(r["ratee_dept_id"], norm_dimension(r["dimension"])) for r in accepted]
     group_sum: dict[tuple[str, str], list] = {}
     rater_sum: dict[tuple[tuple[str, str], str], list] = {}
@@ -211,8 +214,9 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
         deviation = 0.0
         peer_mean = None
         if peer_count:
-            peer_mean = (total - own_total) / peer_count
-            deviation = float(abs(score - peer_mean))
+            peers = total - own_total                       # in units
+            peer_mean = peers / (peer_count * scale)         # only shown, to 2 places
+            deviation = abs(score * peer_count - peers) / (peer_count * scale)
         counterparts = (low_by_pair.get((r["ratee_dept_id"], company.dept_of(r["rater_id"])), [])
                         if sheet == "InternalRatings" else [])
         extras.append((peer_mean, peer_count, deviation, counterparts))
@@ -270,11 +274,23 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
     return counted
 
 
-def _review_message(kind: str, r: dict, peer_mean: Fraction | None, peer_count: int,
+def _units(values) -> tuple[list[int], int]:
+    """Exact decimal values as integers of one unit, and the unit's inverse: ([45, 30], 10)
+    for 4.5 and 3."""
+    ratios = [Decimal(v).as_integer_ratio() if type(v) is not Decimal else v.as_integer_ratio()
+              for v in values]
+    scale = 1
+    for _, den in ratios:               # a decimal's denominator is 2**a * 5**b: divides 10**k
+        while scale % den:
+            scale *= 10
+    return [n * (scale // den) for n, den in ratios], scale
+
+
+def _review_message(kind: str, r: dict, peer_mean: float | None, peer_count: int,
                     counterparts: list[dict]) -> str:
     who = f"{r['rating_id']}: {r['rater_id']} rated {r['ratee_dept_id']} {r['score']} on {r['dimension']}"
     if kind == "RATING_OUTLIER":
-        return f"{who}; the other raters' mean is {float(peer_mean):.2f} ({peer_count} ratings)"
+        return f"{who}; the other raters' mean is {peer_mean:.2f} ({peer_count} ratings)"
     if kind == "RATING_MUTUAL_LOW":
         return f"{who}; {r['ratee_dept_id']} rated back low in {', '.join(c['rating_id'] for c in counterparts)}"
     if kind == "RATING_LOW_NO_COMMENT":

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import tests.test_reference as reference_tests
 from evaluator.evaluate import BOOKS, evaluate_ledger
@@ -112,3 +113,21 @@ def test_docs_rules_md_is_current():
     assert doc.read_text("utf-8") == rules_markdown(), \
         "regenerate: python -c \"from evaluator.evaluate import rules_markdown; " \
         "open('docs/rules.md','w').write(rules_markdown())\""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.decimals(min_value=1, max_value=5, allow_nan=False, allow_infinity=False),
+                min_size=2, max_size=40),
+       st.integers(1, 39))
+def test_rating_peer_arithmetic_in_units_is_exact(values, peer_count):
+    """rules.ratings computes peers' means and deviations on integer units: the same floats as
+    exact Fractions give."""
+    from fractions import Fraction
+    from rules.ratings import _units
+    units, scale = _units(values)
+    assert [Fraction(u, scale) for u in units] == [Fraction(v) for v in values]
+    peers = sum(units[1:])
+    exact_mean = Fraction(peers, scale) / peer_count
+    assert peers / (peer_count * scale) == float(exact_mean)
+    assert (abs(units[0] * peer_count - peers) / (peer_count * scale)
+            == float(abs(Fraction(values[0]) - exact_mean)))
