@@ -33,6 +33,7 @@ Decisions where SPEC is silent (see also importers/normalize.py and importers/gu
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import os
 import unicodedata
@@ -45,7 +46,7 @@ from typing import Callable
 
 from . import messages
 from .guard import Refusal, read_upload
-from .normalize import BLANK, CONVERTERS, Bad, convert_column, make_enum, show
+from .normalize import BLANK, CONVERTERS, Bad, convert_column_types, make_enum, show
 from .result import Ledger, LedgerRefused, Problem
 from .schema import ENUMS, REFERENCES, RESERVED_EMPLOYEE_IDS, SHEET_BY_NAME, SHEETS, Column, Sheet
 from .workbook import open_book
@@ -76,6 +77,7 @@ _ENUM_CONVERTERS = {name: make_enum(spellings) for name, spellings in ENUMS.item
 # What a converter returns for a good cell, per column kind (anything else needs a look).
 _GOOD_TYPE = {"id": str, "text": str, "enum": str, "number": Decimal, "ratio": Decimal,
               "date": dt.date}
+_Blank = type(BLANK)
 
 
 def col_letter(j: int) -> str:
@@ -143,7 +145,16 @@ def read_ledger(path, *, lang: str | None = None, progress: Progress | None = No
     only: read just these sheets (canonical names), each of them required, without the
     cross-sheet master-data checks — e.g. ("Reviews",) for a manager's returned review workbook.
     """
-    return _Reader(path, lang, progress, only).run()
+    # A ledger is ~100k new dicts, lists and calamine's row lists, none of them in a cycle:
+    # the cyclic collector would only walk them again and again as they pile up (as in
+    # importers/sample.py), so it pauses while they are built.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _Reader(path, lang, progress, only).run()
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _Reader:
@@ -315,7 +326,9 @@ class _Reader:
 
         Column by column rather than row by row: map() runs the converter over a whole column
         at C speed, and a column whose results all have the expected type (the common case)
-        needs no further look. This keeps 100k rows well under calamine's own parse time.
+        needs no further look; nor does an optional column whose only other results are blanks
+        (comments, notes): its blanks take the default in one pass. This keeps 100k rows well
+        under calamine's own parse time.
         """
         if not sh.usable:
             return done
@@ -325,27 +338,23 @@ class _Reader:
         if not n:
             return done
         errors = book.errors.get(sh.name) or {}
+        error_rows: dict[int, list[int]] = {}       # column -> body rows of its error cells
+        for (i, jj) in errors:
+            if 0 < i <= n:
+                error_rows.setdefault(jj, []).append(i - 1)
         plan = [c for c in sh.d.columns if c.name in sh.colmap]
         columns: list[list] = []
-        odd: list[list[int]] = []                    # per column: rows whose result is not plain
+        kinds: list[set] = []                        # per column: the types of its results
         for c in plan:
             j = sh.colmap[c.name]
             conv = _ENUM_CONVERTERS[c.enum] if c.kind == "enum" else CONVERTERS[c.kind]
-            values = convert_column(c.kind, conv, list(map(itemgetter(j), body)))
-            good = _GOOD_TYPE[c.kind]
-            if set(map(type, values)) == {good}:
-                bad_rows = []
-            else:
-                bad_rows = [k for k, v in enumerate(values) if type(v) is not good]
-            for (i, jj) in errors:
-                if jj == j and 0 < i <= n:
-                    bad_rows.append(i - 1)
+            values, types = convert_column_types(c.kind, conv, list(map(itemgetter(j), body)))
             columns.append(values)
-            odd.append(bad_rows)
+            kinds.append(types)
         # Blank rows: every ledger column blank, and no error cell among them.
         blank: set[int] = set()
-        if odd and odd[0]:
-            cand = [k for k in odd[0] if columns[0][k] is BLANK]
+        if kinds and _Blank in kinds[0]:
+            cand = [k for k, v in enumerate(columns[0]) if v is BLANK]
             blank = {k for k in cand
                      if all(col[k] is BLANK for col in columns)
                      and not any((k + 1, sh.colmap[c.name]) in errors for c in plan)}
@@ -355,8 +364,19 @@ class _Reader:
             dcol = [c.name for c in plan].index("decision")
             blank |= {k for k in range(n) if columns[dcol][k] is BLANK
                       and (k + 1, sh.colmap["decision"]) not in errors}
-        for c, values, bad_rows in zip(plan, columns, odd):
+        for ci, (c, values, types) in enumerate(zip(plan, columns, kinds)):
             j = sh.colmap[c.name]
+            good = _GOOD_TYPE[c.kind]
+            bad_rows = error_rows.get(j, [])
+            if types == {good}:
+                pass                                  # only the error cells need a look
+            elif not bad_rows and c.optional and types == {good, _Blank}:
+                # Blanks only, no error cell: each blank takes the default. Blank rows get it
+                # too, harmlessly: they are dropped below.
+                d = c.default
+                values = columns[ci] = [d if v is BLANK else v for v in values]
+            else:
+                bad_rows = [k for k, v in enumerate(values) if type(v) is not good] + bad_rows
             for k in sorted(set(bad_rows)):
                 if k in blank:
                     continue
@@ -374,7 +394,8 @@ class _Reader:
                     self.found.append(self._cell(sh, k + 1, j, c, v.key, v.args))
                     values[k] = _INVALID
             if c.kind in ("number", "ratio") and (c.min is not None or c.max is not None):
-                decimals = [d for d in values if type(d) is Decimal]
+                decimals = (values if types == {Decimal} and not bad_rows
+                            else [d for d in values if type(d) is Decimal])
                 if not decimals or (_in_range(min(decimals), c) and _in_range(max(decimals), c)):
                     continue
                 for k, d in enumerate(values):

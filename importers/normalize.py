@@ -292,23 +292,35 @@ CONVERTERS = {"id": to_id, "text": to_text, "number": to_number, "ratio": to_rat
 
 # --- whole columns ------------------------------------------------------------------------
 
+# _CONTROL without \x1f, the separator _plain_text joins cells with (a \x1f inside a cell
+# shows as one separator too many).
+_CONTROL_BUT_US = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1e]")
+# Every ASCII character _CONTROL matches or str.strip() removes (\x00-\x1f and the space).
+_LOW_ASCII = bytes(range(0x21))
+
+
 def _plain_text(col: list) -> list | None:
-    """Trimmed strings (BLANK for empty ones) when no cell needs NFKC or starts with '#'.
+    """Trimmed strings ('' for blank ones) when no cell needs NFKC or starts with '#'.
 
     One C-level check of the joined column replaces a Python call per cell; the separator
     \x1f is a starter character, so the joined string is NFKC-normal exactly when every cell is.
     """
     joined = "\x1f".join(col)
-    if not (joined.isascii() or unicodedata.is_normalized("NFKC", joined)):
+    if joined.isascii():
+        if len(joined.encode("ascii").translate(None, _LOW_ASCII)) == len(joined) - len(col) + 1:
+            # Only the separators were deleted: no control character, no whitespace for strip
+            # to remove (str.strip returns the cell itself then), no separator inside a cell.
+            if "#" in joined and "\x1f#" in "\x1f" + joined:
+                return None
+            return col[:]
+    elif not unicodedata.is_normalized("NFKC", joined):
         return None
-    if _CONTROL.search(joined.replace("\x1f", "")) or joined.count("\x1f") != len(col) - 1:
+    if joined.count("\x1f") != len(col) - 1 or _CONTROL_BUT_US.search(joined):
         return None                             # a control character somewhere: cell by cell
     out = list(map(str.strip, col))
     if "#" in joined and "\x1f#" in "\x1f" + "\x1f".join(out):
         return None                             # maybe an error literal: look cell by cell
-    if not all(out):
-        out = [s if s else BLANK for s in out]
-    return out
+    return out                                  # its empty strings are the caller's to blank
 
 
 def convert_column(kind: str, conv, col: list) -> list:
@@ -317,16 +329,52 @@ def convert_column(kind: str, conv, col: list) -> list:
     Each shortcut gives exactly what conv would give cell by cell (tests pin this); a column
     that is not uniform takes the general path.
     """
+    return convert_column_types(kind, conv, col)[0]
+
+
+_MEMO_MIN = 64                          # shorter columns: a set and a dict cost more than they save
+
+
+def convert_column_types(kind: str, conv, col: list) -> tuple[list, set]:
+    """convert_column(kind, conv, col) and the set of its results' types (the fast paths know
+    them without looking at every result).
+
+    A column that repeats its values (rater ids, departments, dimensions, scores, codes) is
+    converted once per distinct value. Equal cells then share one result, which nobody
+    modifies. Only str and float cells are grouped so: among them, the only values that are
+    equal yet convert differently are 0.0 and -0.0, and a column holding a zero is not grouped
+    (True == 1 == 1.0 is why other types are left out).
+    """
     types = set(map(type, col))
+    # The first cells tell a key column (all distinct) cheaply; grouping it would be wasted.
+    if (len(col) >= _MEMO_MIN and types <= {str, float}
+            and len(set(col[:_MEMO_MIN])) * 2 <= _MEMO_MIN):
+        distinct = set(col)
+        if len(distinct) * 2 <= len(col) and not (float in types and 0.0 in distinct):
+            keys = list(distinct)
+            values, out_types = _convert(kind, conv, keys, types)
+            return list(map(dict(zip(keys, values)).__getitem__, col)), out_types
+    return _convert(kind, conv, col, types)
+
+
+def _convert(kind: str, conv, col: list, types: set) -> tuple[list, set]:
     if types == {str} and kind in ("id", "text"):
         out = _plain_text(col)
         if out is not None and (kind == "text" or max(map(len, col), default=0) <= MAX_ID_LENGTH):
-            return out
+            if all(out):
+                return out, {str}
+            return [s if s else BLANK for s in out], ({str, _Blank} if any(out) else {_Blank})
     elif types == {float}:
         if kind == "id" and all(map(float.is_integer, col)) and max(map(abs, col)) < 1e15:
-            return list(map(str, map(int, col)))
+            return list(map(str, map(int, col))), {str}
         if kind == "number" and all(map(math.isfinite, col)):
-            return list(map(Decimal, map(repr, col)))
+            return list(map(Decimal, map(repr, col))), {Decimal}
+    elif types == {float, str} and kind == "number":
+        # Numbers with empty cells (an optional column): to_number gives BLANK for a string
+        # that strips to nothing, Decimal(repr(v)) for a finite float.
+        if all(math.isfinite(v) if type(v) is float else not v.strip() for v in col):
+            return [BLANK if type(v) is str else Decimal(repr(v)) for v in col], {Decimal, _Blank}
     elif types == {dt.date} and kind == "date":
-        return list(col)
-    return list(map(conv, col))
+        return list(col), {dt.date}
+    out = list(map(conv, col))
+    return out, set(map(type, out))

@@ -1,0 +1,252 @@
+"""The importer's fast paths (issue 2: import within 2x calamine's own parse) against the plain
+code they replace: each must give exactly what the plain one gives. No timing here.
+
+* guard._scan_common (the one-pass sheet scan) against guard._scan_general;
+* normalize.convert_column_types (grouped by distinct value, result types known) against the
+  converter cell by cell;
+* ledger._Reader._type_rows against the column-by-column code as it was before the fast paths,
+  here with the converter applied cell by cell: typed rows and every problem, in order.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+from operator import itemgetter
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from importers import guard, ledger
+from importers.normalize import BLANK, CONVERTERS, Bad, convert_column_types, make_enum
+from importers.schema import ENUMS, SHEETS
+from importers.workbook import RawBook
+
+# ----------------------------------------------------------------------------- sheet scan
+
+_letters = st.sampled_from(["A", "B", "F", "Z", "a", "f", "AB", "XFD", ""])
+_digits = st.one_of(st.sampled_from(["", "0", "1", "99999", "100000", "123456", "999999",
+                                     "000123", "1000000"]),
+                    st.integers(1, 2_000_000).map(str))
+_ends = st.sampled_from(['"/>', '" s="3"/>', '"><v>1</v></c>', '" t="e"><v>#N/A</v></c>',
+                         "\" t='e'><v>#REF!</v></c>", '" t="s"><v>0</v></c>',
+                         '"  t="e" s="2"/>', '" ><is><t>t="e"</t></is></c>'])
+_odd = st.sampled_from(['<c s="1"><v>2</v></c>', "<c/>", "<c>", '<x:c r="A1"/>', "<x:row>",
+                        '<c\tr="A1"/>', "<col/>", "<cols>", "<row r=\"7\">", "</row>", " ",
+                        "<c r='B2'/>"])
+_piece = st.one_of(st.tuples(_letters, _digits, _ends).map(lambda t: f'<c r="{t[0]}{t[1]}{t[2]}'),
+                   _odd)
+
+
+def _sheet(pieces) -> bytes:
+    return ('<worksheet><sheetData><row r="1">' + "".join(pieces) + "</row></sheetData></worksheet>"
+            ).encode()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_piece, max_size=10), st.sampled_from([guard.MAX_CELLS, 3_000_000, 150_000, 50]))
+def test_scan_common_is_scan_general(pieces, max_cells):
+    x = _sheet(pieces)
+    old = guard.MAX_CELLS
+    guard.MAX_CELLS = max_cells
+    try:
+        fast = guard._scan_common(x)
+        assert fast is None or fast == guard._scan_general(x)
+    finally:
+        guard.MAX_CELLS = old
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabz"),
+                          st.integers(1, 999_999), _ends), max_size=10))
+def test_scan_common_takes_the_common_sheets(cells):
+    """Single-letter references up to row 999,999, written `<c r="…"`: the fast path answers,
+    unless the sheet may be over the cell limit (then the general path judges it)."""
+    x = _sheet(f'<c r="{a}{n}{e}' for a, n, e in cells)
+    fast = guard._scan_common(x)
+    rows = max([99_999] + [n for _, n, _ in cells if n > 99_999]) if cells else 0
+    cols = max((ord(a.upper()) - 64 for a, _, _ in cells), default=0)
+    if rows * cols <= guard.MAX_CELLS:
+        assert fast is not None
+    assert fast is None or fast == guard._scan_general(x)
+
+
+def test_scan_common_on_a_big_ledger_sheet():
+    """693k rows x F: over the limit with the coarse column bound Z, under it with the real one."""
+    rows = [f'<row r="{i}"><c r="A{i}"><v>1</v></c><c r="F{i}" t="e"><v>#N/A</v></c></row>'
+            for i in (1, 2, 99_999, 100_000, 693_000)]
+    x = ("<worksheet><sheetData>" + "".join(rows) + "</sheetData></worksheet>").encode()
+    fast = guard._scan_common(x)
+    assert fast == guard._scan_general(x)
+    assert (fast.max_row, fast.max_col) == (693_000, 6)
+    assert fast.errors[(692_999, 5)] == "#N/A"
+
+
+# ----------------------------------------------------------------------------- converters
+
+_pool = st.sampled_from([
+    "", " ", "\u3000", "E001", " E001 ", "ＥＯＯ１", "#N/A", " #n/a", "a\x01b", "a\x1fb", "x" * 300,
+    "front", "前台", "强", "★★", "3", "85%", "1,234.5", "1,5", "2026-11-03", "2026年11月3日",
+    "03/11/2026", "TRUE", 0.0, -0.0, 1.0, 3.0, 2.5, -7.25, 1e15, 1e16, float("nan"),
+    float("inf"), 1, 3, True, False, None, dt.date(2026, 11, 3), dt.datetime(2026, 11, 3, 8, 30),
+])
+_kinds = [*CONVERTERS.items(), *(("enum", make_enum(s)) for s in ENUMS.values())]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_pool, min_size=1, max_size=6), st.integers(0, 200), st.randoms(use_true_random=False))
+def test_convert_column_types_is_cell_by_cell(few, n, rnd):
+    """Long columns of few distinct values (the grouped path) and short or mixed ones."""
+    col = [rnd.choice(few) for _ in range(n)]
+    for kind, conv in _kinds:
+        want = [conv(v) for v in col]
+        got, types = convert_column_types(kind, conv, list(col))
+        assert [repr(v) for v in got] == [repr(v) for v in want], kind
+        assert types == set(map(type, want)), kind
+
+
+def test_convert_column_types_keeps_signed_zeros():
+    col = [0.0, -0.0, 1.5] * 40
+    got, _ = convert_column_types("number", CONVERTERS["number"], col)
+    assert [str(d) for d in got[:3]] == ["0.0", "-0.0", "1.5"]
+
+
+# ----------------------------------------------------------------------------- typing
+
+def _reference_type_rows(self, sh, book, done, total):
+    """ledger._Reader._type_rows before the fast paths, converting cell by cell."""
+    if not sh.usable:
+        return done
+    raw = book.rows.get(sh.name) or []
+    body = raw[1:]
+    n = len(body)
+    if not n:
+        return done
+    errors = book.errors.get(sh.name) or {}
+    plan = [c for c in sh.d.columns if c.name in sh.colmap]
+    columns, odd = [], []
+    for c in plan:
+        j = sh.colmap[c.name]
+        conv = ledger._ENUM_CONVERTERS[c.enum] if c.kind == "enum" else CONVERTERS[c.kind]
+        values = [conv(v) for v in map(itemgetter(j), body)]
+        good = ledger._GOOD_TYPE[c.kind]
+        bad_rows = [k for k, v in enumerate(values) if type(v) is not good]
+        for (i, jj) in errors:
+            if jj == j and 0 < i <= n:
+                bad_rows.append(i - 1)
+        columns.append(values)
+        odd.append(bad_rows)
+    blank = set()
+    if odd and odd[0]:
+        cand = [k for k in odd[0] if columns[0][k] is BLANK]
+        blank = {k for k in cand if all(col[k] is BLANK for col in columns)
+                 and not any((k + 1, sh.colmap[c.name]) in errors for c in plan)}
+    if sh.d.name == "Reviews" and "decision" in sh.colmap:
+        dcol = [c.name for c in plan].index("decision")
+        blank |= {k for k in range(n) if columns[dcol][k] is BLANK
+                  and (k + 1, sh.colmap["decision"]) not in errors}
+    for c, values, bad_rows in zip(plan, columns, odd):
+        j = sh.colmap[c.name]
+        for k in sorted(set(bad_rows)):
+            if k in blank:
+                continue
+            v = values[k]
+            if (k + 1, j) in errors:
+                self.found.append(self._cell(sh, k + 1, j, c, "error", (errors[(k + 1, j)] or None,)))
+                values[k] = ledger._INVALID
+            elif v is BLANK:
+                if c.optional:
+                    values[k] = c.default
+                else:
+                    self.found.append(self._cell(sh, k + 1, j, c, "blank", ()))
+                    values[k] = ledger._INVALID
+            elif type(v) is Bad:
+                self.found.append(self._cell(sh, k + 1, j, c, v.key, v.args))
+                values[k] = ledger._INVALID
+        if c.kind in ("number", "ratio") and (c.min is not None or c.max is not None):
+            for k, d in enumerate(values):
+                if type(d) is Decimal and not ledger._in_range(d, c):
+                    self.found.append(self._cell(sh, k + 1, j, c, "range", (body[k][j],)))
+                    values[k] = ledger._INVALID
+    rows = []
+    for k in range(n):
+        if k in blank:
+            continue
+        row = {c.name: values[k] for c, values in zip(plan, columns)}
+        for c in sh.d.columns:
+            row.setdefault(c.name, c.default)
+        row["row"] = k + 2
+        rows.append(row)
+    sh.rows = rows
+    return done + n
+
+
+def _typed(book: RawBook, type_rows):
+    r = ledger._Reader("x.xlsx", "en", None)
+    r._match_sheets(book)
+    for sh in r.sheets.values():
+        r._read_header(sh, book)
+    for sh in sorted(r.sheets.values(), key=lambda s: s.pos):
+        type_rows(r, sh, book, 0, 1)
+    r.found.sort(key=lambda f: (f.sheet_pos, f.row, f.col_pos))
+    problems = [str(f.render("en")) for f in r.found]
+    rows = {name: [{k: ("INVALID" if v is ledger._INVALID else repr(v)) for k, v in row.items()}
+                   for row in sh.rows] for name, sh in r.sheets.items()}
+    return rows, problems
+
+
+# Per column, values of one kind drawn from a small pool, so that most columns are long runs of
+# repeated, mostly valid values (the fast paths), with blanks, errors and bad cells mixed in.
+# The cells come from a seeded random.Random: hypothesis draws only the shape.
+_by_kind = {
+    "id": ["E1", "E2", " E3", "D01", "", 7.0, "#N/A", "ＥＯＯ１", 1.5],
+    "text": ["note", "", "  ", "说明", "x\x02", "#REF!", 3.0, True],
+    "number": [1.0, 2.5, 0.0, -0.0, 250.0, -3.0, "", "abc", "85%", "1,234"],
+    "ratio": [0.5, 1.0, 1.5, "", "50%", "x", 0.0],
+    "date": [dt.date(2026, 11, 3), dt.datetime(2026, 11, 4, 9), "", "2026-11-05", "03/11/2026",
+             46329.0],
+    "enum": ["front", "R", "A", "higher", "high", "confirm", "维持", "", "?", 3.0],
+}
+_TYPED_SHEETS = [s for s in SHEETS if s.name in ("Departments", "Employees", "InternalRatings",
+                                                 "Behaviours", "ServiceMetrics", "Reviews")]
+
+
+@st.composite
+def _books(draw):
+    rnd = draw(st.randoms(use_true_random=False))
+    rows, errors, names = {}, {}, []
+    for s in _TYPED_SHEETS:
+        n = draw(st.sampled_from([0, 1, 3, 70, 150]))
+        common = {c.name: rnd.choice(_by_kind[c.kind]) for c in s.columns}
+        mostly = draw(st.sampled_from([0.5, 0.9, 0.99, 1.0]))
+        body = [[common[c.name] if rnd.random() < mostly else rnd.choice(_by_kind[c.kind])
+                 for c in s.columns] for _ in range(n)]
+        if n and draw(st.booleans()):
+            body[rnd.randrange(n)] = [""] * len(s.columns)              # a blank row
+        rows[s.name] = [[c.name for c in s.columns]] + body
+        errors[s.name] = {(rnd.randint(1, n), rnd.randrange(len(s.columns))): "#N/A"
+                          for _ in range(draw(st.integers(0, 2)))} if n else {}
+        names.append(s.name)
+    return RawBook("xlsx", [(n, "visible") for n in names], rows=rows, errors=errors)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_books())
+def test_type_rows_is_the_plain_typing(book):
+    assert _typed(book, ledger._Reader._type_rows) == _typed(book, _reference_type_rows)
+
+
+def test_type_rows_on_the_sample_ledger_shapes():
+    """A long sheet of repeated ids, blank comments and scores (InternalRatings as generated)."""
+    s = next(s for s in SHEETS if s.name == "InternalRatings")
+    body = [[f"IR-{k:06d}", f"XT{k % 97:04d}", f"D{k % 7:02d}", "响应速度", float(1 + k % 5),
+             "" if k % 9 else "slow"] for k in range(500)]
+    body[17][4] = 6.0                                   # out of range
+    body[33][5] = "#N/A"                                # an error literal typed as text
+    book = RawBook("xlsx", [(s.name, "visible")], rows={s.name: [[c.name for c in s.columns]] + body},
+                   errors={s.name: {(41, 4): "#DIV/0!"}})
+    got = _typed(book, ledger._Reader._type_rows)
+    assert got == _typed(book, _reference_type_rows)
+    assert [p for p in got[1] if p.startswith("InternalRatings!")] == ["InternalRatings!E19 (score): expected a number from 1 to 5, got 6",
+                      "InternalRatings!F35 (comment): expected a value, got the error value #N/A",
+                      "InternalRatings!E42 (score): expected a value, got the error value #DIV/0!"]
