@@ -1051,7 +1051,9 @@ class Evaluation:
         self._auto_keys = set()
         by_rule = dict(self._by_rule)
         unfired = len(self._unfired)
-        firings = [self.feed(book, row, key=key, partition=partition) for row, key in chunk]
+        # plain tuples: pickle writes a named tuple with its class, per firing (3x slower)
+        firings = [[tuple(f) for f in self.feed(book, row, key=key, partition=partition)]
+                   for row, key in chunk]
         self.reconcile()
         counts = {r: n - by_rule[r] for r, n in self._by_rule.items() if n != by_rule[r]}
         return firings, counts, self._unfired[unfired:], self._auto_keys
@@ -1064,13 +1066,11 @@ class Evaluation:
         n = 0
         for row_firings in firings:
             mine = []
-            for f in row_firings:
+            for seq, rule_id, fact_keys, outcomes, derived in row_firings:
                 if renumbered:
-                    f = Firing(f.seq + shift, f.rule_id,
-                               tuple(renumbered.get(k, k) for k in f.fact_keys), f.outcomes,
-                               tuple(renumbered.get(k, k) for k in f.derived))
-                else:
-                    f = f._replace(seq=f.seq + shift)
+                    fact_keys = tuple(renumbered.get(k, k) for k in fact_keys)
+                    derived = tuple(renumbered.get(k, k) for k in derived)
+                f = Firing(seq + shift, rule_id, fact_keys, outcomes, derived)
                 mine.append(f)
                 if keep is not None:
                     keep(f)
