@@ -20,9 +20,22 @@ def _sources(sources):
     return [{"sheet": s, "row": r} for s, r in sources]
 
 
-def build(period: str, rows: dict, stored: dict) -> dict[str, object]:
+def _adjustment(a: dict) -> dict:
+    return {"adjustment_id": a["adjustment_id"], "subject_type": a["subject_type"],
+            "subject_id": a["subject_id"], "mechanism": a["mechanism"], "rule": a["rule"],
+            "points": _num(a["points"]), "sources": _sources(a["sources"]),
+            "explanation": a["explanation"]}
+
+
+def _exception(e: dict) -> dict:
+    return {"review_id": e["review_id"], "kind": e["kind"], "type": e["type"],
+            "subject_id": e["subject_id"], "assignee_id": e["assignee_id"],
+            "status": e["status"], "sources": _sources(e["sources"]), "message": e["message"]}
+
+
+def _scores(period: str, rows: dict, stored: dict) -> dict:
     st = statement(rows, stored["adjustments"])
-    scores = {
+    return {
         "period": period,
         "departments": [{"dept_id": d["dept_id"], "base": _num(d["base"]), "final": _num(d["final"]),
                          "by_mechanism": {m: _num(v) for m, v in d["by_mechanism"].items()}}
@@ -31,31 +44,33 @@ def build(period: str, rows: dict, stored: dict) -> dict[str, object]:
                        "behaviour": _num(e["behaviour"]), "final": _num(e["final"])}
                       for e in st["employees"]],
     }
-    adjustments = [{"adjustment_id": a["adjustment_id"], "subject_type": a["subject_type"],
-                    "subject_id": a["subject_id"], "mechanism": a["mechanism"], "rule": a["rule"],
-                    "points": _num(a["points"]), "sources": _sources(a["sources"]),
-                    "explanation": a["explanation"]} for a in stored["adjustments"]]
-    exceptions = [{"review_id": e["review_id"], "kind": e["kind"], "type": e["type"],
-                   "subject_id": e["subject_id"], "assignee_id": e["assignee_id"],
-                   "status": e["status"], "sources": _sources(e["sources"]),
-                   "message": e["message"]} for e in stored["exceptions"]]
+
+
+def build(period: str, rows: dict, stored: dict) -> dict[str, object]:
     trace = [{"seq": f["seq"], "rule": f["rule"], "sources": _sources(f["sources"]),
               "outcome": f["outcome"]} for f in stored["firings"]]
-    return {"scores.json": scores, "adjustments.json": adjustments,
-            "exceptions.json": exceptions, "trace.json": trace}
+    return {"scores.json": _scores(period, rows, stored),
+            "adjustments.json": [_adjustment(a) for a in stored["adjustments"]],
+            "exceptions.json": [_exception(e) for e in stored["exceptions"]],
+            "trace.json": trace}
 
 
 def write(out_dir: Path, period: str, rows: dict, stored: dict) -> list[Path]:
+    """The four files, as dump(build(...)[name]) writes each; the lists are streamed, a record
+    at a time, never built whole."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    payloads = build(period, rows, dict(stored, firings=[]))     # trace.json is streamed below
-    for name, payload in payloads.items():
+    for name in ("scores.json", "adjustments.json", "exceptions.json", "trace.json"):
         path = out_dir / name
         with open(path, "w", encoding="utf-8") as f:
-            if name == "trace.json":
-                write_trace(stored["firings"], f)
+            if name == "scores.json":
+                dump(_scores(period, rows, stored), f)
+            elif name == "adjustments.json":
+                dump_items(map(_adjustment, stored["adjustments"]), f)
+            elif name == "exceptions.json":
+                dump_items(map(_exception, stored["exceptions"]), f)
             else:
-                dump(payload, f)
+                write_trace(stored["firings"], f)
             f.write("\n")
         written.append(path)
     return written
@@ -63,56 +78,68 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict) -> list[Path]:
 
 def write_trace(firings: list[dict], f, chunk: int = 2000) -> None:
     """trace.json straight from the stored firings: what dump(build(...)["trace.json"]) writes,
-    without building a dict per firing first (a big month has millions)."""
-    if not firings:
-        f.write("[]")
-        return
-    parts: list[str] = ["["]
+    without building a dict per firing first (a big month has millions), a chunk at a time.
+
+    The texts that repeat are made once: a rule's encoded id, a sheet's `{"sheet": …, "row": `
+    and the common outcomes ({} and one note or flag); a firing is then one concatenation."""
+    parts: list[str] = []
     outcomes: dict[tuple, str] = {}
-    for i, fi in enumerate(firings):
+    rules: dict[str, str] = {}
+    sheets: dict[str, str] = {}
+    sep = "["
+    for fi in firings:
         seq, rule, sources, outcome = fi["seq"], fi["rule"], fi["sources"], fi["outcome"]
         if type(seq) is not int or type(rule) is not str:
-            parts.append(("\n " if i == 0 else ",\n ") + _memo(
+            parts.append(sep + "\n " + _memo(
                 {"seq": seq, "rule": rule, "sources": _sources(sources), "outcome": outcome}, 1))
+            sep = ","
             continue
+        rule_text = rules.get(rule)
+        if rule_text is None:
+            rule_text = rules[rule] = _enc(rule)
         src = []
         for s in sources:
             sheet, row = s
-            if type(sheet) is not str or type(row) is not int:
+            head = sheets.get(sheet) if type(sheet) is str else None
+            if head is None:
+                if type(sheet) is not str:
+                    src = None
+                    break
+                head = sheets[sheet] = f'\n   {{\n    "sheet": {_enc(sheet)},\n    "row": '
+            if type(row) is not int:
                 src = None
                 break
-            src.append(f'\n   {{\n    "sheet": {_enc(sheet)},\n    "row": {row}\n   }}')
+            src.append(f"{head}{row}\n   }}")
         if src is None:
             src_text = _memo(_sources(sources), 2)
         else:
             src_text = ("[" + ",".join(src) + "\n  ]") if src else "[]"
-        key = _outcome_key(outcome)
+        # the outcome's key: () for {}, (name, text) for one note or flag, else None
+        key = None
+        if type(outcome) is dict:
+            if not outcome:
+                key = ()
+            elif len(outcome) == 1:
+                items = outcome.get("outcomes")
+                if type(items) is list and len(items) == 1:
+                    item = items[0]
+                    if type(item) is dict and len(item) == 1:
+                        ((k, v),) = item.items()
+                        if type(k) is str and type(v) is str:
+                            key = (k, v)
         out_text = outcomes.get(key) if key is not None else None
         if out_text is None:
             out_text = _memo(outcome, 2) if outcome else "{}"
             if key is not None and len(outcomes) < 10_000:
                 outcomes[key] = out_text
-        parts.append(f'{"" if i == 0 else ","}\n {{\n  "seq": {seq},\n  "rule": {_enc(rule)},'
+        parts.append(f'{sep}\n {{\n  "seq": {seq},\n  "rule": {rule_text},'
                      f'\n  "sources": {src_text},\n  "outcome": {out_text}\n }}')
+        sep = ","
         if len(parts) >= chunk:
             f.write("".join(parts))
-            parts = []
-    parts.append("\n]")
+            parts.clear()
+    parts.append("[]" if sep == "[" else "\n]")
     f.write("".join(parts))
-
-
-def _outcome_key(outcome) -> tuple | None:
-    """A hashable stand-in for the common outcomes ({} and one note or flag), else None."""
-    if type(outcome) is not dict:
-        return None
-    if not outcome:
-        return ()
-    items = outcome.get("outcomes") if len(outcome) == 1 else None
-    if type(items) is list and len(items) == 1 and type(items[0]) is dict and len(items[0]) == 1:
-        ((k, v),) = items[0].items()
-        if type(k) is str and type(v) is str:
-            return (k, v)
-    return None
 
 
 # json.dump(obj, f, ensure_ascii=False, indent=1), byte for byte, several times faster: with an
@@ -125,20 +152,27 @@ _float = json.encoder.JSONEncoder().iterencode      # NaN/Infinity spelled as js
 
 def dump(obj, f, chunk: int = 2000) -> None:
     """Writes `obj` as json.dump(obj, f, ensure_ascii=False, indent=1) would."""
-    if type(obj) is list and obj:
-        f.write("[")
-        parts: list[str] = []
-        for i, item in enumerate(obj):
-            parts.append("\n " if i == 0 else ",\n ")
-            _encode(item, 1, parts)
-            if len(parts) >= chunk:
-                f.write("".join(parts))
-                parts = []
-        parts.append("\n]")
-        f.write("".join(parts))
+    if type(obj) is list:
+        dump_items(obj, f, chunk)
         return
-    parts = []
+    parts: list[str] = []
     _encode(obj, 0, parts)
+    f.write("".join(parts))
+
+
+def dump_items(items, f, chunk: int = 2000) -> None:
+    """Writes the list of `items` (any iterable, consumed once) as dump(list(items), f) would,
+    a chunk at a time."""
+    parts: list[str] = []
+    sep = "[\n "
+    for item in items:
+        parts.append(sep)
+        sep = ",\n "
+        _encode(item, 1, parts)
+        if len(parts) >= chunk:
+            f.write("".join(parts))
+            parts.clear()
+    parts.append("[]" if sep == "[\n " else "\n]")
     f.write("".join(parts))
 
 
@@ -155,8 +189,14 @@ def _scalar(o) -> str | None:
     if t is int:
         return int.__repr__(o)
     if t is float:
-        return "".join(_float(o))
+        # json's own spelling: repr for finite floats, NaN / Infinity / -Infinity otherwise
+        if o != o or o in _INFINITIES:
+            return "".join(_float(o))
+        return float.__repr__(o)
     return None
+
+
+_INFINITIES = (float("inf"), float("-inf"))
 
 
 def _no_default(o):
@@ -237,17 +277,45 @@ def _encode(o, level: int, out: list[str]) -> None:
 
 
 def _dicts(items: list, level: int, out: list[str]) -> None:
-    """A non-empty list of dicts (a firing's sources), the flat ones written in one go."""
+    """A non-empty list of dicts (a firing's sources, scores.json's employees), the flat ones
+    (str keys, scalar values) written in one go."""
     pad = "\n" + " " * (level + 1)
     pad2 = "\n" + " " * (level + 2)
-    first = True
+    sep = "["
     for d in items:
-        out.append(("[" if first else ",") + pad)
-        first = False
-        texts = [_scalar(v) for v in d.values()] if d else None
-        if texts and None not in texts and all(type(k) is str for k in d):
-            out.append("{" + ",".join(pad2 + _enc(k) + ": " + t for k, t in zip(d, texts))
-                       + pad + "}")
+        body = _flat(d, pad2) if d else None
+        if body is not None:
+            out.append(sep + pad + "{" + body + pad + "}")
         else:
+            out.append(sep + pad)
             _encode(d, level + 1, out)
+        sep = ","
     out.append("\n" + " " * level + "]")
+
+
+_KEY_TEXT: dict[str, str] = {}                  # a key's encoding and ": ", for repeated keys
+
+
+def _flat(d: dict, pad: str) -> str | None:
+    """The members of a dict whose keys are str and values scalars, each on its line after
+    `pad`; None for any other dict."""
+    parts = []
+    for k, v in d.items():
+        if type(k) is not str:
+            return None
+        key = _KEY_TEXT.get(k)
+        if key is None:
+            key = _enc(k) + ": "
+            if len(_KEY_TEXT) < 1_000:
+                _KEY_TEXT[k] = key
+        t = type(v)
+        if t is str:
+            text = _enc(v)
+        elif t is int:
+            text = int.__repr__(v)
+        else:
+            text = _scalar(v)
+            if text is None:
+                return None
+        parts.append(pad + key + text)
+    return ",".join(parts)

@@ -111,6 +111,11 @@ _WORDS: dict[str, tuple[str, str]] = {           # key: (zh, en)
     "row": ("行号", "row"),
     "values": ("内容", "values"),
     "more": ("另有 {n} 行，见来源行", "{n} more, see Sources"),
+    "firings_sheets": ("规则触发工作表", "firing sheets"),
+    "sources_sheets": ("来源行工作表", "source-row sheets"),
+    "sheets_split": ("共 {n} 行，超出单个工作表的行数上限，分在 {k} 个工作表：{sheets}（每个最多 {per} 行）",
+                     "{n} rows, more than one sheet holds, on {k} sheets: {sheets} "
+                     "(at most {per} rows each)"),
     # trace.html interface
     "ui_filter_subject": ("对象", "Subject"),
     "ui_filter_rule": ("规则", "Rule"),
@@ -192,12 +197,43 @@ def cited_values(lang: str, sheet: str, row: dict | None) -> str:
     if row is None:
         return ""
     parts = []
-    for c in SHEET_BY_NAME[sheet].columns:
-        v = row.get(c.name)
+    # show_value per cell, with its per-column decisions (header word, enum spelling) made once
+    # per sheet and language: a big trace cites hundreds of thousands of rows.
+    for key, prefix, enum, spelled in _cited_columns(lang, sheet):
+        v = row.get(key)
         if v is None or v == "":
             continue
-        parts.append(f"{c.zh if lang == 'zh' else c.name}={show_value(lang, v, c.enum)}")
+        t = type(v)
+        if t is str:
+            parts.append(prefix + (v if spelled is None else spelled.get(v, v)))
+        elif t is Decimal:
+            cache = v and v.is_finite()              # 0 and -0 are equal, not spelled so
+            text = _DECIMALS.get(v) if cache else None
+            if text is None:
+                text = format(v.normalize(), "f")
+                if cache and len(_DECIMALS) < 10_000:
+                    _DECIMALS[v] = text
+            parts.append(prefix + text)
+        else:
+            parts.append(prefix + show_value(lang, v, enum))
     return "; ".join(parts)
+
+
+_CITED_COLUMNS: dict[tuple[str, str], tuple] = {}
+# show_value of the non-zero Decimals cited (scores, points, amounts repeat): equal non-zero
+# Decimals (4, 4.0) normalise to the same text, so one text per value.
+_DECIMALS: dict[Decimal, str] = {}
+
+
+def _cited_columns(lang: str, sheet: str) -> tuple:
+    """(column, "header=", enum, its Chinese spellings or None) for each column of `sheet`."""
+    plan = _CITED_COLUMNS.get((lang, sheet))
+    if plan is None:
+        plan = tuple((c.name, f"{c.zh if lang == 'zh' else c.name}=", c.enum,
+                      ENUM_ZH.get(c.enum, {}) if c.enum and lang == "zh" else None)
+                     for c in SHEET_BY_NAME[sheet].columns)
+        _CITED_COLUMNS[(lang, sheet)] = plan
+    return plan
 
 
 SHEET_ORDER = {s.name: i for i, s in enumerate(SHEETS)}

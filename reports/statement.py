@@ -18,7 +18,6 @@ Chinese text; all ledger text goes in as text (reports/xlsx.py). The employees s
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -27,7 +26,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 from reports import why_not
 from reports.labels import label
@@ -48,53 +47,25 @@ TOP = Alignment(vertical="top")
 
 # ----------------------------------------------------------------------------- fast, formatted
 
-_NUMBER_CELL = re.compile(rb'<c r="([A-Z]{1,3})(\d+)"><v>')
-
-
 class FormattedBulkWriter(BulkWriter):
     """A `BulkWriter` whose number cells in chosen columns carry a number format.
 
     BulkWriter streams numbers without a style (General); a statement shows points as 0.00.
-    The rows it streams are complete `<c>` elements, so the style attribute is added to each
-    unstyled number cell of the chosen columns as the bytes go out (text cells have
-    `t="inlineStr"` and dates a style already, so they never match).
-    """
-
-    def __init__(self, wb):
-        super().__init__(wb)
-        self._formats: dict[int, dict[bytes, bytes]] = {}
+    The style id goes into the number cells of the chosen columns as the rows are written
+    (text cells and dates are never restyled)."""
 
     def add_rows(self, ws, rows: Iterable[Sequence], ncols: int, first_row: int = 2,
-                 formats: dict[str, str] | None = None) -> None:
+                 formats: dict[str, str] | None = None, count: int | None = None,
+                 render=None) -> None:
         """As BulkWriter.add_rows; `formats` maps a column letter to a number format."""
-        super().add_rows(ws, rows, ncols, first_row)
+        super().add_rows(ws, rows, ncols, first_row, count, render)
         if formats:
             ids = {}
             for col, fmt in formats.items():
                 cell = WriteOnlyCell(ws)
                 cell.number_format = fmt
-                ids[col.encode()] = str(cell.style_id).encode()
-            self._formats[id(rows)] = ids
-
-    def _write_sheet(self, dst, xml, rows, ncols, first_row):
-        ids = self._formats.get(id(rows))
-        if ids:
-            dst = _Restyle(dst, ids)
-        super()._write_sheet(dst, xml, rows, ncols, first_row)
-
-
-class _Restyle:
-    def __init__(self, dst, ids: dict[bytes, bytes]):
-        self.dst, self.ids = dst, ids
-
-    def _sub(self, m: re.Match) -> bytes:
-        s = self.ids.get(m.group(1))
-        if s is None:
-            return m.group(0)
-        return b'<c r="' + m.group(1) + m.group(2) + b'" s="' + s + b'"><v>'
-
-    def write(self, data: bytes) -> int:
-        return self.dst.write(_NUMBER_CELL.sub(self._sub, data))
+                ids[column_index_from_string(col) - 1] = cell.style_id
+            self._set_number_styles(ws, ids)
 
 
 # ----------------------------------------------------------------------------- helpers

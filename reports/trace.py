@@ -10,11 +10,16 @@ the ledger rows cited (each once) and why each department's mechanisms did or di
 Sheet names in references are the ledger's own (its header language, SPEC §7); labels are in
 the report's language.
 
-trace.xlsx is streamed (BulkWriter: 100k firings in seconds). trace.html is one file with no
-network access at all: inline CSS and JS, pinned by hash in a Content-Security-Policy that
-forbids everything else, the data embedded as JSON (escaped so no ledger text can close the
-script element) and rendered a page at a time by the script, only through `textContent` — a
-ledger comment such as `<img src=x onerror=…>` shows as text.
+trace.xlsx is streamed: each firing's row is made as the sheet's XML is written (BulkWriter with
+a renderer of its own), so memory holds one text per cited ledger row, not a row per firing.
+One sheet holds 1,048,576 rows: more firings (a 100,000-employee month fires 2.7 million
+rules) continue on 规则触发 (2) / Firings (2), … with the header repeated, and the Run sheet
+says how they were split; the same for a Sources sheet that would overflow.
+
+trace.html is one file with no network access at all: inline CSS and JS, pinned by hash in a
+Content-Security-Policy that forbids everything else, the data embedded as JSON (escaped so no
+ledger text can close the script element) and rendered a page at a time by the script, only
+through `textContent` — a ledger comment such as `<img src=x onerror=…>` shows as text.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import html
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -31,11 +37,11 @@ from openpyxl.utils import get_column_letter
 
 from evaluator.evaluate import describe
 from reports import why_not
-from reports.labels import (MECHANISMS, SHEET_ORDER, cited_values, firing_mechanism, label, ref,
+from reports.labels import (MECHANISMS, SHEET_ORDER, cited_values, firing_mechanism, label,
                             sheet_name)
-from reports.statement import (NUMBER_FORMAT, FormattedBulkWriter, fit_columns, header, run_info,
-                               run_sheet, save)
-from reports.xlsx import put_text
+from reports.statement import (NUMBER_FORMAT, WIDTH_SAMPLE_ROWS, FormattedBulkWriter, fit_columns,
+                               header, run_info, run_sheet, save)
+from reports.xlsx import PLAIN_CLOSE, PLAIN_OPEN, CellXml, is_plain_text, put_text
 
 CELL_LIMIT = 32_000           # Excel holds 32,767 characters in a cell
 CITED_IN_ROW = 5              # cited values shown beside a firing; the Sources sheet has all
@@ -149,49 +155,290 @@ def _info(period, stored, lang, ledger_file, chain) -> dict:
 
 # ----------------------------------------------------------------------------- trace.xlsx
 
+# Rows one xlsx sheet holds, its header included (Excel's limit; LibreOffice's too). A 100,000-
+# employee month fires 2.7 million rules: the firings then continue on further sheets. A module
+# constant so that a test can lower it.
+SHEET_ROWS = 1_048_576
+# zlib level of the streamed sheets. Measured on the 10,000-employee trace (265,914 firings, 181
+# MB of Firings XML): compressing that XML takes 2.0 s at level 6 (zlib's default), 0.69 s at 3,
+# 0.50 s at 1; the whole trace.xlsx is 15.7, 18.3 and 19.2 MB. Level 1 saves three quarters of
+# the compression, a quarter of the trace's writing time now that the rows are cheap, for a
+# file 22 % larger: the trace is written on every run and opened now and then by an auditor.
+TRACE_ZLIB_LEVEL = 1
+FIRING_KEYS = ("seq", "rule", "description", "mechanism", "subject", "sources", "cited", "result",
+               "points", "kind", "review_id", "status", "assignee", "explanation")
+
+
+def _pages(title: str, n: int) -> list[tuple[str, int, int]]:
+    """(sheet title, first, stop) of the sheets `n` data rows need: `title`, then `title (2)`..."""
+    per = SHEET_ROWS - 1
+    pages = [(title, 0, min(n, per))]
+    start = per
+    while start < n:
+        pages.append((f"{title} ({len(pages) + 1})", start, min(n, start + per)))
+        start += per
+    return pages
+
+
+def _split_note(lang: str, pages: list[tuple[str, int, int]], n: int) -> str:
+    return label(lang, "sheets_split", n=f"{n:,}", k=len(pages),
+                 sheets=", ".join(t for t, _, _ in pages), per=f"{SHEET_ROWS - 1:,}")
+
+
+class _Cited:
+    """Each ledger row some firing cites, as the trace shows it: its reference (`周边评价!17`)
+    and its line `周边评价!17: 评价编号=R1; …` (reference and `cited_values`), made once per row:
+    a rating row is cited by three or four firings, and the Sources sheet lists it once more.
+    Held for the whole trace: one pair of texts per cited ledger row, not per firing, with
+    whether both go into their cells as they are (xlsx.is_plain_text, and not clipped)."""
+
+    def __init__(self, rows: dict, lang: str):
+        self.index = {(sheet, r["row"]): r for sheet, lst in rows.items() for r in lst}
+        self.lang = lang
+        self.lines: dict[tuple, tuple[str, str, bool]] = {}
+        self.names: dict[str, str] = {}
+
+    def __call__(self, sheet: str, row: int) -> tuple[str, str, bool]:
+        key = (sheet, row)
+        entry = self.lines.get(key)
+        if entry is None:
+            name = self.names.get(sheet)
+            if name is None:
+                name = self.names[sheet] = sheet_name(self.lang, sheet)
+            ref_text = f"{name}!{row}"
+            line = f"{ref_text}: {cited_values(self.lang, sheet, self.index.get(key))}"
+            entry = self.lines[key] = (ref_text, line, len(line) <= CELL_LIMIT
+                                       and is_plain_text(ref_text) and is_plain_text(line))
+        return entry
+
+
+class _Firings:
+    """The Firings sheet: a row per firing, made as it is written (never a list of them).
+
+    `values(f)` is a firing's row (the columns trace_rows gives). `xml` renders the rows for
+    BulkWriter: most firings (one source, no adjustment or exception: 96 % of a big month)
+    differ from others of their rule only in seq, subject and source, so their cells are built
+    from tails made once (from `values` of the first such firing) and joined by the row number;
+    every other firing is rendered from `values` the generic way."""
+
+    def __init__(self, stored: dict, lang: str, cited_of: _Cited):
+        self.adj_by_seq: dict[int, list[dict]] = {}
+        for a in stored["adjustments"]:
+            self.adj_by_seq.setdefault(a["firing_seq"], []).append(a)
+        self.exc_by_seq: dict[int, list[dict]] = {}
+        for e in stored["exceptions"]:
+            self.exc_by_seq.setdefault(e["firing_seq"], []).append(e)
+        self.lang, self.cited_of = lang, cited_of
+        # (rule, first source's sheet) -> description, mechanism
+        self.by_rule: dict[tuple, tuple[str, str]] = {}
+        self.results = {k: label(lang, k) for k in ("adjustment", "exception", "note", "none")}
+        self.to_fix = label(lang, "to_fix")
+        self.statuses: dict[str, str] = {}
+
+    def values(self, f: dict) -> tuple:
+        lang, lines, line_of = self.lang, self.cited_of.lines, self.cited_of
+        seq, rule, sources = f["seq"], f["rule"], f["sources"]
+        if len(sources) == 1:
+            (s, r), = sources
+            refs, cited, _ = lines.get((s, r)) or line_of(s, r)
+        else:
+            s = sources[0][0] if sources else None
+            pairs = [lines.get((x, r)) or line_of(x, r) for x, r in sources]
+            refs = "; ".join(p[0] for p in pairs)
+            cited = "\n".join(p[1] for p in pairs[:CITED_IN_ROW])
+            if len(sources) > CITED_IN_ROW:
+                cited += "\n… " + label(lang, "more", n=len(sources) - CITED_IN_ROW)
+        described = self.by_rule.get((rule, s))
+        if described is None:
+            described = self.by_rule[(rule, s)] = (_describe(rule, lang),
+                                                   label(lang, firing_mechanism(rule, sources)))
+        outcomes = f["outcome"].get("outcomes")
+        notes = [o["note"] for o in outcomes if "note" in o] if outcomes else []
+        adjs, excs = self.adj_by_seq.get(seq), self.exc_by_seq.get(seq)
+        points = None
+        kind = review_id = status = assignee = ""
+        texts = []
+        if adjs:
+            result = self.results["adjustment"]
+            points = sum((a["points"] for a in adjs), Decimal("0.00"))
+            texts += [a["explanation"] for a in adjs]
+        else:
+            result = self.results["exception" if excs else "note" if notes else "none"]
+        if excs:
+            kind = ", ".join(e["kind"] for e in excs)
+            review_id = ", ".join(e["review_id"] for e in excs)
+            shown = []
+            for e in excs:
+                if e["type"] == "rejection":
+                    shown.append(self.to_fix)
+                else:
+                    word = self.statuses.get(e["status"])
+                    if word is None:
+                        word = self.statuses[e["status"]] = label(lang, e["status"])
+                    shown.append(word)
+            status = ", ".join(shown)
+            assignee = ", ".join(e["assignee_id"] for e in excs)
+            texts += [e["message"] for e in excs]
+        texts += notes
+        return (seq, rule, described[0], described[1], f["subject_id"] or "", _clip(refs),
+                _clip(cited), result, points, kind, review_id, status, assignee,
+                _clip(" | ".join(texts)))
+
+    def xml(self, firings, first_row: int, cells: CellXml):
+        """BulkWriter's renderer: the `<row>` of each firing (the generic rendering's bytes)."""
+        text, unique, values, row_xml = cells.text, cells.unique_text, self.values, cells.row
+        lines, line_of = self.cited_of.lines, self.cited_of
+        special = self.adj_by_seq.keys() | self.exc_by_seq.keys()
+        # (rule, sheet, notes) -> pieces of columns B-D and H-N
+        shapes: dict[tuple, tuple[list[str], list[str]]] = {}
+        memo = cells.memo
+        po, pc = PLAIN_OPEN, PLAIN_CLOSE
+        int_, str_, tuple_ = int, str, tuple
+        for r, f in enumerate(firings, first_row):
+            seq, rule, sources = f["seq"], f["rule"], f["sources"]
+            subject = f["subject_id"] or ""
+            if (len(sources) != 1 or seq in special or type(seq) is not int_
+                    or type(rule) is not str_ or type(subject) is not str_
+                    or type(sources[0]) is not tuple_):
+                yield row_xml(values(f), r)
+                continue
+            src = sources[0]
+            s, row = src
+            outcomes = f["outcome"].get("outcomes")
+            if not outcomes:
+                notes = ()
+            elif len(outcomes) == 1 and type(outcomes) is list:   # the usual one note or flag
+                o = outcomes[0]
+                notes = (o["note"],) if "note" in o else ()
+            else:
+                notes = tuple([o["note"] for o in outcomes if "note" in o])
+            shape = shapes.get((rule, s, notes))
+            if shape is None:
+                v = values(f)
+                shape = shapes[(rule, s, notes)] = (
+                    _pieces(("B", text(v[1])), ("C", text(v[2])), ("D", text(v[3]))),
+                    _pieces(("H", text(v[7])), ("N", text(v[13]))))
+            refs, cited, plain = lines.get(src) or line_of(s, row)    # as values(f) has them
+            rs = str(r)
+            if plain:
+                fg = f'<c r="F{rs}{po}{refs}{pc}<c r="G{rs}{po}{cited}{pc}'
+            else:
+                ft, gt = unique(_clip(refs)), unique(_clip(cited))
+                fg = (f'<c r="F{rs}{ft}' if ft else "") + (f'<c r="G{rs}{gt}' if gt else "")
+            e = memo.get(subject)
+            if e is None:
+                e = text(subject)
+            yield (f'<row r="{rs}"><c r="A{rs}"><v>{seq}</v></c>{rs.join(shape[0])}'
+                   + (f'<c r="E{rs}{e}' if e else "") + fg + rs.join(shape[1]) + "</row>")
+
+
+def _pieces(*cells: tuple[str, str]) -> list[str]:
+    """Pieces p of cells [(column letter, tail)] such that row_number.join(p) is their XML in
+    that row (an empty tail leaves its cell out)."""
+    pieces = [""]
+    for col, tail in cells:
+        if tail:
+            pieces[-1] += f'<c r="{col}'
+            pieces.append(tail)
+    return pieces
+
+
+def _cited_keys(firings) -> list[tuple[str, int]]:
+    """Every (sheet, row) some firing cites, once, in sheet order then row order."""
+    keys: set = set()
+    for f in firings:
+        try:
+            keys.update(f["sources"])
+        except TypeError:                       # sources as lists, not tuples
+            keys.update(map(tuple, f["sources"]))
+    by_sheet: dict[str, list[int]] = {}
+    for s, r in keys:
+        by_sheet.setdefault(s, []).append(r)
+    out = []
+    for s in sorted(by_sheet, key=lambda s: (SHEET_ORDER.get(s, 99), s)):
+        out += [(s, r) for r in sorted(by_sheet[s])]
+    return out
+
+
+def _source_values(keys, cited_of: _Cited):
+    """The Sources sheet's rows: reference, sheet, row and cited values of each cited row."""
+    names = cited_of.names
+    for s, r in keys:
+        ref_text, line, _ = cited_of(s, r)
+        yield (ref_text, names[s], r, _clip(line[len(ref_text) + 2:]))
+
+
+def _source_xml(cited_of: _Cited):
+    """BulkWriter's renderer of the Sources sheet, straight from the cited keys (as
+    _Firings.xml does for the firings)."""
+    def xml(keys, first_row: int, cells: CellXml):
+        text, unique = cells.text, cells.unique_text
+        for r, v in enumerate(_source_values(keys, cited_of), first_row):
+            ref_text, sheet, row, cited = v
+            if type(ref_text) is not str or type(sheet) is not str or type(row) is not int:
+                yield cells.row(v, r)
+                continue
+            rs = str(r)
+            a, b, d = unique(ref_text), text(sheet), unique(cited)
+            yield (f'<row r="{rs}">' + (f'<c r="A{rs}{a}' if a else "")
+                   + (f'<c r="B{rs}{b}' if b else "") + f'<c r="C{rs}"><v>{row}</v></c>'
+                   + (f'<c r="D{rs}{d}' if d else "") + "</row>")
+    return xml
+
+
+def _paged_sheets(wb, bulk, pages, titles: list[str], rows_of, sample: list, fit: dict,
+                  freeze: str, **add) -> None:
+    """The sheets of `pages` (from _pages), each with the header, the widths fitted to `sample`
+    (the first rows), frozen panes and a filter; `rows_of(first, stop)` yields the rows of one
+    sheet, streamed at save time."""
+    last = get_column_letter(len(titles))
+    for title, first, stop in pages:
+        ws = wb.create_sheet(title)
+        header(ws, titles)
+        fit_columns(ws, titles, sample, **fit)
+        ws.freeze_panes = freeze
+        ws.auto_filter.ref = f"A1:{last}{max(stop - first + 1, 2)}"
+        bulk.add_rows(ws, rows_of(first, stop), ncols=len(titles), count=stop - first, **add)
+
+
 def write_xlsx(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
                sheet_lang: str | None = None, ledger_file: str | None = None,
                chain: dict | None = None) -> Path:
-    """chain: {"ok", "checked", "problem", "head"} from the audit chain's verification."""
+    """chain: {"ok", "checked", "problem", "head"} from the audit chain's verification.
+
+    The firings and the cited rows are streamed into the sheets' XML as the file is written;
+    what is held meanwhile is one text per cited ledger row, never a row per firing."""
     sl = sheet_lang or lang
-    trace = trace_rows(stored, lang)
-    index = {(sheet, r["row"]): r for sheet, lst in rows.items() for r in lst}
+    firings = stored["firings"]
+    n = len(firings)
+    cited_of = _Cited(rows, sl)
+    keys = _cited_keys(firings)
+    pages = _pages(label(lang, "tr_firings"), n)
+    spages = _pages(label(lang, "tr_sources"), len(keys))
     wb = Workbook()
-    bulk = FormattedBulkWriter(wb)
+    bulk = FormattedBulkWriter(wb, compresslevel=TRACE_ZLIB_LEVEL)
 
     ws = wb.active
     ws.title = label(lang, "tr_run")
-    run_sheet(ws, lang, _info(period, stored, lang, ledger_file, chain))
+    info = _info(period, stored, lang, ledger_file, chain)
+    if len(pages) > 1:
+        info["firings_sheets"] = _split_note(lang, pages, n)
+    if len(spages) > 1:
+        info["sources_sheets"] = _split_note(lang, spages, len(keys))
+    run_sheet(ws, lang, info)
 
-    fs = wb.create_sheet(label(lang, "tr_firings"))
-    titles = [label(lang, k) for k in ("seq", "rule", "description", "mechanism", "subject",
-                                       "sources", "cited", "result", "points", "kind",
-                                       "review_id", "status", "assignee", "explanation")]
-    header(fs, titles)
-    values = []
-    for t in trace:
-        refs = "; ".join(ref(sl, s, r) for s, r in t.sources)
-        cited = "\n".join(f"{ref(sl, s, r)}: {cited_values(sl, s, index.get((s, r)))}"
-                          for s, r in t.sources[:CITED_IN_ROW])
-        if len(t.sources) > CITED_IN_ROW:
-            cited += "\n… " + label(lang, "more", n=len(t.sources) - CITED_IN_ROW)
-        values.append((t.seq, t.rule, t.description, label(lang, t.mechanism), t.subject,
-                       _clip(refs), _clip(cited), label(lang, t.result), t.points, t.kind,
-                       t.review_id, t.status, t.assignee, _clip(t.explanation)))
-    fit_columns(fs, titles, values, maximum={5: 40, 6: 60, 13: 60}, number_cols=(0, 8))
-    fs.freeze_panes = "C2"
-    fs.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{max(len(values) + 1, 2)}"
-    bulk.add_rows(fs, values, ncols=len(titles), formats={"I": NUMBER_FORMAT})
-
-    ss = wb.create_sheet(label(lang, "tr_sources"))
-    stitles = [label(lang, k) for k in ("sources", "sheet", "row", "values")]
-    header(ss, stitles)
-    svalues = [(ref(sl, s, r), sheet_name(sl, s), r, _clip(cited_values(sl, s, row)))
-               for s, r, row in cited_rows(rows, trace)]
-    fit_columns(ss, stitles, svalues, maximum={3: 100})
-    ss.freeze_panes = "A2"
-    ss.auto_filter.ref = f"A1:D{max(len(svalues) + 1, 2)}"
-    bulk.add_rows(ss, svalues, ncols=len(stitles))
+    table = _Firings(stored, lang, cited_of)
+    _paged_sheets(
+        wb, bulk, pages, [label(lang, k) for k in FIRING_KEYS],
+        lambda first, stop: islice(firings, first, stop),
+        [table.values(f) for f in islice(firings, WIDTH_SAMPLE_ROWS)],
+        dict(maximum={5: 40, 6: 60, 13: 60}, number_cols=(0, 8)), "C2",
+        formats={"I": NUMBER_FORMAT}, render=table.xml)
+    _paged_sheets(
+        wb, bulk, spages, [label(lang, k) for k in ("sources", "sheet", "row", "values")],
+        lambda first, stop: islice(keys, first, stop),
+        list(islice(_source_values(keys, cited_of), WIDTH_SAMPLE_ROWS)),
+        dict(maximum={3: 100}), "A2", render=_source_xml(cited_of))
 
     ws2 = wb.create_sheet(label(lang, "tr_why_not"))
     wtitles = [label(lang, k) for k in ("dept_id", "dept_name", "mechanism", "applied", "reason")]
