@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 
 from evaluator.engine import MIN_PARALLEL_ROWS, Evaluation, rules_version
+from importers.memory import gc_paused
 from reports.scores import statement
 from rules import behaviour, blends, interlocks, linkage, ratings
 from rules.context import Context, TraceEntry
@@ -80,8 +81,9 @@ def evaluate_ledger(rows: dict[str, list[dict]], policy: Policy, period: str,
     results are the same whichever they are (Evaluation.feed_many)."""
     ctx = Context(period=period, policy=policy, rows=rows, decisions=dict(decisions or {}),
                   progress=progress)
-    with Evaluation(list(BOOKS), keep_firings=False, workers=workers or default_workers(),
-                    min_parallel_rows=min_parallel_rows) as ev:
+    with gc_paused(), Evaluation(list(BOOKS), keep_firings=False,
+                                 workers=workers or default_workers(),
+                                 min_parallel_rows=min_parallel_rows) as ev:
         counted = ratings.run(ev, ctx)
         linkage.run(ev, ctx)
         blends.run(ev, ctx, counted)

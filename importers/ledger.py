@@ -33,7 +33,6 @@ Decisions where SPEC is silent (see also importers/normalize.py and importers/gu
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import hashlib
 import os
 import unicodedata
@@ -46,6 +45,7 @@ from typing import Callable
 
 from . import messages
 from .guard import Refusal, read_upload
+from .memory import gc_paused
 from .normalize import BLANK, CONVERTERS, Bad, convert_column_types, make_enum, show
 from .result import Ledger, LedgerRefused, Problem
 from .schema import ENUMS, REFERENCES, RESERVED_EMPLOYEE_IDS, SHEET_BY_NAME, SHEETS, Column, Sheet
@@ -148,13 +148,8 @@ def read_ledger(path, *, lang: str | None = None, progress: Progress | None = No
     # A ledger is ~100k new dicts, lists and calamine's row lists, none of them in a cycle:
     # the cyclic collector would only walk them again and again as they pile up (as in
     # importers/sample.py), so it pauses while they are built.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _Reader(path, lang, progress, only).run()
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _Reader:

@@ -70,13 +70,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import gc
 import math
 import random
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
+from importers.memory import gc_paused
 from importers.schema import SHEETS
 from rules.policy import CatalogEntry, load_policy
 
@@ -226,13 +226,8 @@ def planted_cases(employees: int, period: str, seed: int = 0) -> list[Planted]:
 def _build(employees: int, period: str, seed: int) -> "_Company":
     # A million new dicts set off the cyclic garbage collector again and again (it made 100k
     # employees 12x slower than 10k); these rows hold no cycles, so pause it while building.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _Company(employees, period, seed)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def write_sample_ledger(path, employees: int, period: str, seed: int = 0,
