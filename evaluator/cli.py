@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from evaluator import i18n
+from importers.memory import gc_paused
 
 PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -475,7 +476,11 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
     args.db = getattr(args, "db", None)
     args.lang = getattr(args, "lang", None) or os.environ.get("XIETONG_LANG") or None
     try:
-        return args.func(args, out)
+        # A command builds millions of short-lived, acyclic objects (rows, firings, report
+        # cells): the cyclic collector paused, as in importers.memory (2.7 s of a 52-s
+        # 10,000-employee run went to collections that freed nothing). It runs again after.
+        with gc_paused():
+            return args.func(args, out)
     except Refused as refused:
         for line in refused.lines:
             err.write(line + "\n")
