@@ -13,12 +13,18 @@ prints the head (seq and hash) for auditors to note down and compare next time, 
 run's records against the counts its chained run record holds.
 
 Canonical JSON: sorted keys, UTF-8, no spaces; Decimals as their exact text, dates ISO.
+
+Millions of rows and links a month go through here, so writing (BulkInsert) and verifying
+(_scan) talk to sqlite3 directly on SQLite, inside the caller's transaction, with the columns'
+own SQLAlchemy conversions; on PostgreSQL they use SQLAlchemy Core as usual.
 """
 from __future__ import annotations
 
 import hashlib
 import itertools
 import json
+import operator
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,8 +32,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExceptionItem, Firing,
-                          ImportActivation, LedgerImport, Run, decimal_text)
+from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExactDecimal, ExceptionItem,
+                          Firing, ImportActivation, LedgerImport, Run, decimal_text)
 from importers.schema import SHEETS
 
 GENESIS = "0" * 64
@@ -63,9 +69,42 @@ def cell_text(v) -> str | None:
 def row_hash(sheet: str, row: dict, prev: str = GENESIS) -> str:
     """Hash of one typed ledger row, chained to the previous row of its import (`prev`, the
     previous row's hash; GENESIS for the first): sheet, Excel row, every column in schema order."""
-    spec = _SHEET_COLUMNS[sheet]
-    return sha256_text(prev + json.dumps([sheet, row["row"], *(cell_text(row.get(c)) for c in spec)],
-                                         ensure_ascii=False, separators=(",", ":")))
+    text = row_text(sheet, row["row"], map(row.get, _SHEET_COLUMNS[sheet]))
+    return hashlib.sha256((prev + text).encode("utf-8")).hexdigest()
+
+
+def row_text(sheet: str, excel_row, values) -> str:
+    """What a ledger row's hash covers: the JSON array [sheet, Excel row, cell_text of each
+    value in schema order], as json.dumps(ensure_ascii=False, separators=(",", ":")) writes it.
+
+    Written out by hand because a ledger has a million rows and json.dumps per row was most of
+    the time of storing and verifying them; strings go through the same C string encoder
+    json.dumps uses, so the text (and every stored row hash) is byte for byte the same
+    (tests/test_chain_fast.py holds the two equal over generated rows)."""
+    head = _ROW_HEADS.get(sheet)
+    if head is None or type(excel_row) is not int:
+        return json.dumps([sheet, excel_row, *map(cell_text, values)],
+                          ensure_ascii=False, separators=(",", ":"))
+    cells = [_enc(v) if type(v) is str else _cell_json(v) for v in values]
+    if not cells:
+        return f"{head}{excel_row}]"
+    return f"{head}{excel_row},{','.join(cells)}]"
+
+
+_enc = json.encoder.encode_basestring       # the C encoder json.dumps uses with ensure_ascii=False
+
+
+def _cell_json(v) -> str:
+    """The JSON of cell_text(v) for a value that is not a plain str."""
+    if v is None:
+        return "null"
+    if type(v) is Decimal:
+        # str() writes plain digits unless it needs an exponent ("1E+2"): then it is already
+        # decimal_text's spelling, but for negative zero, which decimal_text writes unsigned
+        text = str(v)
+        if "E" not in text and not (text[0] == "-" and v.is_zero()):
+            return f'"{text}"'
+    return _enc(cell_text(v))
 
 
 def rows_digest(row_hashes_in_order) -> str:
@@ -76,6 +115,7 @@ def rows_digest(row_hashes_in_order) -> str:
 
 
 _SHEET_COLUMNS = {s.name: tuple(c.name for c in s.columns) for s in SHEETS}
+_ROW_HEADS = {name: "[" + _enc(name) + "," for name in _SHEET_COLUMNS}    # '["Sheet",'
 
 # record_type -> SQLModel class of every chained record.
 CHAINED: dict[str, type] = {
@@ -136,9 +176,9 @@ class ChainWriter:
         for r in records:
             self.link(record_type, r)
             rows.append(r.model_dump())
-        conn = self.session.connection()
+        put = BulkInsert(self.session.connection(), cls.__table__)
         for i in range(0, len(rows), 20000):
-            conn.execute(cls.__table__.insert(), rows[i:i + 20000])
+            put.dicts(rows[i:i + 20000])
 
     def insert_rows(self, cls, items, record_type: str, chunk: int = 20000) -> None:
         """insert() for plain rows: `items` yields (row dict with its id set, the record's
@@ -146,52 +186,133 @@ class ChainWriter:
         gives). Rows and links go to the database a chunk at a time, so a run of millions of
         firings needs neither a model instance per record nor all of them in memory."""
         conn = self.session.connection()
-        put_rows = _bulk_insert(conn, cls.__table__)
-        put_links = _bulk_insert(conn, ChainLink.__table__)
+        put_rows = BulkInsert(conn, cls.__table__)
+        put_links = BulkInsert(conn, ChainLink.__table__, _LINK_COLUMNS)
+        sha256 = hashlib.sha256
         batch: list[dict] = []
-        links: list[dict] = []
+        links: list[tuple] = []
         seq, prev = self.seq, self.prev
         for row, content in items:
             seq += 1
-            h = hashlib.sha256((prev + content).encode("utf-8")).hexdigest()
-            links.append({"seq": seq, "record_type": record_type, "record_id": row["id"],
-                          "prev_hash": prev, "hash": h})
+            h = sha256((prev + content).encode("utf-8")).hexdigest()
+            links.append((seq, record_type, row["id"], prev, h))
             prev = h
             batch.append(row)
             if len(batch) >= chunk:
-                put_rows(batch)
-                put_links(links)
+                put_rows.dicts(batch)
+                put_links.tuples(links)
                 batch, links = [], []
         self.seq, self.prev = seq, prev
         if batch:
-            put_rows(batch)
-            put_links(links)
+            put_rows.dicts(batch)
+            put_links.tuples(links)
 
     def flush(self) -> None:
-        conn = self.session.connection()
+        put = BulkInsert(self.session.connection(), ChainLink.__table__)
         for i in range(0, len(self.links), 20000):
-            conn.execute(ChainLink.__table__.insert(), self.links[i:i + 20000])
+            put.dicts(self.links[i:i + 20000])
         self.links = []
 
 
-def _bulk_insert(conn, table: sa.Table):
-    """A function inserting a list of row dicts into `table`. On a qmark driver (SQLite) with
-    no column needing a bind conversion it hands tuples straight to executemany, about 2.5x
-    faster than SQLAlchemy's per-row parameter handling; otherwise the plain Core insert."""
-    dialect = conn.dialect
-    cols = list(table.columns)
-    if dialect.paramstyle != "qmark" or any(c.type.bind_processor(dialect) is not None
-                                            for c in cols):
-        stmt = table.insert()
-        return lambda rows: conn.execute(stmt, rows)
-    quote = dialect.identifier_preparer.quote
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in cols)}) "
-           f"VALUES ({', '.join('?' * len(cols))})")
-    names = [c.name for c in cols]
+_LINK_COLUMNS = ("seq", "record_type", "record_id", "prev_hash", "hash")
 
-    def put(rows: list[dict]) -> None:
-        conn.exec_driver_sql(sql, [tuple(r.get(n) for n in names) for r in rows])
-    return put
+
+def _sqlite_driver(conn):
+    """The sqlite3 connection under `conn` (the same one, inside the same transaction), or
+    None on any other database."""
+    dialect = conn.dialect
+    if dialect.name == "sqlite" and dialect.driver == "pysqlite":
+        return conn.connection.driver_connection
+    return None
+
+
+class BulkInsert:
+    """Inserts rows into one table in bulk, given as dicts or as tuples in `names` order.
+
+    On SQLite the rows go as tuples straight to sqlite3's executemany, with each column's bind
+    conversion (exact decimals as text, dates) applied here: SQLAlchemy's per-row parameter
+    handling cost more than the inserts themselves (measured: 3 s of 5.3 s for 266,000 firings).
+    Elsewhere (PostgreSQL) the plain Core insert of dicts, which converts and binds as usual."""
+
+    def __init__(self, conn, table: sa.Table, names=None):
+        self.conn, self.table = conn, table
+        self.names = tuple(names or (c.name for c in table.columns))
+        self.driver = _sqlite_driver(conn)
+        if self.driver is None:
+            self.stmt = table.insert()
+            return
+        dialect = conn.dialect
+        quote = dialect.identifier_preparer.quote
+        self.sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in self.names)}) "
+                    f"VALUES ({', '.join('?' * len(self.names))})")
+        self.procs = [(i, p) for i, n in enumerate(self.names)
+                      if (p := table.c[n].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+        names = self.names
+        self.getter = operator.itemgetter(*names) if len(names) > 1 else (lambda r: (r[names[0]],))
+
+    def dicts(self, rows: list[dict]) -> None:
+        if self.driver is None:
+            self.conn.execute(self.stmt, rows)
+            return
+        try:
+            tuples = list(map(self.getter, rows))
+        except KeyError:                  # a column left out: Core fills in its default
+            self.conn.execute(self.table.insert(), rows)
+            return
+        self.tuples(tuples)
+
+    def tuples(self, rows: list) -> None:
+        if self.driver is None:
+            names = self.names
+            self.conn.execute(self.stmt, [dict(zip(names, r)) for r in rows])
+            return
+        if self.procs:
+            rows = list(_convert(rows, self.procs))
+        self.driver.executemany(self.sql, rows)
+
+
+def _scan(conn, table: sa.Table, names, where: tuple | None = None, order: str | None = None,
+          convert: dict | None = None):
+    """The `names` columns of `table`'s rows (WHERE column = value, ORDER BY a column), as
+    sequences of the values SQLAlchemy would return, read as they are iterated: a raw sqlite3
+    cursor on SQLite (a Row object per record cost more than hashing it), a streamed Core
+    select (a server-side cursor) elsewhere. On SQLite, `convert` {column: function(result
+    processor) -> function(stored value)} replaces a column's result processor."""
+    driver = _sqlite_driver(conn)
+    if driver is None:
+        q = sa.select(*(table.c[n] for n in names))
+        if where is not None:
+            q = q.where(table.c[where[0]] == where[1])
+        if order is not None:
+            q = q.order_by(table.c[order])
+        return itertools.chain.from_iterable(conn.execution_options(**_STREAM).execute(q).partitions())
+    dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
+    sql = f"SELECT {', '.join(quote(n) for n in names)} FROM {quote(table.name)}"
+    params: tuple = ()
+    if where is not None:
+        sql += f" WHERE {quote(where[0])} = ?"
+        params = (where[1],)
+    if order is not None:
+        sql += f" ORDER BY {quote(order)}"
+    procs = []
+    for i, n in enumerate(names):
+        p = table.c[n].type.dialect_impl(dialect).result_processor(dialect, None)
+        if convert and n in convert:
+            p = convert[n](p)
+        if p is not None:
+            procs.append((i, p))
+    cursor = driver.execute(sql, params)
+    return _convert(cursor, procs) if procs else cursor
+
+
+def _convert(rows, procs):
+    """Each row as a list, with the (index, converter) pairs of `procs` applied."""
+    for r in rows:
+        r = list(r)
+        for i, p in procs:
+            r[i] = p(r[i])
+        yield r
 
 
 @dataclass
@@ -210,7 +331,7 @@ class _Records:
     """One record type's rows, streamed in id order and joined to the chain's links (which
     reach each type in increasing id order, as every writer assigns ids ascending). A link
     behind the stream, which only tampering produces, is looked up by id instead. Rows come
-    back as plain dicts of column values: what each class's `content_of` takes."""
+    back as sequences of column values in table order (`names`)."""
 
     def __init__(self, conn, cls):
         self.conn, self.table = conn, cls.__table__
@@ -218,47 +339,46 @@ class _Records:
         self.id_at = self.names.index("id")
         self.rows = None
         self.current = None
-        self.skipped: list[int] = []          # ids passed over: not linked (so far)
+        self.skipped: dict[int, None] = {}     # ids passed over: not linked (so far), in order
 
-    def _next(self):
-        self.current = next(self.rows, None)
-
-    def get(self, record_id: int) -> dict | None:
+    def get(self, record_id: int):
+        """The row with this id (None when there is none). verify takes the usual case, the
+        stream's next row, itself."""
         if self.rows is None:
-            q = sa.select(self.table).order_by(self.table.c.id)
-            result = self.conn.execution_options(**_STREAM).execute(q)
-            self.rows = itertools.chain.from_iterable(result.partitions())
-            self._next()
+            self.rows = iter(_scan(self.conn, self.table, self.names, order="id"))
+            self.current = next(self.rows, None)
         i = self.id_at
         while self.current is not None and self.current[i] < record_id:
-            self.skipped.append(self.current[i])
-            self._next()
+            self.skipped[self.current[i]] = None
+            self.current = next(self.rows, None)
         if self.current is not None and self.current[i] == record_id:
             row = self.current
-            self._next()
-            return dict(zip(self.names, row))
-        if record_id in self.skipped:         # linked late
-            self.skipped.remove(record_id)
-        row = self.conn.execute(sa.select(self.table).where(self.table.c.id == record_id)).first()
-        return None if row is None else dict(zip(self.names, row))
+            self.current = next(self.rows, None)
+            return row
+        self.skipped.pop(record_id, None)      # linked late
+        found = list(_scan(self.conn, self.table, self.names, where=("id", record_id)))
+        return found[0] if found else None
+
+    def as_dict(self, row) -> dict:
+        return dict(zip(self.names, row))
 
     def rest(self) -> list[int]:
         """Ids never linked: those passed over and those after the last link."""
         out = list(self.skipped)
         if self.rows is None:
-            q = sa.select(self.table.c.id).order_by(self.table.c.id)
-            return [r[0] for r in self.conn.execute(q)]
+            return [r[0] for r in _scan(self.conn, self.table, ["id"], order="id")]
         while self.current is not None:
             out.append(self.current[self.id_at])
-            self._next()
+            self.current = next(self.rows, None)
         return out
 
 
 def _content_renderers() -> dict:
-    """record type -> row dict -> canonical JSON of its chained content. Firings, millions a
-    month, use the writer's own direct rendering (evaluator.runs), the rest `content_of`."""
+    """record type -> its row as a dict -> canonical JSON of its chained content. Firings,
+    millions a month, use the writer's own direct rendering (evaluator.runs), the rest
+    `content_of`."""
     from evaluator.runs import _firing_content
-    out = {t: (lambda row, cls=cls: canonical_json(cls.content_of(row))) for t, cls in CHAINED.items()}
+    out = {t: (lambda d, cls=cls: canonical_json(cls.content_of(d))) for t, cls in CHAINED.items()}
     out["firing"] = _firing_content
     return out
 
@@ -273,41 +393,50 @@ def verify(session: Session, period: str | None = None) -> VerifyResult:
     conn = session.connection()
     records = {t: _Records(conn, cls) for t, cls in CHAINED.items()}
     render = _content_renderers()
+    per_run: dict[str, dict[int, int]] = {"firing": {}, "adjustment": {}, "exception": {}}
+    # record type -> what the loop needs of it, looked up once per link
+    kinds = {t: (recs, recs.id_at, recs.names, render[t],
+                 recs.names.index("run_id") if t in per_run else None, per_run.get(t))
+             for t, recs in records.items()}
+    counts_at = records["run"].names.index("counts")
     sha256 = hashlib.sha256
     prev = GENESIS
     expected_seq = 1
     checked = 0
     runs: dict[int, dict] = {}                 # run id -> counts its record promises
-    per_run: dict[tuple[int, str], int] = {}   # (run id, type) -> records linked
-    t = ChainLink.__table__.c
-    links = conn.execution_options(**_STREAM).execute(
-        sa.select(t.seq, t.record_type, t.record_id, t.prev_hash, t.hash).order_by(t.seq))
-    for seq, rtype, rid, prev_hash, link_hash in itertools.chain.from_iterable(links.partitions()):
+    links = _scan(conn, ChainLink.__table__, _LINK_COLUMNS, order="seq")
+    for seq, rtype, rid, prev_hash, link_hash in links:
         if seq != expected_seq:
             return VerifyResult(False, checked, f"chain link {expected_seq} is missing (next is {seq}: {rtype} {rid})"
                                 if seq > expected_seq else f"chain link {seq} ({rtype} {rid}) is out of order")
         if prev_hash != prev:
             return VerifyResult(False, checked,
                                 f"chain link {seq} ({rtype} {rid}) does not follow link {seq - 1}")
-        recs = records.get(rtype)
-        if recs is None:
+        kind = kinds.get(rtype)
+        if kind is None:
             return VerifyResult(False, checked, f"chain link {seq}: unknown record type {rtype!r}")
-        row = recs.get(rid)
-        if row is None:
-            return VerifyResult(False, checked, f"{rtype} {rid} (chain link {seq}) is missing")
-        if sha256((prev + render[rtype](row)).encode("utf-8")).hexdigest() != link_hash:
+        recs, id_at, names, rend, run_at, linked = kind
+        row = recs.current
+        if row is not None and row[id_at] == rid:     # _Records.get's usual case, inline
+            recs.current = next(recs.rows, None)
+        else:
+            row = recs.get(rid)
+            if row is None:
+                return VerifyResult(False, checked, f"{rtype} {rid} (chain link {seq}) is missing")
+        if sha256((prev + rend(dict(zip(names, row)))).encode("utf-8")).hexdigest() != link_hash:
             return VerifyResult(False, checked, f"{rtype} {rid} (chain link {seq}) was changed")
-        if rtype == "firing" or rtype == "adjustment" or rtype == "exception":
-            key = (row["run_id"], rtype)
-            per_run[key] = per_run.get(key, 0) + 1
+        if linked is not None:
+            run_id = row[run_at]
+            linked[run_id] = linked.get(run_id, 0) + 1
         elif rtype == "import":
-            if period is None or row["period"] == period:
-                bad = _verify_import_rows(conn, row)
+            imp = recs.as_dict(row)
+            if period is None or imp["period"] == period:
+                bad = _verify_import_rows(conn, imp)
                 if bad:
                     return VerifyResult(False, checked, bad)
         elif rtype == "run":
             try:
-                runs[rid] = json.loads(row["counts"])
+                runs[rid] = json.loads(row[counts_at])
             except ValueError:
                 runs[rid] = {}
         prev = link_hash
@@ -320,12 +449,32 @@ def verify(session: Session, period: str | None = None) -> VerifyResult:
     plural = {"firing": "firings", "adjustment": "adjustments", "exception": "exceptions"}
     for run_id, counts in runs.items():
         for rtype, key in plural.items():
-            want, got = counts.get(key), per_run.get((run_id, rtype), 0)
+            want, got = counts.get(key), per_run[rtype].get(run_id, 0)
             if isinstance(want, int) and want != got:
                 return VerifyResult(False, checked,
                                     f"run {run_id}: {got} {key} in the chain, its record says {want} "
                                     f"({'the last ones were deleted' if got < want else 'some were added'})")
     return VerifyResult(True, checked, head_seq=expected_seq - 1, head_hash=prev if checked else "")
+
+
+# A decimal's text as SQLite stores it (str(Decimal)) that is already its hashed text
+# (decimal_text: plain digits, no exponent); negative zero is not (it is hashed without sign).
+_PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+
+
+def _decimal_cell(process):
+    """The result processor of an exact-decimal column on SQLite, for hashing only: a stored
+    text that is already canonical is returned as it is — cell_text(Decimal(s)) would give it
+    back unchanged, and row_text hashes a str as itself — saving the Decimal and its
+    formatting on most of a ledger's numbers; any other value goes the usual way."""
+    fullmatch = _PLAIN_DECIMAL.fullmatch
+
+    def text(v):
+        if type(v) is str and fullmatch(v) and not (v[0] == "-" and not v.strip("-0.")):
+            return v
+        v = process(v)
+        return None if v is None else decimal_text(v)
+    return text
 
 
 def _verify_import_rows(conn, imp) -> str | None:
@@ -337,42 +486,42 @@ def _verify_import_rows(conn, imp) -> str | None:
         imported = json.loads(imp["rows_per_sheet"])
     except ValueError:
         imported = {}
+    sha256 = hashlib.sha256
     prev = GENESIS
-    hashes = []
+    digest = sha256()                          # rows_digest over every row hash, as they come
     for sheet in SHEETS:
-        table = ROW_TABLES[sheet.name]
-        want = imported.get(sheet.name, 0)
+        name = sheet.name
+        table = ROW_TABLES[name]
+        want = imported.get(name, 0)
         have = conn.execute(sa.select(sa.func.count()).select_from(table)
                             .where(table.c.import_id == imp_id)).scalar() or 0
-        names = [c.name for c in sheet.columns]
-        cols = [table.c[n] for n in names]
-        q = sa.select(table.c.pk, table.c.row, table.c.row_hash, *cols).where(
-            table.c.import_id == imp_id).order_by(table.c.pk)
+        cols = ["pk", "row", "row_hash", *(c.name for c in sheet.columns)]
+        exact = {c.name: _decimal_cell for c in sheet.columns
+                 if isinstance(table.c[c.name].type, ExactDecimal)}
         last = None
-        for rec in conn.execution_options(**_STREAM).execute(q):
-            values = dict(zip(names, rec[3:]))
-            values["row"] = rec.row
-            where = f"import {imp_id}: {sheet.name} row {rec.row}"
-            if last is not None and rec.row <= last:
-                return f"{where} is out of order (it comes after row {last})"
-            if row_hash(sheet.name, values, prev) != rec.row_hash:
+        for rec in _scan(conn, table, cols, where=("import_id", imp_id), order="pk", convert=exact):
+            pk, row, stored = rec[0], rec[1], rec[2]
+            if last is not None and row <= last:
+                return f"import {imp_id}: {name} row {row} is out of order (it comes after row {last})"
+            if sha256((prev + row_text(name, row, rec[3:])).encode("utf-8")).hexdigest() != stored:
+                where = f"import {imp_id}: {name} row {row}"
                 after = f"after row {last}" if last is not None else "at the start of the sheet"
                 if have < want:
                     return f"{where}: a row before it ({after}) was deleted"
                 if have > want:
                     return f"{where} was inserted, or a row before it ({after}) was"
                 following = conn.execute(sa.select(table.c.row).where(
-                    table.c.import_id == imp_id, table.c.pk > rec.pk).order_by(table.c.pk).limit(1)).scalar()
-                if following is not None and following < rec.row:
+                    table.c.import_id == imp_id, table.c.pk > pk).order_by(table.c.pk).limit(1)).scalar()
+                if following is not None and following < row:
                     return f"{where} is out of order (row {following} comes after it)"
                 return f"{where} was changed"
-            prev = rec.row_hash
-            hashes.append(rec.row_hash)
-            last = rec.row
+            prev = stored
+            digest.update(stored.encode("ascii"))
+            last = row
         if have != want:
             after = f"after row {last}" if last is not None else "in the sheet"
-            return (f"import {imp_id}: {sheet.name} holds {have} row(s), {want} imported "
+            return (f"import {imp_id}: {name} holds {have} row(s), {want} imported "
                     f"(rows {after} were {'deleted' if have < want else 'added'})")
-    if rows_digest(hashes) != imp["rows_digest"]:
+    if digest.hexdigest() != imp["rows_digest"]:
         return f"import {imp_id}: its ledger rows were rewritten (they do not match its chained digest)"
     return None

@@ -8,6 +8,7 @@ twice; any other file is stored and becomes the active ledger. Every import stay
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -74,7 +75,10 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress)
     session.add(imp)
     session.flush()
     conn = session.connection()
-    hashes: list[str] = []
+    imp_id = imp.id
+    digest = hashlib.sha256()                   # chain.rows_digest, fed as the rows are hashed
+    sha256 = hashlib.sha256
+    row_text = chain.row_text
     prev = chain.GENESIS                        # each row's hash covers the previous one's
     total = sum(counts.values())
     done = 0
@@ -82,30 +86,25 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress)
         rows = ledger.rows.get(sheet.name, [])
         if not rows:
             continue
+        name = sheet.name
         names = [c.name for c in sheet.columns]
-        batch = []
-        for r in rows:
-            rh = prev = chain.row_hash(sheet.name, r, prev)
-            hashes.append(rh)
-            rec = {n: r.get(n) for n in names}
-            rec["import_id"] = imp.id
-            rec["row"] = r["row"]
-            rec["row_hash"] = rh
-            batch.append(rec)
-            if len(batch) >= 20000:
-                conn.execute(ROW_TABLES[sheet.name].insert(), batch)
-                fault("import-rows")
-                done += len(batch)
-                batch = []
-                if progress:
-                    progress("store", done, total)
-        if batch:
-            conn.execute(ROW_TABLES[sheet.name].insert(), batch)
+        put = chain.BulkInsert(conn, ROW_TABLES[name], ("import_id", "row", "row_hash", *names))
+        # one pass per row: its values in schema order give both the hashed text and the
+        # stored tuple (chain.row_hash, without looking every value up twice)
+        for i in range(0, len(rows), 20000):
+            batch = []
+            for r in rows[i:i + 20000]:
+                values = list(map(r.get, names))
+                excel_row = r["row"]
+                prev = sha256((prev + row_text(name, excel_row, values)).encode("utf-8")).hexdigest()
+                digest.update(prev.encode("ascii"))
+                batch.append((imp_id, excel_row, prev, *values))
+            put.tuples(batch)
             fault("import-rows")
             done += len(batch)
             if progress:
                 progress("store", done, total)
-    imp.rows_digest = chain.rows_digest(hashes)
+    imp.rows_digest = digest.hexdigest()
     session.add(imp)
     session.flush()
     chain.append(session, "import", imp)

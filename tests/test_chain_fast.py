@@ -1,0 +1,337 @@
+"""The audit chain's fast paths (evaluator/chain.py, evaluator/store.py) against what they replace.
+
+* Pinned hashes: a small ledger and a run's records written with fixed timestamps give exactly
+  the row hashes and chain hashes that the code before the fast paths wrote (the values below
+  were computed by it), and verify accepts them: a database written before still verifies.
+* The hand-written canonical text of a ledger row (chain.row_text) equals the json.dumps it
+  replaced, over generated rows of every column type.
+* The raw SQLite paths (BulkInsert, _scan) store and read back exactly what SQLAlchemy Core does.
+
+On SQLite and, with XIETONG_TEST_DB, on PostgreSQL. No timing here.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import given, settings, strategies as st
+from sqlmodel import Session
+
+import evaluator.db as db
+from evaluator import chain, runs, store
+from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExactDecimal, ExceptionItem,
+                          Firing, Run, decimal_text, make_engine)
+from importers.result import Ledger
+from importers.schema import SHEETS
+
+FIXED = datetime(2026, 11, 30, 8, 15, 30, 123456, tzinfo=timezone.utc)
+PERIOD = "2026-11"
+
+
+class _Frozen(datetime):
+    """evaluator.db's clock, stopped at FIXED while an import is stored."""
+
+    @classmethod
+    def now(cls, tz=None):
+        return FIXED
+
+
+def _ledger() -> Ledger:
+    rows = {s.name: [] for s in SHEETS}
+    rows["Departments"] = [
+        {"row": 2, "dept_id": "D1", "name": "销售部 \"前台\"", "tier": "front", "manager_id": "E1",
+         "base_score": Decimal("70")},
+        {"row": 3, "dept_id": "D2", "name": "IT\\ops\t\x01\u2028", "tier": "back", "manager_id": None,
+         "base_score": Decimal("1E+2")},
+    ]
+    rows["Employees"] = [
+        {"row": 2, "employee_id": "E1", "name": "张三", "dept_id": "D1", "manager_id": None,
+         "base_score": Decimal("-0.00")},
+        {"row": 5, "employee_id": "1001", "name": "O'Brien", "dept_id": "D2", "manager_id": "E1",
+         "base_score": Decimal("88.125")},
+    ]
+    rows["InternalRatings"] = [
+        {"row": 2, "rating_id": "R1", "rater_id": "1001", "ratee_dept_id": "D1",
+         "dimension": "响应", "score": Decimal("4.50"), "comment": None},
+    ]
+    rows["Behaviours"] = [
+        {"row": 2, "event_id": "B1", "date": date(2026, 11, 3), "employee_id": "1001",
+         "behaviour_code": "LEAD", "points": Decimal("2"), "proposer_id": "E1",
+         "project_id": None, "evidence": "OA-1", "note": "=HYPERLINK(\"x\")"},
+        {"row": 3, "event_id": "B2", "date": date(2026, 11, 30), "employee_id": "E1",
+         "behaviour_code": "HELP", "points": Decimal("0.000001"), "proposer_id": "1001",
+         "project_id": "P1", "evidence": "", "note": "😀"},
+    ]
+    return Ledger(file_name="账本.xlsx", sha256="a" * 64, rows=rows, lang="zh")
+
+
+DECISION = dict(id=1, period=PERIOD, review_id="RV-1", decision="confirm", reviewer_id="HR",
+                comment="ok “fine”", source_hash="b" * 64, file_name="d.xlsx", file_sha256="c" * 64,
+                sheet="Reviews", row=2, decided_at=FIXED)
+RUN = dict(id=1, period=PERIOD, import_id=1, file_sha256="a" * 64, policy_sha256="p" * 64,
+           policy_json='{"cap":10}', rules_version="r1", program_version="0.1",
+           decisions_digest="d" * 64, started_at=FIXED, finished_at=FIXED,
+           counts='{"adjustments":2,"exceptions":1,"firings":3}')
+FIRINGS = [
+    {"id": 1, "run_id": 1, "seq": 1, "rule": "behaviour.classify", "subject_id": "1001",
+     "sources": '[["Behaviours",2]]', "outcome": '{"outcomes":[{"note":"lead"}]}'},
+    {"id": 2, "run_id": 1, "seq": 2, "rule": "peripheral.mean", "subject_id": None,
+     "sources": '[["InternalRatings",2]]', "outcome": "{}"},
+    {"id": 3, "run_id": 1, "seq": 3, "rule": "规则", "subject_id": "D\"1",
+     "sources": "[]", "outcome": '{"exceptions":["RV-1"]}'},
+]
+ADJUSTMENTS = [
+    {"id": 1, "run_id": 1, "ord": 1, "adjustment_id": "A-1", "firing_seq": 1,
+     "subject_type": "employee", "subject_id": "1001", "mechanism": "behaviour",
+     "rule": "behaviour.classify", "points": Decimal("2.00"), "sources": '[["Behaviours",2]]',
+     "explanation": "lead"},
+    {"id": 2, "run_id": 1, "ord": 2, "adjustment_id": "A-2", "firing_seq": 2,
+     "subject_type": "department", "subject_id": "D1", "mechanism": "peripheral",
+     "rule": "peripheral.mean", "points": Decimal("-1.5E+1"), "sources": "[]",
+     "explanation": "均值"},
+]
+EXCEPTIONS = [
+    {"id": 1, "run_id": 1, "ord": 1, "review_id": "RV-1", "kind": "RATING_EXTREME",
+     "type": "review", "subject_id": "D1", "assignee_id": "HR", "status": "confirmed",
+     "sources": '[["InternalRatings",2]]', "source_hash": "b" * 64, "message": "held\n",
+     "firing_seq": 3},
+]
+
+
+def _write(engine, monkeypatch) -> None:
+    """An import (clock stopped) and a run's records with a decision, written by the writers."""
+    with monkeypatch.context() as m:
+        m.setattr(db, "datetime", _Frozen)
+        store.store_import(engine, _ledger(), PERIOD)
+    with Session(engine) as session, session.begin():
+        w = chain.ChainWriter(session)
+        w.insert(Decision, [Decision(**DECISION)], "decision")
+        w.insert(Run, [Run(**RUN)], "run")
+        w.insert_rows(Firing, ((r, runs._firing_content(r)) for r in FIRINGS), "firing")
+        w.insert_rows(Adjustment, ((r, chain.canonical_json(Adjustment.content_of(r)))
+                                   for r in ADJUSTMENTS), "adjustment")
+        w.insert_rows(ExceptionItem, ((r, chain.canonical_json(ExceptionItem.content_of(r)))
+                                      for r in EXCEPTIONS), "exception")
+        w.flush()
+
+
+def _write_as_before(engine) -> None:
+    """The same database with plain Core inserts: every value and every hash as the earlier
+    code stored them (the pinned hashes), none computed by the code under test."""
+    ledger = _ledger()
+    counts = {s.name: len(ledger.rows[s.name]) for s in SHEETS}
+    with engine.begin() as c:
+        c.execute(db.LedgerImport.__table__.insert(), [dict(
+            id=1, period=PERIOD, file_name=ledger.file_name, sha256=ledger.sha256, imported_at=FIXED,
+            rows_per_sheet=json.dumps(counts, sort_keys=True, separators=(",", ":")),
+            rows_digest=PINNED_ROWS_DIGEST, lang="zh", warnings="[]", active=True)])
+        for sheet, hashes in PINNED_ROW_HASHES.items():
+            c.execute(ROW_TABLES[sheet].insert(), [dict(r, import_id=1, row_hash=h)
+                                                   for r, h in zip(ledger.rows[sheet], hashes)])
+        c.execute(db.ImportActivation.__table__.insert(), [dict(
+            id=1, period=PERIOD, import_id=1, previous_import_id=None, activated_at=FIXED)])
+        c.execute(Decision.__table__.insert(), [DECISION])
+        c.execute(Run.__table__.insert(), [RUN])
+        c.execute(Firing.__table__.insert(), FIRINGS)
+        c.execute(Adjustment.__table__.insert(), ADJUSTMENTS)
+        c.execute(ExceptionItem.__table__.insert(), EXCEPTIONS)
+        prev = chain.GENESIS
+        for seq, (rtype, rid, h) in enumerate(PINNED_LINKS, 1):
+            c.execute(ChainLink.__table__.insert(), [dict(seq=seq, record_type=rtype, record_id=rid,
+                                                          prev_hash=prev, hash=h)])
+            prev = h
+
+
+# Computed by the code before the fast paths (commit bc23a31) from _write above.
+PINNED_ROW_HASHES = {
+    "Departments": [
+        "97cb217e5862c294b6856d7d4e5340930cdd413b30249ee10eb9e8115d86f318",
+        "578b5a8f89960f6109bc6dfd2c51fe4538942885513f96089bf84da05f05db6f",
+    ],
+    "Employees": [
+        "a7b393bb0b3ef00d6fc3b4dbb3b80edff5e36fe42f85f21d3e3430ed8c428bcb",
+        "690c5fa85b2e6be9b8cb81e808edb22384c51972c0399782971b53184fcc0bab",
+    ],
+    "InternalRatings": [
+        "642cfb4be2a46fd6ffecd3cb1357ceb43771ceb7976702f9b626d24cd6edf1b6",
+    ],
+    "Behaviours": [
+        "13d5a72556cc077f0332d46aeb797b2a7e59225bee257a53bd9138934f2f603b",
+        "1e5b1b2b49b2bbb0f2cf6b6db31239f339602ef8fb3f7eefabca5f0ac0b537e8",
+    ],
+}
+PINNED_ROWS_DIGEST = "3d32486f23c479711babb266b56789bc59afd30a177952e3ad00a4771747a61b"
+PINNED_LINKS = [
+    ("import", 1, "6b851159db87a14ba14299e2f1dc0c6734055d2ab25c5b699e36c030a5579747"),
+    ("activation", 1, "09b027ce18b6bcf0fe2b90852ff05d7b72ac88a3238b8da2a781a8c8e5a85cc9"),
+    ("decision", 1, "804c9a0d653da3a8d9a473cebd37e1abc5645f0c88220a145c3a1957c7ec1204"),
+    ("run", 1, "048f47db378f56790e4563fef97609dc9a25158c4930061864d47102bdd39782"),
+    ("firing", 1, "40a96aa0ca6314d64f235143439d8a29b381c49f7eaf94f0df9127db9791c3b6"),
+    ("firing", 2, "67e7fa9721fe7d5c4ffcd14437cb3baa9eba0a06555eea73734fe78dba722f87"),
+    ("firing", 3, "ff4fad03b044c785c1ebcc63e93f0e837807789be62740e61c57c28c0d014dd7"),
+    ("adjustment", 1, "ddfd20d996c906217fe6b2e65528ba0e1808e6dbc93907b4175a09be12e3008f"),
+    ("adjustment", 2, "3cc4a1553626c5ac017a09e20d46586241e7b49460d843d2be8bbede01469953"),
+    ("exception", 1, "f846c5be747c4b59e623dd068c75557d56e67014ba03cf627927575fa0f6bc12"),
+]
+
+
+def _stored(engine):
+    with engine.connect() as c:
+        rows = {}
+        for sheet in SHEETS:
+            t = ROW_TABLES[sheet.name]
+            hashes = [h for (h,) in c.execute(sa.select(t.c.row_hash).order_by(t.c.pk))]
+            if hashes:
+                rows[sheet.name] = hashes
+        digest = c.execute(sa.text("SELECT rows_digest FROM ledger_import")).scalar()
+        t = ChainLink.__table__
+        links = [tuple(r) for r in c.execute(sa.select(t.c.record_type, t.c.record_id, t.c.hash)
+                                             .order_by(t.c.seq))]
+    return rows, digest, links
+
+
+def test_written_hashes_are_the_ones_written_before(db_url, monkeypatch):
+    engine = make_engine(db_url)
+    _write(engine, monkeypatch)
+    rows, digest, links = _stored(engine)
+    assert rows == PINNED_ROW_HASHES
+    assert digest == PINNED_ROWS_DIGEST
+    assert links == PINNED_LINKS
+    with Session(db.reader(engine)) as s, s.begin():
+        result = chain.verify(s)
+    assert result.ok and result.checked == len(PINNED_LINKS), result
+    assert (result.head_seq, result.head_hash) == (len(PINNED_LINKS), PINNED_LINKS[-1][2])
+
+
+def test_a_database_written_before_still_verifies(db_url):
+    engine = make_engine(db_url)
+    _write_as_before(engine)
+    with Session(db.reader(engine)) as s, s.begin():
+        result = chain.verify(s)
+    assert result.ok and result.checked == len(PINNED_LINKS), result
+    assert _stored(engine) == (PINNED_ROW_HASHES, PINNED_ROWS_DIGEST, PINNED_LINKS)
+    t = ROW_TABLES["Employees"]
+    with engine.begin() as c:
+        c.execute(t.update().where(t.c.row == 5).values(base_score=Decimal("88.12")))
+    with Session(db.reader(engine)) as s, s.begin():
+        assert chain.verify(s).problem == "import 1: Employees row 5 was changed"
+
+
+# ----------------------------------------------------------------------------- row text
+
+def _row_text_before(sheet: str, excel_row, values) -> str:
+    """chain.row_hash's text as the earlier code built it."""
+    return json.dumps([sheet, excel_row, *(chain.cell_text(v) for v in values)],
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+texts = st.text(alphabet=st.sampled_from(list('aZ9 "\'\\/\n\r\t\b\f\x00\x01\x1f\x7f中é\u2028\u2029😀=:,[]{}')),
+                max_size=12)
+decimals = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2),
+    st.builds(lambda sign, digits, exp: Decimal((sign, tuple(digits), exp)), st.integers(0, 1),
+              st.lists(st.integers(0, 9), min_size=1, max_size=30), st.integers(-30, 30)),
+    st.sampled_from([Decimal("-0"), Decimal("-0.00"), Decimal("0E-7"), Decimal("1E+2"),
+                     Decimal("1.5E-7"), Decimal("-12.500"), Decimal("NaN"), Decimal("-Infinity"),
+                     Decimal("sNaN"), Decimal("-0E+3"), Decimal("0.0000001")]))
+cells = st.one_of(st.none(), texts, decimals, st.dates(), st.datetimes(),
+                  st.datetimes(timezones=st.just(timezone.utc)), st.booleans(),
+                  st.integers(-2**70, 2**70))
+sheet_names = st.sampled_from([s.name for s in SHEETS])
+
+
+@settings(max_examples=400, deadline=None)
+@given(sheet_names, st.data())
+def test_row_text_is_the_json_it_replaced(sheet, data):
+    names = [c.name for c in next(s for s in SHEETS if s.name == sheet).columns]
+    excel_row = data.draw(st.one_of(st.integers(0, 2**40), st.just(True), st.none(), texts))
+    values = [data.draw(cells) for _ in names]
+    assert chain.row_text(sheet, excel_row, values) == _row_text_before(sheet, excel_row, values)
+    row = dict(zip(names, values), row=excel_row)
+    if data.draw(st.booleans()):
+        del row[names[-1]]                    # a missing column hashes as None
+    prev = data.draw(st.sampled_from([chain.GENESIS, "f" * 64]))
+    want = hashlib.sha256((prev + _row_text_before(sheet, excel_row, [row.get(n) for n in names]))
+                          .encode("utf-8")).hexdigest()
+    assert chain.row_hash(sheet, row, prev) == want
+
+
+def test_row_text_of_an_unknown_sheet_is_the_json_it_replaced():
+    values = [Decimal("1.0"), None, "x"]
+    assert chain.row_text("Other", 2, values) == _row_text_before("Other", 2, values)
+
+
+def _decimal_result(dialect):
+    return ExactDecimal().dialect_impl(dialect).result_processor(dialect, None)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(decimals.map(str),
+                 st.from_regex(r"[-+]?[0-9]{0,4}(\.[0-9]{0,3})?([eE][-+]?[0-9]{1,2})?", fullmatch=True),
+                 st.sampled_from(["00", "-0", "-0.0", "-00.5", "007.50", "+1", "1.", ".5", " 1", "1_0"]),
+                 st.text(alphabet=st.sampled_from(list("-+0123456789.eE x")), max_size=8)))
+def test_stored_decimal_text_hashes_as_the_decimal(stored):
+    """verify reads SQLite's stored decimal text and hashes a canonical one as it is."""
+    from sqlalchemy.dialects import sqlite
+    process = _decimal_result(sqlite.dialect())
+    fast = chain._decimal_cell(process)
+    try:
+        want = decimal_text(process(stored))
+    except (InvalidOperation, ValueError) as e:
+        with pytest.raises(type(e)):
+            fast(stored)
+        return
+    assert fast(stored) == want
+    assert fast(None) is None
+
+
+# ----------------------------------------------------------------------------- raw SQLite paths
+
+def test_bulk_insert_stores_what_core_stores(db_url):
+    """BulkInsert (sqlite3's executemany with the columns' bind conversions) against the Core
+    insert it replaces on SQLite; on PostgreSQL it is the Core insert."""
+    engine = make_engine(db_url)
+    t = ROW_TABLES["Behaviours"]
+    names = ["pk", "import_id", "row", "row_hash", *(c.name for c in next(
+        s for s in SHEETS if s.name == "Behaviours").columns)]
+    values = [
+        (1, 1, 2, "h1", "B1", date(2026, 11, 3), "E1", "LEAD", Decimal("1E+2"), "E2", None, "é\n", "x"),
+        (2, 1, 3, "h2", "B2", None, "E1", "", Decimal("-0.00"), "E2", "P1", None, "😀"),
+        (3, 1, 4, "h3", "B3", date(1999, 1, 9), "E1", "x", Decimal("0.000001"), "E2", None, "", ""),
+    ]
+    with engine.begin() as c:
+        c.execute(db.LedgerImport.__table__.insert(), [dict(
+            id=1, period=PERIOD, file_name="f", sha256="s", imported_at=FIXED, rows_per_sheet="{}",
+            rows_digest="", lang="en", warnings="[]", active=False)])
+        chain.BulkInsert(c, t, names).tuples(values[:2])
+        chain.BulkInsert(c, t).dicts([dict(zip(names, values[2]))])
+    with engine.connect() as c:
+        fast = [tuple(r) for r in c.execute(sa.select(t).order_by(t.c.pk))]
+        raw = [tuple(r) for r in c.exec_driver_sql(f"SELECT * FROM {t.name} ORDER BY pk")]
+        scanned = [tuple(r) for r in chain._scan(c, t, [col.name for col in t.columns], order="pk")]
+    with engine.begin() as c:
+        c.execute(t.delete())
+        c.execute(t.insert(), [dict(zip(names, v)) for v in values])
+    with engine.connect() as c:
+        core = [tuple(r) for r in c.execute(sa.select(t).order_by(t.c.pk))]
+        core_raw = [tuple(r) for r in c.exec_driver_sql(f"SELECT * FROM {t.name} ORDER BY pk")]
+    assert fast == core and raw == core_raw and scanned == core
+    assert core[0][8] == Decimal("1E+2") and core[1][5] is None
+
+
+def test_scan_where_and_order(db_url, monkeypatch):
+    engine = make_engine(db_url)
+    _write(engine, monkeypatch)
+    t = ROW_TABLES["Behaviours"]
+    with engine.connect() as c:
+        want = [tuple(r) for r in c.execute(sa.select(t.c.row, t.c.date, t.c.points)
+                                            .where(t.c.import_id == 1).order_by(t.c.pk))]
+        got = [tuple(r) for r in chain._scan(c, t, ["row", "date", "points"],
+                                             where=("import_id", 1), order="pk")]
+        assert got == want and got[1] == (3, date(2026, 11, 30), Decimal("0.000001"))
+        assert list(chain._scan(c, t, ["row"], where=("import_id", 2))) == []
