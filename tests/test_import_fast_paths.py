@@ -15,7 +15,11 @@ from decimal import Decimal
 from operator import itemgetter
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+# generated workbooks are large by design: hypothesis's size and speed health checks
+# would fail the run at random, not the code under test
+_BIG = [HealthCheck.data_too_large, HealthCheck.too_slow, HealthCheck.large_base_example]
 
 from importers import guard, ledger
 from importers.normalize import BLANK, CONVERTERS, Bad, convert_column_types, make_enum
@@ -43,7 +47,7 @@ def _sheet(pieces) -> bytes:
             ).encode()
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, suppress_health_check=_BIG)
 @given(st.lists(_piece, max_size=10), st.sampled_from([guard.MAX_CELLS, 3_000_000, 150_000, 50]))
 def test_scan_common_is_scan_general(pieces, max_cells):
     x = _sheet(pieces)
@@ -56,7 +60,7 @@ def test_scan_common_is_scan_general(pieces, max_cells):
         guard.MAX_CELLS = old
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=_BIG)
 @given(st.lists(st.tuples(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabz"),
                           st.integers(1, 999_999), _ends), max_size=10))
 def test_scan_common_takes_the_common_sheets(cells):
@@ -93,7 +97,7 @@ _pool = st.sampled_from([
 _kinds = [*CONVERTERS.items(), *(("enum", make_enum(s)) for s in ENUMS.values())]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=_BIG)
 @given(st.lists(_pool, min_size=1, max_size=6), st.integers(0, 200), st.randoms(use_true_random=False))
 def test_convert_column_types_is_cell_by_cell(few, n, rnd):
     """Long columns of few distinct values (the grouped path) and short or mixed ones."""
@@ -230,7 +234,7 @@ def _books(draw):
     return RawBook("xlsx", [(n, "visible") for n in names], rows=rows, errors=errors)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=_BIG)
 @given(_books())
 def test_type_rows_is_the_plain_typing(book):
     assert _typed(book, ledger._Reader._type_rows) == _typed(book, _reference_type_rows)
