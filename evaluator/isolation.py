@@ -21,7 +21,9 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import select
 import signal
+import time
 import traceback
 
 FAULT_ENV = "XIETONG_FAULT"
@@ -74,40 +76,20 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _child(conn, other_end, parent_pid, fn, args):
-    die_with_parent(parent_pid)
-    other_end.close()                   # else a write to a full pipe nobody reads never ends
-    import faulthandler                 # pytest enables it; its dump would only be noise here
-    faulthandler.disable()
-    try:
-        fault("engine")
-        result = ("ok", fn(*args))
-    except BaseException as e:          # noqa: BLE001 - everything goes back as data
-        result = ("error", (type(e).__name__, str(e), traceback.format_exc()))
-    try:
-        conn.send(result)
-    except BaseException as e:          # noqa: BLE001 - e.g. an unpicklable result
-        try:
-            conn.send(("error", (type(e).__name__, f"cannot return the result: {e}", "")))
-        except BaseException:           # noqa: BLE001
-            pass
-    conn.close()
-
-
 class Forked:
     """fn(*args) started now in a forked child; `result()` waits for its return value (raising
     EvaluationCrashed when the child died, ChildError when fn raised), `cancel()` stops it.
 
     Plain os.fork and a pipe rather than multiprocessing: this also runs inside the evaluation's
-    own child, a daemon process, which multiprocessing forbids to have children. The child
-    leaves through os._exit: no atexit handler, buffered stream or finaliser of the parent's
-    runs twice."""
+    own child (feed workers, evaluator/engine.py), and a multiprocessing daemon may have no
+    children. The child leaves through os._exit: no atexit handler, buffered stream or
+    finaliser of the parent's runs twice. `point` names it for fault injection (`fault`)."""
 
     def __init__(self, fn, *args, point: str = "worker"):
         read_end, write_end = os.pipe()
         parent_pid = os.getpid()
-        gc.freeze()                     # see run_forked
-        try:
+        gc.freeze()                     # the child's collector then leaves our objects (and
+        try:                            # their copy-on-write pages) alone
             pid = os.fork()
         except BaseException:
             gc.unfreeze()
@@ -119,7 +101,7 @@ class Forked:
             try:
                 os.close(read_end)
                 die_with_parent(parent_pid)
-                import faulthandler
+                import faulthandler     # pytest enables it; its dump would only be noise here
                 faulthandler.disable()
                 fault(point)
                 try:
@@ -140,13 +122,17 @@ class Forked:
         os.close(write_end)
         self.pid, self._read_end = pid, read_end
 
-    def result(self):
-        """The child's return value, once it has ended."""
+    def result(self, timeout: float | None = None):
+        """The child's return value, once it has ended; after `timeout` seconds without its
+        answer the child is killed and EvaluationCrashed raised."""
+        fd, self._read_end = self._read_end, None
         try:
-            with os.fdopen(self._read_end, "rb") as f:
-                data = f.read()         # until the child closes its end (exits or dies)
+            data = _read_all(fd, timeout)
+        except TimeoutError:
+            os.kill(self.pid, signal.SIGKILL)
+            raise EvaluationCrashed(f"no answer within {timeout:.0f} s; stopped") from None
         finally:
-            self._read_end = None
+            os.close(fd)
             _, status = os.waitpid(self.pid, 0)
         exitcode = os.waitstatus_to_exitcode(status)
         if exitcode != 0 or not data:
@@ -177,37 +163,22 @@ class Forked:
         os.waitpid(self.pid, 0)
 
 
+def _read_all(fd: int, timeout: float | None) -> bytes:
+    """Everything written to the pipe until the child closes its end (exits or dies)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    chunks = []
+    while True:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
 def run_forked(fn, *args, timeout: float | None = None):
     """fn(*args) in a forked child; its return value. Raises EvaluationCrashed when the child
     dies or exceeds `timeout` seconds, ChildError when fn raised."""
-    import multiprocessing as mp
-    ctx = mp.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=_child, args=(child, parent, os.getpid(), fn, args), daemon=True)
-    gc.freeze()                         # the child's collector then leaves our objects (and
-    try:                                # their copy-on-write pages) alone
-        p.start()
-    finally:
-        gc.unfreeze()
-    child.close()
-    try:
-        if not parent.poll(timeout):
-            p.kill()
-            p.join()
-            raise EvaluationCrashed(f"no answer within {timeout:.0f} s; stopped")
-        enabled = gc.isenabled()
-        gc.disable()                    # unpickling a million containers: no collections
-        try:
-            status, payload = parent.recv()
-        except (EOFError, OSError, pickle.UnpicklingError):
-            p.join()
-            raise EvaluationCrashed(_signal_name(p.exitcode)) from None
-        finally:
-            if enabled:
-                gc.enable()
-    finally:
-        parent.close()
-    p.join()
-    if status == "ok":
-        return payload
-    raise ChildError(*payload)
+    return Forked(fn, *args, point="engine").result(timeout)
