@@ -231,7 +231,7 @@ def _fnv1a32_counted(s: str) -> int:
     fnv1a32)."""
     prefix = s[:-1]
     if prefix != _fnv_prefix[0]:
-        _fnv_prefix[0], _fnv_prefix[1] = prefix, (fnv1a32(prefix) if prefix else 0x811c9dc5)
+        _fnv_prefix[0], _fnv_prefix[1] = prefix, fnv1a32(prefix)
     return ((_fnv_prefix[1] ^ ord(s[-1])) * 16777619) & 0xffffffff if s else 0x811c9dc5
 
 
@@ -1000,8 +1000,7 @@ class Evaluation:
         firings, in the same order, with the same seq numbers and derived keys. With
         `workers` > 1, the rows are cut into at most `workers` consecutive chunks of at least
         `min_parallel_rows` rows each: this process feeds the first while forked copies of the
-        evaluation
-        (engine state included: fork copies it) feed the others, on other cores.
+        evaluation (engine state included: fork copies it) feed the others, on other cores.
 
         That is sound because a fed row sees the references and never another row (see the
         module docstring), so which process feeds it does not change what fires. Each copy
