@@ -239,16 +239,16 @@ def write_reports(args, out, period: str, out_dir: Path, formats: set[str]) -> l
             out_dir = Path(out_dir)
             out_dir.mkdir(parents=True, exist_ok=True)
 
-            def without_chain() -> list[Path]:
+            def without_chain() -> dict[str, list[Path]]:
                 """The reports that need no chain status: statement, review workbooks, JSON."""
-                done: list[Path] = []
+                done: dict[str, list[Path]] = {}
                 if "xlsx" in formats:
-                    done.append(statement.write(out_dir / "statement.xlsx", period, rows, stored,
-                                                lang, {"ledger_file": ledger_file}))
-                    done += reviews.write(out_dir / "reviews", period, rows, stored, lang,
-                                          ledger_lang)
+                    done["statement"] = [statement.write(out_dir / "statement.xlsx", period, rows,
+                                                         stored, lang, {"ledger_file": ledger_file})]
+                    done["reviews"] = reviews.write(out_dir / "reviews", period, rows, stored,
+                                                    lang, ledger_lang)
                 if "json" in formats:
-                    done += json_files.write(out_dir, period, rows, stored)
+                    done["json"] = json_files.write(out_dir, period, rows, stored)
                 return done
 
             # Two writers at once on a multi-core machine: a forked child writes the reports
@@ -287,9 +287,9 @@ def write_reports(args, out, period: str, out_dir: Path, formats: set[str]) -> l
 
     written: list[Path] = []
     lines: list[tuple[str, str]] = []
-    books = [p for p in others if p.parent == out_dir / "reviews"]
+    books = others.get("reviews", [])
     if "xlsx" in formats:
-        written.append(others[0])
+        written += others["statement"]
         d, e = statement.summary(rows)
         lines.append(("statement.xlsx", i18n.t(lang, "report_statement", d=d, e=e)))
         written.append(traces["xlsx"])
@@ -306,7 +306,7 @@ def write_reports(args, out, period: str, out_dir: Path, formats: set[str]) -> l
         lines.append(("reviews/", i18n.t(lang, key, k=k, r=r, j=j) if books
                       else i18n.t(lang, "report_reviews_none")))
     if "json" in formats:
-        files = [p for p in others if p.parent == out_dir and p.suffix == ".json"]
+        files = others["json"]
         written += files
         lines.append((", ".join(p.name for p in files), i18n.t(lang, "report_json")))
     out.write(i18n.t(lang, "reports_header", dir=out_dir) + "\n")
