@@ -53,7 +53,7 @@ from evaluator.evaluate import describe
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
 from reports.labels import cited_values, label, ref
 from reports.statement import WIDTH_SAMPLE_ROWS, header
-from reports.xlsx import FORMULA_LEADS, clean_text
+from reports.xlsx import FORMULA_LEADS, clean_text, fit_width
 from rules.exceptions import HR, KIND_BY_NAME
 
 EDITABLE_FILL = PatternFill("solid", start_color="FFF2CC", end_color="FFF2CC")
@@ -390,46 +390,15 @@ def _rows_xml(values: list[list], styles: list[tuple[str, str]], first_row: int 
     return "".join(out)
 
 
-# Widths as `statement.fit_columns` sizes them (the header and the first WIDTH_SAMPLE_ROWS rows,
-# CJK characters two columns wide, `reports.xlsx.fit_width`), computed without a Python-level
-# step per character: the cited values are long, and per character this was a third of the
-# remaining time. Wide characters are looked up once each and then doubled by str.translate.
-
-class _Doubled(dict):
-    """A str.translate table: a wide or full-width character → itself twice, any other →
-    itself; filled in as characters are met."""
-
-    def __missing__(self, code: int) -> str:
-        ch = chr(code)
-        self[code] = out = ch * 2 if unicodedata.east_asian_width(ch) in "WF" else ch
-        return out
-
-
-_DOUBLED = _Doubled()
-
-
-def _width(texts, maximum: float, minimum: float = 8) -> float:
-    widest = 0
-    for t in texts:
-        if t is None:
-            continue
-        t = f"{t:.2f}" if isinstance(t, Decimal) else str(t)
-        for line in t.splitlines() or [""]:
-            w = len(line) if line.isascii() else len(line.translate(_DOUBLED))
-            if w > widest:
-                widest = w
-                if widest + 2 >= maximum:          # cannot get wider than the maximum
-                    return float(maximum)
-    return float(min(maximum, max(minimum, widest + 2)))
-
-
 def _cols_xml(titles: list[str], values: list[list], maximum: dict[int, float],
               at_least: dict[int, float] | None = None) -> str:
     """`<cols>` sized to the titles and rows; `maximum` / `at_least`: 0-based column → width."""
     sample = values[:WIDTH_SAMPLE_ROWS]
     out = ["<cols>"]
     for j, title in enumerate(titles):
-        w = _width([title] + [r[j] for r in sample], maximum.get(j, 60))
+        # as statement.fit_columns sizes them: decimals shown to the cent
+        w = fit_width([title] + [f"{x:.2f}" if isinstance(x, Decimal) else x
+                                 for x in (r[j] for r in sample)], maximum=maximum.get(j, 60))
         w = max(w, (at_least or {}).get(j, w))
         out.append(f'<col width="{safe_string(w)}" customWidth="1" min="{j + 1}" max="{j + 1}" />')
     out.append("</cols>")
