@@ -168,11 +168,6 @@ def sheet_name(lang: str, sheet: str) -> str:
     return s.zh if lang == "zh" else s.name
 
 
-def column_name(lang: str, sheet: str, column: str) -> str:
-    s = SHEET_BY_NAME[sheet]
-    return s.column(column).zh if lang == "zh" else column
-
-
 def ref(lang: str, sheet: str, row: int) -> str:
     """`周边评价!17` / `InternalRatings!17`."""
     return f"{sheet_name(lang, sheet)}!{row}"
