@@ -69,8 +69,13 @@ def cell_text(v) -> str | None:
 def row_hash(sheet: str, row: dict, prev: str = GENESIS) -> str:
     """Hash of one typed ledger row, chained to the previous row of its import (`prev`, the
     previous row's hash; GENESIS for the first): sheet, Excel row, every column in schema order."""
-    text = row_text(sheet, row["row"], map(row.get, _SHEET_COLUMNS[sheet]))
-    return hashlib.sha256((prev + text).encode("utf-8")).hexdigest()
+    return next_row_hash(prev, sheet, row["row"], map(row.get, _SHEET_COLUMNS[sheet]))
+
+
+def next_row_hash(prev: str, sheet: str, excel_row, values) -> str:
+    """row_hash of a row given as its values in schema order: what storing and verifying an
+    import compute for each row, one after the other."""
+    return hashlib.sha256((prev + row_text(sheet, excel_row, values)).encode("utf-8")).hexdigest()
 
 
 def row_text(sheet: str, excel_row, values) -> str:
@@ -107,11 +112,20 @@ def _cell_json(v) -> str:
     return _enc(cell_text(v))
 
 
-def rows_digest(row_hashes_in_order) -> str:
-    h = hashlib.sha256()
-    for rh in row_hashes_in_order:
-        h.update(rh.encode("ascii"))
-    return h.hexdigest()
+class RowsDigest:
+    """An import's rows_digest: SHA-256 over every row hash in stored order, fed as the rows
+    are hashed (by the store, and again by verify)."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self):
+        self._h = hashlib.sha256()
+
+    def add(self, row_hash: str) -> None:
+        self._h.update(row_hash.encode("ascii"))
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
 
 
 _SHEET_COLUMNS = {s.name: tuple(c.name for c in s.columns) for s in SHEETS}
@@ -486,9 +500,8 @@ def _verify_import_rows(conn, imp) -> str | None:
         imported = json.loads(imp["rows_per_sheet"])
     except ValueError:
         imported = {}
-    sha256 = hashlib.sha256
     prev = GENESIS
-    digest = sha256()                          # rows_digest over every row hash, as they come
+    digest = RowsDigest()
     for sheet in SHEETS:
         name = sheet.name
         table = ROW_TABLES[name]
@@ -503,7 +516,7 @@ def _verify_import_rows(conn, imp) -> str | None:
             pk, row, stored = rec[0], rec[1], rec[2]
             if last is not None and row <= last:
                 return f"import {imp_id}: {name} row {row} is out of order (it comes after row {last})"
-            if sha256((prev + row_text(name, row, rec[3:])).encode("utf-8")).hexdigest() != stored:
+            if next_row_hash(prev, name, row, rec[3:]) != stored:
                 where = f"import {imp_id}: {name} row {row}"
                 after = f"after row {last}" if last is not None else "at the start of the sheet"
                 if have < want:
@@ -516,7 +529,7 @@ def _verify_import_rows(conn, imp) -> str | None:
                     return f"{where} is out of order (row {following} comes after it)"
                 return f"{where} was changed"
             prev = stored
-            digest.update(stored.encode("ascii"))
+            digest.add(stored)
             last = row
         if have != want:
             after = f"after row {last}" if last is not None else "in the sheet"

@@ -8,7 +8,6 @@ twice; any other file is stored and becomes the active ledger. Every import stay
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 
@@ -76,9 +75,8 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress)
     session.flush()
     conn = session.connection()
     imp_id = imp.id
-    digest = hashlib.sha256()                   # chain.rows_digest, fed as the rows are hashed
-    sha256 = hashlib.sha256
-    row_text = chain.row_text
+    digest = chain.RowsDigest()
+    next_row_hash = chain.next_row_hash
     prev = chain.GENESIS                        # each row's hash covers the previous one's
     total = sum(counts.values())
     done = 0
@@ -96,8 +94,8 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress)
             for r in rows[i:i + 20000]:
                 values = list(map(r.get, names))
                 excel_row = r["row"]
-                prev = sha256((prev + row_text(name, excel_row, values)).encode("utf-8")).hexdigest()
-                digest.update(prev.encode("ascii"))
+                prev = next_row_hash(prev, name, excel_row, values)
+                digest.add(prev)
                 batch.append((imp_id, excel_row, prev, *values))
             put.tuples(batch)
             fault("import-rows")
