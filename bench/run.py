@@ -148,7 +148,7 @@ def child_pipeline(ledger: str, workdir: str) -> dict:
     startup = time.perf_counter() - t_import
     ph = Phases(Path(workdir) / "forked-phases.jsonl")
     digest = {}
-    # The evaluation itself runs in a child forked by evaluator.runs (evaluator.isolation): it
+    # The evaluation itself runs in a child forked by evaluator.runs (engine.isolation): it
     # reports its own time and peak through a file, the parent times the rest.
     child_log = Path(workdir) / "evaluate.jsonl"
     evaluate_ledger = runs.evaluate_ledger
@@ -339,7 +339,7 @@ def ensure_ledger(size: int, cache: Path) -> Path:
     if not path.exists():
         print(f"  generating the {size:,}-employee sample ledger …", flush=True)
         tmp = path.with_suffix(".tmp.xlsx")
-        code = ("from importers.sample import write_sample_ledger; "
+        code = ("from xietong.sample import write_sample_ledger; "
                 f"write_sample_ledger({str(tmp)!r}, {size}, {PERIOD!r}, seed={SEED})")
         subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
         tmp.rename(path)

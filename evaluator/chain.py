@@ -26,110 +26,17 @@ import json
 import operator
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExactDecimal, ExceptionItem,
                           Firing, ImportActivation, LedgerImport, Run, decimal_text)
+from evaluator.canonical import (GENESIS, RowsDigest, canonical_json, firing_content, next_row_hash,
+                                 sha256_text)
 from importers.schema import SHEETS
 
-GENESIS = "0" * 64
 
-
-def _default(v):
-    if isinstance(v, Decimal):
-        return str(v)
-    if isinstance(v, (date, datetime)):
-        return v.isoformat()
-    raise TypeError(f"not canonical-JSON serialisable: {type(v).__name__}")
-
-
-def canonical_json(obj) -> str:
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default)
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def cell_text(v) -> str | None:
-    """The canonical text of a typed ledger value, as every content hash spells it."""
-    if v is None:
-        return None
-    if isinstance(v, (date, datetime)):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return decimal_text(v)
-    return str(v)
-
-
-def row_hash(sheet: str, row: dict, prev: str = GENESIS) -> str:
-    """Hash of one typed ledger row, chained to the previous row of its import (`prev`, the
-    previous row's hash; GENESIS for the first): sheet, Excel row, every column in schema order."""
-    return next_row_hash(prev, sheet, row["row"], map(row.get, _SHEET_COLUMNS[sheet]))
-
-
-def next_row_hash(prev: str, sheet: str, excel_row, values) -> str:
-    """row_hash of a row given as its values in schema order: what storing and verifying an
-    import compute for each row, one after the other."""
-    return hashlib.sha256((prev + row_text(sheet, excel_row, values)).encode("utf-8")).hexdigest()
-
-
-def row_text(sheet: str, excel_row, values) -> str:
-    """What a ledger row's hash covers: the JSON array [sheet, Excel row, cell_text of each
-    value in schema order], as json.dumps(ensure_ascii=False, separators=(",", ":")) writes it.
-
-    Written out by hand because a ledger has a million rows and json.dumps per row was most of
-    the time of storing and verifying them; strings go through the same C string encoder
-    json.dumps uses, so the text (and every stored row hash) is byte for byte the same
-    (tests/test_chain_fast.py holds the two equal over generated rows)."""
-    head = _ROW_HEADS.get(sheet)
-    if head is None or type(excel_row) is not int:
-        return json.dumps([sheet, excel_row, *map(cell_text, values)],
-                          ensure_ascii=False, separators=(",", ":"))
-    cells = [_enc(v) if type(v) is str else _cell_json(v) for v in values]
-    if not cells:
-        return f"{head}{excel_row}]"
-    return f"{head}{excel_row},{','.join(cells)}]"
-
-
-_enc = json.encoder.encode_basestring       # the C encoder json.dumps uses with ensure_ascii=False
-
-
-def _cell_json(v) -> str:
-    """The JSON of cell_text(v) for a value that is not a plain str."""
-    if v is None:
-        return "null"
-    if type(v) is Decimal:
-        # str() writes plain digits unless it needs an exponent ("1E+2"): then it is already
-        # decimal_text's spelling, but for negative zero, which decimal_text writes unsigned
-        text = str(v)
-        if "E" not in text and not (text[0] == "-" and v.is_zero()):
-            return f'"{text}"'
-    return _enc(cell_text(v))
-
-
-class RowsDigest:
-    """An import's rows_digest: SHA-256 over every row hash in stored order, fed as the rows
-    are hashed (by the store, and again by verify)."""
-
-    __slots__ = ("_h",)
-
-    def __init__(self):
-        self._h = hashlib.sha256()
-
-    def add(self, row_hash: str) -> None:
-        self._h.update(row_hash.encode("ascii"))
-
-    def hexdigest(self) -> str:
-        return self._h.hexdigest()
-
-
-_SHEET_COLUMNS = {s.name: tuple(c.name for c in s.columns) for s in SHEETS}
-_ROW_HEADS = {name: "[" + _enc(name) + "," for name in _SHEET_COLUMNS}    # '["Sheet",'
 
 # record_type -> SQLModel class of every chained record.
 CHAINED: dict[str, type] = {
@@ -391,9 +298,8 @@ def _content_renderers() -> dict:
     """record type -> its row as a dict -> canonical JSON of its chained content. Firings,
     millions a month, use the writer's own direct rendering (evaluator.runs), the rest
     `content_of`."""
-    from evaluator.runs import _firing_content
     out = {t: (lambda d, cls=cls: canonical_json(cls.content_of(d))) for t, cls in CHAINED.items()}
-    out["firing"] = _firing_content
+    out["firing"] = firing_content
     return out
 
 

@@ -301,7 +301,7 @@ def database_url(cli_value: str | None = None) -> str:
 
 
 # How long a command waits for another one's write transaction before it gives up with a clear
-# message (evaluator.cli): long enough for the biggest import or evaluation to store its records.
+# message (xietong.cli): long enough for the biggest import or evaluation to store its records.
 def _lock_timeout() -> int:
     try:
         return max(1, int(os.environ.get("XIETONG_LOCK_TIMEOUT", "") or 600))

@@ -10,15 +10,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from evaluator.engine import MIN_PARALLEL_ROWS, Evaluation, rules_version
+from engine import MIN_PARALLEL_ROWS, Evaluation
 from importers.memory import gc_paused
-from reports.scores import statement
+from rules.finals import finals
 from rules import behaviour, blends, interlocks, linkage, ratings
+from rules.books import BOOKS
 from rules.context import Context, TraceEntry
 from rules.policy import Policy
 
-BOOKS = (linkage.BOOK, ratings.BOOK, blends.BOOK, interlocks.BOOK, behaviour.BOOK)
-RULES_VERSION = rules_version(BOOKS)
 TRANSACTION_SHEETS = ("Behaviours", "InternalRatings", "RaciRatings")
 
 
@@ -36,7 +35,7 @@ class Evaluated:
     employees: dict[str, dict]
     counts: dict = field(default_factory=dict)
 
-    # An Evaluated crosses a pipe from the evaluation's child (evaluator.isolation). Pickle
+    # An Evaluated crosses a pipe from the evaluation's child (engine.isolation). Pickle
     # writes a named tuple with its class, per entry: the trace goes as five plain columns
     # instead (measured on 265,914 firings: 2.8 s → 0.9 s to pickle, 0.8 → 0.3 s to unpickle).
     def __getstate__(self):
@@ -48,15 +47,6 @@ class Evaluated:
         columns = state["trace"]
         state["trace"] = list(map(TraceEntry, *columns)) if columns else []
         self.__dict__.update(state)
-
-
-def describe(rule_id: str) -> tuple[str, str]:
-    """(zh, en) one-line description of a rule id."""
-    for book in BOOKS:
-        if rule_id in book:
-            r = book[rule_id]
-            return r.zh, r.en
-    raise KeyError(rule_id)
 
 
 def default_workers() -> int:
@@ -132,25 +122,9 @@ def _reconcile(ctx: Context, rec) -> None:
 
 
 def _finals(rows, adjustments):
-    """Finals per department and employee: the statement's sums (reports.scores), keyed by id."""
-    st = statement(rows, adjustments)
+    """Finals per department and employee: the statement's sums (rules.finals), keyed by id."""
+    st = finals(rows, adjustments)
     keep_d = ("dept_id", "base", "by_mechanism", "final")
     keep_e = ("employee_id", "base", "behaviour", "final")
     return ({d["dept_id"]: {k: d[k] for k in keep_d} for d in st["departments"]},
             {e["employee_id"]: {k: e[k] for k in keep_e} for e in st["employees"]})
-
-
-def rules_markdown() -> str:
-    """docs/rules.md: every rule of every book with its id and descriptions (tests keep it
-    current: tests/test_rules.py)."""
-    lines = ["# Rules", "",
-             "Every rule xietong fires, by rule book (generated from `rules/*.py`; "
-             "`tests/test_rules.py` fails when this file is out of date). Each run records the "
-             "rules version: a SHA-256 of these rules' conditions and action sources.", ""]
-    for book in BOOKS:
-        lines += [f"## `{book.name}` — {book.zh} / {book.en}", "",
-                  "| rule id | 中文 | English |", "|---|---|---|"]
-        for r in sorted(book.rules, key=lambda r: r.rule_id):
-            lines.append(f"| `{r.rule_id}` | {r.zh} | {r.en} |")
-        lines.append("")
-    return "\n".join(lines)

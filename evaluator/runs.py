@@ -14,19 +14,20 @@ ledger's Reviews rows against its own review items.
 from __future__ import annotations
 
 import hashlib
-import json
-import json.encoder
-import re
+
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from evaluator import chain
+from evaluator.canonical import (canonical_json, firing_content, outcome_json, parse_outcome,
+                                 parse_sources, sources_json, sha256_text, cell_text)
 from evaluator.db import (Adjustment, Decision, ExceptionItem, Firing, Run, decimal_text, reader,
                           utcnow)
-from evaluator.isolation import ChildError, EvaluationCrashed, fault, run_forked
-from evaluator.evaluate import RULES_VERSION, Evaluated, evaluate_ledger
+from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
+from evaluator.evaluate import Evaluated, evaluate_ledger
+from rules.books import RULES_VERSION
 from evaluator.store import active_import, load_rows
 from importers.schema import SHEET_BY_NAME
 from rules.policy import Policy
@@ -89,12 +90,12 @@ def source_hash(index: dict[tuple[str, int], dict], sources) -> str:
     for sheet, row in sources:
         r = index.get((sheet, row))
         cols = [c.name for c in SHEET_BY_NAME[sheet].columns]
-        parts.append([sheet, [chain.cell_text(r.get(c)) if r else None for c in cols]])
-    return chain.sha256_text(chain.canonical_json(parts))
+        parts.append([sheet, [cell_text(r.get(c)) if r else None for c in cols]])
+    return sha256_text(canonical_json(parts))
 
 
 def adjustment_id(period: str, a: dict) -> str:
-    text = chain.canonical_json([period, a["rule"], a["subject_type"], a["subject_id"],
+    text = canonical_json([period, a["rule"], a["subject_type"], a["subject_id"],
                                  [list(s) for s in a["sources"]]])
     return "A" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
@@ -192,7 +193,7 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     """Evaluate the period's active ledger and store the run, in three steps:
 
     1. read the inputs in a read transaction (no write lock: other commands go on);
-    2. compute in a forked child (`evaluator.isolation`): a native crash of durable_rules kills
+    2. compute in a forked child (`engine.isolation`): a native crash of durable_rules kills
        the child, and the evaluation fails with a clear message while the database was never
        touched;
     3. store in one write transaction — after checking that no import or decision of the period
@@ -223,9 +224,9 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                       file_sha256=inputs.file_sha256, policy_sha256=policy.sha256,
                       policy_json=policy.canonical_json(), rules_version=RULES_VERSION,
                       program_version=PROGRAM_VERSION,
-                      decisions_digest=chain.sha256_text(chain.canonical_json(sorted(in_force.items()))),
+                      decisions_digest=sha256_text(canonical_json(sorted(in_force.items()))),
                       started_at=started, finished_at=utcnow(),
-                      counts=chain.canonical_json(result.counts))
+                      counts=canonical_json(result.counts))
             writer.insert(Run, [run], "run")
             _store_results(writer, run, result, hashes, progress)
             writer.flush()
@@ -313,7 +314,7 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
     100,000-employee month has millions of firings, and a SQLModel instance per firing cost
     more than the evaluation itself (measured: 10 s of 15 s at 1,000 employees)."""
     run_id, period = run.id, run.period
-    src = _sources_json
+    src = sources_json
     # A firing's stored outcome names what it produced: its adjustments' ids and its exceptions'
     # review ids (the auditor's link from the trace to the results).
     adj_ids: dict[int, list[str]] = {}
@@ -335,12 +336,12 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
                     outcome["adjustments"] = adj_ids[t.seq]
                 if t.seq in exc_ids:
                     outcome["exceptions"] = exc_ids[t.seq]
-                outcome_text = chain.canonical_json(outcome)
+                outcome_text = canonical_json(outcome)
             else:
-                outcome_text = _outcome_json(t.outcome)
+                outcome_text = outcome_json(t.outcome)
             row = {"id": start + i, "run_id": run_id, "seq": t.seq, "rule": t.rule,
                    "subject_id": t.subject_id, "sources": src(t.sources), "outcome": outcome_text}
-            yield row, _firing_content(row)
+            yield row, firing_content(row)
 
     writer.insert_rows(Firing, firings(writer.next_id(Firing)), "firing")
     if progress is not None:
@@ -355,7 +356,7 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
                    "sources": src(a["sources"]), "explanation": a["explanation"]}
             content = {k: v for k, v in row.items() if k != "id"}
             content["points"] = decimal_text(a["points"])
-            yield row, chain.canonical_json(content)
+            yield row, canonical_json(content)
 
     writer.insert_rows(Adjustment, adjustments(writer.next_id(Adjustment)), "adjustment")
 
@@ -366,65 +367,9 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
                    "assignee_id": e["assignee_id"], "status": e["status"],
                    "sources": src(e["sources"]), "source_hash": hashes[e["review_id"]],
                    "message": e["message"], "firing_seq": e["firing_seq"]}
-            yield row, chain.canonical_json({k: v for k, v in row.items() if k != "id"})
+            yield row, canonical_json({k: v for k, v in row.items() if k != "id"})
 
     writer.insert_rows(ExceptionItem, exceptions(writer.next_id(ExceptionItem)), "exception")
-
-
-# Canonical JSON (chain.canonical_json: sorted keys, UTF-8, no spaces) of the shapes stored for
-# every firing, written out directly: json.dumps per firing was a third of the storing time.
-# Any other shape falls back to chain.canonical_json; tests/test_store_fast.py holds them equal.
-_enc = json.encoder.encode_basestring          # the C encoder json.dumps uses (ensure_ascii=False)
-_OUTCOMES: dict[tuple, str] = {}
-
-
-def _sources_json(sources) -> str:
-    parts = []
-    for s in sources:
-        if len(s) != 2:
-            return chain.canonical_json([list(x) for x in sources])
-        sheet, row = s
-        text = _SHEETS.get(sheet) if type(row) is int else None
-        if text is None:
-            if type(sheet) is not str or type(row) is not int:
-                return chain.canonical_json([list(x) for x in sources])
-            text = _SHEETS[sheet] = "[" + _enc(sheet) + ","
-        parts.append(f"{text}{row}]")
-    return "[" + ",".join(parts) + "]"
-
-
-_SHEETS: dict[str, str] = {}      # sheet -> '["Sheet",' (a ledger has a dozen sheet names)
-
-
-def _outcome_json(outcome: dict) -> str:
-    """A firing's outcome: {} or {"outcomes": [...]}; the one-note and one-flag outcomes (most
-    firings) repeat, so their text is kept."""
-    if not outcome:
-        return "{}"
-    if len(outcome) == 1:
-        items = outcome.get("outcomes")
-        if type(items) is list and len(items) == 1 and type(items[0]) is dict \
-                and len(items[0]) == 1:
-            ((k, v),) = items[0].items()
-            if type(k) is str and type(v) is str:
-                text = _OUTCOMES.get((k, v))
-                if text is None:
-                    text = chain.canonical_json(outcome)
-                    if len(_OUTCOMES) < 10_000:
-                        _OUTCOMES[(k, v)] = text
-                return text
-    return chain.canonical_json(outcome)
-
-
-def _firing_content(row: dict) -> str:
-    """canonical_json of Firing.chain_content() for this row."""
-    sid = row["subject_id"]
-    if (type(row["run_id"]) is int and type(row["seq"]) is int and type(row["rule"]) is str
-            and (sid is None or type(sid) is str)):
-        return ('{"outcome":%s,"rule":%s,"run_id":%d,"seq":%d,"sources":%s,"subject_id":%s}'
-                % (_enc(row["outcome"]), _enc(row["rule"]), row["run_id"], row["seq"],
-                   _enc(row["sources"]), "null" if sid is None else _enc(sid)))
-    return chain.canonical_json({k: v for k, v in row.items() if k != "id"})
 
 
 # --------------------------------------------------------------------------- decisions files
@@ -489,49 +434,8 @@ def load_run(session: Session, run: Run) -> dict:
     firings = rows(Firing, "seq")
     for collection in (adjustments, exceptions, firings):
         for x in collection:
-            x["sources"] = _parse_sources(x["sources"])
+            x["sources"] = parse_sources(x["sources"])
     for f in firings:
-        f["outcome"] = _parse_outcome(f["outcome"])
+        f["outcome"] = parse_outcome(f["outcome"])
     return {"run": run.model_dump(), "adjustments": adjustments, "exceptions": exceptions,
             "firings": firings}
-
-
-# Reading back what _sources_json / _outcome_json wrote, for millions of firings: json.loads was
-# most of load_run's time. Anything not in the expected shape is parsed by json.loads.
-_SOURCE = re.compile(r'\["([A-Za-z]+)",([0-9]+)\]')
-_ONE_SOURCE = re.compile(r'\[\["([A-Za-z]+)",([1-9][0-9]*)\]\]').fullmatch
-
-
-def _parse_sources(text: str) -> list[tuple]:
-    one = _ONE_SOURCE(text)
-    if one is not None:
-        return [(one[1], int(one[2]))]
-    found = _SOURCE.findall(text)
-    if text == "[" + ",".join(f'["{s}",{r}]' for s, r in found) + "]":
-        return [(s, int(r)) for s, r in found]
-    return [tuple(s) for s in json.loads(text)]
-
-
-_PARSED_OUTCOMES: dict[str, dict] = {}
-
-
-def _parse_outcome(text: str) -> dict:
-    """json.loads(text). The outcomes most firings share (nothing, one note, one flag) are
-    parsed once and the same dict is returned for each: readers only read it, and 2.7 million
-    copies at 100,000 employees were a second of time and a gigabyte of memory."""
-    cached = _PARSED_OUTCOMES.get(text)
-    if cached is not None:
-        return cached
-    value = json.loads(text)
-    if len(_PARSED_OUTCOMES) < 10_000 and _one_word(value):
-        _PARSED_OUTCOMES[text] = value
-    return value
-
-
-def _one_word(value) -> bool:
-    """{} or {"outcomes": [{"note"|"exception"...: "text"}]}: an outcome that repeats."""
-    if value == {}:
-        return True
-    items = value.get("outcomes") if type(value) is dict and len(value) == 1 else None
-    return (type(items) is list and len(items) == 1 and type(items[0]) is dict
-            and len(items[0]) == 1 and type(next(iter(items[0].values()))) is str)

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from evaluator import chain
-from evaluator.isolation import fault
+from evaluator.canonical import GENESIS, RowsDigest, canonical_json, next_row_hash
+from engine.isolation import fault
 from evaluator.db import ROW_TABLES, ImportActivation, LedgerImport
 from importers.result import Ledger
 from importers.schema import SHEETS
@@ -69,15 +70,14 @@ def store_import(engine: sa.Engine, ledger: Ledger, period: str, progress=None) 
 
 def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress) -> LedgerImport:
     imp = LedgerImport(period=period, file_name=ledger.file_name, sha256=ledger.sha256,
-                       rows_per_sheet=chain.canonical_json(counts), rows_digest="",
-                       lang=ledger.lang, warnings=chain.canonical_json(list(ledger.warnings)))
+                       rows_per_sheet=canonical_json(counts), rows_digest="",
+                       lang=ledger.lang, warnings=canonical_json(list(ledger.warnings)))
     session.add(imp)
     session.flush()
     conn = session.connection()
     imp_id = imp.id
-    digest = chain.RowsDigest()
-    next_row_hash = chain.next_row_hash
-    prev = chain.GENESIS                        # each row's hash covers the previous one's
+    digest = RowsDigest()
+    prev = GENESIS                        # each row's hash covers the previous one's
     total = sum(counts.values())
     done = 0
     for sheet in SHEETS:

@@ -147,7 +147,7 @@ def read_ledger(path, *, lang: str | None = None, progress: Progress | None = No
     """
     # A ledger is ~100k new dicts, lists and calamine's row lists, none of them in a cycle:
     # the cyclic collector would only walk them again and again as they pile up (as in
-    # importers/sample.py), so it pauses while they are built.
+    # xietong/sample.py), so it pauses while they are built.
     with gc_paused():
         return _Reader(path, lang, progress, only).run()
 

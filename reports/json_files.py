@@ -7,7 +7,7 @@ import json.encoder
 from decimal import Decimal
 from pathlib import Path
 
-from reports.scores import statement
+from rules.finals import finals
 
 
 def _num(d: Decimal | None):
@@ -34,7 +34,7 @@ def _exception(e: dict) -> dict:
 
 
 def _scores(period: str, rows: dict, stored: dict) -> dict:
-    st = statement(rows, stored["adjustments"])
+    st = finals(rows, stored["adjustments"])
     return {
         "period": period,
         "departments": [{"dept_id": d["dept_id"], "base": _num(d["base"]), "final": _num(d["final"]),

@@ -49,7 +49,7 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from evaluator.evaluate import describe
+from rules.books import describe
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
 from reports.labels import cited_values, label, ref
 from reports.statement import WIDTH_SAMPLE_ROWS, header

@@ -4,7 +4,7 @@ Sheets:
 - 部门得分 / Departments: dept id, name, tier, base, one column per mechanism (linkage,
   peripheral, raci, interlock), final, and 说明 / notes saying why a mechanism did not apply
   (reports/why_not.py). Base + the four mechanisms = final on every row: the numbers are sums of
-  the stored adjustments (reports/scores.py), never recomputed.
+  the stored adjustments (rules/finals.py), never recomputed.
 - 员工得分 / Employees: id, name, department, base, behaviour points after the cap, final
   (blank when the employee has no base), notes.
 - 未计入说明 / Why not: one row per department and mechanism with a reason.
@@ -30,7 +30,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 
 from reports import why_not
 from reports.labels import label
-from reports.scores import DEPT_MECHANISMS, statement
+from rules.finals import DEPT_MECHANISMS, finals
 from reports.xlsx import BulkWriter, display_width, fit_width, put_text
 
 NUMBER_FORMAT = "0.00"
@@ -165,7 +165,7 @@ def _time(v):
 def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
           info: dict | None = None) -> Path:
     """Write statement.xlsx to `path`. `info`: extra run facts (ledger_file, chain status)."""
-    st = statement(rows, stored["adjustments"])
+    st = finals(rows, stored["adjustments"])
     dept_reasons = why_not.department_reasons(rows, stored)
     emp_reasons = why_not.employee_reasons(stored)
     dept_names = {d["dept_id"]: d["name"] for d in rows.get("Departments", [])}

@@ -35,7 +35,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
-from evaluator.evaluate import describe
+from rules.books import describe
 from reports import why_not
 from reports.labels import (MECHANISMS, SHEET_ORDER, cited_values, firing_mechanism, label,
                             sheet_name)

@@ -27,9 +27,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from evaluator.evaluate import describe
+from rules.books import describe
 from reports.labels import label
-from reports.scores import DEPT_MECHANISMS
+from rules.finals import DEPT_MECHANISMS
 from rules.exceptions import KIND_BY_NAME
 
 _INVALID = ("INTERLOCK_WEIGHTS", "INTERLOCK_PARTIES", "INTERLOCK_ASYMMETRIC")

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from fractions import Fraction
 
-from evaluator.engine import RuleBook, m
+from engine import RuleBook, m
 from rules.company import is_blank
 from rules.context import Context, Source
 from rules.exceptions import behaviour_review_assignee

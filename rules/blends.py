@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal, localcontext
 
-from evaluator.engine import RuleBook, m
+from engine import RuleBook, m
 from rules.context import Context
 from rules.outcomes import exact, flag, fmt, note, points
 

@@ -27,7 +27,7 @@ FEED_BATCH = 65_536      # facts per Evaluation.feed_many call (memory vs fork a
 
 class TraceEntry(NamedTuple):
     """One firing as recorded. A tuple: a big month has millions, and they are sent back from
-    the evaluation's child process (evaluator.isolation), where a dataclass unpickles at half
+    the evaluation's child process (engine.isolation), where a dataclass unpickles at half
     the speed."""
     seq: int
     rule: str
@@ -39,7 +39,7 @@ class TraceEntry(NamedTuple):
 # Most firings' outcome is nothing, or one note or flag ({"note": "accepted"}): one shared
 # (read-only) object per distinct outcome instead of a dict and a list per firing. A
 # 100,000-employee month records 2.6 million firings: this is gigabytes, and it is what the
-# evaluation's child process (evaluator.isolation) pickles back, where a shared object is sent once.
+# evaluation's child process (engine.isolation) pickles back, where a shared object is sent once.
 _SHARED_OUTCOMES: dict[tuple, dict] = {(): {}}
 
 
@@ -68,7 +68,7 @@ class Context:
     exceptions: list[tuple[tuple, dict]] = field(default_factory=list)
     trace: list[TraceEntry] = field(default_factory=list)
     fed: int = 0
-    progress: object = None      # progress(phase, done, total, unit), e.g. evaluator.cli.Progress
+    progress: object = None      # progress(phase, done, total, unit), e.g. xietong.cli.Progress
     _sheets: dict = field(default_factory=dict, repr=False)    # sheet -> rows in row order
 
     def __post_init__(self):

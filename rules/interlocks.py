@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from fractions import Fraction
 
-from evaluator.engine import RuleBook, m
+from engine import RuleBook, m
 from rules.context import Context
 from rules.exceptions import interlock_review_assignee
 from rules.outcomes import TOLERANCE_FLOAT, exact, flag, fmt, note, points

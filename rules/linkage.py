@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from evaluator.engine import RuleBook, m
+from engine import RuleBook, m
 from rules.context import Context
 from rules.outcomes import exact, fmt, points
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from evaluator.engine import RuleBook, m
+from engine import RuleBook, m
 from rules.company import is_blank, norm_dimension
 from rules.context import Context
 from rules.exceptions import mechanism_for, rating_review_assignee

@@ -20,7 +20,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from importers.template import write_ledger
+from reports.template import write_ledger
 
 SHEET = "xl/worksheets/sheet1.xml"
 HEAD = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'

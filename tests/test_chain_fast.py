@@ -3,7 +3,7 @@
 * Pinned hashes: a small ledger and a run's records written with fixed timestamps give exactly
   the row hashes and chain hashes that the code before the fast paths wrote (the values below
   were computed by it), and verify accepts them: a database written before still verifies.
-* The hand-written canonical text of a ledger row (chain.row_text) equals the json.dumps it
+* The hand-written canonical text of a ledger row (canonical.row_text) equals the json.dumps it
   replaced, over generated rows of every column type.
 * The raw SQLite paths (BulkInsert, _scan) store and read back exactly what SQLAlchemy Core does.
 
@@ -22,7 +22,7 @@ from hypothesis import given, settings, strategies as st
 from sqlmodel import Session
 
 import evaluator.db as db
-from evaluator import chain, runs, store
+from evaluator import canonical, chain, store
 from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExactDecimal, ExceptionItem,
                           Firing, Run, decimal_text, make_engine)
 from importers.result import Ledger
@@ -111,10 +111,10 @@ def _write(engine, monkeypatch) -> None:
         w = chain.ChainWriter(session)
         w.insert(Decision, [Decision(**DECISION)], "decision")
         w.insert(Run, [Run(**RUN)], "run")
-        w.insert_rows(Firing, ((r, runs._firing_content(r)) for r in FIRINGS), "firing")
-        w.insert_rows(Adjustment, ((r, chain.canonical_json(Adjustment.content_of(r)))
+        w.insert_rows(Firing, ((r, canonical.firing_content(r)) for r in FIRINGS), "firing")
+        w.insert_rows(Adjustment, ((r, canonical.canonical_json(Adjustment.content_of(r)))
                                    for r in ADJUSTMENTS), "adjustment")
-        w.insert_rows(ExceptionItem, ((r, chain.canonical_json(ExceptionItem.content_of(r)))
+        w.insert_rows(ExceptionItem, ((r, canonical.canonical_json(ExceptionItem.content_of(r)))
                                       for r in EXCEPTIONS), "exception")
         w.flush()
 
@@ -224,8 +224,8 @@ def test_a_database_written_before_still_verifies(db_url):
 # ----------------------------------------------------------------------------- row text
 
 def _row_text_before(sheet: str, excel_row, values) -> str:
-    """chain.row_hash's text as the earlier code built it."""
-    return json.dumps([sheet, excel_row, *(chain.cell_text(v) for v in values)],
+    """canonical.row_hash's text as the earlier code built it."""
+    return json.dumps([sheet, excel_row, *(canonical.cell_text(v) for v in values)],
                       ensure_ascii=False, separators=(",", ":"))
 
 
@@ -251,19 +251,19 @@ def test_row_text_is_the_json_it_replaced(sheet, data):
     names = [c.name for c in next(s for s in SHEETS if s.name == sheet).columns]
     excel_row = data.draw(st.one_of(st.integers(0, 2**40), st.just(True), st.none(), texts))
     values = [data.draw(cells) for _ in names]
-    assert chain.row_text(sheet, excel_row, values) == _row_text_before(sheet, excel_row, values)
+    assert canonical.row_text(sheet, excel_row, values) == _row_text_before(sheet, excel_row, values)
     row = dict(zip(names, values), row=excel_row)
     if data.draw(st.booleans()):
         del row[names[-1]]                    # a missing column hashes as None
     prev = data.draw(st.sampled_from([chain.GENESIS, "f" * 64]))
     want = hashlib.sha256((prev + _row_text_before(sheet, excel_row, [row.get(n) for n in names]))
                           .encode("utf-8")).hexdigest()
-    assert chain.row_hash(sheet, row, prev) == want
+    assert canonical.row_hash(sheet, row, prev) == want
 
 
 def test_row_text_of_an_unknown_sheet_is_the_json_it_replaced():
     values = [Decimal("1.0"), None, "x"]
-    assert chain.row_text("Other", 2, values) == _row_text_before("Other", 2, values)
+    assert canonical.row_text("Other", 2, values) == _row_text_before("Other", 2, values)
 
 
 def _decimal_result(dialect):

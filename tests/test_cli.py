@@ -1,4 +1,4 @@
-"""The command line end to end, in-process (evaluator.cli.main): import → evaluate → report →
+"""The command line end to end, in-process (xietong.cli.main): import → evaluate → report →
 decisions → evaluate → verify, refusals that leave the database byte-for-byte unchanged, and
 tamper detection of a stored run."""
 import io
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from evaluator.cli import main
-from importers.template import write_ledger
+from xietong.cli import main
+from reports.template import write_ledger
 from tests.dbs import db_state
 from tests.ledgers import PERIOD, worked_example
 

@@ -20,14 +20,14 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from evaluator import runs
-from evaluator.cli import main
+from xietong.cli import main
 from evaluator.db import make_engine
 from evaluator.store import store_import
 from importers import read_ledger
-from importers.sample import write_sample_ledger
+from xietong.sample import write_sample_ledger
 from rules.policy import load_policy
 from tests.ledgers import PERIOD, worked_example
-from importers.template import write_ledger
+from reports.template import write_ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +39,7 @@ def cli(*argv):
 
 
 def start(*argv, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "evaluator.cli", *map(str, argv)], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "xietong.cli", *map(str, argv)], cwd=ROOT,
                             env={**os.environ, "XIETONG_LANG": "en", **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -4,7 +4,7 @@ again succeeds, and `xietong verify` passes; a native crash of the rules engine 
 evaluation with a clear message and never touches the database.
 
 Where a command dies is chosen, not timed: XIETONG_FAULT=kill:<point> makes the process SIGKILL
-itself at a named point of its write transaction (evaluator/isolation.py), the worst moments —
+itself at a named point of its write transaction (engine/isolation.py), the worst moments —
 every row or record written, nothing committed. One more test kills a real evaluation from
 outside after a few different delays, to show that no moment is special.
 """
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.cli import main
-from importers.template import write_ledger
+from xietong.cli import main
+from reports.template import write_ledger
 from tests.dbs import db_content, db_state
 from tests.ledgers import PERIOD, worked_example
 
@@ -37,12 +37,12 @@ def cli(*argv):
 
 
 def xietong(*argv, fault: str | None = None, wait: bool = True):
-    """`python -m evaluator.cli ARGV` in its own process (optionally dying at a fault point)."""
+    """`python -m xietong.cli ARGV` in its own process (optionally dying at a fault point)."""
     env = {**os.environ, "XIETONG_LANG": "en"}
     env.pop("XIETONG_FAULT", None)
     if fault:
         env["XIETONG_FAULT"] = fault
-    cmd = [sys.executable, "-m", "evaluator.cli", *map(str, argv)]
+    cmd = [sys.executable, "-m", "xietong.cli", *map(str, argv)]
     if not wait:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
@@ -153,7 +153,7 @@ def test_decisions_killed_before_commit(ledgers, db_url, tmp_path):
 def test_evaluation_killed_at_random_moments(tmp_path, db_url):
     """A bigger ledger, killed after different delays while it evaluates and stores; each time
     the database verifies and holds no partial run, and the last attempt, left alone, succeeds."""
-    from importers.sample import write_sample_ledger
+    from xietong.sample import write_sample_ledger
     ledger = tmp_path / "sample.xlsx"
     write_sample_ledger(ledger, employees=400, period=PERIOD, seed=3, lang="en")
     assert cli("import", ledger, "--period", PERIOD, "--db", db_url)[0] == 0

@@ -1,4 +1,4 @@
-"""Tests of evaluator/engine.py: one test (or a few) per trap of durable_rules 2.0.28 measured in
+"""Tests of engine/evaluation.py: one test (or a few) per trap of durable_rules 2.0.28 measured in
 /work/shared/notes/durable-rules.md ("notes §N"), showing that the layer prevents or catches it,
 plus the API contracts the rules modules rely on (firing records, chaining, rules version)."""
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 from durable import engine as dengine
 from durable.lang import none, all as dall, any as dany, pri
 
-import evaluator.engine as E
-from evaluator.engine import (Derive, EngineError, Evaluation, EvaluationFailed, FactError,
+import engine.evaluation as E
+from engine import (Derive, EngineError, Evaluation, EvaluationFailed, FactError,
                               FactNotHandled, FactObserved, Firing, ReconciliationError, Rule,
                               RuleActionError, RuleBook, RuleDefinitionError, c, fnv1a32, m,
                               rules_version)

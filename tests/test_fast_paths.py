@@ -6,7 +6,8 @@ import re
 
 from hypothesis import given, settings, strategies as st
 
-from evaluator import chain, engine, runs
+from evaluator import canonical
+import engine.evaluation as engine
 from evaluator.db import Firing
 from importers import guard
 from reports import json_files
@@ -57,16 +58,16 @@ def test_write_trace_is_dump_of_build(items):
 @given(st.integers(1, 10**9), st.integers(1, 10**6), texts, st.one_of(st.none(), texts),
        sources, outcomes)
 def test_stored_firing_texts_are_canonical(run_id, seq, rule, subject, srcs, outcome):
-    sources_text = runs._sources_json(srcs)
-    assert sources_text == chain.canonical_json([list(s) for s in srcs])
-    assert runs._parse_sources(sources_text) == [tuple(s) for s in srcs]
-    outcome_text = runs._outcome_json(outcome)
-    assert outcome_text == chain.canonical_json(outcome)
-    assert runs._parse_outcome(outcome_text) == json.loads(outcome_text)
+    sources_text = canonical.sources_json(srcs)
+    assert sources_text == canonical.canonical_json([list(s) for s in srcs])
+    assert canonical.parse_sources(sources_text) == [tuple(s) for s in srcs]
+    outcome_text = canonical.outcome_json(outcome)
+    assert outcome_text == canonical.canonical_json(outcome)
+    assert canonical.parse_outcome(outcome_text) == json.loads(outcome_text)
     row = {"id": 7, "run_id": run_id, "seq": seq, "rule": rule, "subject_id": subject,
            "sources": sources_text, "outcome": outcome_text}
     model = Firing(**row)
-    assert runs._firing_content(row) == chain.canonical_json(model.chain_content())
+    assert canonical.firing_content(row) == canonical.canonical_json(model.chain_content())
 
 
 fact_values = st.one_of(st.booleans(), st.integers(-2**53, 2**53), texts,

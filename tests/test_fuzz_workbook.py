@@ -20,9 +20,9 @@ import openpyxl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaluator.cli import main
+from xietong.cli import main
 from importers.schema import SHEETS
-from importers.template import write_ledger
+from reports.template import write_ledger
 from tests.ledgers import PERIOD, worked_example
 from test_import_support import write_xlsx
 

@@ -2,7 +2,7 @@
 exactly one clear message and exit code 1, within seconds and in bounded memory, and the
 database is exactly as it was.
 
-Every command runs in its own process (`python -m evaluator.cli`), started by a small wrapper
+Every command runs in its own process (`python -m xietong.cli`), started by a small wrapper
 that reports the command's exit code, output, wall time and peak memory (ru_maxrss of its
 children: the command and the reader process it may fork), so that nothing the test process
 itself allocated counts. The bounds are generous guards, not benchmarks: a 2 GiB decompression
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.cli import main
+from xietong.cli import main
 from tests import hostile
 from tests.dbs import db_state
 from tests.ledgers import PERIOD
@@ -40,7 +40,7 @@ print(json.dumps({"rc": p.returncode, "out": p.stdout, "err": p.stderr,
 
 def measured(*args: str, env: dict | None = None) -> dict:
     """Run `xietong ARGS` in a fresh process; its exit code, output, seconds and peak MB."""
-    proc = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "evaluator.cli", *args],
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "xietong.cli", *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "XIETONG_LANG": "en", **(env or {})})
     assert proc.returncode == 0, proc.stderr

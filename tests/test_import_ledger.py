@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from evaluator.cli import main
+from xietong.cli import main
 from importers import Ledger, LedgerRefused, Problem, read_ledger
 from test_import_support import BEHAVIOURS, DEPARTMENTS, EMPLOYEES, minimal_ledger, write_xlsx
 

@@ -15,7 +15,7 @@ import zipfile
 import pytest
 
 from importers import guard, limits, read_ledger
-from importers.sample import write_sample_ledger
+from xietong.sample import write_sample_ledger
 
 PERIOD = "2026-11"
 
@@ -64,7 +64,7 @@ def test_the_100k_sample_fits_the_default_limits_with_room(sample_10k):
 
 @pytest.mark.skipif(not os.environ.get("XIETONG_SLOW_TESTS"), reason="set XIETONG_SLOW_TESTS=1 (about 2 minutes)")
 def test_the_100k_sample_imports(tmp_path, db_url):
-    from evaluator.cli import main
+    from xietong.cli import main
     path = tmp_path / "sample-100k.xlsx"
     write_sample_ledger(path, employees=100_000, period=PERIOD, seed=7, lang="zh")
     out, err = io.StringIO(), io.StringIO()

@@ -1,4 +1,4 @@
-"""Evaluation.feed_many on several processes (evaluator/engine.py): the same firings, seq
+"""Evaluation.feed_many on several processes (engine/evaluation.py): the same firings, seq
 numbers, derived keys, counts and results as feeding row by row in one process — for engine
 books with joins and forward chaining, and for whole ledgers — and a failing or crashing
 worker fails the evaluation instead of losing its rows."""
@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from evaluator.engine import (Derive, EngineError, Evaluation, EvaluationFailed, RuleActionError,
+from engine import (Derive, EngineError, Evaluation, EvaluationFailed, RuleActionError,
                               RuleBook, c, m)
 from evaluator.evaluate import evaluate_ledger
 from rules.policy import load_policy
@@ -187,7 +187,7 @@ def test_an_evaluation_crosses_the_pipe_unchanged():
 
 
 def test_the_counted_id_hash_equals_fnv1a32():
-    from evaluator.engine import _fnv1a32_counted, fnv1a32
+    from engine.evaluation import _fnv1a32_counted, fnv1a32
     ids = [f'f{n:x}' for n in range(70_000)] + ['', 'a', 'sid-s0', 'f1~1', 'f1~2', 'f10', 'f1']
     rnd = random.Random(5)
     ids += [''.join(rnd.choice('abcdef0123456789~-') for _ in range(rnd.randint(1, 12)))
@@ -197,7 +197,7 @@ def test_the_counted_id_hash_equals_fnv1a32():
 
 def test_a_fact_checker_plan_still_refuses_out_of_range_numbers():
     """The checker's fast path for facts shaped like earlier ones keeps the per-value checks."""
-    from evaluator.engine import FactError
+    from engine import FactError
     with Evaluation([mixed_book()]) as ev:
         ok = {'t': 'row', 'n': 3, 'emp': 'A', 'boom': False, 'w': 1.5}
         for i in range(3):
@@ -214,9 +214,9 @@ def test_a_fact_checker_plan_still_refuses_out_of_range_numbers():
 def test_closing_after_an_unmatched_join_does_not_crash(references):
     """Found while writing these tests: durable_rules' delete_state crashes the process
     (SIGSEGV, or glibc's "free(): invalid pointer") after a fed row whose join found no partner
-    was retracted. The layer does not free such a book's states (evaluator/engine.py _release);
+    was retracted. The layer does not free such a book's states (engine/evaluation.py _release);
     this runs the case in a child so that a regression fails the test, not the test run."""
-    from evaluator.isolation import Forked
+    from engine.isolation import Forked
 
     def case():
         with Evaluation([mixed_book()]) as ev:
@@ -231,7 +231,7 @@ def test_closing_after_an_unmatched_join_does_not_crash(references):
 
 def test_a_fact_checker_plan_converts_decimals_like_the_first_fact():
     from decimal import Decimal
-    from evaluator.engine import FactError
+    from engine import FactError
     with Evaluation([mixed_book()]) as ev:
         got = [ev.feed('mixed', {'t': 'row', 'n': 12, 'emp': 'A', 'boom': False,
                                  'w': Decimal(x)}, key=x) for x in ('1.5', '2.25', '0.1')]

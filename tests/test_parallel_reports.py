@@ -1,4 +1,4 @@
-"""`xietong report` writes the reports in two processes (evaluator/cli.py write_reports): the
+"""`xietong report` writes the reports in two processes (xietong/cli.py write_reports): the
 files, their contents and the printed lines are those of one process, and a writer that dies
 ends the command with a clear message, not a traceback or a half-told success."""
 import io
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from evaluator.cli import main
-from importers.sample import write_sample_ledger
+from xietong.cli import main
+from xietong.sample import write_sample_ledger
 from tests.ledgers import PERIOD
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from evaluator.cli import main
-from importers.template import write_ledger
+from xietong.cli import main
+from reports.template import write_ledger
 from reports.reviews import safe_file_stem
 from tests.ledgers import PERIOD, small_company, worked_example
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from evaluator.cli import main
-from importers.template import write_ledger
+from xietong.cli import main
+from reports.template import write_ledger
 from tests.dbs import db_state
 from tests.ledgers import PERIOD, small_company
 

@@ -26,8 +26,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from python_calamine import CalamineWorkbook
 
-from evaluator.cli import main
-from importers.sample import write_sample_ledger
+from xietong.cli import main
+from xietong.sample import write_sample_ledger
 from importers.schema import ENUM_ZH
 from reports import reviews
 from reports.labels import label

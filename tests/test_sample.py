@@ -1,4 +1,4 @@
-"""The sample company (importers/sample.py): believable, deterministic, clean master data, and
+"""The sample company (xietong/sample.py): believable, deterministic, clean master data, and
 every rule and exception kind of SPEC §5 present even in a 40-person company.
 
 The trigger checks are simple predicates written from SPEC's tables, on the generated rows
@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 
 from importers.result import Ledger
-from importers.sample import Planted, generate_company, planted_cases
+from xietong.sample import Planted, generate_company, planted_cases
 from importers.schema import ENUMS, REFERENCES, RESERVED_EMPLOYEE_IDS, SHEETS
 from rules.policy import load_policy
 

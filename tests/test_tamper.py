@@ -13,9 +13,9 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from evaluator.cli import main
+from xietong.cli import main
 from evaluator.db import Adjustment, Decision, ExceptionItem, Firing
-from importers.template import write_ledger
+from reports.template import write_ledger
 from tests.dbs import ON_POSTGRES, clone_database, create_database, drop_database
 from tests.ledgers import PERIOD, worked_example
 

@@ -15,10 +15,10 @@ import openpyxl
 import pytest
 from openpyxl import Workbook
 
-from evaluator.cli import main
-from importers.sample import write_sample_ledger
+from xietong.cli import main
+from xietong.sample import write_sample_ledger
 from importers.schema import SHEET_BY_NAME
-from importers.template import write_ledger
+from reports.template import write_ledger
 from reports import json_files, labels, trace
 from reports.labels import label, show_value
 from reports.statement import FormattedBulkWriter
@@ -75,7 +75,7 @@ def awkward_company():
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Two runs: a generated company (importers/sample.py, English headers) and a small one
+    """Two runs: a generated company (xietong/sample.py, English headers) and a small one
     with awkward text (Chinese headers)."""
     tmp = tmp_path_factory.mktemp("trace_fast")
     out = {}

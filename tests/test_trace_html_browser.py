@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from evaluator.cli import main
-from importers.template import write_ledger
+from xietong.cli import main
+from reports.template import write_ledger
 from tests.ledgers import PERIOD, worked_example
 
 HTML_ATTACK = '</script><script>alert(1)</script><img src=x onerror=alert(2)>'

@@ -81,7 +81,7 @@ class Forked:
     EvaluationCrashed when the child died, ChildError when fn raised), `cancel()` stops it.
 
     Plain os.fork and a pipe rather than multiprocessing: this also runs inside the evaluation's
-    own child (feed workers, evaluator/engine.py), and a multiprocessing daemon may have no
+    own child (feed workers, engine/evaluation.py), and a multiprocessing daemon may have no
     children. The child leaves through os._exit: no atexit handler, buffered stream or
     finaliser of the parent's runs twice. `point` names it for fault injection (`fault`)."""
 

@@ -1,7 +1,7 @@
-"""A stored run as the statement's numbers: per department base, one total per mechanism and
-final; per employee base, behaviour points (after cap) and final. Only sums of the stored,
-already-rounded adjustments: a report never recomputes a score, so every statement adds up to
-what the trace shows."""
+"""Finals (SPEC §2): a subject's final score is its base plus the sum of its rounded adjustments.
+Per department: base, one total per mechanism, final; per employee: base, behaviour points
+(after the cap), final. Only sums of already-rounded adjustments, so every statement adds up to
+what the trace shows: the evaluation and every report take their figures from here."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -10,7 +10,7 @@ DEPT_MECHANISMS = ("linkage", "peripheral", "raci", "interlock")
 ZERO = Decimal("0.00")
 
 
-def statement(rows: dict[str, list[dict]], adjustments: list[dict]) -> dict:
+def finals(rows: dict[str, list[dict]], adjustments: list[dict]) -> dict:
     by_dept = {d["dept_id"]: {m: ZERO for m in DEPT_MECHANISMS} for d in rows["Departments"]}
     by_emp = {e["employee_id"]: ZERO for e in rows["Employees"]}
     for a in adjustments:

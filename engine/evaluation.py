@@ -12,7 +12,7 @@ A **rule** is: a stable id, a one-line description in Chinese and English, a con
 with `durable.lang`'s `m`/`c` expressions (one pattern, or several joined by equality), an
 optional priority, and a Python action. The rules of one mechanism live in a **RuleBook**::
 
-    from evaluator.engine import RuleBook, Derive, Evaluation, m, c, rules_version
+    from engine import RuleBook, Derive, Evaluation, m, c, rules_version
 
     behaviour = RuleBook('behaviour')
 
@@ -201,7 +201,7 @@ class EvaluationFailed(EngineError):
     """A call on an evaluation that already failed: its results cannot be trusted."""
 
 
-# A worker's error comes back by class name (evaluator.isolation.ChildError) and is raised again
+# A worker's error comes back by class name (engine.isolation.ChildError) and is raised again
 # as the same class.
 _ERRORS = {cls.__name__: cls for cls in (
     EngineError, RuleDefinitionError, FactError, FactNotHandled, FactObserved, RuleActionError,
@@ -855,7 +855,7 @@ def _release(resources: list) -> None:
     "free(): invalid pointer", measured 5/5) once a fed row was retracted while its join had
     found no partner (tests/test_parallel_feed.py, test_closing_after_an_unmatched_join_...).
     Those states stay allocated until the process ends; evaluations of the product run in a
-    forked child that ends with them (evaluator/isolation.py), and its rules have no join."""
+    forked child that ends with them (engine/isolation.py), and its rules have no join."""
     while resources:
         handle, sids, joins = resources.pop()
         for sid in sorted(sids) if not joins else ():
@@ -1013,7 +1013,7 @@ class Evaluation:
         parts = min(self.workers, len(rows) // self.min_parallel_rows or 1)
         if parts <= 1:
             return [self.feed(book, row, key=key, partition=partition) for row, key in rows]
-        from evaluator.isolation import ChildError, EvaluationCrashed, Forked
+        from engine.isolation import ChildError, EvaluationCrashed, Forked
         self._check_usable()
         if self._busy:
             raise EngineError('re-entrant call from inside an action: return Derive(...) instead')

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from evaluator import i18n
+from xietong import i18n
 from importers.memory import gc_paused
 
 PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -109,7 +109,7 @@ def _database_problem(e: BaseException, args) -> list[str] | None:
 # --------------------------------------------------------------------------- commands
 
 def cmd_template(args, out) -> int:
-    from importers.template import write_template
+    from reports.template import write_template
     lang = args.lang or "zh"
     write_template(args.out, lang=lang)
     out.write(i18n.t(lang, "template_written", path=args.out) + "\n")
@@ -213,7 +213,7 @@ def write_reports(args, out, period: str, out_dir: Path, formats: set[str]) -> l
     from evaluator.store import load_rows
     from reports import json_files, reviews, statement, trace
     from evaluator.db import reader
-    from evaluator.isolation import ChildError, EvaluationCrashed, Forked
+    from engine.isolation import ChildError, EvaluationCrashed, Forked
     engine = _engine(args)
     other = None
     try:
@@ -379,7 +379,7 @@ def cmd_decisions(args, out) -> int:
 
 
 def cmd_demo(args, out) -> int:
-    from importers.sample import write_sample_ledger
+    from xietong.sample import write_sample_ledger
     lang = args.lang or "zh"
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)

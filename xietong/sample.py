@@ -233,7 +233,7 @@ def _build(employees: int, period: str, seed: int) -> "_Company":
 def write_sample_ledger(path, employees: int, period: str, seed: int = 0,
                         lang: str = "zh") -> dict[str, list[dict]]:
     """Generate the company and write it as a ledger workbook; returns the typed rows."""
-    from importers.template import write_ledger
+    from reports.template import write_ledger
     rows = generate_company(employees, period, seed)
     write_ledger(path, rows, lang)
     return rows
