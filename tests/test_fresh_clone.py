@@ -10,14 +10,18 @@ docs, README, CI) and fail listing, file and line, each place that
   article's file, SPEC.md);
 * cites a section that does not exist: "SPEC §5.2" must be a heading of docs/spec.md,
   "docs/engine.md §5" and "docs/workbooks.md §4a" headings of those documents;
-* mentions a path of the repository (`engine/isolation.py`, `docs/limits.md`, …) or links a
-  file from Markdown that is not there.
+* mentions a path of the repository (`engine/isolation.py`, `docs/limits.md`, …) that is not
+  there — in documents, and in Python comments and docstrings (a test's made-up file tree is
+  data, not a reference) — or links a file from Markdown that is not there.
 """
 from __future__ import annotations
 
+import ast
+import io
 import os
 import re
 import subprocess
+import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +89,22 @@ def _line(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
+def _prose(name: str, text: str) -> list[tuple[int, str]]:
+    """(first line, text) of what people read as prose: a Python file's comments and docstrings,
+    any other file whole."""
+    if not name.endswith(".py"):
+        return [(1, text)]
+    pieces = [(tok.start[0], tok.string) for tok in
+              tokenize.generate_tokens(io.StringIO(text).readline) if tok.type == tokenize.COMMENT]
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                pieces.append((body[0].lineno, body[0].value.value))
+    return pieces
+
+
 def _sections(doc: str) -> set[str]:
     return set(_HEADING.findall((ROOT / doc).read_text("utf-8")))
 
@@ -122,9 +142,10 @@ def test_mentioned_paths_and_markdown_links_exist():
     folders = {str(Path(f).parent) for f in files}
     missing = []
     for name, text in _texts().items():
-        for m in _PATH.finditer(text):
-            if m.group(1) not in files:
-                missing.append(f"{name}:{_line(text, m.start())}: {m.group(1)}")
+        for first, prose in _prose(name, text):
+            for m in _PATH.finditer(prose):
+                if m.group(1) not in files:
+                    missing.append(f"{name}:{first + _line(prose, m.start()) - 1}: {m.group(1)}")
         if name.endswith(".md"):
             for m in _MD_LINK.finditer(text):
                 target = m.group(1)
