@@ -54,7 +54,18 @@ MESSAGES = {
                              "The next `xietong evaluate --period {period}` applies them.",
                        "zh": "{path}：已记录 {period} 复核结论 {n} 条，{same} 条无变化。"
                              "下次运行 `xietong evaluate --period {period}` 时生效。"},
-    "report_written": {"en": "Written: {path}", "zh": "已生成：{path}"},
+    "no_import": {"en": "no ledger imported for {period}: run `xietong import LEDGER --period {period}` first",
+                  "zh": "{period} 没有导入台账：请先运行 `xietong import LEDGER --period {period}`"},
+    "status_db": {"en": "Database: {url}", "zh": "数据库：{url}"},
+    "status_empty": {"en": "No ledger imported yet.", "zh": "尚未导入任何台账。"},
+    "status_period": {"en": "{period}:", "zh": "{period}："},
+    "status_import": {"en": "  active ledger: import #{id} {file} (sha256 {sha}), {at} UTC",
+                      "zh": "  当前台账：导入记录 #{id} {file}（sha256 {sha}），{at} UTC"},
+    "status_no_run": {"en": "  not evaluated yet", "zh": "  尚未评估"},
+    "status_run": {"en": "  latest run #{id}, {at} UTC: {adjustments:,} adjustments, {exceptions:,} exceptions, reviews {open:,} open / {decided:,} decided",
+                   "zh": "  最新评估：运行记录 #{id}，{at} UTC：调整 {adjustments:,} 项，异常 {exceptions:,} 项，复核 待决 {open:,} / 已决 {decided:,}"},
+    "status_run_stale": {"en": "  latest run #{id}, {at} UTC (out of date: a newer import or decision): {adjustments:,} adjustments, {exceptions:,} exceptions, reviews {open:,} open / {decided:,} decided",
+                         "zh": "  最新评估：运行记录 #{id}，{at} UTC（已过期：之后有新的导入或复核结论）：调整 {adjustments:,} 项，异常 {exceptions:,} 项，复核 待决 {open:,} / 已决 {decided:,}"},
     "run_done": {"en": "Evaluated {period}: run #{id}, {firings:,} firings, {adjustments:,} adjustments, "
                        "{exceptions:,} exceptions ({reviews:,} to review, {open:,} open).",
                  "zh": "已评估 {period}：运行记录 #{id}，规则触发 {firings:,} 次，调整 {adjustments:,} 项，"
@@ -87,17 +98,67 @@ MESSAGES = {
 }
 
 
-def run_summary(lang, outcome) -> str:
-    run, ev = outcome.run, outcome.evaluated
-    reviews = [e for e in ev.exceptions if e["type"] == "review"]
-    lines = [t(lang, "run_done", period=run.period, id=run.id, firings=len(ev.trace),
-               adjustments=len(ev.adjustments), exceptions=len(ev.exceptions),
-               reviews=len(reviews), open=sum(1 for e in reviews if e["status"] == "open")),
+def run_summary(lang, run) -> str:
+    """What `evaluate` tells: the run's counts and hashes (run: xietong.api.RunResult)."""
+    lines = [t(lang, "run_done", period=run.period, id=run.run_id, firings=run.firings,
+               adjustments=run.adjustments, exceptions=run.exceptions, reviews=run.reviews,
+               open=run.open_reviews),
              t(lang, "run_hashes", sha=run.file_sha256[:12], policy=run.policy_sha256[:12],
                rules=run.rules_version[:12])]
-    if outcome.decisions_recorded:
-        lines.append(t(lang, "run_decisions", n=outcome.decisions_recorded))
+    if run.decisions_recorded:
+        lines.append(t(lang, "run_decisions", n=run.decisions_recorded))
     return "\n".join(lines)
+
+
+def report_summary(r) -> list[str]:
+    """Where each report is and what it shows (r: xietong.api.ReportResult)."""
+    lang, formats = r.lang, r.formats
+    out: list[str] = []
+    if r.stale:
+        out.append(t(lang, "report_stale", period=r.period, id=r.run_id))
+    lines: list[tuple[str, str]] = []
+    if "xlsx" in formats:
+        lines.append(("statement.xlsx", t(lang, "report_statement", d=r.departments,
+                                          e=r.employees)))
+        chain_word = t(lang, "chain_ok_short" if r.chain and r.chain.ok else "chain_bad_short")
+        lines.append(("trace.xlsx", t(lang, "report_trace_xlsx", n=r.firings, chain=chain_word)))
+    if "html" in formats:
+        lines.append(("trace.html", t(lang, "report_trace_html")))
+    if "xlsx" in formats:
+        key = "report_reviews" if r.rejections else "report_reviews_no_hr"
+        lines.append(("reviews/", t(lang, key, k=r.review_workbooks, r=r.reviews, j=r.rejections)
+                      if r.review_workbooks else t(lang, "report_reviews_none")))
+    if "json" in formats:
+        lines.append((", ".join(p.name for p in r.files["json"]), t(lang, "report_json")))
+    out.append(t(lang, "reports_header", dir=r.out_dir))
+    width = max((len(name) for name, _ in lines if len(name) < 24), default=0)
+    out += [f"  {name.ljust(width)}  {what}" for name, what in lines]
+    if r.chain is not None and not r.chain.ok:
+        out.append(t(lang, "verify_bad", problem=r.chain.problem))
+    return out
+
+
+def status_lines(lang, url, periods) -> list[str]:
+    """`xietong status`: the database, then one block per period (periods: PeriodStatus list)."""
+    out = [t(lang, "status_db", url=url)]
+    if not periods:
+        out.append(t(lang, "status_empty"))
+    for p in periods:
+        out.append(t(lang, "status_period", period=p.period))
+        imp = p.active_import
+        if imp is not None:
+            out.append(t(lang, "status_import", id=imp["import_id"], file=imp["file_name"],
+                         sha=imp["sha256"][:16], at=imp["imported_at"].strftime("%Y-%m-%d %H:%M")))
+        run = p.latest_run
+        if run is None:
+            out.append(t(lang, "status_no_run"))
+        else:
+            key = "status_run_stale" if run["out_of_date"] else "status_run"
+            out.append(t(lang, key, id=run["run_id"],
+                         at=run["finished_at"].strftime("%Y-%m-%d %H:%M"),
+                         adjustments=p.adjustments, exceptions=p.exceptions,
+                         open=p.reviews_open, decided=p.reviews_decided))
+    return out
 
 
 def t(lang: str | None, key: str, **kw) -> str:
@@ -117,20 +178,22 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def import_summary(lang, path, period, ledger, outcome) -> str:
+def import_summary(lang, imported) -> str:
+    """What `import` tells: the import record, rows per sheet, warnings (xietong.api.ImportResult)."""
     key = {"stored": "import_stored", "unchanged": "import_unchanged",
-           "reactivated": "import_reactivated"}[outcome.status]
-    lines = [t(lang, key, path=path, period=period, id=outcome.import_id, sha=ledger.sha256[:16])]
-    if outcome.status != "unchanged" and outcome.previous_import_id:
-        lines.append(t(lang, "import_replaces", prev=outcome.previous_import_id))
+           "reactivated": "import_reactivated"}[imported.status]
+    lines = [t(lang, key, path=imported.path, period=imported.period, id=imported.import_id,
+               sha=imported.file_sha256[:16])]
+    if imported.status != "unchanged" and imported.previous_import_id:
+        lines.append(t(lang, "import_replaces", prev=imported.previous_import_id))
     lines.append(t(lang, "rows_header"))
     labels = [sheet_label(lang, s.name) for s in SHEETS] + [t(lang, "rows_total")]
-    counts = [outcome.rows_per_sheet.get(s.name, 0) for s in SHEETS]
+    counts = [imported.rows_per_sheet.get(s.name, 0) for s in SHEETS]
     counts.append(sum(counts))
     width = max(_width(x) for x in labels) + 2
     for label, n in zip(labels, counts):
         lines.append(f"  {label}{' ' * (width - _width(label))}{n:>9,}")
-    if ledger.warnings:
+    if imported.warnings:
         lines.append(t(lang, "warnings_header"))
-        lines += [f"  {w}" for w in ledger.warnings]
+        lines += [f"  {w}" for w in imported.warnings]
     return "\n".join(lines)
