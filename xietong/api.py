@@ -243,7 +243,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     from evaluator.chain import verify as verify_chain
     from evaluator.db import ChainLink, Decision, ImportActivation, LedgerImport, reader
     from evaluator.evaluate import default_workers
-    from evaluator.runs import latest_run, load_run
+    from evaluator.runs import latest_run, load_run, refusal
     from evaluator.store import load_rows
     from engine.isolation import ChildError, EvaluationCrashed, Forked
     from reports import json_files, reviews, statement, trace
@@ -255,7 +255,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
         with Session(reader(engine), expire_on_commit=False) as session, session.begin():
             run = latest_run(session, period)
             if run is None:
-                raise Refused([i18n.t(lang or "en", "no_run", period=period)])
+                raise Refused([refusal(lang or "en", "no_run", period=period)])
             imp = session.get(LedgerImport, run.import_id)
             stored = load_run(session, run)
             rows = load_rows(session, run.import_id)
@@ -455,6 +455,7 @@ def ledger_rows(db: Database, period: str, sheet: str) -> Iterator[dict]:
     """The typed rows of one sheet (canonical English name, e.g. "Behaviours") of the period's
     active ledger, in Excel-row order, each with its "row" number."""
     from evaluator.db import reader
+    from evaluator.runs import refusal
     from evaluator.store import active_import, load_rows
     from importers.schema import SHEET_BY_NAME
     if sheet not in SHEET_BY_NAME:
@@ -462,18 +463,18 @@ def ledger_rows(db: Database, period: str, sheet: str) -> Iterator[dict]:
     with Session(reader(db.engine)) as session, session.begin():
         imp = active_import(session, period)
         if imp is None:
-            raise Refused([i18n.t("en", "no_import", period=period)])
+            raise Refused([refusal("en", "no_import", period=period)])
         rows = load_rows(session, imp.id)[sheet]
     yield from rows
 
 
 def _latest(db: Database, period: str) -> dict:
     from evaluator.db import reader
-    from evaluator.runs import latest_run, load_run
+    from evaluator.runs import latest_run, load_run, refusal
     with Session(reader(db.engine), expire_on_commit=False) as session, session.begin():
         run = latest_run(session, period)
         if run is None:
-            raise Refused([i18n.t("en", "no_run", period=period)])
+            raise Refused([refusal("en", "no_run", period=period)])
         return load_run(session, run)
 
 

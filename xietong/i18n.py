@@ -4,97 +4,169 @@ from __future__ import annotations
 
 import unicodedata
 
+from importers.lang import Text
 from importers.schema import SHEETS
 
-MESSAGES = {
-    "template_written": {"en": "Template written: {path}", "zh": "模板已生成：{path}"},
-    "file_missing": {"en": "{path}: expected a ledger workbook, got no such file",
-                     "zh": "{path}：应为台账工作簿，实际文件不存在"},
-    "refused_header": {"en": "{path}: the ledger was refused, {n} problem(s):",
-                       "zh": "{path}：台账被拒绝，共 {n} 个问题："},
-    "nothing_stored": {"en": "Nothing was stored.", "zh": "未写入任何数据。"},
-    "import_stored": {"en": "Imported {path} for {period}: import #{id}, sha256 {sha}",
-                      "zh": "已导入 {path}（{period}）：导入记录 #{id}，sha256 {sha}"},
-    "import_unchanged": {"en": "{path} is already the active ledger of {period} (import #{id}): nothing changed.",
-                         "zh": "{path} 已是 {period} 的当前台账（导入记录 #{id}）：无任何变更。"},
-    "import_reactivated": {"en": "{path} was imported for {period} before (import #{id}); it is the active ledger again.",
-                           "zh": "{path} 此前已导入 {period}（导入记录 #{id}），现重新设为当前台账。"},
-    "import_replaces": {"en": "It replaces import #{prev} as the period's active ledger (kept for audit).",
-                        "zh": "它取代导入记录 #{prev} 成为本期当前台账（原记录保留备查）。"},
-    "rows_header": {"en": "Rows per sheet:", "zh": "各工作表行数："},
-    "rows_total": {"en": "total", "zh": "合计"},
-    "warnings_header": {"en": "Warnings:", "zh": "警告："},
-    "verify_ok": {"en": "Audit chain verified: {n} records, no change found.",
-                  "zh": "审计链校验通过：{n} 条记录，未发现篡改。"},
-    "verify_head": {"en": "Chain head: link {seq}, sha256 {hash} (note it down: a later verify must reach it).",
-                    "zh": "链头：第 {seq} 条，sha256 {hash}（请记录：之后的校验须能到达此处）。"},
-    "database_busy": {"en": "the database {url} is busy: another xietong command has held its write lock for "
-                            "over {s} s. Nothing was stored; run the command again when it has finished "
-                            "(XIETONG_LOCK_TIMEOUT sets the wait).",
-                      "zh": "数据库 {url} 正忙：另一个 xietong 命令占用写锁已超过 {s} 秒。未写入任何数据；"
-                            "请待其结束后重试（等待时长由 XIETONG_LOCK_TIMEOUT 设置）。"},
-    "database_error": {"en": "the database {url} cannot be used: {error}. Nothing was stored.",
-                       "zh": "无法使用数据库 {url}：{error}。未写入任何数据。"},
-    "database_driver": {"en": "{url} needs the PostgreSQL driver: pip install 'xietong[pg]' (psycopg 3).",
-                        "zh": "{url} 需要 PostgreSQL 驱动：pip install 'xietong[pg]'（psycopg 3）。"},
-    "verify_bad": {"en": "Audit chain verification FAILED: {problem}",
-                   "zh": "审计链校验失败：{problem}"},
-    "policy_ok": {"en": "Policy {path}: no errors, {n} warning(s).",
-                  "zh": "政策文件 {path}：无错误，{n} 个警告。"},
-    "policy_warning": {"en": "warning: {text}", "zh": "警告：{text}"},
-    "policy_error": {"en": "error: {text}", "zh": "错误：{text}"},
-    "demo_ledger": {"en": "Sample company ledger ({n} employees): {path}",
-                    "zh": "示例公司台账（{n} 名员工）：{path}"},
-    "demo_db": {"en": "Database: {url}", "zh": "数据库：{url}"},
-    "evaluation_failed": {"en": "the evaluation failed and nothing was stored: {error}",
-                          "zh": "评估失败，未写入任何数据：{error}"},
-    "no_run": {"en": "no evaluation of {period} yet: run `xietong evaluate --period {period}` first",
-               "zh": "{period} 尚未评估：请先运行 `xietong evaluate --period {period}`"},
-    "decisions_done": {"en": "{path}: {n} decision(s) recorded for {period}, {same} unchanged. "
-                             "The next `xietong evaluate --period {period}` applies them.",
-                       "zh": "{path}：已记录 {period} 复核结论 {n} 条，{same} 条无变化。"
-                             "下次运行 `xietong evaluate --period {period}` 时生效。"},
-    "no_import": {"en": "no ledger imported for {period}: run `xietong import LEDGER --period {period}` first",
-                  "zh": "{period} 没有导入台账：请先运行 `xietong import LEDGER --period {period}`"},
-    "status_db": {"en": "Database: {url}", "zh": "数据库：{url}"},
-    "status_empty": {"en": "No ledger imported yet.", "zh": "尚未导入任何台账。"},
-    "status_period": {"en": "{period}:", "zh": "{period}："},
-    "status_import": {"en": "  active ledger: import #{id} {file} (sha256 {sha}), {at} UTC",
-                      "zh": "  当前台账：导入记录 #{id} {file}（sha256 {sha}），{at} UTC"},
-    "status_no_run": {"en": "  not evaluated yet", "zh": "  尚未评估"},
-    "status_run": {"en": "  latest run #{id}, {at} UTC: {adjustments:,} adjustments, {exceptions:,} exceptions, reviews {open:,} open / {decided:,} decided",
-                   "zh": "  最新评估：运行记录 #{id}，{at} UTC：调整 {adjustments:,} 项，异常 {exceptions:,} 项，复核 待决 {open:,} / 已决 {decided:,}"},
-    "status_run_stale": {"en": "  latest run #{id}, {at} UTC (out of date: a newer import or decision): {adjustments:,} adjustments, {exceptions:,} exceptions, reviews {open:,} open / {decided:,} decided",
-                         "zh": "  最新评估：运行记录 #{id}，{at} UTC（已过期：之后有新的导入或复核结论）：调整 {adjustments:,} 项，异常 {exceptions:,} 项，复核 待决 {open:,} / 已决 {decided:,}"},
-    "run_done": {"en": "Evaluated {period}: run #{id}, {firings:,} firings, {adjustments:,} adjustments, "
-                       "{exceptions:,} exceptions ({reviews:,} to review, {open:,} open).",
-                 "zh": "已评估 {period}：运行记录 #{id}，规则触发 {firings:,} 次，调整 {adjustments:,} 项，"
-                       "异常 {exceptions:,} 项（待复核 {reviews:,} 项，未决 {open:,} 项）。"},
-    "run_hashes": {"en": "  ledger sha256 {sha}  policy sha256 {policy}  rules version {rules}",
-                   "zh": "  台账 sha256 {sha}  政策 sha256 {policy}  规则版本 {rules}"},
-    "run_decisions": {"en": "  {n} decision(s) from the ledger's Reviews sheet recorded.",
-                      "zh": "  已记录台账复核结论 {n} 条。"},
+MESSAGES: dict[str, Text] = {
+    "template_written": Text(
+        zh="模板已生成：{path}",
+        en="Template written: {path}"),
+    "file_missing": Text(
+        zh="{path}：应为台账工作簿，实际文件不存在",
+        en="{path}: expected a ledger workbook, got no such file"),
+    "refused_header": Text(
+        zh="{path}：台账被拒绝，共 {n} 个问题：",
+        en="{path}: the ledger was refused, {n} problem(s):"),
+    "nothing_stored": Text(
+        zh="未写入任何数据。",
+        en="Nothing was stored."),
+    "import_stored": Text(
+        zh="已导入 {path}（{period}）：导入记录 #{id}，sha256 {sha}",
+        en="Imported {path} for {period}: import #{id}, sha256 {sha}"),
+    "import_unchanged": Text(
+        zh="{path} 已是 {period} 的当前台账（导入记录 #{id}）：无任何变更。",
+        en="{path} is already the active ledger of {period} (import #{id}): nothing changed."),
+    "import_reactivated": Text(
+        zh="{path} 此前已导入 {period}（导入记录 #{id}），现重新设为当前台账。",
+        en="{path} was imported for {period} before (import #{id}); it is the active "
+           "ledger again."),
+    "import_replaces": Text(
+        zh="它取代导入记录 #{prev} 成为本期当前台账（原记录保留备查）。",
+        en="It replaces import #{prev} as the period's active ledger (kept for audit)."),
+    "rows_header": Text(
+        zh="各工作表行数：",
+        en="Rows per sheet:"),
+    "rows_total": Text(
+        zh="合计",
+        en="total"),
+    "warnings_header": Text(
+        zh="警告：",
+        en="Warnings:"),
+    "verify_ok": Text(
+        zh="审计链校验通过：{n} 条记录，未发现篡改。",
+        en="Audit chain verified: {n} records, no change found."),
+    "verify_head": Text(
+        zh="链头：第 {seq} 条，sha256 {hash}（请记录：之后的校验须能到达此处）。",
+        en="Chain head: link {seq}, sha256 {hash} (note it down: a later verify must reach it)."),
+    "database_busy": Text(
+        zh="数据库 {url} 正忙：另一个 xietong 命令占用写锁已超过 {s} 秒。未写入任何数据；请待其结束后重试（等待时长由 "
+           "XIETONG_LOCK_TIMEOUT 设置）。",
+        en="the database {url} is busy: another xietong command has held its write lock "
+           "for over {s} s. Nothing was stored; run the command again when it has finished "
+           "(XIETONG_LOCK_TIMEOUT sets the wait)."),
+    "database_error": Text(
+        zh="无法使用数据库 {url}：{error}。未写入任何数据。",
+        en="the database {url} cannot be used: {error}. Nothing was stored."),
+    "database_driver": Text(
+        zh="{url} 需要 PostgreSQL 驱动：pip install 'xietong[pg]'（psycopg 3）。",
+        en="{url} needs the PostgreSQL driver: pip install 'xietong[pg]' (psycopg 3)."),
+    "verify_bad": Text(
+        zh="审计链校验失败：{problem}",
+        en="Audit chain verification FAILED: {problem}"),
+    "policy_ok": Text(
+        zh="政策文件 {path}：无错误，{n} 个警告。",
+        en="Policy {path}: no errors, {n} warning(s)."),
+    "policy_warning": Text(
+        zh="警告：{text}",
+        en="warning: {text}"),
+    "policy_error": Text(
+        zh="错误：{text}",
+        en="error: {text}"),
+    "demo_ledger": Text(
+        zh="示例公司台账（{n} 名员工）：{path}",
+        en="Sample company ledger ({n} employees): {path}"),
+    "demo_db": Text(
+        zh="数据库：{url}",
+        en="Database: {url}"),
+    "evaluation_failed": Text(
+        zh="评估失败，未写入任何数据：{error}",
+        en="the evaluation failed and nothing was stored: {error}"),
+    "decisions_done": Text(
+        zh="{path}：已记录 {period} 复核结论 {n} 条，{same} 条无变化。下次运行 `xietong evaluate --period "
+           "{period}` 时生效。",
+        en="{path}: {n} decision(s) recorded for {period}, {same} unchanged. The next "
+           "`xietong evaluate --period {period}` applies them."),
+    "status_db": Text(
+        zh="数据库：{url}",
+        en="Database: {url}"),
+    "status_empty": Text(
+        zh="尚未导入任何台账。",
+        en="No ledger imported yet."),
+    "status_period": Text(
+        zh="{period}：",
+        en="{period}:"),
+    "status_import": Text(
+        zh="  当前台账：导入记录 #{id} {file}（sha256 {sha}），{at} UTC",
+        en="  active ledger: import #{id} {file} (sha256 {sha}), {at} UTC"),
+    "status_no_run": Text(
+        zh="  尚未评估",
+        en="  not evaluated yet"),
+    "status_run": Text(
+        zh="  最新评估：运行记录 #{id}，{at} UTC：调整 {adjustments:,} 项，异常 {exceptions:,} 项，复核 待决 "
+           "{open:,} / 已决 {decided:,}",
+        en="  latest run #{id}, {at} UTC: {adjustments:,} adjustments, {exceptions:,} "
+           "exceptions, reviews {open:,} open / {decided:,} decided"),
+    "status_run_stale": Text(
+        zh="  最新评估：运行记录 #{id}，{at} UTC（已过期：之后有新的导入或复核结论）：调整 {adjustments:,} 项，异常 "
+           "{exceptions:,} 项，复核 待决 {open:,} / 已决 {decided:,}",
+        en="  latest run #{id}, {at} UTC (out of date: a newer import or decision): "
+           "{adjustments:,} adjustments, {exceptions:,} exceptions, reviews {open:,} open "
+           "/ {decided:,} decided"),
+    "run_done": Text(
+        zh="已评估 {period}：运行记录 #{id}，规则触发 {firings:,} 次，调整 {adjustments:,} 项，异常 "
+           "{exceptions:,} 项（待复核 {reviews:,} 项，未决 {open:,} 项）。",
+        en="Evaluated {period}: run #{id}, {firings:,} firings, {adjustments:,} "
+           "adjustments, {exceptions:,} exceptions ({reviews:,} to review, {open:,} open)."),
+    "run_hashes": Text(
+        zh="  台账 sha256 {sha}  政策 sha256 {policy}  规则版本 {rules}",
+        en="  ledger sha256 {sha}  policy sha256 {policy}  rules version {rules}"),
+    "run_decisions": Text(
+        zh="  已记录台账复核结论 {n} 条。",
+        en="  {n} decision(s) from the ledger's Reviews sheet recorded."),
     # reports (reports/*.py): where each report is and what it shows
-    "reports_header": {"en": "Reports in {dir}:", "zh": "报告已写入 {dir}："},
-    "report_failed": {"en": "Could not write the reports in {dir}: {error}",
-                      "zh": "无法在 {dir} 写入报告：{error}"},
-    "report_statement": {"en": "scores of {d:,} departments and {e:,} employees: base, each mechanism, final, why not, chart",
-                         "zh": "{d:,} 个部门、{e:,} 名员工的得分：基础分、各机制调整、最终得分、未计入说明、图表"},
-    "report_trace_xlsx": {"en": "audit trace: {n:,} rule firings with their source rows and cited values, the run's hashes; audit chain {chain}",
-                          "zh": "审计追踪：{n:,} 次规则触发及其来源行与引用值、运行哈希；审计链{chain}"},
-    "report_trace_html": {"en": "the same trace as one offline web page, filterable by subject, rule, mechanism and sheet",
-                          "zh": "同一审计追踪的单文件网页（无需联网），可按对象、规则、机制、工作表筛选"},
-    "report_reviews": {"en": "{k:,} review workbook(s), one per assignee: {r:,} item(s) to decide; HR.xlsx also lists {j:,} rejection(s) and notice(s)",
-                       "zh": "{k:,} 份复核清单，每位复核人一份：共 {r:,} 项待复核；HR.xlsx 另列 {j:,} 项驳回与提示"},
-    "report_reviews_no_hr": {"en": "{k:,} review workbook(s), one per assignee: {r:,} item(s) to decide",
-                             "zh": "{k:,} 份复核清单，每位复核人一份：共 {r:,} 项待复核"},
-    "report_reviews_none": {"en": "no exception this period: no review workbook", "zh": "本期没有异常，无复核清单"},
-    "report_json": {"en": "machine-readable scores, adjustments, exceptions and trace",
-                    "zh": "机器可读的得分、调整、异常与规则触发"},
-    "chain_ok_short": {"en": "verified", "zh": "校验通过"},
-    "chain_bad_short": {"en": "verification FAILED", "zh": "校验失败"},
-    "report_stale": {"en": "warning: the latest run of {period} (run #{id}) is older than the period's newest import or decision; run `xietong evaluate --period {period}` for current reports",
-                     "zh": "注意：{period} 的最新评估（运行记录 #{id}）早于本期最新的台账导入或复核结论；请先运行 `xietong evaluate --period {period}` 再生成报告"},
+    "reports_header": Text(
+        zh="报告已写入 {dir}：",
+        en="Reports in {dir}:"),
+    "report_failed": Text(
+        zh="无法在 {dir} 写入报告：{error}",
+        en="Could not write the reports in {dir}: {error}"),
+    "report_statement": Text(
+        zh="{d:,} 个部门、{e:,} 名员工的得分：基础分、各机制调整、最终得分、未计入说明、图表",
+        en="scores of {d:,} departments and {e:,} employees: base, each mechanism, "
+           "final, why not, chart"),
+    "report_trace_xlsx": Text(
+        zh="审计追踪：{n:,} 次规则触发及其来源行与引用值、运行哈希；审计链{chain}",
+        en="audit trace: {n:,} rule firings with their source rows and cited values, "
+           "the run's hashes; audit chain {chain}"),
+    "report_trace_html": Text(
+        zh="同一审计追踪的单文件网页（无需联网），可按对象、规则、机制、工作表筛选",
+        en="the same trace as one offline web page, filterable by subject, rule, "
+           "mechanism and sheet"),
+    "report_reviews": Text(
+        zh="{k:,} 份复核清单，每位复核人一份：共 {r:,} 项待复核；HR.xlsx 另列 {j:,} 项驳回与提示",
+        en="{k:,} review workbook(s), one per assignee: {r:,} item(s) to decide; "
+           "HR.xlsx also lists {j:,} rejection(s) and notice(s)"),
+    "report_reviews_no_hr": Text(
+        zh="{k:,} 份复核清单，每位复核人一份：共 {r:,} 项待复核",
+        en="{k:,} review workbook(s), one per assignee: {r:,} item(s) to decide"),
+    "report_reviews_none": Text(
+        zh="本期没有异常，无复核清单",
+        en="no exception this period: no review workbook"),
+    "report_json": Text(
+        zh="机器可读的得分、调整、异常与规则触发",
+        en="machine-readable scores, adjustments, exceptions and trace"),
+    "chain_ok_short": Text(
+        zh="校验通过",
+        en="verified"),
+    "chain_bad_short": Text(
+        zh="校验失败",
+        en="verification FAILED"),
+    "report_stale": Text(
+        zh="注意：{period} 的最新评估（运行记录 #{id}）早于本期最新的台账导入或复核结论；请先运行 `xietong evaluate "
+           "--period {period}` 再生成报告",
+        en="warning: the latest run of {period} (run #{id}) is older than the period's "
+           "newest import or decision; run `xietong evaluate --period {period}` for "
+           "current reports"),
 }
 
 
@@ -162,8 +234,7 @@ def status_lines(lang, url, periods) -> list[str]:
 
 
 def t(lang: str | None, key: str, **kw) -> str:
-    lang = lang if lang in ("zh", "en") else "en"
-    return MESSAGES[key][lang].format(**kw)
+    return MESSAGES[key].format(lang, **kw)
 
 
 def sheet_label(lang: str, sheet_name: str) -> str:
