@@ -221,8 +221,9 @@ class Evaluation:
 
     def reconcile(self, *, require_fired: bool = False) -> Reconciliation:
         """Proves that nothing is pending (no action, no event) and nothing stored in any book;
-        with `require_fired`, that every fed row fired at least one rule. Raises
-        ReconciliationError listing every problem."""
+        with `require_fired`, that every fed row fired at least one rule (a fed row met some
+        condition, else FactNotHandled, so one that fired nothing means its agenda was lost).
+        Raises ReconciliationError listing every problem."""
         self._check_usable()
         problems = []
         for bk in self._books.values():

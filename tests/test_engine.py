@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import runpy
 import textwrap
 import threading
 import time
@@ -833,6 +834,5 @@ def test_the_tutorial_example_prints_what_it_shows(tmp_path, capsys):
     shown = shown.split('\n\n')[0].strip('\n')
     example = tmp_path / 'tutorial_example.py'
     example.write_text(textwrap.dedent(code), encoding='utf-8')
-    import runpy
     runpy.run_path(str(example))
     assert capsys.readouterr().out == textwrap.dedent(shown) + '\n'
