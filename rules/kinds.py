@@ -23,6 +23,7 @@ Everything here is pure: declarations and lookups, no evaluation.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -34,6 +35,7 @@ REJECTION, REVIEW = "rejection", "review"
 # The order of the mechanisms in every output (SPEC §5.7).
 MECHANISMS = ("linkage", "peripheral", "raci", "interlock", "behaviour")
 SUBJECTS = ("employee", "department", "metric")
+_KIND_ID = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -115,9 +117,9 @@ def _mechanisms(whose: str, mechanisms: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _check(info: ExceptionKind) -> None:
-    if not info.kind.replace("_", "").isalpha() or not info.kind.isupper():
-        raise ValueError(f"exception kind {info.kind!r}: upper-case letters and _ "
-                         "(rules that raise nothing have dotted lower-case ids)")
+    if not isinstance(info.kind, str) or not _KIND_ID.fullmatch(info.kind):
+        raise ValueError(f"exception kind {info.kind!r}: upper-case ASCII letters, digits and _ "
+                         "(the rules that raise no kind have dotted lower-case ids)")
     if info.subject not in SUBJECTS:
         raise ValueError(f"{info.kind}: subject must be one of {SUBJECTS}, got {info.subject!r}")
     if not info.key or not all(isinstance(f, str) and f for f in info.key):
