@@ -26,7 +26,7 @@ Checks (`check_policy`, behind `xietong policy check [FILE] [--strict]`):
   `behaviour.cap`, `scale.rating_to_points` or `review.outlier_deviation`; a
   `severe_miss_ratio` outside [0, 1]; a count (`frequent_proposer`, `max_metrics_per_dept`) below
   1; two catalog codes sharing one Chinese name (a ledger row naming it would be ambiguous).
-* **warnings** flag values outside the source article's bands — e.g. 原文「高度相关部门：公司系数
+* **warnings** flag values outside the source article's bands — e.g. 原文「高度相关部门:公司系数
   占本部门绩效结果的20%–30%」 — and linkage levels out of order (强 ≥ 中 ≥ 弱). `strict=True`
   turns every warning into an error.
 
