@@ -74,13 +74,13 @@ def test_exception_counts_per_kind_agree(builder):
     assert Counter(e["kind"] for e in got.exceptions) == Counter(e["kind"] for e in ref.exceptions)
 
 
-
 def test_random_ledgers_reach_every_rule_and_kind():
     """The tests above can only find a disagreement in a rule that their ledgers make fire.
     Drawn and seeded ledgers come from one description (tests/ledgers.py): on its first 60
     seeds, with random decisions, every rule of every book fires (every exception kind is a
     rule of the same id; behaviour.withdrawn needs an overturned BEH_FREQUENT_PROPOSER review).
-    All are reached by seed 24; the drawn ledgers make the same choices from hypothesis's bytes.
+    All are reached by seed 24; the drawn ledgers make the same choices, from hypothesis's bytes
+    instead of a seed.
     The review ids to decide come from the reference (it is cheaper than a second run)."""
     every = {r.rule_id for book in BOOKS for r in book.rules}
     seen = set()

@@ -14,6 +14,8 @@ from rules.policy import load_policy
 from tests.ledgers import PERIOD, decisions, ledgers
 
 POLICY = load_policy()
+# data_too_large: hypothesis's own tries at short examples overrun a drawn ledger (it takes a
+# few dozen draws); that says nothing about the code under test.
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
