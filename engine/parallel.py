@@ -23,15 +23,17 @@ from engine.errors import ERRORS_BY_NAME, EngineError, ReconciliationError
 from engine.isolation import ChildError, EvaluationCrashed, Forked
 
 if TYPE_CHECKING:
-    from engine.evaluation import Activation, Evaluation
     from engine.rulebook import RuleBook
+
+# `ev` below is the engine.evaluation.Evaluation that calls in here (and only it): not imported,
+# even for type hints, so that the two modules do not import each other.
 
 MIN_PARALLEL_ROWS = 4096       # a forked worker is given this many rows or more: below, a fork
                                # and the firings' trip back cost more than they save
 
 
-def feed_many(ev: Evaluation, book: str | RuleBook,
-              rows: Sequence[tuple[Mapping[str, Any], Hashable]]) -> list[list[Activation]]:
+def feed_many(ev, book: str | RuleBook,
+              rows: Sequence[tuple[Mapping[str, Any], Hashable]]) -> list[list]:
     """`[ev.feed(book, row, key=key) for row, key in rows]`, on up to `ev.workers` processes
     (see the module docstring)."""
     rows = list(rows)
@@ -67,7 +69,7 @@ def feed_many(ev: Evaluation, book: str | RuleBook,
     return out
 
 
-def _feed_chunk(ev: Evaluation, book: str | RuleBook, chunk: list) -> tuple:
+def _feed_chunk(ev, book: str | RuleBook, chunk: list) -> tuple:
     """In a forked worker: feeds the chunk, proves the engine clean, returns each row's
     (rule id, outcomes) pairs and their number by rule. Plain tuples, and no seq or key: the
     parent knows those, and pickle would write a named tuple with its class, per firing."""

@@ -10,8 +10,9 @@ The article (三.5):
 
 The rules, in the order they chain:
 1. Every Behaviours row is screened by seven checks (BEH_UNKNOWN_REF … BEH_UNAUTHORIZED); each
-   failed check is a rejection for HR, and a row with any rejection is not applied. A row that
-   passes all of them fires `behaviour.accept`.
+   failed check is a rejection for HR, and a row with any rejection is not applied. A row on
+   which none of them fired fires `behaviour.accept`, the book's fallback rule: accepted means
+   "no rejection fired" by construction, so a new check needs no edit of the accept rule.
 2. Accepted positive rows are grouped by (proposer, employee): `BEH_FREQUENT_PROPOSER` fires when
    one proposer gave one employee `frequent_proposer` or more of them (「人情分」 risk); the
    proposer's manager reviews it. Overturned, those rows are removed from the sum.
@@ -104,13 +105,8 @@ def unauthorized(row):
     return [flag("BEH_UNAUTHORIZED")]
 
 
-@BOOK.rule("behaviour.accept",
-           (m.t == "beh") & (m.employee_known == True) & (m.proposer_known == True)
-           & (m.project_known == True) & (m.month == m.period) & (m.code_known == True)
-           & (m.points >= m.min_points) & (m.points <= m.max_points)
-           & (m.evidence_blank == False) & (m.proposer_id != m.employee_id)
-           & ((m.proposer_above == True) | (m.proposer_leads_project == True)),
-           zh="行为记录通过全部检查，予以采纳", en="The row passed every check and is accepted")
+@BOOK.fallback("behaviour.accept", m.t == "beh",
+               zh="行为记录通过全部检查，予以采纳", en="The row passed every check and is accepted")
 def accept(row):
     return [note("accepted")]
 

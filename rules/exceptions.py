@@ -18,8 +18,6 @@ them beside the kinds). Pure: no database, no engine run.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Iterable, Mapping
 
 from rules import behaviour, blends, interlocks, ratings
@@ -54,18 +52,9 @@ def mechanism_for(kind: str, sheet: str | None = None) -> str:
 
 
 def review_id(period: str, kind: str, key_parts: Iterable[str]) -> str:
-    """The stable id of an exception: "R" + the first 12 hex digits of SHA-256 over the canonical
-    JSON of [period, kind, *key_parts] (sorted keys, UTF-8, no spaces). key_parts follow
-    KIND_BY_NAME[kind].key, e.g. ("InternalRatings", "R7") for a RATING_* kind; a sheet is named
-    by its canonical English name."""
-    parts = [str(p) for p in key_parts]
-    expected = kind_info(kind).key
-    if len(parts) != len(expected):
-        raise ValueError(f"{kind} is keyed by {expected}, got {parts}")
-    text = json.dumps([period, kind, *parts], ensure_ascii=False, separators=(",", ":"),
-                      sort_keys=True)
-    # The "R" keeps a retyped id text in Excel (an all-digit or "1e5…" id would become a number).
-    return "R" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    """The stable id of an exception of `kind` (ExceptionKind.review_id), e.g.
+    review_id("2026-11", "RATING_EXTREME", ("InternalRatings", "R7"))."""
+    return kind_info(kind).review_id(period, key_parts)
 
 
 def review_id_for(period: str, kind: str, **fields: str) -> str:

@@ -23,9 +23,11 @@ Everything here is pure: declarations and lookups, no evaluation.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 if TYPE_CHECKING:
     from engine import RuleBook
@@ -54,6 +56,20 @@ class ExceptionKind:
         """The kind's mechanism; for a rating kind of both sheets, 'peripheral' (use
         rules.exceptions.mechanism_for(kind, sheet) when the sheet is known)."""
         return self.mechanisms[0]
+
+    def review_id(self, period: str, key_parts: Iterable[str]) -> str:
+        """The stable id of an exception of this kind (SPEC §6): "R" + the first 12 hex digits
+        of SHA-256 over the canonical JSON of [period, kind, *key_parts] (sorted keys, UTF-8, no
+        spaces). key_parts follow `key`, e.g. ("InternalRatings", "R7") for a RATING_* kind; a
+        sheet is named by its canonical English name."""
+        parts = [str(p) for p in key_parts]
+        if len(parts) != len(self.key):
+            raise ValueError(f"{self.kind} is keyed by {self.key}, got {parts}")
+        text = json.dumps([period, self.kind, *parts], ensure_ascii=False,
+                          separators=(",", ":"), sort_keys=True)
+        # The "R" keeps a retyped id text in Excel (an all-digit or "1e5…" id would become a
+        # number).
+        return "R" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 class Kinds:

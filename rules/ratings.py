@@ -12,7 +12,8 @@ The article:
 The rules chain in three steps, each over every rating of a sheet:
 1. Screening: RATING_UNKNOWN_REF, RATING_SELF, RATING_NOT_SUPPORT (InternalRatings rating a front
    office), RACI_REVERSE (RaciRatings not from front to middle/back) reject a rating for HR;
-   a rating passing them all fires `rating.accept`.
+   a rating on which none of them fired fires `rating.accept`, the book's fallback rule
+   (accepted = no rejection fired, by construction).
 2. Review triggers on accepted ratings: RATING_EXTREME, RATING_LOW_NO_COMMENT, RATING_OUTLIER
    (far from the other raters' mean on the same dimension), RATING_MUTUAL_LOW (two departments
    rating each other low); the rater's manager reviews each. `rating.screened` records that a
@@ -85,12 +86,8 @@ def raci_reverse(r):
     return [flag("RACI_REVERSE")]
 
 
-@BOOK.rule("rating.accept",
-           (m.t == "rating") & (m.rater_known == True) & (m.ratee_known == True)
-           & (m.project_known == True) & (m.rater_dept != m.ratee_dept_id)
-           & (m.ratee_tier != "front")
-           & ((m.sheet == "InternalRatings") | (m.rater_tier == "front")),
-           zh="评价通过全部检查，予以采纳", en="The rating passed every check and is accepted")
+@BOOK.fallback("rating.accept", m.t == "rating",
+               zh="评价通过全部检查，予以采纳", en="The rating passed every check and is accepted")
 def accept(r):
     return [note("accepted")]
 
