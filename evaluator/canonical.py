@@ -108,8 +108,11 @@ def row_text(sheet: str, excel_row, values) -> str:
 
     Written out by hand for a sheet of the schema and an int row: a ledger has a million rows,
     and json.dumps per row was most of the time of storing and verifying them."""
-    head = _SHEET_HEADS.get(sheet)
-    if head is None or type(excel_row) is not int:
+    try:
+        head = _SHEET_HEADS[sheet]         # (a subscript: a mapping proxy's get() is slower)
+    except (KeyError, TypeError):
+        return _row_json(sheet, excel_row, values)
+    if type(excel_row) is not int:
         return _row_json(sheet, excel_row, values)
     cells = [json_string(v) if type(v) is str else _cell_json(v) for v in values]
     if not cells:
@@ -184,8 +187,9 @@ def sources_json(sources) -> str:
         sheet, row = s
         if type(row) is not int or type(sheet) is not str:
             return canonical_json([list(x) for x in sources])
-        head = _SHEET_HEADS.get(sheet)
-        if head is None:
+        try:
+            head = _SHEET_HEADS[sheet]
+        except KeyError:
             head = "[" + json_string(sheet) + ","
         parts.append(f"{head}{row}]")
     return "[" + ",".join(parts) + "]"
@@ -220,14 +224,13 @@ def _parse_sources_json(text: str) -> list[tuple]:
 def firing_content(row: dict) -> str:
     """canonical_json of Firing.chain_content() for this row (a Firing's stored columns),
     written out by hand when its columns have their usual types."""
-    sid = row["subject_id"]
-    if (type(row["run_id"]) is int and type(row["seq"]) is int and type(row["rule"]) is str
-            and (sid is None or type(sid) is str) and type(row["outcome"]) is str
-            and type(row["sources"]) is str):
-        return ('{"outcome":%s,"rule":%s,"run_id":%d,"seq":%d,"sources":%s,"subject_id":%s}'
-                % (json_string(row["outcome"]), json_string(row["rule"]), row["run_id"],
-                   row["seq"], json_string(row["sources"]),
-                   "null" if sid is None else json_string(sid)))
+    run_id, seq, rule, sid = row["run_id"], row["seq"], row["rule"], row["subject_id"]
+    sources, outcome = row["sources"], row["outcome"]
+    if (type(run_id) is int and type(seq) is int and type(rule) is str and type(sources) is str
+            and type(outcome) is str and (sid is None or type(sid) is str)):
+        q = json_string
+        return (f'{{"outcome":{q(outcome)},"rule":{q(rule)},"run_id":{run_id},"seq":{seq},'
+                f'"sources":{q(sources)},"subject_id":{"null" if sid is None else q(sid)}}}')
     return canonical_json({k: v for k, v in row.items() if k != "id"})
 
 
