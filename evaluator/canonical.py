@@ -41,8 +41,9 @@ GENESIS = "0" * 64      # the "previous hash" of the first link of a chain
 # one when the json accelerator is there). The name is public but undocumented; it is used
 # because the documented way to it, JSONEncoder(ensure_ascii=False).encode(s), adds a Python
 # call to each string: 1.8 times the time over the 430,000 strings of a 10,000-employee ledger
-# (measured), and a 100,000-employee month encodes some 15 million. Should a Python drop the
-# name, the documented call takes its place; the tests compare both with json.dumps.
+# (measured), and a 100,000-employee month encodes tens of millions (its rows and firings,
+# stored, then verified). Should a Python drop the name, the documented call takes its place;
+# the tests compare both with json.dumps.
 json_string = getattr(json.encoder, "encode_basestring", None) \
     or json.JSONEncoder(ensure_ascii=False).encode
 
@@ -195,9 +196,10 @@ def sources_json(sources) -> str:
     return "[" + ",".join(parts) + "]"
 
 
-# What sources_json writes for sheets of the schema, read back without json.loads (most of
-# load_run's time, for millions of firings): the sheet names are letters only and rows plain
-# ints (no leading zero: json.loads refuses "01"), so a text that matches is its own JSON.
+# What sources_json writes, read back without json.loads (it was most of load_run's time, for
+# millions of firings): a sheet name of ASCII letters (every sheet of the schema) needs no
+# escaping and a row is a plain int (no leading zero: json.loads refuses "01"), so a text that
+# matches is its own JSON.
 _ONE_SOURCE = re.compile(r'\[\["([A-Za-z]+)",(0|[1-9][0-9]*)\]\]').fullmatch
 _SOURCES = re.compile(r'\[\["[A-Za-z]+",(?:0|[1-9][0-9]*)\](?:,\["[A-Za-z]+",(?:0|[1-9][0-9]*)\])*\]'
                       ).fullmatch
@@ -284,9 +286,11 @@ class OutcomeCodec:
 
 def _common_outcome(value) -> bool:
     """{} or {"outcomes": [{"note"|"exception"...: "text"}]}: an outcome that repeats."""
-    if value == {}:
-        return type(value) is dict
-    items = value.get("outcomes") if type(value) is dict and len(value) == 1 else None
+    if type(value) is not dict or len(value) > 1:
+        return False
+    if not value:
+        return True
+    items = value.get("outcomes")
     return (type(items) is list and len(items) == 1 and type(items[0]) is dict
             and len(items[0]) == 1 and type(next(iter(items[0].values()))) is str)
 
@@ -356,6 +360,7 @@ class IndentedJSON:
         f.write("".join(parts))
 
     def string(self, s: str) -> str:
+        """A str as it appears anywhere in the document."""
         return json_string(s)
 
     def value(self, o, level: int) -> str:
