@@ -453,6 +453,9 @@ def test_stored_decimal_text_hashes_as_the_decimal(stored):
         return
     assert fast(stored) == want
     assert fast(None) is None
+    if stored == want and process(stored).is_finite():
+        # already its canonical text: hashed as it is, no Decimal made
+        assert canonical.stored_decimal_text(_declined)(stored) == stored
 
 
 # ----------------------------------------------------------------------------- raw SQLite paths
