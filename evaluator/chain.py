@@ -12,7 +12,7 @@ What no hash chain can show by itself is the removal of its newest records (the 
 prints the head (seq and hash) for auditors to note down and compare next time, and checks each
 run's records against the counts its chained run record holds.
 
-Canonical JSON: sorted keys, UTF-8, no spaces; Decimals as their exact text, dates ISO.
+What is hashed — canonical JSON, a ledger row's text — is spelled by evaluator/canonical.py.
 
 Millions of rows and links a month go through here, so writing (BulkInsert) and verifying
 (_scan) talk to sqlite3 directly on SQLite, inside the caller's transaction, with the columns'
@@ -24,16 +24,15 @@ import hashlib
 import itertools
 import json
 import operator
-import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExactDecimal, ExceptionItem,
-                          Firing, ImportActivation, LedgerImport, Run, decimal_text)
+                          Firing, ImportActivation, LedgerImport, Run)
 from evaluator.canonical import (GENESIS, RowsDigest, canonical_json, firing_content, next_row_hash,
-                                 sha256_text)
+                                 sha256_text, stored_decimal_text)
 from importers.schema import SHEETS
 
 
@@ -296,8 +295,8 @@ class _Records:
 
 def _content_renderers() -> dict:
     """record type -> its row as a dict -> canonical JSON of its chained content. Firings,
-    millions a month, use the writer's own direct rendering (evaluator.runs), the rest
-    `content_of`."""
+    millions a month, use the text the store hashed them with (canonical.firing_content), the
+    rest `content_of`."""
     out = {t: (lambda d, cls=cls: canonical_json(cls.content_of(d))) for t, cls in CHAINED.items()}
     out["firing"] = firing_content
     return out
@@ -377,26 +376,6 @@ def verify(session: Session, period: str | None = None) -> VerifyResult:
     return VerifyResult(True, checked, head_seq=expected_seq - 1, head_hash=prev if checked else "")
 
 
-# A decimal's text as SQLite stores it (str(Decimal)) that is already its hashed text
-# (decimal_text: plain digits, no exponent); negative zero is not (it is hashed without sign).
-_PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
-
-
-def _decimal_cell(process):
-    """The result processor of an exact-decimal column on SQLite, for hashing only: a stored
-    text that is already canonical is returned as it is — cell_text(Decimal(s)) would give it
-    back unchanged, and row_text hashes a str as itself — saving the Decimal and its
-    formatting on most of a ledger's numbers; any other value goes the usual way."""
-    fullmatch = _PLAIN_DECIMAL.fullmatch
-
-    def text(v):
-        if type(v) is str and fullmatch(v) and not (v[0] == "-" and not v.strip("-0.")):
-            return v
-        v = process(v)
-        return None if v is None else decimal_text(v)
-    return text
-
-
 def _verify_import_rows(conn, imp) -> str | None:
     """Walk one import's rows in stored order, recomputing their chained hashes; name the first
     row that does not match, and say what happened there from the row counts the import's
@@ -415,7 +394,8 @@ def _verify_import_rows(conn, imp) -> str | None:
         have = conn.execute(sa.select(sa.func.count()).select_from(table)
                             .where(table.c.import_id == imp_id)).scalar() or 0
         cols = ["pk", "row", "row_hash", *(c.name for c in sheet.columns)]
-        exact = {c.name: _decimal_cell for c in sheet.columns
+        # SQLite's stored decimal text, hashed as it is when already canonical
+        exact = {c.name: stored_decimal_text for c in sheet.columns
                  if isinstance(table.c[c.name].type, ExactDecimal)}
         last = None
         for rec in _scan(conn, table, cols, where=("import_id", imp_id), order="pk", convert=exact):

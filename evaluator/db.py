@@ -24,6 +24,7 @@ from sqlalchemy import event
 from sqlmodel import Field, SQLModel, create_engine
 
 from importers.schema import SHEETS
+from rules.policy import decimal_text     # an adjustment's points, as chained
 
 DEFAULT_DB_URL = "sqlite:///xietong.db"
 
@@ -63,17 +64,6 @@ class ExactDecimal(sa.types.TypeDecorator):
         if value is None:
             return None
         return value if isinstance(value, Decimal) else Decimal(value)
-
-
-def decimal_text(v: Decimal) -> str:
-    """A Decimal as hashed: plain digits (no exponent) and no negative zero, so that the text is
-    the same whether the value comes back from SQLite's exact text or PostgreSQL's NUMERIC
-    (which turns 1E+2 into 100 and -0.00 into 0.00)."""
-    if not isinstance(v, Decimal):
-        v = Decimal(str(v))
-    if v.is_zero():
-        v = v.copy_abs()
-    return format(v, "f")
 
 
 # --------------------------------------------------------------------------- records

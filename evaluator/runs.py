@@ -21,16 +21,15 @@ from sqlmodel import Session, select
 
 from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
 from evaluator import chain
-from evaluator.canonical import (canonical_json, cell_text, firing_content, outcome_json,
-                                 parse_outcome, parse_sources, sha256_text, sources_json)
-from evaluator.db import (Adjustment, Decision, ExceptionItem, Firing, Run, decimal_text, reader,
-                          utcnow)
+from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing_content,
+                                 parse_sources, sha256_text, sources_json)
+from evaluator.db import Adjustment, Decision, ExceptionItem, Firing, Run, reader, utcnow
 from evaluator.evaluate import Evaluated, evaluate_ledger
 from evaluator.store import active_import, load_rows
 from importers.lang import Text
 from importers.schema import SHEET_BY_NAME
 from rules.books import RULES_VERSION
-from rules.policy import Policy
+from rules.policy import Policy, decimal_text
 
 
 def _program_version() -> str:
@@ -326,6 +325,7 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
     more than the evaluation itself (measured: 10 s of 15 s at 1,000 employees)."""
     run_id, period = run.id, run.period
     src = sources_json
+    outcome_text = OutcomeCodec().text      # this run's common outcomes, each written once
     # A firing's stored outcome names what it produced: its adjustments' ids and its exceptions'
     # review ids (the auditor's link from the trace to the results).
     adj_ids: dict[int, list[str]] = {}
@@ -347,11 +347,11 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
                     outcome["adjustments"] = adj_ids[t.seq]
                 if t.seq in exc_ids:
                     outcome["exceptions"] = exc_ids[t.seq]
-                outcome_text = canonical_json(outcome)
+                text = canonical_json(outcome)
             else:
-                outcome_text = outcome_json(t.outcome)
+                text = outcome_text(t.outcome)
             row = {"id": start + i, "run_id": run_id, "seq": t.seq, "rule": t.rule,
-                   "subject_id": t.subject_id, "sources": src(t.sources), "outcome": outcome_text}
+                   "subject_id": t.subject_id, "sources": src(t.sources), "outcome": text}
             yield row, firing_content(row)
 
     writer.insert_rows(Firing, firings(writer.next_id(Firing)), "firing")
@@ -430,7 +430,9 @@ def record_decisions(engine, period: str, file_name: str, file_sha256: str,
 def load_run(session: Session, run: Run) -> dict:
     """A stored run as plain dicts, in stored order (what reports read). Read through SQLAlchemy
     Core: the dicts are what the models' model_dump() gives, without an ORM object per row
-    (millions of firings in a 100,000-employee month)."""
+    (millions of firings in a 100,000-employee month), with sources and outcomes parsed.
+    Firings of this load with the same common outcome (nothing, one note or flag) share one
+    outcome dict (canonical.OutcomeCodec): read them, do not change them."""
     conn = session.connection()
 
     def rows(cls, order):
@@ -446,7 +448,8 @@ def load_run(session: Session, run: Run) -> dict:
     for collection in (adjustments, exceptions, firings):
         for x in collection:
             x["sources"] = parse_sources(x["sources"])
+    outcome = OutcomeCodec().value
     for f in firings:
-        f["outcome"] = parse_outcome(f["outcome"])
+        f["outcome"] = outcome(f["outcome"])
     return {"run": run.model_dump(), "adjustments": adjustments, "exceptions": exceptions,
             "firings": firings}

@@ -88,7 +88,7 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress)
         names = [c.name for c in sheet.columns]
         put = chain.BulkInsert(conn, ROW_TABLES[name], ("import_id", "row", "row_hash", *names))
         # one pass per row: its values in schema order give both the hashed text and the
-        # stored tuple (chain.row_hash, without looking every value up twice)
+        # stored tuple (canonical.row_hash, without looking every value up twice)
         for i in range(0, len(rows), 20000):
             batch = []
             for r in rows[i:i + 20000]:

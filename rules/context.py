@@ -37,25 +37,35 @@ class TraceEntry(NamedTuple):
     outcome: dict
 
 
-# Most firings' outcome is nothing, or one note or flag ({"note": "accepted"}): one shared
-# (read-only) object per distinct outcome instead of a dict and a list per firing. A
-# 100,000-employee month records 2.6 million firings: this is gigabytes, and it is what the
-# evaluation's child process (engine.isolation) pickles back, where a shared object is sent once.
-_SHARED_OUTCOMES: dict[tuple, dict] = {(): {}}
+class SharedOutcomes:
+    """One evaluation's common trace outcomes. Most firings' outcome is nothing, or one note or
+    flag ({"note": "accepted"}): one object per distinct outcome instead of a dict and a list
+    per firing. A 100,000-employee month records 2.6 million firings: this is gigabytes, and it
+    is what the evaluation's child process (engine.isolation) pickles back, where a shared
+    object is sent once. Each Context owns one, so an outcome object is shared by the trace
+    entries of one evaluation only, whose readers (the store) only read it."""
 
+    __slots__ = ("_by_note",)
 
-def _shared_outcome(outcomes: tuple) -> dict | None:
-    if not outcomes:
-        return _SHARED_OUTCOMES[()]
-    if len(outcomes) != 1 or type(outcomes[0]) is not dict or len(outcomes[0]) != 1:
-        return None
-    ((k, v),) = outcomes[0].items()
-    if type(k) is not str or type(v) is not str:
-        return None
-    got = _SHARED_OUTCOMES.get((k, v))
-    if got is None and len(_SHARED_OUTCOMES) < 1000:
-        got = _SHARED_OUTCOMES[(k, v)] = {"outcomes": [{k: v}]}
-    return got
+    LIMIT = 1000            # distinct outcomes shared; the common ones are a few hundred
+
+    def __init__(self):
+        self._by_note: dict[tuple, dict] = {(): {}}      # () or (name, text) -> the outcome
+
+    def shared(self, outcomes: tuple) -> dict | None:
+        """The shared outcome of a firing that recorded `outcomes`; None when it is not a
+        common one (not nothing, nor one note or flag)."""
+        if not outcomes:
+            return self._by_note[()]
+        if len(outcomes) != 1 or type(outcomes[0]) is not dict or len(outcomes[0]) != 1:
+            return None
+        ((k, v),) = outcomes[0].items()
+        if type(k) is not str or type(v) is not str:
+            return None
+        got = self._by_note.get((k, v))
+        if got is None and len(self._by_note) < self.LIMIT:
+            got = self._by_note[(k, v)] = {"outcomes": [{k: v}]}
+        return got
 
 
 @dataclass
@@ -74,6 +84,7 @@ class Context:
     fed: int = 0
     progress: object = None      # progress(phase, done, total, unit), e.g. xietong.cli.Progress
     _sheets: dict = field(default_factory=dict, repr=False)    # sheet -> rows in row order
+    _outcomes: SharedOutcomes = field(default_factory=SharedOutcomes, repr=False)
 
     def __post_init__(self):
         self._kind_order = {kind: i for i, kind in enumerate(self.kinds)}
@@ -114,7 +125,7 @@ class Context:
 
     def record(self, firing, subject_id: str | None, sources: list[Source]) -> TraceEntry:
         """Every firing becomes a trace entry, outcome or not: no rule fires unseen."""
-        outcome = _shared_outcome(firing.outcomes)
+        outcome = self._outcomes.shared(firing.outcomes)
         if outcome is None:
             outcome = {"outcomes": list(firing.outcomes)}
         entry = TraceEntry(firing.seq, firing.rule_id, subject_id, list(sources), outcome)

@@ -157,11 +157,21 @@ class PolicyError(Exception):
 # ---------------------------------------------------------------------------------------------
 # The typed, frozen policy.
 
-def decimal_text(value: Decimal) -> str:
-    """The canonical text of a Decimal: shortest plain form ('0.25', '10', '0'), never exponent."""
-    if value == 0:
-        return "0"
-    return format(value.normalize(), "f")
+def decimal_text(v: Decimal) -> str:
+    """A Decimal's canonical text: plain digits, never an exponent, never a negative zero
+    ('1E+2' -> '100', '-0.00' -> '0.00', '2.50' stays '2.50').
+
+    Every exact number xietong hashes is spelled by this one function: a ledger cell
+    (evaluator.canonical.cell_text), an adjustment's points (evaluator.db), and here the policy,
+    whose fingerprint writes each value in its shortest form, decimal_text(value.normalize()),
+    so that 0.250 and 0.25 are the same policy. It lives in rules/, the lowest layer that needs
+    it, below evaluator/. The spelling is also the one that survives a round trip through the
+    database: PostgreSQL's NUMERIC gives 1E+2 back as 100 and -0.00 as 0.00."""
+    if not isinstance(v, Decimal):
+        v = Decimal(str(v))
+    if v.is_zero():
+        v = v.copy_abs()
+    return format(v, "f")
 
 
 def normalize_label(text: str) -> str:
@@ -310,7 +320,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, Decimal):
-        return decimal_text(value)
+        return decimal_text(value.normalize())
     return value
 
 
@@ -450,7 +460,7 @@ def show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        return decimal_text(value) if value.is_finite() else str(value).lower()
+        return decimal_text(value.normalize()) if value.is_finite() else str(value).lower()
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (list, tuple)):

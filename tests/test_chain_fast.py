@@ -1,10 +1,12 @@
-"""The audit chain's fast paths (evaluator/chain.py, evaluator/store.py) against what they replace.
+"""The audit chain's fast paths (evaluator/chain.py, evaluator/store.py, evaluator/canonical.py)
+against what they replace.
 
 * Pinned hashes: a small ledger and a run's records written with fixed timestamps give exactly
-  the row hashes and chain hashes that the code before the fast paths wrote (the values below
-  were computed by it), and verify accepts them: a database written before still verifies.
+  the row hashes, stored texts and chain hashes that earlier code wrote (the values below were
+  computed by it), and verify accepts them: a database written before still verifies.
 * The hand-written canonical text of a ledger row (canonical.row_text) equals the json.dumps it
-  replaced, over generated rows of every column type.
+  replaced, over generated rows of every column type, and is the path taken for them.
+* One decimal_text spells every hashed Decimal, the policy fingerprint's shortest form included.
 * The raw SQLite paths (BulkInsert, _scan) store and read back exactly what SQLAlchemy Core does.
 
 On SQLite and, with XIETONG_TEST_DB, on PostgreSQL. No timing here.
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import types
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
+from unittest import mock
 
 import pytest
 import sqlalchemy as sa
@@ -22,11 +26,13 @@ from hypothesis import given, settings, strategies as st
 from sqlmodel import Session
 
 import evaluator.db as db
-from evaluator import canonical, chain, store
+from evaluator import canonical, chain, runs, store
 from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExactDecimal, ExceptionItem,
-                          Firing, Run, decimal_text, make_engine)
+                          Firing, Run, make_engine)
 from importers.result import Ledger
 from importers.schema import SHEETS
+from rules.context import TraceEntry
+from rules.policy import decimal_text, load_policy
 
 FIXED = datetime(2026, 11, 30, 8, 15, 30, 123456, tzinfo=timezone.utc)
 PERIOD = "2026-11"
@@ -221,11 +227,116 @@ def test_a_database_written_before_still_verifies(db_url):
         assert chain.verify(s).problem == "import 1: Employees row 5 was changed"
 
 
+# ----------------------------------------------------------------------------- a run's records
+
+RUN_STORED = dict(RUN, counts='{"adjustments":2,"exceptions":1,"firings":5}')
+TRACE = [
+    TraceEntry(1, "behaviour.classify", "1001", [("Behaviours", 2)], {"outcomes": [{"note": "lead"}]}),
+    TraceEntry(2, "peripheral.mean", None, [("InternalRatings", 2), ("Departments", 3)], {}),
+    TraceEntry(3, "规则", 'D"1', [], {"outcomes": [{"exception": "RATING_EXTREME"}, {"note": "x\n"}]}),
+    TraceEntry(4, "behaviour.classify", "E1", [("Behaviours", 3)], {"outcomes": [{"note": "lead"}]}),
+    TraceEntry(5, "interlock.pair", "D2", [("Departments", 2)], {"outcomes": [{"flag": "长\u2028"}]}),
+]
+RESULT_ADJUSTMENTS = [
+    {"firing_seq": 1, "subject_type": "employee", "subject_id": "1001", "mechanism": "behaviour",
+     "rule": "behaviour.classify", "points": Decimal("2.00"), "sources": [("Behaviours", 2)],
+     "explanation": "lead"},
+    {"firing_seq": 2, "subject_type": "department", "subject_id": "D1", "mechanism": "peripheral",
+     "rule": "peripheral.mean", "points": Decimal("-1.5E+1"),
+     "sources": [("InternalRatings", 2), ("Departments", 3)], "explanation": "均值"},
+]
+RESULT_EXCEPTIONS = [
+    {"review_id": "RV-1", "kind": "RATING_EXTREME", "type": "review", "subject_id": "D1",
+     "assignee_id": "HR", "status": "confirmed", "sources": [("InternalRatings", 2)],
+     "message": "held\n", "firing_seq": 3},
+]
+
+# Computed by the code before canonical text had one module (commit 27eb68a) from the records
+# above: what evaluator.runs stores for a run, and the chain links over them.
+PINNED_FIRING_COLUMNS = [
+    (1, '[["Behaviours",2]]', '{"adjustments":["Aa84cb1ae7533"],"outcomes":[{"note":"lead"}]}'),
+    (2, '[["InternalRatings",2],["Departments",3]]', '{"adjustments":["Aaf4a61c7b48e"]}'),
+    (3, '[]', '{"exceptions":["RV-1"],"outcomes":[{"exception":"RATING_EXTREME"},{"note":"x\\n"}]}'),
+    (4, '[["Behaviours",3]]', '{"outcomes":[{"note":"lead"}]}'),
+    (5, '[["Departments",2]]', '{"outcomes":[{"flag":"长\u2028"}]}'),
+]
+PINNED_ADJUSTMENT_COLUMNS = [("Aa84cb1ae7533", '[["Behaviours",2]]'),
+                             ("Aaf4a61c7b48e", '[["InternalRatings",2],["Departments",3]]')]
+PINNED_RUN_LINKS = [
+    ("run", 1, "2bb08bb3dcb08499de7182ec745267f78db14f7a04cb54085d5c562a0dd89d27"),
+    ("firing", 1, "255395433c57a26d2b091da19e4d3dc15cc5819fc159ebfdb9400c5e11c52edc"),
+    ("firing", 2, "87743f618bf97039cfcad349ec37c3460b96d6c6f2d3a179008c22ade7e2623c"),
+    ("firing", 3, "d14e29ff76270807aa703ceff8ebf8ee83beed8be6bd4dbc5ec029288b0c3158"),
+    ("firing", 4, "b7ec929924e461c728cb2be16aee063c2c5c20f47f5ac048be11caffc120d1e8"),
+    ("firing", 5, "ff352947b94df9261f5acc2efd74a4d149eb73fd76ecdf61d492afe600d727d4"),
+    ("adjustment", 1, "5bc504ef344133547291951797858d751c83f62a2c4f951052c24f1b157ac9e9"),
+    ("adjustment", 2, "f73211b087412891d295b26ac2eb13ad1a32a3f73efcc7e80304167852eca483"),
+    ("exception", 1, "ddcfb5b4f9956dd35080991e2464ecd21a0ff341cdb9075ed25bda3f6543aa24"),
+]
+
+
+def test_a_runs_records_are_stored_as_before(db_url, monkeypatch):
+    """evaluator.runs' own writer (_store_results): the stored sources and outcomes, the
+    adjustment ids and every chain hash are the ones written before, and verify accepts them."""
+    engine = make_engine(db_url)
+    with monkeypatch.context() as m:
+        m.setattr(db, "datetime", _Frozen)
+        store.store_import(engine, _ledger(), PERIOD)
+    result = types.SimpleNamespace(trace=TRACE, adjustments=RESULT_ADJUSTMENTS,
+                                   exceptions=RESULT_EXCEPTIONS)
+    with Session(engine) as session, session.begin():
+        writer = chain.ChainWriter(session)
+        run = Run(**RUN_STORED)
+        writer.insert(Run, [run], "run")
+        runs._store_results(writer, run, result, {"RV-1": "b" * 64})
+        writer.flush()
+    with engine.connect() as c:
+        f, a, e = Firing.__table__, Adjustment.__table__, ExceptionItem.__table__
+        firings = [tuple(r) for r in c.execute(sa.select(f.c.seq, f.c.sources, f.c.outcome)
+                                               .order_by(f.c.id))]
+        adjustments = [tuple(r) for r in c.execute(sa.select(a.c.adjustment_id, a.c.sources)
+                                                   .order_by(a.c.id))]
+        exceptions = [tuple(r) for r in c.execute(sa.select(e.c.sources, e.c.source_hash))]
+    assert firings == PINNED_FIRING_COLUMNS
+    assert adjustments == PINNED_ADJUSTMENT_COLUMNS
+    assert exceptions == [('[["InternalRatings",2]]', "b" * 64)]
+    assert _stored(engine)[2] == PINNED_LINKS[:2] + PINNED_RUN_LINKS
+    with Session(db.reader(engine)) as s, s.begin():
+        assert chain.verify(s).ok
+
+
+def test_source_hash_and_adjustment_id_as_before():
+    """The content hash of an item's source rows (stored with every exception and decision: a
+    different text would reopen every decided item) and an adjustment's id, as computed by the
+    code before canonical text had one module (commit 27eb68a)."""
+    rows = {"Employees": [{"row": 5, "employee_id": "1001", "name": "O'Brien", "dept_id": "D2",
+                           "manager_id": "E1", "base_score": Decimal("-0.00")}],
+            "Behaviours": [{"row": 3, "event_id": "B2", "date": None, "employee_id": "E1",
+                            "behaviour_code": "HELP", "points": Decimal("1E+2"),
+                            "proposer_id": "1001", "project_id": "P1", "evidence": "", "note": "😀"}]}
+    index = runs.row_index(rows)
+    assert runs.source_hash(index, [("Employees", 5), ("Behaviours", 3), ("Departments", 9)]) == \
+        "00d8dff976ec93a1c9011eb8e277166b3972afe7ca5fd25f0af3f5af457d783a"
+    assert runs.adjustment_id(PERIOD, RESULT_ADJUSTMENTS[1]) == "Aaf4a61c7b48e"
+
+
 # ----------------------------------------------------------------------------- row text
+
+def _cell_before(v):
+    """A typed value's hashed text as SPEC §6 and the earlier code spell it: dates ISO, Decimals
+    in plain digits without a negative zero, anything else str()."""
+    if v is None:
+        return None
+    if isinstance(v, (date, datetime)):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return format(v.copy_abs() if v.is_zero() else v, "f")
+    return str(v)
+
 
 def _row_text_before(sheet: str, excel_row, values) -> str:
     """canonical.row_hash's text as the earlier code built it."""
-    return json.dumps([sheet, excel_row, *(canonical.cell_text(v) for v in values)],
+    return json.dumps([sheet, excel_row, *map(_cell_before, values)],
                       ensure_ascii=False, separators=(",", ":"))
 
 
@@ -245,13 +356,22 @@ cells = st.one_of(st.none(), texts, decimals, st.dates(), st.datetimes(),
 sheet_names = st.sampled_from([s.name for s in SHEETS])
 
 
+def _declined(*args):
+    raise AssertionError("the hand-written path declined")
+
+
 @settings(max_examples=400, deadline=None)
 @given(sheet_names, st.data())
 def test_row_text_is_the_json_it_replaced(sheet, data):
     names = [c.name for c in next(s for s in SHEETS if s.name == sheet).columns]
     excel_row = data.draw(st.one_of(st.integers(0, 2**40), st.just(True), st.none(), texts))
     values = [data.draw(cells) for _ in names]
-    assert canonical.row_text(sheet, excel_row, values) == _row_text_before(sheet, excel_row, values)
+    if type(excel_row) is int:            # a schema sheet and an int row: written by hand
+        with mock.patch.object(canonical, "_row_json", _declined):
+            got = canonical.row_text(sheet, excel_row, values)
+    else:
+        got = canonical.row_text(sheet, excel_row, values)
+    assert got == _row_text_before(sheet, excel_row, values)
     row = dict(zip(names, values), row=excel_row)
     if data.draw(st.booleans()):
         del row[names[-1]]                    # a missing column hashes as None
@@ -264,6 +384,51 @@ def test_row_text_is_the_json_it_replaced(sheet, data):
 def test_row_text_of_an_unknown_sheet_is_the_json_it_replaced():
     values = [Decimal("1.0"), None, "x"]
     assert canonical.row_text("Other", 2, values) == _row_text_before("Other", 2, values)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_json_string_is_what_json_dumps_writes(s):
+    """canonical.json_string (json.encoder.encode_basestring) and the documented call that
+    stands in for it both write a str as json.dumps(s, ensure_ascii=False) does."""
+    want = json.dumps(s, ensure_ascii=False)
+    assert canonical.json_string(s) == want
+    assert json.JSONEncoder(ensure_ascii=False).encode(s) == want
+
+
+# ----------------------------------------------------------------------------- decimal text
+
+def _policy_text_before(v: Decimal) -> str:
+    """rules.policy's own decimal_text before there was one: the shortest plain form."""
+    if v == 0:
+        return "0"
+    return format(v.normalize(), "f")
+
+
+@settings(max_examples=400, deadline=None)
+@given(decimals)
+def test_one_decimal_text_spells_the_policy_as_before(v):
+    """The policy fingerprint writes decimal_text(value.normalize()): what its twin wrote."""
+    try:
+        want = _policy_text_before(v)
+    except InvalidOperation:
+        with pytest.raises(InvalidOperation):
+            decimal_text(v.normalize())
+        return
+    assert decimal_text(v.normalize()) == want
+
+
+def test_decimal_text_examples():
+    assert [decimal_text(Decimal(s)) for s in ("1E+2", "-0.00", "2.50", "-1.5E-7", "0E+3")] == \
+        ["100", "0.00", "2.50", "-0.00000015", "0"]
+    assert [decimal_text(Decimal(s).normalize()) for s in ("0.250", "1E+2", "-0.00", "10")] == \
+        ["0.25", "100", "0", "10"]
+
+
+def test_the_default_policy_fingerprint_is_as_before():
+    """Recorded with every run (Run.policy_sha256, chained): computed by the code before
+    the policy's decimal_text was the evaluator's (commit 27eb68a)."""
+    assert load_policy().sha256 == "d8cb78d8c3ecfdb5fc2200832d5b10980cda97493047d85ce3594f5e7c02f95b"
 
 
 def _decimal_result(dialect):
@@ -279,7 +444,7 @@ def test_stored_decimal_text_hashes_as_the_decimal(stored):
     """verify reads SQLite's stored decimal text and hashes a canonical one as it is."""
     from sqlalchemy.dialects import sqlite
     process = _decimal_result(sqlite.dialect())
-    fast = chain._decimal_cell(process)
+    fast = canonical.stored_decimal_text(process)
     try:
         want = decimal_text(process(stored))
     except (InvalidOperation, ValueError) as e:
@@ -288,6 +453,9 @@ def test_stored_decimal_text_hashes_as_the_decimal(stored):
         return
     assert fast(stored) == want
     assert fast(None) is None
+    if stored == want and process(stored).is_finite():
+        # already its canonical text: hashed as it is, no Decimal made
+        assert canonical.stored_decimal_text(_declined)(stored) == stored
 
 
 # ----------------------------------------------------------------------------- raw SQLite paths

@@ -1,8 +1,12 @@
 """The hand-written fast paths of issue 5 against the plain code they replace: each must give
-exactly what the slow one gives (the outputs are audited byte for byte). No timing here."""
+exactly what the slow one gives (the outputs are audited byte for byte), and must be the path
+taken on the inputs it is meant for (the general one is replaced by a tripwire there). The
+expectations come from json.dumps / json.loads / json.dump, never from the code under test.
+No timing here."""
 import io
 import json
 import re
+from unittest import mock
 
 from hypothesis import given, settings, strategies as st
 
@@ -11,31 +15,83 @@ from engine.facts import FactEncoder
 from evaluator.db import Firing
 from importers import guard
 from reports import json_files
+from rules.context import SharedOutcomes
+
+
+def _declined(*args):
+    raise AssertionError("the hand-written path declined")
+
+
+def _canonical(obj) -> str:
+    """Canonical JSON by its definition (SPEC §6): sorted keys, UTF-8, no spaces."""
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
 
 # ----------------------------------------------------------------------------- values
 
 texts = st.text(alphabet=st.sampled_from(list('aZ9 "\\/\n\t\x01中\u2028=:,[]{}e.-')), max_size=12)
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
                     st.floats(allow_nan=True, allow_infinity=True), texts)
+keys = st.one_of(texts, texts, st.none(), st.booleans(), st.integers(-2**70, 2**70),
+                 st.floats(allow_nan=True, allow_infinity=True))
 trees = st.recursive(scalars, lambda kids: st.one_of(
-    st.lists(kids, max_size=4), st.dictionaries(texts, kids, max_size=4)), max_leaves=20)
+    st.lists(kids, max_size=4), st.lists(kids, max_size=3).map(tuple),
+    st.dictionaries(keys, kids, max_size=4),
+    st.lists(st.dictionaries(texts, scalars, max_size=3), min_size=1, max_size=3)),
+    max_leaves=20)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(trees)
 def test_dump_is_json_dump_indent_1(obj):
     want = io.StringIO()
     json.dump(obj, want, ensure_ascii=False, indent=1)
-    got = io.StringIO()
-    json_files.dump(obj, got)
-    assert got.getvalue() == want.getvalue()
+    with mock.patch.object(canonical, "_other_json", _declined):
+        got = io.StringIO()
+        canonical.IndentedJSON(chunk=3).dump(obj, got)
+        assert got.getvalue() == want.getvalue()
+        got = io.StringIO()
+        json_files.dump(obj, got)
+        assert got.getvalue() == want.getvalue()
+
+
+def test_dump_of_other_values_is_json_dump():
+    """What the encoder does not write itself (int and str subclasses, a Decimal) is json's own
+    writing, refusals included."""
+    import enum
+    from decimal import Decimal
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    class Name(str):
+        pass
+
+    for obj in ([Level.HIGH, {"k": Level.HIGH}], {"n": Name("中\n")}, Name("x"), Level.HIGH):
+        want = io.StringIO()
+        json.dump(obj, want, ensure_ascii=False, indent=1)
+        got = io.StringIO()
+        json_files.dump(obj, got)
+        assert got.getvalue() == want.getvalue()
+    for obj in ({"d": Decimal("1.5")}, {(1, 2): 3}):
+        try:
+            json.dump(obj, io.StringIO(), ensure_ascii=False, indent=1)
+        except TypeError:
+            pass
+        else:
+            raise AssertionError(f"json.dump accepted {obj!r}")
+        try:
+            json_files.dump(obj, io.StringIO())
+        except TypeError:
+            continue
+        raise AssertionError(f"dump accepted {obj!r}")
 
 
 sheets = st.sampled_from(["InternalRatings", "Behaviours", "Departments", "中文", 'a"b', "X Y"])
 sources = st.lists(st.tuples(sheets, st.integers(0, 10**7)), max_size=4)
+notes = st.builds(lambda k, v: {"outcomes": [{k: v}]}, st.sampled_from(["note", "exception"]), texts)
 outcomes = st.one_of(
-    st.just({}),
-    st.builds(lambda k, v: {"outcomes": [{k: v}]}, st.sampled_from(["note", "exception"]), texts),
+    st.just({}), notes,
     st.dictionaries(st.sampled_from(["outcomes", "adjustments", "exceptions"]),
                     st.lists(st.one_of(texts, st.dictionaries(texts, texts, max_size=2)),
                              max_size=2), max_size=3))
@@ -50,24 +106,87 @@ def test_write_trace_is_dump_of_build(items):
     json.dump(json_files.build("2026-11", {"Departments": [], "Employees": []}, stored)
               ["trace.json"], want, ensure_ascii=False, indent=1)
     got = io.StringIO()
-    json_files.write_trace(firings, got)
+    with mock.patch.object(json_files, "_sources", _declined):    # the sources written by hand
+        json_files.write_trace(firings, got, chunk=2)
     assert got.getvalue() == want.getvalue()
 
 
-@settings(max_examples=150, deadline=None)
+def _common(outcome) -> bool:
+    """{} or one note or flag: {"outcomes": [{name: text}]}."""
+    if outcome == {}:
+        return True
+    items = outcome.get("outcomes") if list(outcome) == ["outcomes"] else None
+    return (type(items) is list and len(items) == 1 and type(items[0]) is dict
+            and len(items[0]) == 1 and all(type(x) is str for x in (*items[0], *items[0].values())))
+
+
+@settings(max_examples=200, deadline=None)
 @given(st.integers(1, 10**9), st.integers(1, 10**6), texts, st.one_of(st.none(), texts),
        sources, outcomes)
 def test_stored_firing_texts_are_canonical(run_id, seq, rule, subject, srcs, outcome):
-    sources_text = canonical.sources_json(srcs)
-    assert sources_text == canonical.canonical_json([list(s) for s in srcs])
-    assert canonical.parse_sources(sources_text) == [tuple(s) for s in srcs]
-    outcome_text = canonical.outcome_json(outcome)
-    assert outcome_text == canonical.canonical_json(outcome)
-    assert canonical.parse_outcome(outcome_text) == json.loads(outcome_text)
+    codec = canonical.OutcomeCodec()
+    with mock.patch.object(canonical, "canonical_json", _declined):
+        sources_text = canonical.sources_json(srcs)
+        if _common(outcome):
+            outcome_text = codec.text(outcome)
+    if not _common(outcome):
+        outcome_text = codec.text(outcome)
+    assert sources_text == _canonical([list(s) for s in srcs])
+    assert outcome_text == _canonical(outcome)
+    assert codec.text(outcome) == outcome_text                  # again, from the codec's cache
     row = {"id": 7, "run_id": run_id, "seq": seq, "rule": rule, "subject_id": subject,
            "sources": sources_text, "outcome": outcome_text}
-    model = Firing(**row)
-    assert canonical.firing_content(row) == canonical.canonical_json(model.chain_content())
+    with mock.patch.object(canonical, "canonical_json", _declined):
+        content = canonical.firing_content(row)
+    assert content == _canonical(Firing(**row).chain_content())
+
+    letters_only = all(s.isascii() and s.isalpha() for s, _ in srcs)
+    with mock.patch.object(canonical, "_parse_sources_json",
+                           _declined if letters_only else canonical._parse_sources_json):
+        assert canonical.parse_sources(sources_text) == [tuple(s) for s in json.loads(sources_text)]
+    value = codec.value(outcome_text)
+    assert value == json.loads(outcome_text)
+    if _common(outcome):                   # parsed once per codec, the same dict each time
+        assert codec.value(outcome_text) is value
+        assert canonical.OutcomeCodec().value(outcome_text) is not value
+
+
+# Texts near what sources_json writes (a tampered database holds anything): parse_sources
+# reads each as json.loads does, or refuses it as json.loads does.
+near_sources = st.one_of(
+    st.from_regex(r'\[(\["[A-Za-z"\\ ]{0,4}", ?-?0?[0-9]{0,3}(\.0)?\],?){0,3}\] ?', fullmatch=True),
+    st.sampled_from(['[["Behaviours",01]]', '[["Behaviours",1],["Employees",007]]',
+                     '[["Behaviours",0]]', '[["Behaviours",1],]', '[["B",1]]]', '[]',
+                     '[["Behaviours",1] ]', '[["Beh\\u0061viours",1]]', '[["Behaviours",1e2]]',
+                     '[["Behaviours",٣]]', '[["Behaviours",1],["Employees",2]]']))
+
+
+@settings(max_examples=300, deadline=None)
+@given(near_sources)
+def test_parse_sources_reads_as_json_loads(text):
+    try:
+        want = [tuple(s) for s in json.loads(text)]
+    except (ValueError, TypeError) as e:
+        try:
+            canonical.parse_sources(text)
+        except type(e):
+            return
+        raise AssertionError(f"parse_sources accepted {text!r}")
+    assert canonical.parse_sources(text) == want
+
+
+def test_shared_outcomes_belong_to_one_evaluation():
+    """An evaluation's common outcomes are one object per distinct outcome within it, and
+    another evaluation's are other objects."""
+    mine, other = SharedOutcomes(), SharedOutcomes()
+    note = ({"note": "counted"},)
+    first = mine.shared(note)
+    assert first == {"outcomes": [{"note": "counted"}]}
+    assert mine.shared(({"note": "counted"},)) is first
+    assert other.shared(note) is not first and other.shared(note) == first
+    assert mine.shared(()) == {} and mine.shared(()) is not other.shared(())
+    assert mine.shared(({"note": "a"}, {"note": "b"})) is None
+    assert mine.shared(({"points": "2", "explanation": "x"},)) is None
 
 
 fact_values = st.one_of(st.booleans(), st.integers(-2**53, 2**53), texts,

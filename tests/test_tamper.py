@@ -102,6 +102,15 @@ def test_changed_record(db, rtype):
     assert failure(db) == f"{rtype} {rid} (chain link {seq_of(db, rtype, rid)}) was changed"
 
 
+@pytest.mark.parametrize("column, value", [("outcome", "' ' || outcome"), ("sources", "sources || ' '")])
+def test_changed_firing_text(db, column, value):
+    """A firing's chained content is its stored JSON text, not the value it reads as: the same
+    value spelled differently is a change."""
+    rid = _ids(db, "firing")[1]
+    sql(db, f"UPDATE firing SET {column} = {value} WHERE id = {rid}")
+    assert failure(db) == f"firing {rid} (chain link {seq_of(db, 'firing', rid)}) was changed"
+
+
 @pytest.mark.parametrize("rtype", sorted(RECORDS))
 def test_deleted_record(db, rtype):
     table = RECORDS[rtype][0]
