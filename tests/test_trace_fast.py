@@ -1,8 +1,9 @@
 """trace.xlsx written at scale (issue 5) against what it has to show: every cell of its Firings
-and Sources sheets equals a plain computation of the trace (the same columns, texts, numbers,
-styles); the streamed rows equal the generic rendering byte for byte, odd values included; a
-trace longer than one sheet continues on further sheets; and the JSON files are still what
-json.dump writes. No timing here (see docs/benchmarks.md)."""
+and Sources sheets, and trace.html's data, equal a plain computation of the trace (the same
+columns, texts, numbers, styles); the streamed rows equal the generic rendering byte for byte,
+odd values included; a trace longer than one sheet continues on further sheets; the page pins
+its own CSS and JS, which ship with the package; the workbook writer's ZIP64 records read back;
+and the JSON files are still what json.dump writes. No timing here (see docs/benchmarks.md)."""
 from __future__ import annotations
 
 import base64
@@ -117,7 +118,7 @@ def clip(text: str) -> str:
     return text if len(text) <= 32_000 else text[:31_999] + "…"
 
 
-def trace_rows(stored: dict, lang: str) -> list[dict]:
+def trace_rows(stored: dict, lang: str) -> list[SimpleNamespace]:
     """The firings joined with what they produced (adjustments and exceptions by firing seq),
     as trace.html and trace.xlsx were first built from them."""
     adj_by_seq: dict[int, list[dict]] = {}
