@@ -42,9 +42,9 @@ from reports import why_not
 from reports.labels import MECHANISMS, label, sheet_name
 from reports.view import (RESULTS, CitedRows, Firing, FiringView, chain_text, cited_keys,
                           run_info, run_table)
-from reports.workbook import (NUMBER_FORMAT, PLAIN_CLOSE, PLAIN_OPEN, WIDTH_SAMPLE_ROWS,
-                              BulkWriter, CellXml, clip, fit_columns, header, item_sheet,
-                              put_text)
+from reports.workbook import (CELL_LIMIT, NUMBER_FORMAT, PLAIN_CLOSE, PLAIN_OPEN,
+                              WIDTH_SAMPLE_ROWS, BulkWriter, CellXml, clip, fit_columns, header,
+                              is_plain_text, item_sheet, put_text)
 
 CITED_IN_ROW = 5              # cited values shown beside a firing; the Sources sheet has all
 
@@ -93,6 +93,17 @@ def _split_note(lang: str, pages: list[tuple[str, int, int]], n: int) -> str:
                  sheets=", ".join(t for t, _, _ in pages), per=f"{SHEET_ROWS - 1:,}")
 
 
+class _CellCitedRows(CitedRows):
+    """CitedRows whose entries also say whether both texts go into a workbook cell as they are
+    (within a cell's limit, nothing to escape: `is_plain_text`): the Firings sheet then writes
+    them without a second look."""
+
+    @staticmethod
+    def _entry(ref_text: str, line: str) -> tuple[str, str, bool]:
+        return ref_text, line, (len(line) <= CELL_LIMIT and is_plain_text(ref_text)
+                                and is_plain_text(line))
+
+
 class _FiringRows:
     """The Firings sheet: a row per firing (the columns FIRING_KEYS), made from its view as the
     sheet is written, never a list of them.
@@ -103,7 +114,7 @@ class _FiringRows:
     `values` of the first such firing) and joined by the row number; every other firing is
     rendered from `values` the generic way."""
 
-    def __init__(self, stored: dict, lang: str, cited: CitedRows):
+    def __init__(self, stored: dict, lang: str, cited: _CellCitedRows):
         self.view = FiringView(stored, lang)
         self.lang, self.cited = lang, cited
         self.mechanisms = {m: label(lang, m) for m in MECHANISMS}
@@ -180,7 +191,7 @@ def _pieces(*cells: tuple[str, str]) -> list[str]:
     return pieces
 
 
-def _source_values(keys, cited: CitedRows):
+def _source_values(keys, cited: _CellCitedRows):
     """The Sources sheet's rows: reference, sheet, row and cited values of each cited row."""
     names = cited.names
     for s, r in keys:
@@ -188,7 +199,7 @@ def _source_values(keys, cited: CitedRows):
         yield (ref_text, names[s], r, clip(line[len(ref_text) + 2:]))
 
 
-def _source_xml(cited: CitedRows):
+def _source_xml(cited: _CellCitedRows):
     """BulkWriter's renderer of the Sources sheet, straight from the cited keys (as
     _FiringRows.xml does for the firings)."""
     def xml(keys, first_row: int, cells: CellXml):
@@ -230,7 +241,7 @@ def write_xlsx(path: Path, period: str, rows: dict, stored: dict, lang: str = "z
     what is held meanwhile is one text per cited ledger row, never a row per firing."""
     firings = stored["firings"]
     n = len(firings)
-    cited = CitedRows(rows, sheet_lang or lang)
+    cited = _CellCitedRows(rows, sheet_lang or lang)
     keys = cited_keys(firings)
     pages = _pages(label(lang, "tr_firings"), n)
     spages = _pages(label(lang, "tr_sources"), len(keys))

@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from reports.labels import SHEET_ORDER, cited_values, firing_mechanism, label, sheet_name
-from reports.workbook import CELL_LIMIT, is_plain_text
 from rules.books import describe
 
 # ----------------------------------------------------------------------------- the run
@@ -187,20 +186,19 @@ class RowIndex:
 
 
 class CitedRows:
-    """`cited(sheet, row)`: (reference, line, plain) of a cited ledger row — `周边评价!17`,
-    `周边评价!17: 评价编号=R1; …` (the reference and `cited_values`), and whether both go into
-    a workbook cell as they are (`workbook.is_plain_text`, within a cell's limit), which lets
-    trace.xlsx write them without a second look. Made once per row and held (`lines`): a rating
-    row is cited by three or four firings, and trace.xlsx's Sources sheet lists it once more.
-    `sheet_lang`: the language of the ledger's sheet and column names."""
+    """`cited(sheet, row)`: (reference, line) of a cited ledger row — `周边评价!17` and
+    `周边评价!17: 评价编号=R1; …` (the reference and `cited_values`). Made once per row and held
+    (`lines`): a rating row is cited by three or four firings, and trace.xlsx's Sources sheet
+    lists it once more. `sheet_lang`: the language of the ledger's sheet and column names.
+    A subclass may note more of each row in its entry (`_entry`), once."""
 
     def __init__(self, rows: dict, sheet_lang: str):
         self.index = RowIndex(rows)
         self.lang = sheet_lang
-        self.lines: dict[tuple, tuple[str, str, bool]] = {}
+        self.lines: dict[tuple, tuple] = {}
         self.names: dict[str, str] = {}
 
-    def __call__(self, sheet: str, row: int) -> tuple[str, str, bool]:
+    def __call__(self, sheet: str, row: int) -> tuple:
         key = (sheet, row)
         entry = self.lines.get(key)
         if entry is None:
@@ -209,9 +207,12 @@ class CitedRows:
                 name = self.names[sheet] = sheet_name(self.lang, sheet)
             ref_text = f"{name}!{row}"
             line = f"{ref_text}: {cited_values(self.lang, sheet, self.index.get(key))}"
-            entry = self.lines[key] = (ref_text, line, len(line) <= CELL_LIMIT
-                                       and is_plain_text(ref_text) and is_plain_text(line))
+            entry = self.lines[key] = self._entry(ref_text, line)
         return entry
+
+    @staticmethod
+    def _entry(ref_text: str, line: str) -> tuple:
+        return ref_text, line
 
     def values(self, sheet: str, row: int) -> str:
         """The cited values alone (what the line shows after the reference), not held."""
@@ -226,8 +227,8 @@ class CitedRows:
         lines = self.lines
         if len(sources) == 1:
             (s, r), = sources
-            ref_text, line, _ = lines.get((s, r)) or self(s, r)
-            return ref_text, line
+            entry = lines.get((s, r)) or self(s, r)
+            return entry[0], entry[1]
         entries = [lines.get((s, r)) or self(s, r) for s, r in sources]
         return ("; ".join(e[0] for e in entries),
                 "\n".join(e[1] for e in entries[:shown]))

@@ -58,6 +58,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 from xml.etree import ElementTree
 
 from openpyxl.cell import WriteOnlyCell
@@ -589,7 +590,7 @@ class Skeleton:
         self._bytes = dict(self.parts)
         self.titles = list(self.part_of)            # in workbook order: sheet indexes
         self.stamp = _dos_stamp(time.localtime())
-        self._packed: dict[str, tuple] = {}
+        self._packed: dict[str, Member] = {}
         self._sheets: dict[str, SheetPart] = {}     # by part name
         self._workbook: tuple[str, str] | None = None
 
@@ -599,8 +600,9 @@ class Skeleton:
             part = self._sheets[name] = SheetPart(self._bytes[name].decode("utf-8"))
         return part
 
-    def _workbook_xml(self, filters: list[tuple[str, str]]) -> str:
-        """workbook.xml with the defined names of the files' own auto-filters."""
+    def _workbook_xml(self, filters: tuple[tuple[int, str, str], ...]) -> str:
+        """workbook.xml with the defined names of a file's own auto-filters: (sheet index,
+        title, range) in sheet order."""
         if self._workbook is None:
             # the names go after the sheets, where openpyxl writes an empty element
             xml = self._bytes["xl/workbook.xml"].decode("utf-8")
@@ -611,8 +613,7 @@ class Skeleton:
             at += len("</sheets>")
             self._workbook = (xml[:at], xml[empty.end() if empty else at:])
         before, after = self._workbook
-        names = tuple((self.titles.index(title), title, ref) for title, ref in filters)
-        return before + _filter_names_xml(names) + after
+        return before + _filter_names_xml(filters) + after
 
     def write(self, path, fills: dict[str, SheetFill], level: int | None = None) -> Path:
         """Write the file: the skeleton with `fills` (sheet title -> SheetFill) in its sheets;
@@ -623,13 +624,19 @@ class Skeleton:
         file gets). Any other file is made in memory and written in one go: creating and
         renaming a file costs more than making a review workbook."""
         own: dict[str, SheetFill | str] = {}       # part -> SheetFill, or workbook.xml's text
-        for title, fill in fills.items():
-            own[self.part_of[title]] = fill
-        filters = [(t, f.auto_filter) for t, f in fills.items() if f.auto_filter]
+        filters = []
+        for i, title in enumerate(self.titles):
+            fill = fills.get(title)
+            if fill is not None:
+                own[self.part_of[title]] = fill
+                if fill.auto_filter:
+                    filters.append((i, title, fill.auto_filter))
+        if len(own) != len(fills):
+            raise KeyError(f"no such sheet: {sorted(set(fills) - set(self.titles))}")
         if filters:
-            own["xl/workbook.xml"] = self._workbook_xml(sorted(
-                filters, key=lambda x: self.titles.index(x[0])))
-        path = Path(path)
+            own["xl/workbook.xml"] = self._workbook_xml(tuple(filters))
+        if not isinstance(path, Path):
+            path = Path(path)
         if all(isinstance(f.rows, str) for f in fills.values()):
             out = io.BytesIO()
             self._lay_out(out, own, level)
@@ -649,29 +656,27 @@ class Skeleton:
 
     def _lay_out(self, out, own: dict[str, SheetFill | str], level: int | None) -> None:
         z = ZipWriter(out, self.stamp)
+        packed = self._packed
         for name, data in self.parts:
             mine = own.get(name)
             if mine is None:
-                z.add(self._member(name, data))
+                member = packed.get(name)
+                if member is None:
+                    member = packed[name] = pack(name, data, self.stamp)
+                z.add(member)
             elif isinstance(mine, str):
-                z.add(pack(name, mine.encode("utf-8"), level))
+                z.add(pack(name, mine.encode("utf-8"), self.stamp, level))
             else:
                 self._write_sheet(z, name, self._sheet_of_part(name), mine, level)
         z.close()
 
-    def _member(self, name: str, data: bytes) -> tuple:
-        member = self._packed.get(name)
-        if member is None:
-            member = self._packed[name] = pack(name, data)
-        return member
-
-    @staticmethod
-    def _write_sheet(z: ZipWriter, name: str, part: SheetPart, fill: SheetFill,
+    def _write_sheet(self, z: ZipWriter, name: str, part: SheetPart, fill: SheetFill,
                      level: int | None) -> None:
         head = part.head_xml(fill.ncols, fill.last_row, fill.widths)
         tail = part.tail_xml(fill.auto_filter, fill.dropdowns)
         if isinstance(fill.rows, str):
-            z.add(pack(name, "".join((head, fill.rows, tail)).encode("utf-8"), level))
+            z.add(pack(name, "".join((head, fill.rows, tail)).encode("utf-8"), self.stamp,
+                       level))
         else:
             z.stream(name, _chunks(head, fill.rows, tail, fill.count), level)
 
@@ -747,13 +752,25 @@ def _dos_stamp(t: time.struct_time) -> tuple[int, int]:
         ((t.tm_year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday
 
 
-def pack(name: str, data: bytes, level: int | None = None) -> tuple:
-    """(name, crc, size, deflated data): a member deflated beforehand (`level` None: zlib's
-    default), ready for `ZipWriter.add`."""
+class Member(NamedTuple):
+    """A zip member deflated beforehand (`pack`): its local record — header, name, deflated
+    data — ready to be written as it is, and what the central directory says of it."""
+    name: bytes
+    crc: int
+    size: int
+    csize: int
+    record: bytes
+
+
+def pack(name: str, data: bytes, stamp: tuple[int, int], level: int | None = None) -> Member:
+    """`data` deflated (`level` None: zlib's default) as member `name`, stamped `stamp`."""
     packed = zlib.compress(data, zlib.Z_DEFAULT_COMPRESSION if level is None else level, -15)
     if len(data) > _PACKED_LIMIT or len(packed) > _PACKED_LIMIT:
         raise ValueError(f"{name}: too large to deflate in memory")
-    return name.encode("ascii"), zlib.crc32(data), len(data), packed
+    key, crc = name.encode("ascii"), zlib.crc32(data)
+    header = _LOCAL.pack(b"PK\x03\x04", _VERSION, 0, _DEFLATE, *stamp, crc, len(packed),
+                         len(data), len(key), 0)
+    return Member(key, crc, len(data), len(packed), b"".join((header, key, packed)))
 
 
 class ZipWriter:
@@ -765,15 +782,11 @@ class ZipWriter:
         self.offset = out.tell()
         self.central: list[tuple] = []            # (name, crc, csize, size, offset, streamed)
 
-    def add(self, member: tuple) -> None:
-        name, crc, size, packed = member
-        t, d = self.stamp
-        self.out.write(_LOCAL.pack(b"PK\x03\x04", _VERSION, 0, _DEFLATE, t, d, crc, len(packed),
-                                   size, len(name), 0))
-        self.out.write(name)
-        self.out.write(packed)
-        self.central.append((name, crc, len(packed), size, self.offset, False))
-        self.offset += _LOCAL.size + len(name) + len(packed)
+    def add(self, member: Member) -> None:
+        name, crc, size, csize, record = member
+        self.out.write(record)
+        self.central.append((name, crc, csize, size, self.offset, False))
+        self.offset += len(record)
 
     def stream(self, name: str, chunks: Iterable[bytes], level: int | None = None) -> None:
         """A member deflated as `chunks` come; its local header is completed afterwards."""
@@ -809,25 +822,16 @@ class ZipWriter:
 
     def close(self) -> None:
         """Write the central directory and its end."""
+        t, d = self.stamp
         directory = []
         for name, crc, csize, size, offset, streamed in self.central:
-            extra = []
-            if size > ZIP64_LIMIT:
-                extra.append(size)
-            if csize > ZIP64_LIMIT:
-                extra.append(csize)
-            if offset > ZIP64_LIMIT:
-                extra.append(offset)
-            extra_bytes = (struct.pack(f"<HH{len(extra)}Q", 1, 8 * len(extra), *extra)
-                           if extra else b"")
-            version = _VERSION64 if (extra or streamed) else _VERSION
-            t, d = self.stamp
-            directory.append(_CENTRAL.pack(
-                b"PK\x01\x02", _UNIX | version, version, 0, _DEFLATE, t, d, crc,
-                0xFFFF_FFFF if csize > ZIP64_LIMIT else csize,
-                0xFFFF_FFFF if size > ZIP64_LIMIT else size,
-                len(name), len(extra_bytes), 0, 0, 0, _FILE_MODE,
-                0xFFFF_FFFF if offset > ZIP64_LIMIT else offset) + name + extra_bytes)
+            if size > ZIP64_LIMIT or csize > ZIP64_LIMIT or offset > ZIP64_LIMIT:
+                directory.append(self._entry64(name, crc, csize, size, offset))
+                continue
+            version = _VERSION64 if streamed else _VERSION
+            directory.append(_CENTRAL.pack(b"PK\x01\x02", _UNIX | version, version, 0, _DEFLATE,
+                                           t, d, crc, csize, size, len(name), 0, 0, 0, 0,
+                                           _FILE_MODE, offset) + name)
         data = b"".join(directory)
         start, n, length = self.offset, len(self.central), len(data)
         if n > 0xFFFF or length > ZIP64_LIMIT or start > ZIP64_LIMIT:
@@ -837,6 +841,20 @@ class ZipWriter:
         data += _END.pack(b"PK\x05\x06", 0, 0, min(n, 0xFFFF), min(n, 0xFFFF),
                           min(length, 0xFFFF_FFFF), min(start, 0xFFFF_FFFF), 0)
         self.out.write(data)
+
+    def _entry64(self, name: bytes, crc: int, csize: int, size: int, offset: int) -> bytes:
+        """A central directory entry whose sizes or offset past ZIP64_LIMIT go in a ZIP64
+        extra field (in this order: size, deflated size, offset)."""
+        extra = [v for v in (size, csize, offset) if v > ZIP64_LIMIT]
+        field = struct.pack(f"<HH{len(extra)}Q", 1, 8 * len(extra), *extra)
+        t, d = self.stamp
+
+        def cut(v: int) -> int:
+            return 0xFFFF_FFFF if v > ZIP64_LIMIT else v
+
+        return _CENTRAL.pack(b"PK\x01\x02", _UNIX | _VERSION64, _VERSION64, 0, _DEFLATE, t, d,
+                             crc, cut(csize), cut(size), len(name), len(field), 0, 0, 0,
+                             _FILE_MODE, cut(offset)) + name + field
 
 
 # ----------------------------------------------------------------------------- big sheets
