@@ -519,6 +519,33 @@ def test_big_members_take_zip64_records(tmp_path, monkeypatch):
         1.0, "text 1", 0.25]
 
 
+def test_a_file_puts_its_own_filter_where_the_skeleton_has_none(tmp_path):
+    from reports.workbook import SheetFill, Skeleton
+    wb = Workbook()
+    wb.active.title = "A"
+    wb.create_sheet("B")
+    skeleton = Skeleton(wb)
+    row = '<row r="2"><c r="A2"><v>1</v></c></row>'
+    for n, ref in ((1, "A1:B2"), (2, "A1:B3")):       # each file its own range
+        path = skeleton.write(tmp_path / f"{n}.xlsx", {"A": SheetFill(row, 2, 2,
+                                                                      auto_filter=ref)})
+        got = openpyxl.load_workbook(path)
+        assert got["A"].auto_filter.ref == ref and got["A"]["A2"].value == 1
+        assert not got["B"].auto_filter.ref
+        with zipfile.ZipFile(path) as z:
+            assert '<dimension ref="A1:B2" />' in z.read("xl/worksheets/sheet1.xml").decode()
+            assert (f"<definedName name=\"_xlnm._FilterDatabase\" localSheetId=\"0\" "
+                    f"hidden=\"1\">'A'!{'$A$1:$B$2' if n == 1 else '$A$1:$B$3'}</definedName>"
+                    in z.read("xl/workbook.xml").decode())
+    with pytest.raises(KeyError, match="C"):
+        skeleton.write(tmp_path / "c.xlsx", {"C": SheetFill("", 2, 1)})
+    # a skeleton with a filter of its own would get a second one, or lose its name: refused
+    wb.create_sheet("D").auto_filter.ref = "A1:B9"
+    with pytest.raises(ValueError, match="takes no filter"):
+        Skeleton(wb).write(tmp_path / "d.xlsx", {"A": SheetFill("", 2, 1, auto_filter="A1:B2")})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1.xlsx", "2.xlsx"]
+
+
 def test_compression_level_is_the_writers_choice(tmp_path):
     sizes = {}
     for level in (None, 1, 9):
