@@ -142,7 +142,8 @@ class Phases:
 def child_pipeline(ledger: str, workdir: str) -> dict:
     """`xietong run` on a fresh SQLite database, instrumented phase by phase."""
     t_import = time.perf_counter()
-    from evaluator import cli, runs, store, chain
+    from evaluator import runs, store, chain
+    from xietong import api, cli
     from reports import json_files, reviews, statement, trace
     import evaluator.evaluate as evaluate_mod
     startup = time.perf_counter() - t_import
@@ -175,7 +176,7 @@ def child_pipeline(ledger: str, workdir: str) -> dict:
     ph.wrap(runs, "load_rows", "persist: load rows")
     ph.wrap(runs, "evaluate_period", "evaluate_period")
     ph.wrap(store, "store_import", "store")
-    ph.wrap(cli, "write_reports", "reports")
+    ph.wrap(api, "report", "reports")
     ph.wrap(runs, "load_run", "reports: load run")
     ph.wrap(store, "load_rows", "reports: load rows")
     ph.wrap(chain, "verify", "reports: verify chain")

@@ -1,7 +1,8 @@
 """Run a function in a forked child process, so that a native crash fails one call, not us.
 
-durable_rules is C code that is known to crash the whole process (SIGSEGV in joins with a
-cross-fact inequality, notes/durable-rules.md §5). `evaluator.runs` therefore runs the engine
+durable_rules is unmaintained C code known to crash the whole process (SIGSEGV in joins with a
+cross-fact inequality, docs/engine.md §5: the layer refuses joins, but a crash it does not know
+of would take the process with it). `evaluator.runs` therefore runs the engine
 part of an evaluation here: in a child forked *between* database transactions (it inherits no
 open transaction and never touches the database), whose result comes back through a pipe. A
 crash or a kill of the child (or a hang, given a timeout) becomes `EvaluationCrashed`; the
@@ -81,7 +82,7 @@ class Forked:
     EvaluationCrashed when the child died, ChildError when fn raised), `cancel()` stops it.
 
     Plain os.fork and a pipe rather than multiprocessing: this also runs inside the evaluation's
-    own child (feed workers, engine/evaluation.py), and a multiprocessing daemon may have no
+    own child (feed workers, engine/parallel.py), and a multiprocessing daemon may have no
     children. The child leaves through os._exit: no atexit handler, buffered stream or
     finaliser of the parent's runs twice. `point` names it for fault injection (`fault`)."""
 

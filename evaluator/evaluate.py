@@ -16,6 +16,7 @@ from rules.finals import finals
 from rules import behaviour, blends, interlocks, linkage, ratings
 from rules.books import BOOKS
 from rules.context import Context, TraceEntry
+from rules.exceptions import KIND_BY_NAME
 from rules.policy import Policy
 
 TRANSACTION_SHEETS = ("Behaviours", "InternalRatings", "RaciRatings")
@@ -69,7 +70,8 @@ def evaluate_ledger(rows: dict[str, list[dict]], policy: Policy, period: str,
     """progress(phase, done, total, unit), if given, hears of the facts fed as they go.
     `workers` (default: default_workers()) and `min_parallel_rows` go to the Evaluation: the
     results are the same whichever they are (Evaluation.feed_many)."""
-    ctx = Context(period=period, policy=policy, rows=rows, decisions=dict(decisions or {}),
+    ctx = Context(period=period, policy=policy, rows=rows, kinds=KIND_BY_NAME,
+                  decisions=dict(decisions or {}),
                   progress=progress)
     with gc_paused(), Evaluation(list(BOOKS), keep_firings=False,
                                  workers=workers or default_workers(),

@@ -14,23 +14,24 @@ ledger's Reviews rows against its own review items.
 from __future__ import annotations
 
 import hashlib
-
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
 from evaluator import chain
-from evaluator.canonical import (canonical_json, firing_content, outcome_json, parse_outcome,
-                                 parse_sources, sources_json, sha256_text, cell_text)
+from evaluator.canonical import (canonical_json, cell_text, firing_content, outcome_json,
+                                 parse_outcome, parse_sources, sha256_text, sources_json)
 from evaluator.db import (Adjustment, Decision, ExceptionItem, Firing, Run, decimal_text, reader,
                           utcnow)
-from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
 from evaluator.evaluate import Evaluated, evaluate_ledger
-from rules.books import RULES_VERSION
 from evaluator.store import active_import, load_rows
+from importers.lang import Text
 from importers.schema import SHEET_BY_NAME
+from rules.books import RULES_VERSION
 from rules.policy import Policy
+
 
 def _program_version() -> str:
     try:
@@ -123,46 +124,56 @@ def validate_decisions(rows: list[DecisionRow], items: dict[str, dict], lang: st
     for d in rows:
         item = items.get(d.review_id)
         if item is None:
-            problems.append(_msg(lang, "unknown", where=d.cell("review_id"), rid=d.review_id))
+            problems.append(refusal(lang, "unknown", where=d.cell("review_id"), rid=d.review_id))
             continue
         if item["type"] != "review":
-            problems.append(_msg(lang, "rejection", where=d.cell("review_id"), rid=d.review_id,
+            problems.append(refusal(lang, "rejection", where=d.cell("review_id"), rid=d.review_id,
                                  kind=item["kind"]))
             continue
         if d.reviewer_id not in (item["assignee_id"], "HR"):
-            problems.append(_msg(lang, "assignee", where=d.cell("reviewer_id"), rid=d.review_id,
+            problems.append(refusal(lang, "assignee", where=d.cell("reviewer_id"), rid=d.review_id,
                                  who=d.reviewer_id, assignee=item["assignee_id"]))
         earlier = seen.get(d.review_id)
         if earlier is not None and earlier.decision != d.decision:
-            problems.append(_msg(lang, "twice", where=d.cell("decision"), rid=d.review_id,
+            problems.append(refusal(lang, "twice", where=d.cell("decision"), rid=d.review_id,
                                  row=earlier.row))
         seen.setdefault(d.review_id, d)
     return problems
 
 
-_MESSAGES = {
-    "unknown": ("{where} (review_id): expected a review id from this period's exception lists, got '{rid}'",
-                "{where} (复核编号)：应为本期异常清单中的复核编号，实际为 '{rid}'"),
-    "rejection": ("{where} (review_id): '{rid}' is a rejection ({kind}), which takes no decision: HR corrects the ledger",
-                  "{where} (复核编号)：'{rid}' 为驳回项（{kind}），不接受复核结论，应由 HR 修正台账"),
-    "assignee": ("{where} (reviewer_id): expected the item's assignee '{assignee}' or HR, got '{who}'",
-                 "{where} (复核人工号)：应为该事项的复核人 '{assignee}' 或 HR，实际为 '{who}'"),
-    "twice": ("{where} (decision): '{rid}' has a different decision on row {row} of the same file",
-              "{where} (结论)：'{rid}' 在同一文件第 {row} 行有不同的结论"),
-    "no_run": ("no evaluation of {period} yet: run `xietong evaluate --period {period}` first",
-               "{period} 尚未评估：请先运行 `xietong evaluate --period {period}`"),
-    "busy_period": ("{period} kept changing while it was evaluated ({n} attempts: other imports or decisions "
-                    "were committed meanwhile); nothing was stored, run `xietong evaluate --period {period}` again",
-                    "评估期间 {period} 的数据不断变化（尝试 {n} 次：其间有其他导入或复核结论写入）；未写入任何数据，"
-                    "请重新运行 `xietong evaluate --period {period}`"),
-    "no_import": ("no ledger imported for {period}: run `xietong import LEDGER --period {period}` first",
-                  "{period} 没有导入台账：请先运行 `xietong import LEDGER --period {period}`"),
+_MESSAGES: dict[str, Text] = {
+    "unknown": Text(
+        zh="{where} (复核编号)：应为本期异常清单中的复核编号，实际为 '{rid}'",
+        en="{where} (review_id): expected a review id from this period's exception lists, got "
+           "'{rid}'"),
+    "rejection": Text(
+        zh="{where} (复核编号)：'{rid}' 为驳回项（{kind}），不接受复核结论，应由 HR 修正台账",
+        en="{where} (review_id): '{rid}' is a rejection ({kind}), which takes no decision: HR "
+           "corrects the ledger"),
+    "assignee": Text(
+        zh="{where} (复核人工号)：应为该事项的复核人 '{assignee}' 或 HR，实际为 '{who}'",
+        en="{where} (reviewer_id): expected the item's assignee '{assignee}' or HR, got '{who}'"),
+    "twice": Text(
+        zh="{where} (结论)：'{rid}' 在同一文件第 {row} 行有不同的结论",
+        en="{where} (decision): '{rid}' has a different decision on row {row} of the same file"),
+    "no_run": Text(
+        zh="{period} 尚未评估：请先运行 `xietong evaluate --period {period}`",
+        en="no evaluation of {period} yet: run `xietong evaluate --period {period}` first"),
+    "busy_period": Text(
+        zh="评估期间 {period} 的数据不断变化（尝试 {n} 次：其间有其他导入或复核结论写入）；未写入任何数据，请重新运行 `xietong evaluate "
+           "--period {period}`",
+        en="{period} kept changing while it was evaluated ({n} attempts: other imports or "
+           "decisions were committed meanwhile); nothing was stored, run `xietong evaluate "
+           "--period {period}` again"),
+    "no_import": Text(
+        zh="{period} 没有导入台账：请先运行 `xietong import LEDGER --period {period}`",
+        en="no ledger imported for {period}: run `xietong import LEDGER --period {period}` first"),
 }
 
 
-def _msg(lang, key, **kw):
-    en, zh = _MESSAGES[key]
-    return (zh if lang == "zh" else en).format(**kw)
+def refusal(lang, key, **kw) -> str:
+    """A refusal of a run or of a decisions file, in the user's language."""
+    return _MESSAGES[key].format(lang, **kw)
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -233,7 +244,7 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
             fault("evaluate-commit")
             session.expunge_all()
             return RunOutcome(run, result, len(new_decisions))
-    raise RunRefused([_msg(lang, "busy_period", period=period, n=EVALUATION_ATTEMPTS)])
+    raise RunRefused([refusal(lang, "busy_period", period=period, n=EVALUATION_ATTEMPTS)])
 
 
 def _fingerprint(session: Session, period: str) -> tuple[int | None, int]:
@@ -246,7 +257,7 @@ def _read_inputs(engine, period: str, lang: str) -> _Inputs:
     with Session(reader(engine)) as session, session.begin():
         imp = active_import(session, period)
         if imp is None:
-            raise RunRefused([_msg(lang, "no_import", period=period)])
+            raise RunRefused([refusal(lang, "no_import", period=period)])
         stored = {rid: {"decision": d.decision, "source_hash": d.source_hash,
                         "file_sha256": d.file_sha256, "row": d.row, "reviewer_id": d.reviewer_id}
                   for rid, d in decisions_in_force(session, period).items()}
@@ -381,7 +392,7 @@ def record_decisions(engine, period: str, file_name: str, file_sha256: str,
     with Session(engine) as session, session.begin():
         run = latest_run(session, period)
         if run is None:
-            raise RunRefused([_msg(lang, "no_run", period=period)])
+            raise RunRefused([refusal(lang, "no_run", period=period)])
         items = {e.review_id: {"type": e.type, "kind": e.kind, "assignee_id": e.assignee_id,
                                "source_hash": e.source_hash}
                  for e in session.exec(select(ExceptionItem).where(ExceptionItem.run_id == run.id))}

@@ -1,9 +1,9 @@
 """Keep hostile or odd files from crashing the process, and find what calamine hides.
 
 calamine (Rust) aborts the whole process, uncatchably, when an allocation fails: a 4.7 KB .xlsx
-with cells A1 and XFD1048576 asks for 512 GiB (notes §4), a crafted `<sst uniqueCount=…>` asks
-for whatever it says, and the corpus's `OOM_alloc*.xls` do the same through BIFF records. Two
-defences, chosen per format so that the common case stays fast:
+with cells A1 and XFD1048576 asks for 512 GiB (docs/workbooks.md §4a), a crafted
+`<sst uniqueCount=…>` asks for whatever it says, and the corpus's `OOM_alloc*.xls` do the same
+through BIFF records. Two defences, chosen per format so that the common case stays fast:
 
 * every zip package: `check_zip` reads only the central directory (declared sizes are binding:
   both zip readers refuse to inflate past them, and `read_member` inflates 1 MB at a time, never
@@ -234,7 +234,7 @@ def _zip_format(z: zipfile.ZipFile, names: dict[str, str]) -> str:
 
 
 def check_zip(z: zipfile.ZipFile) -> None:
-    """Refuse bombs from the central directory alone (microseconds; notes §4a)."""
+    """Refuse bombs from the central directory alone (microseconds, docs/workbooks.md §4a)."""
     infos = z.infolist()
     if len(infos) > MAX_MEMBERS:
         raise Refusal("unsafe", f"{len(infos)} zip members", f"{MAX_MEMBERS} members")

@@ -1,8 +1,8 @@
 """Cell values as calamine returns them -> the typed values of SPEC §3.
 
 calamine gives str, float (xlsx numbers are always float; xls may give int), bool, date,
-datetime, time, timedelta, and '' for an empty cell *and* for an Excel error value (notes §2),
-so error cells are found by the guard's format scanners, not here.
+datetime, time, timedelta, and '' for an empty cell *and* for an Excel error value
+(docs/workbooks.md §2), so error cells are found by the guard's format scanners, not here.
 
 Each converter returns the typed value, BLANK for an empty cell, or a `Bad` describing what was
 expected; converters never raise for user data. Bad carries a message key and arguments, not a

@@ -1,15 +1,18 @@
 """协同行为加减分 — collaboration behaviour bonus and penalty (SPEC §5.1).
 
-The article (section 三.5):
-    「设立“协同加减分”模块：在绩效中设一块小权重（如5%–10%）专门用于协同行为……
-      由项目负责人或上级提名，HR建立“协同行为台账”，确保加减分都有事实依据。」
-    A small module (5–10 %) of points for listed behaviours, proposed by a project lead or a
-    higher manager, recorded by HR in a ledger, every point backed by facts.
+The article (三.5):
+    「增设一个小权重(如5%–10%)的“协同行为加减分”模块。」
+    「由跨部门项目负责人或上一级管理者提出加减分建议;」
+    「HR牵头建立简单台账,确保加减分都有事实依据;」
+    A small module (5–10 %) of points for listed behaviours, proposed by a cross-department
+    project lead or a higher manager, recorded by HR in a simple ledger, every point backed by
+    facts.
 
 The rules, in the order they chain:
 1. Every Behaviours row is screened by seven checks (BEH_UNKNOWN_REF … BEH_UNAUTHORIZED); each
-   failed check is a rejection for HR, and a row with any rejection is not applied. A row that
-   passes all of them fires `behaviour.accept`.
+   failed check is a rejection for HR, and a row with any rejection is not applied. A row on
+   which none of them fired fires `behaviour.accept`, the book's fallback rule: accepted means
+   "no rejection fired" by construction, so a new check needs no edit of the accept rule.
 2. Accepted positive rows are grouped by (proposer, employee): `BEH_FREQUENT_PROPOSER` fires when
    one proposer gave one employee `frequent_proposer` or more of them (「人情分」 risk); the
    proposer's manager reviews it. Overturned, those rows are removed from the sum.
@@ -25,76 +28,85 @@ from __future__ import annotations
 
 from collections import defaultdict
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from engine import RuleBook, m
+from rules.assignees import behaviour_review_assignee
 from rules.company import is_blank
-from rules.context import Context, Source
-from rules.exceptions import behaviour_review_assignee
+from rules.kinds import Kinds
 from rules.outcomes import exact, flag, fmt, note, points, round_half_up
+
+if TYPE_CHECKING:       # the context imports the kinds' catalog, which imports this book
+    from rules.context import Context, Source
 
 BOOK = RuleBook("behaviour", zh="协同行为加减分", en="Collaboration behaviour bonus/penalty")
 SHEET = "Behaviours"
 MECHANISM = "behaviour"
+KINDS = Kinds(BOOK, mechanisms=(MECHANISM,))
 
 # -- 1. screening a row ---------------------------------------------------------------------
 
 
-@BOOK.rule("BEH_UNKNOWN_REF",
-           (m.t == "beh") & ((m.employee_known == False) | (m.proposer_known == False)
-                             | (m.project_known == False)),
-           zh="工号、提议人工号或项目编号不存在", en="Employee, proposer or project does not exist")
+@KINDS.rejection("BEH_UNKNOWN_REF",
+                 (m.t == "beh") & ((m.employee_known == False) | (m.proposer_known == False)
+                                   | (m.project_known == False)),
+                 subject="employee", key=("event_id",),
+                 zh="工号、提议人工号或项目编号不存在",
+                 en="Employee, proposer or project does not exist")
 def unknown_ref(row):
     return [flag("BEH_UNKNOWN_REF")]
 
 
-@BOOK.rule("BEH_OUT_OF_PERIOD", (m.t == "beh") & (m.month != m.period),
-           zh="日期不在考核月内", en="The date is not in the evaluated month")
+@KINDS.rejection("BEH_OUT_OF_PERIOD", (m.t == "beh") & (m.month != m.period),
+                 subject="employee", key=("event_id",),
+                 zh="日期不在考核月内", en="The date is not in the evaluated month")
 def out_of_period(row):
     return [flag("BEH_OUT_OF_PERIOD")]
 
 
-@BOOK.rule("BEH_UNKNOWN_CODE", (m.t == "beh") & (m.code_known == False),
-           zh="行为代码不在行为清单中", en="Behaviour code is not in the catalog")
+@KINDS.rejection("BEH_UNKNOWN_CODE", (m.t == "beh") & (m.code_known == False),
+                 subject="employee", key=("event_id",),
+                 zh="行为代码不在行为清单中", en="Behaviour code is not in the catalog")
 def unknown_code(row):
     return [flag("BEH_UNKNOWN_CODE")]
 
 
-@BOOK.rule("BEH_POINTS_RANGE",
-           (m.t == "beh") & (m.code_known == True)
-           & ((m.points < m.min_points) | (m.points > m.max_points)),
-           zh="分值超出该行为的分值区间", en="Points outside the behaviour's range")
+@KINDS.rejection("BEH_POINTS_RANGE",
+                 (m.t == "beh") & (m.code_known == True)
+                 & ((m.points < m.min_points) | (m.points > m.max_points)),
+                 subject="employee", key=("event_id",),
+                 zh="分值超出该行为的分值区间", en="Points outside the behaviour's range")
 def points_range(row):
     return [flag("BEH_POINTS_RANGE")]
 
 
-@BOOK.rule("BEH_NO_EVIDENCE", (m.t == "beh") & (m.evidence_blank == True),
-           zh="缺少事实依据", en="No factual evidence")
+@KINDS.rejection("BEH_NO_EVIDENCE", (m.t == "beh") & (m.evidence_blank == True),
+                 subject="employee", key=("event_id",),
+                 zh="缺少事实依据", en="No factual evidence")
 def no_evidence(row):
+    """「HR牵头建立简单台账,确保加减分都有事实依据;」"""
     return [flag("BEH_NO_EVIDENCE")]
 
 
-@BOOK.rule("BEH_SELF_PROPOSED", (m.t == "beh") & (m.proposer_id == m.employee_id),
-           zh="提议人即被加减分员工本人", en="The proposer is the employee")
+@KINDS.rejection("BEH_SELF_PROPOSED", (m.t == "beh") & (m.proposer_id == m.employee_id),
+                 subject="employee", key=("event_id",),
+                 zh="提议人即被加减分员工本人", en="The proposer is the employee")
 def self_proposed(row):
     return [flag("BEH_SELF_PROPOSED")]
 
 
-@BOOK.rule("BEH_UNAUTHORIZED",
-           (m.t == "beh") & (m.authority_known == True) & (m.proposer_id != m.employee_id)
-           & (m.proposer_above == False) & (m.proposer_leads_project == False),
-           zh="提议人既非该员工的上级也非项目负责人",
-           en="Proposer is neither above the employee nor the project's lead")
+@KINDS.rejection("BEH_UNAUTHORIZED",
+                 (m.t == "beh") & (m.authority_known == True) & (m.proposer_id != m.employee_id)
+                 & (m.proposer_above == False) & (m.proposer_leads_project == False),
+                 subject="employee", key=("event_id",),
+                 zh="提议人既非该员工的上级也非项目负责人",
+                 en="Proposer is neither above the employee nor the project's lead")
 def unauthorized(row):
     return [flag("BEH_UNAUTHORIZED")]
 
 
-@BOOK.rule("behaviour.accept",
-           (m.t == "beh") & (m.employee_known == True) & (m.proposer_known == True)
-           & (m.project_known == True) & (m.month == m.period) & (m.code_known == True)
-           & (m.points >= m.min_points) & (m.points <= m.max_points)
-           & (m.evidence_blank == False) & (m.proposer_id != m.employee_id)
-           & ((m.proposer_above == True) | (m.proposer_leads_project == True)),
-           zh="行为记录通过全部检查，予以采纳", en="The row passed every check and is accepted")
+@BOOK.fallback("behaviour.accept", m.t == "beh",
+               zh="行为记录通过全部检查，予以采纳", en="The row passed every check and is accepted")
 def accept(row):
     return [note("accepted")]
 
@@ -102,9 +114,12 @@ def accept(row):
 # -- 2. one proposer, one employee ----------------------------------------------------------
 
 
-@BOOK.rule("BEH_FREQUENT_PROPOSER", (m.t == "beh_pair") & (m.count >= m.threshold),
-           zh="同一提议人对同一员工多次加分，须复核", en="One proposer, many bonus rows: review")
+@KINDS.review("BEH_FREQUENT_PROPOSER", (m.t == "beh_pair") & (m.count >= m.threshold),
+              subject="employee", key=("proposer_id", "employee_id"),
+              zh="同一提议人对同一员工当期多次加分，须复核",
+              en="One proposer gave one employee many bonus rows this period: review")
 def frequent_proposer(pair):
+    """「避免成为“人情分”」"""
     return [flag("BEH_FREQUENT_PROPOSER")]
 
 
@@ -197,7 +212,7 @@ def run(ev, ctx: Context) -> None:
                 if "exception" in o:
                     kind = o["exception"]
                     ctx.exception(entry_, kind, MECHANISM, emp, (r["event_id"],), [src], None,
-                                  f"{r['event_id']}: {BOOK[kind].en}")
+                                  f"{r['event_id']}: {KINDS[kind].en}")
             if firing.rule_id == "behaviour.accept":
                 accepted.append(dict(r, code=entry.code))
 

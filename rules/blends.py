@@ -2,9 +2,11 @@
 middle/back-office departments.
 
 The article:
-    「控制权重，一般建议周边绩效在中后台绩效中占比10%–20%……内部客户评价要与客观数据结合，如工单
-      解决时效、项目里程碑达成率等，否则容易流于“好人主义”。」 (三.1)
-    「对中后台而言，责任矩阵协同评分可以占绩效的10%–20%；对前台则不必反向设置。」 (三.3)
+    「控制权重,一般建议周边绩效在中后台绩效中占比10%–20%」 (三.1, 设计要点)
+    「内部客户评价要与客观数据结合,如工单解决时效、项目里程碑达成率等,否则容易流于“好人主义”。」
+        (三.1, 实践小贴士)
+    「对中后台而言,责任矩阵协同评分可以占绩效的10%–20%;」
+    「对前台则不必反向设置,以防相互“绑架”。」 (三.3)
     Internal-customer ratings weigh 10–20 % of a support department's score and are blended with
     objective service data; RACI ratings by the front office weigh another 10–20 %.
 
@@ -25,12 +27,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal, localcontext
+from typing import TYPE_CHECKING
 
 from engine import RuleBook, m
-from rules.context import Context
+from rules.kinds import Kinds
 from rules.outcomes import exact, flag, fmt, note, points
 
+if TYPE_CHECKING:       # the context imports the kinds' catalog, which imports this book
+    from rules.context import Context
+
 BOOK = RuleBook("blends", zh="周边绩效与责任矩阵加权", en="Peripheral and RACI blends")
+KINDS = Kinds(BOOK, mechanisms=("peripheral",))
 
 
 @BOOK.rule("peripheral.blend", (m.t == "periph") & (m.tier != "front") & (m.counted >= 1),
@@ -51,8 +58,12 @@ def peripheral_blend(d):
     return [points(weight * (p - base), f"{how}; {fmt(weight)} × ({fmt(p)} − {fmt(base)})")]
 
 
-@BOOK.rule("PERIPHERAL_NO_RATINGS", (m.t == "periph") & (m.tier != "front") & (m.counted == 0),
-           zh="中后台部门没有计入的周边评价", en="No counted internal rating: no peripheral score")
+@KINDS.rejection("PERIPHERAL_NO_RATINGS",
+                 (m.t == "periph") & (m.tier != "front") & (m.counted == 0),
+                 subject="department", key=("dept_id",), notice=True,
+                 zh="中后台部门本期没有计入的周边评价，周边绩效未计算",
+                 en="A middle/back department has no counted internal rating: "
+                    "no peripheral score")
 def peripheral_no_ratings(d):
     return [flag("PERIPHERAL_NO_RATINGS")]
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
-from typing import Iterable, Iterator, NamedTuple
+from typing import Iterable, Iterator, Mapping, NamedTuple
 
 from importers.schema import SHEETS
+from rules.assignees import HR
 from rules.company import Company
-from rules.exceptions import HR, KIND_BY_NAME, KIND_ORDER, MECHANISMS, review_id
+from rules.kinds import MECHANISMS, ExceptionKind
 from rules.policy import Policy
 
 MECHANISM_ORDER = {m: i for i, m in enumerate(MECHANISMS)}
@@ -62,6 +63,9 @@ class Context:
     period: str
     policy: Policy
     rows: dict[str, list[dict]]
+    # the catalog of exception kinds in SPEC order (rules.exceptions.KIND_BY_NAME), given by the
+    # evaluation: the books declare the kinds, so the context cannot import them
+    kinds: Mapping[str, ExceptionKind]
     decisions: dict[str, str] = field(default_factory=dict)     # review_id -> confirm|overturn
     company: Company = None
     adjustments: list[tuple[tuple, dict]] = field(default_factory=list)
@@ -72,6 +76,7 @@ class Context:
     _sheets: dict = field(default_factory=dict, repr=False)    # sheet -> rows in row order
 
     def __post_init__(self):
+        self._kind_order = {kind: i for i, kind in enumerate(self.kinds)}
         if self.company is None:
             self.company = Company.from_rows(self.rows)
         year, month = self.period.split("-")
@@ -132,8 +137,8 @@ class Context:
     def exception(self, entry: TraceEntry, kind: str, mechanism: str, subject_id: str,
                   key_parts, sources: list[Source], assignee: str | None,
                   message: str) -> dict:
-        info = KIND_BY_NAME[kind]
-        rid = review_id(self.period, kind, key_parts)
+        info = self.kinds[kind]
+        rid = info.review_id(self.period, key_parts)
         status = "open"
         if info.type == "review" and rid in self.decisions:
             status = STATUS_OF_DECISION[self.decisions[rid]]
@@ -141,7 +146,7 @@ class Context:
                "assignee_id": assignee if info.type == "review" else HR, "status": status,
                "sources": list(sources), "message": message, "firing_seq": entry.seq}
         key = (MECHANISM_ORDER[mechanism], subject_id, SHEET_ORDER[sources[0][0]],
-               sources[0][1], KIND_ORDER[kind], rid)
+               sources[0][1], self._kind_order[kind], rid)
         self.exceptions.append((key, exc))
         return exc
 

@@ -1,21 +1,28 @@
 """指标互锁 / 业绩双算 — interlocked metrics (SPEC §5.6).
 
 The article (三.4):
-    「该指标达成：三方都按照权重享受奖金或激励；该指标严重未达：三方都要承担一定扣减，并且必须
-      参与复盘和改进……一般挑选2–3个关键指标做互锁即可……奖惩机制对等。」
+    「该指标达成:三方都按照权重享受奖金或激励;」
+    「指标未达成:三方都必须参与复盘和改进,而不是只有销售部挨批。」
+    「真正采用互锁机制的指标不宜太多,一般挑选2–3个对战略至关重要的指标即可。」
+    「奖惩机制对等」: 「奖励:达成越好,三方按权重共享;」 「约束:严重未达标时,三方绩效均有一定扣减。」
     A strategic metric shared by several departments by weight: achieved, every party shares
-    the bonus; severely missed, every party shares the penalty, and all join the post-mortem.
+    the bonus; missed, every party joins the post-mortem; severely missed, every party also
+    shares the penalty. Only a few metrics are interlocked.
 
 1. Each metric is screened: INTERLOCK_WEIGHTS (weights do not sum to 1 ± 0.001),
    INTERLOCK_PARTIES (fewer than 2 parties above weight 0), INTERLOCK_ASYMMETRIC (bonus and
    penalty break the symmetry policy) make it invalid — nothing applied, HR fixes the ledger;
    `interlock.valid` admits it.
-2. For a valid metric with achievement a (actual/target, or target/actual when lower is better;
+2. A department named in more than max_metrics_per_dept metrics (valid or not) gets the notice
+   INTERLOCK_TOO_MANY; its valid metrics still apply.
+3. For a valid metric with achievement a (actual/target, or target/actual when lower is better;
    lower with actual 0 counts as achieved), per party with weight w:
    `interlock.reward` +bonus × w when a ≥ 1; `interlock.penalty` −penalty × w when
    a < severe_miss_ratio; `INTERLOCK_MISSED` (the post-mortem, 复盘) for the party's manager
    whenever a < 1. Its decision records whether the post-mortem was held; no score changes.
-3. A department named in more than max_metrics_per_dept metrics gets INTERLOCK_TOO_MANY.
+
+The kinds are declared in SPEC §5's order (rules/exceptions.py takes it from here), so
+INTERLOCK_TOO_MANY comes before INTERLOCK_MISSED.
 
 Example (SPEC §9): M1 target 100, actual 75 → a = 0.75 < 0.8, penalty 6, IT's weight 0.3 →
 interlock −1.80 and a post-mortem review for IT's manager.
@@ -24,34 +31,47 @@ from __future__ import annotations
 
 from collections import defaultdict
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from engine import RuleBook, m
-from rules.context import Context
-from rules.exceptions import interlock_review_assignee
+from rules.assignees import interlock_review_assignee
+from rules.kinds import Kinds
 from rules.outcomes import TOLERANCE_FLOAT, exact, flag, fmt, note, points
 
+if TYPE_CHECKING:       # the context imports the kinds' catalog, which imports this book
+    from rules.context import Context
+
 BOOK = RuleBook("interlocks", zh="指标互锁", en="Interlocked metrics")
+KINDS = Kinds(BOOK, mechanisms=("interlock",))
 WEIGHT_TOLERANCE = Fraction(1, 1000)
 ACHIEVED_WHEN_ZERO = 1e18      # "lower is better" with actual 0: achieved, a stand-in for +∞
 
 
-@BOOK.rule("INTERLOCK_WEIGHTS", (m.t == "metric") & (m.weight_error > m.weight_tolerance),
-           zh="互锁部门权重之和不为 1", en="The parties' weights do not sum to 1")
+# -- 1. screening a metric ------------------------------------------------------------------
+
+
+@KINDS.rejection("INTERLOCK_WEIGHTS", (m.t == "metric") & (m.weight_error > m.weight_tolerance),
+                 subject="metric", key=("metric_id",),
+                 zh="互锁部门权重之和不为 1", en="The parties' weights do not sum to 1")
 def weights(x):
     return [flag("INTERLOCK_WEIGHTS")]
 
 
-@BOOK.rule("INTERLOCK_PARTIES", (m.t == "metric") & (m.positive_parties < 2),
-           zh="权重大于 0 的互锁部门少于 2 个", en="Fewer than 2 parties above weight 0")
+@KINDS.rejection("INTERLOCK_PARTIES", (m.t == "metric") & (m.positive_parties < 2),
+                 subject="metric", key=("metric_id",),
+                 zh="权重大于 0 的互锁部门少于 2 个", en="Fewer than 2 parties above weight 0")
 def parties(x):
     return [flag("INTERLOCK_PARTIES")]
 
 
-@BOOK.rule("INTERLOCK_ASYMMETRIC",
-           (m.t == "metric") & (((m.symmetry == "equal") & (m.bonus != m.penalty))
-                                | ((m.symmetry == "both") & ((m.bonus <= 0) | (m.penalty <= 0)))),
-           zh="奖惩不对等", en="Reward and penalty break the symmetry policy")
+@KINDS.rejection("INTERLOCK_ASYMMETRIC",
+                 (m.t == "metric")
+                 & (((m.symmetry == "equal") & (m.bonus != m.penalty))
+                    | ((m.symmetry == "both") & ((m.bonus <= 0) | (m.penalty <= 0)))),
+                 subject="metric", key=("metric_id",),
+                 zh="奖惩不对等", en="Reward and penalty break the symmetry policy")
 def asymmetric(x):
+    """「奖惩机制对等」"""
     return [flag("INTERLOCK_ASYMMETRIC")]
 
 
@@ -62,6 +82,27 @@ def asymmetric(x):
            zh="互锁指标设置有效", en="The interlocked metric is valid")
 def valid(x):
     return [note("valid")]
+
+
+# -- 2. a department's number of metrics ----------------------------------------------------
+
+
+@KINDS.rejection("INTERLOCK_TOO_MANY", (m.t == "dept_metrics") & (m.metrics > m.max_metrics),
+                 subject="department", key=("dept_id",), notice=True,
+                 zh="部门参与的互锁指标过多", en="The department shares too many interlocked metrics")
+def too_many(d):
+    """「真正采用互锁机制的指标不宜太多,一般挑选2–3个对战略至关重要的指标即可。」"""
+    return [flag("INTERLOCK_TOO_MANY")]
+
+
+@BOOK.rule("interlock.metric_count_ok", (m.t == "dept_metrics") & (m.metrics <= m.max_metrics),
+           zh="部门参与的互锁指标数在限度内",
+           en="The department's number of interlocked metrics is within the limit")
+def count_ok(d):
+    return None
+
+
+# -- 3. each party of a valid metric --------------------------------------------------------
 
 
 @BOOK.rule("interlock.reward", (m.t == "party") & (m.a >= m.achieved_at),
@@ -81,22 +122,13 @@ def penalty(p):
                              f"−{fmt(pen)} × {fmt(w)}")]
 
 
-@BOOK.rule("INTERLOCK_MISSED", (m.t == "party") & (m.a < m.achieved_at),
-           zh="互锁指标未达成，各方须参与复盘", en="Missed: every party holds a post-mortem")
+@KINDS.review("INTERLOCK_MISSED", (m.t == "party") & (m.a < m.achieved_at),
+              subject="department", key=("metric_id", "dept_id"),
+              zh="互锁指标未达成，各方须参与复盘",
+              en="The interlocked metric was missed: every party holds a post-mortem")
 def missed(p):
+    """「指标未达成:三方都必须参与复盘和改进,而不是只有销售部挨批。」"""
     return [flag("INTERLOCK_MISSED")]
-
-
-@BOOK.rule("INTERLOCK_TOO_MANY", (m.t == "dept_metrics") & (m.metrics > m.max_metrics),
-           zh="部门参与的互锁指标过多", en="The department shares too many interlocked metrics")
-def too_many(d):
-    return [flag("INTERLOCK_TOO_MANY")]
-
-
-@BOOK.rule("interlock.metric_count_ok", (m.t == "dept_metrics") & (m.metrics <= m.max_metrics),
-           zh="部门参与的互锁指标数在限度内", en="The department's number of interlocked metrics is within the limit")
-def count_ok(d):
-    return None
 
 
 def run(ev, ctx: Context) -> None:
@@ -122,7 +154,7 @@ def run(ev, ctx: Context) -> None:
             for o in firing.outcomes:
                 if "exception" in o:
                     ctx.exception(entry, o["exception"], "interlock", mid, (mid,), metric_sources,
-                                  None, f"{mid} ({metric['name']}): {BOOK[o['exception']].en}")
+                                  None, f"{mid} ({metric['name']}): {KINDS[o['exception']].en}")
             is_valid = is_valid or firing.rule_id == "interlock.valid"
         if not is_valid:
             continue

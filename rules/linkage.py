@@ -1,9 +1,10 @@
 """差异化关联矩阵 — the differentiated linkage matrix (SPEC §5.3).
 
 The article (三.2):
-    「若一律乘以同一个公司系数，既削弱了主责部门的激励，也无法激发支撑部门的合理责任感……
-      高度相关部门：公司系数占本部门绩效结果的20%–30%；中度相关部门：10%–15%；
-      低度相关部门：0%–5%。」
+    「若一律乘以同一个公司系数,既削弱了主责部门的激励,也无法激发支撑部门的合理责任感。」
+    「高度相关部门:公司系数占本部门绩效结果的20%–30%;」
+    「中度相关部门:公司系数占10%–15%;」
+    「低度相关部门:公司系数占0%–5%。」
     Instead of one company coefficient for everyone, each department is linked to each company
     KPI at a level, and that level decides how much of its result comes from the KPI.
 
@@ -19,10 +20,13 @@ at medium: W = 0.37 > 0.30 → w = 0.2027, 0.0973 → 8.11 + 5.35 = 13.46.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from engine import RuleBook, m
-from rules.context import Context
 from rules.outcomes import exact, fmt, points
+
+if TYPE_CHECKING:
+    from rules.context import Context
 
 BOOK = RuleBook("linkage", zh="差异化关联矩阵", en="Differentiated linkage matrix")
 

@@ -26,7 +26,7 @@ Checks (`check_policy`, behind `xietong policy check [FILE] [--strict]`):
   `behaviour.cap`, `scale.rating_to_points` or `review.outlier_deviation`; a
   `severe_miss_ratio` outside [0, 1]; a count (`frequent_proposer`, `max_metrics_per_dept`) below
   1; two catalog codes sharing one Chinese name (a ledger row naming it would be ambiguous).
-* **warnings** flag values outside the source article's bands — e.g. 原文「高度相关部门：公司系数
+* **warnings** flag values outside the source article's bands — e.g. 原文「高度相关部门:公司系数
   占本部门绩效结果的20%–30%」 — and linkage levels out of order (强 ≥ 中 ≥ 弱). `strict=True`
   turns every warning into an error.
 
@@ -50,6 +50,8 @@ from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
+
+from importers.lang import Text
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
 
@@ -82,33 +84,33 @@ _NON_NEGATIVE = (
     ("behaviour", "cap"), ("scale", "rating_to_points"), ("review", "outlier_deviation"),
 )
 
-# The source article's bands (warnings). (section, key): (low, high, what in English, 中文);
-# the bounds are text so that messages quote them as the article does ("0.20–0.30").
-BANDS: dict[tuple[str, str], tuple[str, str, str, str]] = {
-    ("linkage", "high"): ("0.20", "0.30",
-                          "outside the article's band for strongly linked departments",
-                          "超出原文“高度相关部门：公司系数占本部门绩效结果的20%–30%”"),
-    ("linkage", "medium"): ("0.10", "0.15",
-                            "outside the article's band for medium linkage",
-                            "超出原文“中度相关部门：公司系数占10%–15%”"),
-    ("linkage", "low"): ("0", "0.05",
-                         "outside the article's band for weak linkage",
-                         "超出原文“低度相关部门：公司系数占0%–5%”"),
-    ("linkage", "total_cap"): ("0.20", "0.30",
-                               "outside the article's 20–30 % ceiling of the company coefficient",
-                               "超出原文公司系数占部门绩效 20%–30% 的上限区间"),
-    ("peripheral", "weight"): ("0.10", "0.20",
-                               "outside the article's band for peripheral performance",
-                               "超出原文“周边绩效在中后台绩效中占比10%–20%”"),
-    ("raci", "weight"): ("0.10", "0.20",
-                         "outside the article's band for RACI ratings",
-                         "超出原文“责任矩阵协同评分可以占绩效的10%–20%”"),
-    ("behaviour", "cap"): ("5", "10",
-                           "outside the article's 5–10 % module weight",
-                           "超出原文“小权重（如5%–10%）的协同行为加减分模块”"),
-    ("interlock", "max_metrics_per_dept"): ("2", "3",
-                                            "outside the article's 2–3 interlocked metrics",
-                                            "超出原文“一般挑选2–3个对战略至关重要的指标”"),
+# The source article's bands (warnings). (section, key): (low, high, what is outside it); the
+# bounds are text so that messages quote them as the article does ("0.20–0.30").
+BANDS: dict[tuple[str, str], tuple[str, str, Text]] = {
+    ("linkage", "high"): ("0.20", "0.30", Text(
+        zh="超出原文“高度相关部门：公司系数占本部门绩效结果的20%–30%”",
+        en="outside the article's band for strongly linked departments")),
+    ("linkage", "medium"): ("0.10", "0.15", Text(
+        zh="超出原文“中度相关部门：公司系数占10%–15%”",
+        en="outside the article's band for medium linkage")),
+    ("linkage", "low"): ("0", "0.05", Text(
+        zh="超出原文“低度相关部门：公司系数占0%–5%”",
+        en="outside the article's band for weak linkage")),
+    ("linkage", "total_cap"): ("0.20", "0.30", Text(
+        zh="超出原文公司系数占部门绩效 20%–30% 的上限区间",
+        en="outside the article's 20–30 % ceiling of the company coefficient")),
+    ("peripheral", "weight"): ("0.10", "0.20", Text(
+        zh="超出原文“周边绩效在中后台绩效中占比10%–20%”",
+        en="outside the article's band for peripheral performance")),
+    ("raci", "weight"): ("0.10", "0.20", Text(
+        zh="超出原文“责任矩阵协同评分可以占绩效的10%–20%”",
+        en="outside the article's band for RACI ratings")),
+    ("behaviour", "cap"): ("5", "10", Text(
+        zh="超出原文“小权重（如5%–10%）的协同行为加减分模块”",
+        en="outside the article's 5–10 % module weight")),
+    ("interlock", "max_metrics_per_dept"): ("2", "3", Text(
+        zh="超出原文“一般挑选2–3个对战略至关重要的指标”",
+        en="outside the article's 2–3 interlocked metrics")),
 }
 
 
@@ -120,7 +122,7 @@ class PolicyIssue:
     """One finding of the policy check: which key, what value, what is allowed.
 
     `key` and `value` and `allowed` read the same in both languages (they are the file's own
-    words and numbers); `what_en` / `what_zh` say what is wrong.
+    words and numbers); `what` says what is wrong.
     """
     code: str           # unreadable | unknown_key | type | negative | weight_sum | range | order
     #                     | min_count | symmetry | catalog_malformed | catalog_order | catalog_sign
@@ -129,13 +131,12 @@ class PolicyIssue:
     key: str            # dotted key, e.g. "linkage.high" or "behaviour.catalog.LEAD"
     value: str          # the value found, as written in TOML
     allowed: str        # the allowed range or values
-    what_en: str
-    what_zh: str
+    what: Text          # what is wrong
 
     def message(self, lang: str = "en") -> str:
         if lang == "zh":
-            return f"{self.key} = {self.value}：{self.what_zh}；允许：{self.allowed}"
-        return f"{self.key} = {self.value}: {self.what_en}; allowed: {self.allowed}"
+            return f"{self.key} = {self.value}：{self.what.zh}；允许：{self.allowed}"
+        return f"{self.key} = {self.value}: {self.what.en}; allowed: {self.allowed}"
 
     def __str__(self) -> str:
         return self.message("en")
@@ -356,11 +357,10 @@ def _read_toml(path: Path) -> tuple[dict | None, list[PolicyIssue]]:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         return None, [PolicyIssue("unreadable", "error", str(path), "-", "a readable TOML file",
-                                  f"cannot read the policy file ({reason})",
-                                  f"无法读取政策文件（{reason}）")]
+                                  Text(zh=f"无法读取政策文件（{reason}）", en=f"cannot read the policy file ({reason})"))]
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         return None, [PolicyIssue("unreadable", "error", str(path), "-", "a valid TOML file",
-                                  f"not valid TOML ({exc})", f"不是有效的 TOML（{exc}）")]
+                                  Text(zh=f"不是有效的 TOML（{exc}）", en=f"not valid TOML ({exc})"))]
 
 
 @functools.lru_cache(maxsize=1)
@@ -435,12 +435,12 @@ def _merge_into(merged: dict, user: dict, errors: list[PolicyIssue]) -> None:
 
 def _unknown(key: str, value: Any, allowed: str) -> PolicyIssue:
     return PolicyIssue("unknown_key", "error", key, show(value), allowed,
-                       "unknown key", "未知的配置项")
+                       Text(zh="未知的配置项", en="unknown key"))
 
 
 def _type_error(key: str, value: Any, expected: str) -> PolicyIssue:
     return PolicyIssue("type", "error", key, show(value), expected,
-                       "wrong type", "类型错误")
+                       Text(zh="类型错误", en="wrong type"))
 
 
 def show(value: Any) -> str:
@@ -532,37 +532,35 @@ def _check_catalog(raw: dict | None, default_signs: dict[str, int],
             errors.append(PolicyIssue(
                 "catalog_malformed", "error", key, show(entry),
                 '[min, max, "中文", "English"] under an upper-case code (A–Z, 0–9, _)',
-                "malformed catalog entry", "行为清单条目格式错误"))
+                Text(zh="行为清单条目格式错误", en="malformed catalog entry")))
             ok = False
             continue
         if lo > hi:
             errors.append(PolicyIssue("catalog_order", "error", key, show(entry), "min ≤ max",
-                                      "min is greater than max", "最低分大于最高分"))
+                                      Text(zh="最低分大于最高分", en="min is greater than max")))
             ok = False
         expected = default_signs.get(code)
         if expected == 1 and not lo > 0:
             errors.append(PolicyIssue(
                 "catalog_sign", "error", key, show(entry), "0 < min ≤ max",
-                f"{code} is a bonus behaviour: its range must be positive",
-                f"{code} 是加分行为，分值区间须为正"))
+                Text(zh=f"{code} 是加分行为，分值区间须为正", en=f"{code} is a bonus behaviour: its range must be positive")))
             ok = False
         elif expected == -1 and not hi < 0:
             errors.append(PolicyIssue(
                 "catalog_sign", "error", key, show(entry), "min ≤ max < 0",
-                f"{code} is a penalty behaviour: its range must be negative",
-                f"{code} 是减分行为，分值区间须为负"))
+                Text(zh=f"{code} 是减分行为，分值区间须为负", en=f"{code} is a penalty behaviour: its range must be negative")))
             ok = False
         elif expected is None and not ((lo > 0 and hi > 0) or (lo < 0 and hi < 0)):
             errors.append(PolicyIssue(
                 "catalog_sign", "error", key, show(entry), "0 < min ≤ max, or min ≤ max < 0",
-                "a range must be all bonus or all penalty", "分值区间须全为加分或全为减分"))
+                Text(zh="分值区间须全为加分或全为减分", en="a range must be all bonus or all penalty")))
             ok = False
         label = normalize_label(entry[2])
         if label in names:
             errors.append(PolicyIssue(
                 "catalog_duplicate", "error", key, show(entry[2]),
                 f"a Chinese name not used by {names[label]}",
-                f"the same Chinese name as {names[label]}", f"与 {names[label]} 的中文名称重复"))
+                Text(zh=f"与 {names[label]} 的中文名称重复", en=f"the same Chinese name as {names[label]}")))
             ok = False
         names.setdefault(label, code)
         entries.append(CatalogEntry(code, lo, hi, entry[2].strip(), entry[3].strip()))
@@ -570,69 +568,71 @@ def _check_catalog(raw: dict | None, default_signs: dict[str, int],
 
 
 def _check_values(v: dict[str, dict[str, Any]], errors: list[PolicyIssue]) -> None:
-    def err(code, key, value, allowed, en, zh):
-        errors.append(PolicyIssue(code, "error", key, value, allowed, en, zh))
+    def err(code, key, value, allowed, what: Text):
+        errors.append(PolicyIssue(code, "error", key, value, allowed, what))
 
     for section, key in _NON_NEGATIVE:
         value = v[section][key]
         if value is not None and value < 0:
             err("negative", f"{section}.{key}", show(value), "≥ 0",
-                "may not be negative", "不能为负数")
+                Text(zh="不能为负数", en="may not be negative"))
 
     cap, pw, rw = v["linkage"]["total_cap"], v["peripheral"]["weight"], v["raci"]["weight"]
     if None not in (cap, pw, rw) and cap + pw + rw >= 1:
         err("weight_sum", "linkage.total_cap + peripheral.weight + raci.weight",
             f"{show(cap)} + {show(pw)} + {show(rw)} = {show(cap + pw + rw)}", "< 1",
-            "the company coefficient and the ratings would leave the department's own result "
-            "no share", "公司系数与两项评分合计占比不得达到 100%")
+            Text(zh="公司系数与两项评分合计占比不得达到 100%",
+                 en="the company coefficient and the ratings would leave the department's own "
+                    "result no share"))
 
     for section, key in (("peripheral", "objective_share"), ("interlock", "severe_miss_ratio")):
         value = v[section][key]
         if value is not None and not 0 <= value <= 1:
             err("range", f"{section}.{key}", show(value), "0–1",
-                "outside [0, 1]", "超出 0–1 的范围")
+                Text(zh="超出 0–1 的范围", en="outside [0, 1]"))
 
     floor, ceiling = v["linkage"]["coefficient_floor"], v["linkage"]["coefficient_cap"]
     if floor is not None and ceiling is not None and floor > ceiling:
         err("order", "linkage.coefficient_floor", show(floor),
             f"≤ linkage.coefficient_cap ({show(ceiling)})",
-            "the floor is above the cap", "下限高于上限")
+            Text(zh="下限高于上限", en="the floor is above the cap"))
     low, high = v["review"]["extreme_low"], v["review"]["extreme_high"]
     if low is not None and high is not None and low >= high:
         err("order", "review.extreme_low", show(low), f"< review.extreme_high ({show(high)})",
-            "the low extreme is not below the high extreme", "极端低分阈值不低于极端高分阈值")
+            Text(zh="极端低分阈值不低于极端高分阈值",
+                 en="the low extreme is not below the high extreme"))
 
     for section, key in (("review", "outlier_min_peers"), ("behaviour", "frequent_proposer"),
                          ("interlock", "max_metrics_per_dept")):
         value = v[section][key]
         if value is not None and value < 1:
             err("min_count", f"{section}.{key}", show(value), "≥ 1",
-                "must be at least 1", "至少为 1")
+                Text(zh="至少为 1", en="must be at least 1"))
 
     symmetry = v["interlock"]["symmetry"]
     if symmetry is not None and symmetry not in SYMMETRIES:
         err("symmetry", "interlock.symmetry", show(symmetry), ", ".join(f'"{s}"' for s in SYMMETRIES),
-            "unknown symmetry rule", "未知的奖惩对称规则")
+            Text(zh="未知的奖惩对称规则", en="unknown symmetry rule"))
 
 
 def _check_bands(v: dict[str, dict[str, Any]], errors: list[PolicyIssue]) -> list[PolicyIssue]:
     """Warnings: values outside the article's bands (skipped for keys already in error)."""
     in_error = {e.key for e in errors}
     warnings = []
-    for (section, key), (lo, hi, en, zh) in BANDS.items():
+    for (section, key), (lo, hi, what) in BANDS.items():
         dotted = f"{section}.{key}"
         value = v[section][key]
         if value is None or dotted in in_error:
             continue
         if not Decimal(lo) <= value <= Decimal(hi):
             warnings.append(PolicyIssue("band", "warning", dotted, show(value), f"{lo}–{hi}",
-                                        en, zh))
+                                        what))
     high, medium, low = (v["linkage"][k] for k in LEVELS)
     if None not in (high, medium, low) and not high >= medium >= low:
         warnings.append(PolicyIssue(
             "band_order", "warning", "linkage.high/medium/low",
             f"{show(high)}/{show(medium)}/{show(low)}", "high ≥ medium ≥ low",
-            "linkage levels out of order", "关联度权重未按 强 ≥ 中 ≥ 弱 排列"))
+            Text(zh="关联度权重未按 强 ≥ 中 ≥ 弱 排列", en="linkage levels out of order")))
     return warnings
 
 

@@ -2,16 +2,18 @@
 SPEC §5.2.
 
 The article:
-    「若没有标准和解释，“打低分”有时会被当成“报复”；可以设置“异常评分复核机制”——出现极端高低分
-      时，由HR或上级复核实际情况。」 (三.1 周边绩效机制, 风险提示)
-    「对前台则不必反向设置，以防相互“绑架”。」 (三.3 前中后台责任矩阵联动)
+    「若没有标准和解释,“打低分”有时会被当成“报复”;」
+    「可以设置“异常评分复核机制”——出现极端高低分时,由HR或上级复核实际情况。」
+        (三.1 周边绩效机制, 风险提示)
+    「对前台则不必反向设置,以防相互“绑架”。」 (三.3 前中后台责任矩阵联动)
     Without standards a low score can be taken for retaliation: extreme scores are reviewed by HR
     or the rater's superior. The front office rates the middle/back office, never the reverse.
 
 The rules chain in three steps, each over every rating of a sheet:
 1. Screening: RATING_UNKNOWN_REF, RATING_SELF, RATING_NOT_SUPPORT (InternalRatings rating a front
    office), RACI_REVERSE (RaciRatings not from front to middle/back) reject a rating for HR;
-   a rating passing them all fires `rating.accept`.
+   a rating on which none of them fired fires `rating.accept`, the book's fallback rule
+   (accepted = no rejection fired, by construction).
 2. Review triggers on accepted ratings: RATING_EXTREME, RATING_LOW_NO_COMMENT, RATING_OUTLIER
    (far from the other raters' mean on the same dimension), RATING_MUTUAL_LOW (two departments
    rating each other low); the rater's manager reviews each. `rating.screened` records that a
@@ -26,55 +28,66 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from engine import RuleBook, m
+from rules.assignees import rating_review_assignee
 from rules.company import is_blank, norm_dimension
-from rules.context import Context
-from rules.exceptions import mechanism_for, rating_review_assignee
+from rules.kinds import Kinds
 from rules.outcomes import TOLERANCE_FLOAT, flag, note
+
+if TYPE_CHECKING:       # the context imports the kinds' catalog, which imports this book
+    from rules.context import Context
 
 BOOK = RuleBook("ratings", zh="周边评价与责任矩阵评分", en="Internal and RACI ratings")
 SHEETS = ("InternalRatings", "RaciRatings")
+# A rating kind concerns the mechanism of the sheet it is raised on (SPEC §5.7): the run passes
+# the sheet's mechanism with each exception.
+KINDS = Kinds(BOOK, mechanisms=("peripheral", "raci"))
+RATING_KEY = ("sheet", "rating_id")
 
 # -- 1. screening ---------------------------------------------------------------------------
 
 
-@BOOK.rule("RATING_UNKNOWN_REF",
-           (m.t == "rating") & ((m.rater_known == False) | (m.ratee_known == False)
-                                | (m.project_known == False)),
-           zh="评价人、被评部门或项目不存在", en="Rater, rated department or project unknown")
+@KINDS.rejection("RATING_UNKNOWN_REF",
+                 (m.t == "rating") & ((m.rater_known == False) | (m.ratee_known == False)
+                                      | (m.project_known == False)),
+                 subject="department", key=RATING_KEY,
+                 zh="评价人、被评部门或项目不存在", en="Rater, rated department or project unknown")
 def unknown_ref(r):
     return [flag("RATING_UNKNOWN_REF")]
 
 
-@BOOK.rule("RATING_SELF",
-           (m.t == "rating") & (m.rater_known == True) & (m.rater_dept == m.ratee_dept_id),
-           zh="评价人属于被评部门", en="The rater belongs to the rated department")
+@KINDS.rejection("RATING_SELF",
+                 (m.t == "rating") & (m.rater_known == True) & (m.rater_dept == m.ratee_dept_id),
+                 subject="department", key=RATING_KEY,
+                 zh="评价人属于被评部门", en="The rater belongs to the rated department")
 def self_rating(r):
     return [flag("RATING_SELF")]
 
 
-@BOOK.rule("RATING_NOT_SUPPORT",
-           (m.t == "rating") & (m.sheet == "InternalRatings") & (m.ratee_tier == "front"),
-           zh="周边评价的被评部门为前台", en="An internal rating of a front-office department")
+@KINDS.rejection("RATING_NOT_SUPPORT",
+                 (m.t == "rating") & (m.sheet == "InternalRatings") & (m.ratee_tier == "front"),
+                 subject="department", key=RATING_KEY, mechanisms=("peripheral",),
+                 zh="周边评价的被评部门为前台", en="An internal rating of a front-office department")
 def not_support(r):
     return [flag("RATING_NOT_SUPPORT")]
 
 
-@BOOK.rule("RACI_REVERSE",
-           (m.t == "rating") & (m.sheet == "RaciRatings")
-           & (((m.rater_known == True) & (m.rater_tier != "front")) | (m.ratee_tier == "front")),
-           zh="责任矩阵评分须由前台评中后台，不得反向", en="RACI rating not from front to middle/back")
+@KINDS.rejection("RACI_REVERSE",
+                 (m.t == "rating") & (m.sheet == "RaciRatings")
+                 & (((m.rater_known == True) & (m.rater_tier != "front"))
+                    | (m.ratee_tier == "front")),
+                 subject="department", key=RATING_KEY, mechanisms=("raci",),
+                 zh="责任矩阵评分须由前台评中后台，不得反向",
+                 en="RACI rating not from front to middle/back")
 def raci_reverse(r):
+    """「对前台则不必反向设置,以防相互“绑架”。」"""
     return [flag("RACI_REVERSE")]
 
 
-@BOOK.rule("rating.accept",
-           (m.t == "rating") & (m.rater_known == True) & (m.ratee_known == True)
-           & (m.project_known == True) & (m.rater_dept != m.ratee_dept_id)
-           & (m.ratee_tier != "front")
-           & ((m.sheet == "InternalRatings") | (m.rater_tier == "front")),
-           zh="评价通过全部检查，予以采纳", en="The rating passed every check and is accepted")
+@BOOK.fallback("rating.accept", m.t == "rating",
+               zh="评价通过全部检查，予以采纳", en="The rating passed every check and is accepted")
 def accept(r):
     return [note("accepted")]
 
@@ -82,31 +95,41 @@ def accept(r):
 # -- 2. review triggers ---------------------------------------------------------------------
 
 
-@BOOK.rule("RATING_EXTREME",
-           (m.t == "rating_screen") & ((m.score <= m.extreme_low) | (m.score >= m.extreme_high)),
-           zh="极端高分或低分，须复核", en="Extreme score: review")
+@KINDS.review("RATING_EXTREME",
+              (m.t == "rating_screen")
+              & ((m.score <= m.extreme_low) | (m.score >= m.extreme_high)),
+              subject="department", key=RATING_KEY,
+              zh="极端高分或低分，须复核", en="Extreme score: review")
 def extreme(r):
+    """「可以设置“异常评分复核机制”——出现极端高低分时,由HR或上级复核实际情况。」"""
     return [flag("RATING_EXTREME")]
 
 
-@BOOK.rule("RATING_LOW_NO_COMMENT",
-           (m.t == "rating_screen") & (m.score <= m.low_needs_comment) & (m.comment_blank == True),
-           zh="低分未填写评价说明，须复核", en="Low score without a comment: review")
+@KINDS.review("RATING_LOW_NO_COMMENT",
+              (m.t == "rating_screen") & (m.score <= m.low_needs_comment)
+              & (m.comment_blank == True),
+              subject="department", key=RATING_KEY,
+              zh="低分未填写评价说明，须复核", en="Low score without a comment: review")
 def low_no_comment(r):
+    """「若没有标准和解释,“打低分”有时会被当成“报复”;」"""
     return [flag("RATING_LOW_NO_COMMENT")]
 
 
-@BOOK.rule("RATING_OUTLIER",
-           (m.t == "rating_screen") & (m.peer_count >= m.min_peers) & (m.deviation >= m.outlier_at),
-           zh="评分明显偏离其他评价人的均值，须复核", en="Far from the other raters' mean: review")
+@KINDS.review("RATING_OUTLIER",
+              (m.t == "rating_screen") & (m.peer_count >= m.min_peers)
+              & (m.deviation >= m.outlier_at),
+              subject="department", key=RATING_KEY,
+              zh="评分明显偏离其他评价人对同一维度的均值，须复核",
+              en="Far from the other raters' mean on the same dimension: review")
 def outlier(r):
     return [flag("RATING_OUTLIER")]
 
 
-@BOOK.rule("RATING_MUTUAL_LOW",
-           (m.t == "rating_screen") & (m.sheet == "InternalRatings")
-           & (m.score <= m.mutual_low) & (m.counterparts >= 1),
-           zh="两个部门互打低分，须复核", en="Two departments rated each other low: review")
+@KINDS.review("RATING_MUTUAL_LOW",
+              (m.t == "rating_screen") & (m.sheet == "InternalRatings")
+              & (m.score <= m.mutual_low) & (m.counterparts >= 1),
+              subject="department", key=RATING_KEY, mechanisms=("peripheral",),
+              zh="两个部门互打低分，须复核", en="Two departments rated each other low: review")
 def mutual_low(r):
     return [flag("RATING_MUTUAL_LOW")]
 
@@ -175,9 +198,9 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
             for o in firing.outcomes:
                 if "exception" in o:
                     kind = o["exception"]
-                    ctx.exception(entry, kind, mechanism_for(kind, sheet), r["ratee_dept_id"],
+                    ctx.exception(entry, kind, mechanism, r["ratee_dept_id"],
                                   (sheet, r["rating_id"]), [src], None,
-                                  f"{r['rating_id']} by {r['rater_id']}: {BOOK[kind].en}")
+                                  f"{r['rating_id']} by {r['rater_id']}: {KINDS[kind].en}")
             if firing.rule_id == "rating.accept":
                 accepted.append(r)
 

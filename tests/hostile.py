@@ -1,5 +1,5 @@
-"""Hostile files for the hardening tests (notes/excel.md §3-4): each is built here, in seconds,
-from a real ledger workbook, so that what is hostile about it is the only thing wrong.
+"""Hostile files for the hardening tests (docs/workbooks.md §3, §4): each is built here, in
+seconds, from a real ledger workbook, so that what is hostile about it is the only thing wrong.
 
 * `whitespace_bomb`: a sheet that inflates to N GiB of spaces from a ~2 MB file. Its deflate
   stream is one full-flush block of 1 MiB of spaces repeated (a valid stream: a full flush

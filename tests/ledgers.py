@@ -1,5 +1,6 @@
-"""Ledgers written in code for tests: a small builder, SPEC §9's worked example, and a random
-ledger generator for differential and property tests.
+"""Ledgers written in code for tests: a small builder, SPEC §9's worked example, and random
+ledgers for differential and property tests — seeded (`random_ledger`) or drawn by hypothesis
+(`ledgers()`, which shrinks a failing ledger to a small one).
 
 The builder produces exactly what the importer hands on (importers/schema.py): canonical column
 names, Decimals for numbers and ratios, `date` objects, canonical enum codes, None for a blank
@@ -18,7 +19,9 @@ import json
 import random
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterable, Sequence
+
+from hypothesis import strategies as st
 
 from importers.result import Ledger
 from importers.schema import SHEET_BY_NAME, SHEETS
@@ -107,6 +110,15 @@ class LedgerBuilder:
         return self.add("Reviews", review_id=review_id, decision=decision, reviewer_id=reviewer,
                         comment=comment)
 
+    def __repr__(self) -> str:
+        """The rows of every sheet that has some: what a failing hypothesis example shows."""
+        def row(r):
+            return "{" + ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
+                                   for k, v in r.items() if v is not None) + "}"
+        sheets = "".join(f"\n  {name}:" + "".join(f"\n    {row(r)}" for r in rows)
+                         for name, rows in self.rows.items() if rows)
+        return f"LedgerBuilder({self.file_name!r}){sheets}"
+
     def build(self) -> Ledger:
         """The Ledger; its sha256 is a digest of the rows, so equal ledgers have equal hashes."""
         text = json.dumps(self.rows, sort_keys=True, default=str, ensure_ascii=False)
@@ -181,149 +193,292 @@ def small_company() -> LedgerBuilder:
 
 # ---------------------------------------------------------------------------------------------
 # Random ledgers: valid master data (what the import guarantees), messy transactions (what the
-# rules must sort out). Deterministic per seed.
+# rules must sort out). One description (`_random_ledger`), two sources of choices:
+#
+# * `random_ledger(seed, size)`: a seeded random.Random — the same ledger for the same seed,
+#   for tests that pin a few seeds;
+# * `ledgers()`: a hypothesis strategy — the choices come from bytes hypothesis draws, so a
+#   failing ledger shrinks: fewer departments, employees and rows, the first option of every
+#   choice, and at every coin the likelier side (known employees, a manager, evidence...).
+
+class _Choices:
+    """The choices a random ledger is made of."""
+
+    def choice(self, options: Sequence[Any]) -> Any: ...
+    def randint(self, low: int, high: int) -> int: ...
+    def chance(self, p: float) -> bool: ...       # True with probability p
+    def shuffled(self, items: Sequence[Any]) -> list: ...
+    def sample(self, items: Sequence[Any], k: int) -> list: ...
+    def rows(self, low: int, high: int) -> Iterable[int]: ...   # 0, 1, … for low..high rows
+
+
+class _Seeded(_Choices):
+    """random.Random's own calls, in the order the description makes them."""
+
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+
+    def choice(self, options):
+        return self.rng.choice(options)
+
+    def randint(self, low, high):
+        return self.rng.randint(low, high)
+
+    def chance(self, p):
+        return self.rng.random() < p
+
+    def shuffled(self, items):
+        out = list(items)
+        self.rng.shuffle(out)
+        return out
+
+    def sample(self, items, k):
+        return self.rng.sample(items, k=k)
+
+    def rows(self, low, high):
+        return range(self.rng.randint(low, high))
+
+
+class _Drawn(_Choices):
+    """Choices read from bytes that hypothesis draws: one byte per choice (two for a choice
+    among more than 256 options), option i of n for a byte b with i = b·n // 256. A ledger takes
+    hundreds of choices and a hypothesis draw costs ~30 µs: a draw per choice made a ledger
+    cost ~20 ms, twenty times a seeded one; bytes drawn a row at a time cost ~2 ms.
+
+    Hypothesis shrinks bytes towards zero, and a zero byte is the simplest choice: the first
+    option, the low end of a range, no swap in a shuffle, the likelier side of a coin. Each row
+    of a list reads its choices from bytes of its own, whose first byte says whether the row is
+    there (zero: the list ends), so hypothesis drops a row by deleting its bytes and the rows
+    after it keep theirs. A failing ledger thus shrinks to the few rows that matter, each of
+    simple values. (The number of rows beyond `low` is geometric, with about the mean of the
+    uniform count a seeded ledger has.)"""
+
+    _ROW = st.binary(min_size=16, max_size=16)       # a row takes at most 14 choices
+    _MORE = st.binary(min_size=64, max_size=64)
+
+    def __init__(self, draw):
+        self.draw = draw
+        self.tape = b""
+        self.pos = 0
+
+    def _byte(self) -> int:
+        if self.pos == len(self.tape):
+            self.tape, self.pos = self.draw(self._MORE), 0
+        self.pos += 1
+        return self.tape[self.pos - 1]
+
+    def _below(self, n: int) -> int:
+        """0 <= i < n, nearly uniform; 0 for zero bytes."""
+        if n <= 256:
+            return self._byte() * n >> 8
+        return ((self._byte() << 8) | self._byte()) * n >> 16
+
+    def choice(self, options):
+        return options[self._below(len(options))]
+
+    def randint(self, low, high):
+        return low + self._below(high - low + 1)
+
+    def chance(self, p):
+        b, cut = self._byte(), round(p * 256)
+        return b < cut if p > 0.5 else b >= 256 - cut
+
+    def shuffled(self, items):
+        out = list(items)
+        for i in range(len(out) - 1, 0, -1):          # Fisher-Yates; a zero byte: no swap
+            j = i - self._below(i + 1)
+            out[i], out[j] = out[j], out[i]
+        return out
+
+    def sample(self, items, k):
+        return self.shuffled(items)[:k]
+
+    def rows(self, low, high):
+        more = (high - low) / 2                       # mean number of rows beyond low
+        go_on = round(256 * more / (1 + more))
+        for i in range(high):
+            self.tape, self.pos = self.draw(self._ROW), 0
+            if i >= low and self._byte() < 256 - go_on:
+                return
+            yield i
+
 
 _DIMENSIONS = ("响应速度", " 响应速度 ", "专业能力", "Speed", "speed", "SPEED  ", "沟通 配合", "沟通  配合")
 _SCORES = ("1", "2", "3", "4", "5", "3.5", "4.5", "1.5", "2.5")
+# The shipped catalog's shape (code → min, max, zh), to make in-range and out-of-range points.
+_CATALOG = {
+    "LEAD": (1, 3, "主动牵头跨部门项目并推动关键节点落地"),
+    "RESCUE": (1, 3, "他部门遇到紧急问题时主动投入资源支援"),
+    "SHARE": (1, 2, "跨部门分享经验、数据、工具，明显提升整体效率"),
+    "IMPROVE": (1, 3, "发现流程漏洞并推动改进建议被采纳"),
+    "DELAY": (-3, -1, "故意拖延对他部门的必要配合"),
+    "BLAME": (-2, -1, "跨部门会议中反复翻旧账、推诿责任"),
+    "WITHHOLD": (-5, -2, "明知信息重要却长期不共享，导致重大损失"),
+}
 
 
 def random_ledger(seed: int, size: int = 1, catalog: dict | None = None) -> LedgerBuilder:
-    """A random ledger for PERIOD. `size` scales the row counts; `catalog` maps code → (min, max,
-    zh) (default: the shipped catalog's shape, used to make in-range and out-of-range points)."""
-    rng = random.Random(seed)
-    catalog = catalog or {
-        "LEAD": (1, 3, "主动牵头跨部门项目并推动关键节点落地"),
-        "RESCUE": (1, 3, "他部门遇到紧急问题时主动投入资源支援"),
-        "SHARE": (1, 2, "跨部门分享经验、数据、工具，明显提升整体效率"),
-        "IMPROVE": (1, 3, "发现流程漏洞并推动改进建议被采纳"),
-        "DELAY": (-3, -1, "故意拖延对他部门的必要配合"),
-        "BLAME": (-2, -1, "跨部门会议中反复翻旧账、推诿责任"),
-        "WITHHOLD": (-5, -2, "明知信息重要却长期不共享，导致重大损失"),
-    }
-    b = LedgerBuilder(f"random-{seed}.xlsx")
+    """A random ledger for PERIOD, the same for the same seed. `size` scales the row counts;
+    `catalog` maps code → (min, max, zh) (default: the shipped catalog's shape)."""
+    return _random_ledger(_Seeded(seed), size, catalog or _CATALOG, f"random-{seed}.xlsx")
+
+
+def random_decisions(exceptions: list[dict], seed: int) -> dict[str, str]:
+    """Random decisions on the review items of a result's `exceptions` (review_id → decision)."""
+    return _decisions(_Seeded(seed), exceptions)
+
+
+@st.composite
+def ledgers(draw, min_size: int = 1, max_size: int = 4) -> LedgerBuilder:
+    """Hypothesis strategy: the builder of a random ledger for PERIOD, of a size between
+    min_size and max_size (as random_ledger's `size`); its repr lists the rows."""
+    size = draw(st.integers(min_size, max_size))
+    return _random_ledger(_Drawn(draw), size, _CATALOG, "drawn.xlsx")
+
+
+@st.composite
+def decisions(draw, exceptions: list[dict]) -> dict[str, str]:
+    """Hypothesis strategy: decisions on some review items of `exceptions` (review_id →
+    decision), drawn as random_decisions makes them."""
+    return _decisions(_Drawn(draw), exceptions)
+
+
+def _decisions(c: _Choices, exceptions: list[dict]) -> dict[str, str]:
+    out = {}
+    for e in exceptions:
+        if e["type"] == "review" and c.chance(0.6):
+            out[e["review_id"]] = c.choice(("confirm", "overturn"))
+    return out
+
+
+def _random_ledger(c: _Choices, size: int, catalog: dict, file_name: str) -> LedgerBuilder:
+    b = LedgerBuilder(file_name)
 
     def gap(sheet):                     # blank rows are skipped by the importer: rows may jump
         rows = b.rows[sheet]
-        return (rows[-1]["row"] if rows else 1) + rng.choice((1, 1, 1, 2, 5))
+        return (rows[-1]["row"] if rows else 1) + c.choice((1, 1, 1, 2, 5))
 
-    n_depts = rng.randint(2, 3 + 2 * size)
-    depts = [f"D{i}" for i in range(1, n_depts + 1)]
-    rng.shuffle(depts)                  # ids out of row order: output order is by id
-    tiers = {d: rng.choice(("front", "front", "middle", "back")) for d in depts}
-    tiers[depts[0]], tiers[depts[-1]] = "front", rng.choice(("middle", "back"))
+    n_depts = c.randint(2, 3 + 2 * size)
+    # ids out of row order: output order is by id
+    depts = c.shuffled([f"D{i}" for i in range(1, n_depts + 1)])
+    tiers = {d: c.choice(("front", "front", "middle", "back")) for d in depts}
+    tiers[depts[0]], tiers[depts[-1]] = "front", c.choice(("middle", "back"))
 
-    n_emps = rng.randint(n_depts + 1, 3 * n_depts + 3 * size)
-    emps = [f"E{i:02d}" for i in range(1, n_emps + 1)]
-    emp_dept, emp_manager = {}, {}
-    for i, e in enumerate(emps):
-        emp_dept[e] = depts[i] if i < n_depts else rng.choice(depts)
+    emps, emp_dept, emp_manager = [], {}, {}
+    for i in c.rows(n_depts + 1, 3 * n_depts + 3 * size):
+        e = f"E{i + 1:02d}"
+        emps.append(e)
+        emp_dept[e] = depts[i] if i < n_depts else c.choice(depts)
         # a manager among earlier employees keeps the chain acyclic (the import refuses cycles)
-        emp_manager[e] = rng.choice(emps[:i]) if i and rng.random() < 0.8 else None
+        emp_manager[e] = c.choice(emps[:i]) if i and c.chance(0.8) else None
     dept_manager = {}
     for d in depts:
         members = [e for e in emps if emp_dept[e] == d]
-        dept_manager[d] = rng.choice(members + [None]) if rng.random() < 0.9 else None
+        dept_manager[d] = c.choice(members + [None]) if c.chance(0.9) else None
         b.add("Departments", row=gap("Departments"), dept_id=d, name=f"部门{d}", tier=tiers[d],
-              manager_id=dept_manager[d], base_score=rng.choice(("60", "70", "85.5", "100", "0", "123.45")))
+              manager_id=dept_manager[d],
+              base_score=c.choice(("60", "70", "85.5", "100", "0", "123.45")))
     for e in emps:
         b.add("Employees", row=gap("Employees"), employee_id=e, name=f"员工{e}", dept_id=emp_dept[e],
               manager_id=emp_manager[e],
-              base_score=rng.choice((None, "60", "75", "88.88", "100")))
+              base_score=c.choice((None, "60", "75", "88.88", "100")))
 
-    projects = [f"P{i}" for i in range(1, rng.randint(0, 2 + size) + 1)]
-    leads = {}
-    for p in projects:
-        leads[p] = rng.choice(emps)
+    projects, leads = [], {}
+    for i in c.rows(0, 2 + size):
+        p = f"P{i + 1}"
+        projects.append(p)
+        leads[p] = c.choice(emps)
         b.add("Projects", row=gap("Projects"), project_id=p, name=f"项目{p}", lead_id=leads[p])
 
-    kpis = [f"K{i}" for i in range(1, rng.randint(0, 3) + 1)]
-    for k in kpis:
+    kpis = []
+    for i in c.rows(0, 3):
+        k = f"K{i + 1}"
+        kpis.append(k)
         b.add("CompanyKPIs", row=gap("CompanyKPIs"), kpi_id=k, name=f"指标{k}",
-              target=rng.choice(("50", "100", "120", "0.875")),
-              actual=rng.choice(("0", "40", "75", "100", "110", "0.7", "500")),
-              direction=rng.choice((None, "higher", "lower")))
+              target=c.choice(("50", "100", "120", "0.875")),
+              actual=c.choice(("0", "40", "75", "100", "110", "0.7", "500")),
+              direction=c.choice((None, "higher", "lower")))
     for d in depts:
         for k in kpis:
-            if rng.random() < 0.5:
+            if c.chance(0.5):
                 b.add("Linkage", row=gap("Linkage"), dept_id=d, kpi_id=k,
-                      level=rng.choice(("high", "medium", "low")))
+                      level=c.choice(("high", "medium", "low")))
 
     def some_emp():
-        return rng.choice(emps) if rng.random() < 0.93 else rng.choice(("X99", "HR", "e01"))
+        return c.choice(emps) if c.chance(0.93) else c.choice(("X99", "HR", "e01"))
 
     def some_dept():
-        return rng.choice(depts) if rng.random() < 0.93 else "D99"
+        return c.choice(depts) if c.chance(0.93) else "D99"
 
-    for i in range(rng.randint(0, 8 * size + 4)):
+    for i in c.rows(0, 8 * size + 4):
         b.add("InternalRatings", row=gap("InternalRatings"), rating_id=f"R{i}", rater_id=some_emp(),
-              ratee_dept_id=some_dept(), dimension=rng.choice(_DIMENSIONS),
-              score=rng.choice(_SCORES), comment=rng.choice((None, None, "说明", "   ")))
+              ratee_dept_id=some_dept(), dimension=c.choice(_DIMENSIONS),
+              score=c.choice(_SCORES), comment=c.choice((None, None, "说明", "   ")))
     for d in depts:
         for metric in ("ticket_sla", "milestone"):
-            if rng.random() < 0.35:
+            if c.chance(0.35):
                 b.add("ServiceMetrics", row=gap("ServiceMetrics"), dept_id=d, metric=metric,
-                      value=rng.choice(("0.9", "0.75", "1", "0", "0.925")))
-    for i in range(rng.randint(0, 4 * size + 2)):
+                      value=c.choice(("0.9", "0.75", "1", "0", "0.925")))
+    for i in c.rows(0, 4 * size + 2):
         b.add("RaciRatings", row=gap("RaciRatings"), rating_id=f"Q{i}",
-              project_id=rng.choice(projects + ["P99"]) if projects else "P99",
-              rater_id=some_emp(), ratee_dept_id=some_dept(), raci_role=rng.choice("RACI"),
-              dimension=rng.choice(_DIMENSIONS), score=rng.choice(_SCORES),
-              comment=rng.choice((None, "说明")))
+              project_id=c.choice(projects + ["P99"]) if projects else "P99",
+              rater_id=some_emp(), ratee_dept_id=some_dept(), raci_role=c.choice("RACI"),
+              dimension=c.choice(_DIMENSIONS), score=c.choice(_SCORES),
+              comment=c.choice((None, "说明")))
 
-    for i in range(rng.randint(0, 2 + size)):
+    for i in c.rows(0, 2 + size):
         metric = f"M{i}"
-        bonus = rng.choice(("0", "4", "6", "6"))
+        bonus = c.choice(("0", "4", "6", "6"))
         b.add("Interlocks", row=gap("Interlocks"), metric_id=metric, name=f"互锁{metric}",
-              target=rng.choice(("100", "0.875", "80")),
-              actual=rng.choice(("0", "75", "0.7", "79.99999999999", "100", "120", "85")),
-              direction=rng.choice((None, "lower")),
-              bonus_points=bonus, penalty_points=bonus if rng.random() < 0.8 else "3",
-              severe_miss_ratio=rng.choice((None, None, "0.8", "0.9", "1")))
-        parties = rng.sample(depts, k=min(len(depts), rng.choice((1, 2, 2, 3, 4))))
-        weights = rng.choice((("0.5", "0.3", "0.2", "0"), ("0.7", "0.3", "0", "0"),
-                              ("0.333", "0.333", "0.333", "0"), ("0.6", "0.6", "0", "0"),
-                              ("1", "0", "0", "0")))
+              target=c.choice(("100", "0.875", "80")),
+              actual=c.choice(("0", "75", "0.7", "79.99999999999", "100", "120", "85")),
+              direction=c.choice((None, "lower")),
+              bonus_points=bonus, penalty_points=bonus if c.chance(0.8) else "3",
+              severe_miss_ratio=c.choice((None, None, "0.8", "0.9", "1")))
+        parties = c.sample(depts, k=min(len(depts), c.choice((1, 2, 2, 3, 4))))
+        weights = c.choice((("0.5", "0.3", "0.2", "0"), ("0.7", "0.3", "0", "0"),
+                            ("0.333", "0.333", "0.333", "0"), ("0.6", "0.6", "0", "0"),
+                            ("1", "0", "0", "0")))
         for d, w in zip(parties, weights):
             b.add("InterlockParties", row=gap("InterlockParties"), metric_id=metric, dept_id=d,
                   weight=w)
 
     codes = list(catalog)
-    for i in range(rng.randint(0, 10 * size + 4)):
+    for i in c.rows(0, 10 * size + 4):
         employee = some_emp()
-        code = rng.choice(codes)
+        code = c.choice(codes)
         lo, hi, zh = catalog[code]
-        points = rng.choice((lo, hi, (lo + hi) / 2, hi + 1, 0, lo - 1, 2.5 if hi > 0 else -2.5))
-        spelled = rng.choice((code, code, zh, code.lower(), f" {code} ", "FLY"))
+        points = c.choice((lo, hi, (lo + hi) / 2, hi + 1, 0, lo - 1, 2.5 if hi > 0 else -2.5))
+        spelled = c.choice((code, code, zh, code.lower(), f" {code} ", "FLY"))
         chain = []
         cur = emp_manager.get(employee)
         while cur:
             chain.append(cur)
             cur = emp_manager[cur]
-        project = rng.choice([None, None] + projects + ["P99"])
+        project = c.choice([None, None] + projects + ["P99"])
         candidates = chain + ([leads[project]] if project in leads else []) + [employee] + emps
-        proposer = rng.choice(candidates[:3] if rng.random() < 0.7 else candidates)
-        day = rng.choice((IN_PERIOD, "2026-11-30", "2026-11-01", "2026-10-31", "2026-12-01"))
+        proposer = c.choice(candidates[:3] if c.chance(0.7) else candidates)
+        day = c.choice((IN_PERIOD, "2026-11-30", "2026-11-01", "2026-10-31", "2026-12-01"))
         b.add("Behaviours", row=gap("Behaviours"), event_id=f"B{i}", date=day,
               employee_id=employee, behaviour_code=spelled, points=str(points),
-              proposer_id=proposer if rng.random() < 0.95 else "X98", project_id=project,
-              evidence=rng.choice(("纪要-1", "纪要-2", None, "https://example.org/x")))
+              proposer_id=proposer if c.chance(0.95) else "X98", project_id=project,
+              evidence=c.choice(("纪要-1", "纪要-2", None, "https://example.org/x")))
     # Same proposer, same employee, many bonus rows: the frequent-proposer review.
-    if rng.random() < 0.5 and emps:
-        employee = rng.choice(emps)
-        proposer = emp_manager[employee] or rng.choice(emps)
-        for j in range(rng.randint(2, 5)):
+    if c.chance(0.5) and emps:
+        employee = c.choice(emps)
+        proposer = emp_manager[employee] or c.choice(emps)
+        for j in c.rows(2, 5):
             b.add("Behaviours", row=gap("Behaviours"), event_id=f"F{j}", date=IN_PERIOD,
-                  employee_id=employee, behaviour_code=rng.choice(("LEAD", "RESCUE", "IMPROVE")),
-                  points=rng.choice(("1", "2", "3", "2.505")), proposer_id=proposer,
+                  employee_id=employee, behaviour_code=c.choice(("LEAD", "RESCUE", "IMPROVE")),
+                  points=c.choice(("1", "2", "3", "2.505")), proposer_id=proposer,
                   project_id=None, evidence="纪要")
+    # Two support departments rating each other low: the mutual-low review.
+    support = [d for d in depts if tiers[d] != "front"]
+    if c.chance(0.3) and len(support) >= 2:
+        one, other = c.sample(support, 2)
+        for k, (rater_dept, ratee) in enumerate(((one, other), (other, one))):
+            b.add("InternalRatings", row=gap("InternalRatings"), rating_id=f"L{k}",
+                  rater_id=c.choice([e for e in emps if emp_dept[e] == rater_dept]),
+                  ratee_dept_id=ratee, dimension=c.choice(_DIMENSIONS),
+                  score=c.choice(("2", "1", "1.5")), comment=c.choice((None, "说明")))
     return b
-
-
-def random_decisions(exceptions: list[dict], seed: int) -> dict[str, str]:
-    """Random decisions on the review items of a result's `exceptions` (review_id → decision)."""
-    rng = random.Random(seed)
-    decisions = {}
-    for e in exceptions:
-        if e["type"] == "review" and rng.random() < 0.6:
-            decisions[e["review_id"]] = rng.choice(("confirm", "overturn"))
-    return decisions

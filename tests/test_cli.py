@@ -187,3 +187,17 @@ def test_policy_check_and_a_refused_policy(setup):
     code, out, err = cli("policy", "check", str(banded))
     assert code == 0 and "behaviour.cap" in out and "1 warning(s)" in out
     assert cli("policy", "check", str(banded), "--strict")[0] == 1
+
+
+def test_status_lists_what_the_database_holds(setup):
+    tmp, url, db, ledger = setup
+    code, out, _ = cli("status", "--db", url)
+    assert code == 0 and out == f"Database: {url}\nNo ledger imported yet.\n"
+    assert cli("import", str(ledger), "--period", PERIOD, "--db", url)[0] == 0
+    assert cli("evaluate", "--period", PERIOD, "--db", url)[0] == 0
+    code, out, _ = cli("status", "--db", url, "--lang", "zh")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == f"数据库：{url}" and lines[1] == "2026-11："
+    assert lines[2].startswith("  当前台账：导入记录 #1 ledger.xlsx（sha256 ")
+    assert lines[3].startswith("  最新评估：运行记录 #1，") and lines[3].endswith(
+        "：调整 6 项，异常 3 项，复核 待决 3 / 已决 0")

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings, strategies as st
 
 from evaluator import canonical
-import engine.evaluation as engine
+from engine.facts import FactEncoder
 from evaluator.db import Firing
 from importers import guard
 from reports import json_files
@@ -75,19 +75,38 @@ fact_values = st.one_of(st.booleans(), st.integers(-2**53, 2**53), texts,
                         st.sampled_from([1e-05, 1e16, 1.5e-7, 2e300, 5e-324, -0.0]))
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(["t", "a", "score", "x_y", "中"]), fact_values, max_size=5))
-def test_engine_encoding_unchanged(fact):
-    odd = [k for k, v in fact.items() if type(v) is float and 'e' in repr(v) and '.' not in repr(v)]
-    want = engine._encode_json(fact)
-    if odd:
-        marked = dict(fact)
-        for i, k in enumerate(odd):
-            marked[k] = f'\x00{i}\x00'
-        want = engine._encode_json(marked)
-        for i, k in enumerate(odd):
-            want = want.replace(f'"\\u0000{i}\\u0000"', engine._engine_float(fact[k]), 1)
-    assert engine._encode(fact) == want
+def engine_json(fact: dict, mid: str, sid: str) -> str:
+    """The oracle: json.dumps of each value, with the engine's float rule applied (an exponent
+    needs a decimal point: 1e-05 is written 1.0e-05), and the engine identity last."""
+    def value(v):
+        text = json.dumps(v, ensure_ascii=False)
+        if type(v) is float and 'e' in text and '.' not in text:
+            mantissa, exponent = text.split('e')
+            text = f'{mantissa}.0e{exponent}'
+        return text
+    fields = [f'{json.dumps(k, ensure_ascii=False)}:{value(v)}' for k, v in fact.items()]
+    return '{' + ','.join(fields + [f'"id":"{mid}","sid":"{sid}"']) + '}'
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["t", "a", "score", "x_y", "中", 'q"\\']), fact_values,
+                       max_size=5))
+def test_engine_encoding_is_json_with_the_float_rule(fact):
+    encode = FactEncoder()
+    assert encode(fact, "f1a", "s0") == engine_json(fact, "f1a", "s0")
+    assert encode(fact, "f1b", "s0") == engine_json(fact, "f1b", "s0")    # names cached
+    assert json.loads(encode(fact, "f1", "s0")) == {**fact, "id": "f1", "sid": "s0"}
+
+
+def test_engine_encoding_of_the_float_quirk_cases():
+    encode = FactEncoder()
+    assert encode({"a": 1e-05, "b": -1e-05, "c": 1e16, "d": 5e-324, "e": 2e300}, "f1", "s0") == \
+        '{"a":1.0e-05,"b":-1.0e-05,"c":1.0e+16,"d":5.0e-324,"e":2.0e+300,"id":"f1","sid":"s0"}'
+    assert encode({"a": 1.5e-07, "b": 0.0001, "c": -0.0, "d": 1e15, "e": 3}, "f2", "s0") == \
+        '{"a":1.5e-07,"b":0.0001,"c":-0.0,"d":1000000000000000.0,"e":3,"id":"f2","sid":"s0"}'
+    assert encode({"t": 'x"\\\n\x01中\u2028', "ok": True, "no": False}, "f3", "s0") == \
+        '{"t":"x\\"\\\\\\n\\u0001中\u2028","ok":true,"no":false,"id":"f3","sid":"s0"}'
+    assert encode({}, "f4", "s0") == '{"id":"f4","sid":"s0"}'
 
 
 def _bound_refs_each(x, max_row, max_col, skip_empty):

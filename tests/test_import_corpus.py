@@ -1,12 +1,18 @@
-"""Every real workbook of the shared corpus ends in a Ledger or in clean problems (SPEC §3.1):
-never a traceback, a hang or a dead process.
+"""Every real workbook of the corpus ends in a Ledger or in clean problems (SPEC §3.1): never a
+traceback, a hang or a dead process.
 
-The corpus (calamine's own test files: crafted, truncated, password-protected, memory-hungry)
-lives outside the repository, at ../shared/corpus beside the repo root. Each file is read twice:
-by read_ledger (none is a ledger, so most end in "missing sheet"), and by the loader with every
-sheet chosen, which is what exercises the guards (OOM_alloc*.xls, far cells…). Both run in one
-child interpreter so that a guard that fails shows up as a failed test naming the file, rather
-than as a crashed test run.
+The corpus is the test suite of the calamine reader (MIT licence): 130 workbooks saved by Excel,
+LibreOffice and other programs — `.xlsx`, `.xlsm`, `.xls`, `.xlsb`, `.ods` with odd encodings,
+merged cells, error values, formulas, pictures, pivot tables, password protection, truncated
+files and files crafted to exhaust memory (`OOM_alloc*.xls`, far cells). None is an xietong
+ledger. The files are not ours to ship, so they stay out of this repository: the test reads
+them from `../shared/corpus`, a folder beside the clone (as CI lays it out), and is skipped,
+saying so, where that folder is absent.
+
+Each file is read twice: by read_ledger (none is a ledger, so most end in "missing sheet"), and
+by the loader with every sheet chosen, which is what exercises the guards. Both run in one child
+interpreter so that a guard that fails shows up as a failed test naming the file, rather than
+as a crashed test run.
 """
 from __future__ import annotations
 
@@ -41,8 +47,8 @@ for path in sys.argv[1:]:
 """
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS} (it lives in shared/, "
-                    "outside the repository)")
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the workbook corpus is not at {CORPUS} (it is "
+                    "kept outside the repository, in a folder shared/corpus beside the clone)")
 def test_every_corpus_file_ends_cleanly():
     files = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix.lower() in
                    {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"})

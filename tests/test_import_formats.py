@@ -115,7 +115,7 @@ def _patch_sheet(src, dst, fn):
 
 
 def test_far_cell_is_refused_before_calamine_allocates(tmp_path):
-    # notes §4: cells A1 and XFD1048576 make calamine abort the process (512 GiB)
+    # docs/workbooks.md §4a: cells A1 and XFD1048576 make calamine abort the process
     src = write_xlsx(tmp_path / "l.xlsx", minimal_ledger())
     far = _patch_sheet(src, tmp_path / "far.xlsx", lambda x: x.replace(
         b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'))

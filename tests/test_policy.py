@@ -151,10 +151,53 @@ def test_canonical_json_is_sorted_compact_utf8_with_decimal_strings():
                               ensure_ascii=False)
 
 
+# The shipped default policy (rules/policy.toml = SPEC §4) as canonical JSON, written out by
+# hand section by section: keys sorted, no spaces, UTF-8 unescaped, policy numbers as their
+# shortest decimal text (0.30 → "0.3", 0.0 → "0", 2.0 → "2"), counts as JSON integers.
+DEFAULT_CANONICAL_JSON = (
+    '{"behaviour":{"cap":"10","catalog":{'
+    '"BLAME":{"en":"Reopened old disputes and shifted blame in meetings",'
+    '"max":"-1","min":"-2","zh":"跨部门会议中反复翻旧账、推诿责任"},'
+    '"DELAY":{"en":"Deliberately delayed support another department needed",'
+    '"max":"-1","min":"-3","zh":"故意拖延对他部门的必要配合"},'
+    '"IMPROVE":{"en":"Found a process gap and got the improvement adopted",'
+    '"max":"3","min":"1","zh":"发现流程漏洞并推动改进建议被采纳"},'
+    '"LEAD":{"en":"Led a cross-department project through a key milestone",'
+    '"max":"3","min":"1","zh":"主动牵头跨部门项目并推动关键节点落地"},'
+    '"RESCUE":{"en":"Committed resources to another department\'s emergency",'
+    '"max":"3","min":"1","zh":"他部门遇到紧急问题时主动投入资源支援"},'
+    '"SHARE":{"en":"Shared experience, data or tools across departments",'
+    '"max":"2","min":"1","zh":"跨部门分享经验、数据、工具，明显提升整体效率"},'
+    '"WITHHOLD":{"en":"Withheld important information, causing serious loss",'
+    '"max":"-2","min":"-5","zh":"明知信息重要却长期不共享，导致重大损失"}},'
+    '"frequent_proposer":3},'
+    '"interlock":{"max_metrics_per_dept":3,"severe_miss_ratio":"0.8","symmetry":"equal"},'
+    '"linkage":{"coefficient_cap":"1.5","coefficient_floor":"0","high":"0.25","low":"0.03",'
+    '"medium":"0.12","total_cap":"0.3"},'
+    '"peripheral":{"objective_share":"0.5","weight":"0.15"},'
+    '"raci":{"weight":"0.15"},'
+    '"review":{"extreme_high":"5","extreme_low":"1","hold_pending":true,"low_needs_comment":"2",'
+    '"mutual_low":"2","outlier_deviation":"2","outlier_min_peers":2},'
+    '"scale":{"rating_to_points":"20"}}'
+)
+# Its SHA-256. Every stored run records the effective policy's hash, and the demo prints it
+# ("policy sha256 d8cb78d8c3ec"): if the default's canonical text ever changes, runs stored
+# before can no longer be matched with a re-evaluation under the same defaults. The literal is
+# the hash of the hand-written text above (checked below with hashlib alone), so neither side
+# is computed by the code under test.
+DEFAULT_SHA256 = "d8cb78d8c3ecfdb5fc2200832d5b10980cda97493047d85ce3594f5e7c02f95b"
+
+
+def test_default_policy_fingerprint_is_pinned():
+    assert hashlib.sha256(DEFAULT_CANONICAL_JSON.encode("utf-8")).hexdigest() == DEFAULT_SHA256
+    default = load_policy()
+    assert default.canonical_json() == DEFAULT_CANONICAL_JSON
+    assert default.sha256 == DEFAULT_SHA256
+
+
 def test_sha256_is_stable_and_follows_every_value(tmp_path):
     default = load_policy()
-    assert default.sha256 == hashlib.sha256(default.canonical_json().encode("utf-8")).hexdigest()
-    assert load_policy().sha256 == default.sha256
+    assert load_policy().sha256 == default.sha256 == DEFAULT_SHA256
     # the same effective value, spelled differently, is the same policy
     same = load_policy(write(tmp_path, "[linkage]\nhigh = 0.250\n[behaviour]\ncap = 10.0\n"))
     assert same.sha256 == default.sha256

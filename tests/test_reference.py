@@ -1,10 +1,14 @@
-"""The reference implementation of SPEC §5 (tests/reference.py), pinned with exact values: the
-worked example of §9, one small ledger per rule id and per exception kind, the review and decision
-semantics, and properties that must hold on any ledger (statements add up, order, ids)."""
+"""SPEC §5 pinned with exact values: the worked example of §9, one small ledger per rule id and
+per exception kind, rows carrying several rejections, the review and decision semantics — each
+test run twice through the `run` fixture, on the plain-Python reference (tests/reference.py) and
+on the durable_rules evaluation (evaluator.evaluate). Then properties that must hold on any
+ledger (statements add up, order, ids), on the reference."""
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
 
+from evaluator.evaluate import evaluate_ledger
 from rules import exceptions as rx
 from rules.policy import load_policy, policy_from_mapping
 from tests.ledgers import PERIOD, random_decisions, random_ledger, small_company, worked_example
@@ -14,9 +18,52 @@ D = Decimal
 DEFAULT = load_policy()
 
 
-def run(builder, decisions=None, **overrides):
+def reference_run(builder, decisions=None, **overrides):
+    """The reference's result for the builder's ledger (policy overrides as TOML sections)."""
     policy = policy_from_mapping(overrides) if overrides else DEFAULT
     return reference_evaluate(builder.build(), policy, PERIOD, decisions)
+
+
+@dataclass
+class EngineResult:
+    """The engine's result in the reference result's shape (tests/reference.py)."""
+    period: str
+    adjustments: list = field(default_factory=list)
+    exceptions: list = field(default_factory=list)
+    departments: dict = field(default_factory=dict)
+    employees: dict = field(default_factory=dict)
+
+    def exceptions_of(self, kind):
+        return [e for e in self.exceptions if e["kind"] == kind]
+
+    def adjustments_of(self, rule):
+        return [a for a in self.adjustments if a["rule"] == rule]
+
+    def exception(self, review_id_):
+        return next(e for e in self.exceptions if e["review_id"] == review_id_)
+
+
+REFERENCE_ADJ_KEYS = ("subject_type", "subject_id", "mechanism", "rule", "points", "sources")
+REFERENCE_EXC_KEYS = ("review_id", "kind", "type", "subject_id", "assignee_id", "status", "sources")
+
+
+def engine_run(builder, decisions=None, **overrides):
+    """The durable_rules evaluation (evaluator.evaluate) of the same ledger, in that shape."""
+    policy = policy_from_mapping(overrides) if overrides else DEFAULT
+    got = evaluate_ledger(builder.build().rows, policy, PERIOD, decisions)
+    return EngineResult(
+        PERIOD,
+        [{k: a[k] for k in REFERENCE_ADJ_KEYS} for a in got.adjustments],
+        [{k: e[k] for k in REFERENCE_EXC_KEYS} for e in got.exceptions],
+        {d: dict(x) for d, x in got.departments.items()},
+        {e: dict(x) for e, x in got.employees.items()})
+
+
+@pytest.fixture(params=[reference_run, engine_run], ids=["reference", "engine"])
+def run(request):
+    """The evaluation a test pins: every test that takes `run` runs twice, on the reference and
+    on the engine, and both must give its exact values."""
+    return request.param
 
 
 def rid(kind, *parts):
@@ -39,7 +86,7 @@ def exc(result, *kinds, notices=False):
 
 # -- SPEC §9 ----------------------------------------------------------------------------------------
 
-def test_worked_example_gives_82_41():
+def test_worked_example_gives_82_41(run):
     result = run(worked_example())
     d3 = result.departments["D3"]
     assert d3["final"] == D("82.41")
@@ -65,7 +112,7 @@ def test_worked_example_gives_82_41():
     assert result.departments["D1"]["final"] == D("75.80")
 
 
-def test_worked_example_confirmed_extreme_rating_counts_again():
+def test_worked_example_confirmed_extreme_rating_counts_again(run):
     extreme = rid("RATING_EXTREME", "InternalRatings", "R3")
     confirmed = run(worked_example(), {extreme: "confirm"})
     # ratings 4, 4, 5 → R = 86.67; P = (86.67 + 90) / 2 = 88.33; 0.15 × 18.33 = 2.75
@@ -77,7 +124,7 @@ def test_worked_example_confirmed_extreme_rating_counts_again():
     assert overturned.exception(extreme)["status"] == "overturned"
 
 
-def test_worked_example_without_hold_pending_counts_the_open_review():
+def test_worked_example_without_hold_pending_counts_the_open_review(run):
     result = run(worked_example(), review={"hold_pending": False})
     assert result.departments["D3"]["by_mechanism"]["peripheral"] == D("2.75")
     assert exc(result, "RATING_EXTREME")[0][3] == "open"
@@ -92,14 +139,14 @@ def test_worked_example_without_hold_pending_counts_the_open_review():
     (100, 10, None, "-12.50"),         # C = 0.1 (floor 0): 0.25 × (10 − 60)
     (100, 60, None, "0.00"),           # a blend is emitted even at 0.00
 ])
-def test_linkage_blend_coefficient(target, actual, direction, points):
+def test_linkage_blend_coefficient(run, target, actual, direction, points):
     b = small_company()
     b.kpi("K1", target, actual, direction=direction)
     b.link("B", "K1", "high")
     assert adj(run(b), "linkage") == [("B", "linkage.blend", points)]
 
 
-def test_linkage_coefficient_floor_from_policy():
+def test_linkage_coefficient_floor_from_policy(run):
     b = small_company()
     b.kpi("K1", 100, 10)
     b.link("B", "K1", "high")
@@ -107,7 +154,7 @@ def test_linkage_coefficient_floor_from_policy():
     assert adj(result, "linkage") == [("B", "linkage.blend", "-2.50")]    # 0.25 × (50 − 60)
 
 
-def test_linkage_weights_are_scaled_only_above_total_cap():
+def test_linkage_weights_are_scaled_only_above_total_cap(run):
     b = small_company()
     b.kpi("K1", 100, 110)
     b.kpi("K2", 100, 90)
@@ -129,7 +176,7 @@ def test_linkage_weights_are_scaled_only_above_total_cap():
 
 # -- §5.4 peripheral, §5.5 RACI -----------------------------------------------------------------------
 
-def test_peripheral_blend_with_service_metrics_rounds_half_up():
+def test_peripheral_blend_with_service_metrics_rounds_half_up(run):
     b = small_company()
     b.rating("R1", "F2", "M", 4)
     b.rating("R2", "F3", "M", 4, dimension="专业能力")
@@ -143,7 +190,7 @@ def test_peripheral_blend_with_service_metrics_rounds_half_up():
                                                 ("ServiceMetrics", 3)]
 
 
-def test_peripheral_without_service_metrics_is_the_rating_alone_and_zero_is_emitted():
+def test_peripheral_without_service_metrics_is_the_rating_alone_and_zero_is_emitted(run):
     b = small_company()
     b.rating("R1", "F2", "M", 4)
     b.rating("R2", "F3", "M", 3)
@@ -153,7 +200,7 @@ def test_peripheral_without_service_metrics_is_the_rating_alone_and_zero_is_emit
     assert adj(result, "peripheral") == [("M", "peripheral.blend", "0.00")]   # no metrics: P = R
 
 
-def test_peripheral_no_ratings_notice_for_middle_and_back_only():
+def test_peripheral_no_ratings_notice_for_middle_and_back_only(run):
     b = small_company()
     b.rating("R1", "F2", "M", 4)
     b.rating("R2", "F3", "B", 5)            # held (RATING_EXTREME): B has no counted rating
@@ -166,7 +213,7 @@ def test_peripheral_no_ratings_notice_for_middle_and_back_only():
     assert adj(result, "peripheral") == [("M", "peripheral.blend", "1.50")]    # 0.15 × (80 − 70)
 
 
-def test_raci_blend_and_no_notice_without_ratings():
+def test_raci_blend_and_no_notice_without_ratings(run):
     b = small_company()
     b.raci("Q1", "P1", "F2", "B", 4)
     b.raci("Q2", "P1", "F3", "B", 3, role="C")          # raci_role weights nothing
@@ -195,7 +242,7 @@ def test_raci_blend_and_no_notice_without_ratings():
     ("RaciRatings", ("F2", "F", "P1"), ["RATING_SELF", "RACI_REVERSE"]),
     ("RaciRatings", ("B2", "B", "P1"), ["RATING_SELF", "RACI_REVERSE"]),
 ])
-def test_rating_rejections(sheet, row_args, kinds):
+def test_rating_rejections(run, sheet, row_args, kinds):
     b = small_company()
     if sheet == "InternalRatings":
         rater, ratee = row_args
@@ -227,14 +274,14 @@ def test_rating_rejections(sheet, row_args, kinds):
     ("2.5", None, []),
     ("4.5", None, []),
 ])
-def test_extreme_and_low_without_comment(score, comment, kinds):
+def test_extreme_and_low_without_comment(run, score, comment, kinds):
     b = small_company()
     b.rating("R1", "F4", "B", score, comment=comment)
     result = run(b)
     assert exc(result) == [(k, "B", "F1", "open", [("InternalRatings", 2)]) for k in kinds]
 
 
-def test_outlier_against_other_raters_on_the_same_dimension():
+def test_outlier_against_other_raters_on_the_same_dimension(run):
     b = small_company()
     b.rating("R1", "F2", "B", 4, dimension="Speed")
     b.rating("R2", "F3", "B", 4, dimension=" speed ")          # same dimension after folding
@@ -247,7 +294,7 @@ def test_outlier_against_other_raters_on_the_same_dimension():
         ("RATING_OUTLIER", "B", "F1", "open", [("InternalRatings", 4)])]
 
 
-def test_outlier_needs_min_peers_of_other_raters():
+def test_outlier_needs_min_peers_of_other_raters(run):
     b = small_company()
     b.rating("R1", "F2", "B", 4)
     b.rating("R2", "F2", "B", 4)            # the same rater twice is one other rater's …
@@ -261,7 +308,7 @@ def test_outlier_needs_min_peers_of_other_raters():
     assert len(exc(run(b, review={"outlier_min_peers": 1}), "RATING_OUTLIER")) == 2
 
 
-def test_mutual_low_flags_every_low_rating_on_both_sides():
+def test_mutual_low_flags_every_low_rating_on_both_sides(run):
     b = small_company()
     b.rating("R1", "M2", "B", 2, comment="响应慢")
     b.rating("R2", "B2", "M", 2, comment="需求不清")
@@ -277,14 +324,14 @@ def test_mutual_low_flags_every_low_rating_on_both_sides():
     # R1's rater M2 → M1 (in B? no: M1 is outside B). R2's rater B2 → B1; R3's rater B1 → C0.
 
 
-def test_mutual_low_needs_both_sides_low():
+def test_mutual_low_needs_both_sides_low(run):
     b = small_company()
     b.rating("R1", "M2", "B", 2, comment="响应慢")
     b.rating("R2", "B2", "M", 3)
     assert exc(run(b), "RATING_MUTUAL_LOW") == []
 
 
-def test_a_rating_counts_only_when_every_review_is_confirmed():
+def test_a_rating_counts_only_when_every_review_is_confirmed(run):
     b = small_company()
     b.rating("R1", "F2", "B", 4)
     b.rating("R2", "F4", "B", 1)            # RATING_EXTREME and RATING_LOW_NO_COMMENT
@@ -301,7 +348,7 @@ def test_a_rating_counts_only_when_every_review_is_confirmed():
         [("B", "peripheral.blend", "-1.50")]
 
 
-def test_decisions_on_rejections_are_ignored():
+def test_decisions_on_rejections_are_ignored(run):
     b = small_company()
     b.rating("R1", "B2", "B", 4)
     self_rating = rid("RATING_SELF", "InternalRatings", "R1")
@@ -312,7 +359,7 @@ def test_decisions_on_rejections_are_ignored():
 
 # -- assignees (§5) ------------------------------------------------------------------------------------
 
-def test_rating_review_goes_past_a_manager_in_the_rated_department():
+def test_rating_review_goes_past_a_manager_in_the_rated_department(run):
     b = small_company()
     b.emp("F5", "F", manager="B2")           # a front-office rater managed from within B
     b.emp("F6", "F")                          # a rater at the top of a chain
@@ -325,7 +372,7 @@ def test_rating_review_goes_past_a_manager_in_the_rated_department():
         ("F1", [("InternalRatings", 4)])]
 
 
-def test_post_mortem_goes_to_the_party_manager_or_hr():
+def test_post_mortem_goes_to_the_party_manager_or_hr(run):
     b = small_company()
     b.dept("N", tier="middle", base=70)      # no manager
     b.interlock("M1", 100, 85, 6, 6)
@@ -345,7 +392,7 @@ def interlocked(target, actual, bonus=6, penalty=6, weights=("0.5", "0.5"), dept
     return b
 
 
-def test_interlock_reward_when_achieved():
+def test_interlock_reward_when_achieved(run):
     result = run(interlocked(100, 100, weights=("0.7", "0.3")))
     assert adj(result, "interlock") == [("B", "interlock.reward", "4.20"),
                                         ("F", "interlock.reward", "1.80")]
@@ -353,12 +400,12 @@ def test_interlock_reward_when_achieved():
     assert exc(result, "INTERLOCK_MISSED") == []
 
 
-def test_interlock_lower_with_actual_zero_is_achieved():
+def test_interlock_lower_with_actual_zero_is_achieved(run):
     assert adj(run(interlocked(10, 0, direction="lower")), "interlock") == [
         ("B", "interlock.reward", "3.00"), ("F", "interlock.reward", "3.00")]
 
 
-def test_interlock_weight_zero_party_gets_a_zero_reward_and_the_post_mortem():
+def test_interlock_weight_zero_party_gets_a_zero_reward_and_the_post_mortem(run):
     b = interlocked(100, 120, weights=("0.5", "0.5", "0"), depts=("B", "F", "M"))
     assert adj(run(b), "interlock") == [("B", "interlock.reward", "3.00"),
                                         ("F", "interlock.reward", "3.00"),
@@ -377,7 +424,7 @@ def test_interlock_weight_zero_party_gets_a_zero_reward_and_the_post_mortem():
     (80, 100, "lower", None, False),                # lower: 80/100 = 0.8
     (70, 100, "lower", None, True),
 ])
-def test_interlock_miss_and_severe_miss(target, actual, direction, severe, penalised):
+def test_interlock_miss_and_severe_miss(run, target, actual, direction, severe, penalised):
     result = run(interlocked(target, actual, direction=direction, severe=severe))
     expected = [("B", "interlock.penalty", "-3.00"), ("F", "interlock.penalty", "-3.00")]
     assert adj(result, "interlock") == (expected if penalised else [])
@@ -386,7 +433,7 @@ def test_interlock_miss_and_severe_miss(target, actual, direction, severe, penal
         ("INTERLOCK_MISSED", "F", "F1", "open", [("Interlocks", 2), ("InterlockParties", 3)])]
 
 
-def test_interlock_missed_decisions_change_no_score():
+def test_interlock_missed_decisions_change_no_score(run):
     b = interlocked(100, 75)
     open_ = run(b)
     ids = [e["review_id"] for e in open_.exceptions_of("INTERLOCK_MISSED")]
@@ -412,7 +459,7 @@ def test_interlock_missed_decisions_change_no_score():
     (dict(weights=("0.9", "0.9"), bonus=1, penalty=2), {},
      ["INTERLOCK_WEIGHTS", "INTERLOCK_ASYMMETRIC"]),
 ])
-def test_invalid_interlocks(builder_args, policy, kinds):
+def test_invalid_interlocks(run, builder_args, policy, kinds):
     b = interlocked(100, 50, **builder_args)
     result = run(b, **policy)
     parties = [("InterlockParties", p["row"]) for p in b.rows["InterlockParties"]]
@@ -426,7 +473,7 @@ def test_invalid_interlocks(builder_args, policy, kinds):
         {rid("INTERLOCK_WEIGHTS", "M1")}
 
 
-def test_too_many_interlocks_is_a_notice_and_valid_metrics_still_apply():
+def test_too_many_interlocks_is_a_notice_and_valid_metrics_still_apply(run):
     b = small_company()
     for i in range(1, 5):
         b.interlock(f"M{i}", 100, 100, 2, 2 if i < 4 else 1)       # M4 is asymmetric: invalid
@@ -443,7 +490,7 @@ def test_too_many_interlocks_is_a_notice_and_valid_metrics_still_apply():
 
 # -- §5.1 behaviours -------------------------------------------------------------------------------------
 
-def test_behaviour_credit_by_code_chinese_name_or_folded_code():
+def test_behaviour_credit_by_code_chinese_name_or_folded_code(run):
     b = small_company()
     b.behaviour("B1", "F2", "LEAD", 2, "F1")
     b.behaviour("B2", "F2", "他部门遇到紧急问题时主动投入资源支援", 1, "C0")   # a level-2 manager
@@ -486,7 +533,7 @@ def test_behaviour_credit_by_code_chinese_name_or_folded_code():
     (dict(proposer="F3", project="P1"), ["BEH_UNAUTHORIZED"]),       # P1's lead is F2
     (dict(proposer="C0", project="P1"), []),                         # above, whatever the project
 ])
-def test_behaviour_rejections(args, kinds):
+def test_behaviour_rejections(run, args, kinds):
     b = small_company()
     row = dict(employee="F2", code="LEAD", points=2, proposer="F1")
     row.update(args)
@@ -500,7 +547,7 @@ def test_behaviour_rejections(args, kinds):
     assert adj(result, "behaviour") == ([] if kinds else [("F2", "behaviour.credit", "2.00")])
 
 
-def test_a_behaviour_row_carries_every_rejection_it_earns():
+def test_a_behaviour_row_carries_every_rejection_it_earns(run):
     b = small_company()
     b.behaviour("B1", "F2", "LEAD", 5, "F3", day="2026-10-01", evidence=None)
     b.behaviour("B2", "F2", "LEAD", 1, "F1")
@@ -512,7 +559,7 @@ def test_a_behaviour_row_carries_every_rejection_it_earns():
     assert adj(result, "behaviour") == [("F2", "behaviour.credit", "1.00")]
 
 
-def test_behaviour_cap_both_ways_and_not_at_the_cap():
+def test_behaviour_cap_both_ways_and_not_at_the_cap(run):
     b = small_company()
     b.project("P2", "M1")
     for i, (proposer, project) in enumerate([("F1", None), ("C0", None), ("F2", "P1"),
@@ -537,7 +584,7 @@ def test_behaviour_cap_both_ways_and_not_at_the_cap():
         [D("-4.00"), D("7.00"), D("2.00")]
 
 
-def test_behaviour_cap_sums_the_rounded_credits():
+def test_behaviour_cap_sums_the_rounded_credits(run):
     b = small_company()
     b.project("P2", "M1")
     for i, (proposer, project) in enumerate([("F1", None), ("C0", None), ("F2", "P1"),
@@ -549,7 +596,7 @@ def test_behaviour_cap_sums_the_rounded_credits():
     assert result.employees["F3"]["behaviour"] == D("10.00")
 
 
-def test_frequent_proposer_review_keeps_rows_until_overturned():
+def test_frequent_proposer_review_keeps_rows_until_overturned(run):
     b = small_company()
     b.behaviour("B1", "F2", "LEAD", 1, "F1")
     b.behaviour("B2", "F2", "RESCUE", 1, "F1")
@@ -573,7 +620,7 @@ def test_frequent_proposer_review_keeps_rows_until_overturned():
     assert exc(overturned)[0][3] == "overturned"
 
 
-def test_frequent_proposer_threshold_and_assignee_past_the_employee():
+def test_frequent_proposer_threshold_and_assignee_past_the_employee(run):
     b = small_company()
     b.behaviour("B1", "F1", "LEAD", 1, "F2", project="P1")     # F2 leads P1; F2's manager is F1
     b.behaviour("B2", "F1", "LEAD", 1, "F2", project="P1")
@@ -584,7 +631,7 @@ def test_frequent_proposer_threshold_and_assignee_past_the_employee():
 
 # -- review ids and order -----------------------------------------------------------------------------------
 
-def test_review_id_survives_a_corrected_ledger():
+def test_review_id_survives_a_corrected_ledger(run):
     first = small_company()
     first.rating("R7", "F4", "B", 5)
     corrected = small_company()
@@ -600,7 +647,7 @@ def test_review_id_survives_a_corrected_ledger():
     assert ids[0] != rid("RATING_OUTLIER", "InternalRatings", "R7")
 
 
-def test_output_order_mechanism_then_subject_then_row():
+def test_output_order_mechanism_then_subject_then_row(run):
     b = small_company()
     b.dept("A", tier="back", base=50, manager="B1")
     b.behaviour("B1", "F4", "LEAD", 1, "F1")
@@ -661,6 +708,8 @@ def test_assignee_helper_walks_the_chain():
 
 
 # -- properties over random ledgers -----------------------------------------------------------------------
+# On the reference only: the engine gives the reference's results on random ledgers
+# (tests/test_differential.py), so these promises hold for it too.
 
 SEEDS = range(120)
 

@@ -6,7 +6,6 @@ from sqlmodel import Session
 
 from evaluator.chain import verify
 from evaluator.db import make_engine
-from evaluator.evaluate import evaluate_ledger
 from evaluator.runs import DecisionRow, evaluate_period, latest_run, load_run, record_decisions
 from evaluator.store import store_import
 from rules.policy import load_policy
@@ -51,8 +50,11 @@ def test_decision_lapses_when_its_rows_change(db_url):
     record_decisions(engine, PERIOD, "E1.xlsx", "1" * 64,
                      [DecisionRow(extreme["review_id"], "confirm", "E1", None, "Reviews", 2)])
     confirmed = evaluate_period(engine, PERIOD, POLICY)
-    assert confirmed.evaluated.departments["D3"]["final"] == evaluate_ledger(
-        builder.build().rows, POLICY, PERIOD, {extreme["review_id"]: "confirm"}).departments["D3"]["final"]
+    # SPEC §9 with the 5 counted: R = 20 × (4 + 4 + 5) / 3 = 86.666…, O = 90,
+    # P = (86.666… + 90) / 2 = 88.333…, peripheral = 0.15 × (88.333… − 70) = 0.15 × 55/3 = 2.75
+    # (was 2.25 with the 5 held); final = 70 + 13.46 + 2.75 − 1.50 − 1.80 = 82.91.
+    d3 = confirmed.evaluated.departments["D3"]
+    assert (str(d3["by_mechanism"]["peripheral"]), str(d3["final"])) == ("2.75", "82.91")
     # HR corrects the rated row's comment: the item is the same (same review id) but open again
     rating = next(r for r in builder.rows["InternalRatings"] if r["rating_id"] == "R3")
     rating["comment"] = "已更正"

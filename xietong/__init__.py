@@ -1,1 +1,14 @@
-"""xietong 协同: the library every face calls (the command line, the desk, Python users)."""
+"""xietong 协同: HR ledger workbooks → audited collaboration-performance adjustments.
+
+The package is the library first (xietong.api, re-exported here), with the faces on it: the
+command line (xietong.cli) and, later, the desk. See xietong/api.py for an example.
+"""
+from xietong.api import (Database, DecisionsResult, ImportResult, PeriodStatus, PolicyCheck,
+                         Refused, ReportResult, RunResult, VerifyResult, check_policy, evaluate,
+                         firings, import_ledger, ledger_rows, open_database, record_decisions,
+                         report, status, verify, write_sample_ledger, write_template)
+
+__all__ = ["Database", "DecisionsResult", "ImportResult", "PeriodStatus", "PolicyCheck", "Refused",
+           "ReportResult", "RunResult", "VerifyResult", "check_policy", "evaluate", "firings",
+           "import_ledger", "ledger_rows", "open_database", "record_decisions", "report",
+           "status", "verify", "write_sample_ledger", "write_template"]

@@ -4,105 +4,237 @@ from __future__ import annotations
 
 import unicodedata
 
+from importers.lang import Text
 from importers.schema import SHEETS
 
-MESSAGES = {
-    "template_written": {"en": "Template written: {path}", "zh": "模板已生成：{path}"},
-    "file_missing": {"en": "{path}: expected a ledger workbook, got no such file",
-                     "zh": "{path}：应为台账工作簿，实际文件不存在"},
-    "refused_header": {"en": "{path}: the ledger was refused, {n} problem(s):",
-                       "zh": "{path}：台账被拒绝，共 {n} 个问题："},
-    "nothing_stored": {"en": "Nothing was stored.", "zh": "未写入任何数据。"},
-    "import_stored": {"en": "Imported {path} for {period}: import #{id}, sha256 {sha}",
-                      "zh": "已导入 {path}（{period}）：导入记录 #{id}，sha256 {sha}"},
-    "import_unchanged": {"en": "{path} is already the active ledger of {period} (import #{id}): nothing changed.",
-                         "zh": "{path} 已是 {period} 的当前台账（导入记录 #{id}）：无任何变更。"},
-    "import_reactivated": {"en": "{path} was imported for {period} before (import #{id}); it is the active ledger again.",
-                           "zh": "{path} 此前已导入 {period}（导入记录 #{id}），现重新设为当前台账。"},
-    "import_replaces": {"en": "It replaces import #{prev} as the period's active ledger (kept for audit).",
-                        "zh": "它取代导入记录 #{prev} 成为本期当前台账（原记录保留备查）。"},
-    "rows_header": {"en": "Rows per sheet:", "zh": "各工作表行数："},
-    "rows_total": {"en": "total", "zh": "合计"},
-    "warnings_header": {"en": "Warnings:", "zh": "警告："},
-    "verify_ok": {"en": "Audit chain verified: {n} records, no change found.",
-                  "zh": "审计链校验通过：{n} 条记录，未发现篡改。"},
-    "verify_head": {"en": "Chain head: link {seq}, sha256 {hash} (note it down: a later verify must reach it).",
-                    "zh": "链头：第 {seq} 条，sha256 {hash}（请记录：之后的校验须能到达此处）。"},
-    "database_busy": {"en": "the database {url} is busy: another xietong command has held its write lock for "
-                            "over {s} s. Nothing was stored; run the command again when it has finished "
-                            "(XIETONG_LOCK_TIMEOUT sets the wait).",
-                      "zh": "数据库 {url} 正忙：另一个 xietong 命令占用写锁已超过 {s} 秒。未写入任何数据；"
-                            "请待其结束后重试（等待时长由 XIETONG_LOCK_TIMEOUT 设置）。"},
-    "database_error": {"en": "the database {url} cannot be used: {error}. Nothing was stored.",
-                       "zh": "无法使用数据库 {url}：{error}。未写入任何数据。"},
-    "database_driver": {"en": "{url} needs the PostgreSQL driver: pip install 'xietong[pg]' (psycopg 3).",
-                        "zh": "{url} 需要 PostgreSQL 驱动：pip install 'xietong[pg]'（psycopg 3）。"},
-    "verify_bad": {"en": "Audit chain verification FAILED: {problem}",
-                   "zh": "审计链校验失败：{problem}"},
-    "policy_ok": {"en": "Policy {path}: no errors, {n} warning(s).",
-                  "zh": "政策文件 {path}：无错误，{n} 个警告。"},
-    "policy_warning": {"en": "warning: {text}", "zh": "警告：{text}"},
-    "policy_error": {"en": "error: {text}", "zh": "错误：{text}"},
-    "demo_ledger": {"en": "Sample company ledger ({n} employees): {path}",
-                    "zh": "示例公司台账（{n} 名员工）：{path}"},
-    "demo_db": {"en": "Database: {url}", "zh": "数据库：{url}"},
-    "evaluation_failed": {"en": "the evaluation failed and nothing was stored: {error}",
-                          "zh": "评估失败，未写入任何数据：{error}"},
-    "no_run": {"en": "no evaluation of {period} yet: run `xietong evaluate --period {period}` first",
-               "zh": "{period} 尚未评估：请先运行 `xietong evaluate --period {period}`"},
-    "decisions_done": {"en": "{path}: {n} decision(s) recorded for {period}, {same} unchanged. "
-                             "The next `xietong evaluate --period {period}` applies them.",
-                       "zh": "{path}：已记录 {period} 复核结论 {n} 条，{same} 条无变化。"
-                             "下次运行 `xietong evaluate --period {period}` 时生效。"},
-    "report_written": {"en": "Written: {path}", "zh": "已生成：{path}"},
-    "run_done": {"en": "Evaluated {period}: run #{id}, {firings:,} firings, {adjustments:,} adjustments, "
-                       "{exceptions:,} exceptions ({reviews:,} to review, {open:,} open).",
-                 "zh": "已评估 {period}：运行记录 #{id}，规则触发 {firings:,} 次，调整 {adjustments:,} 项，"
-                       "异常 {exceptions:,} 项（待复核 {reviews:,} 项，未决 {open:,} 项）。"},
-    "run_hashes": {"en": "  ledger sha256 {sha}  policy sha256 {policy}  rules version {rules}",
-                   "zh": "  台账 sha256 {sha}  政策 sha256 {policy}  规则版本 {rules}"},
-    "run_decisions": {"en": "  {n} decision(s) from the ledger's Reviews sheet recorded.",
-                      "zh": "  已记录台账复核结论 {n} 条。"},
+MESSAGES: dict[str, Text] = {
+    "template_written": Text(
+        zh="模板已生成：{path}",
+        en="Template written: {path}"),
+    "file_missing": Text(
+        zh="{path}：应为台账工作簿，实际文件不存在",
+        en="{path}: expected a ledger workbook, got no such file"),
+    "refused_header": Text(
+        zh="{path}：台账被拒绝，共 {n} 个问题：",
+        en="{path}: the ledger was refused, {n} problem(s):"),
+    "nothing_stored": Text(
+        zh="未写入任何数据。",
+        en="Nothing was stored."),
+    "import_stored": Text(
+        zh="已导入 {path}（{period}）：导入记录 #{id}，sha256 {sha}",
+        en="Imported {path} for {period}: import #{id}, sha256 {sha}"),
+    "import_unchanged": Text(
+        zh="{path} 已是 {period} 的当前台账（导入记录 #{id}）：无任何变更。",
+        en="{path} is already the active ledger of {period} (import #{id}): nothing changed."),
+    "import_reactivated": Text(
+        zh="{path} 此前已导入 {period}（导入记录 #{id}），现重新设为当前台账。",
+        en="{path} was imported for {period} before (import #{id}); it is the active "
+           "ledger again."),
+    "import_replaces": Text(
+        zh="它取代导入记录 #{prev} 成为本期当前台账（原记录保留备查）。",
+        en="It replaces import #{prev} as the period's active ledger (kept for audit)."),
+    "rows_header": Text(
+        zh="各工作表行数：",
+        en="Rows per sheet:"),
+    "rows_total": Text(
+        zh="合计",
+        en="total"),
+    "warnings_header": Text(
+        zh="警告：",
+        en="Warnings:"),
+    "verify_ok": Text(
+        zh="审计链校验通过：{n} 条记录，未发现篡改。",
+        en="Audit chain verified: {n} records, no change found."),
+    "verify_head": Text(
+        zh="链头：第 {seq} 条，sha256 {hash}（请记录：之后的校验须能到达此处）。",
+        en="Chain head: link {seq}, sha256 {hash} (note it down: a later verify must reach it)."),
+    "database_busy": Text(
+        zh="数据库 {url} 正忙：另一个 xietong 命令占用写锁已超过 {s} 秒。未写入任何数据；请待其结束后重试（等待时长由 "
+           "XIETONG_LOCK_TIMEOUT 设置）。",
+        en="the database {url} is busy: another xietong command has held its write lock "
+           "for over {s} s. Nothing was stored; run the command again when it has finished "
+           "(XIETONG_LOCK_TIMEOUT sets the wait)."),
+    "database_error": Text(
+        zh="无法使用数据库 {url}：{error}。未写入任何数据。",
+        en="the database {url} cannot be used: {error}. Nothing was stored."),
+    "database_driver": Text(
+        zh="{url} 需要 PostgreSQL 驱动：pip install 'xietong[pg]'（psycopg 3）。",
+        en="{url} needs the PostgreSQL driver: pip install 'xietong[pg]' (psycopg 3)."),
+    "verify_bad": Text(
+        zh="审计链校验失败：{problem}",
+        en="Audit chain verification FAILED: {problem}"),
+    "policy_ok": Text(
+        zh="政策文件 {path}：无错误，{n} 个警告。",
+        en="Policy {path}: no errors, {n} warning(s)."),
+    "policy_warning": Text(
+        zh="警告：{text}",
+        en="warning: {text}"),
+    "policy_error": Text(
+        zh="错误：{text}",
+        en="error: {text}"),
+    "demo_ledger": Text(
+        zh="示例公司台账（{n} 名员工）：{path}",
+        en="Sample company ledger ({n} employees): {path}"),
+    "demo_db": Text(
+        zh="数据库：{url}",
+        en="Database: {url}"),
+    "evaluation_failed": Text(
+        zh="评估失败，未写入任何数据：{error}",
+        en="the evaluation failed and nothing was stored: {error}"),
+    "decisions_done": Text(
+        zh="{path}：已记录 {period} 复核结论 {n} 条，{same} 条无变化。下次运行 `xietong evaluate --period "
+           "{period}` 时生效。",
+        en="{path}: {n} decision(s) recorded for {period}, {same} unchanged. The next "
+           "`xietong evaluate --period {period}` applies them."),
+    "status_db": Text(
+        zh="数据库：{url}",
+        en="Database: {url}"),
+    "status_empty": Text(
+        zh="尚未导入任何台账。",
+        en="No ledger imported yet."),
+    "status_period": Text(
+        zh="{period}：",
+        en="{period}:"),
+    "status_import": Text(
+        zh="  当前台账：导入记录 #{id} {file}（sha256 {sha}），{at} UTC",
+        en="  active ledger: import #{id} {file} (sha256 {sha}), {at} UTC"),
+    "status_no_run": Text(
+        zh="  尚未评估",
+        en="  not evaluated yet"),
+    "status_run": Text(
+        zh="  最新评估：运行记录 #{id}，{at} UTC：调整 {adjustments:,} 项，异常 {exceptions:,} 项，复核 待决 "
+           "{open:,} / 已决 {decided:,}",
+        en="  latest run #{id}, {at} UTC: {adjustments:,} adjustments, {exceptions:,} "
+           "exceptions, reviews {open:,} open / {decided:,} decided"),
+    "status_run_stale": Text(
+        zh="  最新评估：运行记录 #{id}，{at} UTC（已过期：之后有新的导入或复核结论）：调整 {adjustments:,} 项，异常 "
+           "{exceptions:,} 项，复核 待决 {open:,} / 已决 {decided:,}",
+        en="  latest run #{id}, {at} UTC (out of date: a newer import or decision): "
+           "{adjustments:,} adjustments, {exceptions:,} exceptions, reviews {open:,} open "
+           "/ {decided:,} decided"),
+    "run_done": Text(
+        zh="已评估 {period}：运行记录 #{id}，规则触发 {firings:,} 次，调整 {adjustments:,} 项，异常 "
+           "{exceptions:,} 项（待复核 {reviews:,} 项，未决 {open:,} 项）。",
+        en="Evaluated {period}: run #{id}, {firings:,} firings, {adjustments:,} "
+           "adjustments, {exceptions:,} exceptions ({reviews:,} to review, {open:,} open)."),
+    "run_hashes": Text(
+        zh="  台账 sha256 {sha}  政策 sha256 {policy}  规则版本 {rules}",
+        en="  ledger sha256 {sha}  policy sha256 {policy}  rules version {rules}"),
+    "run_decisions": Text(
+        zh="  已记录台账复核结论 {n} 条。",
+        en="  {n} decision(s) from the ledger's Reviews sheet recorded."),
     # reports (reports/*.py): where each report is and what it shows
-    "reports_header": {"en": "Reports in {dir}:", "zh": "报告已写入 {dir}："},
-    "report_failed": {"en": "Could not write the reports in {dir}: {error}",
-                      "zh": "无法在 {dir} 写入报告：{error}"},
-    "report_statement": {"en": "scores of {d:,} departments and {e:,} employees: base, each mechanism, final, why not, chart",
-                         "zh": "{d:,} 个部门、{e:,} 名员工的得分：基础分、各机制调整、最终得分、未计入说明、图表"},
-    "report_trace_xlsx": {"en": "audit trace: {n:,} rule firings with their source rows and cited values, the run's hashes; audit chain {chain}",
-                          "zh": "审计追踪：{n:,} 次规则触发及其来源行与引用值、运行哈希；审计链{chain}"},
-    "report_trace_html": {"en": "the same trace as one offline web page, filterable by subject, rule, mechanism and sheet",
-                          "zh": "同一审计追踪的单文件网页（无需联网），可按对象、规则、机制、工作表筛选"},
-    "report_reviews": {"en": "{k:,} review workbook(s), one per assignee: {r:,} item(s) to decide; HR.xlsx also lists {j:,} rejection(s) and notice(s)",
-                       "zh": "{k:,} 份复核清单，每位复核人一份：共 {r:,} 项待复核；HR.xlsx 另列 {j:,} 项驳回与提示"},
-    "report_reviews_no_hr": {"en": "{k:,} review workbook(s), one per assignee: {r:,} item(s) to decide",
-                             "zh": "{k:,} 份复核清单，每位复核人一份：共 {r:,} 项待复核"},
-    "report_reviews_none": {"en": "no exception this period: no review workbook", "zh": "本期没有异常，无复核清单"},
-    "report_json": {"en": "machine-readable scores, adjustments, exceptions and trace",
-                    "zh": "机器可读的得分、调整、异常与规则触发"},
-    "chain_ok_short": {"en": "verified", "zh": "校验通过"},
-    "chain_bad_short": {"en": "verification FAILED", "zh": "校验失败"},
-    "report_stale": {"en": "warning: the latest run of {period} (run #{id}) is older than the period's newest import or decision; run `xietong evaluate --period {period}` for current reports",
-                     "zh": "注意：{period} 的最新评估（运行记录 #{id}）早于本期最新的台账导入或复核结论；请先运行 `xietong evaluate --period {period}` 再生成报告"},
+    "reports_header": Text(
+        zh="报告已写入 {dir}：",
+        en="Reports in {dir}:"),
+    "report_failed": Text(
+        zh="无法在 {dir} 写入报告：{error}",
+        en="Could not write the reports in {dir}: {error}"),
+    "report_statement": Text(
+        zh="{d:,} 个部门、{e:,} 名员工的得分：基础分、各机制调整、最终得分、未计入说明、图表",
+        en="scores of {d:,} departments and {e:,} employees: base, each mechanism, "
+           "final, why not, chart"),
+    "report_trace_xlsx": Text(
+        zh="审计追踪：{n:,} 次规则触发及其来源行与引用值、运行哈希；审计链{chain}",
+        en="audit trace: {n:,} rule firings with their source rows and cited values, "
+           "the run's hashes; audit chain {chain}"),
+    "report_trace_html": Text(
+        zh="同一审计追踪的单文件网页（无需联网），可按对象、规则、机制、工作表筛选",
+        en="the same trace as one offline web page, filterable by subject, rule, "
+           "mechanism and sheet"),
+    "report_reviews": Text(
+        zh="{k:,} 份复核清单，每位复核人一份：共 {r:,} 项待复核；HR.xlsx 另列 {j:,} 项驳回与提示",
+        en="{k:,} review workbook(s), one per assignee: {r:,} item(s) to decide; "
+           "HR.xlsx also lists {j:,} rejection(s) and notice(s)"),
+    "report_reviews_no_hr": Text(
+        zh="{k:,} 份复核清单，每位复核人一份：共 {r:,} 项待复核",
+        en="{k:,} review workbook(s), one per assignee: {r:,} item(s) to decide"),
+    "report_reviews_none": Text(
+        zh="本期没有异常，无复核清单",
+        en="no exception this period: no review workbook"),
+    "report_json": Text(
+        zh="机器可读的得分、调整、异常与规则触发",
+        en="machine-readable scores, adjustments, exceptions and trace"),
+    "chain_ok_short": Text(
+        zh="校验通过",
+        en="verified"),
+    "chain_bad_short": Text(
+        zh="校验失败",
+        en="verification FAILED"),
+    "report_stale": Text(
+        zh="注意：{period} 的最新评估（运行记录 #{id}）早于本期最新的台账导入或复核结论；请先运行 `xietong evaluate "
+           "--period {period}` 再生成报告",
+        en="warning: the latest run of {period} (run #{id}) is older than the period's "
+           "newest import or decision; run `xietong evaluate --period {period}` for "
+           "current reports"),
 }
 
 
-def run_summary(lang, outcome) -> str:
-    run, ev = outcome.run, outcome.evaluated
-    reviews = [e for e in ev.exceptions if e["type"] == "review"]
-    lines = [t(lang, "run_done", period=run.period, id=run.id, firings=len(ev.trace),
-               adjustments=len(ev.adjustments), exceptions=len(ev.exceptions),
-               reviews=len(reviews), open=sum(1 for e in reviews if e["status"] == "open")),
+def run_summary(lang, run) -> str:
+    """What `evaluate` tells: the run's counts and hashes (run: xietong.api.RunResult)."""
+    lines = [t(lang, "run_done", period=run.period, id=run.run_id, firings=run.firings,
+               adjustments=run.adjustments, exceptions=run.exceptions, reviews=run.reviews,
+               open=run.open_reviews),
              t(lang, "run_hashes", sha=run.file_sha256[:12], policy=run.policy_sha256[:12],
                rules=run.rules_version[:12])]
-    if outcome.decisions_recorded:
-        lines.append(t(lang, "run_decisions", n=outcome.decisions_recorded))
+    if run.decisions_recorded:
+        lines.append(t(lang, "run_decisions", n=run.decisions_recorded))
     return "\n".join(lines)
 
 
+def report_summary(r) -> list[str]:
+    """Where each report is and what it shows (r: xietong.api.ReportResult)."""
+    lang, formats = r.lang, r.formats
+    out: list[str] = []
+    if r.stale:
+        out.append(t(lang, "report_stale", period=r.period, id=r.run_id))
+    lines: list[tuple[str, str]] = []
+    if "xlsx" in formats:
+        lines.append(("statement.xlsx", t(lang, "report_statement", d=r.departments,
+                                          e=r.employees)))
+        chain_word = t(lang, "chain_ok_short" if r.chain and r.chain.ok else "chain_bad_short")
+        lines.append(("trace.xlsx", t(lang, "report_trace_xlsx", n=r.firings, chain=chain_word)))
+    if "html" in formats:
+        lines.append(("trace.html", t(lang, "report_trace_html")))
+    if "xlsx" in formats:
+        key = "report_reviews" if r.rejections else "report_reviews_no_hr"
+        lines.append(("reviews/", t(lang, key, k=r.review_workbooks, r=r.reviews, j=r.rejections)
+                      if r.review_workbooks else t(lang, "report_reviews_none")))
+    if "json" in formats:
+        lines.append((", ".join(p.name for p in r.files["json"]), t(lang, "report_json")))
+    out.append(t(lang, "reports_header", dir=r.out_dir))
+    width = max((len(name) for name, _ in lines if len(name) < 24), default=0)
+    out += [f"  {name.ljust(width)}  {what}" for name, what in lines]
+    if r.chain is not None and not r.chain.ok:
+        out.append(t(lang, "verify_bad", problem=r.chain.problem))
+    return out
+
+
+def status_lines(lang, url, periods) -> list[str]:
+    """`xietong status`: the database, then one block per period (periods: PeriodStatus list)."""
+    out = [t(lang, "status_db", url=url)]
+    if not periods:
+        out.append(t(lang, "status_empty"))
+    for p in periods:
+        out.append(t(lang, "status_period", period=p.period))
+        imp = p.active_import
+        if imp is not None:
+            out.append(t(lang, "status_import", id=imp["import_id"], file=imp["file_name"],
+                         sha=imp["sha256"][:16], at=imp["imported_at"].strftime("%Y-%m-%d %H:%M")))
+        run = p.latest_run
+        if run is None:
+            out.append(t(lang, "status_no_run"))
+        else:
+            key = "status_run_stale" if run["out_of_date"] else "status_run"
+            out.append(t(lang, key, id=run["run_id"],
+                         at=run["finished_at"].strftime("%Y-%m-%d %H:%M"),
+                         adjustments=p.adjustments, exceptions=p.exceptions,
+                         open=p.reviews_open, decided=p.reviews_decided))
+    return out
+
+
 def t(lang: str | None, key: str, **kw) -> str:
-    lang = lang if lang in ("zh", "en") else "en"
-    return MESSAGES[key][lang].format(**kw)
+    return MESSAGES[key].format(lang, **kw)
 
 
 def sheet_label(lang: str, sheet_name: str) -> str:
@@ -117,20 +249,22 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def import_summary(lang, path, period, ledger, outcome) -> str:
+def import_summary(lang, imported) -> str:
+    """What `import` tells: the import record, rows per sheet, warnings (xietong.api.ImportResult)."""
     key = {"stored": "import_stored", "unchanged": "import_unchanged",
-           "reactivated": "import_reactivated"}[outcome.status]
-    lines = [t(lang, key, path=path, period=period, id=outcome.import_id, sha=ledger.sha256[:16])]
-    if outcome.status != "unchanged" and outcome.previous_import_id:
-        lines.append(t(lang, "import_replaces", prev=outcome.previous_import_id))
+           "reactivated": "import_reactivated"}[imported.status]
+    lines = [t(lang, key, path=imported.path, period=imported.period, id=imported.import_id,
+               sha=imported.file_sha256[:16])]
+    if imported.status != "unchanged" and imported.previous_import_id:
+        lines.append(t(lang, "import_replaces", prev=imported.previous_import_id))
     lines.append(t(lang, "rows_header"))
     labels = [sheet_label(lang, s.name) for s in SHEETS] + [t(lang, "rows_total")]
-    counts = [outcome.rows_per_sheet.get(s.name, 0) for s in SHEETS]
+    counts = [imported.rows_per_sheet.get(s.name, 0) for s in SHEETS]
     counts.append(sum(counts))
     width = max(_width(x) for x in labels) + 2
     for label, n in zip(labels, counts):
         lines.append(f"  {label}{' ' * (width - _width(label))}{n:>9,}")
-    if ledger.warnings:
+    if imported.warnings:
         lines.append(t(lang, "warnings_header"))
-        lines += [f"  {w}" for w in ledger.warnings]
+        lines += [f"  {w}" for w in imported.warnings]
     return "\n".join(lines)

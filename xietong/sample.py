@@ -177,7 +177,6 @@ _SCORE_PROFILES = (
     (0.005, 0.040, 0.430, 0.510, 0.015),
 )
 _SCORES = {i: Decimal(i) for i in range(1, 6)}
-_SHARES = {}   # Decimal ratio cache
 
 
 def _cum(weights):

@@ -1,0 +1,127 @@
+"""The library API (xietong.api) that every face calls: the worked example of SPEC §9 through
+it, refusals as data, what a database holds, and results that stream. Nothing here prints."""
+import collections.abc
+import json
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+import xietong
+from reports.template import write_ledger
+from tests.dbs import db_state
+from tests.ledgers import PERIOD, worked_example
+
+
+@pytest.fixture
+def db(db_url):
+    with xietong.open_database(db_url) as handle:
+        yield handle
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    path = tmp_path / "ledger.xlsx"
+    write_ledger(path, worked_example().build().rows, lang="en")
+    return path
+
+
+def test_the_worked_example_through_the_library(db, ledger, tmp_path, capsys):
+    imported = xietong.import_ledger(db, ledger, PERIOD)
+    assert (imported.status, imported.import_id, imported.lang) == ("stored", 1, "en")
+    assert imported.rows_per_sheet["InternalRatings"] == 3     # SPEC §9: ratings 4, 4 and 5
+    run = xietong.evaluate(db, PERIOD)
+    # SPEC §9: linkage 8.11 + 5.35, peripheral 2.25, raci -1.50, interlock -1.80 for D3, and
+    # D1's share of the missed interlock (-4.20): six adjustments; the held 5 (RATING_EXTREME)
+    # and the two post-mortems (INTERLOCK_MISSED): three open reviews.
+    assert (run.run_id, run.adjustments, run.exceptions, run.reviews, run.open_reviews) == \
+        (1, 6, 3, 3, 3)
+    written = xietong.report(db, PERIOD, tmp_path / "out", formats={"json"})
+    assert sorted(p.name for p in written.written) == [
+        "adjustments.json", "exceptions.json", "scores.json", "trace.json"]
+    assert written.chain is None and not written.stale
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text("utf-8"))
+    d3 = next(d for d in scores["departments"] if d["dept_id"] == "D3")
+    assert d3["final"] == 82.41
+    assert capsys.readouterr() == ("", "")          # a library speaks through its results
+
+    firings = xietong.firings(db, PERIOD)
+    assert isinstance(firings, collections.abc.Iterator)
+    firings = list(firings)
+    assert [f["seq"] for f in firings] == list(range(1, run.firings + 1))
+    blends = [f for f in firings if f["rule"] == "linkage.blend"]
+    assert [f["sources"] for f in blends] == [
+        [{"sheet": "Linkage", "row": 2}, {"sheet": "CompanyKPIs", "row": 2},
+         {"sheet": "Departments", "row": 3}],
+        [{"sheet": "Linkage", "row": 3}, {"sheet": "CompanyKPIs", "row": 3},
+         {"sheet": "Departments", "row": 3}]]
+    departments = xietong.ledger_rows(db, PERIOD, "Departments")
+    assert isinstance(departments, collections.abc.Iterator)
+    d3_row = next(r for r in departments if r["dept_id"] == "D3")
+    assert (d3_row["row"], d3_row["base_score"], d3_row["tier"]) == (3, Decimal("70"), "back")
+
+
+def test_a_refused_ledger_is_data_and_stores_nothing(db, ledger, tmp_path, db_url):
+    xietong.import_ledger(db, ledger, PERIOD)
+    before = db_state(db_url)
+    rows = worked_example().build().rows
+    rows["Departments"][0] = dict(rows["Departments"][0], base_score=Decimal("250"))
+    bad = tmp_path / "bad.xlsx"
+    write_ledger(bad, rows, lang="en")
+    with pytest.raises(xietong.Refused) as refused:
+        xietong.import_ledger(db, bad, PERIOD)
+    (problem,) = refused.value.problems
+    assert (problem.sheet, problem.cell, problem.column, problem.found) == \
+        ("Departments", "E2", "base_score", "250")
+    assert refused.value.lines == [
+        f"{bad}: the ledger was refused, 1 problem(s):",
+        "  Departments!E2 (base_score): expected a number from 0 to 200, got 250",
+        "Nothing was stored."]
+    assert db_state(db_url) == before
+
+
+def test_refusals_of_a_period_without_import_or_run(db, ledger, tmp_path):
+    with pytest.raises(xietong.Refused) as e:
+        xietong.evaluate(db, PERIOD)
+    assert e.value.lines == ["no ledger imported for 2026-11: run `xietong import LEDGER "
+                             "--period 2026-11` first"]
+    xietong.import_ledger(db, ledger, PERIOD)
+    with pytest.raises(xietong.Refused) as e:
+        xietong.report(db, PERIOD, tmp_path / "out")
+    assert e.value.lines == ["no evaluation of 2026-11 yet: run `xietong evaluate --period "
+                             "2026-11` first"]
+    with pytest.raises(xietong.Refused):
+        next(xietong.firings(db, PERIOD))
+
+
+def test_status_follows_imports_and_runs(db, ledger, tmp_path):
+    assert xietong.status(db) == []
+    imported = xietong.import_ledger(db, ledger, PERIOD)
+    (p,) = xietong.status(db)
+    assert p.period == PERIOD and p.latest_run is None
+    assert p.active_import["sha256"] == imported.file_sha256
+    xietong.evaluate(db, PERIOD)
+    (p,) = xietong.status(db, PERIOD)
+    assert (p.adjustments, p.exceptions, p.reviews_open, p.reviews_decided) == (6, 3, 3, 0)
+    assert p.latest_run["run_id"] == 1 and not p.latest_run["out_of_date"]
+    # a corrected ledger makes the run out of date until the period is evaluated again
+    rows = worked_example().build().rows
+    rows["Departments"][0] = dict(rows["Departments"][0], base_score=Decimal("71"))
+    corrected = tmp_path / "corrected.xlsx"
+    write_ledger(corrected, rows, lang="en")
+    xietong.import_ledger(db, corrected, PERIOD)
+    (p,) = xietong.status(db)
+    assert p.latest_run["out_of_date"] and p.active_import["import_id"] == 2
+    assert xietong.status(db, "2026-10") == []
+
+
+def test_verify_names_a_changed_record(db, ledger, db_url):
+    xietong.import_ledger(db, ledger, PERIOD)
+    xietong.evaluate(db, PERIOD)
+    good = xietong.verify(db)
+    assert good.ok and good.problem is None and good.head_seq == good.checked
+    with sa.create_engine(db_url).begin() as c:
+        c.execute(sa.text("UPDATE adjustment SET points = '9.11' WHERE ord = 1"))
+    bad = xietong.verify(db)
+    assert not bad.ok and bad.problem.endswith("was changed")
+    assert bad.problem.startswith("adjustment ")

@@ -1,0 +1,509 @@
+"""The library under every face of xietong: what the command line, the desk and a Python user
+call. Each function takes a database handle and plain arguments and returns a result object;
+nothing here prints, reads arguments or exits. A refused input raises `Refused`, whose `lines`
+are already worded in the user's language (and whose `problems`, for a refused workbook, are
+the structured `importers.Problem`s: sheet, cell, column, expected, found).
+
+    import xietong
+
+    with xietong.open_database("sqlite:///hr.db") as db:
+        imported = xietong.import_ledger(db, "ledger-2026-11.xlsx", "2026-11")
+        run = xietong.evaluate(db, "2026-11")
+        written = xietong.report(db, "2026-11", "out/2026-11")
+        for firing in xietong.firings(db, "2026-11"):      # an iterator: millions in a big month
+            ...
+
+Results that can be large (firings, ledger rows) are iterators, so that reading them in
+batches from the database later changes no signature.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from xietong import i18n
+
+FORMATS = ("xlsx", "html", "json")
+Progress = Callable[..., None]        # progress(phase, done, total, unit="rows")
+
+
+class Refused(Exception):
+    """A refused input (a bad ledger or review workbook, an unknown period, a policy with errors,
+    a failed verification…): nothing was stored. `lines` are the messages in the user's
+    language; `problems` the structured problems behind them, when there are any."""
+
+    def __init__(self, lines: list[str], problems: list | None = None):
+        super().__init__("\n".join(lines))
+        self.lines = list(lines)
+        self.problems = list(problems or [])
+
+    @classmethod
+    def listing(cls, lang: str, path, problems) -> "Refused":
+        """A refused file: a header naming it, one indented line per problem, nothing stored."""
+        return cls([i18n.t(lang, "refused_header", path=path, n=len(problems))]
+                   + [f"  {p}" for p in problems] + [i18n.t(lang, "nothing_stored")], problems)
+
+
+# --------------------------------------------------------------------------- the database
+
+class Database:
+    """One database of xietong (SQLite file or PostgreSQL server): its URL and a connection
+    pool. Close it (or use it as a context manager) when done, so that SQLite's last
+    connection checkpoints its write-ahead log before the process goes on."""
+
+    def __init__(self, url: str | None = None):
+        from evaluator.db import database_url
+        self.url = database_url(url)
+        self._engine: sa.Engine | None = None
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine, made (and the tables created) on first use."""
+        if self._engine is None:
+            from evaluator.db import make_engine
+            self._engine = make_engine(self.url)
+        return self._engine
+
+    @property
+    def shown_url(self) -> str:
+        """The URL with any password hidden: what messages may print."""
+        try:
+            return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+        except Exception:                   # noqa: BLE001 - an unparsable URL is shown as such
+            return "(an unreadable database URL)"
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_database(url: str | None = None) -> Database:
+    """`url`, else $XIETONG_DB, else sqlite:///xietong.db in the working directory."""
+    return Database(url)
+
+
+def database_problem(e: BaseException, db: Database, lang: str | None) -> list[str] | None:
+    """Lines for a database that is busy, unreachable or unusable, else None (a bug). Every
+    write is one transaction, so in each of these cases nothing was stored."""
+    from evaluator.db import LOCK_TIMEOUT_S, is_busy_error
+    lang = lang or "en"
+    url = db.shown_url
+    if isinstance(e, sa.exc.OperationalError) and is_busy_error(e):
+        return [i18n.t(lang, "database_busy", url=url, s=LOCK_TIMEOUT_S)]
+    if isinstance(e, (sa.exc.OperationalError, sa.exc.InterfaceError)):   # not a bug's IntegrityError
+        text = str(getattr(e, "orig", e)).strip()
+        return [i18n.t(lang, "database_error", url=url,
+                       error=text.splitlines()[0][:300] if text else type(e).__name__)]
+    if isinstance(e, sa.exc.ArgumentError):
+        return [i18n.t(lang, "database_error", url=url, error=str(e))]
+    if isinstance(e, ModuleNotFoundError) and (e.name or "").startswith("psycopg"):
+        return [i18n.t(lang, "database_driver", url=url)]
+    return None
+
+
+# --------------------------------------------------------------------------- import
+
+@dataclass
+class ImportResult:
+    path: str
+    period: str
+    lang: str                      # the ledger's header language: "zh" or "en"
+    file_sha256: str
+    status: str                    # "stored" | "unchanged" | "reactivated"
+    import_id: int
+    previous_import_id: int | None
+    rows_per_sheet: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+
+
+def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
+                  progress: Progress | None = None) -> ImportResult:
+    """Read, validate and store one ledger workbook as the period's active ledger (SPEC §3).
+    Refused (every problem by sheet and cell, nothing stored) when the workbook is bad."""
+    from evaluator.store import store_import
+    from importers import LedgerRefused, read_ledger
+    path = str(path)
+    if not Path(path).exists():
+        raise Refused([i18n.t(lang or "en", "file_missing", path=path)])
+    try:
+        ledger = read_ledger(path, lang=lang, progress=progress)
+    except LedgerRefused as refused:
+        # the problems are already worded in the refusal's language
+        raise Refused.listing(lang or refused.lang, path, refused.problems) from None
+    outcome = store_import(db.engine, ledger, period, progress=progress)
+    return ImportResult(path, period, ledger.lang, ledger.sha256, outcome.status,
+                        outcome.import_id, outcome.previous_import_id,
+                        dict(outcome.rows_per_sheet), list(ledger.warnings))
+
+
+# --------------------------------------------------------------------------- evaluate
+
+@dataclass
+class RunResult:
+    run_id: int
+    period: str
+    file_sha256: str
+    policy_sha256: str
+    rules_version: str
+    firings: int
+    adjustments: int
+    exceptions: int
+    reviews: int                   # exceptions that take a decision
+    open_reviews: int
+    decisions_recorded: int        # from the ledger's own Reviews sheet
+
+
+def load_policy_or_refuse(policy, lang: str | None = None):
+    """A Policy from a path (None: the shipped default), or Refused with its errors."""
+    from rules.policy import Policy, PolicyError, load_policy
+    if isinstance(policy, Policy):
+        return policy
+    try:
+        return load_policy(policy)
+    except PolicyError as e:
+        raise Refused([i18n.t(lang or "en", "policy_error", text=x.message(lang or "en"))
+                       for x in e.errors]) from None
+
+
+def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
+             progress: Progress | None = None) -> RunResult:
+    """Fire the rules on the period's active ledger with the decisions in force and store the
+    run (SPEC §5, §6). `policy`: a TOML path, a rules.policy.Policy, or None for the default."""
+    from evaluator.runs import EvaluationFailed, RunRefused, evaluate_period
+    lang = lang or "en"
+    policy = load_policy_or_refuse(policy, lang)
+    try:
+        outcome = evaluate_period(db.engine, period, policy, lang=lang, progress=progress)
+    except RunRefused as e:
+        raise Refused(e.lines) from None
+    except EvaluationFailed as e:
+        lines = [i18n.t(lang, "evaluation_failed", error=str(e))]
+        if os.environ.get("XIETONG_DEBUG") and e.trace:
+            lines.append(e.trace.rstrip())
+        raise Refused(lines) from None
+    run, ev = outcome.run, outcome.evaluated
+    reviews = [e for e in ev.exceptions if e["type"] == "review"]
+    return RunResult(run.id, run.period, run.file_sha256, run.policy_sha256, run.rules_version,
+                     len(ev.trace), len(ev.adjustments), len(ev.exceptions), len(reviews),
+                     sum(1 for e in reviews if e["status"] == "open"),
+                     outcome.decisions_recorded)
+
+
+# --------------------------------------------------------------------------- report
+
+@dataclass
+class ChainStatus:
+    ok: bool
+    checked: int
+    problem: str | None
+    head: str | None
+
+
+@dataclass
+class ReportResult:
+    period: str
+    run_id: int
+    out_dir: Path
+    lang: str
+    formats: frozenset
+    stale: bool                    # the run is older than the period's newest import or decision
+    files: dict[str, list[Path]]   # "statement" | "trace_xlsx" | "trace_html" | "reviews" | "json"
+    departments: int
+    employees: int
+    firings: int
+    review_workbooks: int
+    reviews: int                   # items to decide, over all review workbooks
+    rejections: int                # rejections and notices listed in HR.xlsx
+    chain: ChainStatus | None      # None when no trace was written (json only)
+
+    @property
+    def written(self) -> list[Path]:
+        return [p for paths in self.files.values() for p in paths]
+
+
+def report(db: Database, period: str, out_dir, *, formats=FORMATS,
+           lang: str | None = None) -> ReportResult:
+    """Write the latest run's reports into `out_dir` (SPEC §8): statement.xlsx, trace.xlsx and
+    trace.html (which show the audit chain's status, so they verify the chain first), review
+    workbooks, and the JSON files. Labels follow `lang`, else the ledger's header language;
+    `Sheet!row` references use the ledger's own sheet names."""
+    from evaluator.chain import verify as verify_chain
+    from evaluator.db import ChainLink, Decision, ImportActivation, LedgerImport, reader
+    from evaluator.evaluate import default_workers
+    from evaluator.runs import latest_run, load_run, refusal
+    from evaluator.store import load_rows
+    from engine.isolation import ChildError, EvaluationCrashed, Forked
+    from reports import json_files, reviews, statement, trace
+    formats = frozenset(formats)
+    engine = db.engine
+    other = None
+    try:
+        # a read-only snapshot: reports neither wait for nor block a writer (evaluator.db.reader)
+        with Session(reader(engine), expire_on_commit=False) as session, session.begin():
+            run = latest_run(session, period)
+            if run is None:
+                raise Refused([refusal(lang or "en", "no_run", period=period)])
+            imp = session.get(LedgerImport, run.import_id)
+            stored = load_run(session, run)
+            rows = load_rows(session, run.import_id)
+            newest = [session.exec(select(sa.func.max(LedgerImport.imported_at))
+                                   .where(LedgerImport.period == period)).one(),
+                      session.exec(select(sa.func.max(ImportActivation.activated_at))
+                                   .where(ImportActivation.period == period)).one(),
+                      session.exec(select(sa.func.max(Decision.decided_at))
+                                   .where(Decision.period == period)).one()]
+            ledger_lang = imp.lang if imp is not None and imp.lang in ("zh", "en") else "en"
+            lang = lang or ledger_lang
+            ledger_file = imp.file_name if imp is not None else None
+            stale = any(t is not None and _aware(t) > _aware(run.started_at) for t in newest)
+            out_dir = Path(out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+
+            def without_chain() -> dict[str, list[Path]]:
+                """The reports that need no chain status: statement, review workbooks, JSON."""
+                done: dict[str, list[Path]] = {}
+                if "xlsx" in formats:
+                    done["statement"] = [statement.write(out_dir / "statement.xlsx", period, rows,
+                                                         stored, lang, {"ledger_file": ledger_file})]
+                    done["reviews"] = reviews.write(out_dir / "reviews", period, rows, stored,
+                                                    lang, ledger_lang)
+                if "json" in formats:
+                    done["json"] = json_files.write(out_dir, period, rows, stored)
+                return done
+
+            # Two writers at once on a multi-core machine: a forked child writes the reports
+            # that need no database (statement, reviews, JSON) while this process verifies the
+            # chain, in the same snapshot, and writes the trace, which shows the chain's status.
+            # The child inherits the loaded run (copy-on-write), never touches the database,
+            # and sends back only the paths it wrote.
+            if default_workers() > 1:
+                other = Forked(without_chain, point="reports")
+            chain = None
+            if formats & {"xlsx", "html"}:
+                result = verify_chain(session, period)
+                head = session.exec(select(ChainLink).order_by(ChainLink.seq.desc())
+                                    .limit(1)).first()
+                chain = {"ok": result.ok, "checked": result.checked, "problem": result.problem,
+                         "head": head.hash if head else None}
+        files: dict[str, list[Path]] = {}
+        if "xlsx" in formats:
+            files["trace_xlsx"] = [trace.write_xlsx(out_dir / "trace.xlsx", period, rows, stored,
+                                                    lang, ledger_lang, ledger_file, chain)]
+        if "html" in formats:
+            files["trace_html"] = [trace.write_html(out_dir / "trace.html", period, rows, stored,
+                                                    lang, ledger_lang, ledger_file, chain)]
+        if other is None:
+            others = without_chain()
+        else:
+            try:
+                others = other.result()
+            except (ChildError, EvaluationCrashed) as e:
+                raise Refused([i18n.t(lang, "report_failed", dir=out_dir,
+                                      error=f"{getattr(e, 'kind', 'crash')}: {e}")]) from None
+    except BaseException:
+        if other is not None:
+            other.cancel()
+        raise
+    files.update(others)
+    departments, employees = statement.summary(rows)
+    k, r, j = reviews.counts(stored)
+    return ReportResult(period, run.id, out_dir, lang, formats, stale, files, departments,
+                        employees, len(stored["firings"]), len(files.get("reviews", [])), r, j,
+                        None if chain is None else ChainStatus(**chain))
+
+
+def _aware(t: datetime) -> datetime:
+    """SQLite hands timestamps back naive (they are stored in UTC)."""
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
+
+
+# --------------------------------------------------------------------------- decisions
+
+@dataclass
+class DecisionsResult:
+    path: str
+    period: str
+    lang: str
+    recorded: int
+    unchanged: int
+
+
+def record_decisions(db: Database, path, period: str, *,
+                     lang: str | None = None) -> DecisionsResult:
+    """Record the decisions of a manager's returned review workbook (SPEC §6): validated
+    against the period's latest run; any problem refuses the whole file, nothing recorded."""
+    from evaluator.runs import DecisionRow, RunRefused, record_decisions as record
+    from importers import LedgerRefused, read_ledger
+    path = str(path)
+    if not Path(path).exists():
+        raise Refused([i18n.t(lang or "en", "file_missing", path=path)])
+    try:
+        book = read_ledger(path, lang=lang, only=("Reviews",))
+    except LedgerRefused as refused:
+        raise Refused.listing(lang or refused.lang, path, refused.problems) from None
+    lang = lang or book.lang
+    sheet = book.sheet_names.get("Reviews", "Reviews")
+    letters = book.columns.get("Reviews", {})
+    rows = [DecisionRow(r["review_id"], r["decision"], r["reviewer_id"], r.get("comment"), sheet,
+                        r["row"], letters) for r in book.rows["Reviews"]]
+    try:
+        recorded, unchanged = record(db.engine, period, book.file_name, book.sha256, rows, lang)
+    except RunRefused as e:
+        raise Refused.listing(lang, path, e.lines) from None
+    return DecisionsResult(path, period, lang, recorded, unchanged)
+
+
+# --------------------------------------------------------------------------- verify, status
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int                   # chained records checked
+    problem: str | None            # the first record changed, missing, inserted or out of order
+    head_seq: int                  # the newest link: auditors note it down
+    head_hash: str
+
+
+def verify(db: Database, period: str | None = None) -> VerifyResult:
+    """Recompute the audit chain (SPEC §6); `period` narrows the ledger-row checks to it."""
+    from evaluator.chain import verify as verify_chain
+    from evaluator.db import reader
+    with Session(reader(db.engine)) as session, session.begin():
+        r = verify_chain(session, period)
+    return VerifyResult(r.ok, r.checked, r.problem, r.head_seq, r.head_hash)
+
+
+@dataclass
+class PeriodStatus:
+    period: str
+    active_import: dict | None     # {"import_id", "file_name", "sha256", "imported_at"}
+    latest_run: dict | None        # {"run_id", "finished_at", "out_of_date"}
+    adjustments: int
+    exceptions: int
+    reviews_open: int
+    reviews_decided: int
+
+
+def status(db: Database, period: str | None = None) -> list[PeriodStatus]:
+    """What the database holds, per period (all periods, or one): the active import, the
+    latest run and whether a newer import or decision makes it out of date, and the counts of
+    the latest run's adjustments, exceptions and reviews."""
+    from evaluator.db import (Adjustment, Decision, ExceptionItem, ImportActivation,
+                              LedgerImport, reader)
+    from evaluator.runs import latest_run
+    from evaluator.store import active_import
+    out = []
+    with Session(reader(db.engine)) as session, session.begin():
+        q = select(LedgerImport.period).distinct().order_by(LedgerImport.period)
+        if period is not None:
+            q = q.where(LedgerImport.period == period)
+        for p in session.exec(q).all():
+            imp = active_import(session, p)
+            run = latest_run(session, p)
+            active = None if imp is None else {
+                "import_id": imp.id, "file_name": imp.file_name, "sha256": imp.sha256,
+                "imported_at": _aware(imp.imported_at)}
+            latest, counts = None, (0, 0, 0, 0)
+            if run is not None:
+                newest = [session.exec(select(sa.func.max(c)).where(w == p)).one()
+                          for c, w in ((LedgerImport.imported_at, LedgerImport.period),
+                                       (ImportActivation.activated_at, ImportActivation.period),
+                                       (Decision.decided_at, Decision.period))]
+                latest = {"run_id": run.id, "finished_at": _aware(run.finished_at),
+                          "out_of_date": any(t is not None and _aware(t) > _aware(run.started_at)
+                                             for t in newest)}
+                adj = session.exec(select(sa.func.count()).select_from(Adjustment)
+                                   .where(Adjustment.run_id == run.id)).one()
+                by_status = dict(session.exec(
+                    select(ExceptionItem.status, sa.func.count())
+                    .where(ExceptionItem.run_id == run.id, ExceptionItem.type == "review")
+                    .group_by(ExceptionItem.status)).all())
+                exc = session.exec(select(sa.func.count()).select_from(ExceptionItem)
+                                   .where(ExceptionItem.run_id == run.id)).one()
+                counts = (adj, exc, by_status.get("open", 0),
+                          sum(n for s, n in by_status.items() if s != "open"))
+            out.append(PeriodStatus(p, active, latest, *counts))
+    return out
+
+
+# --------------------------------------------------------------------------- what a run holds
+
+def firings(db: Database, period: str) -> Iterator[dict]:
+    """The latest run's firings in order, as trace.json entries: {"seq", "rule", "sources":
+    [{"sheet", "row"}], "outcome"}. Refused when the period has no run."""
+    stored = _latest(db, period)
+    for f in stored["firings"]:
+        yield {"seq": f["seq"], "rule": f["rule"],
+               "sources": [{"sheet": s, "row": r} for s, r in f["sources"]],
+               "outcome": f["outcome"]}
+
+
+def ledger_rows(db: Database, period: str, sheet: str) -> Iterator[dict]:
+    """The typed rows of one sheet (canonical English name, e.g. "Behaviours") of the period's
+    active ledger, in Excel-row order, each with its "row" number."""
+    from evaluator.db import reader
+    from evaluator.runs import refusal
+    from evaluator.store import active_import, load_rows
+    from importers.schema import SHEET_BY_NAME
+    if sheet not in SHEET_BY_NAME:
+        raise ValueError(f"unknown sheet {sheet!r}: expected one of {', '.join(SHEET_BY_NAME)}")
+    with Session(reader(db.engine)) as session, session.begin():
+        imp = active_import(session, period)
+        if imp is None:
+            raise Refused([refusal("en", "no_import", period=period)])
+        rows = load_rows(session, imp.id)[sheet]
+    yield from rows
+
+
+def _latest(db: Database, period: str) -> dict:
+    from evaluator.db import reader
+    from evaluator.runs import latest_run, load_run, refusal
+    with Session(reader(db.engine), expire_on_commit=False) as session, session.begin():
+        run = latest_run(session, period)
+        if run is None:
+            raise Refused([refusal("en", "no_run", period=period)])
+        return load_run(session, run)
+
+
+# --------------------------------------------------------------------------- files for people
+
+@dataclass
+class PolicyCheck:
+    path: str | None
+    errors: list                   # rules.policy.PolicyIssue: .message(lang)
+    warnings: list
+
+
+def check_policy(path=None, *, strict: bool = False) -> PolicyCheck:
+    """Errors and warnings (values outside the article's bands) of a policy file (SPEC §4)."""
+    from rules.policy import check_policy as check
+    errors, warnings = check(path, strict=strict)
+    return PolicyCheck(None if path is None else str(path), list(errors), list(warnings))
+
+
+def write_template(path, *, lang: str = "zh") -> Path:
+    """An empty ledger workbook: every sheet, headers, dropdowns and a guide sheet."""
+    from reports.template import write_template as write
+    write(path, lang=lang)
+    return Path(path)
+
+
+def write_sample_ledger(path, *, employees: int = 200, period: str = "2026-11", seed: int = 7,
+                        lang: str = "zh") -> Path:
+    """A believable sample company's ledger for `period` (the demo's)."""
+    from xietong.sample import write_sample_ledger as write
+    write(path, employees=employees, period=period, seed=seed, lang=lang)
+    return Path(path)
