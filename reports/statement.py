@@ -12,152 +12,29 @@ Sheets:
 - 运行信息 / Run: the run the statement was read from.
 
 Every sheet has a frozen header, an auto-filter, 0.00 number formats and widths sized for
-Chinese text; all ledger text goes in as text (reports/xlsx.py). The employees sheet can hold
-100k rows, so its rows are streamed (`FormattedBulkWriter`).
+Chinese text; all ledger text goes in as text (reports/workbook.py). The employees sheet can
+hold 100k rows, so its rows are streamed (`BulkWriter`).
 """
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
 
 from reports import why_not
 from reports.labels import label
+from reports.view import run_info, run_table
+from reports.workbook import (NUMBER_FORMAT, BulkWriter, fit_columns, fit_heights, header,
+                              item_sheet, landscape, put_text)
 from rules.finals import DEPT_MECHANISMS, finals
-from reports.xlsx import BulkWriter, display_width, fit_width, put_text
 
-NUMBER_FORMAT = "0.00"
-WIDTH_SAMPLE_ROWS = 500          # widths are fitted to the first rows of a big sheet
-
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", start_color="305496", end_color="305496")
-HEADER_ALIGN = Alignment(horizontal="center", vertical="center", wrap_text=True)
-HEADER_BORDER = Border(bottom=Side(style="thin", color="1F3864"))
 FINAL_FONT = Font(name="Calibri", bold=True)
 WRAP = Alignment(wrap_text=True, vertical="top")
 TOP = Alignment(vertical="top")
-
-
-# ----------------------------------------------------------------------------- fast, formatted
-
-class FormattedBulkWriter(BulkWriter):
-    """A `BulkWriter` whose number cells in chosen columns carry a number format.
-
-    BulkWriter streams numbers without a style (General); a statement shows points as 0.00.
-    The style id goes into the number cells of the chosen columns as the rows are written
-    (text cells and dates are never restyled)."""
-
-    def add_rows(self, ws, rows: Iterable[Sequence], ncols: int, first_row: int = 2,
-                 formats: dict[str, str] | None = None, count: int | None = None,
-                 render=None) -> None:
-        """As BulkWriter.add_rows; `formats` maps a column letter to a number format."""
-        super().add_rows(ws, rows, ncols, first_row, count, render)
-        if formats:
-            ids = {}
-            for col, fmt in formats.items():
-                cell = WriteOnlyCell(ws)
-                cell.number_format = fmt
-                ids[column_index_from_string(col) - 1] = cell.style_id
-            self._set_number_styles(ws, ids)
-
-
-# ----------------------------------------------------------------------------- helpers
-
-def save(bulk: BulkWriter, path: Path) -> Path:
-    """Save through the bulk writer with the file mode any other new file gets: BulkWriter
-    writes a private temporary file (mode 0600) and renames it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    bulk.save(path)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-    return path
-
-
-def header(ws, titles: list[str]) -> None:
-    for j, title in enumerate(titles, 1):
-        c = ws.cell(row=1, column=j)
-        put_text(c, title)
-        c.font, c.fill, c.alignment, c.border = HEADER_FONT, HEADER_FILL, HEADER_ALIGN, HEADER_BORDER
-    ws.row_dimensions[1].height = 30
-
-
-def fit_columns(ws, titles: list[str], rows: Sequence[Sequence], maximum: dict[int, float] | None = None,
-                number_cols: Iterable[int] = ()) -> None:
-    """Widths from the header and the first rows; number columns are at least 10 wide."""
-    numbers = set(number_cols)
-    sample = rows[:WIDTH_SAMPLE_ROWS]
-    for j, title in enumerate(titles):
-        values = [title] + [r[j] if isinstance(r[j], str) else
-                            (f"{r[j]:.2f}" if isinstance(r[j], Decimal) else r[j]) for r in sample]
-        width = fit_width(values, minimum=10 if j in numbers else 8,
-                          maximum=(maximum or {}).get(j, 60))
-        ws.column_dimensions[get_column_letter(j + 1)].width = width
-
-
-def fit_heights(ws, values: Sequence[Sequence], col: int, line_height: float = 15.0) -> None:
-    """Row heights for the wrapped text of column `col` (1-based): neither Excel nor LibreOffice
-    grows a row for wrapped text written by a program until someone edits it."""
-    width = ws.column_dimensions[get_column_letter(col)].width or 10
-    per_line = max(width - 1, 1)
-    for i, v in enumerate(values, 2):
-        text = v[col - 1]
-        if isinstance(text, str) and text:
-            lines = sum(max(1, -(-display_width(part) // per_line)) for part in text.split("\n"))
-            if lines > 1:
-                ws.row_dimensions[i].height = lines * line_height
-
-
-def landscape(ws) -> None:
-    """Print a wide sheet across one page width (HR prints statements)."""
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.print_title_rows = "1:1"
-
-
-def run_sheet(ws, lang: str, info: dict) -> None:
-    """Two columns, item and value: the run the report was read from."""
-    titles = [label(lang, "item"), label(lang, "value")]
-    header(ws, titles)
-    rows = [(label(lang, k), "" if v is None else str(v)) for k, v in info.items()]
-    for i, (k, v) in enumerate(rows, 2):
-        put_text(ws.cell(row=i, column=1), k)
-        put_text(ws.cell(row=i, column=2), v)
-        ws.cell(row=i, column=2).alignment = Alignment(horizontal="left")
-    ws.column_dimensions["A"].width = fit_width([titles[0]] + [k for k, _ in rows])
-    ws.column_dimensions["B"].width = fit_width([titles[1]] + [v for _, v in rows], maximum=80)
-    ws.freeze_panes = "A2"
-
-
-def run_info(period: str, stored: dict, extra: dict | None = None) -> dict:
-    """The run's identity as the reports show it (keys are label keys)."""
-    run = stored["run"]
-    info = {"period": period, "run_id": run.get("id"), "ledger_file": (extra or {}).get("ledger_file"),
-            "file_sha256": run.get("file_sha256"), "policy_sha256": run.get("policy_sha256"),
-            "rules_version": run.get("rules_version"), "program_version": run.get("program_version"),
-            "decisions_digest": run.get("decisions_digest"),
-            "started_at": _time(run.get("started_at")), "finished_at": _time(run.get("finished_at")),
-            "firings_n": len(stored["firings"]), "adjustments_n": len(stored["adjustments"]),
-            "exceptions_n": len(stored["exceptions"])}
-    for k, v in (extra or {}).items():
-        if k != "ledger_file":
-            info[k] = v
-    return info
-
-
-def _time(v):
-    return v.isoformat(timespec="seconds") if hasattr(v, "isoformat") else v
 
 
 # ----------------------------------------------------------------------------- the workbook
@@ -171,7 +48,7 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
     dept_names = {d["dept_id"]: d["name"] for d in rows.get("Departments", [])}
 
     wb = Workbook()
-    bulk = FormattedBulkWriter(wb)
+    bulk = BulkWriter(wb)
 
     # -- departments
     ws = wb.active
@@ -220,13 +97,9 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
 
     # -- why not
     ws2 = wb.create_sheet(label(lang, "st_why_not"))
-    wtitles = [label(lang, k) for k in ("dept_id", "dept_name", "mechanism", "applied", "reason")]
+    wtitles = [label(lang, k) for k in why_not.TABLE_KEYS]
     header(ws2, wtitles)
-    wvalues = []
-    for dept in sorted(dept_reasons):
-        for r in dept_reasons[dept]:
-            wvalues.append([dept, dept_names.get(dept, ""), label(lang, r.mechanism),
-                            label(lang, "yes" if r.applied else "no"), r.render(lang)])
+    wvalues = why_not.table(lang, dept_reasons, dept_names)
     for i, v in enumerate(wvalues, 2):
         for j, x in enumerate(v, 1):
             put_text(ws2.cell(row=i, column=j), x)
@@ -262,9 +135,11 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
         landscape(cs)
 
     # -- run
-    run_sheet(wb.create_sheet(label(lang, "st_run")), lang, run_info(period, stored, info))
-
-    return save(bulk, path)
+    item_sheet(wb.create_sheet(label(lang, "st_run")), *run_table(lang, run_info(period, stored,
+                                                                                 info)))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return bulk.save(path)
 
 
 def summary(rows: dict) -> tuple[int, int]:

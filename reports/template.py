@@ -12,7 +12,7 @@ codes are written in the language's spelling (ENUM_ZH in Chinese), dates as real
 numbers as numbers and ids as text, so `read_ledger(write_ledger(rows))` gives `rows` back. A
 template is a ledger with no rows: one code path, so the filled sample ledgers exercise exactly
 what HR receives. Big ledgers (the benchmark writes 100k-1M rows) go through
-`reports.xlsx.BulkWriter`: openpyxl (write-only) lays out the workbook, the data rows are
+`reports.workbook.BulkWriter`: openpyxl (write-only) lays out the workbook, the data rows are
 streamed as XML (see that module for the measurements).
 
 Why the guide sheet is called 说明 / Guide: it must never be taken for a ledger sheet (the reader
@@ -29,7 +29,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from importers.schema import ENUM_ZH, ENUMS, SHEETS, Column, Sheet
-from reports.xlsx import BulkWriter, fit_width, text_cell
+from reports.workbook import BulkWriter, fit_width, text_cell
 
 LANGS = ("zh", "en")
 GUIDE_TITLE = {"zh": "说明", "en": "Guide"}
@@ -223,7 +223,7 @@ class _RowValues:
 
 
 def _layout(ws, sheet: Sheet, values: list[list], lang: str) -> None:
-    # Write-only sheets drop panes and widths set after the first append (notes §5).
+    # Write-only sheets drop panes and widths set after the first append (docs/workbooks.md §5).
     ws.freeze_panes = "A2"
     sample = values[:WIDTH_SAMPLE_ROWS]
     for i, (col, header) in enumerate(zip(sheet.columns, _headers(sheet, lang))):

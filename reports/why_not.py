@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from rules.books import describe
 from reports.labels import label
+from reports.view import RowIndex
 from rules.finals import DEPT_MECHANISMS
 from rules.exceptions import KIND_BY_NAME
 
@@ -115,7 +116,7 @@ def render(lang: str, r: Reason) -> str:
 
 def department_reasons(rows: dict[str, list[dict]], stored: dict) -> dict[str, list[Reason]]:
     """dept_id -> its reasons, in mechanism order (SPEC §5.7)."""
-    index = {(sheet, r["row"]): r for sheet, lst in rows.items() for r in lst}
+    index = RowIndex(rows)
     applied = defaultdict(set)                       # dept -> mechanisms with an adjustment
     for a in stored["adjustments"]:
         if a["subject_type"] == "department":
@@ -252,3 +253,16 @@ def employee_reasons(stored: dict) -> dict[str, list[Reason]]:
 
 def join(lang: str, reasons: list[Reason]) -> str:
     return ("；" if lang == "zh" else "; ").join(r.render(lang) for r in reasons)
+
+
+# ------------------------------------------------------------------------------ the table
+
+TABLE_KEYS = ("dept_id", "dept_name", "mechanism", "applied", "reason")
+
+
+def table(lang: str, reasons: dict[str, list[Reason]], names: dict[str, str]) -> list[list[str]]:
+    """The rows of a why-not table (columns TABLE_KEYS): every reason of every department,
+    departments in id order. `names`: dept_id -> name."""
+    return [[dept, names.get(dept, ""), label(lang, r.mechanism),
+             label(lang, "yes" if r.applied else "no"), r.render(lang)]
+            for dept in sorted(reasons) for r in reasons[dept]]

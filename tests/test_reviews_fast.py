@@ -6,7 +6,11 @@ dropdowns, widths, filters and protection.
 The former writer is kept below, unchanged, as the oracle. Each pair of files is compared three
 ways: as openpyxl reads them (every cell's value, type and resolved style; the sheet's
 settings), as python-calamine reads them (what `xietong decisions` reads), and as XML text
-(worksheets with their style ids taken out, and workbook.xml: the same bytes)."""
+(worksheets with their style ids taken out, and workbook.xml: the same bytes).
+
+Except for the text openpyxl's own writer got wrong, which the shared escaper of
+reports/workbook.py writes as it is (`GARBLED`): those texts are pinned separately, read back
+exactly as written."""
 from __future__ import annotations
 
 import io
@@ -30,15 +34,24 @@ from xietong.cli import main
 from xietong.sample import write_sample_ledger
 from importers.schema import ENUM_ZH
 from reports import reviews
-from reports.labels import label
-from reports.reviews import (EDITABLE_FILL, LOCKED_FILL, LOCKED_FONT, TOP, WRAP, _context,
-                             _context_titles, _decision_columns, _sheet_title, _stems)
-from reports.statement import fit_columns, header
-from reports.xlsx import put_text
+from reports.labels import cited_values, label, ref
+from reports.reviews import (EDITABLE_FILL, LOCKED_FILL, LOCKED_FONT, TOP, WRAP, _context_titles,
+                             _decision_columns, _kind_text, _sheet_title, _stems)
+from reports.workbook import fit_columns, header, put_text
 from rules.exceptions import HR, KIND_BY_NAME
 from tests.ledgers import PERIOD
 
 # ----------------------------------------------------------------------------- the former writer
+
+def _context(e, index, lang, sheet_lang) -> list:
+    refs = "; ".join(ref(sheet_lang, s, r) for s, r in e["sources"])
+    cited = "\n".join(f"{ref(sheet_lang, s, r)}: {cited_values(sheet_lang, s, index.get((s, r)))}"
+                      for s, r in e["sources"])
+    if len(cited) > 32_000:
+        cited = cited[:31_999] + "…"
+    status = label(lang, "to_fix") if e["type"] == "rejection" else label(lang, e["status"])
+    return [e["kind"], _kind_text(e["kind"], lang), e["subject_id"], status, refs, cited,
+            e["message"]]
 
 
 def _old_reviews_sheet(ws, items, assignee, index, lang, sheet_lang) -> None:
@@ -226,11 +239,16 @@ def assert_same_output(tmp_path: Path, period, rows, stored, lang, sheet_lang=No
 # ----------------------------------------------------------------------------- awkward items
 
 AWKWARD = [
-    '=HYPERLINK("http://x","y")', "+cmd|calc", "-1", "@SUM(1,1)", "\t=tab", "\r=cr",
-    "  padded  ", "   ", "", "a & b < c > d", "_x0041_ stays?", "line one\nline two\r\nthree",
+    '=HYPERLINK("http://x","y")', "+cmd|calc", "-1", "@SUM(1,1)", "\t=tab",
+    "  padded  ", "", "a & b < c > d", "line one\nline two\nthree", "line\t\ttab",
     "控制\x01字符\x0b去掉", "非字符\ufffe", "全角ＡＢＣ１２３と한글", "trailing\u3000", "\u3000lead",
     "x" * 200, "宽" * 50, "<script>alert(1)</script>", '"quoted"', "emoji 🙂 wide?",
 ]
+# Text openpyxl's writer (the oracle) leaves to the reader's mercy, and the shared escaper keeps:
+# `_xHHHH_` unescaped (Excel and calamine read "_x0041_" as "A"), a carriage return inside the
+# text written raw (an XML parser reads it as "\n"), whitespace-only text without
+# xml:space="preserve" (openpyxl marks only edge spaces around other text).
+GARBLED = ["_x0041_ stays?", "line two\r\nthree", "\r=cr", "   ", "\t"]
 
 
 def awkward_case(seed: int, n_items: int = 60):
@@ -296,6 +314,38 @@ def test_hr_with_rejections_only_and_single_items(tmp_path):
         e for e in ex if e["type"] != "review"]
     assert_same_output(tmp_path / "c", PERIOD, rows, {"exceptions": hr_only}, "zh")
     assert reviews.write(tmp_path / "d", PERIOD, rows, {"exceptions": []}, "zh") == []
+
+
+def test_text_the_former_writer_garbled_reads_back_as_written(tmp_path):
+    rows = {"InternalRatings": [
+        {"row": 2 + i, "rating_id": f"IR{i}", "rater_id": t, "ratee_dept_id": "D1",
+         "dimension": "d", "score": Decimal(3), "comment": None} for i, t in enumerate(GARBLED)]}
+    exceptions = [{"review_id": f"R{i}", "kind": "RATING_EXTREME", "type": "review",
+                   "subject_id": t, "assignee_id": "E1", "status": "open",
+                   "sources": [("InternalRatings", 2 + i)], "message": t}
+                  for i, t in enumerate(GARBLED)]
+    [path] = reviews.write(tmp_path, PERIOD, rows, {"exceptions": exceptions}, "en")
+    # calamine: what Excel shows and `xietong decisions` reads
+    got = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Reviews").to_python()
+    assert [r[6] for r in got[1:]] == GARBLED                       # subject
+    assert [r[10] for r in got[1:]] == GARBLED                      # message
+    assert [r[9] for r in got[1:]] == [
+        "InternalRatings!2: rating_id=IR0; rater_id=_x0041_ stays?; ratee_dept_id=D1; "
+        "dimension=d; score=3",
+        "InternalRatings!3: rating_id=IR1; rater_id=line two\r\nthree; ratee_dept_id=D1; "
+        "dimension=d; score=3",
+        "InternalRatings!4: rating_id=IR2; rater_id=\r=cr; ratee_dept_id=D1; dimension=d; "
+        "score=3",
+        "InternalRatings!5: rating_id=IR3; rater_id=   ; ratee_dept_id=D1; dimension=d; score=3",
+        "InternalRatings!6: rating_id=IR4; rater_id=\t; ratee_dept_id=D1; dimension=d; score=3"]
+    with zipfile.ZipFile(path) as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    assert '<t>_x005F_x0041_ stays?</t>' in xml
+    assert '<t xml:space="preserve">&#13;=cr</t>' in xml and "line two&#13;\nthree" in xml
+    assert '<t xml:space="preserve">   </t>' in xml and '<t xml:space="preserve">\t</t>' in xml
+    # a leading carriage return or tab is a formula lead: the quote prefix
+    ws = openpyxl.load_workbook(path)["Reviews"]
+    assert [c.quotePrefix for c in ws["G"][1:]] == [False, False, True, False, True]
 
 
 # ----------------------------------------------------------------------------- a real company

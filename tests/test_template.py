@@ -1,4 +1,4 @@
-"""The ledger template and the ledger writer (reports/template.py, reports/xlsx.py).
+"""The ledger template and the ledger writer (reports/template.py, reports/workbook.py).
 
 What HR receives from `xietong template`: every sheet and header in the chosen language, a guide
 sheet first, dropdowns on the enumeration columns, a frozen header; and what the sample company
@@ -21,7 +21,7 @@ from xietong.sample import generate_company, write_sample_ledger
 from importers.schema import ENUM_ZH, ENUMS, SHEET_BY_NAME, SHEETS
 from reports.template import (GUIDE_TITLE, LISTS_TITLE, MIN_VALIDATION_ROWS, write_ledger,
                                 write_template)
-from reports.xlsx import display_width, put_text
+from reports.workbook import display_width, put_text
 from rules.policy import load_policy
 
 PERIOD = "2026-11"

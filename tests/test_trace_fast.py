@@ -1,13 +1,20 @@
 """trace.xlsx written at scale (issue 5) against what it has to show: every cell of its Firings
-and Sources sheets equals a plain computation of the trace (the same columns, texts, numbers,
-styles); the streamed rows equal the generic rendering byte for byte, odd values included; a
-trace longer than one sheet continues on further sheets; and the JSON files are still what
-json.dump writes. No timing here (see docs/benchmarks.md)."""
+and Sources sheets, and trace.html's data, equal a plain computation of the trace (the same
+columns, texts, numbers, styles); the streamed rows equal the generic rendering byte for byte,
+odd values included; a trace longer than one sheet continues on further sheets; the page pins
+its own CSS and JS, which ship with the package; the workbook writer's ZIP64 records read back;
+and the JSON files are still what json.dump writes. No timing here (see docs/benchmarks.md)."""
 from __future__ import annotations
 
+import base64
+import fnmatch
+import hashlib
 import io
 import json
+import re
+import tomllib
 import zipfile
+from types import SimpleNamespace
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,9 +27,9 @@ from xietong.sample import write_sample_ledger
 from importers.schema import SHEET_BY_NAME
 from reports.template import write_ledger
 from reports import json_files, labels, trace
-from reports.labels import label, show_value
-from reports.statement import FormattedBulkWriter
-from reports.xlsx import FORMULA_LEADS, BulkWriter
+from reports.labels import firing_mechanism, label, show_value
+from reports.workbook import FORMULA_LEADS, BulkWriter
+from rules.books import describe
 from tests.ledgers import PERIOD, small_company
 
 
@@ -111,13 +118,62 @@ def clip(text: str) -> str:
     return text if len(text) <= 32_000 else text[:31_999] + "…"
 
 
+def trace_rows(stored: dict, lang: str) -> list[SimpleNamespace]:
+    """The firings joined with what they produced (adjustments and exceptions by firing seq),
+    as trace.html and trace.xlsx were first built from them."""
+    adj_by_seq: dict[int, list[dict]] = {}
+    for a in stored["adjustments"]:
+        adj_by_seq.setdefault(a["firing_seq"], []).append(a)
+    exc_by_seq: dict[int, list[dict]] = {}
+    for e in stored["exceptions"]:
+        exc_by_seq.setdefault(e["firing_seq"], []).append(e)
+    out = []
+    for f in stored["firings"]:
+        rule = f["rule"]
+        try:
+            zh, en = describe(rule)
+            description = zh if lang == "zh" else en
+        except KeyError:
+            description = ""
+        adjs, excs = adj_by_seq.get(f["seq"], []), exc_by_seq.get(f["seq"], [])
+        notes = [o["note"] for o in f["outcome"].get("outcomes", []) if "note" in o]
+        points = None
+        kind = review_id = status = assignee = ""
+        texts = []
+        if adjs:
+            result = "adjustment"
+            points = sum((a["points"] for a in adjs), Decimal("0.00"))
+            texts += [a["explanation"] for a in adjs]
+        elif excs:
+            result = "exception"
+        elif notes:
+            result = "note"
+        else:
+            result = "none"
+        if excs:
+            kind = ", ".join(e["kind"] for e in excs)
+            review_id = ", ".join(e["review_id"] for e in excs)
+            status = ", ".join(label(lang, "to_fix") if e["type"] == "rejection"
+                               else label(lang, e["status"]) for e in excs)
+            assignee = ", ".join(e["assignee_id"] for e in excs)
+            texts += [e["message"] for e in excs]
+        texts += notes
+        out.append(SimpleNamespace(
+            seq=f["seq"], rule=rule, description=description,
+            mechanism=firing_mechanism(rule, f["sources"]), subject=f["subject_id"] or "",
+            sources=[tuple(s) for s in f["sources"]], result=result, points=points, kind=kind,
+            review_id=review_id, status=status, assignee=assignee,
+            explanation=" | ".join(texts)))
+    return out
+
+
 def plain_trace(stored, rows, lang, sl):
-    """The Firings and Sources rows computed the plain way, from trace_rows (the TraceRow list
-    trace.html is built from), as trace.xlsx showed them before it was streamed."""
+    """The Firings and Sources rows computed the plain way, from trace_rows, as trace.xlsx
+    showed them before it was streamed."""
     index = {(s, r["row"]): r for s, lst in rows.items() for r in lst}
     ref = lambda s, r: f"{labels.sheet_name(sl, s)}!{r}"  # noqa: E731
     firings = []
-    tr = trace.trace_rows(stored, lang)
+    tr = trace_rows(stored, lang)
     for t in tr:
         refs = "; ".join(ref(s, r) for s, r in t.sources)
         cited = "\n".join(f"{ref(s, r)}: {plain_cited(sl, s, index.get((s, r)))}"
@@ -188,6 +244,56 @@ def test_trace_cells_equal_the_plain_trace(runs, name, lang, tmp_path):
     assert label(lang, "firings_sheets") not in info            # one sheet is enough here
 
 
+@pytest.mark.parametrize("name", ["sample", "awkward"])
+def test_html_firings_equal_the_plain_trace(runs, name):
+    # trace.html renders the same view of each firing as trace.xlsx: its data, decoded from
+    # the indexes it is packed into, equals the plain trace
+    stored, rows, chain, sl, file_name = runs[name]
+    data = trace.html_payload(PERIOD, rows, stored, "zh", sl, file_name, chain)
+    index = {(s, r["row"]): r for s, lst in rows.items() for r in lst}
+    sheets = {labels.sheet_name(sl, s): s for s in labels.SHEET_ORDER}
+    got = []
+    for f in data["firings"]:
+        rule, description = data["rules"][f[1]]
+        srcs = [(sheets[data["sheets"][f[4][i]]], f[4][i + 1]) for i in range(0, len(f[4]), 2)]
+        got.append([f[0], rule, description, data["mechanisms"][f[2]][0], f[3], srcs,
+                    data["results"][f[5]], f[6], *f[7:12]])
+    want = [[t.seq, t.rule, t.description, t.mechanism, t.subject, t.sources,
+             label("zh", t.result), None if t.points is None else f"{t.points:.2f}", t.kind,
+             t.review_id, t.status, t.assignee, t.explanation] for t in trace_rows(stored, "zh")]
+    assert got == want and len(got) > 20
+    keys = sorted({s for t in trace_rows(stored, "zh") for s in t.sources},
+                  key=lambda k: (labels.SHEET_ORDER.get(k[0], 99), k[0], k[1]))
+    assert [(sheets[data["sheets"][s]], r, text) for s, r, text in data["sources"]] == [
+        (s, r, plain_cited(sl, s, index.get((s, r)))) for s, r in keys]
+
+
+def test_trace_html_pins_its_assets_by_hash(runs, tmp_path):
+    stored, rows, chain, sl, file_name = runs["sample"]
+    page = trace.write_html(tmp_path / "trace.html", PERIOD, rows, stored, "en", sl, file_name,
+                            chain).read_text("utf-8")
+    assets = Path(trace.__file__).parent / "assets"
+    css = (assets / "trace.css").read_text("utf-8")
+    js = (assets / "trace.js").read_text("utf-8")
+    style = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
+    script = re.search(r"<script>(.*?)</script>", page, re.S).group(1)
+    assert style == "\n" + css and script == "\n" + js
+    pin = lambda text: "'sha256-" + base64.b64encode(  # noqa: E731
+        hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+    assert f"script-src {pin(script)}; style-src {pin(style)};" in page
+
+
+def test_assets_ship_as_package_data():
+    # every file of reports/assets is matched by the package data of pyproject.toml, so a
+    # wheel holds what trace.html inlines
+    root = Path(trace.__file__).parent
+    config = tomllib.loads((root.parent / "pyproject.toml").read_text("utf-8"))
+    globs = config["tool"]["setuptools"]["package-data"]["reports"]
+    files = [p.relative_to(root).as_posix() for p in (root / "assets").iterdir()]
+    assert sorted(files) == ["assets/trace.css", "assets/trace.js"]
+    assert all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files)
+
+
 def test_awkward_text_reaches_the_trace(runs, tmp_path):
     stored, rows, chain, sl, file_name = runs["awkward"]
     path = write_trace(tmp_path / "trace.xlsx", stored, rows, "zh", sl, file_name, chain)
@@ -230,7 +336,7 @@ def _generic(monkeypatch):
     """Render the Firings rows through the generic per-cell loop instead of trace's own."""
     def xml(self, firings, first_row, cells):
         return (cells.row(self.values(f), r) for r, f in enumerate(firings, first_row))
-    monkeypatch.setattr(trace._Firings, "xml", xml)
+    monkeypatch.setattr(trace._FiringRows, "xml", xml)
 
     def source_xml(cited_of):
         def render(keys, first_row, cells):
@@ -360,7 +466,7 @@ def test_number_formats_go_to_number_cells_only(tmp_path):
     import datetime as dt
     wb = Workbook()
     ws = wb.active
-    bulk = FormattedBulkWriter(wb)
+    bulk = BulkWriter(wb)
     rows = [(1, Decimal("2.5"), "=x", True, dt.date(2026, 11, 3), None, 7.25),
             ("t", None, Decimal("-0.00"), False, "", 3, Decimal("1E+3"))]
     bulk.add_rows(ws, (r for r in rows), ncols=7, first_row=1, count=2,
@@ -380,6 +486,64 @@ def test_announced_row_count_is_checked(tmp_path):
     with pytest.raises(ValueError, match="2 written, 3 announced"):
         bulk.save(tmp_path / "x.xlsx")
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_big_members_take_zip64_records(tmp_path, monkeypatch):
+    # a sheet past 4 GB cannot be written here: with the threshold lowered, every size and
+    # offset past it takes ZIP64 records, and the file reads back the same
+    from reports import workbook
+
+    def write(path):
+        wb = Workbook()
+        bulk = BulkWriter(wb)
+        bulk.add_rows(wb.active, ((i, f"text {i}", Decimal(i) / 4) for i in range(2000)),
+                      ncols=3, count=2000)
+        bulk.save(path)
+        return path
+
+    plain = write(tmp_path / "plain.xlsx")
+    monkeypatch.setattr(workbook, "ZIP64_LIMIT", 1000)
+    big = write(tmp_path / "big.xlsx")
+    data = big.read_bytes()
+    assert b"PK\x06\x06" in data and b"PK\x06\x07" in data      # ZIP64 end and locator
+    assert b"PK\x06\x06" not in plain.read_bytes()
+    with zipfile.ZipFile(big) as z:
+        assert z.testzip() is None
+        sheet = z.getinfo("xl/worksheets/sheet1.xml")
+        assert sheet.file_size > 1000 and sheet.header_offset > 1000
+    assert _members(big) == _members(plain)
+    rows = [list(r) for r in openpyxl.load_workbook(big).active.iter_rows(values_only=True)]
+    assert rows[1999] == [1998, "text 1998", 499.5] and len(rows) == 2001    # rows 2-2001
+    from python_calamine import CalamineWorkbook
+    assert CalamineWorkbook.from_path(str(big)).get_sheet_by_index(0).to_python()[1] == [
+        1.0, "text 1", 0.25]
+
+
+def test_a_file_puts_its_own_filter_where_the_skeleton_has_none(tmp_path):
+    from reports.workbook import SheetFill, Skeleton
+    wb = Workbook()
+    wb.active.title = "A"
+    wb.create_sheet("B")
+    skeleton = Skeleton(wb)
+    row = '<row r="2"><c r="A2"><v>1</v></c></row>'
+    for n, ref in ((1, "A1:B2"), (2, "A1:B3")):       # each file its own range
+        path = skeleton.write(tmp_path / f"{n}.xlsx", {"A": SheetFill(row, 2, 2,
+                                                                      auto_filter=ref)})
+        got = openpyxl.load_workbook(path)
+        assert got["A"].auto_filter.ref == ref and got["A"]["A2"].value == 1
+        assert not got["B"].auto_filter.ref
+        with zipfile.ZipFile(path) as z:
+            assert '<dimension ref="A1:B2" />' in z.read("xl/worksheets/sheet1.xml").decode()
+            assert (f"<definedName name=\"_xlnm._FilterDatabase\" localSheetId=\"0\" "
+                    f"hidden=\"1\">'A'!{'$A$1:$B$2' if n == 1 else '$A$1:$B$3'}</definedName>"
+                    in z.read("xl/workbook.xml").decode())
+    with pytest.raises(KeyError, match="C"):
+        skeleton.write(tmp_path / "c.xlsx", {"C": SheetFill("", 2, 1)})
+    # a skeleton with a filter of its own would get a second one, or lose its name: refused
+    wb.create_sheet("D").auto_filter.ref = "A1:B9"
+    with pytest.raises(ValueError, match="takes no filter"):
+        Skeleton(wb).write(tmp_path / "d.xlsx", {"A": SheetFill("", 2, 1, auto_filter="A1:B2")})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1.xlsx", "2.xlsx"]
 
 
 def test_compression_level_is_the_writers_choice(tmp_path):
