@@ -288,9 +288,10 @@ def test_assets_ship_as_package_data():
     # wheel holds what trace.html inlines
     root = Path(trace.__file__).parent
     config = tomllib.loads((root.parent / "pyproject.toml").read_text("utf-8"))
-    globs = config["tool"]["setuptools"]["package-data"]["reports"]
-    files = [p.relative_to(root).as_posix() for p in (root / "assets").iterdir()]
-    assert sorted(files) == ["assets/trace.css", "assets/trace.js"]
+    assert "reports.assets" in config["tool"]["setuptools"]["packages"]
+    globs = config["tool"]["setuptools"]["package-data"]["reports.assets"]
+    files = [p.name for p in (root / "assets").iterdir()]
+    assert sorted(files) == ["trace.css", "trace.js"]
     assert all(any(fnmatch.fnmatch(f, g) for g in globs) for f in files)
 
 
