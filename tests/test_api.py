@@ -81,10 +81,25 @@ def test_a_refused_ledger_is_data_and_stores_nothing(db, ledger, tmp_path, db_ur
 
 
 def test_refusals_of_a_period_without_import_or_run(db, ledger, tmp_path):
+    if db.url.startswith("sqlite"):
+        # no database file yet: reading commands refuse rather than start an empty history
+        for call in (lambda: xietong.evaluate(db, PERIOD), lambda: xietong.verify(db),
+                     lambda: xietong.report(db, PERIOD, tmp_path / "out")):
+            with pytest.raises(xietong.Refused) as e:
+                call()
+            assert e.value.lines == [f"there is no xietong database at {db.url}: import a ledger "
+                                     "first (xietong import LEDGER --period YYYY-MM), or name "
+                                     "the database with --db"]
+        assert not db.exists() and xietong.status(db) == []
+    xietong.import_ledger(db, ledger, "2026-10")
     with pytest.raises(xietong.Refused) as e:
         xietong.evaluate(db, PERIOD)
     assert e.value.lines == ["no ledger imported for 2026-11: run `xietong import LEDGER "
                              "--period 2026-11` first"]
+    with pytest.raises(xietong.Refused) as e:
+        xietong.verify(db, PERIOD)
+    assert e.value.lines == [f"nothing to verify: no ledger was ever imported for 2026-11 "
+                             f"(database {db.url})"]
     xietong.import_ledger(db, ledger, PERIOD)
     with pytest.raises(xietong.Refused) as e:
         xietong.report(db, PERIOD, tmp_path / "out")
@@ -96,6 +111,8 @@ def test_refusals_of_a_period_without_import_or_run(db, ledger, tmp_path):
 
 def test_status_follows_imports_and_runs(db, ledger, tmp_path):
     assert xietong.status(db) == []
+    if db.url.startswith("sqlite"):
+        assert not db.exists()                      # asking created nothing
     imported = xietong.import_ledger(db, ledger, PERIOD)
     (p,) = xietong.status(db)
     assert p.period == PERIOD and p.latest_run is None

@@ -133,7 +133,7 @@ def test_decisions_file_refused_whole(setup):
         {"review_id": extreme["review_id"], "decision": "overturn", "reviewer_id": "E1"},
     ])
     code, out, err = cli("decisions", str(bad), "--period", PERIOD, "--db", url)
-    assert code == 1 and out == ""
+    assert code == 1 and out == f"Database: {url}\n"
     lines = err.strip().splitlines()
     assert lines[1:-1] == [
         "  Reviews!C3 (reviewer_id): expected the item's assignee 'E30' or HR, got 'E1'",
@@ -180,7 +180,7 @@ def test_policy_check_and_a_refused_policy(setup):
     assert cli("import", str(ledger), "--period", PERIOD, "--db", url)[0] == 0
     before = db_state(url)
     code, out, err = cli("evaluate", "--period", PERIOD, "--db", url, "--policy", str(bad))
-    assert code == 1 and out == "" and "objective_shar" in err
+    assert code == 1 and out == f"Database: {url}\n" and "objective_shar" in err
     assert db_state(url) == before
     banded = tmp / "banded.toml"
     banded.write_text("[behaviour]\ncap = 12\n", encoding="utf-8")
@@ -201,3 +201,71 @@ def test_status_lists_what_the_database_holds(setup):
     assert lines[2].startswith("  当前台账：导入记录 #1 ledger.xlsx（sha256 ")
     assert lines[3].startswith("  最新评估：运行记录 #1，") and lines[3].endswith(
         "：调整 6 项，异常 3 项，复核 待决 3 / 已决 0")
+
+
+def test_verify_in_an_empty_folder_fails_and_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("XIETONG_DB", raising=False)
+    monkeypatch.delenv("XIETONG_LANG", raising=False)
+    code, out, err = cli("verify")
+    assert code == 1 and out == "Database: sqlite:///xietong.db\n"
+    assert err == ("there is no xietong database at sqlite:///xietong.db: import a ledger first "
+                   "(xietong import LEDGER --period YYYY-MM), or name the database with --db\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_period_never_imported_has_nothing_to_verify(setup):
+    tmp, url, db, ledger = setup
+    assert cli("import", str(ledger), "--period", PERIOD, "--db", url)[0] == 0
+    code, out, err = cli("verify", "--period", "2026-10", "--db", url)
+    assert code == 1
+    assert err == f"nothing to verify: no ledger was ever imported for 2026-10 (database {url})\n"
+    assert cli("verify", "--period", PERIOD, "--db", url)[0] == 0
+
+
+def test_commands_speak_the_language_of_the_imported_ledger(tmp_path, db_url, monkeypatch):
+    """SPEC §10.5: after a Chinese ledger, evaluate, verify and status speak Chinese; --lang
+    still wins; every command names its database."""
+    monkeypatch.delenv("XIETONG_LANG", raising=False)
+    ledger = tmp_path / "台账.xlsx"
+    write_ledger(ledger, worked_example().build().rows, lang="zh")
+    code, out, _ = cli("import", str(ledger), "--period", PERIOD, "--db", db_url)
+    assert code == 0 and out.splitlines()[0].startswith("已导入 ")
+    assert f"数据库：{db_url}" in out.splitlines()
+    code, out, _ = cli("evaluate", "--period", PERIOD, "--db", db_url)
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == f"数据库：{db_url}"
+    assert lines[1].startswith("已评估 2026-11：运行记录 #1，规则触发 ")
+    code, out, _ = cli("verify", "--db", db_url)
+    assert code == 0 and out.splitlines()[1].startswith("审计链校验通过：")
+    code, out, _ = cli("verify", "--db", db_url, "--lang", "en")
+    assert code == 0 and out.splitlines() [0] == f"Database: {db_url}"
+    assert out.splitlines()[1].startswith("Audit chain verified: ")
+
+
+def test_help_and_usage_errors_in_chinese(monkeypatch, capsys):
+    monkeypatch.setenv("XIETONG_LANG", "zh")
+    with pytest.raises(SystemExit) as e:
+        main(["import", "x.xlsx", "--period", "2026-13"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[0].startswith("用法：xietong import ")
+    assert err.splitlines()[-1] == ("xietong import：错误：参数 --period：应为 YYYY-MM，"
+                                    "实际为 '2026-13'")
+    with pytest.raises(SystemExit):
+        main(["evaluate"])
+    assert capsys.readouterr().err.splitlines()[-1] == \
+        "xietong evaluate：错误：缺少必需的参数：--period"
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    help_text = capsys.readouterr().out
+    assert help_text.startswith("用法：xietong ")
+    assert "把人力资源部门的台账工作簿变成可审计的协同绩效调整分" in help_text
+    assert "显示此帮助并退出" in help_text and "校验并导入台账工作簿" in help_text
+    assert "show this help" not in help_text and "usage:" not in help_text
+    monkeypatch.setenv("XIETONG_LANG", "en")
+    with pytest.raises(SystemExit):
+        main(["evaluate"])
+    assert capsys.readouterr().err.splitlines()[-1] == \
+        "xietong evaluate: error: the following arguments are required: --period"

@@ -78,6 +78,14 @@ class Database:
         except Exception:                   # noqa: BLE001 - an unparsable URL is shown as such
             return "(an unreadable database URL)"
 
+    def exists(self) -> bool:
+        """False for an SQLite database whose file is not there yet (only an import creates
+        one: a command that reads must not start a new, empty history by mistake)."""
+        url = sa.engine.make_url(self.url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return True
+        return Path(url.database).exists()
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
@@ -93,6 +101,31 @@ class Database:
 def open_database(url: str | None = None) -> Database:
     """`url`, else $XIETONG_DB, else sqlite:///xietong.db in the working directory."""
     return Database(url)
+
+
+def database_language(db: Database, period: str | None = None) -> str | None:
+    """The language the database's people use (SPEC §10.5): that of the period's active import,
+    else of the newest import; None when there is no import (or no database)."""
+    from evaluator.db import LedgerImport, reader
+    if not db.exists():
+        return None
+    with Session(reader(db.engine)) as session, session.begin():
+        found = None
+        if period is not None:
+            found = session.exec(select(LedgerImport.lang).where(
+                LedgerImport.period == period, LedgerImport.active == True)).first()  # noqa: E712
+        if found is None:
+            found = session.exec(select(LedgerImport.lang)
+                                 .order_by(LedgerImport.id.desc()).limit(1)).first()
+    return found if found in ("zh", "en") else None
+
+
+def _existing(db: Database, lang: str | None) -> Database:
+    """The database, or Refused when it is an SQLite file that does not exist: reading commands
+    never create one."""
+    if not db.exists():
+        raise Refused([i18n.t(lang, "no_database", url=db.shown_url)])
+    return db
 
 
 def database_problem(e: BaseException, db: Database, lang: str | None) -> list[str] | None:
@@ -185,6 +218,7 @@ def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
     from evaluator.runs import EvaluationFailed, RunRefused, evaluate_period
     lang = lang or "en"
     policy = load_policy_or_refuse(policy, lang)
+    _existing(db, lang)
     try:
         outcome = evaluate_period(db.engine, period, policy, lang=lang, progress=progress)
     except RunRefused as e:
@@ -248,7 +282,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     from engine.isolation import ChildError, EvaluationCrashed, Forked
     from reports import json_files, reviews, statement, trace
     formats = frozenset(formats)
-    engine = db.engine
+    engine = _existing(db, lang).engine
     other = None
     try:
         # a read-only snapshot: reports neither wait for nor block a writer (evaluator.db.reader)
@@ -348,6 +382,7 @@ def record_decisions(db: Database, path, period: str, *,
     from evaluator.runs import DecisionRow, RunRefused, record_decisions as record
     from importers import LedgerRefused, read_ledger
     path = str(path)
+    _existing(db, lang)
     if not Path(path).exists():
         raise Refused([i18n.t(lang or "en", "file_missing", path=path)])
     try:
@@ -377,11 +412,20 @@ class VerifyResult:
     head_hash: str
 
 
-def verify(db: Database, period: str | None = None) -> VerifyResult:
-    """Recompute the audit chain (SPEC §6); `period` narrows the ledger-row checks to it."""
+def verify(db: Database, period: str | None = None, *, lang: str | None = None) -> VerifyResult:
+    """Recompute the audit chain (SPEC §6); `period` narrows the ledger-row checks to it.
+    Refused ("nothing to verify") when the database, or the period, holds no import: a green
+    check over nothing would tell an auditor nothing."""
     from evaluator.chain import verify as verify_chain
-    from evaluator.db import reader
+    from evaluator.db import LedgerImport, reader
+    _existing(db, lang)
     with Session(reader(db.engine)) as session, session.begin():
+        q = select(LedgerImport.id).limit(1)
+        if period is not None:
+            q = q.where(LedgerImport.period == period)
+        if session.exec(q).first() is None:
+            key = "verify_nothing" if period is None else "verify_nothing_period"
+            raise Refused([i18n.t(lang, key, url=db.shown_url, period=period)])
         r = verify_chain(session, period)
     return VerifyResult(r.ok, r.checked, r.problem, r.head_seq, r.head_hash)
 
@@ -406,6 +450,8 @@ def status(db: Database, period: str | None = None) -> list[PeriodStatus]:
     from evaluator.runs import latest_run
     from evaluator.store import active_import
     out = []
+    if not db.exists():
+        return out
     with Session(reader(db.engine)) as session, session.begin():
         q = select(LedgerImport.period).distinct().order_by(LedgerImport.period)
         if period is not None:

@@ -75,9 +75,6 @@ MESSAGES: dict[str, Text] = {
     "demo_ledger": Text(
         zh="示例公司台账（{n} 名员工）：{path}",
         en="Sample company ledger ({n} employees): {path}"),
-    "demo_db": Text(
-        zh="数据库：{url}",
-        en="Database: {url}"),
     "evaluation_failed": Text(
         zh="评估失败，未写入任何数据：{error}",
         en="the evaluation failed and nothing was stored: {error}"),
@@ -86,7 +83,16 @@ MESSAGES: dict[str, Text] = {
            "{period}` 时生效。",
         en="{path}: {n} decision(s) recorded for {period}, {same} unchanged. The next "
            "`xietong evaluate --period {period}` applies them."),
-    "status_db": Text(
+    "no_database": Text(
+        zh="{url} 处没有 xietong 数据库：请先导入台账（xietong import LEDGER --period YYYY-MM），或用 --db 指定数据库",
+        en="there is no xietong database at {url}: import a ledger first (xietong import LEDGER --period YYYY-MM), or name the database with --db"),
+    "verify_nothing": Text(
+        zh="无可校验的内容：数据库 {url} 中没有任何导入的台账",
+        en="nothing to verify: the database {url} holds no imported ledger"),
+    "verify_nothing_period": Text(
+        zh="无可校验的内容：{period} 没有导入过台账（数据库 {url}）",
+        en="nothing to verify: no ledger was ever imported for {period} (database {url})"),
+    "database": Text(
         zh="数据库：{url}",
         en="Database: {url}"),
     "status_empty": Text(
@@ -210,9 +216,9 @@ def report_summary(r) -> list[str]:
     return out
 
 
-def status_lines(lang, url, periods) -> list[str]:
-    """`xietong status`: the database, then one block per period (periods: PeriodStatus list)."""
-    out = [t(lang, "status_db", url=url)]
+def status_lines(lang, periods) -> list[str]:
+    """`xietong status`: one block per period (periods: PeriodStatus list)."""
+    out = []
     if not periods:
         out.append(t(lang, "status_empty"))
     for p in periods:
