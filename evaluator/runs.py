@@ -165,6 +165,14 @@ _MESSAGES: dict[str, Text] = {
         en="{period} kept changing while it was evaluated ({n} attempts: other imports or "
            "decisions were committed meanwhile); nothing was stored, run `xietong evaluate "
            "--period {period}` again"),
+    "switched": Text(
+        zh="导入记录 #{mine}（{file}，sha256 {sha}）已保存，但其间导入记录 #{other}（{other_file}，sha256 "
+           "{other_sha}）成为 {period} 的当前台账：未进行评估。运行 `xietong evaluate --period {period}` 评估当前台账，"
+           "或重新导入 {file} 使其成为当前台账",
+        en="import #{mine} ({file}, sha256 {sha}) was stored, but meanwhile import #{other} ({other_file}, "
+           "sha256 {other_sha}) became the active ledger of {period}: nothing was evaluated. Run "
+           "`xietong evaluate --period {period}` to evaluate the active ledger, or import {file} again "
+           "to make it active"),
     "no_import": Text(
         zh="{period} 没有导入台账：请先运行 `xietong import LEDGER --period {period}`",
         en="no ledger imported for {period}: run `xietong import LEDGER --period {period}` first"),
@@ -200,7 +208,7 @@ class _Inputs:
 
 
 def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
-                    progress=None) -> RunOutcome:
+                    progress=None, import_id: int | None = None) -> RunOutcome:
     """Evaluate the period's active ledger and store the run, in three steps:
 
     1. read the inputs in a read transaction (no write lock: other commands go on);
@@ -210,9 +218,16 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     3. store in one write transaction — after checking that no import or decision of the period
        was committed meanwhile (else read and compute again, at most EVALUATION_ATTEMPTS times),
        so that a run always matches the inputs it names.
+
+    `import_id`, when given, is the import the caller means (`xietong run` evaluates the import
+    it just made): if another import of the period became active meanwhile, nothing is
+    evaluated and the refusal names both — a run never hands back another file's results
+    under the caller's file's name.
     """
     for _ in range(EVALUATION_ATTEMPTS):
         inputs = _read_inputs(engine, period, lang)
+        if import_id is not None and inputs.import_id != import_id:
+            raise RunRefused([_switched(engine, period, import_id, lang)])
         try:
             outcome = run_forked(_compute, inputs, policy, period, lang, progress)
         except EvaluationCrashed as e:
@@ -223,7 +238,10 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
             raise RunRefused(outcome[1])
         _, result, hashes, new_decisions, in_force, started = outcome
         with Session(engine) as session, session.begin():
-            if _fingerprint(session, period) != (inputs.import_id, inputs.last_decision_id):
+            now = _fingerprint(session, period)
+            if now != (inputs.import_id, inputs.last_decision_id):
+                if import_id is not None and now[0] != import_id:
+                    raise RunRefused([_switched(engine, period, import_id, lang)])
                 continue                        # the period changed under us: again
             writer = chain.ChainWriter(session)
             if new_decisions:
@@ -245,6 +263,18 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
             session.expunge_all()
             return RunOutcome(run, result, len(new_decisions))
     raise RunRefused([refusal(lang, "busy_period", period=period, n=EVALUATION_ATTEMPTS)])
+
+
+def _switched(engine, period: str, import_id: int, lang: str) -> str:
+    """The refusal of a run whose import is no longer the period's active one."""
+    from evaluator.db import LedgerImport
+    with Session(reader(engine)) as session, session.begin():
+        mine = session.get(LedgerImport, import_id)
+        other = active_import(session, period)
+        return refusal(lang, "switched", period=period, mine=import_id, file=mine.file_name,
+                       sha=mine.sha256[:16], other=other.id if other else "?",
+                       other_file=other.file_name if other else "?",
+                       other_sha=other.sha256[:16] if other else "?")
 
 
 def _fingerprint(session: Session, period: str) -> tuple[int | None, int]:

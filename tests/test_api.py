@@ -142,3 +142,50 @@ def test_verify_names_a_changed_record(db, ledger, db_url):
     bad = xietong.verify(db)
     assert not bad.ok and bad.problem.endswith("was changed")
     assert bad.problem.startswith("adjustment ")
+
+
+def _other_ledger(tmp_path):
+    rows = worked_example().build().rows
+    rows["Departments"][0] = dict(rows["Departments"][0], base_score=Decimal("71"))
+    path = tmp_path / "other.xlsx"
+    write_ledger(path, rows, lang="en")
+    return path
+
+
+def test_a_run_never_reports_another_files_results(db, ledger, tmp_path, db_url):
+    """Issue: two `xietong run` of one period started together; the first evaluated the
+    second's ledger. Evaluating with the import it made, a run refuses when another import
+    became active before it read the ledger, and when one did while it computed."""
+    mine = xietong.import_ledger(db, ledger, PERIOD)
+    other = xietong.import_ledger(db, _other_ledger(tmp_path), PERIOD)
+    before = db_state(db_url)
+    with pytest.raises(xietong.Refused) as e:
+        xietong.evaluate(db, PERIOD, import_id=mine.import_id)
+    assert e.value.lines == [
+        f"import #1 (ledger.xlsx, sha256 {mine.file_sha256[:16]}) was stored, but meanwhile "
+        f"import #2 (other.xlsx, sha256 {other.file_sha256[:16]}) became the active ledger of "
+        "2026-11: nothing was evaluated. Run `xietong evaluate --period 2026-11` to evaluate the "
+        "active ledger, or import ledger.xlsx again to make it active"]
+    assert db_state(db_url) == before
+
+
+def test_an_import_that_lands_while_a_run_computes_refuses_it(db, ledger, tmp_path, db_url,
+                                                               monkeypatch):
+    import evaluator.runs as runs
+    mine = xietong.import_ledger(db, ledger, PERIOD)
+    compute = runs.run_forked
+
+    def meanwhile(*args, **kwargs):
+        got = compute(*args, **kwargs)
+        xietong.import_ledger(db, _other_ledger(tmp_path), PERIOD)   # lands before the store
+        return got
+
+    monkeypatch.setattr(runs, "run_forked", meanwhile)
+    with pytest.raises(xietong.Refused) as e:
+        xietong.evaluate(db, PERIOD, import_id=mine.import_id)
+    assert "became the active ledger of 2026-11: nothing was evaluated" in e.value.lines[0]
+    assert xietong.status(db)[0].latest_run is None          # no run was stored
+    # without import_id the evaluation follows the period's active ledger (it reads again)
+    monkeypatch.setattr(runs, "run_forked", compute)
+    run = xietong.evaluate(db, PERIOD)
+    assert run.file_sha256 == xietong.status(db)[0].active_import["sha256"]

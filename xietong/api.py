@@ -212,15 +212,18 @@ def load_policy_or_refuse(policy, lang: str | None = None):
 
 
 def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
-             progress: Progress | None = None) -> RunResult:
+             progress: Progress | None = None, import_id: int | None = None) -> RunResult:
     """Fire the rules on the period's active ledger with the decisions in force and store the
-    run (SPEC §5, §6). `policy`: a TOML path, a rules.policy.Policy, or None for the default."""
+    run (SPEC §5, §6). `policy`: a TOML path, a rules.policy.Policy, or None for the default.
+    `import_id`: evaluate only if that import is (still) the period's active ledger — what
+    import-then-evaluate needs when another import of the period may land in between."""
     from evaluator.runs import EvaluationFailed, RunRefused, evaluate_period
     lang = lang or "en"
     policy = load_policy_or_refuse(policy, lang)
     _existing(db, lang)
     try:
-        outcome = evaluate_period(db.engine, period, policy, lang=lang, progress=progress)
+        outcome = evaluate_period(db.engine, period, policy, lang=lang, progress=progress,
+                                  import_id=import_id)
     except RunRefused as e:
         raise Refused(e.lines) from None
     except EvaluationFailed as e:

@@ -78,9 +78,9 @@ def cmd_import(args, db, lang, out) -> int:
     return 0
 
 
-def _evaluate(args, db, lang, out) -> api.RunResult:
+def _evaluate(args, db, lang, out, import_id: int | None = None) -> api.RunResult:
     result = api.evaluate(db, args.period, policy=getattr(args, "policy", None), lang=lang,
-                          progress=Progress())
+                          progress=Progress(), import_id=import_id)
     _say(out, i18n.run_summary(lang, result))
     return result
 
@@ -105,7 +105,7 @@ def cmd_report(args, db, lang, out) -> int:
 def cmd_run(args, db, lang, out) -> int:
     imported = _import(args, db, lang, out, args.ledger)
     lang = lang or imported.lang
-    _evaluate(args, db, lang, out)
+    _evaluate(args, db, lang, out, imported.import_id)
     _report(args, db, lang, out, args.out, args.format)
     return 0
 
@@ -151,8 +151,8 @@ def cmd_demo(args, db, lang, out) -> int:
                                      employees=args.employees, period=args.period,
                                      seed=args.seed, lang=lang)
     _say(out, i18n.t(lang, "demo_ledger", path=ledger, n=args.employees))
-    _import(args, db, lang, out, str(ledger))
-    _evaluate(args, db, lang, out)
+    imported = _import(args, db, lang, out, str(ledger))
+    _evaluate(args, db, lang, out, imported.import_id)
     _report(args, db, lang, out, out_dir, set(api.FORMATS))
     return 0
 
