@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -173,6 +174,12 @@ _MESSAGES: dict[str, Text] = {
            "sha256 {other_sha}) became the active ledger of {period}: nothing was evaluated. Run "
            "`xietong evaluate --period {period}` to evaluate the active ledger, or import {file} again "
            "to make it active"),
+    "outdated": Text(
+        zh="{where} (结论)：'{rid}' 已于 {at} UTC 由 {by} 作出结论 {value}，晚于本复核清单的发放时间（{issued} UTC）；"
+           "此处的 {new} 来自过时的副本，会推翻较新的结论。请使用较新的复核清单，或由 HR 以 --supersede 强制记录",
+        en="{where} (decision): '{rid}' was decided {value} by {by} at {at} UTC, after this review "
+           "workbook was issued ({issued} UTC); this {new} comes from an outdated copy and would "
+           "undo it. Return a newer review workbook, or HR can record it anyway with --supersede"),
     "no_import": Text(
         zh="{period} 没有导入台账：请先运行 `xietong import LEDGER --period {period}`",
         en="no ledger imported for {period}: run `xietong import LEDGER --period {period}` first"),
@@ -415,26 +422,56 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
 
 # --------------------------------------------------------------------------- decisions files
 
+@dataclass
+class DecisionChange:
+    """One decision recorded from a file: the item, what it was, what it is now, who decided."""
+    review_id: str
+    kind: str
+    subject_id: str
+    old: str | None              # confirm | overturn | None (the item was open)
+    new: str
+    reviewer_id: str
+
+
 def record_decisions(engine, period: str, file_name: str, file_sha256: str,
-                     decisions: list[DecisionRow], lang: str = "en") -> tuple[int, int]:
+                     decisions: list[DecisionRow], lang: str = "en", *,
+                     issued_at: datetime | None = None,
+                     supersede: bool = False) -> tuple[list[DecisionChange], int]:
     """Validate a returned review workbook's decisions against the period's latest run and record
-    them. Returns (recorded, unchanged). Refuses the whole file on any problem."""
+    them. Returns (the changes recorded, how many rows changed nothing). Refuses the whole file
+    on any problem.
+
+    `issued_at`, when the workbook says when it was issued: a row that would change an item
+    whose current decision was recorded after that time comes from an outdated copy and
+    refuses the file, naming the newer decision — unless `supersede` (HR records it anyway)."""
     with Session(engine) as session, session.begin():
         run = latest_run(session, period)
         if run is None:
             raise RunRefused([refusal(lang, "no_run", period=period)])
         items = {e.review_id: {"type": e.type, "kind": e.kind, "assignee_id": e.assignee_id,
-                               "source_hash": e.source_hash}
+                               "source_hash": e.source_hash, "subject_id": e.subject_id}
                  for e in session.exec(select(ExceptionItem).where(ExceptionItem.run_id == run.id))}
         problems = validate_decisions(decisions, items, lang)
+        stored = decisions_in_force(session, period)
+        if issued_at is not None and not supersede:
+            for d in decisions:
+                prev = stored.get(d.review_id)
+                if (prev is not None and _aware(prev.decided_at) > _aware(issued_at)
+                        and (prev.decision, prev.comment or None) != (d.decision, d.comment or None)):
+                    problems.append(refusal(
+                        lang, "outdated", where=d.cell("decision"), rid=d.review_id,
+                        value=prev.decision, by=prev.reviewer_id,
+                        at=_aware(prev.decided_at).strftime("%Y-%m-%d %H:%M"),
+                        issued=_aware(issued_at).strftime("%Y-%m-%d %H:%M"), new=d.decision))
         if problems:
             raise RunRefused(problems)
-        stored = decisions_in_force(session, period)
         new = []
+        changes = []
         unchanged = 0
         for d in decisions:
             prev = stored.get(d.review_id)
-            h = items[d.review_id]["source_hash"]
+            item = items[d.review_id]
+            h = item["source_hash"]
             if (prev is not None and prev.decision == d.decision and prev.reviewer_id == d.reviewer_id
                     and (prev.comment or None) == (d.comment or None) and prev.source_hash == h):
                 unchanged += 1
@@ -443,6 +480,11 @@ def record_decisions(engine, period: str, file_name: str, file_sha256: str,
                                 reviewer_id=d.reviewer_id, comment=d.comment, source_hash=h,
                                 file_name=file_name, file_sha256=file_sha256, sheet=d.sheet,
                                 row=d.row))
+            # the item's decision before this file: the stored one while its rows are the same
+            old = prev.decision if prev is not None and prev.source_hash == h else None
+            changes.append(DecisionChange(d.review_id, item["kind"], item["subject_id"], old,
+                                          d.decision, d.reviewer_id))
+            stored[d.review_id] = new[-1]
         if new:
             writer = chain.ChainWriter(session)
             next_id = writer.next_id(Decision)
@@ -452,7 +494,12 @@ def record_decisions(engine, period: str, file_name: str, file_sha256: str,
             writer.insert(Decision, new, "decision")
             writer.flush()
             fault("decisions-commit")
-        return len(new), unchanged
+        return changes, unchanged
+
+
+def _aware(t: datetime) -> datetime:
+    """SQLite hands timestamps back naive (they are stored in UTC)."""
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
 
 
 # --------------------------------------------------------------------------- reading a run back

@@ -269,3 +269,74 @@ def test_help_and_usage_errors_in_chinese(monkeypatch, capsys):
         main(["evaluate"])
     assert capsys.readouterr().err.splitlines()[-1] == \
         "xietong evaluate: error: the following arguments are required: --period"
+
+
+def test_a_ledger_is_not_a_review_workbook(setup):
+    tmp, url, db, ledger = setup
+    assert cli("run", str(ledger), "--period", PERIOD, "--out", str(tmp / "o"), "--db", url,
+               "--format", "json")[0] == 0
+    before = db_state(url)
+    code, out, err = cli("decisions", str(ledger), "--period", PERIOD, "--db", url)
+    assert code == 1
+    assert err == (f"{ledger}: not a returned review workbook: its Reviews sheet holds no "
+                   "decision (a template, or a ledger whose Reviews sheet is empty)\n"
+                   "Nothing was recorded.\n")
+    import openpyxl
+    other = tmp / "other.xlsx"
+    book = openpyxl.Workbook()
+    book.active.title = "Budget"
+    book.active.append(["item", "amount"])
+    book.save(other)
+    code, out, err = cli("decisions", str(other), "--period", PERIOD, "--db", url)
+    assert code == 1 and err.startswith(f"{other}: not a review workbook: it has no Reviews")
+    assert db_state(url) == before
+
+
+def _stamped(path: Path, rows, period: str, issued: str, run: int = 1):
+    """A review workbook as reports/ issues it: the stamp in its custom properties."""
+    import openpyxl
+    from openpyxl.packaging.custom import StringProperty
+    from importers import stamp
+    _review_file(path, rows)
+    wb = openpyxl.load_workbook(path)
+    for name, value in ((stamp.RUN, str(run)), (stamp.PERIOD, period),
+                        (stamp.ASSIGNEE, "E1"), (stamp.ISSUED_AT, issued)):
+        wb.custom_doc_props.append(StringProperty(name=name, value=value))
+    wb.save(path)
+    return path
+
+
+def test_an_outdated_copy_cannot_undo_a_newer_decision(setup):
+    """SPEC §10.3: E01 returned 撤销, then an older copy with 维持 came back: refused, naming the
+    newer decision; HR may record it anyway with --supersede."""
+    tmp, url, db, ledger = setup
+    assert cli("run", str(ledger), "--period", PERIOD, "--out", str(tmp / "o"), "--db", url,
+               "--format", "json")[0] == 0
+    exceptions = json.loads((tmp / "o" / "exceptions.json").read_text("utf-8"))
+    rid = next(e["review_id"] for e in exceptions if e["kind"] == "RATING_EXTREME")
+    old_copy = _stamped(tmp / "old.xlsx", [{"review_id": rid, "decision": "confirm",
+                                           "reviewer_id": "E1"}], PERIOD, "2000-01-01T00:00:00Z")
+    newer = _stamped(tmp / "new.xlsx", [{"review_id": rid, "decision": "overturn",
+                                        "reviewer_id": "E1", "comment": "属实"}], PERIOD,
+                     "2000-01-02T00:00:00Z")
+    code, out, err = cli("decisions", str(newer), "--period", PERIOD, "--db", url)
+    assert code == 0 and f"  {rid} (RATING_EXTREME, D3): open → overturn, by E1" in out
+    before = db_state(url)
+    code, out, err = cli("decisions", str(old_copy), "--period", PERIOD, "--db", url)
+    lines = err.splitlines()
+    assert code == 1 and lines[0] == f"{old_copy}: the review workbook was refused, 1 problem(s):"
+    assert lines[1].startswith(f"  Reviews!B2 (decision): '{rid}' was decided overturn by E1 at ")
+    assert lines[1].endswith(", after this review workbook was issued (2000-01-01 00:00 UTC); "
+                             "this confirm comes from an outdated copy and would undo it. Return "
+                             "a newer review workbook, or HR can record it anyway with "
+                             "--supersede")
+    assert db_state(url) == before
+    code, out, err = cli("decisions", str(old_copy), "--period", PERIOD, "--db", url,
+                         "--supersede")
+    assert code == 0 and f"  {rid} (RATING_EXTREME, D3): overturn → confirm, by E1" in out
+    # a workbook stamped for another period says so
+    other = _stamped(tmp / "oct.xlsx", [{"review_id": rid, "decision": "confirm",
+                                        "reviewer_id": "E1"}], "2026-10", "2026-10-05T08:00:00Z", 7)
+    code, out, err = cli("decisions", str(other), "--period", PERIOD, "--db", url)
+    assert code == 1 and err == (f"{other}: this is a review workbook of 2026-10 (run #7), not of "
+                                 "2026-11\nNothing was recorded.\n")

@@ -44,10 +44,11 @@ class Refused(Exception):
         self.problems = list(problems or [])
 
     @classmethod
-    def listing(cls, lang: str, path, problems) -> "Refused":
+    def listing(cls, lang: str, path, problems, header: str = "refused_header",
+                tail: str = "nothing_stored") -> "Refused":
         """A refused file: a header naming it, one indented line per problem, nothing stored."""
-        return cls([i18n.t(lang, "refused_header", path=path, n=len(problems))]
-                   + [f"  {p}" for p in problems] + [i18n.t(lang, "nothing_stored")], problems)
+        return cls([i18n.t(lang, header, path=path, n=len(problems))]
+                   + [f"  {p}" for p in problems] + [i18n.t(lang, tail)], problems)
 
 
 # --------------------------------------------------------------------------- the database
@@ -374,34 +375,55 @@ class DecisionsResult:
     path: str
     period: str
     lang: str
-    recorded: int
+    changes: list                  # evaluator.runs.DecisionChange: item, old → new, by whom
     unchanged: int
+    issued_at: datetime | None     # when the review workbook was issued (its stamp), if known
 
 
-def record_decisions(db: Database, path, period: str, *,
-                     lang: str | None = None) -> DecisionsResult:
-    """Record the decisions of a manager's returned review workbook (SPEC §6): validated
-    against the period's latest run; any problem refuses the whole file, nothing recorded."""
+def record_decisions(db: Database, path, period: str, *, lang: str | None = None,
+                     supersede: bool = False) -> DecisionsResult:
+    """Record the decisions of a manager's returned review workbook (SPEC §6, §10.3): validated
+    against the period's latest run; any problem refuses the whole file, nothing recorded. A
+    file that is not a review workbook (no review sheet, or no decision in it) is refused as
+    such; a decision from a copy issued before the item's current decision refuses the file
+    unless `supersede` (HR)."""
     from evaluator.runs import DecisionRow, RunRefused, record_decisions as record
     from importers import LedgerRefused, read_ledger
+    from importers.stamp import read_stamp
     path = str(path)
     _existing(db, lang)
     if not Path(path).exists():
-        raise Refused([i18n.t(lang or "en", "file_missing", path=path)])
+        raise Refused([i18n.t(lang or "en", "review_file_missing", path=path)])
     try:
         book = read_ledger(path, lang=lang, only=("Reviews",))
     except LedgerRefused as refused:
-        raise Refused.listing(lang or refused.lang, path, refused.problems) from None
+        lang = lang or refused.lang
+        if any(p.kind == "missing_sheet" for p in refused.problems):
+            raise Refused([i18n.t(lang, "not_review_workbook", path=path),
+                           i18n.t(lang, "nothing_recorded")]) from None
+        raise Refused.listing(lang, path, refused.problems, "review_refused_header",
+                              "nothing_recorded") from None
     lang = lang or book.lang
+    if not book.rows["Reviews"]:
+        raise Refused([i18n.t(lang, "no_decision_in_file", path=path),
+                       i18n.t(lang, "nothing_recorded")])
+    stamp = read_stamp(path)
+    if stamp is not None and stamp.period != period:
+        raise Refused([i18n.t(lang, "review_other_period", path=path, period=period,
+                              stamped=stamp.period, run=stamp.run_id),
+                       i18n.t(lang, "nothing_recorded")])
     sheet = book.sheet_names.get("Reviews", "Reviews")
     letters = book.columns.get("Reviews", {})
     rows = [DecisionRow(r["review_id"], r["decision"], r["reviewer_id"], r.get("comment"), sheet,
                         r["row"], letters) for r in book.rows["Reviews"]]
+    issued_at = stamp.issued_at if stamp is not None else None
     try:
-        recorded, unchanged = record(db.engine, period, book.file_name, book.sha256, rows, lang)
+        changes, unchanged = record(db.engine, period, book.file_name, book.sha256, rows, lang,
+                                    issued_at=issued_at, supersede=supersede)
     except RunRefused as e:
-        raise Refused.listing(lang, path, e.lines) from None
-    return DecisionsResult(path, period, lang, recorded, unchanged)
+        raise Refused.listing(lang, path, e.lines, "review_refused_header",
+                              "nothing_recorded") from None
+    return DecisionsResult(path, period, lang, changes, unchanged, issued_at)
 
 
 # --------------------------------------------------------------------------- verify, status

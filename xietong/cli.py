@@ -111,9 +111,14 @@ def cmd_run(args, db, lang, out) -> int:
 
 
 def cmd_decisions(args, db, lang, out) -> int:
-    done = api.record_decisions(db, args.file, args.period, lang=lang)
-    _say(out, i18n.t(done.lang, "decisions_done", path=args.file, n=done.recorded,
+    done = api.record_decisions(db, args.file, args.period, lang=lang, supersede=args.supersede)
+    _say(out, i18n.t(done.lang, "decisions_done", path=args.file, n=len(done.changes),
                      same=done.unchanged, period=args.period))
+    for c in done.changes:
+        _say(out, i18n.t(done.lang, "decision_change", rid=c.review_id, kind=c.kind,
+                         subject=c.subject_id, by=c.reviewer_id,
+                         old=i18n.t(done.lang, f"decision_{c.old or 'open'}"),
+                         new=i18n.t(done.lang, f"decision_{c.new}")))
     return 0
 
 
@@ -179,6 +184,9 @@ HELP: dict[str, Text] = {
     "decisions": Text(zh="记录交回的复核清单中的结论",
                       en="record the decisions of a returned review workbook"),
     "verify": Text(zh="审计链防篡改校验", en="tamper check of the audit chain"),
+    "supersede": Text(zh="（HR）记录来自较早发放副本的结论，即使它推翻了其后记录的结论",
+                      en="(HR) record decisions from an earlier-issued copy even where they undo a "
+                         "decision recorded since"),
     "status": Text(zh="数据库中各考核期的情况", en="what the database holds, per period"),
     "policy": Text(zh="政策文件工具", en="policy file tools"),
     "policy_check": Text(zh="校验政策文件（错误与超出原文区间的警告）",
@@ -297,6 +305,7 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
     s = command("decisions", cmd_decisions)
     s.add_argument("file", metavar="FILE")
     s.add_argument("--period", required=True, type=period, help=h("period"))
+    s.add_argument("--supersede", action="store_true", help=h("supersede"))
 
     s = command("verify", cmd_verify)
     s.add_argument("--period", type=period, default=None, help=h("period"))

@@ -17,6 +17,32 @@ MESSAGES: dict[str, Text] = {
     "refused_header": Text(
         zh="{path}：台账被拒绝，共 {n} 个问题：",
         en="{path}: the ledger was refused, {n} problem(s):"),
+    "review_refused_header": Text(
+        zh="{path}：复核清单被拒绝，共 {n} 个问题：",
+        en="{path}: the review workbook was refused, {n} problem(s):"),
+    "review_file_missing": Text(
+        zh="{path}：应为复核清单工作簿，实际文件不存在",
+        en="{path}: expected a review workbook, got no such file"),
+    "not_review_workbook": Text(
+        zh="{path}：不是复核清单：其中没有“复核结论”（Reviews）工作表。台账请用 `xietong import` 导入",
+        en="{path}: not a review workbook: it has no Reviews (复核结论) sheet. A ledger is imported "
+           "with `xietong import`"),
+    "no_decision_in_file": Text(
+        zh="{path}：不是交回的复核清单：其“复核结论”工作表中没有任何结论（空白模板，或复核结论页为空的台账）",
+        en="{path}: not a returned review workbook: its Reviews sheet holds no decision (a "
+           "template, or a ledger whose Reviews sheet is empty)"),
+    "review_other_period": Text(
+        zh="{path}：这是 {stamped} 的复核清单（运行记录 #{run}），不属于 {period}",
+        en="{path}: this is a review workbook of {stamped} (run #{run}), not of {period}"),
+    "nothing_recorded": Text(
+        zh="未记录任何结论。",
+        en="Nothing was recorded."),
+    "decision_change": Text(
+        zh="  {rid}（{kind}，{subject}）：{old} → {new}，复核人 {by}",
+        en="  {rid} ({kind}, {subject}): {old} → {new}, by {by}"),
+    "decision_open": Text(zh="待复核", en="open"),
+    "decision_confirm": Text(zh="维持", en="confirm"),
+    "decision_overturn": Text(zh="撤销", en="overturn"),
     "nothing_stored": Text(
         zh="未写入任何数据。",
         en="Nothing was stored."),
