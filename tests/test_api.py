@@ -91,7 +91,8 @@ def test_refusals_of_a_period_without_import_or_run(db, ledger, tmp_path):
                                      "first (xietong import LEDGER --period YYYY-MM), or name "
                                      "the database with --db"]
         assert not db.exists() and xietong.status(db) == []
-    xietong.import_ledger(db, ledger, "2026-10")
+    # the same file for another period is refused unless forced (SPEC §10.2): forced here
+    xietong.import_ledger(db, ledger, "2026-10", force=True)
     with pytest.raises(xietong.Refused) as e:
         xietong.evaluate(db, PERIOD)
     assert e.value.lines == ["no ledger imported for 2026-11: run `xietong import LEDGER "
@@ -100,7 +101,7 @@ def test_refusals_of_a_period_without_import_or_run(db, ledger, tmp_path):
         xietong.verify(db, PERIOD)
     assert e.value.lines == [f"nothing to verify: no ledger was ever imported for 2026-11 "
                              f"(database {db.url})"]
-    xietong.import_ledger(db, ledger, PERIOD)
+    xietong.import_ledger(db, ledger, PERIOD, force=True)
     with pytest.raises(xietong.Refused) as e:
         xietong.report(db, PERIOD, tmp_path / "out")
     assert e.value.lines == ["no evaluation of 2026-11 yet: run `xietong evaluate --period "

@@ -340,3 +340,43 @@ def test_an_outdated_copy_cannot_undo_a_newer_decision(setup):
     code, out, err = cli("decisions", str(other), "--period", PERIOD, "--db", url)
     assert code == 1 and err == (f"{other}: this is a review workbook of 2026-10 (run #7), not of "
                                  "2026-11\nNothing was recorded.\n")
+
+
+def test_a_wrong_period_is_caught_at_import(tmp_path, db_url):
+    """SPEC §10.2: November's file imported as May 2027 (its behaviours dated November), and
+    the same file, once November's active ledger, imported for December: refused with the
+    month and the period named; --force imports and the import record says so."""
+    import datetime as dt
+    from tests.ledgers import small_company
+    b = small_company()
+    for i, day in enumerate((3, 5, 8), start=1):
+        b.behaviour(f"B{i}", "F2", "SHARE", 1, "F1", day=dt.date(2026, 11, day))
+    b.behaviour("B4", "F3", "SHARE", 1, "F1", day=dt.date(2026, 10, 30))
+    november = tmp_path / "november.xlsx"
+    write_ledger(november, b.build().rows, lang="en")
+    before = db_state(db_url)
+    code, out, err = cli("import", str(november), "--period", "2027-05", "--db", db_url)
+    assert code == 1 and err == (
+        f"{november}: the ledger was refused, 1 problem(s):\n"
+        "  Behaviours (date): expected dates in 2027-05, got 4 of 4 dated rows outside 2027-05, "
+        "most in 2026-11 (3 rows); check --period, or import with --force\n"
+        "Nothing was stored.\n")
+    assert db_state(db_url) == before
+    assert cli("import", str(november), "--period", "2026-11", "--db", db_url)[0] == 0
+    code, out, err = cli("import", str(november), "--period", "2026-12", "--db", db_url)
+    lines = err.splitlines()
+    assert code == 1 and lines[0] == f"{november}: the ledger was refused, 2 problem(s):"
+    assert lines[1].startswith("  expected a ledger file of this period, got the same file "
+                               "(sha256 ")
+    assert lines[1].endswith(") is the active ledger of 2026-11 (import #1); check --period, or "
+                             "import with --force")
+    code, out, err = cli("import", str(november), "--period", "2026-12", "--db", db_url, "--force")
+    assert code == 0
+    warned = out.split("Warnings:\n", 1)[1].splitlines()
+    assert warned[0].startswith("  imported with --force: expected a ledger file of this period")
+    assert warned[1] == ("  imported with --force: Behaviours (date): expected dates in 2026-12, "
+                         "got 4 of 4 dated rows outside 2026-12, most in 2026-11 (3 rows); check "
+                         "--period, or import with --force")
+    stored = sa.create_engine(db_url).connect().execute(sa.text(
+        "SELECT warnings FROM ledger_import WHERE period = '2026-12'")).scalar()
+    assert "imported with --force" in stored            # the import record says so (chained)

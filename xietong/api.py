@@ -164,9 +164,13 @@ class ImportResult:
 
 
 def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
-                  progress: Progress | None = None) -> ImportResult:
+                  progress: Progress | None = None, force: bool = False) -> ImportResult:
     """Read, validate and store one ledger workbook as the period's active ledger (SPEC §3).
-    Refused (every problem by sheet and cell, nothing stored) when the workbook is bad."""
+    Refused (every problem by sheet and cell, nothing stored) when the workbook is bad, or when
+    it looks like another period's (SPEC §10.2) — unless `force`, and then the import record
+    keeps a warning saying so."""
+    from evaluator.db import reader
+    from evaluator.period_check import forced_warning, period_problems
     from evaluator.store import store_import
     from importers import LedgerRefused, read_ledger
     path = str(path)
@@ -177,6 +181,14 @@ def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
     except LedgerRefused as refused:
         # the problems are already worded in the refusal's language
         raise Refused.listing(lang or refused.lang, path, refused.problems) from None
+    if db.exists():
+        with Session(reader(db.engine)) as session, session.begin():
+            wrong = period_problems(session, ledger, period)
+    else:                               # a refused first import must not create the database
+        wrong = period_problems(None, ledger, period)
+    if wrong and not force:
+        raise Refused.listing(lang or ledger.lang, path, wrong)
+    ledger.warnings.extend(forced_warning(p) for p in wrong)
     outcome = store_import(db.engine, ledger, period, progress=progress)
     return ImportResult(path, period, ledger.lang, ledger.sha256, outcome.status,
                         outcome.import_id, outcome.previous_import_id,

@@ -66,7 +66,8 @@ def cmd_template(args, db, lang, out) -> int:
 
 
 def _import(args, db, lang, out, path: str) -> api.ImportResult:
-    imported = api.import_ledger(db, path, args.period, lang=lang, progress=Progress())
+    imported = api.import_ledger(db, path, args.period, lang=lang, progress=Progress(),
+                                 force=getattr(args, "force", False))
     _say(out, i18n.import_summary(lang or imported.lang, imported))
     # once the ledger's language is known: which database holds it (SPEC §10.6)
     _say(out, i18n.t(lang or imported.lang, "database", url=db.shown_url))
@@ -184,6 +185,9 @@ HELP: dict[str, Text] = {
     "decisions": Text(zh="记录交回的复核清单中的结论",
                       en="record the decisions of a returned review workbook"),
     "verify": Text(zh="审计链防篡改校验", en="tamper check of the audit chain"),
+    "force": Text(zh="即使台账看起来属于另一个考核期也导入（导入记录会注明）",
+                  en="import even when the ledger looks like another period's (the import "
+                     "record says so)"),
     "supersede": Text(zh="（HR）记录来自较早发放副本的结论，即使它推翻了其后记录的结论",
                       en="(HR) record decisions from an earlier-issued copy even where they undo a "
                          "decision recorded since"),
@@ -285,6 +289,7 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
     s = command("import", cmd_import)
     s.add_argument("ledger", metavar="LEDGER")
     s.add_argument("--period", required=True, type=period, help=h("period"))
+    s.add_argument("--force", action="store_true", help=h("force"))
 
     s = command("evaluate", cmd_evaluate)
     s.add_argument("--period", required=True, type=period, help=h("period"))
@@ -298,6 +303,7 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
     s = command("run", cmd_run)
     s.add_argument("ledger", metavar="LEDGER")
     s.add_argument("--period", required=True, type=period, help=h("period"))
+    s.add_argument("--force", action="store_true", help=h("force"))
     s.add_argument("--out", required=True, help=h("out_dir"))
     s.add_argument("--policy", default=None, help=h("policy_file"))
     s.add_argument("--format", type=formats, default=set(api.FORMATS), help=h("format"))
