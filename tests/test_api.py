@@ -38,7 +38,7 @@ def test_the_worked_example_through_the_library(db, ledger, tmp_path, capsys):
         (1, 6, 3, 3, 3)
     written = xietong.report(db, PERIOD, tmp_path / "out", formats={"json"})
     assert sorted(p.name for p in written.written) == [
-        "adjustments.json", "exceptions.json", "scores.json", "trace.json"]
+        "adjustments.json", "exceptions.json", "manifest.json", "scores.json", "trace.json"]
     assert written.chain is None and not written.stale
     scores = json.loads((tmp_path / "out" / "scores.json").read_text("utf-8"))
     d3 = next(d for d in scores["departments"] if d["dept_id"] == "D3")

@@ -380,3 +380,42 @@ def test_a_wrong_period_is_caught_at_import(tmp_path, db_url):
     stored = sa.create_engine(db_url).connect().execute(sa.text(
         "SELECT warnings FROM ledger_import WHERE period = '2026-12'")).scalar()
     assert "imported with --force" in stored            # the import record says so (chained)
+
+
+def test_a_report_folder_holds_one_run(setup):
+    """SPEC §10.4: manifest.json lists every file written with its SHA-256 and size; a later
+    report of the period removes the earlier report's files it does not write (a stale
+    reviews/E04.xlsx would otherwise be returned and refused), never a file it did not write;
+    another period's report is refused in that folder."""
+    import hashlib
+    tmp, url, db, ledger = setup
+    out_dir = tmp / "out"
+    assert cli("run", str(ledger), "--period", PERIOD, "--out", str(out_dir), "--db", url,
+               "--format", "xlsx,json")[0] == 0
+    manifest = json.loads((out_dir / "manifest.json").read_text("utf-8"))
+    assert (manifest["period"], manifest["run_id"]) == (PERIOD, 1)
+    listed = {f["path"]: f for f in manifest["files"]}
+    on_disk = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*")
+                     if p.is_file() and p.name != "manifest.json")
+    assert sorted(listed) == on_disk
+    # the worked example's three reviews go to E1 and E30; it has no rejection, so no HR.xlsx
+    assert {"statement.xlsx", "trace.xlsx", "reviews/E1.xlsx", "reviews/E30.xlsx",
+            "scores.json"} <= set(listed)
+    for path, f in listed.items():
+        data = (out_dir / path).read_bytes()
+        assert (f["bytes"], f["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+    (out_dir / "reviews" / "E1-returned.xlsx").write_bytes(b"a manager's copy")
+    code, out, _ = cli("report", "--period", PERIOD, "--out", str(out_dir), "--db", url,
+                       "--format", "json")
+    assert code == 0
+    stale = sorted(p for p in listed if not p.endswith(".json"))
+    assert out.splitlines()[-1] == (
+        "  manifest.json  the 4 files of this report with their SHA-256; removed "
+        f"{len(stale)} file(s) of the earlier report that this one does not write: "
+        + ", ".join(stale))
+    left = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file())
+    assert left == ["adjustments.json", "exceptions.json", "manifest.json",
+                    "reviews/E1-returned.xlsx", "scores.json", "trace.json"]
+    code, out, err = cli("report", "--period", "2026-12", "--out", str(out_dir), "--db", url)
+    assert code == 1 and err == (f"{out_dir} holds the report of 2026-11 (manifest.json): write "
+                                 "2026-12's into another folder\n")

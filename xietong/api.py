@@ -278,6 +278,7 @@ class ReportResult:
     reviews: int                   # items to decide, over all review workbooks
     rejections: int                # rejections and notices listed in HR.xlsx
     chain: ChainStatus | None      # None when no trace was written (json only)
+    removed: list[str] = field(default_factory=list)   # the earlier report's files not rewritten
 
     @property
     def written(self) -> list[Path]:
@@ -299,6 +300,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     from reports import json_files, reviews, statement, trace
     formats = frozenset(formats)
     engine = _existing(db, lang).engine
+    earlier = _earlier_manifest(Path(out_dir), period, lang)
     other = None
     try:
         # a read-only snapshot: reports neither wait for nor block a writer (evaluator.db.reader)
@@ -368,11 +370,65 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             other.cancel()
         raise
     files.update(others)
+    manifest, removed = _write_manifest(out_dir, period, run.id, files, earlier)
+    files["manifest"] = [manifest]
     departments, employees = statement.summary(rows)
     k, r, j = reviews.counts(stored)
     return ReportResult(period, run.id, out_dir, lang, formats, stale, files, departments,
                         employees, len(stored["firings"]), len(files.get("reviews", [])), r, j,
-                        None if chain is None else ChainStatus(**chain))
+                        None if chain is None else ChainStatus(**chain), removed)
+
+
+MANIFEST = "manifest.json"
+
+
+def _earlier_manifest(out_dir: Path, period: str, lang: str | None) -> dict | None:
+    """The manifest of the report already in `out_dir`, if any. A folder holds one period's
+    report: writing another period's into it is refused (its files would be mixed up)."""
+    import json
+    path = out_dir / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+        files = [f["path"] for f in manifest["files"]]
+        other = manifest["period"]
+    except (ValueError, KeyError, TypeError):
+        return None                  # not ours, or damaged: rewritten, nothing removed
+    if other != period:
+        raise Refused([i18n.t(lang or "en", "report_other_period", dir=out_dir, other=other,
+                              period=period)])
+    return {"period": other, "files": files}
+
+
+def _write_manifest(out_dir: Path, period: str, run_id: int, files: dict[str, list[Path]],
+                    earlier: dict | None) -> tuple[Path, list[str]]:
+    """manifest.json (SPEC §10.4): every file this report wrote, with its SHA-256 and size; the
+    files of the earlier report of the period that this one did not write are removed, so the
+    folder holds one run (never a file the manifest did not list: a manager's returned copy
+    saved beside the reports stays)."""
+    import hashlib
+    import json
+    out_dir = Path(out_dir)
+    written = sorted(p for paths in files.values() for p in paths)
+    entries = []
+    for p in written:
+        data = p.read_bytes()
+        entries.append({"path": p.relative_to(out_dir).as_posix(),
+                        "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+    keep = {e["path"] for e in entries}
+    removed = []
+    for old in (earlier or {}).get("files", ()):
+        stale = out_dir / old
+        if old not in keep and ".." not in Path(old).parts and stale.is_file():
+            stale.unlink()
+            removed.append(old)
+    manifest = {"period": period, "run_id": run_id,
+                "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "files": entries}
+    path = out_dir / MANIFEST
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    return path, removed
 
 
 def _aware(t: datetime) -> datetime:

@@ -187,6 +187,15 @@ MESSAGES: dict[str, Text] = {
     "report_json": Text(
         zh="机器可读的得分、调整、异常与规则触发",
         en="machine-readable scores, adjustments, exceptions and trace"),
+    "report_manifest": Text(
+        zh="本次报告的 {n:,} 个文件及其 SHA-256",
+        en="the {n:,} files of this report with their SHA-256"),
+    "report_removed": Text(
+        zh="；已删除上次报告中本次未生成的 {n:,} 个文件：{files}",
+        en="; removed {n:,} file(s) of the earlier report that this one does not write: {files}"),
+    "report_other_period": Text(
+        zh="{dir} 中已有 {other} 的报告（manifest.json）：请把 {period} 的报告写入另一个文件夹",
+        en="{dir} holds the report of {other} (manifest.json): write {period}'s into another folder"),
     "chain_ok_short": Text(
         zh="校验通过",
         en="verified"),
@@ -234,6 +243,9 @@ def report_summary(r) -> list[str]:
                       if r.review_workbooks else t(lang, "report_reviews_none")))
     if "json" in formats:
         lines.append((", ".join(p.name for p in r.files["json"]), t(lang, "report_json")))
+    lines.append(("manifest.json", t(lang, "report_manifest", n=len(r.written) - 1)
+                  + (t(lang, "report_removed", n=len(r.removed), files=", ".join(r.removed))
+                     if r.removed else "")))
     out.append(t(lang, "reports_header", dir=r.out_dir))
     width = max((len(name) for name, _ in lines if len(name) < 24), default=0)
     out += [f"  {name.ljust(width)}  {what}" for name, what in lines]
