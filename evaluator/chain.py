@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExactDecimal, ExceptionItem,
-                          Firing, ImportActivation, LedgerImport, Run)
+                          Firing, ImportActivation, LedgerImport, PeriodEvent, Run)
 from evaluator.canonical import (GENESIS, RowsDigest, canonical_json, firing_content, next_row_hash,
                                  sha256_text, stored_decimal_text)
 from importers.schema import SHEETS
@@ -46,6 +46,7 @@ CHAINED: dict[str, type] = {
     "adjustment": Adjustment,
     "exception": ExceptionItem,
     "decision": Decision,
+    "period_event": PeriodEvent,
 }
 
 

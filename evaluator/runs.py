@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
-from evaluator import chain
+from evaluator import chain, periods
 from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing_content,
                                  parse_sources, sha256_text, sources_json)
 from evaluator.db import Adjustment, Decision, ExceptionItem, Firing, Run, reader, utcnow
@@ -164,6 +165,20 @@ _MESSAGES: dict[str, Text] = {
         en="{period} kept changing while it was evaluated ({n} attempts: other imports or "
            "decisions were committed meanwhile); nothing was stored, run `xietong evaluate "
            "--period {period}` again"),
+    "switched": Text(
+        zh="导入记录 #{mine}（{file}，sha256 {sha}）已保存，但其间导入记录 #{other}（{other_file}，sha256 "
+           "{other_sha}）成为 {period} 的当前台账：未进行评估。运行 `xietong evaluate --period {period}` 评估当前台账，"
+           "或重新导入 {file} 使其成为当前台账",
+        en="import #{mine} ({file}, sha256 {sha}) was stored, but meanwhile import #{other} ({other_file}, "
+           "sha256 {other_sha}) became the active ledger of {period}: nothing was evaluated. Run "
+           "`xietong evaluate --period {period}` to evaluate the active ledger, or import {file} again "
+           "to make it active"),
+    "outdated": Text(
+        zh="{where} (结论)：'{rid}' 已于 {at} UTC 由 {by} 作出结论 {value}，晚于本复核清单的发放时间（{issued} UTC）；"
+           "此处的 {new} 来自过时的副本，会推翻较新的结论。请使用较新的复核清单，或由 HR 以 --supersede 强制记录",
+        en="{where} (decision): '{rid}' was decided {value} by {by} at {at} UTC, after this review "
+           "workbook was issued ({issued} UTC); this {new} comes from an outdated copy and would "
+           "undo it. Return a newer review workbook, or HR can record it anyway with --supersede"),
     "no_import": Text(
         zh="{period} 没有导入台账：请先运行 `xietong import LEDGER --period {period}`",
         en="no ledger imported for {period}: run `xietong import LEDGER --period {period}` first"),
@@ -199,7 +214,7 @@ class _Inputs:
 
 
 def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
-                    progress=None) -> RunOutcome:
+                    progress=None, import_id: int | None = None) -> RunOutcome:
     """Evaluate the period's active ledger and store the run, in three steps:
 
     1. read the inputs in a read transaction (no write lock: other commands go on);
@@ -209,9 +224,16 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     3. store in one write transaction — after checking that no import or decision of the period
        was committed meanwhile (else read and compute again, at most EVALUATION_ATTEMPTS times),
        so that a run always matches the inputs it names.
+
+    `import_id`, when given, is the import the caller means (`xietong run` evaluates the import
+    it just made): if another import of the period became active meanwhile, nothing is
+    evaluated and the refusal names both — a run never hands back another file's results
+    under the caller's file's name.
     """
     for _ in range(EVALUATION_ATTEMPTS):
-        inputs = _read_inputs(engine, period, lang)
+        inputs = _read_inputs(engine, period, lang)      # refuses a closed period first
+        if import_id is not None and inputs.import_id != import_id:
+            raise RunRefused([_switched(engine, period, import_id, lang)])
         try:
             outcome = run_forked(_compute, inputs, policy, period, lang, progress)
         except EvaluationCrashed as e:
@@ -222,7 +244,11 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
             raise RunRefused(outcome[1])
         _, result, hashes, new_decisions, in_force, started = outcome
         with Session(engine) as session, session.begin():
-            if _fingerprint(session, period) != (inputs.import_id, inputs.last_decision_id):
+            _refuse_if_closed(session, period, lang)      # closed while it computed
+            now = _fingerprint(session, period)
+            if now != (inputs.import_id, inputs.last_decision_id):
+                if import_id is not None and now[0] != import_id:
+                    raise RunRefused([_switched(engine, period, import_id, lang)])
                 continue                        # the period changed under us: again
             writer = chain.ChainWriter(session)
             if new_decisions:
@@ -246,14 +272,34 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     raise RunRefused([refusal(lang, "busy_period", period=period, n=EVALUATION_ATTEMPTS)])
 
 
+def _switched(engine, period: str, import_id: int, lang: str) -> str:
+    """The refusal of a run whose import is no longer the period's active one."""
+    from evaluator.db import LedgerImport
+    with Session(reader(engine)) as session, session.begin():
+        mine = session.get(LedgerImport, import_id)
+        other = active_import(session, period)
+        return refusal(lang, "switched", period=period, mine=import_id, file=mine.file_name,
+                       sha=mine.sha256[:16], other=other.id if other else "?",
+                       other_file=other.file_name if other else "?",
+                       other_sha=other.sha256[:16] if other else "?")
+
+
 def _fingerprint(session: Session, period: str) -> tuple[int | None, int]:
     imp = active_import(session, period)
     top = session.exec(select(sa.func.max(Decision.id)).where(Decision.period == period)).one()
     return (imp.id if imp else None), (top or 0)
 
 
+def _refuse_if_closed(session: Session, period: str, lang: str) -> None:
+    try:
+        periods.refuse_if_closed(session, period, lang)
+    except periods.PeriodRefused as e:
+        raise RunRefused(e.lines) from None
+
+
 def _read_inputs(engine, period: str, lang: str) -> _Inputs:
     with Session(reader(engine)) as session, session.begin():
+        _refuse_if_closed(session, period, lang)
         imp = active_import(session, period)
         if imp is None:
             raise RunRefused([refusal(lang, "no_import", period=period)])
@@ -385,26 +431,57 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
 
 # --------------------------------------------------------------------------- decisions files
 
+@dataclass
+class DecisionChange:
+    """One decision recorded from a file: the item, what it was, what it is now, who decided."""
+    review_id: str
+    kind: str
+    subject_id: str
+    old: str | None              # confirm | overturn | None (the item was open)
+    new: str
+    reviewer_id: str
+
+
 def record_decisions(engine, period: str, file_name: str, file_sha256: str,
-                     decisions: list[DecisionRow], lang: str = "en") -> tuple[int, int]:
+                     decisions: list[DecisionRow], lang: str = "en", *,
+                     issued_at: datetime | None = None,
+                     supersede: bool = False) -> tuple[list[DecisionChange], int]:
     """Validate a returned review workbook's decisions against the period's latest run and record
-    them. Returns (recorded, unchanged). Refuses the whole file on any problem."""
+    them. Returns (the changes recorded, how many rows changed nothing). Refuses the whole file
+    on any problem.
+
+    `issued_at`, when the workbook says when it was issued: a row that would change an item
+    whose current decision was recorded after that time comes from an outdated copy and
+    refuses the file, naming the newer decision — unless `supersede` (HR records it anyway)."""
     with Session(engine) as session, session.begin():
+        _refuse_if_closed(session, period, lang)
         run = latest_run(session, period)
         if run is None:
             raise RunRefused([refusal(lang, "no_run", period=period)])
         items = {e.review_id: {"type": e.type, "kind": e.kind, "assignee_id": e.assignee_id,
-                               "source_hash": e.source_hash}
+                               "source_hash": e.source_hash, "subject_id": e.subject_id}
                  for e in session.exec(select(ExceptionItem).where(ExceptionItem.run_id == run.id))}
         problems = validate_decisions(decisions, items, lang)
+        stored = decisions_in_force(session, period)
+        if issued_at is not None and not supersede:
+            for d in decisions:
+                prev = stored.get(d.review_id)
+                if (prev is not None and _aware(prev.decided_at) > _aware(issued_at)
+                        and (prev.decision, prev.comment or None) != (d.decision, d.comment or None)):
+                    problems.append(refusal(
+                        lang, "outdated", where=d.cell("decision"), rid=d.review_id,
+                        value=prev.decision, by=prev.reviewer_id,
+                        at=_aware(prev.decided_at).strftime("%Y-%m-%d %H:%M"),
+                        issued=_aware(issued_at).strftime("%Y-%m-%d %H:%M"), new=d.decision))
         if problems:
             raise RunRefused(problems)
-        stored = decisions_in_force(session, period)
         new = []
+        changes = []
         unchanged = 0
         for d in decisions:
             prev = stored.get(d.review_id)
-            h = items[d.review_id]["source_hash"]
+            item = items[d.review_id]
+            h = item["source_hash"]
             if (prev is not None and prev.decision == d.decision and prev.reviewer_id == d.reviewer_id
                     and (prev.comment or None) == (d.comment or None) and prev.source_hash == h):
                 unchanged += 1
@@ -413,6 +490,11 @@ def record_decisions(engine, period: str, file_name: str, file_sha256: str,
                                 reviewer_id=d.reviewer_id, comment=d.comment, source_hash=h,
                                 file_name=file_name, file_sha256=file_sha256, sheet=d.sheet,
                                 row=d.row))
+            # the item's decision before this file: the stored one while its rows are the same
+            old = prev.decision if prev is not None and prev.source_hash == h else None
+            changes.append(DecisionChange(d.review_id, item["kind"], item["subject_id"], old,
+                                          d.decision, d.reviewer_id))
+            stored[d.review_id] = new[-1]
         if new:
             writer = chain.ChainWriter(session)
             next_id = writer.next_id(Decision)
@@ -422,7 +504,12 @@ def record_decisions(engine, period: str, file_name: str, file_sha256: str,
             writer.insert(Decision, new, "decision")
             writer.flush()
             fault("decisions-commit")
-        return len(new), unchanged
+        return changes, unchanged
+
+
+def _aware(t: datetime) -> datetime:
+    """SQLite hands timestamps back naive (they are stored in UTC)."""
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
 
 
 # --------------------------------------------------------------------------- reading a run back

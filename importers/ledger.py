@@ -342,8 +342,9 @@ class _Reader:
         kinds: list[set] = []                        # per column: the types of its results
         for c in plan:
             j = sh.colmap[c.name]
-            conv = _ENUM_CONVERTERS[c.enum] if c.kind == "enum" else CONVERTERS[c.kind]
-            values, types = convert_column_types(c.kind, conv, list(map(itemgetter(j), body)))
+            kind = "typed" if c.as_typed else c.kind
+            conv = _ENUM_CONVERTERS[c.enum] if c.kind == "enum" else CONVERTERS[kind]
+            values, types = convert_column_types(kind, conv, list(map(itemgetter(j), body)))
             columns.append(values)
             kinds.append(types)
         # Blank rows: every ledger column blank, and no error cell among them.

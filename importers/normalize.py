@@ -9,7 +9,10 @@ expected; converters never raise for user data. Bad carries a message key and ar
 sentence, because the message language is only known once every header has been read.
 
 Decisions where SPEC is silent (kept here, next to the code they shape):
-* text is NFKC-normalised and trimmed (so a full-width space or digit never makes two ids differ);
+* ids, codes and keys are NFKC-normalised and trimmed (so a full-width space or digit never makes
+  two ids differ); free text (names, dimensions, comments, evidence, notes: columns marked
+  `as_typed`) is kept exactly as typed (SPEC §10.1) — full-width punctuation, inner and outer
+  spaces and line breaks stay — and a cell holding only whitespace is blank;
 * numbers as text accept full-width digits, a leading + or −, and thousands separators only when
   they group by three (`1,234.5`; `1,5` is refused: it could be a European decimal comma);
 * `%` is accepted only in ratio columns, and a ratio is never divided by 100 unless it has a %;
@@ -157,6 +160,22 @@ def to_text(v):
     return clean_text(str(v)) or BLANK
 
 
+def to_typed_text(v):
+    """Free text (SPEC §10.1): the cell exactly as typed; blank when it holds only whitespace.
+    An error literal typed as text (`#N/A`) and control characters other than tab and line
+    breaks are refused as in any text cell."""
+    if type(v) is not str:
+        return to_text(v)
+    s = v.strip()
+    if not s:
+        return BLANK
+    if s[:1] == "#" and s.upper() in ERROR_LITERALS:
+        return Bad("error", s.upper())
+    if _CONTROL.search(v):
+        return Bad("control", v)
+    return v
+
+
 # --- numbers ------------------------------------------------------------------------------
 
 _NUM = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -286,8 +305,8 @@ def make_enum(spellings: dict[str, tuple[str, ...]]):
     return to_enum
 
 
-CONVERTERS = {"id": to_id, "text": to_text, "number": to_number, "ratio": to_ratio,
-              "date": to_date}
+CONVERTERS = {"id": to_id, "text": to_text, "typed": to_typed_text, "number": to_number,
+              "ratio": to_ratio, "date": to_date}
 
 
 # --- whole columns ------------------------------------------------------------------------
@@ -357,8 +376,23 @@ def convert_column_types(kind: str, conv, col: list) -> tuple[list, set]:
     return _convert(kind, conv, col, types)
 
 
+def _typed_text(col: list) -> list | None:
+    """The cells themselves ('' for blank ones) when no cell holds a control character or
+    starts with '#' (after leading whitespace): what to_typed_text gives cell by cell."""
+    joined = "\x1f".join(col)
+    if joined.count("\x1f") != len(col) - 1 or _CONTROL_BUT_US.search(joined) or "#" in joined:
+        return None
+    return [v if v.strip() else "" for v in col]
+
+
 def _convert(kind: str, conv, col: list, types: set) -> tuple[list, set]:
-    if types == {str} and kind in ("id", "text"):
+    if types == {str} and kind == "typed":
+        out = _typed_text(col)
+        if out is not None:
+            if all(out):
+                return out, {str}
+            return [s if s else BLANK for s in out], ({str, _Blank} if any(out) else {_Blank})
+    elif types == {str} and kind in ("id", "text"):
         out = _plain_text(col)
         if out is not None and (kind == "text" or max(map(len, col), default=0) <= MAX_ID_LENGTH):
             if all(out):

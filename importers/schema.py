@@ -65,6 +65,9 @@ class Column:
     max: Decimal | None = None
     min_exclusive: bool = False    # "> 0" rather than ">= 0"
     default: str | None = None     # enum default when blank (direction -> higher)
+    as_typed: bool = False         # free text (names, dimensions, comments, evidence, notes):
+    #                                stored and shown exactly as typed (SPEC §10.1), not
+    #                                normalised like ids and codes
     help_en: str = ""
     help_zh: str = ""
 
@@ -97,7 +100,7 @@ def _score(zh: str, en: str) -> Column:
 SHEETS: tuple[Sheet, ...] = (
     Sheet("Departments", "部门", (
         Column("dept_id", "部门编号", "id", help_en="Department id, unique", help_zh="部门编号，唯一"),
-        Column("name", "部门名称", "text", help_en="Department name", help_zh="部门名称"),
+        Column("name", "部门名称", "text", as_typed=True, help_en="Department name", help_zh="部门名称"),
         Column("tier", "层级", "enum", enum="tier",
                help_en="front / middle / back office", help_zh="前台/中台/后台"),
         Column("manager_id", "负责人工号", "id", optional=True,
@@ -110,7 +113,7 @@ SHEETS: tuple[Sheet, ...] = (
     Sheet("Employees", "员工", (
         Column("employee_id", "工号", "id", help_en="Employee id, unique; 'HR' is reserved",
                help_zh="工号，唯一；HR 为保留字"),
-        Column("name", "姓名", "text", help_en="Name", help_zh="姓名"),
+        Column("name", "姓名", "text", as_typed=True, help_en="Name", help_zh="姓名"),
         Column("dept_id", "部门编号", "id", help_en="Must exist in Departments",
                help_zh="必须存在于部门表"),
         Column("manager_id", "上级工号", "id", optional=True,
@@ -123,7 +126,7 @@ SHEETS: tuple[Sheet, ...] = (
         mechanism_zh="评价人、提议人、复核人，以及协同行为加减分的对象"),
     Sheet("Projects", "项目", (
         Column("project_id", "项目编号", "id", help_en="Project id, unique", help_zh="项目编号，唯一"),
-        Column("name", "项目名称", "text", help_en="Project name", help_zh="项目名称"),
+        Column("name", "项目名称", "text", as_typed=True, help_en="Project name", help_zh="项目名称"),
         Column("lead_id", "项目负责人工号", "id", help_en="Project lead's employee id",
                help_zh="项目负责人工号"),
     ), key=("project_id",),
@@ -131,7 +134,7 @@ SHEETS: tuple[Sheet, ...] = (
         mechanism_zh="责任矩阵评分，以及项目负责人提议的协同行为"),
     Sheet("CompanyKPIs", "公司指标", (
         Column("kpi_id", "指标编号", "id", help_en="Company KPI id, unique", help_zh="公司指标编号，唯一"),
-        Column("name", "指标名称", "text", help_en="KPI name", help_zh="指标名称"),
+        Column("name", "指标名称", "text", as_typed=True, help_en="KPI name", help_zh="指标名称"),
         Column("target", "目标值", "number", min=D(0), min_exclusive=True,
                help_en="Target, > 0", help_zh="目标值，> 0"),
         Column("actual", "实际值", "number", min=D(0), help_en="Actual, >= 0", help_zh="实际值，≥ 0"),
@@ -154,9 +157,9 @@ SHEETS: tuple[Sheet, ...] = (
         Column("rater_id", "评价人工号", "id", help_en="Rater's employee id", help_zh="评价人工号"),
         Column("ratee_dept_id", "被评部门编号", "id", help_en="Rated (support) department",
                help_zh="被评价的中后台部门"),
-        Column("dimension", "评价维度", "text", help_en="e.g. responsiveness", help_zh="如 响应速度"),
+        Column("dimension", "评价维度", "text", as_typed=True, help_en="e.g. responsiveness", help_zh="如 响应速度"),
         _score("1–5 分", "1-5"),
-        Column("comment", "评价说明", "text", optional=True,
+        Column("comment", "评价说明", "text", as_typed=True, optional=True,
                help_en="Required in practice for low scores", help_zh="低分须说明理由"),
     ), key=("rating_id",), kind="transaction",
         mechanism_en="Peripheral (internal-customer) rating of middle/back office (周边绩效)",
@@ -178,10 +181,10 @@ SHEETS: tuple[Sheet, ...] = (
                help_zh="被评价的中后台部门"),
         Column("raci_role", "角色", "enum", enum="raci_role",
                help_en="R / A / C / I (informational)", help_zh="R/A/C/I（仅供参考）"),
-        Column("dimension", "评价维度", "text", help_en="e.g. executable solutions",
+        Column("dimension", "评价维度", "text", as_typed=True, help_en="e.g. executable solutions",
                help_zh="如 方案可执行性"),
         _score("1–5 分", "1-5"),
-        Column("comment", "评价说明", "text", optional=True,
+        Column("comment", "评价说明", "text", as_typed=True, optional=True,
                help_en="Required in practice for low scores", help_zh="低分须说明理由"),
     ), key=("rating_id",), kind="transaction",
         mechanism_en="RACI linkage: the front office rates the middle/back office on key projects",
@@ -189,7 +192,7 @@ SHEETS: tuple[Sheet, ...] = (
     Sheet("Interlocks", "指标互锁", (
         Column("metric_id", "互锁指标编号", "id", help_en="Interlocked metric id, unique",
                help_zh="互锁指标编号，唯一"),
-        Column("name", "指标名称", "text", help_en="Metric name", help_zh="指标名称"),
+        Column("name", "指标名称", "text", as_typed=True, help_en="Metric name", help_zh="指标名称"),
         Column("target", "目标值", "number", min=D(0), min_exclusive=True,
                help_en="Target, > 0", help_zh="目标值，> 0"),
         Column("actual", "实际值", "number", min=D(0), help_en="Actual, >= 0", help_zh="实际值，≥ 0"),
@@ -229,10 +232,10 @@ SHEETS: tuple[Sheet, ...] = (
                help_en="Project lead or a manager above the employee", help_zh="项目负责人或其上级"),
         Column("project_id", "项目编号", "id", optional=True, help_en="Project id (optional)",
                help_zh="项目编号（可选）"),
-        Column("evidence", "事实依据", "text", optional=True,
+        Column("evidence", "事实依据", "text", as_typed=True, optional=True,
                help_en="Document number, link, minutes... (blank is rejected by the rules)",
                help_zh="事实依据：文件编号、链接、会议纪要等（为空将被驳回）"),
-        Column("note", "说明", "text", optional=True, help_en="Note", help_zh="说明"),
+        Column("note", "说明", "text", as_typed=True, optional=True, help_en="Note", help_zh="说明"),
     ), key=("event_id",), kind="transaction",
         mechanism_en="Collaboration behaviour bonus/penalty (协同行为加减分)",
         mechanism_zh="协同行为加减分"),
@@ -243,7 +246,7 @@ SHEETS: tuple[Sheet, ...] = (
                help_en="confirm / overturn", help_zh="维持/撤销"),
         Column("reviewer_id", "复核人工号", "id", help_en="Employee id of the assignee, or HR",
                help_zh="复核人工号，或 HR"),
-        Column("comment", "复核说明", "text", optional=True, help_en="Comment", help_zh="复核说明"),
+        Column("comment", "复核说明", "text", as_typed=True, optional=True, help_en="Comment", help_zh="复核说明"),
     ), key=(), kind="decision",   # not unique: SPEC §6 refuses only *different* decisions
         mechanism_en="Decisions on review items (异常评分复核机制)",
         mechanism_zh="异常评分复核结论"),

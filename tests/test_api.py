@@ -38,7 +38,7 @@ def test_the_worked_example_through_the_library(db, ledger, tmp_path, capsys):
         (1, 6, 3, 3, 3)
     written = xietong.report(db, PERIOD, tmp_path / "out", formats={"json"})
     assert sorted(p.name for p in written.written) == [
-        "adjustments.json", "exceptions.json", "scores.json", "trace.json"]
+        "adjustments.json", "exceptions.json", "manifest.json", "scores.json", "trace.json"]
     assert written.chain is None and not written.stale
     scores = json.loads((tmp_path / "out" / "scores.json").read_text("utf-8"))
     d3 = next(d for d in scores["departments"] if d["dept_id"] == "D3")
@@ -81,11 +81,27 @@ def test_a_refused_ledger_is_data_and_stores_nothing(db, ledger, tmp_path, db_ur
 
 
 def test_refusals_of_a_period_without_import_or_run(db, ledger, tmp_path):
+    if db.url.startswith("sqlite"):
+        # no database file yet: reading commands refuse rather than start an empty history
+        for call in (lambda: xietong.evaluate(db, PERIOD), lambda: xietong.verify(db),
+                     lambda: xietong.report(db, PERIOD, tmp_path / "out")):
+            with pytest.raises(xietong.Refused) as e:
+                call()
+            assert e.value.lines == [f"there is no xietong database at {db.url}: import a ledger "
+                                     "first (xietong import LEDGER --period YYYY-MM), or name "
+                                     "the database with --db"]
+        assert not db.exists() and xietong.status(db) == []
+    # the same file for another period is refused unless forced (SPEC §10.2): forced here
+    xietong.import_ledger(db, ledger, "2026-10", force=True)
     with pytest.raises(xietong.Refused) as e:
         xietong.evaluate(db, PERIOD)
     assert e.value.lines == ["no ledger imported for 2026-11: run `xietong import LEDGER "
                              "--period 2026-11` first"]
-    xietong.import_ledger(db, ledger, PERIOD)
+    with pytest.raises(xietong.Refused) as e:
+        xietong.verify(db, PERIOD)
+    assert e.value.lines == [f"nothing to verify: no ledger was ever imported for 2026-11 "
+                             f"(database {db.url})"]
+    xietong.import_ledger(db, ledger, PERIOD, force=True)
     with pytest.raises(xietong.Refused) as e:
         xietong.report(db, PERIOD, tmp_path / "out")
     assert e.value.lines == ["no evaluation of 2026-11 yet: run `xietong evaluate --period "
@@ -96,6 +112,8 @@ def test_refusals_of_a_period_without_import_or_run(db, ledger, tmp_path):
 
 def test_status_follows_imports_and_runs(db, ledger, tmp_path):
     assert xietong.status(db) == []
+    if db.url.startswith("sqlite"):
+        assert not db.exists()                      # asking created nothing
     imported = xietong.import_ledger(db, ledger, PERIOD)
     (p,) = xietong.status(db)
     assert p.period == PERIOD and p.latest_run is None
@@ -125,3 +143,50 @@ def test_verify_names_a_changed_record(db, ledger, db_url):
     bad = xietong.verify(db)
     assert not bad.ok and bad.problem.endswith("was changed")
     assert bad.problem.startswith("adjustment ")
+
+
+def _other_ledger(tmp_path):
+    rows = worked_example().build().rows
+    rows["Departments"][0] = dict(rows["Departments"][0], base_score=Decimal("71"))
+    path = tmp_path / "other.xlsx"
+    write_ledger(path, rows, lang="en")
+    return path
+
+
+def test_a_run_never_reports_another_files_results(db, ledger, tmp_path, db_url):
+    """Issue: two `xietong run` of one period started together; the first evaluated the
+    second's ledger. Evaluating with the import it made, a run refuses when another import
+    became active before it read the ledger, and when one did while it computed."""
+    mine = xietong.import_ledger(db, ledger, PERIOD)
+    other = xietong.import_ledger(db, _other_ledger(tmp_path), PERIOD)
+    before = db_state(db_url)
+    with pytest.raises(xietong.Refused) as e:
+        xietong.evaluate(db, PERIOD, import_id=mine.import_id)
+    assert e.value.lines == [
+        f"import #1 (ledger.xlsx, sha256 {mine.file_sha256[:16]}) was stored, but meanwhile "
+        f"import #2 (other.xlsx, sha256 {other.file_sha256[:16]}) became the active ledger of "
+        "2026-11: nothing was evaluated. Run `xietong evaluate --period 2026-11` to evaluate the "
+        "active ledger, or import ledger.xlsx again to make it active"]
+    assert db_state(db_url) == before
+
+
+def test_an_import_that_lands_while_a_run_computes_refuses_it(db, ledger, tmp_path, db_url,
+                                                               monkeypatch):
+    import evaluator.runs as runs
+    mine = xietong.import_ledger(db, ledger, PERIOD)
+    compute = runs.run_forked
+
+    def meanwhile(*args, **kwargs):
+        got = compute(*args, **kwargs)
+        xietong.import_ledger(db, _other_ledger(tmp_path), PERIOD)   # lands before the store
+        return got
+
+    monkeypatch.setattr(runs, "run_forked", meanwhile)
+    with pytest.raises(xietong.Refused) as e:
+        xietong.evaluate(db, PERIOD, import_id=mine.import_id)
+    assert "became the active ledger of 2026-11: nothing was evaluated" in e.value.lines[0]
+    assert xietong.status(db)[0].latest_run is None          # no run was stored
+    # without import_id the evaluation follows the period's active ledger (it reads again)
+    monkeypatch.setattr(runs, "run_forked", compute)
+    run = xietong.evaluate(db, PERIOD)
+    assert run.file_sha256 == xietong.status(db)[0].active_import["sha256"]

@@ -80,7 +80,7 @@ def test_engine_segfault_fails_the_evaluation_not_the_database(ledgers, db_url, 
     before = db_state(db_url)
     monkeypatch.setenv("XIETONG_FAULT", "segv:engine")   # the forked engine child crashes
     code, out, err = cli("evaluate", "--period", PERIOD, "--db", db_url)
-    assert code == 1 and out == ""
+    assert code == 1 and out == f"Database: {db_url}\n"
     assert err == ("the evaluation failed and nothing was stored: the rules engine crashed "
                    "(signal SIGSEGV)\n")
     assert db_state(db_url) == before

@@ -140,7 +140,10 @@ def test_values_are_normalised(tmp_path):
     book["Departments"][2][4] = 99.5
     ledger = read_ledger(write_xlsx(tmp_path / "l.xlsx", book))
     d = ledger.rows["Departments"]
-    assert (d[0]["dept_id"], d[0]["name"], d[0]["tier"], d[0]["base_score"]) == ("D1", "销售 部", "front", Decimal("85"))
+    # the id is normalised (full-width Ｄ１ and the space go), the name is kept as typed (SPEC
+    # §10.1: free text is never rewritten, the ideographic space and outer spaces included)
+    assert (d[0]["dept_id"], d[0]["name"], d[0]["tier"], d[0]["base_score"]) == (
+        "D1", " 销售\u3000部 ", "front", Decimal("85"))
     assert d[1]["tier"] == "back" and d[1]["base_score"] == Decimal("99.5")
     assert d[2]["dept_id"] == "1001" and d[2]["tier"] == "middle" and d[2]["manager_id"] is None
     b = ledger.rows["Behaviours"]
@@ -413,3 +416,16 @@ def test_problem_defaults_keep_old_constructor_working():
     p = Problem("Behaviours", "E7", "points", "a number", "'abc'")
     assert str(p) == "Behaviours!E7 (points): expected a number, got 'abc'"
     assert str(Problem(None, None, None, "x", "y")) == "expected x, got y"
+
+
+def test_free_text_is_kept_exactly_as_typed(tmp_path):
+    """SPEC §10.1: full-width punctuation, inner spaces and line breaks stay in names,
+    dimensions, comments, evidence and notes; whitespace alone is blank; ids and codes are
+    still normalised."""
+    book = minimal_ledger()
+    book["Behaviours"][1][7] = "会议纪要 No.１２，第３页"                    # evidence
+    book["Behaviours"][2][7] = "\u3000 \n"                               # whitespace only
+    ledger = read_ledger(write_xlsx(tmp_path / "l.xlsx", book))
+    b = ledger.rows["Behaviours"]
+    assert b[0]["evidence"] == "会议纪要 No.１２，第３页"
+    assert b[1]["evidence"] is None

@@ -95,9 +95,10 @@ def test_filled_review_workbooks_move_the_scores(loop):
                         {extreme["R2"]: "维持", extreme["R3"]: "撤销"},
                         reviewers={extreme["R3"]: "F2"})
     code, out, err = cli("decisions", bad, "--period", PERIOD, "--db", url)
-    assert code == 1 and out == ""
+    assert code == 1 and out == f"数据库：{url}\n"
+    assert err.startswith(f"{bad}：复核清单被拒绝，共 1 个问题：")
     assert "复核结论!C3 (复核人工号)：应为该事项的复核人 'F1' 或 HR，实际为 'F2'" in err
-    assert err.rstrip().endswith("未写入任何数据。")
+    assert err.rstrip().endswith("未记录任何结论。")
     assert db_state(url) == before
 
     # 2. the manager's file as received, filled in: confirm the extreme 5, overturn the 1
@@ -106,16 +107,21 @@ def test_filled_review_workbooks_move_the_scores(loop):
     code, out, err = cli("decisions", f1, "--period", PERIOD, "--db", url)
     assert code == 0, err
     assert "已记录 2026-11 复核结论 2 条，0 条无变化" in out
+    # every change is printed: item, old → new, by whom
+    assert f"  {extreme['R2']}（RATING_EXTREME，M）：待复核 → 维持，复核人 F1" in out.splitlines()
+    assert f"  {extreme['R3']}（RATING_EXTREME，M）：待复核 → 撤销，复核人 F1" in out.splitlines()
     # ... and C0's, from an English report of the same run: overturn the frequent proposer
     assert cli("report", "--period", PERIOD, "--out", tmp / "en", "--db", url, "--lang", "en",
                "--format", "xlsx")[0] == 0
     c0 = fill_and_save(tmp / "en" / "reviews" / "C0.xlsx", tmp / "C0.xlsx", {frequent: "overturn"})
     code, out, err = cli("decisions", c0, "--period", PERIOD, "--db", url)
     assert code == 0, err
-    # HR's workbook sent back untouched records nothing (its rejections are read-only)
-    code, out, err = cli("decisions", tmp / "o1" / "reviews" / "HR.xlsx", "--period", PERIOD,
-                         "--db", url)
-    assert code == 0 and "已记录 2026-11 复核结论 0 条，0 条无变化" in out
+    # HR's workbook sent back untouched holds no decision: not a returned review workbook
+    # (SPEC §10.3), and nothing is recorded (its rejections are read-only anyway)
+    hr = tmp / "o1" / "reviews" / "HR.xlsx"
+    code, out, err = cli("decisions", hr, "--period", PERIOD, "--db", url)
+    assert code == 1 and err == (f"{hr}：不是交回的复核清单：其“复核结论”工作表中没有任何结论（空白模板，"
+                                 "或复核结论页为空的台账）\n未记录任何结论。\n")
 
     assert cli("evaluate", "--period", PERIOD, "--db", url)[0] == 0
     assert cli("report", "--period", PERIOD, "--out", tmp / "o2", "--db", url)[0] == 0
@@ -149,4 +155,4 @@ def test_filled_review_workbooks_move_the_scores(loop):
     assert cli("report", "--period", PERIOD, "--out", tmp / "o3", "--db", url,
                "--format", "json")[0] == 0
     assert scores(tmp / "o3") == scores(tmp / "o2")
-    assert "Audit chain verified" in cli("verify", "--db", url)[1]
+    assert "审计链校验通过" in cli("verify", "--db", url)[1]      # the ledger was Chinese

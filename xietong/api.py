@@ -44,10 +44,11 @@ class Refused(Exception):
         self.problems = list(problems or [])
 
     @classmethod
-    def listing(cls, lang: str, path, problems) -> "Refused":
+    def listing(cls, lang: str, path, problems, header: str = "refused_header",
+                tail: str = "nothing_stored") -> "Refused":
         """A refused file: a header naming it, one indented line per problem, nothing stored."""
-        return cls([i18n.t(lang, "refused_header", path=path, n=len(problems))]
-                   + [f"  {p}" for p in problems] + [i18n.t(lang, "nothing_stored")], problems)
+        return cls([i18n.t(lang, header, path=path, n=len(problems))]
+                   + [f"  {p}" for p in problems] + [i18n.t(lang, tail)], problems)
 
 
 # --------------------------------------------------------------------------- the database
@@ -78,6 +79,14 @@ class Database:
         except Exception:                   # noqa: BLE001 - an unparsable URL is shown as such
             return "(an unreadable database URL)"
 
+    def exists(self) -> bool:
+        """False for an SQLite database whose file is not there yet (only an import creates
+        one: a command that reads must not start a new, empty history by mistake)."""
+        url = sa.engine.make_url(self.url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return True
+        return Path(url.database).exists()
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
@@ -93,6 +102,31 @@ class Database:
 def open_database(url: str | None = None) -> Database:
     """`url`, else $XIETONG_DB, else sqlite:///xietong.db in the working directory."""
     return Database(url)
+
+
+def database_language(db: Database, period: str | None = None) -> str | None:
+    """The language the database's people use (SPEC §10.5): that of the period's active import,
+    else of the newest import; None when there is no import (or no database)."""
+    from evaluator.db import LedgerImport, reader
+    if not db.exists():
+        return None
+    with Session(reader(db.engine)) as session, session.begin():
+        found = None
+        if period is not None:
+            found = session.exec(select(LedgerImport.lang).where(
+                LedgerImport.period == period, LedgerImport.active == True)).first()  # noqa: E712
+        if found is None:
+            found = session.exec(select(LedgerImport.lang)
+                                 .order_by(LedgerImport.id.desc()).limit(1)).first()
+    return found if found in ("zh", "en") else None
+
+
+def _existing(db: Database, lang: str | None) -> Database:
+    """The database, or Refused when it is an SQLite file that does not exist: reading commands
+    never create one."""
+    if not db.exists():
+        raise Refused([i18n.t(lang, "no_database", url=db.shown_url)])
+    return db
 
 
 def database_problem(e: BaseException, db: Database, lang: str | None) -> list[str] | None:
@@ -130,9 +164,13 @@ class ImportResult:
 
 
 def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
-                  progress: Progress | None = None) -> ImportResult:
+                  progress: Progress | None = None, force: bool = False) -> ImportResult:
     """Read, validate and store one ledger workbook as the period's active ledger (SPEC §3).
-    Refused (every problem by sheet and cell, nothing stored) when the workbook is bad."""
+    Refused (every problem by sheet and cell, nothing stored) when the workbook is bad, or when
+    it looks like another period's (SPEC §10.2) — unless `force`, and then the import record
+    keeps a warning saying so."""
+    from evaluator.db import reader
+    from evaluator.period_check import forced_warning, period_problems
     from evaluator.store import store_import
     from importers import LedgerRefused, read_ledger
     path = str(path)
@@ -143,6 +181,15 @@ def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
     except LedgerRefused as refused:
         # the problems are already worded in the refusal's language
         raise Refused.listing(lang or refused.lang, path, refused.problems) from None
+    if db.exists():
+        with Session(reader(db.engine)) as session, session.begin():
+            _refuse_if_closed(session, period, lang or ledger.lang)
+            wrong = period_problems(session, ledger, period)
+    else:                               # a refused first import must not create the database
+        wrong = period_problems(None, ledger, period)
+    if wrong and not force:
+        raise Refused.listing(lang or ledger.lang, path, wrong)
+    ledger.warnings.extend(forced_warning(p) for p in wrong)
     outcome = store_import(db.engine, ledger, period, progress=progress)
     return ImportResult(path, period, ledger.lang, ledger.sha256, outcome.status,
                         outcome.import_id, outcome.previous_import_id,
@@ -179,14 +226,18 @@ def load_policy_or_refuse(policy, lang: str | None = None):
 
 
 def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
-             progress: Progress | None = None) -> RunResult:
+             progress: Progress | None = None, import_id: int | None = None) -> RunResult:
     """Fire the rules on the period's active ledger with the decisions in force and store the
-    run (SPEC §5, §6). `policy`: a TOML path, a rules.policy.Policy, or None for the default."""
+    run (SPEC §5, §6). `policy`: a TOML path, a rules.policy.Policy, or None for the default.
+    `import_id`: evaluate only if that import is (still) the period's active ledger — what
+    import-then-evaluate needs when another import of the period may land in between."""
     from evaluator.runs import EvaluationFailed, RunRefused, evaluate_period
     lang = lang or "en"
     policy = load_policy_or_refuse(policy, lang)
+    _existing(db, lang)
     try:
-        outcome = evaluate_period(db.engine, period, policy, lang=lang, progress=progress)
+        outcome = evaluate_period(db.engine, period, policy, lang=lang, progress=progress,
+                                  import_id=import_id)
     except RunRefused as e:
         raise Refused(e.lines) from None
     except EvaluationFailed as e:
@@ -228,6 +279,7 @@ class ReportResult:
     reviews: int                   # items to decide, over all review workbooks
     rejections: int                # rejections and notices listed in HR.xlsx
     chain: ChainStatus | None      # None when no trace was written (json only)
+    removed: list[str] = field(default_factory=list)   # the earlier report's files not rewritten
 
     @property
     def written(self) -> list[Path]:
@@ -248,7 +300,8 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     from engine.isolation import ChildError, EvaluationCrashed, Forked
     from reports import json_files, reviews, statement, trace
     formats = frozenset(formats)
-    engine = db.engine
+    engine = _existing(db, lang).engine
+    earlier = _earlier_manifest(Path(out_dir), period, lang)
     other = None
     try:
         # a read-only snapshot: reports neither wait for nor block a writer (evaluator.db.reader)
@@ -318,11 +371,65 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             other.cancel()
         raise
     files.update(others)
+    manifest, removed = _write_manifest(out_dir, period, run.id, files, earlier)
+    files["manifest"] = [manifest]
     departments, employees = statement.summary(rows)
     k, r, j = reviews.counts(stored)
     return ReportResult(period, run.id, out_dir, lang, formats, stale, files, departments,
                         employees, len(stored["firings"]), len(files.get("reviews", [])), r, j,
-                        None if chain is None else ChainStatus(**chain))
+                        None if chain is None else ChainStatus(**chain), removed)
+
+
+MANIFEST = "manifest.json"
+
+
+def _earlier_manifest(out_dir: Path, period: str, lang: str | None) -> dict | None:
+    """The manifest of the report already in `out_dir`, if any. A folder holds one period's
+    report: writing another period's into it is refused (its files would be mixed up)."""
+    import json
+    path = out_dir / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+        files = [f["path"] for f in manifest["files"]]
+        other = manifest["period"]
+    except (ValueError, KeyError, TypeError):
+        return None                  # not ours, or damaged: rewritten, nothing removed
+    if other != period:
+        raise Refused([i18n.t(lang or "en", "report_other_period", dir=out_dir, other=other,
+                              period=period)])
+    return {"period": other, "files": files}
+
+
+def _write_manifest(out_dir: Path, period: str, run_id: int, files: dict[str, list[Path]],
+                    earlier: dict | None) -> tuple[Path, list[str]]:
+    """manifest.json (SPEC §10.4): every file this report wrote, with its SHA-256 and size; the
+    files of the earlier report of the period that this one did not write are removed, so the
+    folder holds one run (never a file the manifest did not list: a manager's returned copy
+    saved beside the reports stays)."""
+    import hashlib
+    import json
+    out_dir = Path(out_dir)
+    written = sorted(p for paths in files.values() for p in paths)
+    entries = []
+    for p in written:
+        data = p.read_bytes()
+        entries.append({"path": p.relative_to(out_dir).as_posix(),
+                        "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+    keep = {e["path"] for e in entries}
+    removed = []
+    for old in (earlier or {}).get("files", ()):
+        stale = out_dir / old
+        if old not in keep and ".." not in Path(old).parts and stale.is_file():
+            stale.unlink()
+            removed.append(old)
+    manifest = {"period": period, "run_id": run_id,
+                "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "files": entries}
+    path = out_dir / MANIFEST
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    return path, removed
 
 
 def _aware(t: datetime) -> datetime:
@@ -337,33 +444,55 @@ class DecisionsResult:
     path: str
     period: str
     lang: str
-    recorded: int
+    changes: list                  # evaluator.runs.DecisionChange: item, old → new, by whom
     unchanged: int
+    issued_at: datetime | None     # when the review workbook was issued (its stamp), if known
 
 
-def record_decisions(db: Database, path, period: str, *,
-                     lang: str | None = None) -> DecisionsResult:
-    """Record the decisions of a manager's returned review workbook (SPEC §6): validated
-    against the period's latest run; any problem refuses the whole file, nothing recorded."""
+def record_decisions(db: Database, path, period: str, *, lang: str | None = None,
+                     supersede: bool = False) -> DecisionsResult:
+    """Record the decisions of a manager's returned review workbook (SPEC §6, §10.3): validated
+    against the period's latest run; any problem refuses the whole file, nothing recorded. A
+    file that is not a review workbook (no review sheet, or no decision in it) is refused as
+    such; a decision from a copy issued before the item's current decision refuses the file
+    unless `supersede` (HR)."""
     from evaluator.runs import DecisionRow, RunRefused, record_decisions as record
     from importers import LedgerRefused, read_ledger
+    from importers.stamp import read_stamp
     path = str(path)
+    _existing(db, lang)
     if not Path(path).exists():
-        raise Refused([i18n.t(lang or "en", "file_missing", path=path)])
+        raise Refused([i18n.t(lang or "en", "review_file_missing", path=path)])
     try:
         book = read_ledger(path, lang=lang, only=("Reviews",))
     except LedgerRefused as refused:
-        raise Refused.listing(lang or refused.lang, path, refused.problems) from None
+        lang = lang or refused.lang
+        if any(p.kind == "missing_sheet" for p in refused.problems):
+            raise Refused([i18n.t(lang, "not_review_workbook", path=path),
+                           i18n.t(lang, "nothing_recorded")]) from None
+        raise Refused.listing(lang, path, refused.problems, "review_refused_header",
+                              "nothing_recorded") from None
     lang = lang or book.lang
+    if not book.rows["Reviews"]:
+        raise Refused([i18n.t(lang, "no_decision_in_file", path=path),
+                       i18n.t(lang, "nothing_recorded")])
+    stamp = read_stamp(path)
+    if stamp is not None and stamp.period != period:
+        raise Refused([i18n.t(lang, "review_other_period", path=path, period=period,
+                              stamped=stamp.period, run=stamp.run_id),
+                       i18n.t(lang, "nothing_recorded")])
     sheet = book.sheet_names.get("Reviews", "Reviews")
     letters = book.columns.get("Reviews", {})
     rows = [DecisionRow(r["review_id"], r["decision"], r["reviewer_id"], r.get("comment"), sheet,
                         r["row"], letters) for r in book.rows["Reviews"]]
+    issued_at = stamp.issued_at if stamp is not None else None
     try:
-        recorded, unchanged = record(db.engine, period, book.file_name, book.sha256, rows, lang)
+        changes, unchanged = record(db.engine, period, book.file_name, book.sha256, rows, lang,
+                                    issued_at=issued_at, supersede=supersede)
     except RunRefused as e:
-        raise Refused.listing(lang, path, e.lines) from None
-    return DecisionsResult(path, period, lang, recorded, unchanged)
+        raise Refused.listing(lang, path, e.lines, "review_refused_header",
+                              "nothing_recorded") from None
+    return DecisionsResult(path, period, lang, changes, unchanged, issued_at)
 
 
 # --------------------------------------------------------------------------- verify, status
@@ -377,11 +506,20 @@ class VerifyResult:
     head_hash: str
 
 
-def verify(db: Database, period: str | None = None) -> VerifyResult:
-    """Recompute the audit chain (SPEC §6); `period` narrows the ledger-row checks to it."""
+def verify(db: Database, period: str | None = None, *, lang: str | None = None) -> VerifyResult:
+    """Recompute the audit chain (SPEC §6); `period` narrows the ledger-row checks to it.
+    Refused ("nothing to verify") when the database, or the period, holds no import: a green
+    check over nothing would tell an auditor nothing."""
     from evaluator.chain import verify as verify_chain
-    from evaluator.db import reader
+    from evaluator.db import LedgerImport, reader
+    _existing(db, lang)
     with Session(reader(db.engine)) as session, session.begin():
+        q = select(LedgerImport.id).limit(1)
+        if period is not None:
+            q = q.where(LedgerImport.period == period)
+        if session.exec(q).first() is None:
+            key = "verify_nothing" if period is None else "verify_nothing_period"
+            raise Refused([i18n.t(lang, key, url=db.shown_url, period=period)])
         r = verify_chain(session, period)
     return VerifyResult(r.ok, r.checked, r.problem, r.head_seq, r.head_hash)
 
@@ -395,6 +533,7 @@ class PeriodStatus:
     exceptions: int
     reviews_open: int
     reviews_decided: int
+    closed: dict | None = None     # {"at", "by", "reason"} while the period is closed
 
 
 def status(db: Database, period: str | None = None) -> list[PeriodStatus]:
@@ -403,9 +542,12 @@ def status(db: Database, period: str | None = None) -> list[PeriodStatus]:
     the latest run's adjustments, exceptions and reviews."""
     from evaluator.db import (Adjustment, Decision, ExceptionItem, ImportActivation,
                               LedgerImport, reader)
+    from evaluator.periods import state
     from evaluator.runs import latest_run
     from evaluator.store import active_import
     out = []
+    if not db.exists():
+        return out
     with Session(reader(db.engine)) as session, session.begin():
         q = select(LedgerImport.period).distinct().order_by(LedgerImport.period)
         if period is not None:
@@ -435,8 +577,63 @@ def status(db: Database, period: str | None = None) -> list[PeriodStatus]:
                                    .where(ExceptionItem.run_id == run.id)).one()
                 counts = (adj, exc, by_status.get("open", 0),
                           sum(n for s, n in by_status.items() if s != "open"))
-            out.append(PeriodStatus(p, active, latest, *counts))
+            st = state(session, p)
+            closed = {"at": st.since, "by": st.by, "reason": st.reason} if st.closed else None
+            out.append(PeriodStatus(p, active, latest, *counts, closed))
     return out
+
+
+# --------------------------------------------------------------------------- close and reopen
+
+def _refuse_if_closed(session, period: str, lang: str | None) -> None:
+    from evaluator.periods import PeriodRefused, refuse_if_closed
+    try:
+        refuse_if_closed(session, period, lang)
+    except PeriodRefused as e:
+        raise Refused(e.lines) from None
+
+
+def _who() -> str:
+    """Who runs a command from a terminal: the operating system's user name."""
+    import getpass
+    try:
+        return getpass.getuser()
+    except Exception:                   # noqa: BLE001 - no user name in this environment
+        return "unknown"
+
+
+def close_period(db: Database, period: str, *, reason: str | None = None, by: str | None = None,
+                 with_open_reviews: bool = False, lang: str | None = None):
+    """Close `period` (SPEC §11.1): its figures become final and it refuses every change until
+    reopened. `by`: the account (the desk), else the system user. Returns the chained record."""
+    from evaluator.periods import PeriodRefused, close
+    _existing(db, lang)
+    try:
+        return close(db.engine, period, by or _who(), reason,
+                     with_open_reviews=with_open_reviews, lang=lang)
+    except PeriodRefused as e:
+        raise Refused(e.lines) from None
+
+
+def reopen_period(db: Database, period: str, *, reason: str, by: str | None = None,
+                  lang: str | None = None):
+    """Reopen a closed period, saying why. Returns the chained record."""
+    from evaluator.periods import PeriodRefused, reopen
+    _existing(db, lang)
+    try:
+        return reopen(db.engine, period, by or _who(), reason, lang=lang)
+    except PeriodRefused as e:
+        raise Refused(e.lines) from None
+
+
+def period_state(db: Database, period: str):
+    """Whether `period` is closed, since when, by whom and why (evaluator.periods.PeriodState)."""
+    from evaluator.db import reader
+    from evaluator.periods import PeriodState, state
+    if not db.exists():
+        return PeriodState(period, False, None, None, None)
+    with Session(reader(db.engine)) as session, session.begin():
+        return state(session, period)
 
 
 # --------------------------------------------------------------------------- what a run holds

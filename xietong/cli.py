@@ -14,18 +14,13 @@ import time
 from pathlib import Path
 
 from importers.memory import gc_paused
+from importers.lang import LANGS, Text
 from xietong import api, i18n
 
 PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 # --------------------------------------------------------------------------- helpers
-
-def _period(value: str) -> str:
-    if not PERIOD_RE.match(value or ""):
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {value!r}")
-    return value
-
 
 class Progress:
     """Phase, rows and rate on one terminal line; silent when stderr is not a terminal."""
@@ -56,14 +51,6 @@ class Progress:
         self.stream.flush()
 
 
-def _formats(value: str) -> set[str]:
-    got = {f.strip() for f in value.split(",") if f.strip()}
-    bad = got - set(api.FORMATS)
-    if bad or not got:
-        raise argparse.ArgumentTypeError(f"expected formats among xlsx,html,json, got {value!r}")
-    return got
-
-
 def _say(out, text: str) -> None:
     out.write(text + "\n")
 
@@ -73,15 +60,17 @@ def _say(out, text: str) -> None:
 # (closed by main), `lang` the language asked for (--lang / XIETONG_LANG) or None.
 
 def cmd_template(args, db, lang, out) -> int:
-    lang = lang or "zh"
     api.write_template(args.out, lang=lang)
     _say(out, i18n.t(lang, "template_written", path=args.out))
     return 0
 
 
 def _import(args, db, lang, out, path: str) -> api.ImportResult:
-    imported = api.import_ledger(db, path, args.period, lang=lang, progress=Progress())
+    imported = api.import_ledger(db, path, args.period, lang=lang, progress=Progress(),
+                                 force=getattr(args, "force", False))
     _say(out, i18n.import_summary(lang or imported.lang, imported))
+    # once the ledger's language is known: which database holds it (SPEC §10.6)
+    _say(out, i18n.t(lang or imported.lang, "database", url=db.shown_url))
     return imported
 
 
@@ -90,10 +79,10 @@ def cmd_import(args, db, lang, out) -> int:
     return 0
 
 
-def _evaluate(args, db, lang, out) -> api.RunResult:
+def _evaluate(args, db, lang, out, import_id: int | None = None) -> api.RunResult:
     result = api.evaluate(db, args.period, policy=getattr(args, "policy", None), lang=lang,
-                          progress=Progress())
-    _say(out, i18n.run_summary(lang or "en", result))
+                          progress=Progress(), import_id=import_id)
+    _say(out, i18n.run_summary(lang, result))
     return result
 
 
@@ -117,21 +106,25 @@ def cmd_report(args, db, lang, out) -> int:
 def cmd_run(args, db, lang, out) -> int:
     imported = _import(args, db, lang, out, args.ledger)
     lang = lang or imported.lang
-    _evaluate(args, db, lang, out)
+    _evaluate(args, db, lang, out, imported.import_id)
     _report(args, db, lang, out, args.out, args.format)
     return 0
 
 
 def cmd_decisions(args, db, lang, out) -> int:
-    done = api.record_decisions(db, args.file, args.period, lang=lang)
-    _say(out, i18n.t(done.lang, "decisions_done", path=args.file, n=done.recorded,
+    done = api.record_decisions(db, args.file, args.period, lang=lang, supersede=args.supersede)
+    _say(out, i18n.t(done.lang, "decisions_done", path=args.file, n=len(done.changes),
                      same=done.unchanged, period=args.period))
+    for c in done.changes:
+        _say(out, i18n.t(done.lang, "decision_change", rid=c.review_id, kind=c.kind,
+                         subject=c.subject_id, by=c.reviewer_id,
+                         old=i18n.t(done.lang, f"decision_{c.old or 'open'}"),
+                         new=i18n.t(done.lang, f"decision_{c.new}")))
     return 0
 
 
 def cmd_verify(args, db, lang, out) -> int:
-    lang = lang or "en"
-    result = api.verify(db, args.period)
+    result = api.verify(db, args.period, lang=lang)
     if not result.ok:
         raise api.Refused([i18n.t(lang, "verify_bad", problem=result.problem)])
     _say(out, i18n.t(lang, "verify_ok", n=result.checked))
@@ -141,14 +134,27 @@ def cmd_verify(args, db, lang, out) -> int:
 
 
 def cmd_status(args, db, lang, out) -> int:
-    lang = lang or "en"
-    for line in i18n.status_lines(lang, db.shown_url, api.status(db, args.period)):
+    for line in i18n.status_lines(lang, api.status(db, args.period)):
         _say(out, line)
     return 0
 
 
+def cmd_close(args, db, lang, out) -> int:
+    event = api.close_period(db, args.period, reason=args.reason,
+                             with_open_reviews=args.with_open_reviews, lang=lang)
+    _say(out, i18n.t(lang, "period_closed", period=args.period, by=event.by,
+                     at=event.at.strftime("%Y-%m-%d %H:%M"), n=event.open_reviews))
+    return 0
+
+
+def cmd_reopen(args, db, lang, out) -> int:
+    event = api.reopen_period(db, args.period, reason=args.reason, lang=lang)
+    _say(out, i18n.t(lang, "period_reopened", period=args.period, by=event.by,
+                     at=event.at.strftime("%Y-%m-%d %H:%M"), reason=event.reason))
+    return 0
+
+
 def cmd_policy_check(args, db, lang, out) -> int:
-    lang = lang or "en"
     checked = api.check_policy(args.file, strict=args.strict)
     for w in checked.warnings:
         _say(out, i18n.t(lang, "policy_warning", text=w.message(lang)))
@@ -161,106 +167,261 @@ def cmd_policy_check(args, db, lang, out) -> int:
 
 
 def cmd_demo(args, db, lang, out) -> int:
-    lang = lang or "zh"
     out_dir = Path(args.out)
     ledger = api.write_sample_ledger(out_dir / f"ledger-{args.period}.xlsx",
                                      employees=args.employees, period=args.period,
                                      seed=args.seed, lang=lang)
     _say(out, i18n.t(lang, "demo_ledger", path=ledger, n=args.employees))
-    _import(args, db, lang, out, str(ledger))
-    _evaluate(args, db, lang, out)
-    # The last lines: where each report is and what it shows.
-    _say(out, i18n.t(lang, "demo_db", url=db.url))
+    imported = _import(args, db, lang, out, str(ledger))
+    _evaluate(args, db, lang, out, imported.import_id)
     _report(args, db, lang, out, out_dir, set(api.FORMATS))
     return 0
 
 
 # --------------------------------------------------------------------------- parser
 
-def build_parser() -> argparse.ArgumentParser:
+# The command line's own words: help texts in both languages (argparse's own words, such as
+# "usage:" and its error messages, are translated by _ArgparseWords below).
+HELP: dict[str, Text] = {
+    "description": Text(zh="协同 xietong：把人力资源部门的台账工作簿变成可审计的协同绩效调整分",
+                        en="协同 xietong: HR ledger workbooks → audited collaboration-performance "
+                           "adjustments"),
+    "db": Text(zh="数据库 URL（默认：$XIETONG_DB，否则 sqlite:///xietong.db）",
+               en="database URL (default: $XIETONG_DB or sqlite:///xietong.db)"),
+    "lang": Text(zh="消息与报告的语言（默认：$XIETONG_LANG，否则台账的语言）",
+                 en="language of messages and labels (default: $XIETONG_LANG, else the ledger's)"),
+    "commands": Text(zh="命令", en="COMMAND"),
+    "template": Text(zh="生成空白台账工作簿", en="write an empty ledger workbook"),
+    "import": Text(zh="校验并导入台账工作簿", en="validate and store a ledger workbook"),
+    "evaluate": Text(zh="对当前台账执行规则并保存评估结果",
+                     en="fire the rules on the active ledger, store the run"),
+    "report": Text(zh="生成最新一次评估的报告", en="write the latest run's reports"),
+    "run": Text(zh="导入 + 评估 + 报告", en="import + evaluate + report"),
+    "decisions": Text(zh="记录交回的复核清单中的结论",
+                      en="record the decisions of a returned review workbook"),
+    "verify": Text(zh="审计链防篡改校验", en="tamper check of the audit chain"),
+    "force": Text(zh="即使台账看起来属于另一个考核期也导入（导入记录会注明）",
+                  en="import even when the ledger looks like another period's (the import "
+                     "record says so)"),
+    "supersede": Text(zh="（HR）记录来自较早发放副本的结论，即使它推翻了其后记录的结论",
+                      en="(HR) record decisions from an earlier-issued copy even where they undo a "
+                         "decision recorded since"),
+    "status": Text(zh="数据库中各考核期的情况", en="what the database holds, per period"),
+    "policy": Text(zh="政策文件工具", en="policy file tools"),
+    "close": Text(zh="关闭考核期：结果定稿，不再接受导入、评估和复核结论",
+                  en="close a period: its figures become final; no import, evaluation or "
+                     "decision any more"),
+    "reopen": Text(zh="重新开放已关闭的考核期（须说明原因）",
+                   en="reopen a closed period (a reason is required)"),
+    "close_reason": Text(zh="关闭的原因", en="why the period is closed"),
+    "reopen_reason": Text(zh="重新开放的原因（必填）", en="why the period is reopened (required)"),
+    "with_open_reviews": Text(zh="即使还有待复核事项也关闭（会列出这些事项）",
+                              en="close even with review items still open (they are listed)"),
+    "policy_check": Text(zh="校验政策文件（错误与超出原文区间的警告）",
+                         en="validate a policy file (errors and band warnings)"),
+    "strict": Text(zh="超出原文区间的警告也视为错误",
+                   en="warnings outside the article's bands are errors"),
+    "demo": Text(zh="示例公司走完整个流程", en="sample company through the whole pipeline"),
+    "period": Text(zh="考核期 YYYY-MM", en="YYYY-MM"),
+    "policy_file": Text(zh="政策 TOML 文件（默认：rules/policy.toml）",
+                        en="policy TOML (default: rules/policy.toml)"),
+    "out_dir": Text(zh="输出文件夹", en="output folder"),
+    "demo_out": Text(zh="输出文件夹（默认：demo-out）", en="output folder (default: demo-out)"),
+    "format": Text(zh="逗号分隔：xlsx,html,json（默认：全部）",
+                   en="comma-separated: xlsx,html,json (default: all)"),
+    "bad_period": Text(zh="应为 YYYY-MM，实际为 {value!r}", en="expected YYYY-MM, got {value!r}"),
+    "bad_formats": Text(zh="应为 xlsx、html、json 中的格式，实际为 {value!r}",
+                        en="expected formats among xlsx,html,json, got {value!r}"),
+}
+
+# argparse words its usage lines, help headings and errors through gettext; these are their
+# Chinese forms, keyed by argparse's own English message ids.
+_ARGPARSE_ZH = {
+    "usage: ": "用法：",
+    "positional arguments": "位置参数",
+    "options": "选项",
+    "show this help message and exit": "显示此帮助并退出",
+    "%(prog)s: error: %(message)s\n": "%(prog)s：错误：%(message)s\n",
+    "argument %(argument_name)s: %(message)s": "参数 %(argument_name)s：%(message)s",
+    "the following arguments are required: %s": "缺少必需的参数：%s",
+    "unrecognized arguments: %s": "无法识别的参数：%s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "无效的选项 %(value)r（可选：%(choices)s）",
+    "expected one argument": "需要一个值",
+    "expected at least one argument": "至少需要一个值",
+    "expected at most one argument": "至多一个值",
+    "expected %s argument": "需要 %s 个值",
+    "expected %s arguments": "需要 %s 个值",
+    "ambiguous option: %(option)s could match %(matches)s": "有歧义的选项 %(option)s，可匹配 %(matches)s",
+    "invalid %(type)s value: %(value)r": "无效的 %(type)s 值 %(value)r",
+    "not allowed with argument %s": "不能与参数 %s 同时使用",
+    "one of the arguments %s is required": "须提供参数 %s 之一",
+    "ignored explicit argument %r": "忽略了参数值 %r",
+}
+
+
+class _ArgparseWords:
+    """While a Chinese command line is parsed (and its help or usage error printed), argparse's
+    gettext hooks give the Chinese words. argparse looks its `_` and `ngettext` up at each call,
+    so they are swapped for the parse and put back after (the command line is one thread)."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+
+    def __enter__(self):
+        self.saved = argparse._, argparse.ngettext
+        if self.lang == "zh":
+            argparse._ = lambda text: _ARGPARSE_ZH.get(text, text)
+            argparse.ngettext = lambda one, many, n: _ARGPARSE_ZH.get(one if n == 1 else many,
+                                                                      one if n == 1 else many)
+        return self
+
+    def __exit__(self, *exc):
+        argparse._, argparse.ngettext = self.saved
+
+
+def build_parser(lang: str = "en") -> argparse.ArgumentParser:
+    def h(key: str) -> str:
+        return HELP[key].pick(lang)
+
+    def period(value: str) -> str:
+        if not PERIOD_RE.match(value or ""):
+            raise argparse.ArgumentTypeError(HELP["bad_period"].format(lang, value=value))
+        return value
+
+    def formats(value: str) -> set[str]:
+        got = {f.strip() for f in value.split(",") if f.strip()}
+        if not got or got - set(api.FORMATS):
+            raise argparse.ArgumentTypeError(HELP["bad_formats"].format(lang, value=value))
+        return got
+
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", default=argparse.SUPPRESS,
-                        help="database URL (default: $XIETONG_DB or sqlite:///xietong.db)")
-    common.add_argument("--lang", choices=("zh", "en"), default=argparse.SUPPRESS,
-                        help="language of messages and labels (default: $XIETONG_LANG, else the ledger's)")
+    common.add_argument("--db", default=argparse.SUPPRESS, help=h("db"))
+    common.add_argument("--lang", choices=("zh", "en"), default=argparse.SUPPRESS, help=h("lang"))
 
-    p = argparse.ArgumentParser(prog="xietong", parents=[common],
-                                description="协同 xietong: HR ledger workbooks → audited "
-                                            "collaboration-performance adjustments")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = argparse.ArgumentParser(prog="xietong", parents=[common], description=h("description"))
+    sub = p.add_subparsers(dest="command", required=True, metavar=h("commands"))
 
-    s = sub.add_parser("template", parents=[common], help="write an empty ledger workbook")
+    def command(name: str, func, help_key: str | None = None, parent=sub):
+        s = parent.add_parser(name, parents=[common], help=h(help_key or name),
+                              description=h(help_key or name))
+        s.set_defaults(func=func)
+        return s
+
+    s = command("template", cmd_template)
     s.add_argument("out", metavar="OUT.xlsx")
-    s.set_defaults(func=cmd_template)
 
-    s = sub.add_parser("import", parents=[common], help="validate and store a ledger workbook")
+    s = command("import", cmd_import)
     s.add_argument("ledger", metavar="LEDGER")
-    s.add_argument("--period", required=True, type=_period, help="YYYY-MM")
-    s.set_defaults(func=cmd_import)
+    s.add_argument("--period", required=True, type=period, help=h("period"))
+    s.add_argument("--force", action="store_true", help=h("force"))
 
-    s = sub.add_parser("evaluate", parents=[common], help="fire the rules on the active ledger, store the run")
-    s.add_argument("--period", required=True, type=_period, help="YYYY-MM")
-    s.add_argument("--policy", default=None, help="policy TOML (default: rules/policy.toml)")
-    s.set_defaults(func=cmd_evaluate)
+    s = command("evaluate", cmd_evaluate)
+    s.add_argument("--period", required=True, type=period, help=h("period"))
+    s.add_argument("--policy", default=None, help=h("policy_file"))
 
-    s = sub.add_parser("report", parents=[common], help="write the latest run's reports")
-    s.add_argument("--period", required=True, type=_period, help="YYYY-MM")
-    s.add_argument("--out", required=True, help="output folder")
-    s.add_argument("--format", type=_formats, default=_formats("xlsx,html,json"),
-                   help="comma-separated: xlsx,html,json (default: all)")
-    s.set_defaults(func=cmd_report)
+    s = command("report", cmd_report)
+    s.add_argument("--period", required=True, type=period, help=h("period"))
+    s.add_argument("--out", required=True, help=h("out_dir"))
+    s.add_argument("--format", type=formats, default=set(api.FORMATS), help=h("format"))
 
-    s = sub.add_parser("run", parents=[common], help="import + evaluate + report")
+    s = command("run", cmd_run)
     s.add_argument("ledger", metavar="LEDGER")
-    s.add_argument("--period", required=True, type=_period, help="YYYY-MM")
-    s.add_argument("--out", required=True, help="output folder")
-    s.add_argument("--policy", default=None, help="policy TOML (default: rules/policy.toml)")
-    s.add_argument("--format", type=_formats, default=_formats("xlsx,html,json"),
-                   help="comma-separated: xlsx,html,json (default: all)")
-    s.set_defaults(func=cmd_run)
+    s.add_argument("--period", required=True, type=period, help=h("period"))
+    s.add_argument("--force", action="store_true", help=h("force"))
+    s.add_argument("--out", required=True, help=h("out_dir"))
+    s.add_argument("--policy", default=None, help=h("policy_file"))
+    s.add_argument("--format", type=formats, default=set(api.FORMATS), help=h("format"))
 
-    s = sub.add_parser("decisions", parents=[common],
-                       help="record the decisions of a returned review workbook")
+    s = command("decisions", cmd_decisions)
     s.add_argument("file", metavar="FILE")
-    s.add_argument("--period", required=True, type=_period, help="YYYY-MM")
-    s.set_defaults(func=cmd_decisions)
+    s.add_argument("--period", required=True, type=period, help=h("period"))
+    s.add_argument("--supersede", action="store_true", help=h("supersede"))
 
-    s = sub.add_parser("verify", parents=[common], help="tamper check of the audit chain")
-    s.add_argument("--period", type=_period, default=None)
-    s.set_defaults(func=cmd_verify)
+    s = command("verify", cmd_verify)
+    s.add_argument("--period", type=period, default=None, help=h("period"))
 
-    s = sub.add_parser("status", parents=[common], help="what the database holds, per period")
-    s.add_argument("--period", type=_period, default=None)
-    s.set_defaults(func=cmd_status)
+    s = command("status", cmd_status)
+    s.add_argument("--period", type=period, default=None, help=h("period"))
 
-    s = sub.add_parser("policy", parents=[common], help="policy file tools")
-    psub = s.add_subparsers(dest="policy_command", required=True, metavar="SUBCOMMAND")
-    c = psub.add_parser("check", parents=[common], help="validate a policy file (errors and band warnings)")
+    s = command("close", cmd_close)
+    s.add_argument("--period", required=True, type=period, help=h("period"))
+    s.add_argument("--reason", default=None, help=h("close_reason"))
+    s.add_argument("--with-open-reviews", action="store_true", help=h("with_open_reviews"))
+
+    s = command("reopen", cmd_reopen)
+    s.add_argument("--period", required=True, type=period, help=h("period"))
+    s.add_argument("--reason", required=True, help=h("reopen_reason"))
+
+    s = command("policy", None)
+    psub = s.add_subparsers(dest="policy_command", required=True, metavar=h("commands"))
+    c = command("check", cmd_policy_check, "policy_check", psub)
     c.add_argument("file", nargs="?", default=None, metavar="FILE")
-    c.add_argument("--strict", action="store_true", help="warnings outside the article's bands are errors")
-    c.set_defaults(func=cmd_policy_check)
+    c.add_argument("--strict", action="store_true", help=h("strict"))
 
-    s = sub.add_parser("demo", parents=[common], help="sample company through the whole pipeline")
-    s.add_argument("--out", default="demo-out", help="output folder (default: demo-out)")
+    s = command("demo", cmd_demo)
+    s.add_argument("--out", default="demo-out", help=h("demo_out"))
     s.add_argument("--employees", type=int, default=200, help=argparse.SUPPRESS)
     s.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
-    s.add_argument("--period", type=_period, default="2026-11", help=argparse.SUPPRESS)
-    s.set_defaults(func=cmd_demo)
+    s.add_argument("--period", type=period, default="2026-11", help=argparse.SUPPRESS)
     return p
+
+
+# How each command chooses its language (SPEC §10.5): a command that reads a ledger speaks the
+# ledger's unless asked; the template and the demo speak Chinese unless asked; every other
+# command speaks the language of the period's active import, else of the newest import.
+_READS_A_LEDGER = {"import", "run"}
+_CHINESE_BY_DEFAULT = {"template", "demo"}
+_NO_DATABASE = {"template", "policy"}
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    """The value of `--name VALUE` or `--name=VALUE` in argv, before argparse has run."""
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.partition("=")[2]
+    return None
+
+
+def _asked_language(argv: list[str]) -> str | None:
+    for lang in (_option(argv, "--lang"), os.environ.get("XIETONG_LANG")):
+        if lang in LANGS:
+            return lang
+    return None
 
 
 def main(argv: list[str] | None = None, out=None, err=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    asked = _asked_language(argv)
+    # Help and usage errors come before any command: they speak the language asked for, else
+    # that of the database the command would use (when there is one), else English.
+    early = asked
+    if early is None:
+        try:
+            with api.open_database(_option(argv, "--db")) as probe:
+                early = api.database_language(probe)
+        except Exception:                   # noqa: BLE001 - no usable database: English
+            early = None
+    with _ArgparseWords(early or "en"):
+        args = build_parser(early or "en").parse_args(argv)
     url = getattr(args, "db", None)
-    if url is None and args.func is cmd_demo:
+    if url is None and args.command == "demo":
         # the demo keeps its database inside its output folder unless --db says otherwise
         Path(args.out).mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{(Path(args.out) / 'xietong.db').resolve()}"
-    lang = getattr(args, "lang", None) or os.environ.get("XIETONG_LANG") or None
     db = api.open_database(url)
+    lang = asked
     try:
+        if lang is None and args.command in _CHINESE_BY_DEFAULT:
+            lang = "zh"
+        elif lang is None and args.command not in _READS_A_LEDGER:
+            lang = (api.database_language(db, getattr(args, "period", None))
+                    if args.command not in _NO_DATABASE else early) or "en"
+        if args.command not in _NO_DATABASE | _READS_A_LEDGER | {"demo"}:
+            _say(out, i18n.t(lang, "database", url=db.shown_url))
         # A command builds millions of short-lived, acyclic objects (rows, firings, report
         # cells): the cyclic collector paused, as in importers.memory (2.7 s of a 52-s
         # 10,000-employee run went to collections that freed nothing). It runs again after.

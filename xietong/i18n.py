@@ -17,6 +17,32 @@ MESSAGES: dict[str, Text] = {
     "refused_header": Text(
         zh="{path}：台账被拒绝，共 {n} 个问题：",
         en="{path}: the ledger was refused, {n} problem(s):"),
+    "review_refused_header": Text(
+        zh="{path}：复核清单被拒绝，共 {n} 个问题：",
+        en="{path}: the review workbook was refused, {n} problem(s):"),
+    "review_file_missing": Text(
+        zh="{path}：应为复核清单工作簿，实际文件不存在",
+        en="{path}: expected a review workbook, got no such file"),
+    "not_review_workbook": Text(
+        zh="{path}：不是复核清单：其中没有“复核结论”（Reviews）工作表。台账请用 `xietong import` 导入",
+        en="{path}: not a review workbook: it has no Reviews (复核结论) sheet. A ledger is imported "
+           "with `xietong import`"),
+    "no_decision_in_file": Text(
+        zh="{path}：不是交回的复核清单：其“复核结论”工作表中没有任何结论（空白模板，或复核结论页为空的台账）",
+        en="{path}: not a returned review workbook: its Reviews sheet holds no decision (a "
+           "template, or a ledger whose Reviews sheet is empty)"),
+    "review_other_period": Text(
+        zh="{path}：这是 {stamped} 的复核清单（运行记录 #{run}），不属于 {period}",
+        en="{path}: this is a review workbook of {stamped} (run #{run}), not of {period}"),
+    "nothing_recorded": Text(
+        zh="未记录任何结论。",
+        en="Nothing was recorded."),
+    "decision_change": Text(
+        zh="  {rid}（{kind}，{subject}）：{old} → {new}，复核人 {by}",
+        en="  {rid} ({kind}, {subject}): {old} → {new}, by {by}"),
+    "decision_open": Text(zh="待复核", en="open"),
+    "decision_confirm": Text(zh="维持", en="confirm"),
+    "decision_overturn": Text(zh="撤销", en="overturn"),
     "nothing_stored": Text(
         zh="未写入任何数据。",
         en="Nothing was stored."),
@@ -75,9 +101,6 @@ MESSAGES: dict[str, Text] = {
     "demo_ledger": Text(
         zh="示例公司台账（{n} 名员工）：{path}",
         en="Sample company ledger ({n} employees): {path}"),
-    "demo_db": Text(
-        zh="数据库：{url}",
-        en="Database: {url}"),
     "evaluation_failed": Text(
         zh="评估失败，未写入任何数据：{error}",
         en="the evaluation failed and nothing was stored: {error}"),
@@ -86,7 +109,16 @@ MESSAGES: dict[str, Text] = {
            "{period}` 时生效。",
         en="{path}: {n} decision(s) recorded for {period}, {same} unchanged. The next "
            "`xietong evaluate --period {period}` applies them."),
-    "status_db": Text(
+    "no_database": Text(
+        zh="{url} 处没有 xietong 数据库：请先导入台账（xietong import LEDGER --period YYYY-MM），或用 --db 指定数据库",
+        en="there is no xietong database at {url}: import a ledger first (xietong import LEDGER --period YYYY-MM), or name the database with --db"),
+    "verify_nothing": Text(
+        zh="无可校验的内容：数据库 {url} 中没有任何导入的台账",
+        en="nothing to verify: the database {url} holds no imported ledger"),
+    "verify_nothing_period": Text(
+        zh="无可校验的内容：{period} 没有导入过台账（数据库 {url}）",
+        en="nothing to verify: no ledger was ever imported for {period} (database {url})"),
+    "database": Text(
         zh="数据库：{url}",
         en="Database: {url}"),
     "status_empty": Text(
@@ -155,6 +187,26 @@ MESSAGES: dict[str, Text] = {
     "report_json": Text(
         zh="机器可读的得分、调整、异常与规则触发",
         en="machine-readable scores, adjustments, exceptions and trace"),
+    "period_closed": Text(
+        zh="已关闭 {period}（{at} UTC，{by}）：结果定稿；关闭时待复核事项 {n} 项。",
+        en="Closed {period} at {at} UTC by {by}: its figures are final; {n} review item(s) "
+           "were still open."),
+    "period_reopened": Text(
+        zh="已重新开放 {period}（{at} UTC，{by}，原因：{reason}）。",
+        en="Reopened {period} at {at} UTC by {by} ({reason})."),
+    "status_closed": Text(
+        zh="  已关闭：{at} UTC，{by}{why}（结果为定稿）",
+        en="  closed at {at} UTC by {by}{why} (final)"),
+    "status_open_period": Text(zh="  未关闭（结果为暂定）", en="  open (provisional)"),
+    "report_manifest": Text(
+        zh="本次报告的 {n:,} 个文件及其 SHA-256",
+        en="the {n:,} files of this report with their SHA-256"),
+    "report_removed": Text(
+        zh="；已删除上次报告中本次未生成的 {n:,} 个文件：{files}",
+        en="; removed {n:,} file(s) of the earlier report that this one does not write: {files}"),
+    "report_other_period": Text(
+        zh="{dir} 中已有 {other} 的报告（manifest.json）：请把 {period} 的报告写入另一个文件夹",
+        en="{dir} holds the report of {other} (manifest.json): write {period}'s into another folder"),
     "chain_ok_short": Text(
         zh="校验通过",
         en="verified"),
@@ -202,6 +254,9 @@ def report_summary(r) -> list[str]:
                       if r.review_workbooks else t(lang, "report_reviews_none")))
     if "json" in formats:
         lines.append((", ".join(p.name for p in r.files["json"]), t(lang, "report_json")))
+    lines.append(("manifest.json", t(lang, "report_manifest", n=len(r.written) - 1)
+                  + (t(lang, "report_removed", n=len(r.removed), files=", ".join(r.removed))
+                     if r.removed else "")))
     out.append(t(lang, "reports_header", dir=r.out_dir))
     width = max((len(name) for name, _ in lines if len(name) < 24), default=0)
     out += [f"  {name.ljust(width)}  {what}" for name, what in lines]
@@ -210,9 +265,9 @@ def report_summary(r) -> list[str]:
     return out
 
 
-def status_lines(lang, url, periods) -> list[str]:
-    """`xietong status`: the database, then one block per period (periods: PeriodStatus list)."""
-    out = [t(lang, "status_db", url=url)]
+def status_lines(lang, periods) -> list[str]:
+    """`xietong status`: one block per period (periods: PeriodStatus list)."""
+    out = []
     if not periods:
         out.append(t(lang, "status_empty"))
     for p in periods:
@@ -221,6 +276,13 @@ def status_lines(lang, url, periods) -> list[str]:
         if imp is not None:
             out.append(t(lang, "status_import", id=imp["import_id"], file=imp["file_name"],
                          sha=imp["sha256"][:16], at=imp["imported_at"].strftime("%Y-%m-%d %H:%M")))
+        if p.closed:
+            why = (f"（{p.closed['reason']}）" if lang == "zh" else f" ({p.closed['reason']})"
+                   ) if p.closed["reason"] else ""
+            out.append(t(lang, "status_closed", at=p.closed["at"].strftime("%Y-%m-%d %H:%M"),
+                         by=p.closed["by"], why=why))
+        else:
+            out.append(t(lang, "status_open_period"))
         run = p.latest_run
         if run is None:
             out.append(t(lang, "status_no_run"))
