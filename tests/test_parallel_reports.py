@@ -2,6 +2,7 @@
 files, their contents and the printed lines are those of one process, and a writer that dies
 ends the command with a clear message, not a traceback or a half-told success."""
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,10 @@ def test_two_processes_write_what_one_writes(evaluated, monkeypatch):
         a, b = tmp / "one" / rel, tmp / "two" / rel
         if rel.suffix == ".xlsx":
             assert _cells(a) == _cells(b), rel
+        elif rel.name == "manifest.json":     # the same files; its time and the workbooks'
+            ma, mb = (json.loads(x.read_text("utf-8")) for x in (a, b))   # stamps differ
+            assert [f["path"] for f in ma["files"]] == [f["path"] for f in mb["files"]]
+            assert (ma["period"], ma["run_id"]) == (mb["period"], mb["run_id"])
         elif rel.suffix == ".json":
             assert a.read_bytes() == b.read_bytes(), rel
 

@@ -381,9 +381,10 @@ def test_worked_example_statement_and_command_output(tmp_path):
         f"  trace.xlsx      审计追踪：{_firings(tmp_path)} 次规则触发及其来源行与引用值、运行哈希；审计链校验通过",
         "  trace.html      同一审计追踪的单文件网页（无需联网），可按对象、规则、机制、工作表筛选",
         "  reviews/        2 份复核清单，每位复核人一份：共 3 项待复核",
+        "  manifest.json   本次报告的 5 个文件及其 SHA-256",
     ]
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
-        "reviews", "statement.xlsx", "trace.html", "trace.xlsx"]
+        "manifest.json", "reviews", "statement.xlsx", "trace.html", "trace.xlsx"]
     wb = openpyxl.load_workbook(tmp_path / "o" / "statement.xlsx")
     d3 = next(r for r in sheet_rows(wb["部门得分"]) if r[0] == "D3")
     assert d3[:9] == ["D3", "IT部", "后台", 70, 13.46, 2.25, -1.5, -1.8, 82.41]
@@ -414,4 +415,5 @@ def test_report_warns_when_the_run_is_older_than_a_decision(tmp_path):
     code, out, err = cli("report", "--period", PERIOD, "--out", tmp_path / "o2", "--db", url,
                          "--format", "json")
     assert code == 0
-    assert out.startswith("注意：2026-11 的最新评估（运行记录 #1）早于本期最新的台账导入或复核结论")
+    assert out.splitlines()[0] == f"数据库：{url}"
+    assert out.splitlines()[1].startswith("注意：2026-11 的最新评估（运行记录 #1）早于本期最新的台账导入或复核结论")

@@ -25,7 +25,10 @@ def test_decide_everything_then_reevaluate(db_url, seed):
     assert reviews, "the seed must produce review items"
     decisions = {e["review_id"]: ("overturn" if i % 2 else "confirm") for i, e in enumerate(reviews)}
     rows = [DecisionRow(rid, d, "HR", None, "Reviews", i + 2) for i, (rid, d) in enumerate(decisions.items())]
-    assert record_decisions(engine, PERIOD, "d.xlsx", "0" * 64, rows) == (len(rows), 0)
+    changes, unchanged = record_decisions(engine, PERIOD, "d.xlsx", "0" * 64, rows)
+    assert unchanged == 0
+    assert [(c.review_id, c.old, c.new, c.reviewer_id) for c in changes] == \
+        [(rid, None, d, "HR") for rid, d in decisions.items()]
     second = evaluate_period(engine, PERIOD, POLICY)
     expected = reference_evaluate(ledger, POLICY, PERIOD, decisions)
     assert [(a["rule"], a["subject_id"], a["points"]) for a in second.evaluated.adjustments] == \

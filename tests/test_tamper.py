@@ -76,7 +76,7 @@ def seq_of(url, rtype, rid):
 
 def failure(url) -> str:
     code, out, err = cli("verify", "--db", url)
-    assert code == 1 and out == "", (out, err)
+    assert code == 1 and out == f"Database: {url}\n", (out, err)
     assert err.startswith(FAILED) and err.endswith("\n") and err.count("\n") == 1, err
     return err[len(FAILED):-1]
 
@@ -222,6 +222,7 @@ def test_untouched_database_verifies_and_names_its_head(db):
     assert code == 0, err
     head = one(db, "SELECT max(seq) FROM chain_link")
     h = one(db, f"SELECT hash FROM chain_link WHERE seq = {head}")
-    assert out.splitlines() == [f"Audit chain verified: {head} records, no change found.",
+    assert out.splitlines() == [f"Database: {db}",
+                                f"Audit chain verified: {head} records, no change found.",
                                 f"Chain head: link {head}, sha256 {h} (note it down: a later verify "
                                 "must reach it)."]
