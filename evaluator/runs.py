@@ -373,13 +373,19 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
     src = sources_json
     outcome_text = OutcomeCodec().text      # this run's common outcomes, each written once
     # A firing's stored outcome names what it produced: its adjustments' ids and its exceptions'
-    # review ids (the auditor's link from the trace to the results).
+    # review ids (the auditor's link from the trace to the results). An adjustment's sentence
+    # (template key and arguments, rules/wording.py) is in the outcome its rule returned; an
+    # exception's, said by the book after the rule fired, is added to the outcome item that
+    # raised it: so the chain covers both, and a report words them in its own language.
     adj_ids: dict[int, list[str]] = {}
     for a in result.adjustments:
         adj_ids.setdefault(a["firing_seq"], []).append(adjustment_id(period, a))
     exc_ids: dict[int, list[str]] = {}
+    exc_says: dict[int, dict[str, list]] = {}        # firing seq -> kind -> its sentence
     for e in result.exceptions:
         exc_ids.setdefault(e["firing_seq"], []).append(e["review_id"])
+        if e.get("says"):
+            exc_says.setdefault(e["firing_seq"], {})[e["kind"]] = e["says"]
 
     total = len(result.trace)
 
@@ -393,6 +399,9 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
                     outcome["adjustments"] = adj_ids[t.seq]
                 if t.seq in exc_ids:
                     outcome["exceptions"] = exc_ids[t.seq]
+                    says = exc_says.get(t.seq)
+                    if says:
+                        outcome["outcomes"] = [_with_says(o, says) for o in outcome["outcomes"]]
                 text = canonical_json(outcome)
             else:
                 text = outcome_text(t.outcome)
@@ -427,6 +436,15 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
             yield row, canonical_json({k: v for k, v in row.items() if k != "id"})
 
     writer.insert_rows(ExceptionItem, exceptions(writer.next_id(ExceptionItem)), "exception")
+
+
+def _with_says(item: dict, says: dict[str, list]) -> dict:
+    """An outcome item of a firing; a flag ({"exception": kind}) with the sentence of the
+    exception it raised."""
+    kind = item.get("exception") if type(item) is dict else None
+    if kind in says:
+        return {**item, "says": says[kind]}
+    return item
 
 
 # --------------------------------------------------------------------------- decisions files
@@ -538,5 +556,34 @@ def load_run(session: Session, run: Run) -> dict:
     outcome = OutcomeCodec().value
     for f in firings:
         f["outcome"] = outcome(f["outcome"])
+    _attach_says(firings, adjustments, exceptions)
     return {"run": run.model_dump(), "adjustments": adjustments, "exceptions": exceptions,
             "firings": firings}
+
+
+def _attach_says(firings: list[dict], adjustments: list[dict], exceptions: list[dict]) -> None:
+    """Give each adjustment and exception the sentence its firing's outcome holds for it, as
+    "says" (rules.sentences renders it); None for a run stored before sentences had templates."""
+    by_seq = None
+    first = firings[0]["seq"] if firings else 0
+
+    def firing(seq):
+        nonlocal by_seq
+        i = seq - first                  # firings are loaded in seq order, numbered from 1
+        if 0 <= i < len(firings) and firings[i]["seq"] == seq:
+            return firings[i]
+        if by_seq is None:
+            by_seq = {f["seq"]: f for f in firings}
+        return by_seq.get(seq)
+
+    def items(seq):
+        f = firing(seq)
+        got = f["outcome"].get("outcomes") if f is not None and type(f["outcome"]) is dict else None
+        return got if type(got) is list else ()
+
+    for a in adjustments:
+        a["says"] = next((o.get("says") for o in items(a["firing_seq"])
+                          if type(o) is dict and "points" in o), None)
+    for e in exceptions:
+        e["says"] = next((o.get("says") for o in items(e["firing_seq"])
+                          if type(o) is dict and o.get("exception") == e["kind"]), None)
