@@ -60,7 +60,7 @@ CREDIT_SAYS = WORDS.template(
     en="{code} {points} proposed by {proposer}")
 CAP_SAYS = WORDS.template(
     "behaviour.cap",
-    zh="合计 {total} 分，超出 ±{cap} 分：{adjust}",
+    zh="协同行为合计 {total} 分，超出 ±{cap} 分的上限：调整 {adjust}",
     en="total {total} outside ±{cap}: {adjust}")
 ACCEPTED = WORDS.note(en="accepted", zh="采纳")
 WITHDRAWN = WORDS.note(en="removed by an overturned BEH_FREQUENT_PROPOSER review",

@@ -198,7 +198,7 @@ def test_status_lists_what_the_database_holds(setup):
     code, out, _ = cli("status", "--db", url, "--lang", "zh")
     lines = out.splitlines()
     assert code == 0 and lines[0] == f"数据库：{url}" and lines[1] == "2026-11："
-    assert lines[2].startswith("  当前台账：导入记录 #1 ledger.xlsx（sha256 ")
+    assert lines[2].startswith("  当前台账：导入记录 #1 ledger.xlsx（SHA-256 ")
     assert lines[3] == "  未关闭（结果为暂定）"
     assert lines[4].startswith("  最新评估：运行记录 #1，") and lines[4].endswith(
         "：调整 6 项，异常 3 项，复核 待决 3 / 已决 0")
