@@ -164,11 +164,13 @@ class ImportResult:
 
 
 def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
-                  progress: Progress | None = None, force: bool = False) -> ImportResult:
+                  progress: Progress | None = None, force: bool = False,
+                  account: str | None = None, file_name: str | None = None) -> ImportResult:
     """Read, validate and store one ledger workbook as the period's active ledger (SPEC §3).
     Refused (every problem by sheet and cell, nothing stored) when the workbook is bad, or when
     it looks like another period's (SPEC §10.2) — unless `force`, and then the import record
-    keeps a warning saying so."""
+    keeps a warning saying so. `account`: the desk's account that uploads it (chained with the
+    import); `file_name`: the name to record when `path` is a temporary copy (an upload)."""
     from evaluator.db import reader
     from evaluator.period_check import forced_warning, period_problems
     from evaluator.store import store_import
@@ -189,7 +191,9 @@ def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
     if wrong and not force:
         raise Refused.listing(lang or ledger.lang, path, wrong)
     ledger.warnings.extend(forced_warning(p) for p in wrong)
-    outcome = store_import(db.engine, ledger, period, progress=progress)
+    if file_name:
+        ledger.file_name = file_name
+    outcome = store_import(db.engine, ledger, period, progress=progress, account=account)
     return ImportResult(path, period, ledger.lang, ledger.sha256, outcome.status,
                         outcome.import_id, outcome.previous_import_id,
                         dict(outcome.rows_per_sheet), list(ledger.warnings))
@@ -225,7 +229,8 @@ def load_policy_or_refuse(policy, lang: str | None = None):
 
 
 def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
-             progress: Progress | None = None, import_id: int | None = None) -> RunResult:
+             progress: Progress | None = None, import_id: int | None = None,
+             account: str | None = None) -> RunResult:
     """Fire the rules on the period's active ledger with the decisions in force and store the
     run (SPEC §5, §6). `policy`: a TOML path, a rules.policy.Policy, or None for the default.
     `import_id`: evaluate only if that import is (still) the period's active ledger — what
@@ -236,7 +241,7 @@ def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
     _existing(db, lang)
     try:
         outcome = evaluate_period(db.engine, period, policy, lang=lang, progress=progress,
-                                  import_id=import_id)
+                                  import_id=import_id, account=account)
     except RunRefused as e:
         raise Refused(e.lines) from None
     except EvaluationFailed as e:
@@ -449,7 +454,8 @@ class DecisionsResult:
 
 
 def record_decisions(db: Database, path, period: str, *, lang: str | None = None,
-                     supersede: bool = False) -> DecisionsResult:
+                     supersede: bool = False, account: str | None = None,
+                     file_name: str | None = None) -> DecisionsResult:
     """Record the decisions of a manager's returned review workbook (SPEC §6, §10.3): validated
     against the period's latest run; any problem refuses the whole file, nothing recorded. A
     file that is not a review workbook (no review sheet, or no decision in it) is refused as
@@ -486,8 +492,9 @@ def record_decisions(db: Database, path, period: str, *, lang: str | None = None
                         r["row"], letters) for r in book.rows["Reviews"]]
     issued_at = stamp.issued_at if stamp is not None else None
     try:
-        changes, unchanged = record(db.engine, period, book.file_name, book.sha256, rows, lang,
-                                    issued_at=issued_at, supersede=supersede)
+        changes, unchanged = record(db.engine, period, file_name or book.file_name, book.sha256,
+                                    rows, lang, issued_at=issued_at, supersede=supersede,
+                                    account=account)
     except RunRefused as e:
         raise Refused.listing(lang, path, e.lines, "review_refused_header",
                               "nothing_recorded") from None
