@@ -94,8 +94,8 @@ def periods(request: Request):
 
 
 async def imports(request: Request):
-    period = period_of(request.path_params["period"])
     actor = require(request, "import")
+    period = period_of(request.path_params["period"])
     settings, db = desk(request)
     lang = language(request)
     if api.period_is_closed(db, period):
@@ -142,8 +142,8 @@ def _errors(refused: api.Refused) -> list[dict]:
 
 
 def runs_start(request: Request):
-    period = period_of(request.path_params["period"])
     actor = require(request, "evaluate")
+    period = period_of(request.path_params["period"])
     settings, db = desk(request)
     job_id = api.start_evaluation(db, period, settings.data_dir, account=actor.username,
                                   lang=language(request))
@@ -164,15 +164,15 @@ def job(request: Request):
 
 
 def scores(request: Request):
-    period = period_of(request.path_params["period"])
     require(request, "scores")
+    period = period_of(request.path_params["period"])
     _, db = desk(request)
     return JSONResponse(api.scores(db, period, lang=language(request)))
 
 
 def reviews(request: Request):
-    period = period_of(request.path_params["period"])
     actor = signed_in(request)
+    period = period_of(request.path_params["period"])
     q = request.query_params
     status = q.get("status") or None
     if status not in (None, "open", "decided", "confirmed", "overturned"):
@@ -185,6 +185,7 @@ def reviews(request: Request):
 
 
 async def decision(request: Request):
+    signed_in(request)
     period = period_of(request.path_params["period"])
     lang = language(request)
     actor, item = await run_in_threadpool(item_for, request, period,
@@ -201,8 +202,8 @@ async def decision(request: Request):
 
 
 def firings(request: Request):
-    period = period_of(request.path_params["period"])
     require(request, "trace")
+    period = period_of(request.path_params["period"])
     q = request.query_params
     _, db = desk(request)
     page = api.trace_page(db, period, subject=q.get("subject") or None,
@@ -249,8 +250,8 @@ def decisions(request: Request):
 
 
 def notify(request: Request):
-    period = period_of(request.path_params["period"])
     require(request, "notify")
+    period = period_of(request.path_params["period"])
     settings, db = desk(request)
     done = _notify(request, db, settings, period)
     return JSONResponse({

@@ -135,8 +135,8 @@ def _reports(settings, period: str) -> list[dict]:
 
 
 def period_page(request: Request, **extra):
-    period = period_of(request.path_params["period"])
     require(request, "periods")
+    period = period_of(request.path_params["period"])
     settings, db = desk(request)
     found = [p for p in api.periods(db) if p["period"] == period]
     lang = language(request)
@@ -149,8 +149,8 @@ def period_page(request: Request, **extra):
 
 async def upload(request: Request):
     from xietong.desk.json_api import _import_upload
-    period = period_of(request.path_params["period"])
     actor = require(request, "import")
+    period = period_of(request.path_params["period"])
     settings, db = desk(request)
     if api.period_is_closed(db, period):
         raise api.Conflict([api._words(language(request), "period_closed", period=period)])
@@ -173,8 +173,8 @@ async def upload(request: Request):
 
 
 def evaluate(request: Request):
-    period = period_of(request.path_params["period"])
     actor = require(request, "evaluate")
+    period = period_of(request.path_params["period"])
     settings, db = desk(request)
     job_id = api.start_evaluation(db, period, settings.data_dir, account=actor.username,
                                   lang=language(request))
@@ -193,8 +193,8 @@ def job_page(request: Request):
 
 
 def report_file(request: Request):
-    period = period_of(request.path_params["period"])
     require(request, "reports")
+    period = period_of(request.path_params["period"])
     settings, _ = desk(request)
     wanted = request.path_params["path"]
     # only a file the period's manifest lists: no other path can be asked for
@@ -207,8 +207,8 @@ def report_file(request: Request):
 
 
 def scores_page(request: Request):
-    period = period_of(request.path_params["period"])
     require(request, "scores")
+    period = period_of(request.path_params["period"])
     _, db = desk(request)
     found = api.scores(db, period, lang=language(request))
     offset = common.int_param(request, "offset", 0)
@@ -247,14 +247,15 @@ def reviews_page(request: Request):
 
 
 def period_reviews(request: Request):
-    period = period_of(request.path_params["period"])
     signed_in(request)
+    period = period_of(request.path_params["period"])
     params = dict(request.query_params, period=period)
     return RedirectResponse(str(request.url_for("reviews_page")) + "?" + urlencode(params),
                             status_code=303)
 
 
 def review_page(request: Request, **extra):
+    signed_in(request)
     period = period_of(request.path_params["period"])
     lang = language(request)
     actor, item = item_for(request, period, request.path_params["review_id"], "review", lang)
@@ -268,6 +269,7 @@ def review_page(request: Request, **extra):
 
 
 async def decide(request: Request):
+    signed_in(request)
     period = period_of(request.path_params["period"])
     lang = language(request)
     actor, item = await run_in_threadpool(item_for, request, period,
@@ -291,13 +293,14 @@ async def decide(request: Request):
 
 def workbook(request: Request):
     """A review workbook to fill in: a manager's own; HR's for any assignee (?assignee=)."""
-    period = period_of(request.path_params["period"])
     actor = signed_in(request)
-    who = request.query_params.get("assignee") or actor.employee_id
+    period = period_of(request.path_params["period"])
+    who = request.query_params.get("assignee") or (
+        actor.employee_id if actor.role == "manager" else "HR")
     if actor.role == "manager":
         if who != actor.employee_id:
             raise Forbidden()
-    elif not api.may(actor, "reports") or not who:
+    elif not api.may(actor, "reports"):
         raise Forbidden()
     _, db = desk(request)
     tmp = tempfile.TemporaryDirectory(prefix="xietong-workbook-")
@@ -312,8 +315,8 @@ def workbook(request: Request):
 async def decisions_file(request: Request):
     """A returned review workbook, uploaded: the same road as `xietong decisions`. A manager's
     file may hold only its own items, decided as itself."""
-    period = period_of(request.path_params["period"])
     actor = signed_in(request)
+    period = period_of(request.path_params["period"])
     if actor.role == "manager":
         require(request, "my_reviews")
     else:
@@ -378,8 +381,8 @@ def decisions_page(request: Request):
 # --------------------------------------------------------------------------- auditors
 
 def trace_page(request: Request):
-    period = period_of(request.path_params["period"])
     require(request, "trace")
+    period = period_of(request.path_params["period"])
     q = request.query_params
     _, db = desk(request)
     lang = language(request)
@@ -421,8 +424,8 @@ def verify_page(request: Request):
 
 def notify(request: Request):
     from xietong.desk.json_api import _notify
-    period = period_of(request.path_params["period"])
     require(request, "notify")
+    period = period_of(request.path_params["period"])
     settings, db = desk(request)
     done = _notify(request, db, settings, period)
     return period_page(request, notified=done)
