@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import threading
+from types import SimpleNamespace
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -39,7 +40,7 @@ _lock = threading.Lock()
 class JobBusy(Exception):
     """Another evaluation of the period is queued or running."""
 
-    def __init__(self, job: Job):
+    def __init__(self, job):
         super().__init__(f"job {job.id}")
         self.job = job
 
@@ -57,7 +58,9 @@ def start(engine, url: str, period: str, data_dir, *, account: str | None, lang:
         busy = session.exec(select(Job).where(Job.period == period, Job.state.in_(ACTIVE))
                             .order_by(Job.id)).first()
         if busy is not None:
-            raise JobBusy(busy)
+            # plain values: the rollback that the exception brings expires the row
+            raise JobBusy(SimpleNamespace(id=busy.id, account=busy.account,
+                                          created_at=busy.created_at))
         job = Job(period=period, state="queued", account=account, host=HOST)
         session.add(job)
         session.flush()
