@@ -84,14 +84,27 @@ class FiringFacet(SQLModel, table=True):
     sheet: str = Field(max_length=32)          # "" for a firing without sources
     result: str = Field(max_length=16)         # adjustment | exception | note | none
 
+    # One index per filter, each ending (first, seq): a page of one filter is a range of one
+    # index read in seq order, whatever the offset's size (docs/decisions.md "The desk").
     __table_args__ = (
         sa.Index("ix_facet_first", "run_id", "first", "seq"),
         sa.Index("ix_facet_sheet", "run_id", "sheet", "seq"),
-        sa.Index("ix_facet_rule", "run_id", "rule", "seq"),
-        sa.Index("ix_facet_mechanism", "run_id", "mechanism", "result", "seq"),
-        sa.Index("ix_facet_subject", "run_id", "subject_id", "seq"),
-        sa.Index("ix_facet_result", "run_id", "result", "seq"),
+        sa.Index("ix_facet_rule", "run_id", "rule", "first", "seq"),
+        sa.Index("ix_facet_mechanism", "run_id", "mechanism", "first", "seq"),
+        sa.Index("ix_facet_subject", "run_id", "subject_id", "first", "seq"),
+        sa.Index("ix_facet_result", "run_id", "result", "first", "seq"),
     )
+
+
+class FacetCount(SQLModel, table=True):
+    """How many firings of a run each single filter value selects ("" and "" for all of them):
+    counted once when the run is indexed, so that the total above a page of one filter is a
+    lookup, not a count of up to millions of rows."""
+    __tablename__ = "desk_facet_count"
+    run_id: int = Field(primary_key=True)
+    dimension: str = Field(primary_key=True, max_length=16)     # subject | rule | … | ""
+    value: str = Field(primary_key=True, max_length=255)
+    n: int
 
 
 class FacetedRun(SQLModel, table=True):
@@ -99,11 +112,12 @@ class FacetedRun(SQLModel, table=True):
     __tablename__ = "desk_faceted_run"
     run_id: int = Field(primary_key=True)
     firings: int
+    contiguous: bool = False      # seq runs 1..firings: a page of all firings is a seq range
     built_at: datetime = Field(default_factory=utcnow)
 
 
 DESK_TABLES = [Account.__table__, SignIn.__table__, Job.__table__, FiringFacet.__table__,
-               FacetedRun.__table__]
+               FacetCount.__table__, FacetedRun.__table__]
 _ready: "weakref.WeakSet[sa.Engine]" = weakref.WeakSet()
 
 

@@ -307,3 +307,12 @@ def test_login_answers_as_the_spec_says(desk):
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
     assert c.post("/api/login", json=["boss"]).status_code == 400
+
+
+def test_the_reviews_api_pages_on_request(desk):
+    _, clients = desk
+    c = clients["hr"][0]
+    everything = c.get(f"/api/periods/{PERIOD}/reviews").json()
+    r = c.get(f"/api/periods/{PERIOD}/reviews", params={"offset": 1, "limit": 1})
+    assert r.headers["x-total-count"] == "3"
+    assert r.json() == everything[1:2]

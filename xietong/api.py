@@ -891,12 +891,11 @@ def reviews(db: Database, period: str | None = None, *, assignee: str | None = N
     with Session(reader(_engine(db))) as session, session.begin():
         if period is not None and not review_items.latest_runs(session, period):
             raise NotFound([_no_run(lang, period)])
-        found = review_items.items(session, period=period, assignee=assignee, kind=kind,
-                                   status=status, type_=type)
-        page = found[offset:] if limit is None else found[offset:offset + limit]
+        total, page = review_items.items(session, period=period, assignee=assignee, kind=kind,
+                                         status=status, type_=type, offset=offset, limit=limit)
         if context:
             review_items.with_context(session, page, lang or "en")
-    return ReviewPage(len(found), page)
+    return ReviewPage(total, page)
 
 
 def _no_run(lang, period) -> str:
@@ -910,7 +909,7 @@ def review_item(db: Database, period: str, review_id: str, *, lang: str | None =
     from evaluator.db import reader
     from xietong import review_items
     with Session(reader(_engine(_existing(db, lang)))) as session, session.begin():
-        found = review_items.items(session, period=period, review_id=review_id)
+        _, found = review_items.items(session, period=period, review_id=review_id)
         if not found:
             raise NotFound([_words(lang, "no_such_item", period=period, rid=review_id)])
         if context:

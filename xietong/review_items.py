@@ -74,14 +74,16 @@ def _iso(t) -> str | None:
 
 def items(session: Session, *, period: str | None = None, assignee: str | None = None,
           kind: str | None = None, status: str | None = None, type_: str | None = None,
-          review_id: str | None = None) -> list[dict]:
-    """The exceptions of the latest run of `period` (or of every period), filtered; each as
-    exceptions.json has it plus "period", "run_id", "import_id" and the current "decision"
-    ({"value", "comment", "by", "account", "at"} or None) and "status". `status`: "open",
-    "decided", or a status word (confirmed, overturned)."""
+          review_id: str | None = None, offset: int = 0,
+          limit: int | None = None) -> tuple[int, list[dict]]:
+    """(how many match, the page `offset`/`limit` of them): the exceptions of the latest run of
+    `period` (or of every period, newest first), filtered; each as exceptions.json has it plus
+    "period", "run_id", "import_id", the current "decision" ({"value", "comment", "by",
+    "account", "at"} or None) and "status". `status`: "open", "decided", or a status word
+    (confirmed, overturned). Only the page's items are built into dicts."""
     runs = latest_runs(session, period)
     if not runs:
-        return []
+        return 0, []
     e = ExceptionItem.__table__.c
     q = sa.select(e.run_id, e.ord, e.review_id, e.kind, e.type, e.subject_id, e.assignee_id,
                   e.status, e.sources, e.source_hash, e.message, e.firing_seq
@@ -96,13 +98,11 @@ def items(session: Session, *, period: str | None = None, assignee: str | None =
         q = q.where(e.review_id == review_id)
     q = q.order_by(e.run_id.desc(), e.ord)
     decided = in_force(session, {p for p, _ in runs.values()})
-    out = []
+    matched = []
     for r in session.connection().execute(q):
-        p, import_id = runs[r.run_id]
-        current = None
-        state = r.status
+        current, state = None, r.status
         if r.type == "review":
-            d = decided.get((p, r.review_id))
+            d = decided.get((runs[r.run_id][0], r.review_id))
             if d is not None and d.source_hash == r.source_hash:
                 current, state = d, STATUS_OF.get(d.decision, r.status)
             else:
@@ -113,13 +113,18 @@ def items(session: Session, *, period: str | None = None, assignee: str | None =
             continue
         if status not in (None, "", "open", "decided") and state != status:
             continue
+        matched.append((r, current, state))
+    page = matched[offset:] if limit is None else matched[offset:offset + limit]
+    out = []
+    for r, current, state in page:
+        p, import_id = runs[r.run_id]
         out.append({"review_id": r.review_id, "kind": r.kind, "type": r.type,
                     "subject_id": r.subject_id, "assignee_id": r.assignee_id, "status": state,
                     "decision": decision_dict(current), "message": r.message,
                     "sources": [{"sheet": s, "row": n} for s, n in parse_sources(r.sources)],
                     "period": p, "run_id": r.run_id, "import_id": import_id,
                     "firing_seq": r.firing_seq})
-    return out
+    return len(matched), out
 
 
 def with_context(session: Session, found: list[dict], lang: str) -> list[dict]:

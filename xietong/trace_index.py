@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from evaluator.canonical import parse_outcome, parse_sources
 from evaluator.chain import BulkInsert
 from evaluator.db import ExceptionItem, Firing, reader
-from evaluator.desk_tables import FacetedRun, FiringFacet, ensure_tables
+from evaluator.desk_tables import FacetCount, FacetedRun, FiringFacet, ensure_tables
 from reports.labels import firing_mechanism
 
 FILTERS = ("subject", "rule", "mechanism", "sheet", "result")
@@ -64,11 +64,16 @@ def build(engine, run_id: int, progress=None) -> int:
              .where(table.c.run_id == run_id).order_by(table.c.seq))
         put = BulkInsert(conn, FiringFacet.__table__, _COLUMNS)
         results: dict[str, str] = {}          # outcome text -> result (most repeat)
+        counts: dict[tuple[str, str], int] = {}
         n = 0
+        contiguous = True
         rows = conn.execution_options(stream_results=True, yield_per=20000).execute(q)
         for chunk in iter(lambda: list(itertools.islice(rows, 20000)), []):
             batch = []
+            batch_firings: list[int] = []
             for fid, seq, rule, subject, sources_text, outcome_text in chunk:
+                contiguous = contiguous and seq == n + len(batch_firings) + 1
+                batch_firings.append(seq)
                 result = results.get(outcome_text)
                 if result is None:
                     result = firing_result(parse_outcome(outcome_text))
@@ -80,11 +85,20 @@ def build(engine, run_id: int, progress=None) -> int:
                 for i, sheet in enumerate(sheets):
                     batch.append((run_id, seq, fid, 1 if i == 0 else 0, rule, mechanism,
                                   subject, sheet, result))
+                    counts[("sheet", sheet)] = counts.get(("sheet", sheet), 0) + 1
+                for key in (("rule", rule), ("mechanism", mechanism), ("result", result),
+                            ("subject", subject or "")):
+                    counts[key] = counts.get(key, 0) + 1
             put.tuples(batch)
             n += len(chunk)
             if progress is not None:
                 progress("index", n, None, "firings")
-        session.add(FacetedRun(run_id=run_id, firings=n))
+        counts[("", "")] = n
+        BulkInsert(conn, FacetCount.__table__, ("run_id", "dimension", "value", "n")).tuples(
+            [(run_id, d, v[:255], c) for (d, v), c in sorted(counts.items())])
+        session.add(FacetedRun(run_id=run_id, firings=n, contiguous=contiguous))
+        # the planner's statistics, so that a page of two filters starts from the rarer one
+        conn.exec_driver_sql("ANALYZE desk_firing_facet")
     return n
 
 
@@ -110,15 +124,34 @@ def query(engine, run_id: int, *, subject: str | None = None, rule: str | None =
             where.append(column == value)
     with Session(reader(engine)) as session, session.begin():
         conn = session.connection()
+        page_where = where
+        if not (subject or rule or mechanism or sheet or result or review):
+            faceted = session.get(FacetedRun, run_id)
+            if faceted is not None and faceted.contiguous:
+                # every firing, seq 1..n: the page starts at seq offset+1, found by the index
+                # at once instead of stepping over `offset` entries
+                page_where = [*where, f.seq > offset]
         if review:
             seqs = [s for (s,) in conn.execute(sa.select(ExceptionItem.__table__.c.firing_seq).where(
                 ExceptionItem.__table__.c.run_id == run_id,
                 ExceptionItem.__table__.c.review_id == review))]
             where.append(f.seq.in_(seqs or [-1]))
-        total = conn.execute(sa.select(sa.func.count()).select_from(FiringFacet.__table__)
-                             .where(*where)).scalar() or 0
-        ids = [i for (i,) in conn.execute(sa.select(f.firing_id).where(*where)
-                                          .order_by(f.seq).offset(offset).limit(limit))]
+        given = [(d, v) for d, v in (("subject", subject), ("rule", rule),
+                                     ("mechanism", mechanism), ("sheet", sheet),
+                                     ("result", result)) if v]
+        total = None
+        if not review and len(given) <= 1:
+            dimension, value = given[0] if given else ("", "")
+            c = FacetCount.__table__.c
+            total = conn.execute(sa.select(c.n).where(
+                c.run_id == run_id, c.dimension == dimension, c.value == value)).scalar() or 0
+        if total is None:
+            total = conn.execute(sa.select(sa.func.count()).select_from(FiringFacet.__table__)
+                                 .where(*where)).scalar() or 0
+        ids = [i for (i,) in conn.execute(sa.select(f.firing_id).where(*page_where)
+                                          .order_by(f.seq)
+                                          .offset(offset if page_where is where else 0)
+                                          .limit(limit))]
         items = []
         if ids:
             t = Firing.__table__.c

@@ -128,15 +128,11 @@ def language(request: Request) -> str:
     actor = current_actor(request)
     if actor is not None and actor.lang in ("zh", "en"):
         return actor.lang
-    cached = getattr(request.app.state, "db_lang", None)
-    if cached is None:
-        _, db = desk(request)
-        try:
-            cached = api.database_language(db) or "en"
-        except Exception:                  # noqa: BLE001 - an unreachable database: English
-            cached = "en"
-        request.app.state.db_lang = cached
-    return cached
+    _, db = desk(request)
+    try:
+        return api.database_language(db) or "en"
+    except Exception:                      # noqa: BLE001 - an unreachable database: English
+        return "en"
 
 
 def period_of(value: str) -> str:

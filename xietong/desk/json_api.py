@@ -8,7 +8,7 @@ library functions and `may` as the pages.
     POST /api/periods/{period}/runs         → 202 {"job_id"}
     GET  /api/jobs/{job_id}                 → {"state", "run_id", "message", "progress"}
     GET  /api/periods/{period}/scores
-    GET  /api/periods/{period}/reviews[?status=open|decided&assignee=ID&kind=K&type=T]
+    GET  /api/periods/{period}/reviews[?status=open|decided&assignee=ID&kind=K&type=T&offset=&limit=]
     POST /api/periods/{period}/reviews/{review_id}/decision {"decision", "comment"} → 200 the item
     GET  /api/periods/{period}/firings?subject=&rule=&mechanism=&sheet=&result=&review=&offset=&limit=
     GET  /api/verify
@@ -179,9 +179,14 @@ def reviews(request: Request):
         raise BadRequest(f"status: expected open or decided, got {status!r}")
     assignee = reviews_for(request, actor, q.get("assignee"))
     _, db = desk(request)
+    paged = "limit" in q or "offset" in q
     found = api.reviews(db, period, assignee=assignee, kind=q.get("kind") or None,
-                        status=status, type=q.get("type") or None, lang=language(request))
-    return JSONResponse([_item(it) for it in found.items])
+                        status=status, type=q.get("type") or None, lang=language(request),
+                        offset=common.int_param(request, "offset", 0),
+                        limit=common.int_param(request, "limit", 500, 1, 5000) if paged else None)
+    # the SPEC's list; with ?offset=&limit= a page of it, the whole count in X-Total-Count
+    return JSONResponse([_item(it) for it in found.items],
+                        headers={"X-Total-Count": str(found.total)})
 
 
 async def decision(request: Request):
