@@ -67,7 +67,9 @@ def build(engine, run_id: int, progress=None) -> int:
         counts: dict[tuple[str, str], int] = {}
         n = 0
         contiguous = True
-        rows = conn.execution_options(stream_results=True, yield_per=20000).execute(q)
+        # streamed (a server-side cursor on PostgreSQL): set on the statement, not on the
+        # connection, whose inserts below must not go through a server-side cursor
+        rows = conn.execute(q.execution_options(stream_results=True, yield_per=20000))
         for chunk in iter(lambda: list(itertools.islice(rows, 20000)), []):
             batch = []
             batch_firings: list[int] = []
