@@ -50,6 +50,7 @@ def build(work: Path, employees: int, url: str):
         names = {a.username for a, _ in xietong.api.accounts(db)}
         if "hr" not in names:
             xietong.api.add_account(db, "hr", "hr", "bench-password")
+        if "manager" not in names:
             items = xietong.api.reviews(db, PERIOD, type="review").items
             counts = {}
             for it in items:

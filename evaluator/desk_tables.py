@@ -131,4 +131,26 @@ def ensure_tables(engine: sa.Engine) -> None:
         names = set(sa.inspect(conn).get_table_names())
     if not all(t.name in names for t in DESK_TABLES):
         SQLModel.metadata.create_all(engine, tables=DESK_TABLES)
+    _row_indexes(engine, names)
     _ready.add(engine)
+
+
+def _row_indexes(engine: sa.Engine, names: set[str]) -> None:
+    """An index (import_id, row) on every ledger row table, so that the desk reads the few rows
+    a page cites (and the names beside its ids) without scanning an import's million rows
+    (0.25 s → 0.03 s for a page of reviews at 100,000 employees). Made once, by the desk's
+    first use of a database: the command line alone never needs them. Building them on a
+    100,000-employee database took 0.6 s; each import then maintains them too."""
+    from evaluator.db import ROW_TABLES, reader
+    wanted = {f"ix_desk_{t.name}_row": t for t in ROW_TABLES.values() if t.name in names}
+    with reader(engine).connect() as conn:
+        inspector = sa.inspect(conn)
+        have = {i["name"] for t in wanted.values() for i in inspector.get_indexes(t.name)}
+    missing = {k: t for k, t in wanted.items() if k not in have}
+    if not missing:
+        return
+    with engine.begin() as conn:
+        quote = conn.dialect.identifier_preparer.quote
+        for name, table in missing.items():
+            conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {quote(name)} ON "
+                                 f"{quote(table.name)} (import_id, {quote('row')})")
