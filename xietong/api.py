@@ -808,6 +808,16 @@ def periods(db: Database) -> list[dict]:
     return out
 
 
+def period_names(db: Database) -> list[str]:
+    """The periods that have an import, newest first (without status()'s counts)."""
+    from evaluator.db import LedgerImport, reader
+    if not db.exists():
+        return []
+    with Session(reader(_engine(db))) as session, session.begin():
+        return list(session.exec(select(LedgerImport.period).distinct()
+                                 .order_by(LedgerImport.period.desc())))
+
+
 def runs(db: Database, period: str | None = None) -> list[dict]:
     """Every run (newest first) with its hashes, counts, who asked for it, and its link in the
     audit chain (seq, hash) — what an auditor compares."""

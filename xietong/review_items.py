@@ -87,8 +87,10 @@ def items(session: Session, *, period: str | None = None, assignee: str | None =
     e = ExceptionItem.__table__.c
     # first the few columns that decide what matches, then the page's rows whole: a big month
     # has 30,000 items, and their messages and sources are most of their bytes
-    q = sa.select(e.id, e.run_id, e.review_id, e.type, e.status, e.source_hash
-                  ).where(e.run_id.in_(list(runs)))
+    paged = limit is not None and limit <= 1000
+    deciding = (e.id, e.run_id, e.review_id, e.type, e.status, e.source_hash)
+    details = (e.kind, e.subject_id, e.assignee_id, e.sources, e.message, e.firing_seq)
+    q = sa.select(*(deciding if paged else deciding + details)).where(e.run_id.in_(list(runs)))
     if assignee:
         q = q.where(e.assignee_id == assignee)
     if kind:
@@ -116,8 +118,8 @@ def items(session: Session, *, period: str | None = None, assignee: str | None =
             continue
         matched.append((r, current, state))
     page = matched[offset:] if limit is None else matched[offset:offset + limit]
-    whole = {}
-    ids = [r.id for r, _, _ in page]
+    whole = {} if paged else {r.id: r for r, _, _ in page}
+    ids = [r.id for r, _, _ in page] if paged else []
     for i in range(0, len(ids), 5000):
         for r in session.connection().execute(
                 sa.select(e.id, e.kind, e.subject_id, e.assignee_id, e.sources, e.message,

@@ -242,7 +242,7 @@ def reviews_page(request: Request):
     earlier = api.decisions(db, reviewer=actor.employee_id, limit=20) if mine else []
     return render(request, "reviews.html", items=found.items, total=found.total, offset=offset,
                   page=PAGE, mine=mine, period=period, earlier=earlier,
-                  periods=[p["period"] for p in api.periods(db)] if not mine else
+                  periods=api.period_names(db) if not mine else
                   sorted({it["period"] for it in found.items}, reverse=True))
 
 
