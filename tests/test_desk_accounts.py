@@ -4,11 +4,9 @@ disabled account, and the account recorded in the chain for every change it make
 from __future__ import annotations
 
 import io
-import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import sqlalchemy as sa
 from sqlmodel import Session
 
 import xietong

@@ -3,7 +3,6 @@ it runs; one evaluation of a period at a time; a job whose process dies, or that
 the desk stopped, is failed with a message and leaves nothing half-written."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

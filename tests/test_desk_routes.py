@@ -12,8 +12,6 @@ or job that does not exist → 404 for whoever may look.
 """
 from __future__ import annotations
 
-import io
-
 import pytest
 from starlette.routing import Mount, Route
 
@@ -316,3 +314,18 @@ def test_the_reviews_api_pages_on_request(desk):
     r = c.get(f"/api/periods/{PERIOD}/reviews", params={"offset": 1, "limit": 1})
     assert r.headers["x-total-count"] == "3"
     assert r.json() == everything[1:2]
+
+
+def test_behind_a_proxy_with_a_path_prefix(desk):
+    """Under --root-path /xietong (docs/deploy.md) links, redirects and the sign-in's way back
+    carry the prefix once."""
+    d, _ = desk
+    c = desk_support.TestClient(d.app, root_path="/xietong", follow_redirects=False)
+    r = c.get("/periods")
+    assert (r.status_code, r.headers["location"]) == (
+        303, "http://testserver/xietong/login?next=%2Fperiods")
+    r = c.post("/login", data={"username": "hr", "password": PASSWORD, "next": "/periods"})
+    assert (r.status_code, r.headers["location"]) == (303, "/xietong/periods")
+    page = c.get("/periods").text
+    assert 'href="http://testserver/xietong/static/desk.css"' in page
+    assert 'name="back" value="/periods"' in page

@@ -10,7 +10,6 @@ import pytest
 import xietong
 from reports.labels import firing_mechanism
 from tests import desk_support
-from tests.desk_support import client
 
 PERIOD = "2026-11"
 

@@ -18,7 +18,7 @@ import itertools
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from evaluator.canonical import parse_outcome, parse_sources
 from evaluator.chain import BulkInsert

@@ -25,7 +25,7 @@ from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
@@ -177,8 +177,7 @@ async def _refuse(scope, send, status: int, path: str, limit: int | None = None)
 # --------------------------------------------------------------------------- refusals, one place
 
 def _wants_json(request: Request) -> bool:
-    return is_api(request.url.path[len(request.scope.get("root_path", "")):]
-                  if request.scope.get("root_path") else request.url.path)
+    return is_api(common.route_path(request))
 
 
 def _respond(request: Request, status: int, lines: list[str], extra: dict | None = None):
@@ -197,7 +196,7 @@ async def on_unauthorized(request: Request, exc):
     if _wants_json(request):
         return _respond(request, 401, [])
     return RedirectResponse(request.url_for("login_page").include_query_params(
-        next=request.url.path), status_code=303)
+        next=common.route_path(request)), status_code=303)
 
 
 async def on_forbidden(request: Request, exc):

@@ -80,6 +80,16 @@ def _kept_key(data_dir: Path) -> str:
         return key
 
 
+def route_path(request: Request) -> str:
+    """The request's path inside the desk, without the proxy's prefix (root_path), whether the
+    server passed the path with the prefix (uvicorn, per ASGI) or without it."""
+    path = request.scope.get("path", "/")
+    root = request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root):] or "/"
+    return path
+
+
 def desk(request: Request):
     """(settings, database) of the application serving `request`."""
     return request.app.state.settings, request.app.state.db

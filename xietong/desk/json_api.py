@@ -16,7 +16,6 @@ and, beyond the SPEC's list: GET /api/runs, GET /api/decisions, POST /api/period
 """
 from __future__ import annotations
 
-import json
 import secrets
 import tempfile
 from pathlib import Path
@@ -296,5 +295,3 @@ def routes() -> list[Route]:
         Route("/api/periods/{period}/notify", notify, methods=["POST"]),
     ]
 
-
-__all__ = ["routes", "start_session", "json"]

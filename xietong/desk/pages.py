@@ -41,7 +41,9 @@ def render(request: Request, name: str, status: int = 200, **context) -> HTMLRes
                    t=lambda key, **kw: u(lang, key, **kw),
                    csrf=request.session.get("csrf", ""),
                    may=lambda action, item=None: api.may(actor, action, item),
-                   query=lambda **kw: _query(request, **kw))
+                   query=lambda **kw: _query(request, **kw),
+                   here=common.route_path(request) + (
+                       "?" + request.url.query if request.url.query else ""))
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 
