@@ -74,7 +74,7 @@ def _ledger(d) -> dict:
 CASES = {
     ("GET", "/"): [("/", {}, S(LOGIN, 303, 303, 303))],
     ("GET", "/login"): [("/login", {}, S(200, 200, 200, 200))],
-    ("POST", "/login"): [("/login", {"data": {"username": "nobody", "password": "wrong"}},
+    ("POST", "/login"): [("/login", {"data": {"username": "nobody-on-a-page", "password": "wrong"}},
                           S(401, 401, 401, 401))],
     ("POST", "/logout"): [],          # test_sign_out (it ends the client's session)
     ("POST", "/language"): [("/language", {"data": {"lang": "en"}}, S(303, 303, 303, 303))],
