@@ -168,3 +168,64 @@ def test_every_change_names_its_account_in_the_chain(desk):
             i = s.exec(select(LedgerImport).order_by(LedgerImport.id.desc())).first()
             assert i.chain_content()["account"] == "hr"
         assert xietong.verify(db).ok
+
+
+def test_a_bad_ledger_shows_its_cells_in_the_page_in_its_language(desk, tmp_path):
+    """The upload page shows the import's Sheet!Cell problems in the ledger's language (a
+    Chinese ledger: Chinese messages), whatever the page's language; nothing is stored."""
+    from openpyxl import load_workbook
+    from reports.template import write_ledger
+    from tests.ledgers import worked_example
+    bad = tmp_path / "坏台账.xlsx"
+    write_ledger(bad, worked_example().build().rows, lang="zh")
+    wb = load_workbook(bad)
+    wb["部门"]["E3"] = "七十"                 # D3's base score, not a number
+    wb.save(bad)
+    hr, token = client(desk.app, "hr")
+    assert hr.post("/language", data={"lang": "en", "csrf_token": token}).status_code == 303
+    r = hr.post(f"/periods/{PERIOD}/upload", data={"csrf_token": token},
+                files={"file": ("坏台账.xlsx", bad.read_bytes())})
+    assert r.status_code == 422
+    assert "部门!E3 (部门绩效得分): 应为数字" in r.text
+    assert "Upload a ledger" in r.text                       # the page itself in English
+    r = hr.post("/language", data={"lang": "zh", "csrf_token": token, "back": f"/periods/{PERIOD}"})
+    assert r.headers["location"] == f"/periods/{PERIOD}"
+    assert "上传台账" in hr.get(f"/periods/{PERIOD}").text
+    with xietong.open_database(desk.url) as db:
+        assert [p["active_import"]["file_name"] for p in xietong.api.periods(db)] == \
+            ["worked-example.xlsx"]
+
+
+def test_a_returned_workbook_ends_in_the_same_decision_record(desk, tmp_path):
+    """A manager's workbook, returned through the desk, records what deciding in the page
+    records (same record, its account), from its file."""
+    from openpyxl import load_workbook
+    boss, token = client(desk.app, "boss")
+    r = boss.get(f"/periods/{PERIOD}/workbook")
+    assert r.status_code == 200
+    path = tmp_path / "E1.xlsx"
+    path.write_bytes(r.content)
+    wb = load_workbook(path)
+    ws = wb["Reviews"]
+    heads = [c.value for c in ws[1]]
+    for row in range(2, ws.max_row + 1):
+        if ws.cell(row, 1).value == desk.own:
+            ws.cell(row, heads.index("decision") + 1).value = "overturn"
+            ws.cell(row, heads.index("comment") + 1).value = "退回：评分无依据"
+    wb.save(path)
+    r = boss.post(f"/periods/{PERIOD}/decisions-file", data={"csrf_token": token},
+                  files={"file": ("E1-back.xlsx", path.read_bytes())})
+    assert r.status_code == 200, r.text
+    api_item = boss.get(f"/api/periods/{PERIOD}/reviews").json()
+    mine = next(x for x in api_item if x["review_id"] == desk.own)
+    assert (mine["status"], mine["decision"]["value"], mine["decision"]["comment"],
+            mine["decision"]["by"], mine["decision"]["account"]) == \
+        ("overturned", "overturn", "退回：评分无依据", "E1", "boss")
+    decisions = boss.get("/api/decisions").json()
+    assert [(d["review_id"], d["file_name"], d["account"]) for d in decisions] == \
+        [(desk.own, "E1-back.xlsx", "boss")]
+    # the other manager cannot return boss's workbook, nor HR's decisions pass as boss's
+    it, itoken = client(desk.app, "it")
+    r = it.post(f"/periods/{PERIOD}/decisions-file", data={"csrf_token": itoken},
+                files={"file": ("E1-back.xlsx", path.read_bytes())})
+    assert r.status_code == 422 and "is not an item assigned to E30" in r.text
