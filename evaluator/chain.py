@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExactDecimal, ExceptionItem,
+                          PeriodEvent,
                           Firing, ImportActivation, LedgerImport, Run, decimal_text)
 from evaluator.canonical import (GENESIS, RowsDigest, canonical_json, firing_content, next_row_hash,
                                  sha256_text)
@@ -47,6 +48,7 @@ CHAINED: dict[str, type] = {
     "adjustment": Adjustment,
     "exception": ExceptionItem,
     "decision": Decision,
+    "period_event": PeriodEvent,
 }
 
 

@@ -284,6 +284,26 @@ class Decision(SQLModel, table=True):
                 if k != "id" and not (k == "account" and v is None)}
 
 
+class PeriodEvent(SQLModel, table=True):
+    """A period closed or reopened (SPEC §11.1): who, when, why. The latest event of a period
+    says whether it is closed; every event stays, chained, for audit."""
+    __tablename__ = "period_event"
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(index=True, max_length=7)
+    action: str = Field(max_length=8)          # close | reopen
+    reason: str | None = None
+    by: str                                    # the account (the desk) or the system user (CLI)
+    at: datetime = Field(default_factory=utcnow)
+    open_reviews: int = 0                      # reviews still open when it was closed
+
+    def chain_content(self) -> dict:
+        return self.content_of(self.model_dump())
+
+    @staticmethod
+    def content_of(d) -> dict:
+        return {k: (iso_utc(v) if isinstance(v, datetime) else v) for k, v in d.items() if k != "id"}
+
+
 # --------------------------------------------------------------------------- ledger rows
 
 _KIND_TYPES = {

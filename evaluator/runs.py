@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
-from evaluator import chain
+from evaluator import chain, periods
 from evaluator.canonical import (canonical_json, cell_text, firing_content, outcome_json,
                                  parse_outcome, parse_sources, sha256_text, sources_json)
 from evaluator.db import (Adjustment, Decision, ExceptionItem, Firing, Run, decimal_text, reader,
@@ -236,7 +236,7 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     the decisions the ledger's Reviews sheet brings (None from the command line).
     """
     for _ in range(EVALUATION_ATTEMPTS):
-        inputs = _read_inputs(engine, period, lang)
+        inputs = _read_inputs(engine, period, lang)      # refuses a closed period first
         if import_id is not None and inputs.import_id != import_id:
             raise RunRefused([_switched(engine, period, import_id, lang)])
         try:
@@ -249,6 +249,7 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
             raise RunRefused(outcome[1])
         _, result, hashes, new_decisions, in_force, started = outcome
         with Session(engine) as session, session.begin():
+            _refuse_if_closed(session, period, lang)      # closed while it computed
             now = _fingerprint(session, period)
             if now != (inputs.import_id, inputs.last_decision_id):
                 if import_id is not None and now[0] != import_id:
@@ -294,8 +295,16 @@ def _fingerprint(session: Session, period: str) -> tuple[int | None, int]:
     return (imp.id if imp else None), (top or 0)
 
 
+def _refuse_if_closed(session: Session, period: str, lang: str) -> None:
+    try:
+        periods.refuse_if_closed(session, period, lang)
+    except periods.PeriodRefused as e:
+        raise RunRefused(e.lines) from None
+
+
 def _read_inputs(engine, period: str, lang: str) -> _Inputs:
     with Session(reader(engine)) as session, session.begin():
+        _refuse_if_closed(session, period, lang)
         imp = active_import(session, period)
         if imp is None:
             raise RunRefused([refusal(lang, "no_import", period=period)])
@@ -450,6 +459,7 @@ def record_decisions(engine, period: str, file_name: str, file_sha256: str,
     refuses the file, naming the newer decision — unless `supersede` (HR records it anyway).
     `account`: the desk's account that recorded them (chained with each decision)."""
     with Session(engine) as session, session.begin():
+        _refuse_if_closed(session, period, lang)
         run = latest_run(session, period)
         if run is None:
             raise RunRefused([refusal(lang, "no_run", period=period)])

@@ -199,7 +199,8 @@ def test_status_lists_what_the_database_holds(setup):
     lines = out.splitlines()
     assert code == 0 and lines[0] == f"数据库：{url}" and lines[1] == "2026-11："
     assert lines[2].startswith("  当前台账：导入记录 #1 ledger.xlsx（sha256 ")
-    assert lines[3].startswith("  最新评估：运行记录 #1，") and lines[3].endswith(
+    assert lines[3] == "  未关闭（结果为暂定）"
+    assert lines[4].startswith("  最新评估：运行记录 #1，") and lines[4].endswith(
         "：调整 6 项，异常 3 项，复核 待决 3 / 已决 0")
 
 
@@ -419,3 +420,59 @@ def test_a_report_folder_holds_one_run(setup):
     code, out, err = cli("report", "--period", "2026-12", "--out", str(out_dir), "--db", url)
     assert code == 1 and err == (f"{out_dir} holds the report of 2026-11 (manifest.json): write "
                                  "2026-12's into another folder\n")
+
+
+def test_a_closed_period_refuses_every_change_until_reopened(setup, monkeypatch):
+    """SPEC §11.1: close needs a run and, with open reviews, --with-open-reviews (listing them);
+    a closed period refuses import, evaluate and decisions, saying since when, by whom and how
+    to reopen, and the database is untouched; reopening needs a reason."""
+    import getpass
+    monkeypatch.setattr(getpass, "getuser", lambda: "hr-li")
+    tmp, url, db, ledger = setup
+    assert cli("import", str(ledger), "--period", PERIOD, "--db", url)[0] == 0
+    code, _, err = cli("close", "--period", PERIOD, "--db", url)
+    assert code == 1 and err == ("2026-11 has no run yet: evaluate it before closing "
+                                 "(`xietong evaluate --period 2026-11`)\n")
+    assert cli("run", str(ledger), "--period", PERIOD, "--out", str(tmp / "o"), "--db", url,
+               "--format", "json")[0] == 0
+    before = db_state(url)
+    code, _, err = cli("close", "--period", PERIOD, "--db", url)
+    lines = err.splitlines()
+    assert code == 1 and lines[0] == ("2026-11 still has 3 open review item(s); to close it "
+                                      "anyway add --with-open-reviews:")
+    assert [line.split()[1:] for line in lines[1:]] == [
+        ["RATING_EXTREME", "D3", "assignee", "E1"], ["INTERLOCK_MISSED", "D1", "assignee", "E1"],
+        ["INTERLOCK_MISSED", "D3", "assignee", "E30"]]
+    assert db_state(url) == before
+    code, out, _ = cli("close", "--period", PERIOD, "--db", url, "--with-open-reviews",
+                       "--reason", "十一月定稿")
+    assert code == 0 and out.splitlines()[1].startswith("Closed 2026-11 at ")
+    assert out.splitlines()[1].endswith(" UTC by hr-li: its figures are final; 3 review item(s) "
+                                        "were still open.")
+    closed = db_state(url)
+    exceptions = json.loads((tmp / "o" / "exceptions.json").read_text("utf-8"))
+    decision = tmp / "E1.xlsx"
+    _review_file(decision, [{"review_id": exceptions[0]["review_id"], "decision": "confirm",
+                             "reviewer_id": "E1"}])
+    for argv in (("import", str(ledger), "--period", PERIOD),
+                 ("evaluate", "--period", PERIOD),
+                 ("decisions", str(decision), "--period", PERIOD),
+                 ("run", str(ledger), "--period", PERIOD, "--out", str(tmp / "o2"))):
+        code, out, err = cli(*argv, "--db", url)
+        assert code == 1, argv
+        assert err.startswith("2026-11 was closed at ") or err.splitlines()[1].startswith(
+            "  2026-11 was closed at "), (argv, err)
+        assert " UTC by hr-li (十一月定稿): it takes no import, evaluation or decision any more. " \
+               "To correct it, first run `xietong reopen --period 2026-11 --reason TEXT`" in err
+        assert db_state(url) == closed, argv
+    with pytest.raises(SystemExit) as e:
+        cli("reopen", "--period", PERIOD, "--db", url)
+    assert e.value.code == 2 and db_state(url) == closed
+    code, out, _ = cli("status", "--db", url)
+    assert "  closed at " in out and " UTC by hr-li (十一月定稿) (final)" in out
+    code, out, _ = cli("reopen", "--period", PERIOD, "--db", url, "--reason", "E1 复核更正")
+    assert code == 0 and out.splitlines()[1].endswith(" UTC by hr-li (E1 复核更正).")
+    assert cli("decisions", str(decision), "--period", PERIOD, "--db", url)[0] == 0
+    assert cli("evaluate", "--period", PERIOD, "--db", url)[0] == 0
+    code, out, _ = cli("verify", "--db", url)
+    assert code == 0 and "Audit chain verified" in out      # the close and reopen are chained

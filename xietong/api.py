@@ -185,6 +185,7 @@ def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
         raise Refused.listing(lang or refused.lang, path, refused.problems) from None
     if db.exists():
         with Session(reader(db.engine)) as session, session.begin():
+            _refuse_if_closed(session, period, lang or ledger.lang)
             wrong = period_problems(session, ledger, period)
     else:                               # a refused first import must not create the database
         wrong = period_problems(None, ledger, period)
@@ -554,6 +555,7 @@ class PeriodStatus:
     exceptions: int
     reviews_open: int
     reviews_decided: int
+    closed: dict | None = None     # {"at", "by", "reason"} while the period is closed
 
 
 def status(db: Database, period: str | None = None) -> list[PeriodStatus]:
@@ -562,6 +564,7 @@ def status(db: Database, period: str | None = None) -> list[PeriodStatus]:
     the latest run's adjustments, exceptions and reviews."""
     from evaluator.db import (Adjustment, Decision, ExceptionItem, ImportActivation,
                               LedgerImport, reader)
+    from evaluator.periods import state
     from evaluator.runs import latest_run
     from evaluator.store import active_import
     out = []
@@ -596,8 +599,63 @@ def status(db: Database, period: str | None = None) -> list[PeriodStatus]:
                                    .where(ExceptionItem.run_id == run.id)).one()
                 counts = (adj, exc, by_status.get("open", 0),
                           sum(n for s, n in by_status.items() if s != "open"))
-            out.append(PeriodStatus(p, active, latest, *counts))
+            st = state(session, p)
+            closed = {"at": st.since, "by": st.by, "reason": st.reason} if st.closed else None
+            out.append(PeriodStatus(p, active, latest, *counts, closed))
     return out
+
+
+# --------------------------------------------------------------------------- close and reopen
+
+def _refuse_if_closed(session, period: str, lang: str | None) -> None:
+    from evaluator.periods import PeriodRefused, refuse_if_closed
+    try:
+        refuse_if_closed(session, period, lang)
+    except PeriodRefused as e:
+        raise Refused(e.lines) from None
+
+
+def _who() -> str:
+    """Who runs a command from a terminal: the operating system's user name."""
+    import getpass
+    try:
+        return getpass.getuser()
+    except Exception:                   # noqa: BLE001 - no user name in this environment
+        return "unknown"
+
+
+def close_period(db: Database, period: str, *, reason: str | None = None, by: str | None = None,
+                 with_open_reviews: bool = False, lang: str | None = None):
+    """Close `period` (SPEC §11.1): its figures become final and it refuses every change until
+    reopened. `by`: the account (the desk), else the system user. Returns the chained record."""
+    from evaluator.periods import PeriodRefused, close
+    _existing(db, lang)
+    try:
+        return close(db.engine, period, by or _who(), reason,
+                     with_open_reviews=with_open_reviews, lang=lang)
+    except PeriodRefused as e:
+        raise Refused(e.lines) from None
+
+
+def reopen_period(db: Database, period: str, *, reason: str, by: str | None = None,
+                  lang: str | None = None):
+    """Reopen a closed period, saying why. Returns the chained record."""
+    from evaluator.periods import PeriodRefused, reopen
+    _existing(db, lang)
+    try:
+        return reopen(db.engine, period, by or _who(), reason, lang=lang)
+    except PeriodRefused as e:
+        raise Refused(e.lines) from None
+
+
+def period_state(db: Database, period: str):
+    """Whether `period` is closed, since when, by whom and why (evaluator.periods.PeriodState)."""
+    from evaluator.db import reader
+    from evaluator.periods import PeriodState, state
+    if not db.exists():
+        return PeriodState(period, False, None, None, None)
+    with Session(reader(db.engine)) as session, session.begin():
+        return state(session, period)
 
 
 # --------------------------------------------------------------------------- what a run holds

@@ -139,6 +139,21 @@ def cmd_status(args, db, lang, out) -> int:
     return 0
 
 
+def cmd_close(args, db, lang, out) -> int:
+    event = api.close_period(db, args.period, reason=args.reason,
+                             with_open_reviews=args.with_open_reviews, lang=lang)
+    _say(out, i18n.t(lang, "period_closed", period=args.period, by=event.by,
+                     at=event.at.strftime("%Y-%m-%d %H:%M"), n=event.open_reviews))
+    return 0
+
+
+def cmd_reopen(args, db, lang, out) -> int:
+    event = api.reopen_period(db, args.period, reason=args.reason, lang=lang)
+    _say(out, i18n.t(lang, "period_reopened", period=args.period, by=event.by,
+                     at=event.at.strftime("%Y-%m-%d %H:%M"), reason=event.reason))
+    return 0
+
+
 def cmd_policy_check(args, db, lang, out) -> int:
     checked = api.check_policy(args.file, strict=args.strict)
     for w in checked.warnings:
@@ -303,6 +318,15 @@ HELP: dict[str, Text] = {
                          "decision recorded since"),
     "status": Text(zh="数据库中各考核期的情况", en="what the database holds, per period"),
     "policy": Text(zh="政策文件工具", en="policy file tools"),
+    "close": Text(zh="关闭考核期：结果定稿，不再接受导入、评估和复核结论",
+                  en="close a period: its figures become final; no import, evaluation or "
+                     "decision any more"),
+    "reopen": Text(zh="重新开放已关闭的考核期（须说明原因）",
+                   en="reopen a closed period (a reason is required)"),
+    "close_reason": Text(zh="关闭的原因", en="why the period is closed"),
+    "reopen_reason": Text(zh="重新开放的原因（必填）", en="why the period is reopened (required)"),
+    "with_open_reviews": Text(zh="即使还有待复核事项也关闭（会列出这些事项）",
+                              en="close even with review items still open (they are listed)"),
     "policy_check": Text(zh="校验政策文件（错误与超出原文区间的警告）",
                          en="validate a policy file (errors and band warnings)"),
     "strict": Text(zh="超出原文区间的警告也视为错误",
@@ -450,6 +474,15 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
 
     s = command("status", cmd_status)
     s.add_argument("--period", type=period, default=None, help=h("period"))
+
+    s = command("close", cmd_close)
+    s.add_argument("--period", required=True, type=period, help=h("period"))
+    s.add_argument("--reason", default=None, help=h("close_reason"))
+    s.add_argument("--with-open-reviews", action="store_true", help=h("with_open_reviews"))
+
+    s = command("reopen", cmd_reopen)
+    s.add_argument("--period", required=True, type=period, help=h("period"))
+    s.add_argument("--reason", required=True, help=h("reopen_reason"))
 
     s = command("policy", None)
     psub = s.add_subparsers(dest="policy_command", required=True, metavar=h("commands"))

@@ -187,6 +187,17 @@ MESSAGES: dict[str, Text] = {
     "report_json": Text(
         zh="机器可读的得分、调整、异常与规则触发",
         en="machine-readable scores, adjustments, exceptions and trace"),
+    "period_closed": Text(
+        zh="已关闭 {period}（{at} UTC，{by}）：结果定稿；关闭时待复核事项 {n} 项。",
+        en="Closed {period} at {at} UTC by {by}: its figures are final; {n} review item(s) "
+           "were still open."),
+    "period_reopened": Text(
+        zh="已重新开放 {period}（{at} UTC，{by}，原因：{reason}）。",
+        en="Reopened {period} at {at} UTC by {by} ({reason})."),
+    "status_closed": Text(
+        zh="  已关闭：{at} UTC，{by}{why}（结果为定稿）",
+        en="  closed at {at} UTC by {by}{why} (final)"),
+    "status_open_period": Text(zh="  未关闭（结果为暂定）", en="  open (provisional)"),
     "report_manifest": Text(
         zh="本次报告的 {n:,} 个文件及其 SHA-256",
         en="the {n:,} files of this report with their SHA-256"),
@@ -265,6 +276,13 @@ def status_lines(lang, periods) -> list[str]:
         if imp is not None:
             out.append(t(lang, "status_import", id=imp["import_id"], file=imp["file_name"],
                          sha=imp["sha256"][:16], at=imp["imported_at"].strftime("%Y-%m-%d %H:%M")))
+        if p.closed:
+            why = (f"（{p.closed['reason']}）" if lang == "zh" else f" ({p.closed['reason']})"
+                   ) if p.closed["reason"] else ""
+            out.append(t(lang, "status_closed", at=p.closed["at"].strftime("%Y-%m-%d %H:%M"),
+                         by=p.closed["by"], why=why))
+        else:
+            out.append(t(lang, "status_open_period"))
         run = p.latest_run
         if run is None:
             out.append(t(lang, "status_no_run"))
