@@ -12,6 +12,8 @@ or job that does not exist → 404 for whoever may look.
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from starlette.routing import Mount, Route
 
@@ -21,6 +23,7 @@ from tests.ledgers import PERIOD
 
 ROLES = ("anon", "hr", "auditor", "boss", "it")
 MISSING = "R000000000000"          # a review id no item has
+CLOSABLE = "2026-09"               # a period the walk closes and reopens
 LOGIN = 303                        # a page without a session sends to the sign-in page
 
 
@@ -36,6 +39,14 @@ def desk(tmp_path_factory):
     import xietong
     with xietong.open_database(url) as db:       # reports to download (what a job writes)
         xietong.report(db, PERIOD, d.data_dir / "reports" / PERIOD, formats={"json"})
+        # a second period, to close and reopen (another file: one file is one period's)
+        from reports.template import write_ledger
+        from tests.ledgers import worked_example
+        september = worked_example()
+        september.rows["Departments"][0]["base_score"] = Decimal("81")
+        write_ledger(tmp / "september.xlsx", september.build().rows, lang="en")
+        xietong.import_ledger(db, tmp / "september.xlsx", CLOSABLE)
+        xietong.evaluate(db, CLOSABLE)
     owner, _ = client(d.app)
     with owner:                                   # the application's lifespan
         clients = {"anon": (owner, "")}
@@ -123,6 +134,12 @@ CASES = {
     ("GET", "/runs"): [("/runs", {}, S(LOGIN, 200, 200, 403))],
     ("GET", "/verify"): [("/verify", {}, S(LOGIN, 200, 200, 403))],
     ("POST", "/periods/{period}/notify"): [(f"/periods/{PERIOD}/notify", {}, S(LOGIN, 200, 403, 403))],
+    ("POST", "/periods/{period}/close"): [
+        (f"/periods/{CLOSABLE}/close", {"data": {"reason": "final", "with_open_reviews": "on"}},
+         S(LOGIN, 303, 403, 403))],
+    ("POST", "/periods/{period}/reopen"): [
+        (f"/periods/{CLOSABLE}/reopen", {"data": {"reason": "a correction"}}, S(LOGIN, 303, 403, 403)),
+        (f"/periods/{CLOSABLE}/reopen", {"data": {"reason": "again"}}, S(LOGIN, 409, 403, 403))],
     # ---------------------------------------------------------------- the JSON API
     ("POST", "/api/login"): [("/api/login", {"json": {"username": "nobody", "password": "x"}},
                               S(401, 401, 401, 401))],
@@ -276,22 +293,40 @@ def test_a_bad_workbook_answers_its_cells(desk):
     assert "notes.xlsx" in errors[0]["message"] or "workbook" in errors[0]["message"].lower()
 
 
-def test_a_closed_period_refuses_changes(desk, monkeypatch):
-    """SPEC §12: a closed period refuses changes with 409 (api.period_is_closed; close and
-    reopen are not in the library yet, so the test closes it by hand)."""
-    import xietong.api
+def test_a_closed_period_refuses_changes(desk):
+    """SPEC §11.1, §12: a closed period refuses changes with 409, saying since when and by
+    whom; the closing is chained with HR's account; reopening lets changes in again."""
+    import xietong
     d, clients = desk
-    monkeypatch.setattr(xietong.api, "period_is_closed", lambda db, period: period == PERIOD)
     c, token = clients["hr"]
     h = {"X-CSRF-Token": token}
+    # a period with open reviews closes only when HR says so (the command's words, listed)
+    r = c.post(f"/periods/{CLOSABLE}/close", headers=h, data={"reason": "month end"})
+    assert r.status_code == 409 and "--with-open-reviews" in r.text and "E30" in r.text
+    r = c.post(f"/periods/{PERIOD}/close", headers=h,
+               data={"reason": "month end", "with_open_reviews": "on"})
+    assert r.status_code == 303
+    try:
+        refused = c.post(f"/api/periods/{PERIOD}/reviews/{d.own}/decision", headers=h,
+                         json={"decision": "confirm"})
+        assert refused.status_code == 409
+        assert "hr" in refused.json()["error"] and PERIOD in refused.json()["error"]
+        assert c.post(f"/api/periods/{PERIOD}/runs", headers=h).status_code == 409
+        assert c.post(f"/api/periods/{PERIOD}/imports", headers=h, **_ledger(d)).status_code == 409
+        state = next(p for p in c.get("/api/periods").json() if p["period"] == PERIOD)
+        assert (state["state"], state["closed"]["by"], state["closed"]["reason"]) == \
+            ("closed", "hr", "month end")
+        boss, btoken = clients["boss"]
+        assert boss.post(f"/api/periods/{PERIOD}/reviews/{d.own}/decision",
+                         headers={"X-CSRF-Token": btoken},
+                         json={"decision": "confirm"}).status_code == 409
+    finally:
+        r = c.post(f"/periods/{PERIOD}/reopen", headers=h, data={"reason": "test over"})
+        assert r.status_code == 303
     assert c.post(f"/api/periods/{PERIOD}/reviews/{d.own}/decision", headers=h,
-                  json={"decision": "confirm"}).status_code == 409
-    assert c.post(f"/api/periods/{PERIOD}/runs", headers=h).status_code == 409
-    assert c.post(f"/api/periods/{PERIOD}/imports", headers=h, **_ledger(d)).status_code == 409
-    assert c.get("/api/periods").json()[0]["state"] == "closed"
-    boss, btoken = clients["boss"]
-    assert boss.post(f"/api/periods/{PERIOD}/reviews/{d.own}/decision",
-                     headers={"X-CSRF-Token": btoken}, json={"decision": "confirm"}).status_code == 409
+                  json={"decision": "confirm"}).status_code == 200
+    with xietong.open_database(d.url) as db:
+        assert xietong.verify(db).ok
 
 
 def test_login_answers_as_the_spec_says(desk):

@@ -839,9 +839,22 @@ def may(actor, action: str, item: dict | None = None) -> bool:
 # --------------------------------------------------------------------------- periods and runs
 
 def period_is_closed(db: Database, period: str) -> bool:
-    """Whether the period is closed (SPEC §11.1). Close and reopen are not in the library yet:
-    until they are, no period is closed, and the desk's 409 path waits on this one function."""
-    return False
+    """Whether the period is closed (SPEC §11.1): the desk answers a change to it with 409."""
+    return period_state(db, period).closed
+
+
+def refuse_if_closed(db: Database, period: str, lang: str | None = None) -> None:
+    """Conflict when `period` is closed, saying since when, by whom and how to reopen (the
+    commands' own words). The library's writers check again inside their transactions."""
+    from evaluator.periods import PeriodRefused, refuse_if_closed as check
+    from evaluator.db import reader
+    if not db.exists():
+        return
+    with Session(reader(db.engine)) as session, session.begin():
+        try:
+            check(session, period, lang)
+        except PeriodRefused as e:
+            raise Conflict(e.lines) from None
 
 
 def periods(db: Database) -> list[dict]:
@@ -853,7 +866,10 @@ def periods(db: Database) -> list[dict]:
         run = s.latest_run
         out.append({
             "period": s.period,
-            "state": "closed" if period_is_closed(db, s.period) else "open",
+            "state": "closed" if s.closed else "open",
+            "closed": None if s.closed is None else {
+                "at": _aware(s.closed["at"]).isoformat() if s.closed["at"] else None,
+                "by": s.closed["by"], "reason": s.closed["reason"]},
             "active_import": None if imp is None else {
                 "import_id": imp["import_id"], "file_name": imp["file_name"],
                 "sha256": imp["sha256"], "imported_at": imp["imported_at"].isoformat()},
@@ -998,9 +1014,8 @@ def decide(db: Database, period: str, review_id: str, decision: str, comment: st
     lang = lang or "en"
     if decision not in ("confirm", "overturn"):
         raise Refused([_words(lang, "decision_bad", value=decision)])
-    if period_is_closed(db, period):
-        raise Conflict([_words(lang, "period_closed", period=period)])
     review_item(db, period, review_id, lang=lang, context=False)          # NotFound first
+    refuse_if_closed(db, period, lang)
     comment = comment if comment and comment.strip() else None
     text = canonical_json({"period": period, "review_id": review_id, "decision": decision,
                            "comment": comment, "reviewer_id": reviewer_id, "account": account,
@@ -1118,8 +1133,7 @@ def start_evaluation(db: Database, period: str, data_dir, *, account: str | None
     from xietong import jobs
     lang = lang or "en"
     engine = _engine(_existing(db, lang))
-    if period_is_closed(db, period):
-        raise Conflict([_words(lang, "period_closed", period=period)])
+    refuse_if_closed(db, period, lang)
     with Session(reader(engine)) as session, session.begin():
         if active_import(session, period) is None:
             from evaluator.runs import refusal

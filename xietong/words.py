@@ -44,8 +44,6 @@ WORDS: dict[str, Text] = {
     "no_such_item": Text(zh="{period} 没有复核事项 {rid}", en="{period} has no review item {rid}"),
     "decision_bad": Text(zh="结论应为 confirm（维持）或 overturn（撤销），实际为 '{value}'",
                          en="expected the decision confirm or overturn, got '{value}'"),
-    "period_closed": Text(zh="{period} 已关闭：不接受更改（请 HR 先重新开启）",
-                          en="{period} is closed: it takes no change (HR reopens it first)"),
     "no_items_for": Text(zh="{period} 没有分配给 {who} 的复核事项", en="{period} has no review items for {who}"),
     "not_yours": Text(zh="{where}：'{rid}' 不是分配给 {who} 的复核事项，或复核人不是 {who}",
                       en="{where}: '{rid}' is not an item assigned to {who}, or is not decided as {who}"),

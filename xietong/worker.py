@@ -47,8 +47,7 @@ def main(argv: list[str]) -> int:
         return 1
     progress = _ProgressFile(jobs.progress_path(data_dir, job_id))
     try:
-        if api.period_is_closed(db, job.period):
-            raise api.Conflict([api._words(lang, "period_closed", period=job.period)])
+        api.refuse_if_closed(db, job.period, lang)
         run = api.evaluate(db, job.period, lang=lang, progress=progress, account=job.account)
         progress("report", 0, None, "files")
         api.report(db, job.period, data_dir / "reports" / job.period, lang=lang)

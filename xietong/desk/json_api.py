@@ -97,8 +97,7 @@ async def imports(request: Request):
     period = period_of(request.path_params["period"])
     settings, db = desk(request)
     lang = language(request)
-    if api.period_is_closed(db, period):
-        raise api.Conflict([api._words(lang, "period_closed", period=period)])
+    api.refuse_if_closed(db, period, lang)
     form = await request.form(max_part_size=settings.max_upload)
     upload = form.get("file")
     if upload is None or isinstance(upload, str):

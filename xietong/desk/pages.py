@@ -154,8 +154,7 @@ async def upload(request: Request):
     actor = require(request, "import")
     period = period_of(request.path_params["period"])
     settings, db = desk(request)
-    if api.period_is_closed(db, period):
-        raise api.Conflict([api._words(language(request), "period_closed", period=period)])
+    api.refuse_if_closed(db, period, language(request))
     form = await request.form()
     upload_file = form.get("file")
     try:
@@ -325,8 +324,7 @@ async def decisions_file(request: Request):
         require(request, "decide")
     settings, db = desk(request)
     lang = language(request)
-    if api.period_is_closed(db, period):
-        raise api.Conflict([api._words(lang, "period_closed", period=period)])
+    api.refuse_if_closed(db, period, lang)
     form = await request.form()
     upload_file = form.get("file")
     if upload_file is None or isinstance(upload_file, str) or not upload_file.filename:
@@ -424,6 +422,42 @@ def verify_page(request: Request):
     return render(request, "verify.html", result=result, problem=problem)
 
 
+async def close(request: Request):
+    """HR closes the period (SPEC §11.1), as its account; with open reviews only when asked."""
+    actor = require(request, "close")
+    period = period_of(request.path_params["period"])
+    form = await request.form()
+    _, db = desk(request)
+    lang = language(request)
+    try:
+        await run_in_threadpool(api.close_period, db, period,
+                                reason=str(form.get("reason", "")).strip() or None,
+                                by=actor.username, lang=lang,
+                                with_open_reviews=form.get("with_open_reviews") == "on")
+    except api.Refused as e:
+        return await run_in_threadpool(period_page, request, refused_state=e.lines,
+                                       status_code=409)
+    return redirect(request, "period_page", period=period)
+
+
+async def reopen(request: Request):
+    """HR reopens a closed period, saying why."""
+    actor = require(request, "reopen")
+    period = period_of(request.path_params["period"])
+    form = await request.form()
+    _, db = desk(request)
+    reason = str(form.get("reason", "")).strip()
+    if not reason:
+        raise BadRequest(word(request, "reopen_reason"))
+    try:
+        await run_in_threadpool(api.reopen_period, db, period, reason=reason,
+                                by=actor.username, lang=language(request))
+    except api.Refused as e:
+        return await run_in_threadpool(period_page, request, refused_state=e.lines,
+                                       status_code=409)
+    return redirect(request, "period_page", period=period)
+
+
 def notify(request: Request):
     from xietong.desk.json_api import _notify
     require(request, "notify")
@@ -463,4 +497,6 @@ def routes() -> list[Route]:
         Route("/runs", runs_page, name="runs_page", methods=["GET"]),
         Route("/verify", verify_page, name="verify_page", methods=["GET"]),
         Route("/periods/{period}/notify", notify, name="notify", methods=["POST"]),
+        Route("/periods/{period}/close", close, name="close", methods=["POST"]),
+        Route("/periods/{period}/reopen", reopen, name="reopen", methods=["POST"]),
     ]
