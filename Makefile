@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean venv
+.PHONY: demo serve test bench clean venv
 
 venv: $(STAMP)
 
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/xietong demo --out demo-out
+
+# the desk on the demo's database (make demo first: it prints the accounts and their passwords)
+serve: $(STAMP)
+	$(BIN)/xietong serve --db sqlite:///demo-out/xietong.db --data demo-out/desk
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

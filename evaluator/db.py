@@ -68,6 +68,22 @@ class ExactDecimal(sa.types.TypeDecorator):
 
 # --------------------------------------------------------------------------- records
 
+# Who made a change (the desk's account, SPEC §12) is chained with the record that changed the
+# database: imports, activations, runs and decisions have a nullable `account` column, and it is
+# part of a record's chained content only when it is set. Records written before the column
+# existed (and every record the command line writes) hash exactly as they always did, so old
+# databases still verify; `_add_missing_columns` adds the column to an old database at start-up.
+ACCOUNT_COLUMN_TABLES = ("ledger_import", "import_activation", "run", "decision")
+
+
+def with_account(d, content: dict) -> dict:
+    """`content` plus "account" when the record names one."""
+    account = d.get("account")
+    if account is not None:
+        content["account"] = account
+    return content
+
+
 class ChainLink(SQLModel, table=True):
     """One link of the tamper-evident audit chain (SPEC §6).
 
@@ -100,17 +116,18 @@ class LedgerImport(SQLModel, table=True):
     lang: str = Field(default="en", max_length=2)
     warnings: str = "[]"         # canonical JSON list of warning texts
     active: bool = Field(default=False, index=True)  # convenience flag; ImportActivation is the record
+    account: str | None = None   # the desk's account that imported it (None: the command line)
 
     def chain_content(self) -> dict:
         return self.content_of(self.model_dump())
 
     @staticmethod
     def content_of(d) -> dict:
-        return {
+        return with_account(d, {
             "period": d["period"], "file_name": d["file_name"], "sha256": d["sha256"],
             "imported_at": iso_utc(d["imported_at"]), "rows_per_sheet": d["rows_per_sheet"],
             "rows_digest": d["rows_digest"], "lang": d["lang"], "warnings": d["warnings"],
-        }
+        })
 
 
 class ImportActivation(SQLModel, table=True):
@@ -121,17 +138,18 @@ class ImportActivation(SQLModel, table=True):
     import_id: int = Field(foreign_key="ledger_import.id")
     previous_import_id: int | None = None
     activated_at: datetime = Field(default_factory=utcnow)
+    account: str | None = None
 
     def chain_content(self) -> dict:
         return self.content_of(self.model_dump())
 
     @staticmethod
     def content_of(d) -> dict:
-        return {
+        return with_account(d, {
             "period": d["period"], "import_id": d["import_id"],
             "previous_import_id": d["previous_import_id"],
             "activated_at": iso_utc(d["activated_at"]),
-        }
+        })
 
 
 class Run(SQLModel, table=True):
@@ -149,13 +167,15 @@ class Run(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     counts: str = "{}"                    # canonical JSON
+    account: str | None = None
 
     def chain_content(self) -> dict:
         return self.content_of(self.model_dump())
 
     @staticmethod
     def content_of(d) -> dict:
-        return {k: (iso_utc(v) if isinstance(v, datetime) else v) for k, v in d.items() if k != "id"}
+        return {k: (iso_utc(v) if isinstance(v, datetime) else v) for k, v in d.items()
+                if k != "id" and not (k == "account" and v is None)}
 
 
 class Firing(SQLModel, table=True):
@@ -243,13 +263,15 @@ class Decision(SQLModel, table=True):
     sheet: str
     row: int
     decided_at: datetime = Field(default_factory=utcnow)
+    account: str | None = None
 
     def chain_content(self) -> dict:
         return self.content_of(self.model_dump())
 
     @staticmethod
     def content_of(d) -> dict:
-        return {k: (iso_utc(v) if isinstance(v, datetime) else v) for k, v in d.items() if k != "id"}
+        return {k: (iso_utc(v) if isinstance(v, datetime) else v) for k, v in d.items()
+                if k != "id" and not (k == "account" and v is None)}
 
 
 class PeriodEvent(SQLModel, table=True):
@@ -402,10 +424,37 @@ def _create_tables(engine: sa.Engine) -> None:
     long import or evaluation to finish storing."""
     tables = list(SQLModel.metadata.sorted_tables)
     with reader(engine).connect() as conn:
-        names = set(sa.inspect(conn).get_table_names())
-    if all(t.name in names for t in tables):
+        inspector = sa.inspect(conn)
+        names = set(inspector.get_table_names())
+        missing = _missing_columns(inspector, names)
+    if all(t.name in names for t in tables) and not missing:
         return
     SQLModel.metadata.create_all(engine)
+    if missing:
+        _add_missing_columns(engine)
+
+
+def _missing_columns(inspector, names: set[str]) -> list[tuple[str, sa.Column]]:
+    """Nullable columns a model has that an existing table (of an older database) lacks."""
+    out = []
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name not in ACCOUNT_COLUMN_TABLES or table.name not in names:
+            continue
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        out += [(table.name, c) for c in table.columns if c.name not in have and c.nullable]
+    return out
+
+
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """The migration of an older database: ALTER TABLE … ADD COLUMN for each nullable column
+    it lacks, in one write transaction (checked again inside it: another process may have
+    added them meanwhile). Old rows hold NULL, which no chained content includes."""
+    with engine.begin() as conn:
+        inspector = sa.inspect(conn)
+        for table, column in _missing_columns(inspector, set(inspector.get_table_names())):
+            kind = column.type.compile(dialect=conn.dialect)
+            quote = conn.dialect.identifier_preparer.quote
+            conn.exec_driver_sql(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {kind}")
 
 
 def is_busy_error(e: BaseException) -> bool:

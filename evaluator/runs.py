@@ -222,7 +222,8 @@ class _Inputs:
 
 
 def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
-                    progress=None, import_id: int | None = None) -> RunOutcome:
+                    progress=None, import_id: int | None = None,
+                    account: str | None = None) -> RunOutcome:
     """Evaluate the period's active ledger and store the run, in three steps:
 
     1. read the inputs in a read transaction (no write lock: other commands go on);
@@ -237,6 +238,9 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     it just made): if another import of the period became active meanwhile, nothing is
     evaluated and the refusal names both — a run never hands back another file's results
     under the caller's file's name.
+
+    `account`: the desk's account that asked for the run, chained with the run record and with
+    the decisions the ledger's Reviews sheet brings (None from the command line).
     """
     for _ in range(EVALUATION_ATTEMPTS):
         inputs = _read_inputs(engine, period, lang)      # refuses a closed period first
@@ -261,7 +265,7 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
             writer = chain.ChainWriter(session)
             if new_decisions:
                 next_id = writer.next_id(Decision)
-                records = [Decision(id=next_id + i, decided_at=started, **d)
+                records = [Decision(id=next_id + i, decided_at=started, account=account, **d)
                            for i, d in enumerate(new_decisions)]
                 writer.insert(Decision, records, "decision")
             run = Run(id=writer.next_id(Run), period=period, import_id=inputs.import_id,
@@ -270,7 +274,7 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                       program_version=PROGRAM_VERSION,
                       decisions_digest=sha256_text(canonical_json(sorted(in_force.items()))),
                       started_at=started, finished_at=utcnow(),
-                      counts=canonical_json(result.counts))
+                      counts=canonical_json(result.counts), account=account)
             writer.insert(Run, [run], "run")
             _store_results(writer, run, result, hashes, progress)
             writer.flush()
@@ -470,15 +474,16 @@ class DecisionChange:
 
 def record_decisions(engine, period: str, file_name: str, file_sha256: str,
                      decisions: list[DecisionRow], lang: str = "en", *,
-                     issued_at: datetime | None = None,
-                     supersede: bool = False) -> tuple[list[DecisionChange], int]:
+                     issued_at: datetime | None = None, supersede: bool = False,
+                     account: str | None = None) -> tuple[list[DecisionChange], int]:
     """Validate a returned review workbook's decisions against the period's latest run and record
     them. Returns (the changes recorded, how many rows changed nothing). Refuses the whole file
     on any problem.
 
     `issued_at`, when the workbook says when it was issued: a row that would change an item
     whose current decision was recorded after that time comes from an outdated copy and
-    refuses the file, naming the newer decision — unless `supersede` (HR records it anyway)."""
+    refuses the file, naming the newer decision — unless `supersede` (HR records it anyway).
+    `account`: the desk's account that recorded them (chained with each decision)."""
     with Session(engine) as session, session.begin():
         _refuse_if_closed(session, period, lang)
         run = latest_run(session, period)
@@ -516,7 +521,7 @@ def record_decisions(engine, period: str, file_name: str, file_sha256: str,
             new.append(Decision(period=period, review_id=d.review_id, decision=d.decision,
                                 reviewer_id=d.reviewer_id, comment=d.comment, source_hash=h,
                                 file_name=file_name, file_sha256=file_sha256, sheet=d.sheet,
-                                row=d.row))
+                                row=d.row, account=account))
             # the item's decision before this file: the stored one while its rows are the same
             old = prev.decision if prev is not None and prev.source_hash == h else None
             changes.append(DecisionChange(d.review_id, item["kind"], item["subject_id"], old,

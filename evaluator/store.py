@@ -35,7 +35,10 @@ def active_import(session: Session, period: str) -> LedgerImport | None:
                                                    LedgerImport.active == True)).first()  # noqa: E712
 
 
-def store_import(engine: sa.Engine, ledger: Ledger, period: str, progress=None) -> ImportOutcome:
+def store_import(engine: sa.Engine, ledger: Ledger, period: str, progress=None,
+                 account: str | None = None) -> ImportOutcome:
+    """`account`: the desk's account that uploaded it, chained with the import and activation
+    records (None from the command line)."""
     with Session(engine) as session, session.begin():
         current = active_import(session, period)
         counts = {s.name: ledger.count(s.name) for s in SHEETS}
@@ -48,7 +51,7 @@ def store_import(engine: sa.Engine, ledger: Ledger, period: str, progress=None) 
         if earlier is not None:
             imp, status = earlier, "reactivated"
         else:
-            imp = _store_rows(session, ledger, period, counts, progress)
+            imp = _store_rows(session, ledger, period, counts, progress, account)
             status = "stored"
 
         if current is not None:
@@ -58,7 +61,8 @@ def store_import(engine: sa.Engine, ledger: Ledger, period: str, progress=None) 
         session.add(imp)
         session.flush()
         activation = ImportActivation(period=period, import_id=imp.id,
-                                      previous_import_id=current.id if current else None)
+                                      previous_import_id=current.id if current else None,
+                                      account=account)
         session.add(activation)
         session.flush()
         chain.append(session, "activation", activation)
@@ -68,10 +72,12 @@ def store_import(engine: sa.Engine, ledger: Ledger, period: str, progress=None) 
                              current.id if current else None)
 
 
-def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress) -> LedgerImport:
+def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress,
+                account: str | None = None) -> LedgerImport:
     imp = LedgerImport(period=period, file_name=ledger.file_name, sha256=ledger.sha256,
                        rows_per_sheet=canonical_json(counts), rows_digest="",
-                       lang=ledger.lang, warnings=canonical_json(list(ledger.warnings)))
+                       lang=ledger.lang, warnings=canonical_json(list(ledger.warnings)),
+                       account=account)
     session.add(imp)
     session.flush()
     conn = session.connection()

@@ -29,6 +29,7 @@ script can put on the page (the data it renders).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import zipfile
@@ -42,8 +43,16 @@ from xml.etree import ElementTree
 # the spreadsheet program the ledger comes from (which have no Chinese names).
 ALLOWED = frozenset({"SHA-256", "UTC", "TOML", "HR", "xietong", "Excel"})
 
-SUBCOMMANDS = ("template", "import", "evaluate", "report", "run", "decisions", "verify",
-               "status", "close", "reopen", "policy", "demo")
+
+
+def _subcommands() -> tuple[str, ...]:
+    """The command line's subcommands (`xietong serve`, ...), from its own parser."""
+    from xietong.cli import build_parser
+    return tuple(sorted(name for a in build_parser("en")._actions
+                        if isinstance(a, argparse._SubParsersAction) for name in a.choices))
+
+
+SUBCOMMANDS = _subcommands()
 
 # Text that is no word in any language (step 1). ASCII classes only: a Chinese word next to a
 # slash or a "!" must still be seen.

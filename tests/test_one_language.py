@@ -19,6 +19,7 @@ from __future__ import annotations
 import getpass
 import io
 import json
+import re
 from pathlib import Path
 
 import openpyxl
@@ -278,10 +279,16 @@ def every_rule_run(tmp: Path, lang: str) -> Run:
 
 def demo_run(tmp: Path, lang: str) -> Run:
     run = Run(lang)
-    run.cli("demo", "--out", tmp / "demo", "--lang", lang)
+    _, out, _ = run.cli("demo", "--out", tmp / "demo", "--lang", lang)
     run.ledger(tmp / "demo" / f"ledger-{PERIOD}.xlsx")
     run.report(tmp / "demo")
+    # the desk's demo accounts it prints: role codes, usernames and new passwords, all ids
+    for role, username, password in DEMO_ACCOUNT.findall(out):
+        run.ids.update((role, username, password))
     return run
+
+
+DEMO_ACCOUNT = re.compile(r"^  (\S+) +(?:用户名|username) (\S+) +(?:密码|password) (\S+)", re.M)
 
 
 @pytest.fixture(scope="module", params=["zh", "en"])

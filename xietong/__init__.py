@@ -1,7 +1,8 @@
 """xietong 协同: HR ledger workbooks → audited collaboration-performance adjustments.
 
 The package is the library first (xietong.api, re-exported here), with the faces on it: the
-command line (xietong.cli) and, later, the desk. See xietong/api.py for an example.
+command line (xietong.cli) and the desk (xietong.desk, `xietong serve`). See xietong/api.py for
+an example.
 """
 from xietong.api import (Database, DecisionsResult, ImportResult, PeriodStatus, PolicyCheck,
                          Refused, ReportResult, RunResult, VerifyResult, check_policy, evaluate,

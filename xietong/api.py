@@ -164,11 +164,13 @@ class ImportResult:
 
 
 def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
-                  progress: Progress | None = None, force: bool = False) -> ImportResult:
+                  progress: Progress | None = None, force: bool = False,
+                  account: str | None = None, file_name: str | None = None) -> ImportResult:
     """Read, validate and store one ledger workbook as the period's active ledger (SPEC §3).
     Refused (every problem by sheet and cell, nothing stored) when the workbook is bad, or when
     it looks like another period's (SPEC §10.2) — unless `force`, and then the import record
-    keeps a warning saying so."""
+    keeps a warning saying so. `account`: the desk's account that uploads it (chained with the
+    import); `file_name`: the name to record when `path` is a temporary copy (an upload)."""
     from evaluator.db import reader
     from evaluator.period_check import forced_warning, period_problems
     from evaluator.store import store_import
@@ -190,7 +192,9 @@ def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
     if wrong and not force:
         raise Refused.listing(lang or ledger.lang, path, wrong)
     ledger.warnings.extend(forced_warning(p) for p in wrong)
-    outcome = store_import(db.engine, ledger, period, progress=progress)
+    if file_name:
+        ledger.file_name = file_name
+    outcome = store_import(db.engine, ledger, period, progress=progress, account=account)
     return ImportResult(path, period, ledger.lang, ledger.sha256, outcome.status,
                         outcome.import_id, outcome.previous_import_id,
                         dict(outcome.rows_per_sheet), list(ledger.warnings))
@@ -226,7 +230,8 @@ def load_policy_or_refuse(policy, lang: str | None = None):
 
 
 def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
-             progress: Progress | None = None, import_id: int | None = None) -> RunResult:
+             progress: Progress | None = None, import_id: int | None = None,
+             account: str | None = None) -> RunResult:
     """Fire the rules on the period's active ledger with the decisions in force and store the
     run (SPEC §5, §6). `policy`: a TOML path, a rules.policy.Policy, or None for the default.
     `import_id`: evaluate only if that import is (still) the period's active ledger — what
@@ -237,7 +242,7 @@ def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
     _existing(db, lang)
     try:
         outcome = evaluate_period(db.engine, period, policy, lang=lang, progress=progress,
-                                  import_id=import_id)
+                                  import_id=import_id, account=account)
     except RunRefused as e:
         raise Refused(e.lines) from None
     except EvaluationFailed as e:
@@ -450,12 +455,16 @@ class DecisionsResult:
 
 
 def record_decisions(db: Database, path, period: str, *, lang: str | None = None,
-                     supersede: bool = False) -> DecisionsResult:
+                     supersede: bool = False, account: str | None = None,
+                     file_name: str | None = None,
+                     only_assignee: str | None = None) -> DecisionsResult:
     """Record the decisions of a manager's returned review workbook (SPEC §6, §10.3): validated
     against the period's latest run; any problem refuses the whole file, nothing recorded. A
     file that is not a review workbook (no review sheet, or no decision in it) is refused as
     such; a decision from a copy issued before the item's current decision refuses the file
-    unless `supersede` (HR)."""
+    unless `supersede` (HR). `only_assignee` (a manager returning its workbook in the desk):
+    every row must be one of that assignee's items, decided as that assignee — else the file
+    is refused whole, naming the rows."""
     from evaluator.runs import DecisionRow, RunRefused, record_decisions as record
     from importers import LedgerRefused, read_ledger
     from importers.stamp import read_stamp
@@ -486,13 +495,26 @@ def record_decisions(db: Database, path, period: str, *, lang: str | None = None
     rows = [DecisionRow(r["review_id"], r["decision"], r["reviewer_id"], r.get("comment"), sheet,
                         r["row"], letters) for r in book.rows["Reviews"]]
     issued_at = stamp.issued_at if stamp is not None else None
+    if only_assignee is not None:
+        _only_theirs(db, period, rows, only_assignee, lang, path)
     try:
-        changes, unchanged = record(db.engine, period, book.file_name, book.sha256, rows, lang,
-                                    issued_at=issued_at, supersede=supersede)
+        changes, unchanged = record(db.engine, period, file_name or book.file_name, book.sha256,
+                                    rows, lang, issued_at=issued_at, supersede=supersede,
+                                    account=account)
     except RunRefused as e:
         raise Refused.listing(lang, path, e.lines, "review_refused_header",
                               "nothing_recorded") from None
     return DecisionsResult(path, period, lang, changes, unchanged, issued_at)
+
+
+def _only_theirs(db: Database, period: str, rows, assignee: str, lang: str, path) -> None:
+    """Refuse a returned workbook holding another assignee's items or decisions (a manager may
+    decide its own items only; HR uses its own account for anyone's)."""
+    found = {it["review_id"]: it for it in reviews(db, period, assignee=assignee).items}
+    bad = [_words(lang, "not_yours", where=r.cell("review_id"), rid=r.review_id, who=assignee)
+           for r in rows if r.review_id not in found or r.reviewer_id != assignee]
+    if bad:
+        raise Refused.listing(lang, path, bad, "review_refused_header", "nothing_recorded")
 
 
 # --------------------------------------------------------------------------- verify, status
@@ -704,3 +726,519 @@ def write_sample_ledger(path, *, employees: int = 200, period: str = "2026-11", 
     from xietong.sample import write_sample_ledger as write
     write(path, employees=employees, period=period, seed=seed, lang=lang)
     return Path(path)
+
+
+# =========================================================================== the desk's library
+# What the desk (SPEC §12) needs beyond the commands: accounts, the review items of a period with
+# names and cited values, one decision at a time, runs with their hashes, decisions with who and
+# when, the trace browser's pages, background evaluations and the notifications. The desk's
+# pages, its JSON API and the command line (`xietong user …`, `xietong notify`) all call these.
+
+class NotFound(Refused):
+    """No such thing (period, item, job): the same answer whoever asks."""
+
+
+class Conflict(Refused):
+    """The request cannot be done now: the period is closed, or an evaluation of it runs."""
+
+
+def _words(lang, key, **kw) -> str:
+    from xietong.words import w
+    return w(lang, key, **kw)
+
+
+def _engine(db: Database):
+    import evaluator.desk_tables                      # noqa: F401 - its tables on the metadata
+    from evaluator.desk_tables import ensure_tables
+    engine = db.engine
+    ensure_tables(engine)
+    return engine
+
+
+# --------------------------------------------------------------------------- accounts
+
+def _account_refused(problem, lang) -> Refused:
+    values = dict(problem.values)
+    if "until" in values:
+        values["until"] = _aware(values["until"]).strftime("%Y-%m-%d %H:%M UTC")
+    return Refused([_words(lang, "account_" + problem.key, **values)])
+
+
+def add_account(db: Database, username: str, role: str, password: str, *,
+                employee_id: str | None = None, name: str | None = None,
+                email: str | None = None, lang: str | None = None):
+    """A new desk account (role hr | auditor | manager; a manager needs its employee id)."""
+    from xietong.accounts import AccountProblem, add
+    try:
+        return add(_engine(db), username, role, password, employee_id=employee_id, name=name,
+                   email=email)
+    except AccountProblem as p:
+        raise _account_refused(p, lang) from None
+
+
+def set_account_password(db: Database, username: str, password: str, *, lang: str | None = None):
+    """A new password (and the account enabled again); its sessions end."""
+    from xietong.accounts import AccountProblem, set_password
+    try:
+        return set_password(_engine(db), username, password)
+    except AccountProblem as p:
+        raise _account_refused(p, lang) from None
+
+
+def disable_account(db: Database, username: str, *, lang: str | None = None):
+    """No more sign-ins; its sessions end. The account stays (the chain names it)."""
+    from xietong.accounts import AccountProblem, disable
+    try:
+        return disable(_engine(db), username)
+    except AccountProblem as p:
+        raise _account_refused(p, lang) from None
+
+
+def accounts(db: Database) -> list:
+    """[(Actor, disabled)] by username."""
+    from xietong.accounts import listing
+    if not db.exists():
+        return []
+    return listing(_engine(db))
+
+
+class Locked(Refused):
+    """Too many failed sign-ins: the username is locked for a while."""
+
+
+def sign_in(db: Database, username: str, password: str, *, address: str | None = None,
+            lang: str | None = None):
+    """The Actor, or Refused (wrong name or password) / Locked."""
+    from xietong.accounts import AccountProblem, sign_in as check
+    try:
+        return check(_engine(db), username, password, address)
+    except AccountProblem as p:
+        refused = _account_refused(p, lang)
+        if p.key == "locked":
+            raise Locked(refused.lines) from None
+        raise refused from None
+
+
+def session_actor(db: Database, account_id: int, epoch: int):
+    """The account a signed session names, or None (disabled, password changed, gone)."""
+    from xietong.accounts import actor
+    return actor(_engine(db), account_id, epoch)
+
+
+def set_account_language(db: Database, account_id: int, lang: str) -> None:
+    from xietong.accounts import set_language
+    set_language(_engine(db), account_id, lang)
+
+
+def may(actor, action: str, item: dict | None = None) -> bool:
+    """Whether `actor` may do `action` (on `item`): xietong.accounts.may, the one rule."""
+    from xietong.accounts import may as rule
+    return rule(actor, action, item)
+
+
+# --------------------------------------------------------------------------- periods and runs
+
+def period_is_closed(db: Database, period: str) -> bool:
+    """Whether the period is closed (SPEC §11.1): the desk answers a change to it with 409."""
+    return period_state(db, period).closed
+
+
+def refuse_if_closed(db: Database, period: str, lang: str | None = None) -> None:
+    """Conflict when `period` is closed, saying since when, by whom and how to reopen (the
+    commands' own words). The library's writers check again inside their transactions."""
+    from evaluator.periods import PeriodRefused, refuse_if_closed as check
+    from evaluator.db import reader
+    if not db.exists():
+        return
+    with Session(reader(db.engine)) as session, session.begin():
+        try:
+            check(session, period, lang)
+        except PeriodRefused as e:
+            raise Conflict(e.lines) from None
+
+
+def periods(db: Database) -> list[dict]:
+    """GET /api/periods: every period with its state, active import, latest run and open
+    reviews (SPEC §12)."""
+    out = []
+    for s in status(db):
+        imp = s.active_import
+        run = s.latest_run
+        out.append({
+            "period": s.period,
+            "state": "closed" if s.closed else "open",
+            "closed": None if s.closed is None else {
+                "at": _aware(s.closed["at"]).isoformat() if s.closed["at"] else None,
+                "by": s.closed["by"], "reason": s.closed["reason"]},
+            "active_import": None if imp is None else {
+                "import_id": imp["import_id"], "file_name": imp["file_name"],
+                "sha256": imp["sha256"], "imported_at": imp["imported_at"].isoformat()},
+            "latest_run": None if run is None else {
+                "run_id": run["run_id"], "finished_at": run["finished_at"].isoformat(),
+                "out_of_date": run["out_of_date"], "adjustments": s.adjustments,
+                "exceptions": s.exceptions, "reviews_decided": s.reviews_decided},
+            "open_reviews": s.reviews_open,
+        })
+    return out
+
+
+def period_names(db: Database) -> list[str]:
+    """The periods that have an import, newest first (without status()'s counts)."""
+    from evaluator.db import LedgerImport, reader
+    if not db.exists():
+        return []
+    with Session(reader(_engine(db))) as session, session.begin():
+        return list(session.exec(select(LedgerImport.period).distinct()
+                                 .order_by(LedgerImport.period.desc())))
+
+
+def runs(db: Database, period: str | None = None) -> list[dict]:
+    """Every run (newest first) with its hashes, counts, who asked for it, and its link in the
+    audit chain (seq, hash) — what an auditor compares."""
+    from evaluator.db import ChainLink, LedgerImport, Run, reader
+    import json
+    if not db.exists():
+        return []
+    out = []
+    with Session(reader(_engine(db))) as session, session.begin():
+        q = select(Run, LedgerImport.file_name, ChainLink.seq, ChainLink.hash).join(
+            LedgerImport, LedgerImport.id == Run.import_id).join(
+            ChainLink, (ChainLink.record_type == "run") & (ChainLink.record_id == Run.id),
+            isouter=True).where(Run.finished_at != None).order_by(Run.id.desc())  # noqa: E711
+        if period is not None:
+            q = q.where(Run.period == period)
+        for run, file_name, seq, link in session.exec(q):
+            counts = json.loads(run.counts or "{}")
+            out.append({"run_id": run.id, "period": run.period, "import_id": run.import_id,
+                        "file_name": file_name, "file_sha256": run.file_sha256,
+                        "policy_sha256": run.policy_sha256, "rules_version": run.rules_version,
+                        "program_version": run.program_version,
+                        "decisions_digest": run.decisions_digest,
+                        "started_at": _aware(run.started_at).isoformat(),
+                        "finished_at": _aware(run.finished_at).isoformat(),
+                        "firings": counts.get("firings"), "adjustments": counts.get("adjustments"),
+                        "exceptions": counts.get("exceptions"), "account": run.account,
+                        "by_rule": counts.get("by_rule", {}),
+                        "chain_seq": seq, "chain_hash": link})
+    return out
+
+
+def _latest_run_or_404(session, period: str, lang):
+    from evaluator.runs import latest_run, refusal
+    run = latest_run(session, period)
+    if run is None:
+        raise NotFound([refusal(lang or "en", "no_run", period=period)])
+    return run
+
+
+def scores(db: Database, period: str, *, lang: str | None = None) -> dict:
+    """The scores.json object of the period's latest run (SPEC §8), read from its adjustments
+    and the two sheets with base scores — not the whole run."""
+    from evaluator.db import Adjustment, reader
+    from evaluator.canonical import parse_sources
+    from reports.json_files import _scores
+    from xietong.review_items import load_sheets
+    _existing(db, lang)
+    with Session(reader(_engine(db))) as session, session.begin():
+        run = _latest_run_or_404(session, period, lang)
+        rows = load_sheets(session, run.import_id, ("Departments", "Employees"))
+        table = Adjustment.__table__
+        result = session.connection().execute(
+            sa.select(table).where(table.c.run_id == run.id).order_by(table.c.ord))
+        keys = tuple(result.keys())
+        adjustments = [dict(zip(keys, r)) for r in result]
+    for a in adjustments:
+        a["sources"] = parse_sources(a["sources"])
+    return _scores(period, rows, {"adjustments": adjustments})
+
+
+# --------------------------------------------------------------------------- review items
+
+@dataclass
+class ReviewPage:
+    total: int
+    items: list[dict]
+
+
+def reviews(db: Database, period: str | None = None, *, assignee: str | None = None,
+            kind: str | None = None, status: str | None = None, type: str | None = None,
+            context: bool = False, lang: str | None = None, offset: int = 0,
+            limit: int | None = None) -> ReviewPage:
+    """The items of the latest run of `period` (None: of every period, newest first), filtered
+    by assignee, kind, type (review | rejection) and status (open | decided | confirmed |
+    overturned), each with its current decision. `context`: with names, the kind's
+    description and the cited ledger values (for the page's items only)."""
+    from evaluator.db import reader
+    from xietong import review_items
+    if not db.exists():
+        return ReviewPage(0, [])
+    with Session(reader(_engine(db))) as session, session.begin():
+        if period is not None and not review_items.latest_runs(session, period):
+            raise NotFound([_no_run(lang, period)])
+        total, page = review_items.items(session, period=period, assignee=assignee, kind=kind,
+                                         status=status, type_=type, offset=offset, limit=limit)
+        if context:
+            review_items.with_context(session, page, lang or "en")
+    return ReviewPage(total, page)
+
+
+def _no_run(lang, period) -> str:
+    from evaluator.runs import refusal
+    return refusal(lang or "en", "no_run", period=period)
+
+
+def review_item(db: Database, period: str, review_id: str, *, lang: str | None = None,
+                context: bool = True) -> dict:
+    """One item of the period's latest run, or NotFound (the same for everyone)."""
+    from evaluator.db import reader
+    from xietong import review_items
+    with Session(reader(_engine(_existing(db, lang)))) as session, session.begin():
+        _, found = review_items.items(session, period=period, review_id=review_id)
+        if not found:
+            raise NotFound([_words(lang, "no_such_item", period=period, rid=review_id)])
+        if context:
+            review_items.with_context(session, found, lang or "en")
+    return found[0]
+
+
+def decide(db: Database, period: str, review_id: str, decision: str, comment: str | None, *,
+           reviewer_id: str, account: str | None, lang: str | None = None) -> dict:
+    """Record one decision ("confirm" | "overturn") on one review item, as the desk does it:
+    the same validation and the same chained Decision record as a returned review workbook
+    (evaluator.runs.record_decisions), with `reviewer_id` the assignee's employee id or "HR"
+    and `account` the desk's account. file_name "desk", sheet "desk", row 0, and the file hash
+    is that of the request's canonical text. The item with its new status."""
+    import hashlib
+    from evaluator.canonical import canonical_json
+    from evaluator.runs import DecisionRow, RunRefused, record_decisions as record
+    lang = lang or "en"
+    if decision not in ("confirm", "overturn"):
+        raise Refused([_words(lang, "decision_bad", value=decision)])
+    review_item(db, period, review_id, lang=lang, context=False)          # NotFound first
+    refuse_if_closed(db, period, lang)
+    comment = comment if comment and comment.strip() else None
+    text = canonical_json({"period": period, "review_id": review_id, "decision": decision,
+                           "comment": comment, "reviewer_id": reviewer_id, "account": account,
+                           "at": datetime.now(timezone.utc).isoformat()})
+    row = DecisionRow(review_id, decision, reviewer_id, comment, "desk", 0)
+    try:
+        record(_engine(db), period, "desk", hashlib.sha256(text.encode("utf-8")).hexdigest(),
+               [row], lang, account=account)
+    except RunRefused as e:
+        raise Refused(e.lines) from None
+    return review_item(db, period, review_id, lang=lang)
+
+
+def decisions(db: Database, period: str | None = None, *, reviewer: str | None = None,
+              account: str | None = None, limit: int | None = None) -> list[dict]:
+    """Every recorded decision, newest first: item, value, comment, reviewer, the desk account
+    (if any), when, and from which file; `in_force` says whether it is the item's latest."""
+    from evaluator.db import ChainLink, Decision, reader
+    if not db.exists():
+        return []
+    out = []
+    with Session(reader(_engine(db))) as session, session.begin():
+        q = select(Decision, ChainLink.seq).join(
+            ChainLink, (ChainLink.record_type == "decision") & (ChainLink.record_id == Decision.id),
+            isouter=True).order_by(Decision.id.desc())
+        if period is not None:
+            q = q.where(Decision.period == period)
+        if reviewer is not None:
+            q = q.where(Decision.reviewer_id == reviewer)
+        if account is not None:
+            q = q.where(Decision.account == account)
+        if limit is not None:
+            q = q.limit(limit)
+        latest: set[tuple[str, str]] = set()
+        for d, seq in session.exec(q):
+            key = (d.period, d.review_id)
+            out.append({"id": d.id, "period": d.period, "review_id": d.review_id,
+                        "decision": d.decision, "comment": d.comment, "reviewer_id": d.reviewer_id,
+                        "account": d.account, "decided_at": _aware(d.decided_at).isoformat(),
+                        "file_name": d.file_name, "sheet": d.sheet, "row": d.row,
+                        "chain_seq": seq, "in_force": key not in latest})
+            latest.add(key)
+    if reviewer is not None or account is not None:
+        # "in force" is the item's latest decision by anyone, not the latest of this filter
+        for d in out:
+            d["in_force"] = None
+    return out
+
+
+def review_workbook(db: Database, period: str, assignee: str, out_dir, *,
+                    lang: str | None = None) -> Path:
+    """One assignee's review workbook of the period's latest run (SPEC §8), written into
+    `out_dir`: the same file `report` writes for it, to fill in and return."""
+    from evaluator.db import LedgerImport, reader
+    from evaluator.runs import load_run
+    from evaluator.store import load_rows
+    from reports.reviews import write
+    with Session(reader(_engine(_existing(db, lang))), expire_on_commit=False) as session, \
+            session.begin():
+        run = _latest_run_or_404(session, period, lang)
+        imp = session.get(LedgerImport, run.import_id)
+        stored = load_run(session, run)
+        rows = load_rows(session, run.import_id)
+    sheet_lang = imp.lang if imp is not None and imp.lang in ("zh", "en") else "en"
+    mine = [e for e in stored["exceptions"]
+            if e["assignee_id"] == assignee and (e["type"] == "review" or assignee == "HR")]
+    if not mine:
+        raise NotFound([_words(lang, "no_items_for", period=period, who=assignee)])
+    stored = dict(stored, exceptions=mine)
+    written = write(Path(out_dir), period, rows, stored, lang or sheet_lang, sheet_lang)
+    return written[0]
+
+
+# --------------------------------------------------------------------------- the trace browser
+
+def trace_page(db: Database, period: str, *, subject: str | None = None, rule: str | None = None,
+               mechanism: str | None = None, sheet: str | None = None, result: str | None = None,
+               review: str | None = None, offset: int = 0, limit: int = 50,
+               run_id: int | None = None, lang: str | None = None):
+    """One page of the latest run's firings (or `run_id`'s), filtered on the server
+    (xietong.trace_index); the run's firings are indexed on first use."""
+    from evaluator.db import Run, reader
+    from xietong import trace_index
+    engine = _engine(_existing(db, lang))
+    with Session(reader(engine)) as session, session.begin():
+        if run_id is None:
+            run = _latest_run_or_404(session, period, lang)
+        else:
+            run = session.get(Run, run_id)
+            if run is None or run.period != period:
+                raise NotFound([_words(lang, "no_such_run", run=run_id)])
+        run_id = run.id
+    if not trace_index.is_indexed(engine, run_id):
+        trace_index.build(engine, run_id)
+    return trace_index.query(engine, run_id, subject=subject, rule=rule, mechanism=mechanism,
+                             sheet=sheet, result=result, review=review,
+                             offset=max(0, offset), limit=max(1, min(limit, 500)))
+
+
+def index_trace(db: Database, run_id: int, progress: Progress | None = None) -> int:
+    """Index a run's firings for the trace browser now (the desk's job does it after a run)."""
+    from xietong import trace_index
+    return trace_index.build(_engine(db), run_id, progress)
+
+
+# --------------------------------------------------------------------------- background evaluations
+
+def start_evaluation(db: Database, period: str, data_dir, *, account: str | None = None,
+                     lang: str | None = None) -> int:
+    """Start evaluating `period` in a process of its own (xietong.jobs); the job id at once.
+    Conflict when the period is closed or another evaluation of it is queued or running;
+    Refused when it has no ledger."""
+    from evaluator.db import reader
+    from evaluator.store import active_import
+    from xietong import jobs
+    lang = lang or "en"
+    engine = _engine(_existing(db, lang))
+    refuse_if_closed(db, period, lang)
+    with Session(reader(engine)) as session, session.begin():
+        if active_import(session, period) is None:
+            from evaluator.runs import refusal
+            raise NotFound([refusal(lang, "no_import", period=period)])
+    try:
+        return jobs.start(engine, db.url, period, data_dir, account=account, lang=lang)
+    except jobs.JobBusy as busy:
+        j = busy.job
+        raise Conflict([_words(lang, "job_busy", period=period, job=j.id, who=j.account or "?",
+                               since=_aware(j.created_at).strftime("%Y-%m-%d %H:%M UTC"))]) from None
+
+
+def job(db: Database, job_id: int, data_dir, *, lang: str | None = None) -> dict:
+    """A job: {"job_id", "period", "state", "run_id", "message" (in `lang`), "progress", …};
+    NotFound when there is none."""
+    import json
+    from xietong import jobs
+    found = jobs.get(_engine(db), job_id, data_dir)
+    if found is None:
+        raise NotFound([_words(lang, "no_such_job", job=job_id)])
+    text = found["message"]
+    if text and text.startswith("{"):
+        try:
+            coded = json.loads(text)
+            text = _words(lang, coded["key"], **coded["values"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    found["message"] = text
+    for k in ("created_at", "started_at", "finished_at"):
+        found[k] = None if found[k] is None else _aware(found[k]).isoformat()
+    return found
+
+
+def jobs_of(db: Database, period: str | None = None, data_dir=None, *,
+            lang: str | None = None) -> list[dict]:
+    from xietong import jobs
+    return [job(db, j.id, data_dir, lang=lang) for j in jobs.listing(_engine(db), period)]
+
+
+# --------------------------------------------------------------------------- notifications
+
+@dataclass
+class Notice:
+    assignee_id: str
+    name: str
+    email: str | None
+    open_items: int
+    attachment: Path | None
+
+
+@dataclass
+class NotifyResult:
+    period: str
+    sent: list[Notice]
+    without_address: list[Notice]          # listed for HR: no account with an e-mail address
+    would_send: list[Notice]               # nothing sent: no SMTP server configured
+
+
+def notify(db: Database, period: str, *, smtp_url: str | None, mail_from: str | None,
+           desk_url: str | None, work_dir, lang: str | None = None) -> NotifyResult:
+    """E-mail every assignee with open review items (SPEC §12): their review workbook attached
+    and a link to the desk, through the SMTP server `smtp_url` (smtp://user:pass@host:port or
+    smtp+starttls://…) from `mail_from`. Addresses come from the desk's manager accounts bound
+    to the assignee's employee id. Without `smtp_url` nothing is sent: `would_send` lists what
+    would be. Refused when the period has no run."""
+    from xietong import mail
+    from xietong.accounts import by_employee
+    lang = lang or database_language(db, period) or "en"
+    open_items: dict[str, int] = {}
+    for it in reviews(db, period, type="review", status="open").items:
+        open_items[it["assignee_id"]] = open_items.get(it["assignee_id"], 0) + 1
+    people = by_employee(_engine(db))
+    names = {}
+    if open_items:
+        from evaluator.db import reader
+        from xietong import review_items
+        with Session(reader(_engine(db))) as session, session.begin():
+            runs_ = review_items.latest_runs(session, period)
+            import_id = next(iter(runs_.values()))[1]
+            names = review_items._names(session.connection(), import_id, set(open_items))
+    notices = []
+    for assignee in sorted(open_items):
+        person = people.get(assignee)
+        notices.append(Notice(assignee, (person.name if person and person.name else None)
+                              or names.get(assignee, assignee),
+                              person.email if person else None, open_items[assignee], None))
+    reachable = [n for n in notices if n.email]
+    missing = [n for n in notices if not n.email]
+    if not smtp_url:
+        return NotifyResult(period, [], missing, reachable)
+    if reachable and not mail_from:
+        raise Refused([_words(lang, "mail_from_missing")])
+    work_dir = Path(work_dir)
+    for n in reachable:
+        n.attachment = review_workbook(db, period, n.assignee_id, work_dir / n.assignee_id,
+                                       lang=lang)
+    try:
+        mail.send_all(smtp_url, mail_from, [
+            mail.Message(to=n.email, subject=_words(lang, "mail_subject", period=period,
+                                                    n=n.open_items),
+                         body=_words(lang, "mail_body", name=n.name, period=period,
+                                     n=n.open_items, link=(desk_url or "").rstrip("/") + "/reviews"
+                                     if desk_url else _words(lang, "mail_no_link")),
+                         attachment=n.attachment)
+            for n in reachable])
+    except mail.MailError as e:
+        raise Refused([_words(lang, "mail_failed", error=str(e))]) from None
+    return NotifyResult(period, reachable, missing, [])

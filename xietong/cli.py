@@ -15,7 +15,7 @@ from pathlib import Path
 
 from importers.memory import gc_paused
 from importers.lang import LANGS, Text
-from xietong import api, i18n
+from xietong import api, i18n, words
 
 PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -175,7 +175,117 @@ def cmd_demo(args, db, lang, out) -> int:
     imported = _import(args, db, lang, out, str(ledger))
     _evaluate(args, db, lang, out, imported.import_id)
     _report(args, db, lang, out, out_dir, set(api.FORMATS))
+    _demo_accounts(db, lang, out, out_dir, args.period)
     return 0
+
+
+def _demo_accounts(db, lang, out, out_dir: Path, period: str) -> None:
+    """One account per role for the sample company, with new random passwords each time (an
+    account that exists gets a new one): HR, an auditor, and the manager with the most open
+    review items."""
+    import secrets
+    items = api.reviews(db, period, type="review", status="open").items
+    counts: dict[str, int] = {}
+    for it in items:
+        if it["assignee_id"] != "HR":
+            counts[it["assignee_id"]] = counts.get(it["assignee_id"], 0) + 1
+    manager = max(sorted(counts), key=lambda k: counts[k]) if counts else None
+    existing = {a.username for a, _ in api.accounts(db)}
+    wanted = [("hr", "hr", None), ("auditor", "auditor", None)]
+    if manager is not None:
+        wanted.append(("manager", "manager", manager))
+    serve = f"xietong serve --db {db.shown_url} --data {out_dir / 'desk'}"
+    _say(out, words.w(lang, "demo_accounts", serve=serve))
+    for username, role, employee in wanted:
+        password = secrets.token_urlsafe(9)
+        if username in existing:
+            api.set_account_password(db, username, password, lang=lang)
+        else:
+            api.add_account(db, username, role, password, employee_id=employee, lang=lang,
+                            email=f"{username}@example.com" if role == "manager" else None)
+        who = f" ({employee})" if employee else ""
+        _say(out, words.w(lang, "demo_account", role=role, username=username, password=password,
+                          who=who))
+
+
+def _read_password(args, lang, username: str) -> str:
+    """The password from standard input (--password-stdin: its first line), else asked twice
+    at a terminal."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise api.Refused([words.w(lang, "password_needed")])
+    import getpass
+    first = getpass.getpass(words.w(lang, "password_prompt", username=username))
+    if getpass.getpass(words.w(lang, "password_again")) != first:
+        raise api.Refused([words.w(lang, "password_mismatch")])
+    return first
+
+
+def cmd_user_add(args, db, lang, out) -> int:
+    password = _read_password(args, lang, args.username)
+    a = api.add_account(db, args.username, args.role, password, employee_id=args.employee,
+                        name=args.name, email=args.email, lang=lang)
+    _say(out, words.w(lang, "user_added", username=a.username, role=a.role))
+    return 0
+
+
+def cmd_user_disable(args, db, lang, out) -> int:
+    api.disable_account(db, args.username, lang=lang)
+    _say(out, words.w(lang, "user_disabled", username=args.username))
+    return 0
+
+
+def cmd_user_passwd(args, db, lang, out) -> int:
+    password = _read_password(args, lang, args.username)
+    api.set_account_password(db, args.username, password, lang=lang)
+    _say(out, words.w(lang, "user_passwd", username=args.username))
+    return 0
+
+
+def cmd_user_list(args, db, lang, out) -> int:
+    found = api.accounts(db)
+    if not found:
+        _say(out, words.w(lang, "user_none"))
+    for a, disabled in found:
+        parts = [f"{a.username:<16}", f"{a.role:<8}", a.employee_id or "-", a.name or "-",
+                 a.email or "-"]
+        if disabled:
+            parts.append(words.w(lang, "user_disabled_mark"))
+        _say(out, "  ".join(parts))
+    return 0
+
+
+def cmd_notify(args, db, lang, out) -> int:
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="xietong-notify-") as work:
+        done = api.notify(db, args.period, smtp_url=os.environ.get("XIETONG_SMTP"),
+                          mail_from=os.environ.get("XIETONG_MAIL_FROM"),
+                          desk_url=os.environ.get("XIETONG_DESK_URL"), work_dir=work, lang=lang)
+    shown = done.sent or done.would_send
+    if not (shown or done.without_address):
+        _say(out, words.w(lang, "notify_nobody", period=args.period))
+    elif done.sent:
+        _say(out, words.w(lang, "notify_sent", n=len(done.sent), period=args.period))
+    elif not os.environ.get("XIETONG_SMTP"):
+        _say(out, words.w(lang, "notify_would", n=len(done.would_send), period=args.period))
+    for n in shown:
+        _say(out, words.w(lang, "notify_line", who=n.assignee_id, name=n.name, email=n.email,
+                          n=n.open_items))
+    if done.without_address:
+        _say(out, words.w(lang, "notify_missing"))
+        for n in done.without_address:
+            _say(out, words.w(lang, "notify_missing_line", who=n.assignee_id, name=n.name,
+                              n=n.open_items))
+    # without an SMTP server nothing was sent: that is not done (SPEC §12)
+    return 1 if not os.environ.get("XIETONG_SMTP") and (shown or done.without_address) else 0
+
+
+def cmd_serve(args, db, lang, out) -> int:
+    from xietong.desk.app import serve
+    db.close()
+    return serve(db.url, host=args.host, port=args.port, data_dir=args.data,
+                 root_path=args.root_path, out=out)
 
 
 # --------------------------------------------------------------------------- parser
@@ -229,6 +339,28 @@ HELP: dict[str, Text] = {
     "demo_out": Text(zh="输出文件夹（默认：demo-out）", en="output folder (default: demo-out)"),
     "format": Text(zh="逗号分隔：xlsx,html,json（默认：全部）",
                    en="comma-separated: xlsx,html,json (default: all)"),
+    "user": Text(zh="工作台账号", en="desk accounts"),
+    "user_add": Text(zh="创建账号（密码在终端输入，或 --password-stdin）",
+                     en="create an account (password typed at a terminal, or --password-stdin)"),
+    "user_disable": Text(zh="停用账号", en="disable an account"),
+    "user_passwd": Text(zh="设置新密码", en="set a new password"),
+    "user_list": Text(zh="列出账号", en="list the accounts"),
+    "role": Text(zh="角色：hr、auditor（审计）或 manager（管理者）",
+                 en="role: hr, auditor or manager"),
+    "employee": Text(zh="管理者的工号", en="the manager's employee id"),
+    "name": Text(zh="姓名", en="the person's name"),
+    "email": Text(zh="邮箱地址（通知用）", en="e-mail address (for notifications)"),
+    "password_stdin": Text(zh="从标准输入的第一行读入密码", en="read the password from standard input's first line"),
+    "notify": Text(zh="给有待复核事项的复核人发邮件（XIETONG_SMTP、XIETONG_MAIL_FROM、XIETONG_DESK_URL）",
+                   en="e-mail every assignee with open items (XIETONG_SMTP, XIETONG_MAIL_FROM, "
+                      "XIETONG_DESK_URL)"),
+    "serve": Text(zh="启动工作台（网页与 JSON 接口）", en="serve the desk (pages and JSON API)"),
+    "host": Text(zh="监听地址（默认 127.0.0.1）", en="address to listen on (default 127.0.0.1)"),
+    "port": Text(zh="端口（默认 8000）", en="port (default 8000)"),
+    "data": Text(zh="工作台的数据目录：报告、任务进度、密钥（默认：$XIETONG_DESK_DATA，否则 ./xietong-desk）",
+                 en="the desk's data directory: reports, job progress, secret key (default: "
+                    "$XIETONG_DESK_DATA, else ./xietong-desk)"),
+    "root_path": Text(zh="反向代理下的路径前缀，如 /xietong", en="path prefix behind a reverse proxy, e.g. /xietong"),
     "bad_period": Text(zh="应为 YYYY-MM，实际为 {value!r}", en="expected YYYY-MM, got {value!r}"),
     "bad_formats": Text(zh="应为 xlsx、html、json 中的格式，实际为 {value!r}",
                         en="expected formats among xlsx,html,json, got {value!r}"),
@@ -358,6 +490,33 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
     c.add_argument("file", nargs="?", default=None, metavar="FILE")
     c.add_argument("--strict", action="store_true", help=h("strict"))
 
+    s = command("user", None)
+    usub = s.add_subparsers(dest="user_command", required=True, metavar=h("commands"))
+    c = command("add", cmd_user_add, "user_add", usub)
+    c.add_argument("username", metavar="USERNAME")
+    c.add_argument("--role", required=True, choices=("hr", "auditor", "manager"), help=h("role"))
+    c.add_argument("--employee", default=None, metavar="ID", help=h("employee"))
+    c.add_argument("--name", default=None, help=h("name"))
+    c.add_argument("--email", default=None, metavar="ADDR", help=h("email"))
+    c.add_argument("--password-stdin", action="store_true", help=h("password_stdin"))
+    c = command("disable", cmd_user_disable, "user_disable", usub)
+    c.add_argument("username", metavar="USERNAME")
+    c = command("passwd", cmd_user_passwd, "user_passwd", usub)
+    c.add_argument("username", metavar="USERNAME")
+    c.add_argument("--password-stdin", action="store_true", help=h("password_stdin"))
+    command("list", cmd_user_list, "user_list", usub)
+
+    s = command("notify", cmd_notify)
+    s.add_argument("--period", required=True, type=period, help=h("period"))
+
+    s = command("serve", cmd_serve)
+    s.add_argument("--host", default="127.0.0.1", help=h("host"))
+    s.add_argument("--port", type=int, default=8000, help=h("port"))
+    s.add_argument("--data", default=os.environ.get("XIETONG_DESK_DATA") or "xietong-desk",
+                   help=h("data"))
+    s.add_argument("--root-path", default=os.environ.get("XIETONG_ROOT_PATH", ""),
+                   help=h("root_path"))
+
     s = command("demo", cmd_demo)
     s.add_argument("--out", default="demo-out", help=h("demo_out"))
     s.add_argument("--employees", type=int, default=200, help=argparse.SUPPRESS)
@@ -372,6 +531,7 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
 _READS_A_LEDGER = {"import", "run"}
 _CHINESE_BY_DEFAULT = {"template", "demo"}
 _NO_DATABASE = {"template", "policy"}
+_QUIET = {"serve"}               # says which database itself, once it listens
 
 
 def _option(argv: list[str], name: str) -> str | None:
@@ -420,7 +580,7 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         elif lang is None and args.command not in _READS_A_LEDGER:
             lang = (api.database_language(db, getattr(args, "period", None))
                     if args.command not in _NO_DATABASE else early) or "en"
-        if args.command not in _NO_DATABASE | _READS_A_LEDGER | {"demo"}:
+        if args.command not in _NO_DATABASE | _READS_A_LEDGER | _QUIET | {"demo"}:
             _say(out, i18n.t(lang, "database", url=db.shown_url))
         # A command builds millions of short-lived, acyclic objects (rows, firings, report
         # cells): the cyclic collector paused, as in importers.memory (2.7 s of a 52-s

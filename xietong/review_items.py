@@ -1,0 +1,206 @@
+"""Review items as people read them in the desk (SPEC §10.7, §12): each item of a period's
+latest run with the names beside its ids, what was found (the message), why (the kind's
+description), the cited ledger values with their column names, and its current decision.
+
+An item's current status counts the decisions recorded since the run: the latest decision of
+the period for its review id, while the item's source rows still hash to what they were when
+it was decided (SPEC §6) — so a manager sees the decision just made before HR evaluates again.
+
+Only what a page shows is read: the items of the latest runs (by run id, an index), the
+period's decisions, and for names and cited values just the ledger rows the page's items
+name — never a whole 100,000-employee ledger.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from evaluator.canonical import parse_sources
+from evaluator.db import ROW_TABLES, Decision, ExceptionItem, LedgerImport, Run
+from importers.schema import SHEET_BY_NAME
+from reports.labels import cited_values, ref
+from rules.books import describe
+from rules.exceptions import HR, KIND_BY_NAME
+
+STATUS_OF = {"confirm": "confirmed", "overturn": "overturned"}
+
+
+def kind_text(kind: str, lang: str) -> str:
+    """Why an item was raised: its rule's (or kind's) one-line description."""
+    try:
+        zh, en = describe(kind)
+    except KeyError:
+        info = KIND_BY_NAME.get(kind)
+        zh, en = (info.zh, info.en) if info else ("", "")
+    return zh if lang == "zh" else en
+
+
+def latest_runs(session: Session, period: str | None = None) -> dict[int, tuple[str, int]]:
+    """run id -> (period, import id) of each period's latest finished run (or the one period's)."""
+    q = select(sa.func.max(Run.id)).where(Run.finished_at != None)  # noqa: E711
+    if period is not None:
+        q = q.where(Run.period == period)
+    ids = [i for i in session.exec(q.group_by(Run.period)).all() if i is not None]
+    if not ids:
+        return {}
+    return {r.id: (r.period, r.import_id) for r in session.exec(select(Run).where(Run.id.in_(ids)))}
+
+
+def in_force(session: Session, periods) -> dict[tuple[str, str], Decision]:
+    """(period, review id) -> the latest decision recorded for it."""
+    latest: dict[tuple[str, str], Decision] = {}
+    periods = list(periods)
+    if not periods:
+        return latest
+    for d in session.exec(select(Decision).where(Decision.period.in_(periods)).order_by(Decision.id)):
+        latest[(d.period, d.review_id)] = d
+    return latest
+
+
+def decision_dict(d: Decision | None) -> dict | None:
+    if d is None:
+        return None
+    at = d.decided_at
+    return {"value": d.decision, "comment": d.comment, "by": d.reviewer_id,
+            "account": d.account, "at": _iso(at)}
+
+
+def _iso(t) -> str | None:
+    from datetime import timezone
+    if t is None:
+        return None
+    return (t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t).isoformat()
+
+
+def items(session: Session, *, period: str | None = None, assignee: str | None = None,
+          kind: str | None = None, status: str | None = None, type_: str | None = None,
+          review_id: str | None = None, offset: int = 0,
+          limit: int | None = None) -> tuple[int, list[dict]]:
+    """(how many match, the page `offset`/`limit` of them): the exceptions of the latest run of
+    `period` (or of every period, newest first), filtered; each as exceptions.json has it plus
+    "period", "run_id", "import_id", the current "decision" ({"value", "comment", "by",
+    "account", "at"} or None) and "status". `status`: "open", "decided", or a status word
+    (confirmed, overturned). Only the page's items are built into dicts."""
+    runs = latest_runs(session, period)
+    if not runs:
+        return 0, []
+    e = ExceptionItem.__table__.c
+    # first the few columns that decide what matches, then the page's rows whole: a big month
+    # has 30,000 items, and their messages and sources are most of their bytes
+    paged = limit is not None and limit <= 1000
+    deciding = (e.id, e.run_id, e.review_id, e.type, e.status, e.source_hash)
+    details = (e.kind, e.subject_id, e.assignee_id, e.sources, e.message, e.firing_seq)
+    q = sa.select(*(deciding if paged else deciding + details)).where(e.run_id.in_(list(runs)))
+    if assignee:
+        q = q.where(e.assignee_id == assignee)
+    if kind:
+        q = q.where(e.kind == kind)
+    if type_:
+        q = q.where(e.type == type_)
+    if review_id:
+        q = q.where(e.review_id == review_id)
+    q = q.order_by(e.run_id.desc(), e.ord)
+    decided = in_force(session, {p for p, _ in runs.values()})
+    matched = []
+    for r in session.connection().execute(q):
+        current, state = None, r.status
+        if r.type == "review":
+            d = decided.get((runs[r.run_id][0], r.review_id))
+            if d is not None and d.source_hash == r.source_hash:
+                current, state = d, STATUS_OF.get(d.decision, r.status)
+            else:
+                state = "open"
+        if status == "open" and state != "open":
+            continue
+        if status == "decided" and (state == "open" or r.type != "review"):
+            continue
+        if status not in (None, "", "open", "decided") and state != status:
+            continue
+        matched.append((r, current, state))
+    page = matched[offset:] if limit is None else matched[offset:offset + limit]
+    whole = {} if paged else {r.id: r for r, _, _ in page}
+    ids = [r.id for r, _, _ in page] if paged else []
+    for i in range(0, len(ids), 5000):
+        for r in session.connection().execute(
+                sa.select(e.id, e.kind, e.subject_id, e.assignee_id, e.sources, e.message,
+                          e.firing_seq).where(e.id.in_(ids[i:i + 5000]))):
+            whole[r.id] = r
+    out = []
+    for m, current, state in page:
+        r = whole[m.id]
+        p, import_id = runs[m.run_id]
+        out.append({"review_id": m.review_id, "kind": r.kind, "type": m.type,
+                    "subject_id": r.subject_id, "assignee_id": r.assignee_id, "status": state,
+                    "decision": decision_dict(current), "message": r.message,
+                    "sources": [{"sheet": s, "row": n} for s, n in parse_sources(r.sources)],
+                    "period": p, "run_id": m.run_id, "import_id": import_id,
+                    "firing_seq": r.firing_seq})
+    return len(matched), out
+
+
+def with_context(session: Session, found: list[dict], lang: str) -> list[dict]:
+    """`found` (items of `items`) with "kind_text", "subject_name", "assignee_name" and, per
+    source, "ref" (the ledger's own sheet name and row) and "cited" (column=value; …), read
+    from just the ledger rows they name."""
+    by_import: dict[int, list[dict]] = {}
+    for it in found:
+        by_import.setdefault(it["import_id"], []).append(it)
+    conn = session.connection()
+    for import_id, group in by_import.items():
+        imp = session.get(LedgerImport, import_id)
+        sheet_lang = imp.lang if imp is not None and imp.lang in ("zh", "en") else "en"
+        ids = {it["subject_id"] for it in group} | {it["assignee_id"] for it in group}
+        names = _names(conn, import_id, ids)
+        wanted: dict[str, set[int]] = {}
+        for it in group:
+            for s in it["sources"]:
+                wanted.setdefault(s["sheet"], set()).add(s["row"])
+        rows = {sheet: _rows(conn, import_id, sheet, numbers) for sheet, numbers in wanted.items()}
+        for it in group:
+            it["kind_text"] = kind_text(it["kind"], lang)
+            it["subject_name"] = names.get(it["subject_id"], "")
+            it["assignee_name"] = names.get(it["assignee_id"], "HR" if it["assignee_id"] == HR else "")
+            for s in it["sources"]:
+                s["ref"] = ref(sheet_lang, s["sheet"], s["row"])
+                s["cited"] = cited_values(sheet_lang, s["sheet"], rows[s["sheet"]].get(s["row"]))
+    return found
+
+
+def _names(conn, import_id: int, ids: set[str]) -> dict[str, str]:
+    """id -> name, for the employees and departments among `ids`."""
+    out: dict[str, str] = {}
+    ids = [i for i in ids if i]
+    for sheet, key in (("Departments", "dept_id"), ("Employees", "employee_id")):
+        table = ROW_TABLES[sheet]
+        for i in range(0, len(ids), 500):
+            for k, name in conn.execute(sa.select(table.c[key], table.c.name).where(
+                    table.c.import_id == import_id, table.c[key].in_(ids[i:i + 500]))):
+                out.setdefault(k, name)
+    return out
+
+
+def _rows(conn, import_id: int, sheet: str, numbers: set[int]) -> dict[int, dict]:
+    """Excel row -> the typed row, for the rows `numbers` of one sheet of an import."""
+    table = ROW_TABLES[sheet]
+    names = [c.name for c in SHEET_BY_NAME[sheet].columns]
+    out = {}
+    numbers = sorted(numbers)
+    for i in range(0, len(numbers), 500):
+        q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
+            table.c.import_id == import_id, table.c.row.in_(numbers[i:i + 500]))
+        for rec in conn.execute(q):
+            out[rec[0]] = dict(zip(names, rec[1:]))
+    return out
+
+
+def load_sheets(session: Session, import_id: int, sheets) -> dict[str, list[dict]]:
+    """Some sheets of an import, typed, in Excel-row order (evaluator.store.load_rows for all)."""
+    conn = session.connection()
+    out = {}
+    for sheet in sheets:
+        table = ROW_TABLES[sheet]
+        names = [c.name for c in SHEET_BY_NAME[sheet].columns]
+        q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
+            table.c.import_id == import_id).order_by(table.c.row)
+        out[sheet] = [dict(zip(("row", *names), rec)) for rec in conn.execute(q)]
+    return out
