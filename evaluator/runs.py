@@ -31,6 +31,7 @@ from importers.lang import Text
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
 from rules.books import RULES_VERSION
 from rules.policy import Policy, decimal_text
+from rules.sentences import says_of
 
 
 def _program_version() -> str:
@@ -599,5 +600,5 @@ def _attach_says(firings: list[dict], adjustments: list[dict], exceptions: list[
         a["says"] = next((o.get("says") for o in items(a["firing_seq"])
                           if type(o) is dict and "points" in o), None)
     for e in exceptions:
-        e["says"] = next((o.get("says") for o in items(e["firing_seq"])
-                          if type(o) is dict and o.get("exception") == e["kind"]), None)
+        f = firing(e["firing_seq"])
+        e["says"] = says_of(f["outcome"], e["kind"]) if f is not None else None

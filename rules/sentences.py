@@ -5,6 +5,8 @@ workbooks, the statement — turn a run's explanations, messages and notes into 
     explanation(adjustment, lang)   an adjustment's explanation   (its "says", else its text)
     message(exception, lang)        an exception's message        (its "says", else its text)
     note_text(note, lang)           a firing's note ("accepted" → 采纳 / accepted)
+    outcome_text(item, lang)        one item of a stored firing's outcome, whichever it is
+    says_of(outcome, kind)          the sentence of the exception of `kind` a firing raised
 
 `adjustment` and `exception` are the dicts of a stored run (evaluator.runs.load_run), which
 carry the sentence's template key and arguments as "says" — or no "says" at all for a run stored
@@ -90,3 +92,25 @@ def note_text(note: str, lang: str) -> str:
     if text is None:
         return note
     return text.zh if lang == "zh" else text.en
+
+
+def outcome_text(item: Mapping, lang: str) -> str:
+    """One item of a stored firing's outcome in `lang`: a note, an adjustment's explanation
+    (without its points), or an exception's message — its kind alone for a run stored before
+    exceptions' sentences were stored with their firing."""
+    if "note" in item:
+        return note_text(item["note"], lang)
+    text = render(item.get("says"), lang) if lang == "zh" or "explanation" not in item else None
+    if text is not None:
+        return text
+    return item.get("explanation") or item.get("exception") or ""
+
+
+def says_of(outcome: Mapping, kind: str):
+    """The sentence ([key, values]) stored in a firing's outcome for the exception of `kind` it
+    raised, or None (what evaluator.runs.load_run gives each exception as "says")."""
+    items = outcome.get("outcomes") if isinstance(outcome, Mapping) else None
+    for item in items if isinstance(items, list) else ():
+        if isinstance(item, Mapping) and item.get("exception") == kind:
+            return item.get("says")
+    return None

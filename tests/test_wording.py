@@ -199,3 +199,39 @@ def test_a_run_stored_before_the_templates_verifies_and_reports_its_words(stored
     assert words["rating.accept"] == "采纳"
     adjustments = json.loads((tmp_path / "o" / "adjustments.json").read_text("utf-8"))
     assert adjustments[0]["explanation"] == "K1 C=1.1 at high: 0.2027 × (110 − 70)"
+
+
+# ----------------------------------------------------------------------------- the desk
+
+def test_the_desk_words_the_rules_sentences_in_the_readers_language(tmp_path):
+    """The desk's trace and review pages show the run's notes, explanations and messages in the
+    reader's language (SPEC §10.5); the JSON API keeps the stored text."""
+    pytest.importorskip("starlette")
+    from tests import desk_support
+    url = desk_support.new_url(tmp_path)
+    desk = desk_support.build(tmp_path, url)
+    try:
+        c, csrf = desk_support.client(desk.app, "hr")
+        pages = {}
+        for lang in ("zh", "en"):
+            assert c.post("/language", data={"lang": lang, "csrf_token": csrf}).status_code == 303
+            pages[lang] = (
+                c.get(f"/periods/{PERIOD}/trace", params={"rule": "linkage.blend"}).text,
+                c.get(f"/periods/{PERIOD}/trace", params={"rule": "rating.accept"}).text,
+                c.get(f"/periods/{PERIOD}/reviews/{desk.own}").text,
+                c.get("/reviews", params={"period": PERIOD}).text)
+        zh, en = pages["zh"], pages["en"]
+        assert "8.11 · K1 公司系数 1.1，关联度强：0.2027 × (110 − 70)" in zh[0]
+        assert "8.11 · K1 C=1.1 at high: 0.2027 × (110 − 70)" in en[0]
+        assert "says" not in zh[0] and "says" not in en[0]
+        assert "<div>采纳</div>" in zh[1] and "<div>accepted</div>" in en[1]
+        for page in (zh[2], zh[3]):
+            assert "R3：E4 对 D3 的“响应速度”评分 5.0，为极端分" in page
+        for page in (en[2], en[3]):
+            assert "R3: E4 rated D3 5.0 on 响应速度 (extreme)" in page
+        items = c.get(f"/api/periods/{PERIOD}/reviews").json()
+        (item,) = [it for it in items if it["review_id"] == desk.own]
+        assert item["message"] == "R3: E4 rated D3 5.0 on 响应速度 (extreme)"
+    finally:
+        desk.app.state.db.close()
+        desk_support.forget(url)
