@@ -3,7 +3,7 @@ clipspy, fed the same rows, so `bench/run.py` can set the durable_rules evaluati
 mature production-rule engine doing the same work.
 
 Same work means: the same facts as `rules/behaviour.py` and `rules/ratings.py` build (flat, one
-per row and stage, thresholds denormalised onto the fact), the same rules with the same
+per row and stage, thresholds and the review statuses denormalised onto the fact), the same rules with the same
 conditions (classification, rejections, review triggers, counting, credits, the cap), and the
 same Python around them (review ids, assignees, statuses, messages, exact points rounded
 half-up), so that the two differ only in the engine. Facts are asserted in chunks and the
@@ -35,6 +35,8 @@ from rules.outcomes import TOLERANCE_FLOAT, exact, round_half_up
 CHUNK = 500
 RATING_SHEETS = ("InternalRatings", "RaciRatings")
 STATUS = {"confirm": "confirmed", "overturn": "overturned"}
+STATUS_FIELDS = {"RATING_EXTREME": "extreme_status", "RATING_LOW_NO_COMMENT": "low_no_comment_status",
+                 "RATING_OUTLIER": "outlier_status", "RATING_MUTUAL_LOW": "mutual_low_status"}
 
 CONSTRUCTS = r"""
 (deftemplate rating (slot i (type INTEGER)) (slot sheet) (slot ratee (type STRING))
@@ -45,9 +47,9 @@ CONSTRUCTS = r"""
   (slot low_needs_comment (type NUMBER)) (slot comment_blank)
   (slot peer_count (type INTEGER)) (slot min_peers (type INTEGER))
   (slot deviation (type FLOAT)) (slot outlier_at (type FLOAT))
-  (slot mutual_low (type NUMBER)) (slot counterparts (type INTEGER)))
-(deftemplate count (slot i (type INTEGER)) (slot open (type INTEGER))
-  (slot overturned (type INTEGER)) (slot hold_pending))
+  (slot mutual_low (type NUMBER)) (slot counterparts (type INTEGER))
+  (slot extreme_status) (slot low_no_comment_status) (slot outlier_status)
+  (slot mutual_low_status) (slot hold_pending))
 (deftemplate beh (slot i (type INTEGER)) (slot employee_id (type STRING))
   (slot proposer_id (type STRING)) (slot employee_known) (slot proposer_known)
   (slot project_known) (slot month (type STRING)) (slot period (type STRING)) (slot code_known)
@@ -72,7 +74,23 @@ CONSTRUCTS = r"""
   (project_known TRUE) (rater_dept ?d) (ratee ~?d) (ratee_tier ~"front") (rater_tier ?rt))
   (test (or (eq ?s InternalRatings) (eq ?rt "front"))) => (fired rating.accept ?i))
 
-; 2. review triggers
+; 2. review triggers and counting, on one fact per accepted rating
+(deffunction holds (?fired ?status ?hp)
+  (and ?fired (or (eq ?status overturned) (and (eq ?status open) (eq ?hp TRUE)))))
+(deffunction rating-held (?f)
+  (bind ?s (fact-slot-value ?f score))
+  (bind ?hp (fact-slot-value ?f hold_pending))
+  (or (holds (or (<= ?s (fact-slot-value ?f extreme_low)) (>= ?s (fact-slot-value ?f extreme_high)))
+             (fact-slot-value ?f extreme_status) ?hp)
+      (holds (and (<= ?s (fact-slot-value ?f low_needs_comment))
+                  (eq (fact-slot-value ?f comment_blank) TRUE))
+             (fact-slot-value ?f low_no_comment_status) ?hp)
+      (holds (and (>= (fact-slot-value ?f peer_count) (fact-slot-value ?f min_peers))
+                  (>= (fact-slot-value ?f deviation) (fact-slot-value ?f outlier_at)))
+             (fact-slot-value ?f outlier_status) ?hp)
+      (holds (and (eq (fact-slot-value ?f sheet) InternalRatings)
+                  (<= ?s (fact-slot-value ?f mutual_low)) (>= (fact-slot-value ?f counterparts) 1))
+             (fact-slot-value ?f mutual_low_status) ?hp)))
 (defrule RATING_EXTREME (screen (i ?i) (score ?s) (extreme_low ?l) (extreme_high ?h))
   (test (or (<= ?s ?l) (>= ?s ?h))) => (fired RATING_EXTREME ?i))
 (defrule RATING_LOW_NO_COMMENT (screen (i ?i) (score ?s) (low_needs_comment ?l)
@@ -81,13 +99,10 @@ CONSTRUCTS = r"""
   (outlier_at ?o)) (test (and (>= ?n ?m) (>= ?d ?o))) => (fired RATING_OUTLIER ?i))
 (defrule RATING_MUTUAL_LOW (screen (i ?i) (sheet InternalRatings) (score ?s) (mutual_low ?l)
   (counterparts ?c)) (test (and (<= ?s ?l) (>= ?c 1))) => (fired RATING_MUTUAL_LOW ?i))
-(defrule rating.screened (declare (salience -100)) (screen (i ?i)) => (fired rating.screened ?i))
-
-; 3. counting
-(defrule rating.count (count (i ?i) (open ?o) (overturned 0) (hold_pending ?h))
-  (test (or (= ?o 0) (eq ?h FALSE))) => (fired rating.count ?i))
-(defrule rating.hold (count (i ?i) (open ?o) (overturned ?v) (hold_pending ?h))
-  (test (or (>= ?v 1) (and (>= ?o 1) (eq ?h TRUE)))) => (fired rating.hold ?i))
+(defrule rating.hold (declare (salience -100)) ?f <- (screen (i ?i)) (test (rating-held ?f))
+  => (fired rating.hold ?i))
+(defrule rating.count (declare (salience -100)) ?f <- (screen (i ?i)) (test (not (rating-held ?f)))
+  => (fired rating.count ?i))
 
 ; behaviours: screening
 (defrule BEH_UNKNOWN_REF (beh (i ?i) (employee_known ?a) (proposer_known ?b) (project_known ?c))
@@ -122,7 +137,6 @@ CONSTRUCTS = r"""
 ; a fact whose rules have all fired is retracted (the durable layer retracts each fed row)
 (defrule retract-rating (declare (salience -10000)) ?f <- (rating) => (retract ?f))
 (defrule retract-screen (declare (salience -10000)) ?f <- (screen) => (retract ?f))
-(defrule retract-count (declare (salience -10000)) ?f <- (count) => (retract ?f))
 (defrule retract-beh (declare (salience -10000)) ?f <- (beh) => (retract ?f))
 (defrule retract-pair (declare (salience -10000)) ?f <- (pair) => (retract ?f))
 (defrule retract-apply (declare (salience -10000)) ?f <- (apply) => (retract ?f))
@@ -153,7 +167,7 @@ class Peer:
         for construct in _split(CONSTRUCTS):
             self.env.build(construct)
         self.templates = {t: self.env.find_template(t)
-                          for t in ("rating", "screen", "count", "beh", "pair", "apply", "total")}
+                          for t in ("rating", "screen", "beh", "pair", "apply", "total")}
 
     def run(self, template: str, facts: list[dict]) -> list[list[str]]:
         """Assert every fact (in chunks, running the engine after each), return the rule ids
@@ -252,6 +266,7 @@ def peer_evaluate(rows: dict[str, list[dict]], policy, period: str,
                 if r["score"] <= rp.mutual_low:
                     low_by_pair[(company.dept_of(r["rater_id"]), r["ratee_dept_id"])].append(r)
         facts, context = [], []
+        hold_pending = _b(bool(rp.hold_pending))
         for r, s, g in zip(accepted, scores, groups):
             total, n = group_sum[g]
             own_total, own_n = rater_sum[(g, r["rater_id"])]
@@ -265,26 +280,26 @@ def peer_evaluate(rows: dict[str, list[dict]], policy, period: str,
                           "peer_count": n - own_n, "min_peers": int(rp.outlier_min_peers),
                           "deviation": deviation,
                           "outlier_at": float(rp.outlier_deviation) - TOLERANCE_FLOAT,
-                          "mutual_low": float(rp.mutual_low), "counterparts": len(counterparts)})
+                          "mutual_low": float(rp.mutual_low), "counterparts": len(counterparts),
+                          # the status of the review each trigger raises (decision in force)
+                          **{field: clips.Symbol(STATUS.get(decisions.get(
+                              review_id(period, kind, (sheet, r["rating_id"]))), "open"))
+                             for kind, field in STATUS_FIELDS.items()},
+                          "hold_pending": hold_pending})
             context.append(counterparts)
-        counts = []
+        counted[sheet] = []
         for r, counterparts, fired in zip(accepted, context, peer.run("screen", facts)):
             assignee = rating_review_assignee(company.employees, r["rater_id"], r["ratee_dept_id"])
-            open_ = overturned = 0
             for rule in fired:
-                if rule == "rating.screened":
+                if rule == "rating.count":
+                    counted[sheet].append(r)
+                if rule in ("rating.count", "rating.hold"):
                     continue
                 sources = [(sheet, r["row"])]
                 if rule == "RATING_MUTUAL_LOW":
                     sources += [(sheet, c["row"]) for c in counterparts]
-                exc = exception(rule, mechanism, r["ratee_dept_id"], (sheet, r["rating_id"]),
-                                sources, assignee, f"{r['rating_id']}: {rule}")
-                open_ += exc["status"] == "open"
-                overturned += exc["status"] == "overturned"
-            counts.append({"open": open_, "overturned": overturned,
-                           "hold_pending": _b(bool(rp.hold_pending))})
-        counted[sheet] = [r for r, fired in zip(accepted, peer.run("count", counts))
-                          if "rating.count" in fired]
+                exception(rule, mechanism, r["ratee_dept_id"], (sheet, r["rating_id"]),
+                          sources, assignee, f"{r['rating_id']}: {rule}")
 
     # behaviours
     bp = policy.behaviour

@@ -62,10 +62,10 @@ of the outcomes); `outcomes` is what the action returned. `ev.firings` holds the
 API
 ---
 * `RuleBook(name, zh='', en='')`: `.rule(rule_id, when, *, zh, en, pri=0)` and
-  `.fallback(rule_id, when, *, zh, en)` decorators (they return the function unchanged, so an
+  `.fallback(rule_id, when, *, zh, en, unless=None)` decorators (they return the function unchanged, so an
   action can be unit-tested with a plain dict), `.add(Rule(...))`, `.rules` (sorted by pri, then
   id), `book[rule_id]`, `rule_id in book`, `.name/.zh/.en`.
-* `Rule(rule_id, zh, en, when, action, pri=0, fallback=False)`: checked when created, so a bad
+* `Rule(rule_id, zh, en, when, action, pri=0, fallback=False, unless=None)`: checked when created, so a bad
   rule fails when its module is imported (engine/rulebook.py lists what is refused).
 * `rules_version(rulebooks) -> str`: SHA-256 of each rule's engine JSON and of its action's
   source from `def` on (descriptions and declaration order are not part of it).
@@ -111,7 +111,10 @@ What a rules author must know
 * A book's fallback (`@BOOK.fallback`, at most one) fires on a fact that meets its condition
   exactly when no other rule of the book fired on that fact, and its firing is then the fact's
   only one. It makes "accepted" the absence of every rejection: a new rejection rule needs no
-  change to the accept rule.
+  change to the accept rule. A fallback may instead name the rules it stands in for
+  (`unless=("rating.hold",)`): it fires exactly when none of those fired on the fact, after
+  whatever else did ("counted" is "not held", by construction). Two fallbacks must never meet
+  one fact (the evaluation fails when they do).
 * Every fed fact must meet the condition of at least one rule of its book (the fallback's
   counts), else `FactNotHandled`, and nothing of it is recorded: give every kind of fact a rule
   that always applies to it, e.g. a fallback, or a catch-all with `pri=65535` that records the

@@ -76,15 +76,14 @@ def _engine_must_not_dispatch(c: Any) -> None:
 class _Book:
     """Per-evaluation state of one rule book."""
 
-    __slots__ = ('book', 'name', 'handle', 'rules', 'fallback', 'clean', 'encode', 'space',
-                 'offset', 'state')
+    __slots__ = ('book', 'name', 'handle', 'rules', 'clean', 'encode', 'space', 'offset',
+                 'state')
 
     def __init__(self, book: RuleBook, handle: int):
         self.book = book
         self.name = book.name
         self.handle = handle                  # the C ruleset
         self.rules = {r.rule_id: r for r in book.rules}
-        self.fallback = book.fallback_rule
         self.clean = FactChecker(book.field_types)
         self.encode = FactEncoder()
         # The engine stores the state's own message, id 'sid-<sid>', among the messages.
@@ -314,8 +313,8 @@ class Evaluation:
     def _drain(self, bk: _Book, mid: str, keys: tuple, fact: dict, out: list[Activation]
                ) -> None:
         """Runs the engine's agenda for the fact just asserted (engine id `mid`), synchronously,
-        and records each firing in `out` (and in self.firings); then the book's fallback, if the
-        agenda held it and nothing else fired."""
+        and records each firing in `out` (and in self.firings); then the fallback the agenda
+        held, if nothing else fired (or, for a fallback with `unless`, none of those rules)."""
         handle = bk.handle
         offset = bk.offset
         res = _dre.start_action_for_state(handle, offset)
@@ -340,7 +339,13 @@ class Evaluation:
             rule = rules[rule_id]
             if rule_id in fired:
                 pass
-            elif rule is bk.fallback:
+            elif rule.fallback:
+                if fallback is not None and fallback is not rule:
+                    _dre.abandon_action(handle, offset)
+                    self._fail(EngineError(
+                        f'book {bk.name}: fact {keys[0]!r} meets the conditions of two '
+                        f'fallbacks, {fallback.rule_id} and {rule_id}: which one applies is '
+                        'undecided'))
                 fallback = rule          # decided when the agenda is done
             else:
                 fired.add(rule_id)
@@ -352,7 +357,8 @@ class Evaluation:
             msg = _dre.complete_and_start_action(handle, offset)
             if msg is None:
                 break
-        if fallback is not None and not fired:
+        if fallback is not None and (fallback.unless.isdisjoint(fired) if fallback.unless
+                                     is not None else not fired):
             self._record(bk, fallback, keys, fact, out)
 
     def _parse_echo(self, bk: _Book, msg: str, mid: str, offset: int) -> str:

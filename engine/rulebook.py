@@ -216,8 +216,9 @@ def _action_source(rule_id: str, action: Any) -> str:
 class Rule:
     """One rule. `when` is a `durable.lang` expression over one fact; `action(fact)` gets the
     fact as a plain dict and returns None or a list of outcomes. A `fallback` rule fires on a
-    fact that meets `when` only when no other rule of its book fired on that fact (see
-    RuleBook.fallback). Every check runs here, when the rule is declared."""
+    fact that meets `when` only when no other rule of its book fired on that fact — or, with
+    `unless`, none of the rules it names (see RuleBook.fallback). Every check runs here, when
+    the rule is declared."""
 
     rule_id: str
     zh: str
@@ -226,6 +227,7 @@ class Rule:
     action: Callable[[dict], Iterable[Any] | None] = field(repr=False)
     pri: int = 0
     fallback: bool = False
+    unless: frozenset | None = None     # a fallback's rule ids; None: every other rule
     condition: dict = field(init=False, repr=False)        # the engine's JSON condition
     field_types: dict = field(init=False, repr=False)      # field -> 'bool' | 'number' | 'str'
     action_sha256: str = field(init=False, repr=False)
@@ -244,6 +246,15 @@ class Rule:
         if self.fallback and self.pri != MAX_PRI:
             raise RuleDefinitionError(f'rule {rid}: a fallback runs after every other rule: its '
                                       f'pri is {MAX_PRI}')
+        if self.unless is not None:
+            if not self.fallback:
+                raise RuleDefinitionError(f'rule {rid}: only a fallback names rules it is the '
+                                          'fallback of (unless)')
+            if not self.unless or not all(isinstance(u, str) for u in self.unless) \
+                    or rid in self.unless:
+                raise RuleDefinitionError(f'rule {rid}: unless names other rules of its book, '
+                                          f'by id (got {sorted(map(str, self.unless))})')
+            object.__setattr__(self, 'unless', frozenset(self.unless))
         source = _action_source(rid, self.action)
         condition = _define_condition(rid, self.when)
         checker = _ConditionChecker(rid)
@@ -275,17 +286,25 @@ class RuleBook:
         self.name, self.zh, self.en = name, zh, en
         self._rules: dict[str, Rule] = {}
         self.field_types: dict[str, str] = {}
-        self.fallback_rule: Rule | None = None
+        self.fallback_rule: Rule | None = None      # the one fallback of every other rule
 
     def add(self, rule: Rule) -> Rule:
         if rule.rule_id in self._rules:
             raise RuleDefinitionError(f'book {self.name}: rule id {rule.rule_id} declared twice')
         if len(self._rules) >= MAX_RULES:
             raise RuleDefinitionError(f'book {self.name}: more than {MAX_RULES} rules')
-        if rule.fallback and self.fallback_rule is not None:
+        if rule.fallback and rule.unless is None and self.fallback_rule is not None:
             raise RuleDefinitionError(f'book {self.name}: a second fallback, {rule.rule_id} '
                                       f'(the first is {self.fallback_rule.rule_id}); a book has '
-                                      'at most one: give it the condition that covers both')
+                                      'at most one fallback of every other rule: give it the '
+                                      'condition that covers both')
+        if rule.unless is not None:
+            missing = sorted(u for u in rule.unless
+                             if u not in self._rules or self._rules[u].fallback)
+            if missing:
+                raise RuleDefinitionError(f'book {self.name}: fallback {rule.rule_id} names '
+                                          f'{missing}, which are not rules of the book declared '
+                                          'before it (fallbacks excluded)')
         for f, cat in rule.field_types.items():
             old = self.field_types.get(f, cat)
             if old != cat:
@@ -293,7 +312,7 @@ class RuleBook:
                                           f'{f!r} as {cat}, another rule as {old}')
         self.field_types.update(rule.field_types)
         self._rules[rule.rule_id] = rule
-        if rule.fallback:
+        if rule.fallback and rule.unless is None:
             self.fallback_rule = rule
         return rule
 
@@ -306,16 +325,22 @@ class RuleBook:
             return fn
         return register
 
-    def fallback(self, rule_id: str, when: Any, *, zh: str, en: str
-                 ) -> Callable[[Callable], Callable]:
-        """Decorator: declares the book's fallback rule, which fires on a fed fact that meets
-        `when` exactly when no other rule of the book fired on that fact; its firing is the
-        fact's last. "Accepted" is then the absence of every rejection by construction, not a
+    def fallback(self, rule_id: str, when: Any, *, zh: str, en: str,
+                 unless: Iterable[str] | None = None) -> Callable[[Callable], Callable]:
+        """Decorator: declares a fallback rule, which fires on a fed fact that meets `when`
+        exactly when no other rule of the book fired on that fact; its firing is the fact's
+        last. "Accepted" is then the absence of every rejection by construction, not a
         hand-written negation of each rejection's condition that a new rejection can miss.
         A fact meeting `when` is handled (no FactNotHandled) whether the fallback fires or not.
-        At most one per book. Returns `fn` unchanged."""
+
+        `unless` (rule ids of this book, declared before): the fallback of those rules only —
+        it fires exactly when none of them fired on the fact, whatever else did ("counted" is
+        then "not held", by construction). A book has at most one fallback of every other rule;
+        fallbacks with `unless` must not meet the same fact as another fallback (the layer
+        fails the evaluation when they do). Returns `fn` unchanged."""
         def register(fn: Callable) -> Callable:
-            self.add(Rule(rule_id, zh, en, when, fn, MAX_PRI, fallback=True))
+            self.add(Rule(rule_id, zh, en, when, fn, MAX_PRI, fallback=True,
+                          unless=None if unless is None else frozenset(unless)))
             return fn
         return register
 
@@ -339,12 +364,14 @@ class RuleBook:
 
 def rules_version(rulebooks: Iterable[RuleBook]) -> str:
     """SHA-256 over the books' engine definitions (conditions, priorities, rule ids, book names,
-    which rule is a fallback) and each action's source from `def` on (docs/engine.md §f).
-    Descriptions and declaration order are not part of it."""
+    which rule is a fallback, and of which rules) and each action's source from `def` on
+    (docs/engine.md §f). Descriptions and declaration order are not part of it."""
     def entry(r: Rule) -> dict:
         e = {'when': r.definition(), 'action': r.action_sha256}
         if r.fallback:              # only then: the versions of books without one are unchanged
             e['fallback'] = True
+        if r.unless is not None:
+            e['unless'] = sorted(r.unless)
         return e
 
     payload = {

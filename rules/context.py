@@ -153,9 +153,7 @@ class Context:
         message, its `says` goes with it (stored in the firing's outcome, evaluator/runs.py)."""
         info = self.kinds[kind]
         rid = info.review_id(self.period, key_parts)
-        status = "open"
-        if info.type == "review" and rid in self.decisions:
-            status = STATUS_OF_DECISION[self.decisions[rid]]
+        status = self._status(info, rid)
         exc = {"review_id": rid, "kind": kind, "type": info.type, "subject_id": subject_id,
                "assignee_id": assignee if info.type == "review" else HR, "status": status,
                "sources": list(sources), "message": message.text, "says": message.says,
@@ -164,6 +162,18 @@ class Context:
                sources[0][1], self._kind_order[kind], rid)
         self.exceptions.append((key, exc))
         return exc
+
+    def review_status(self, kind: str, key_parts) -> str:
+        """The status an exception of `kind` with this review key has (or would have) in this
+        evaluation: "open", or "confirmed"/"overturned" by the decision in force for its review
+        id (rejections are always open)."""
+        info = self.kinds[kind]
+        return self._status(info, info.review_id(self.period, key_parts))
+
+    def _status(self, info: ExceptionKind, rid: str) -> str:
+        if info.type == "review" and rid in self.decisions:
+            return STATUS_OF_DECISION[self.decisions[rid]]
+        return "open"
 
     # -- results in SPEC §5.7 order --------------------------------------------------------
 

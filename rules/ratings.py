@@ -9,17 +9,22 @@ The article:
     Without standards a low score can be taken for retaliation: extreme scores are reviewed by HR
     or the rater's superior. The front office rates the middle/back office, never the reverse.
 
-The rules chain in three steps, each over every rating of a sheet:
+The rules chain in two steps, each over every rating of a sheet:
 1. Screening: RATING_UNKNOWN_REF, RATING_SELF, RATING_NOT_SUPPORT (InternalRatings rating a front
    office), RACI_REVERSE (RaciRatings not from front to middle/back) reject a rating for HR;
    a rating on which none of them fired fires `rating.accept`, the book's fallback rule
    (accepted = no rejection fired, by construction).
-2. Review triggers on accepted ratings: RATING_EXTREME, RATING_LOW_NO_COMMENT, RATING_OUTLIER
-   (far from the other raters' mean on the same dimension), RATING_MUTUAL_LOW (two departments
-   rating each other low); the rater's manager reviews each. `rating.screened` records that a
-   rating went through the triggers.
-3. Counting: `rating.count` admits a rating into its department's averages when none of its
-   reviews is overturned and (with hold_pending) none is still open; otherwise `rating.hold`.
+2. Review and counting, on one fact per accepted rating: the review triggers RATING_EXTREME,
+   RATING_LOW_NO_COMMENT, RATING_OUTLIER (far from the other raters' mean on the same
+   dimension), RATING_MUTUAL_LOW (two departments rating each other low) each raise a review
+   for the rater's manager; then `rating.hold` holds the rating out of its department's
+   averages when a trigger fired whose review is overturned, or still open while hold_pending
+   — the fact carries each trigger's review status (the decision in force for the review that
+   trigger raises) — and otherwise `rating.count`, the fallback of `rating.hold`, admits it
+   (counted = not held, by construction). A rating's review items follow from its own fact, so
+   the triggers and the count are decided on that fact: one engine fact per accepted rating
+   where there used to be two (triggers, then a count fact with the number of open and
+   overturned reviews) and a `rating.screened` firing on each.
 
 Example (SPEC §9): IT is rated 4, 4 and 5 on 响应速度; the 5 is RATING_EXTREME, held while
 open, so IT's peripheral mean is 4 → R = 80.
@@ -126,12 +131,24 @@ def accept(r):
     return [note(ACCEPTED)]
 
 
-# -- 2. review triggers ---------------------------------------------------------------------
+# -- 2. review triggers and counting, on one fact per accepted rating ------------------------
+
+REVIEW = m.t == "rating_review"
+# Each trigger's condition, used by its own rule and by rating.hold.
+EXTREME_WHEN = (m.score <= m.extreme_low) | (m.score >= m.extreme_high)
+LOW_NO_COMMENT_WHEN = (m.score <= m.low_needs_comment) & (m.comment_blank == True)
+OUTLIER_WHEN = (m.peer_count >= m.min_peers) & (m.deviation >= m.outlier_at)
+MUTUAL_LOW_WHEN = ((m.sheet == "InternalRatings") & (m.score <= m.mutual_low)
+                   & (m.counterparts >= 1))
+# kind -> the fact's field holding the status of the review that kind raises on the rating:
+# "open" (no decision in force), "confirmed" or "overturned".
+STATUS_FIELDS = {"RATING_EXTREME": "extreme_status",
+                 "RATING_LOW_NO_COMMENT": "low_no_comment_status",
+                 "RATING_OUTLIER": "outlier_status",
+                 "RATING_MUTUAL_LOW": "mutual_low_status"}
 
 
-@KINDS.review("RATING_EXTREME",
-              (m.t == "rating_screen")
-              & ((m.score <= m.extreme_low) | (m.score >= m.extreme_high)),
+@KINDS.review("RATING_EXTREME", REVIEW & EXTREME_WHEN,
               subject="department", key=RATING_KEY,
               zh="极端高分或低分，须复核", en="Extreme score: review")
 def extreme(r):
@@ -139,9 +156,7 @@ def extreme(r):
     return [flag("RATING_EXTREME")]
 
 
-@KINDS.review("RATING_LOW_NO_COMMENT",
-              (m.t == "rating_screen") & (m.score <= m.low_needs_comment)
-              & (m.comment_blank == True),
+@KINDS.review("RATING_LOW_NO_COMMENT", REVIEW & LOW_NO_COMMENT_WHEN,
               subject="department", key=RATING_KEY,
               zh="低分未填写评价说明，须复核", en="Low score without a comment: review")
 def low_no_comment(r):
@@ -149,9 +164,7 @@ def low_no_comment(r):
     return [flag("RATING_LOW_NO_COMMENT")]
 
 
-@KINDS.review("RATING_OUTLIER",
-              (m.t == "rating_screen") & (m.peer_count >= m.min_peers)
-              & (m.deviation >= m.outlier_at),
+@KINDS.review("RATING_OUTLIER", REVIEW & OUTLIER_WHEN,
               subject="department", key=RATING_KEY,
               zh="评分明显偏离其他评价人对同一维度的均值，须复核",
               en="Far from the other raters' mean on the same dimension: review")
@@ -159,39 +172,35 @@ def outlier(r):
     return [flag("RATING_OUTLIER")]
 
 
-@KINDS.review("RATING_MUTUAL_LOW",
-              (m.t == "rating_screen") & (m.sheet == "InternalRatings")
-              & (m.score <= m.mutual_low) & (m.counterparts >= 1),
+@KINDS.review("RATING_MUTUAL_LOW", REVIEW & MUTUAL_LOW_WHEN,
               subject="department", key=RATING_KEY, mechanisms=("peripheral",),
               zh="两个部门互打低分，须复核", en="Two departments rated each other low: review")
 def mutual_low(r):
     return [flag("RATING_MUTUAL_LOW")]
 
 
-@BOOK.rule("rating.screened", m.t == "rating_screen", pri=65535,
-           zh="评价已经过异常评分检查", en="The rating went through the review triggers")
-def screened(r):
-    return None
-
-
-# -- 3. counting ----------------------------------------------------------------------------
-
-
-@BOOK.rule("rating.count",
-           (m.t == "rating_count") & (m.overturned == 0)
-           & ((m.open == 0) | (m.hold_pending == False)),
-           zh="评价计入部门均值", en="The rating counts in its department's average")
-def count(r):
-    return [note(COUNTED)]
+def _holds(trigger, status):
+    """The trigger fired and its review holds the rating out: overturned, or open while
+    hold_pending."""
+    return trigger & ((status == "overturned") | ((status == "open") & (m.hold_pending == True)))
 
 
 @BOOK.rule("rating.hold",
-           (m.t == "rating_count")
-           & ((m.overturned >= 1) | ((m.open >= 1) & (m.hold_pending == True))),
+           REVIEW & (_holds(EXTREME_WHEN, m.extreme_status)
+                     | _holds(LOW_NO_COMMENT_WHEN, m.low_no_comment_status)
+                     | _holds(OUTLIER_WHEN, m.outlier_status)
+                     | _holds(MUTUAL_LOW_WHEN, m.mutual_low_status)),
+           pri=1,
            zh="评价待复核或复核撤销，暂不计入均值",
            en="The rating is held out of the averages (review open or overturned)")
 def hold(r):
     return [note(HELD)]
+
+
+@BOOK.fallback("rating.count", REVIEW, unless=("rating.hold",),
+               zh="评价计入部门均值", en="The rating counts in its department's average")
+def count(r):
+    return [note(COUNTED)]
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -279,35 +288,54 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
                         if sheet == "InternalRatings" else [])
         extras.append((peer_mean, peer_count, deviation, counterparts))
 
-    def trigger_facts():
+    hold_pending = bool(rp.hold_pending)
+    outlier_at = float(rp.outlier_deviation) - TOLERANCE_FLOAT
+    all_open = {f: "open" for f in STATUS_FIELDS.values()}
+
+    def review_facts():
         for r, (_, peer_count, deviation, counterparts) in zip(accepted, extras):
-            yield ({"t": "rating_screen", "sheet": sheet, "score": r["score"],
+            fact = {"t": "rating_review", "sheet": sheet, "score": r["score"],
                     "extreme_low": rp.extreme_low, "extreme_high": rp.extreme_high,
                     "low_needs_comment": rp.low_needs_comment,
                     "comment_blank": is_blank(r.get("comment")),
                     "peer_count": peer_count, "min_peers": rp.outlier_min_peers,
-                    "deviation": deviation,
-                    "outlier_at": float(rp.outlier_deviation) - TOLERANCE_FLOAT,
-                    "mutual_low": rp.mutual_low, "counterparts": len(counterparts)},
-                   ("rating_screen", sheet, r["row"]))
+                    "deviation": deviation, "outlier_at": outlier_at,
+                    "mutual_low": rp.mutual_low, "counterparts": len(counterparts),
+                    "hold_pending": hold_pending}
+            if ctx.decisions:     # else every review a trigger raises is open (no hashing)
+                key = (sheet, r["rating_id"])
+                fact.update((f, ctx.review_status(kind, key)) for kind, f in STATUS_FIELDS.items())
+            else:
+                fact.update(all_open)
+            yield fact, ("rating_review", sheet, r["row"])
 
-    # Steps 2 and 3 each feed every accepted rating (a rating's count fact follows from its own
-    # review items only), so all screenings fire before all countings, as all acceptances did
-    # before them.
+    # Step 2 feeds every accepted rating once: its review triggers fire, then rating.hold or
+    # rating.count. All acceptances of the sheet fired before (step 1).
     assignees: dict[tuple[str, str], str] = {}     # (rater, rated department) -> assignee
-    statuses = []                                  # per rating: (open, overturned) review items
     for r, (peer_mean, peer_count, _, counterparts), firings in zip(
-            accepted, extras, ctx.feed_many(ev, BOOK.name, trigger_facts())):
+            accepted, extras, ctx.feed_many(ev, BOOK.name, review_facts())):
         src = (sheet, r["row"])
         dept = r["ratee_dept_id"]
-        who = (r["rater_id"], dept)
-        assignee = assignees.get(who)
-        if assignee is None:
-            assignee = assignees[who] = rating_review_assignee(company.employees, *who)
-        open_, overturned = 0, 0
+        holding = 0                 # reviews that hold the rating out, by their status
         for firing in firings:
+            rule = firing.rule_id
+            if rule == "rating.count":
+                ctx.record(firing, dept, [src])
+                counted.append(r)
+                continue
+            if rule == "rating.hold":
+                ctx.record(firing, dept, [src])
+                if not holding:
+                    raise RatingsInconsistent(f"{sheet} row {r['row']} was held, but none of its "
+                                              "reviews is overturned or open while hold_pending")
+                holding = -1
+                continue
+            who = (r["rater_id"], dept)
+            assignee = assignees.get(who)
+            if assignee is None:
+                assignee = assignees[who] = rating_review_assignee(company.employees, *who)
             sources = [src]
-            if firing.rule_id == "RATING_MUTUAL_LOW":
+            if rule == "RATING_MUTUAL_LOW":
                 sources += [(sheet, c["row"]) for c in counterparts]
             entry = ctx.record(firing, dept, sources)
             for o in firing.outcomes:
@@ -315,21 +343,19 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
                 exc = ctx.exception(entry, kind, mechanism, dept, (sheet, r["rating_id"]), sources,
                                     assignee, _review_message(kind, r, peer_mean, peer_count,
                                                               counterparts))
-                open_ += exc["status"] == "open"
-                overturned += exc["status"] == "overturned"
-        statuses.append((open_, overturned))
-
-    def count_facts():
-        for r, (open_, overturned) in zip(accepted, statuses):
-            yield ({"t": "rating_count", "open": open_, "overturned": overturned,
-                    "hold_pending": bool(rp.hold_pending)}, ("rating_count", sheet, r["row"]))
-
-    for r, firings in zip(accepted, ctx.feed_many(ev, BOOK.name, count_facts())):
-        for firing in firings:
-            ctx.record(firing, r["ratee_dept_id"], [(sheet, r["row"])])
-            if firing.rule_id == "rating.count":
-                counted.append(r)
+                status = exc["status"]
+                if status == "overturned" or (status == "open" and hold_pending):
+                    holding += 1
+        if holding > 0:
+            raise RatingsInconsistent(f"{sheet} row {r['row']} was counted although one of its "
+                                      "reviews holds it out")
     return counted
+
+
+class RatingsInconsistent(RuntimeError):
+    """rating.hold or rating.count disagrees with the statuses of the reviews the rating's
+    triggers raised (the statuses on the fact came from the same decisions): a bug, never a
+    user error. The evaluation fails; nothing is stored."""
 
 
 def _units(values) -> tuple[list[int], int]:

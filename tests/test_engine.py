@@ -757,6 +757,75 @@ def test_a_fallback_is_declared_once_per_book_and_always_runs_last():
     assert [(r.rule_id, r.pri, r.fallback) for r in b.rules] == [('fb.one', 65535, True)]
 
 
+def hold_book() -> RuleBook:
+    """A rating-like book: two triggers, a hold on one fact, and `h.count`, the fallback of
+    `h.hold` only (it fires whether or not a trigger fired, unless the hold did)."""
+    b = RuleBook('holds')
+
+    @b.rule('H_HIGH', (m.t == 'h') & (m.v >= 8), zh='高', en='High')
+    def high(f):
+        return [{'exception': 'H_HIGH'}]
+
+    @b.rule('H_LOW', (m.t == 'h') & (m.v <= 1), zh='低', en='Low')
+    def low(f):
+        return [{'exception': 'H_LOW'}]
+
+    @b.rule('h.hold', (m.t == 'h') & (m.v >= 8) & (m.held == True), pri=1, zh='暂缓', en='Held')
+    def hold(f):
+        return [{'note': 'held'}]
+
+    @b.fallback('h.count', m.t == 'h', unless=('h.hold',), zh='计入', en='Counted')
+    def count(f):
+        return [{'note': 'counted'}]
+
+    return b
+
+
+def test_a_fallback_of_named_rules_fires_exactly_when_none_of_them_fired():
+    facts = [{'t': 'h', 'v': 5, 'held': False},     # nothing else: counted
+             {'t': 'h', 'v': 9, 'held': False},     # a trigger, no hold: counted after it
+             {'t': 'h', 'v': 9, 'held': True},      # trigger and hold: not counted
+             {'t': 'h', 'v': 0, 'held': True}]      # another trigger, no hold: counted
+    with Evaluation([hold_book()]) as ev:
+        got = [[a.rule_id for a in ev.feed('holds', f, key=i)] for i, f in enumerate(facts)]
+        rec = ev.reconcile(require_fired=True)
+    assert got == [['h.count'], ['H_HIGH', 'h.count'], ['H_HIGH', 'h.hold'], ['H_LOW', 'h.count']]
+    assert rec.by_rule == {'H_HIGH': 2, 'H_LOW': 1, 'h.hold': 1, 'h.count': 3}
+
+
+def test_a_fallback_of_named_rules_is_declared_after_them_and_meets_no_other_fallback():
+    b = RuleBook('unless')
+    with pytest.raises(RuleDefinitionError, match='not rules of the book declared before it'):
+        b.fallback('u.count', m.t == 'u', unless=('u.hold',), zh='计', en='Count')(one_arg)
+    with pytest.raises(RuleDefinitionError, match='only a fallback names rules'):
+        Rule('u.x', 'x', 'x', m.t == 'u', one_arg, unless=frozenset({'u.hold'}))
+    with pytest.raises(RuleDefinitionError, match='unless names other rules of its book'):
+        b.fallback('u.self', m.t == 'u', unless=('u.self',), zh='x', en='x')(one_arg)
+    b.rule('u.hold', (m.t == 'u') & (m.v > 1), zh='缓', en='Hold')(one_arg)
+    b.fallback('u.count', m.t == 'u', unless=('u.hold',), zh='计', en='Count')(one_arg)
+    b.fallback('u.any', m.t == 'w', zh='全', en='Any')(one_arg)   # the book's own fallback
+    with Evaluation([b]) as ev:
+        assert [a.rule_id for a in ev.feed('unless', {'t': 'w', 'v': 0}, key=1)] == ['u.any']
+    c = RuleBook('clash')
+    c.rule('c.hold', (m.t == 'u') & (m.v > 1), zh='缓', en='Hold')(one_arg)
+    c.fallback('c.count', m.t == 'u', unless=('c.hold',), zh='计', en='Count')(one_arg)
+    c.fallback('c.any', m.v >= 0, zh='全', en='Any')(one_arg)
+    with Evaluation([c]) as ev:
+        with pytest.raises(EngineError, match='two fallbacks'):
+            ev.feed('clash', {'t': 'u', 'v': 0}, key=1)
+
+
+def test_the_rules_version_tells_which_rules_a_fallback_stands_in_for():
+    def book(unless) -> RuleBook:
+        b = RuleBook('ver')
+        b.rule('v.a', (m.t == 'a') & (m.n > 1), zh='一', en='One')(act_v1)
+        b.rule('v.b', (m.t == 'a') & (m.n > 2), zh='二', en='Two')(act_v1)
+        b.fallback('v.c', m.t == 'a', unless=unless, zh='三', en='Three')(act_v1)
+        return b
+    assert len({rules_version([book(None)]), rules_version([book(('v.a',))]),
+                rules_version([book(('v.a', 'v.b'))])}) == 3
+
+
 def test_the_rules_version_tells_a_fallback_from_a_last_rule():
     def book(fallback: bool) -> RuleBook:
         b = RuleBook('ver')
