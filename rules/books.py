@@ -4,10 +4,11 @@ document (docs/rules.md) with every rule and every exception kind."""
 from __future__ import annotations
 
 from engine import rules_version
-from rules import behaviour, blends, interlocks, linkage, ratings
+from rules import behaviour, blends, deadlines, interlocks, linkage, ratings
 from rules.exceptions import KINDS
 
-BOOKS = (linkage.BOOK, ratings.BOOK, blends.BOOK, interlocks.BOOK, behaviour.BOOK)
+BOOKS = (linkage.BOOK, ratings.BOOK, blends.BOOK, interlocks.BOOK, behaviour.BOOK,
+         deadlines.BOOK)
 RULES_VERSION = rules_version(BOOKS)
 
 
