@@ -285,6 +285,7 @@ class ReportResult:
     rejections: int                # rejections and notices listed in HR.xlsx
     chain: ChainStatus | None      # None when no trace was written (json only)
     removed: list[str] = field(default_factory=list)   # the earlier report's files not rewritten
+    feedback: int = 0              # feedback/<dept_id>.xlsx written: the rated departments
 
     @property
     def written(self) -> list[Path]:
@@ -303,7 +304,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     from evaluator.runs import latest_run, load_run, refusal
     from evaluator.store import load_rows
     from engine.isolation import ChildError, EvaluationCrashed, Forked
-    from reports import json_files, reviews, statement, trace
+    from reports import feedback, json_files, reviews, statement, trace
     formats = frozenset(formats)
     engine = _existing(db, lang).engine
     earlier = _earlier_manifest(Path(out_dir), period, lang)
@@ -338,6 +339,9 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                                                          stored, lang, {"ledger_file": ledger_file})]
                     done["reviews"] = reviews.write(out_dir / "reviews", period, rows, stored,
                                                     lang, ledger_lang)
+                    # SPEC §11.3: what its internal customers said, to each rated department
+                    done["feedback"] = feedback.write(out_dir / "feedback", period, rows, stored,
+                                                      lang, ledger_lang)
                 if "json" in formats:
                     done["json"] = json_files.write(out_dir, period, rows, stored)
                 return done
@@ -382,7 +386,8 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     k, r, j = reviews.counts(stored)
     return ReportResult(period, run.id, out_dir, lang, formats, stale, files, departments,
                         employees, len(stored["firings"]), len(files.get("reviews", [])), r, j,
-                        None if chain is None else ChainStatus(**chain), removed)
+                        None if chain is None else ChainStatus(**chain), removed,
+                        len(files.get("feedback", [])))
 
 
 MANIFEST = "manifest.json"

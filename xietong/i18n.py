@@ -184,6 +184,10 @@ MESSAGES: dict[str, Text] = {
     "report_reviews_none": Text(
         zh="本期没有异常，无复核清单",
         en="no exception this period: no review workbook"),
+    "report_feedback": Text(
+        zh="{n:,} 份被评部门反馈：各维度统计、评价说明与评价人部门、周边与责任矩阵调整分的计算",
+        en="{n:,} feedback workbook(s), one per rated department: statistics per dimension, "
+           "comments with the rater's department, how its points were computed"),
     "report_json": Text(
         zh="机器可读的得分、调整、异常与规则触发",
         en="machine-readable scores, adjustments, exceptions and trace"),
@@ -252,6 +256,8 @@ def report_summary(r) -> list[str]:
         key = "report_reviews" if r.rejections else "report_reviews_no_hr"
         lines.append(("reviews/", t(lang, key, k=r.review_workbooks, r=r.reviews, j=r.rejections)
                       if r.review_workbooks else t(lang, "report_reviews_none")))
+        if r.feedback:
+            lines.append(("feedback/", t(lang, "report_feedback", n=r.feedback)))
     if "json" in formats:
         lines.append((", ".join(p.name for p in r.files["json"]), t(lang, "report_json")))
     lines.append(("manifest.json", t(lang, "report_manifest", n=len(r.written) - 1)
