@@ -1247,3 +1247,61 @@ def notify(db: Database, period: str, *, smtp_url: str | None, mail_from: str | 
     except mail.MailError as e:
         raise Refused([_words(lang, "mail_failed", error=str(e))]) from None
     return NotifyResult(period, reachable, missing, [])
+
+
+# =========================================================================== the performance year
+# SPEC §11.2: the quarter's and the year's figures, read from each month's latest run (nothing
+# is evaluated again). The command line's `xietong summary` and the desk call this.
+
+@dataclass
+class SummaryResult:
+    range: str                     # "2026" | "2026-Q4"
+    months: list[dict]             # {"period", "state": missing|provisional|final, "run_id",
+    #                                "open_reviews", "closed"}
+    departments: list[dict]        # reports.summary.Summary's: per month base, by_mechanism,
+    employees: list[dict]          # final, state; mean_final (and behaviour_total)
+    feedback: list[dict]           # by department and month (SPEC §11.3)
+    lang: str
+    out_dir: Path | None = None
+    files: dict[str, list[Path]] = field(default_factory=dict)   # "xlsx" | "html" | "json"
+    summary: object = None         # the reports.summary.Summary (as_json() is summary.json)
+
+    @property
+    def written(self) -> list[Path]:
+        return [p for paths in self.files.values() for p in paths]
+
+
+def summary(db: Database, *, year: int | str | None = None, quarter: str | None = None,
+            out_dir=None, formats=FORMATS, lang: str | None = None) -> SummaryResult:
+    """The figures of a year (`year=2026`) or a quarter (`quarter="2026-Q4"`), per department and
+    employee and month, with the range's means, from each month's latest run (SPEC §11.2); with
+    `out_dir`, also summary.xlsx, summary.html and summary.json there (`formats`). A month
+    without a run is "missing", an open one "provisional", a closed one "final". ValueError for
+    a range that is not one (`2026-Q5`); Refused when no month of the range has a run."""
+    from evaluator.db import reader
+    from evaluator.history import months_of, read_months
+    from reports import summary as sheets
+    label_, periods = months_of(year, quarter)
+    formats = frozenset(formats)
+    _existing(db, lang)
+    lang = lang or database_language(db) or "en"
+    want_feedback = out_dir is not None and bool(formats & {"xlsx", "html"})
+    with Session(reader(db.engine)) as session, session.begin():
+        months = read_months(session, periods, feedback=want_feedback)
+    if all(m.state == "missing" for m in months):
+        raise Refused([i18n.t(lang, "summary_no_run", range=label_, first=periods[0],
+                              last=periods[-1])])
+    built = sheets.build(label_, [m.__dict__ for m in months], with_feedback=want_feedback)
+    result = SummaryResult(label_, built.months, built.departments, built.employees,
+                           built.feedback, lang, None if out_dir is None else Path(out_dir),
+                           summary=built)
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        if "xlsx" in formats:
+            result.files["xlsx"] = [sheets.write_xlsx(out / "summary.xlsx", built, lang)]
+        if "html" in formats:
+            result.files["html"] = [sheets.write_html(out / "summary.html", built, lang)]
+        if "json" in formats:
+            result.files["json"] = [sheets.write_json(out / "summary.json", built)]
+    return result

@@ -154,6 +154,14 @@ def cmd_reopen(args, db, lang, out) -> int:
     return 0
 
 
+def cmd_summary(args, db, lang, out) -> int:
+    done = api.summary(db, year=args.year, quarter=args.quarter, out_dir=args.out,
+                       formats=args.format, lang=lang)
+    for line in i18n.summary_lines(done):
+        _say(out, line)
+    return 0
+
+
 def cmd_policy_check(args, db, lang, out) -> int:
     checked = api.check_policy(args.file, strict=args.strict)
     for w in checked.warnings:
@@ -361,6 +369,14 @@ HELP: dict[str, Text] = {
                  en="the desk's data directory: reports, job progress, secret key (default: "
                     "$XIETONG_DESK_DATA, else ./xietong-desk)"),
     "root_path": Text(zh="反向代理下的路径前缀，如 /xietong", en="path prefix behind a reverse proxy, e.g. /xietong"),
+    "summary": Text(zh="季度或年度汇总：各月最终得分、各机制调整、均值、逐月周边反馈",
+                    en="a quarter's or a year's figures: monthly finals, each mechanism, means, "
+                       "feedback by month"),
+    "year": Text(zh="年度 YYYY", en="a year, YYYY"),
+    "quarter": Text(zh="季度 YYYY-Q1…Q4", en="a quarter, YYYY-Q1…Q4"),
+    "bad_year": Text(zh="应为 YYYY，实际为 {value!r}", en="expected YYYY, got {value!r}"),
+    "bad_quarter": Text(zh="应为 YYYY-Q1 至 YYYY-Q4，实际为 {value!r}",
+                        en="expected YYYY-Q1 to YYYY-Q4, got {value!r}"),
     "bad_period": Text(zh="应为 YYYY-MM，实际为 {value!r}", en="expected YYYY-MM, got {value!r}"),
     "bad_formats": Text(zh="应为 xlsx、html、json 中的格式，实际为 {value!r}",
                         en="expected formats among xlsx,html,json, got {value!r}"),
@@ -426,6 +442,16 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
             raise argparse.ArgumentTypeError(HELP["bad_formats"].format(lang, value=value))
         return got
 
+    def year(value: str) -> str:
+        if not re.match(r"^\d{4}$", value or ""):
+            raise argparse.ArgumentTypeError(HELP["bad_year"].format(lang, value=value))
+        return value
+
+    def quarter(value: str) -> str:
+        if not re.match(r"^\d{4}-Q[1-4]$", value or ""):
+            raise argparse.ArgumentTypeError(HELP["bad_quarter"].format(lang, value=value))
+        return value
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", default=argparse.SUPPRESS, help=h("db"))
     common.add_argument("--lang", choices=("zh", "en"), default=argparse.SUPPRESS, help=h("lang"))
@@ -483,6 +509,13 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
     s = command("reopen", cmd_reopen)
     s.add_argument("--period", required=True, type=period, help=h("period"))
     s.add_argument("--reason", required=True, help=h("reopen_reason"))
+
+    s = command("summary", cmd_summary)
+    which = s.add_mutually_exclusive_group(required=True)
+    which.add_argument("--year", type=year, default=None, help=h("year"))
+    which.add_argument("--quarter", type=quarter, default=None, help=h("quarter"))
+    s.add_argument("--out", required=True, help=h("out_dir"))
+    s.add_argument("--format", type=formats, default=set(api.FORMATS), help=h("format"))
 
     s = command("policy", None)
     psub = s.add_subparsers(dest="policy_command", required=True, metavar=h("commands"))

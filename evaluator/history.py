@@ -1,0 +1,152 @@
+"""The performance year read back from storage (SPEC §11.2): for each month of a quarter or a
+year, its state and the stored results of its latest run — what `summary` adds up. Nothing is
+evaluated again: a month's figures are its run's adjustments on its ledger's base scores, the
+same sums as its own scores.json (rules/finals.py).
+
+A month is `missing` without a run, `final` once closed (SPEC §11.1), else `provisional` (open,
+with or without open reviews: an open month's figures can still change).
+
+What is read per month, and only that: the Departments and Employees rows (bases, names,
+raters' departments), the rating sheets and ServiceMetrics (the feedback by month, SPEC §11.3),
+the run's adjustments, and its exceptions of the rating kinds. Twelve months of a
+10,000-employee company read in a few seconds (bench/summary.py).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from evaluator import periods
+from evaluator.canonical import parse_sources
+from evaluator.db import ROW_TABLES, Adjustment, ExceptionItem, Run
+from evaluator.runs import latest_run
+from importers.schema import SHEET_BY_NAME
+from rules import ratings
+
+YEAR_RE = re.compile(r"^(\d{4})$")
+QUARTER_RE = re.compile(r"^(\d{4})-Q([1-4])$")
+SHEETS = ("Departments", "Employees", "Projects", "InternalRatings", "RaciRatings",
+          "ServiceMetrics")
+RATING_KINDS = tuple(k.kind for k in ratings.KINDS)
+BLENDS = ("peripheral.blend", "raci.blend")      # the adjustments whose sources feedback reads
+
+
+def months_of(year: int | str | None = None, quarter: str | None = None) -> tuple[str, list[str]]:
+    """("2026", ["2026-01", …, "2026-12"]) or ("2026-Q4", ["2026-10", "2026-11", "2026-12"]).
+    ValueError for anything else (`2026-Q5`, both or neither given)."""
+    if (year is None) == (quarter is None):
+        raise ValueError("give a year or a quarter, not both")
+    if year is not None:
+        found = YEAR_RE.match(str(year))
+        if not found:
+            raise ValueError(f"expected a year YYYY, got {year!r}")
+        y = int(found.group(1))
+        return str(y), [f"{y}-{m:02d}" for m in range(1, 13)]
+    found = QUARTER_RE.match(str(quarter))
+    if not found:
+        raise ValueError(f"expected a quarter YYYY-Q1…Q4, got {quarter!r}")
+    y, q = int(found.group(1)), int(found.group(2))
+    return f"{y}-Q{q}", [f"{y}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)]
+
+
+@dataclass
+class StoredMonth:
+    period: str
+    state: str                       # "missing" | "provisional" | "final"
+    run: dict | None = None          # the latest run's record (id, started_at, policy_json, …)
+    open_reviews: int = 0
+    closed: dict | None = None       # {"at", "by", "reason"} while the period is closed
+    rows: dict[str, list[dict]] = field(default_factory=dict)
+    adjustments: list[dict] = field(default_factory=list)
+    exceptions: list[dict] = field(default_factory=list)     # of the rating kinds only
+
+
+def read_months(session: Session, months: list[str], *, feedback: bool = True
+                ) -> list[StoredMonth]:
+    """Each month's state and stored results, in order. `feedback`: also the rating sheets,
+    ServiceMetrics and the rating exceptions (what the feedback by month needs)."""
+    sheets = SHEETS if feedback else ("Departments", "Employees")
+    out = []
+    for period in months:
+        run = latest_run(session, period)
+        if run is None:
+            out.append(StoredMonth(period, "missing"))
+            continue
+        st = periods.state(session, period)
+        month = StoredMonth(
+            period, "final" if st.closed else "provisional", _run_record(run),
+            _open_reviews(session, run.id),
+            {"at": st.since, "by": st.by, "reason": st.reason} if st.closed else None)
+        month.rows = _sheets(session, run.import_id, sheets)
+        month.adjustments = _adjustments(session, run.id)
+        if feedback:
+            month.exceptions = _rating_exceptions(session, run.id)
+        out.append(month)
+    return out
+
+
+def _run_record(run: Run) -> dict:
+    return {"id": run.id, "period": run.period, "import_id": run.import_id,
+            "started_at": run.started_at, "finished_at": run.finished_at,
+            "policy_sha256": run.policy_sha256, "policy_json": run.policy_json,
+            "rules_version": run.rules_version}
+
+
+def _open_reviews(session: Session, run_id: int) -> int:
+    return session.exec(select(sa.func.count()).select_from(ExceptionItem).where(
+        ExceptionItem.run_id == run_id, ExceptionItem.type == "review",
+        ExceptionItem.status == "open")).one()
+
+
+def _sheets(session: Session, import_id: int, sheets) -> dict[str, list[dict]]:
+    conn = session.connection()
+    out = {}
+    for sheet in sheets:
+        table = ROW_TABLES[sheet]
+        names = [c.name for c in SHEET_BY_NAME[sheet].columns]
+        q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
+            table.c.import_id == import_id).order_by(table.c.row)
+        out[sheet] = [dict(zip(("row", *names), rec)) for rec in conn.execute(q)]
+    return out
+
+
+def _adjustments(session: Session, run_id: int) -> list[dict]:
+    """The run's adjustments: subject, mechanism, rule, points; sources and explanation for the
+    blends only (feedback reads which ratings they averaged)."""
+    t = Adjustment.__table__
+    q = sa.select(t.c.subject_type, t.c.subject_id, t.c.mechanism, t.c.rule, t.c.points,
+                  t.c.sources, t.c.explanation).where(t.c.run_id == run_id).order_by(t.c.ord)
+    out = []
+    for subject_type, subject_id, mechanism, rule, pts, sources, explanation in \
+            session.connection().execute(q):
+        blend = rule in BLENDS
+        out.append({"subject_type": subject_type, "subject_id": subject_id,
+                    "mechanism": mechanism, "rule": rule, "points": pts,
+                    "sources": parse_sources(sources) if blend else [],
+                    "explanation": explanation if blend else None})
+    return out
+
+
+def _rating_exceptions(session: Session, run_id: int) -> list[dict]:
+    t = ExceptionItem.__table__
+    q = sa.select(t.c.kind, t.c.type, t.c.status, t.c.sources).where(
+        t.c.run_id == run_id, t.c.kind.in_(RATING_KINDS))
+    return [{"kind": kind, "type": type_, "status": status, "sources": parse_sources(sources)}
+            for kind, type_, status, sources in session.connection().execute(q)]
+
+
+def policy_of(month: StoredMonth) -> dict:
+    """The month's run's effective policy as stored."""
+    try:
+        return json.loads(month.run["policy_json"]) if month.run else {}
+    except ValueError:
+        return {}
+
+
+def started(month: StoredMonth) -> datetime | None:
+    return month.run["started_at"] if month.run else None
