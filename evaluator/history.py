@@ -6,17 +6,15 @@ same sums as its own scores.json (rules/finals.py).
 A month is `missing` without a run, `final` once closed (SPEC §11.1), else `provisional` (open,
 with or without open reviews: an open month's figures can still change).
 
-What is read per month, and only that: the Departments and Employees rows (bases, names,
-raters' departments), the rating sheets and ServiceMetrics (the feedback by month, SPEC §11.3),
-the run's adjustments, and its exceptions of the rating kinds. Twelve months of a
+What is read per month, and only that: the Departments and Employees rows (bases, names), the
+rating sheets' rated department, dimension and score (the feedback by month, SPEC §11.3), the
+run's adjustments, and its exceptions of the rating kinds. Twelve months of a
 10,000-employee company read in a few seconds (bench/summary.py).
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -25,13 +23,15 @@ from evaluator import periods
 from evaluator.canonical import parse_sources
 from evaluator.db import ROW_TABLES, Adjustment, ExceptionItem, Run
 from evaluator.runs import latest_run
-from importers.schema import SHEET_BY_NAME
 from rules import ratings
 
 YEAR_RE = re.compile(r"^(\d{4})$")
 QUARTER_RE = re.compile(r"^(\d{4})-Q([1-4])$")
-SHEETS = ("Departments", "Employees", "Projects", "InternalRatings", "RaciRatings",
-          "ServiceMetrics")
+# The columns the summary reads: scores and names, and what the feedback by month counts.
+COLUMNS = {"Departments": ("dept_id", "name", "tier", "base_score"),
+           "Employees": ("employee_id", "name", "dept_id", "base_score"),
+           "InternalRatings": ("ratee_dept_id", "dimension", "score"),
+           "RaciRatings": ("ratee_dept_id", "dimension", "score")}
 RATING_KINDS = tuple(k.kind for k in ratings.KINDS)
 BLENDS = ("peripheral.blend", "raci.blend")      # the adjustments whose sources feedback reads
 
@@ -70,7 +70,7 @@ def read_months(session: Session, months: list[str], *, feedback: bool = True
                 ) -> list[StoredMonth]:
     """Each month's state and stored results, in order. `feedback`: also the rating sheets,
     ServiceMetrics and the rating exceptions (what the feedback by month needs)."""
-    sheets = SHEETS if feedback else ("Departments", "Employees")
+    sheets = tuple(COLUMNS) if feedback else ("Departments", "Employees")
     out = []
     for period in months:
         run = latest_run(session, period)
@@ -104,14 +104,15 @@ def _open_reviews(session: Session, run_id: int) -> int:
 
 
 def _sheets(session: Session, import_id: int, sheets) -> dict[str, list[dict]]:
+    """The columns of COLUMNS of each sheet, with the Excel row, in row order."""
     conn = session.connection()
     out = {}
     for sheet in sheets:
         table = ROW_TABLES[sheet]
-        names = [c.name for c in SHEET_BY_NAME[sheet].columns]
-        q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
+        names = ("row", *COLUMNS[sheet])
+        q = sa.select(*(table.c[n] for n in names)).where(
             table.c.import_id == import_id).order_by(table.c.row)
-        out[sheet] = [dict(zip(("row", *names), rec)) for rec in conn.execute(q)]
+        out[sheet] = [dict(zip(names, rec)) for rec in conn.execute(q)]
     return out
 
 
@@ -138,15 +139,3 @@ def _rating_exceptions(session: Session, run_id: int) -> list[dict]:
         t.c.run_id == run_id, t.c.kind.in_(RATING_KINDS))
     return [{"kind": kind, "type": type_, "status": status, "sources": parse_sources(sources)}
             for kind, type_, status, sources in session.connection().execute(q)]
-
-
-def policy_of(month: StoredMonth) -> dict:
-    """The month's run's effective policy as stored."""
-    try:
-        return json.loads(month.run["policy_json"]) if month.run else {}
-    except ValueError:
-        return {}
-
-
-def started(month: StoredMonth) -> datetime | None:
-    return month.run["started_at"] if month.run else None

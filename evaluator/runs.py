@@ -7,9 +7,10 @@ its sources, and their chain links commit together or not at all.
 Decisions in force for a period: the latest decision per review id, from returned review
 workbooks (`record_decisions`) and from the active ledger's own Reviews sheet, applied only while
 the item's source rows still hash to what they were when it was decided (a corrected row opens
-the item again). The set of exceptions (ids, kinds, assignees) does not depend on decisions —
-only statuses, scores and the PERIPHERAL_NO_RATINGS notices do — so an evaluation validates the
-ledger's Reviews rows against its own review items.
+the item again). The set of exceptions (ids, kinds) does not depend on decisions — only
+statuses, scores, the PERIPHERAL_NO_RATINGS notices and the assignee of an item past its
+deadline (a decided one stops moving, SPEC §11.4) do — so an evaluation validates the ledger's
+Reviews rows against its own review items.
 """
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ stored run, as reports take them) and is also what `summary` reads month by mont
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -50,6 +50,7 @@ SCORES = (1, 2, 3, 4, 5)
 COUNTED, COUNTED_REVIEWED, COUNTED_OPEN, HELD, OVERTURNED, NOT_COUNTED = (
     "fb_counted", "fb_counted_confirmed", "fb_counted_open", "fb_held", "fb_overturned",
     "fb_not_counted")
+_COUNTED = frozenset((COUNTED, COUNTED_REVIEWED, COUNTED_OPEN))
 
 WORDS: dict[str, tuple[str, str]] = {           # key: (zh, en)
     "fb_overview": ("反馈概览", "Overview"),
@@ -134,6 +135,21 @@ class DimensionStats:
     held: int = 0
     overturned: int = 0
 
+    def add(self, score, status: str) -> None:
+        if status in _COUNTED:
+            score = score if type(score) is Decimal else Decimal(str(score))
+            self.count += 1
+            self.total += score
+            if self.low is None or score < self.low:
+                self.low = score
+            if self.high is None or score > self.high:
+                self.high = score
+            self.by_score[_bucket(score)] += 1
+        elif status == HELD:
+            self.held += 1
+        elif status == OVERTURNED:
+            self.overturned += 1
+
     @property
     def mean(self) -> Decimal | None:
         """The mean counted score, to the cent, half up."""
@@ -167,9 +183,10 @@ class DeptFeedback:
     peripheral: Blend
     raci: Blend
     metrics: list[dict]                         # ServiceMetrics rows
+    statuses: Counter = field(default_factory=Counter)    # status -> ratings
 
     def count(self, status_keys) -> int:
-        return sum(1 for r in self.ratings if r["status"] in status_keys)
+        return sum(self.statuses[k] for k in status_keys)
 
 
 def show_raters(stored: dict) -> bool:
@@ -185,13 +202,16 @@ def _policy(stored: dict) -> dict:
         return {}
 
 
-def build(rows: dict, stored: dict) -> dict[str, DeptFeedback]:
+def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedback]:
     """dept_id -> its feedback, for every department with a rating that was not rejected.
-    `rows`: the ledger's sheets (Departments, Employees, InternalRatings, RaciRatings,
-    ServiceMetrics at least); `stored`: the run's "adjustments" and "exceptions" (the rating
-    kinds' suffice)."""
+    `rows`: the ledger's sheets (Departments, InternalRatings, RaciRatings, and Employees and
+    ServiceMetrics for the workbooks); `stored`: the run's "adjustments" and "exceptions" (the
+    rating kinds' suffice). `ratings=False`: the counts, statistics and points only, without
+    the list of ratings (what the summary's feedback by month needs: a year holds a million
+    ratings at 10,000 employees)."""
     depts = {d["dept_id"]: d for d in rows.get("Departments", [])}
-    emp_dept = {e["employee_id"]: e["dept_id"] for e in rows.get("Employees", [])}
+    emp_dept = {e["employee_id"]: e["dept_id"] for e in rows.get("Employees", [])} \
+        if ratings else {}
     rejected: set[tuple[str, int]] = set()
     reviews: dict[tuple[str, int], list[str]] = defaultdict(list)
     for e in stored["exceptions"]:
@@ -215,29 +235,46 @@ def build(rows: dict, stored: dict) -> dict[str, DeptFeedback]:
     for m in rows.get("ServiceMetrics", []):
         metrics[m["dept_id"]].append(m)
 
-    received: dict[str, list[dict]] = defaultdict(list)
+    found: dict[str, DeptFeedback] = {}
+    stats: dict[str, dict[tuple[str, str], DimensionStats]] = defaultdict(dict)
+    labels: dict[str, str] = {}                 # dimension as typed -> as matched (a few)
+    no_reviews = ()
     for sheet in RATING_SHEETS:
-        for r in rows.get(sheet, []):
+        for r in rows.get(sheet, ()):
             key = (sheet, r["row"])
-            if key in rejected or r["ratee_dept_id"] not in depts:
+            dept_id = r["ratee_dept_id"]
+            if key in rejected or dept_id not in depts:
                 continue
-            rater_dept = emp_dept.get(r["rater_id"])
-            received[r["ratee_dept_id"]].append(dict(
-                r, sheet=sheet, status=_status(key in counted, reviews.get(key, ())),
-                rater_dept_id=rater_dept,
-                rater_dept_name=depts[rater_dept]["name"] if rater_dept in depts else None))
-
-    out = {}
-    for dept_id in sorted(received):
-        d, ratings = depts[dept_id], received[dept_id]
-        out[dept_id] = DeptFeedback(
-            dept_id, d["name"], d["tier"], d["base_score"],
-            {s: sum(1 for r in ratings if r["sheet"] == s) for s in RATING_SHEETS},
-            _dimensions(ratings), ratings,
-            blends.get((dept_id, "InternalRatings"), Blend(None, None)),
-            blends.get((dept_id, "RaciRatings"), Blend(None, None)),
-            metrics.get(dept_id, []))
-    return out
+            fb = found.get(dept_id)
+            if fb is None:
+                d = depts[dept_id]
+                fb = found[dept_id] = DeptFeedback(
+                    dept_id, d["name"], d["tier"], d["base_score"],
+                    {s: 0 for s in RATING_SHEETS}, [], [],
+                    blends.get((dept_id, "InternalRatings"), Blend(None, None)),
+                    blends.get((dept_id, "RaciRatings"), Blend(None, None)),
+                    metrics.get(dept_id, []))
+            status = _status(key in counted, reviews.get(key, no_reviews))
+            fb.received[sheet] += 1
+            fb.statuses[status] += 1
+            typed = r["dimension"]
+            matched = labels.get(typed)
+            if matched is None:
+                matched = labels[typed] = norm_dimension(typed)
+            s = stats[dept_id].get((sheet, matched))
+            if s is None:
+                s = stats[dept_id][(sheet, matched)] = DimensionStats(sheet, typed)
+            s.add(r["score"], status)
+            if ratings:
+                rater_dept = emp_dept.get(r["rater_id"])
+                fb.ratings.append(dict(
+                    r, sheet=sheet, status=status, rater_dept_id=rater_dept,
+                    rater_dept_name=depts[rater_dept]["name"] if rater_dept in depts else None))
+    for dept_id, fb in found.items():
+        by = stats[dept_id]
+        fb.dimensions = [by[k] for k in sorted(by, key=lambda k: (RATING_SHEETS.index(k[0]),
+                                                                  k[1]))]
+    return {k: found[k] for k in sorted(found)}
 
 
 def _status(counted: bool, statuses) -> str:
@@ -250,27 +287,6 @@ def _status(counted: bool, statuses) -> str:
     if "open" in statuses:
         return HELD
     return NOT_COUNTED
-
-
-def _dimensions(ratings: list[dict]) -> list[DimensionStats]:
-    stats: dict[tuple[str, str], DimensionStats] = {}
-    for r in ratings:
-        key = (r["sheet"], norm_dimension(r["dimension"]))
-        s = stats.get(key)
-        if s is None:
-            s = stats[key] = DimensionStats(r["sheet"], r["dimension"])
-        if r["status"] in (COUNTED, COUNTED_REVIEWED, COUNTED_OPEN):
-            score = Decimal(r["score"])
-            s.count += 1
-            s.total += score
-            s.low = score if s.low is None else min(s.low, score)
-            s.high = score if s.high is None else max(s.high, score)
-            s.by_score[_bucket(score)] += 1
-        elif r["status"] == HELD:
-            s.held += 1
-        elif r["status"] == OVERTURNED:
-            s.overturned += 1
-    return [stats[k] for k in sorted(stats, key=lambda k: (RATING_SHEETS.index(k[0]), k[1]))]
 
 
 def _bucket(score: Decimal) -> int:

@@ -234,12 +234,19 @@ def _cited_columns(lang: str, sheet: str) -> tuple:
 SHEET_ORDER = {s.name: i for i, s in enumerate(SHEETS)}
 
 
+# The mechanism of a review item by the sheet of its first source (a deadline firing cites them).
+_ITEM_MECHANISM = {"Behaviours": "behaviour", "Interlocks": "interlock",
+                   "InternalRatings": "peripheral", "RaciRatings": "raci"}
+
+
 def firing_mechanism(rule: str, sources) -> str:
     """The mechanism a firing belongs to: by its rule id, and for the rating rules (shared by
     both rating sheets) by the sheet of its first source."""
     head = rule.split(".")[0].lower()
     if head in ("linkage", "peripheral", "raci", "interlock", "behaviour"):
         return head
+    if head == "review" and sources:    # review.escalate/.stays (rules/deadlines.py): the item's
+        return _ITEM_MECHANISM.get(sources[0][0], "peripheral")
     if rule.startswith("BEH_"):
         return "behaviour"
     if rule.startswith("INTERLOCK_"):

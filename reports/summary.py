@@ -206,7 +206,7 @@ def _feedback_month(m: dict) -> list[dict]:
     """The month's feedback per rated department: counts, dimension statistics, points."""
     stored = {"adjustments": m["adjustments"], "exceptions": m["exceptions"], "run": m["run"]}
     out = []
-    for dept_id, fb in feedback.build(m["rows"], stored).items():
+    for dept_id, fb in feedback.build(m["rows"], stored, ratings=False).items():
         out.append({"dept_id": dept_id, "name": fb.name, "period": m["period"],
                     "state": m["state"], "received": dict(fb.received),
                     "counted": fb.count((feedback.COUNTED, feedback.COUNTED_REVIEWED,
