@@ -34,6 +34,8 @@ COLUMNS = {"Departments": ("dept_id", "name", "tier", "base_score"),
            "RaciRatings": ("ratee_dept_id", "dimension", "score")}
 RATING_KINDS = tuple(k.kind for k in ratings.KINDS)
 BLENDS = ("peripheral.blend", "raci.blend")      # the adjustments whose sources feedback reads
+RATING_SHEETS = ("InternalRatings", "RaciRatings")
+IN_CHUNK = 30_000      # row numbers per IN (…) list: SQLite ≥ 3.32 takes 32,766 parameters
 
 
 def months_of(year: int | str | None = None, quarter: str | None = None) -> tuple[str, list[str]]:
@@ -64,13 +66,13 @@ class StoredMonth:
     rows: dict[str, list[dict]] = field(default_factory=dict)
     adjustments: list[dict] = field(default_factory=list)
     exceptions: list[dict] = field(default_factory=list)     # of the rating kinds only
+    counted: set = field(default_factory=set)  # (sheet, row) of the ratings the blends averaged
 
 
 def read_months(session: Session, months: list[str], *, feedback: bool = True
                 ) -> list[StoredMonth]:
     """Each month's state and stored results, in order. `feedback`: also the rating sheets,
     ServiceMetrics and the rating exceptions (what the feedback by month needs)."""
-    sheets = tuple(COLUMNS) if feedback else ("Departments", "Employees")
     out = []
     for period in months:
         run = latest_run(session, period)
@@ -82,10 +84,21 @@ def read_months(session: Session, months: list[str], *, feedback: bool = True
             period, "final" if st.closed else "provisional", _run_record(run),
             _open_reviews(session, run.id),
             {"at": st.since, "by": st.by, "reason": st.reason} if st.closed else None)
-        month.rows = _sheets(session, run.import_id, sheets)
+        month.rows = _sheets(session, run.import_id, ("Departments", "Employees"))
         month.adjustments = _adjustments(session, run.id)
         if feedback:
             month.exceptions = _rating_exceptions(session, run.id)
+            blended: dict[tuple[str, str], int] = {}     # (sheet, dept) -> ratings averaged
+            for a in month.adjustments:
+                if a["rule"] in BLENDS:
+                    for x in a["sources"]:
+                        if x[0] in RATING_SHEETS:
+                            month.counted.add(x)
+                            key = (x[0], a["subject_id"])
+                            blended[key] = blended.get(key, 0) + 1
+            for sheet in RATING_SHEETS:
+                month.rows[sheet] = _ratings(session, run.import_id, sheet, month,
+                                             {d: n for (s, d), n in blended.items() if s == sheet})
         out.append(month)
     return out
 
@@ -114,6 +127,56 @@ def _sheets(session: Session, import_id: int, sheets) -> dict[str, list[dict]]:
             table.c.import_id == import_id).order_by(table.c.row)
         out[sheet] = [dict(zip(names, rec)) for rec in conn.execute(q)]
     return out
+
+
+def _ratings(session: Session, import_id: int, sheet: str, month: StoredMonth,
+             blend_counts: dict[str, int]) -> list[dict]:
+    """The month's ratings of `sheet` as the feedback by month reads them (reports/feedback.py
+    build(ratings=False)): each row that a rating exception cites first, on its own; every
+    other row, grouped by rated department, dimension and score ({"n": how many, "counted":
+    True}) — a year of 10,000 employees holds a million ratings, of which a few thousand are
+    cited. By the rules (SPEC §5.2) a rating that is neither rejected nor under review counts;
+    that is checked against the blends' own sources (`blend_counts`: department → ratings
+    averaged), and the month is read row by row when it does not hold."""
+    table = ROW_TABLES[sheet]
+    names = ("row", *COLUMNS[sheet])
+    cited = sorted({e["sources"][0][1] for e in month.exceptions
+                    if e["sources"] and e["sources"][0][0] == sheet})
+    conn = session.connection()
+    singles = []
+    for i in range(0, len(cited), IN_CHUNK):
+        q = sa.select(*(table.c[n] for n in names)).where(
+            table.c.import_id == import_id, table.c.row.in_(cited[i:i + IN_CHUNK]))
+        singles += [dict(zip(names, rec)) for rec in conn.execute(q)]
+    q = sa.select(table.c.ratee_dept_id, table.c.dimension, table.c.score,
+                  sa.func.count(), sa.func.min(table.c.row)).where(
+        table.c.import_id == import_id).group_by(
+        table.c.ratee_dept_id, table.c.dimension, table.c.score)
+    groups: dict[tuple, list] = {}
+    for dept, dimension, score, n, first in conn.execute(q):
+        key = (dept, dimension, score)
+        if key in groups:              # "4" and "4.0": one score
+            groups[key][0] += n
+            groups[key][1] = min(groups[key][1], first)
+        else:
+            groups[key] = [n, first]
+    for r in singles:
+        groups[(r["ratee_dept_id"], r["dimension"], r["score"])][0] -= 1
+    # the check: what is left, with the cited rows the blends counted, is what they counted
+    ours: dict[str, int] = {}
+    for (dept, _, _), (n, _) in groups.items():
+        if n:
+            ours[dept] = ours.get(dept, 0) + n
+    for r in singles:
+        if (sheet, r["row"]) in month.counted:
+            ours[r["ratee_dept_id"]] = ours.get(r["ratee_dept_id"], 0) + 1
+    if ours != blend_counts:
+        return _sheets(session, import_id, (sheet,))[sheet]
+    rows = singles + [{"row": first, "ratee_dept_id": dept, "dimension": dimension,
+                       "score": score, "n": n, "counted": True}
+                      for (dept, dimension, score), (n, first) in groups.items() if n]
+    rows.sort(key=lambda r: r["row"])      # the dimension's first spelling comes first
+    return rows
 
 
 def _adjustments(session: Session, run_id: int) -> list[dict]:

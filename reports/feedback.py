@@ -135,20 +135,21 @@ class DimensionStats:
     held: int = 0
     overturned: int = 0
 
-    def add(self, score, status: str) -> None:
+    def add(self, score, status: str, n: int = 1) -> None:
+        """`n` ratings of this score and status."""
         if status in _COUNTED:
             score = score if type(score) is Decimal else Decimal(str(score))
-            self.count += 1
-            self.total += score
+            self.count += n
+            self.total += score * n
             if self.low is None or score < self.low:
                 self.low = score
             if self.high is None or score > self.high:
                 self.high = score
-            self.by_score[_bucket(score)] += 1
+            self.by_score[_bucket(score)] += n
         elif status == HELD:
-            self.held += 1
+            self.held += n
         elif status == OVERTURNED:
-            self.overturned += 1
+            self.overturned += n
 
     @property
     def mean(self) -> Decimal | None:
@@ -206,9 +207,12 @@ def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedb
     """dept_id -> its feedback, for every department with a rating that was not rejected.
     `rows`: the ledger's sheets (Departments, InternalRatings, RaciRatings, and Employees and
     ServiceMetrics for the workbooks); `stored`: the run's "adjustments" and "exceptions" (the
-    rating kinds' suffice). `ratings=False`: the counts, statistics and points only, without
+    rating kinds' suffice), and "counted" when the caller has the set of (sheet, row) the blends
+    cite already. `ratings=False`: the counts, statistics and points only, without
     the list of ratings (what the summary's feedback by month needs: a year holds a million
-    ratings at 10,000 employees)."""
+    ratings at 10,000 employees). There a rating row may also stand for several ratings that no
+    exception cites and the blend counted: {"n": how many, "counted": True}
+    (evaluator/history.py reads them grouped by rated department, dimension and score)."""
     depts = {d["dept_id"]: d for d in rows.get("Departments", [])}
     emp_dept = {e["employee_id"]: e["dept_id"] for e in rows.get("Employees", [])} \
         if ratings else {}
@@ -224,12 +228,14 @@ def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedb
             rejected.add(first)
         else:
             reviews[first].append(e["status"])
-    counted: set[tuple[str, int]] = set()
+    known = stored.get("counted")            # the blends' rating sources, when already read
+    counted: set[tuple[str, int]] = set() if known is None else known
     blends: dict[tuple[str, str], Blend] = {}
     for a in stored["adjustments"]:
         for sheet, rule in BLEND.items():
             if a["rule"] == rule and a["subject_type"] == "department":
-                counted.update(tuple(s) for s in a["sources"] if s[0] == sheet)
+                if known is None:
+                    counted.update(tuple(s) for s in a["sources"] if s[0] == sheet)
                 blends[(a["subject_id"], sheet)] = Blend(a["points"], a["explanation"])
     metrics: dict[str, list[dict]] = defaultdict(list)
     for m in rows.get("ServiceMetrics", []):
@@ -243,7 +249,8 @@ def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedb
         for r in rows.get(sheet, ()):
             key = (sheet, r["row"])
             dept_id = r["ratee_dept_id"]
-            if key in rejected or dept_id not in depts:
+            grouped = "n" in r
+            if (key in rejected and not grouped) or dept_id not in depts:
                 continue
             fb = found.get(dept_id)
             if fb is None:
@@ -254,9 +261,12 @@ def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedb
                     blends.get((dept_id, "InternalRatings"), Blend(None, None)),
                     blends.get((dept_id, "RaciRatings"), Blend(None, None)),
                     metrics.get(dept_id, []))
-            status = _status(key in counted, reviews.get(key, no_reviews))
-            fb.received[sheet] += 1
-            fb.statuses[status] += 1
+            if grouped:
+                n, status = r["n"], COUNTED
+            else:
+                n, status = 1, _status(key in counted, reviews.get(key, no_reviews))
+            fb.received[sheet] += n
+            fb.statuses[status] += n
             typed = r["dimension"]
             matched = labels.get(typed)
             if matched is None:
@@ -264,7 +274,7 @@ def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedb
             s = stats[dept_id].get((sheet, matched))
             if s is None:
                 s = stats[dept_id][(sheet, matched)] = DimensionStats(sheet, typed)
-            s.add(r["score"], status)
+            s.add(r["score"], status, n)
             if ratings:
                 rater_dept = emp_dept.get(r["rater_id"])
                 fb.ratings.append(dict(

@@ -204,7 +204,8 @@ def build(range_label: str, months: list[dict], with_feedback: bool = True) -> S
 
 def _feedback_month(m: dict) -> list[dict]:
     """The month's feedback per rated department: counts, dimension statistics, points."""
-    stored = {"adjustments": m["adjustments"], "exceptions": m["exceptions"], "run": m["run"]}
+    stored = {"adjustments": m["adjustments"], "exceptions": m["exceptions"], "run": m["run"],
+              "counted": m.get("counted")}
     out = []
     for dept_id, fb in feedback.build(m["rows"], stored, ratings=False).items():
         out.append({"dept_id": dept_id, "name": fb.name, "period": m["period"],

@@ -320,3 +320,52 @@ def test_the_chart_shows_the_twenty_largest_departments(tmp_path):
     assert wb["Departments"].max_row == 26
     assert [r[0] for r in wb["Chart"].iter_rows(min_row=2, values_only=True)] == \
         [f"D{k:02d} 部门{k}" for k in range(6, 26)]
+
+
+def test_feedback_by_month_equals_each_months_feedback(year):
+    """The summary reads a month's ratings grouped (evaluator/history.py): its feedback by month
+    is the same, department by department, as the month's own feedback workbooks' (built from
+    every row)."""
+    from sqlmodel import Session
+    from evaluator.db import reader
+    from evaluator.runs import latest_run, load_run
+    from evaluator.store import load_rows
+    from reports import feedback
+    tmp, url, scores = year
+    with api.open_database(url) as db:
+        got = api.summary(db, year=2026, out_dir=tmp / "fb", formats={"html"})
+        by_month = {}
+        for f in got.feedback:
+            by_month.setdefault(f["period"], {})[f["dept_id"]] = f
+        with Session(reader(db.engine)) as session, session.begin():
+            for period in scores:
+                run = latest_run(session, period)
+                exact = feedback.build(load_rows(session, run.import_id),
+                                       load_run(session, run))
+                assert sorted(by_month[period]) == sorted(exact)
+                for dept_id, fb in exact.items():
+                    mine = by_month[period][dept_id]
+                    assert mine["received"] == fb.received
+                    assert (mine["counted"], mine["held"], mine["overturned"]) == (
+                        fb.count((feedback.COUNTED, feedback.COUNTED_REVIEWED,
+                                  feedback.COUNTED_OPEN)),
+                        fb.count((feedback.HELD,)), fb.count((feedback.OVERTURNED,)))
+                    assert mine["dimensions"] == fb.dimensions
+                    assert (mine["peripheral"], mine["raci"]) == (fb.peripheral, fb.raci)
+    assert any(f["held"] for f in got.feedback)          # the months do hold ratings back
+
+
+def test_ratings_are_read_row_by_row_when_the_blends_disagree(year):
+    """The grouped reading relies on SPEC §5.2 (a rating neither rejected nor under review
+    counts), checked against the blends: when they disagree, every row is read."""
+    from sqlmodel import Session
+    from evaluator import history
+    from evaluator.db import reader
+    tmp, url, scores = year
+    with api.open_database(url) as db, Session(reader(db.engine)) as session, session.begin():
+        (month,) = history.read_months(session, ["2026-09"])
+        grouped = month.rows["InternalRatings"]
+        assert any("n" in r for r in grouped)
+        exact = history._ratings(session, month.run["import_id"], "InternalRatings", month, {})
+    assert not any("n" in r for r in exact)
+    assert len(exact) == sum(r.get("n", 1) for r in grouped)

@@ -1295,13 +1295,34 @@ def summary(db: Database, *, year: int | str | None = None, quarter: str | None 
     result = SummaryResult(label_, built.months, built.departments, built.employees,
                            built.feedback, lang, None if out_dir is None else Path(out_dir),
                            summary=built)
-    if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        if "xlsx" in formats:
-            result.files["xlsx"] = [sheets.write_xlsx(out / "summary.xlsx", built, lang)]
+    if out_dir is None:
+        return result
+    from evaluator.evaluate import default_workers
+    from engine.isolation import ChildError, EvaluationCrashed, Forked
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    # summary.xlsx is the longest to write: on a multi-core machine a forked child writes it
+    # while this process writes the page and the JSON (as `report` does with its files)
+    xlsx = None
+    if "xlsx" in formats:
+        path = out / "summary.xlsx"
+        if default_workers() > 1 and formats & {"html", "json"}:
+            xlsx = Forked(sheets.write_xlsx, path, built, lang, point="summary")
+        else:
+            result.files["xlsx"] = [sheets.write_xlsx(path, built, lang)]
+    try:
         if "html" in formats:
             result.files["html"] = [sheets.write_html(out / "summary.html", built, lang)]
         if "json" in formats:
             result.files["json"] = [sheets.write_json(out / "summary.json", built)]
+        if xlsx is not None:
+            try:
+                result.files["xlsx"] = [xlsx.result()]
+            except (ChildError, EvaluationCrashed) as e:
+                raise Refused([i18n.t(lang, "report_failed", dir=out,
+                                      error=f"{getattr(e, 'kind', 'crash')}: {e}")]) from None
+    except BaseException:
+        if xlsx is not None:
+            xlsx.cancel()
+        raise
     return result
