@@ -35,6 +35,8 @@ COLUMNS = {"Departments": ("dept_id", "name", "tier", "base_score"),
 RATING_KINDS = tuple(k.kind for k in ratings.KINDS)
 BLENDS = ("peripheral.blend", "raci.blend")      # the adjustments whose sources feedback reads
 RATING_SHEETS = ("InternalRatings", "RaciRatings")
+# a blend's citations of one rating sheet in its stored sources text (canonical JSON)
+_CITED = {sheet: re.compile(rf'\["{sheet}",(\d+)\]').findall for sheet in RATING_SHEETS}
 IN_CHUNK = 30_000      # row numbers per IN (…) list: SQLite ≥ 3.32 takes 32,766 parameters
 
 
@@ -66,7 +68,8 @@ class StoredMonth:
     rows: dict[str, list[dict]] = field(default_factory=dict)
     adjustments: list[dict] = field(default_factory=list)
     exceptions: list[dict] = field(default_factory=list)     # of the rating kinds only
-    counted: set = field(default_factory=set)  # (sheet, row) of the ratings the blends averaged
+    counted: set = field(default_factory=set)  # (sheet, row) of the cited ratings the blends
+    #                                            averaged (what feedback.build asks of them)
 
 
 def read_months(session: Session, months: list[str], *, feedback: bool = True
@@ -88,17 +91,20 @@ def read_months(session: Session, months: list[str], *, feedback: bool = True
         month.adjustments = _adjustments(session, run.id)
         if feedback:
             month.exceptions = _rating_exceptions(session, run.id)
-            blended: dict[tuple[str, str], int] = {}     # (sheet, dept) -> ratings averaged
-            for a in month.adjustments:
-                if a["rule"] in BLENDS:
-                    for x in a["sources"]:
-                        if x[0] in RATING_SHEETS:
-                            month.counted.add(x)
-                            key = (x[0], a["subject_id"])
-                            blended[key] = blended.get(key, 0) + 1
+            # Which ratings each blend averaged: a month's blends cite every counted rating
+            # (80,000 at 10,000 employees), read from their stored text by sheet and row
+            # number without building a tuple per citation.
             for sheet in RATING_SHEETS:
-                month.rows[sheet] = _ratings(session, run.import_id, sheet, month,
-                                             {d: n for (s, d), n in blended.items() if s == sheet})
+                averaged: dict[str, int] = {}          # department -> ratings its blend averaged
+                numbers: set[str] = set()              # their row numbers, as written
+                for a in month.adjustments:
+                    if a["rule"] in BLENDS:
+                        found = _CITED[sheet](a["sources_text"])
+                        if found:
+                            averaged[a["subject_id"]] = averaged.get(a["subject_id"], 0) + len(found)
+                            numbers.update(found)
+                month.rows[sheet] = _ratings(session, run.import_id, sheet, month, averaged,
+                                             numbers)
         out.append(month)
     return out
 
@@ -130,14 +136,16 @@ def _sheets(session: Session, import_id: int, sheets) -> dict[str, list[dict]]:
 
 
 def _ratings(session: Session, import_id: int, sheet: str, month: StoredMonth,
-             blend_counts: dict[str, int]) -> list[dict]:
+             blend_counts: dict[str, int], blended: set[str]) -> list[dict]:
     """The month's ratings of `sheet` as the feedback by month reads them (reports/feedback.py
     build(ratings=False)): each row that a rating exception cites first, on its own; every
     other row, grouped by rated department, dimension and score ({"n": how many, "counted":
     True}) — a year of 10,000 employees holds a million ratings, of which a few thousand are
     cited. By the rules (SPEC §5.2) a rating that is neither rejected nor under review counts;
     that is checked against the blends' own sources (`blend_counts`: department → ratings
-    averaged), and the month is read row by row when it does not hold."""
+    averaged; `blended`: the row numbers they cite), and the month is read row by row when it
+    does not hold. Adds the rows it returns one by one to `month.counted` when a blend cites
+    them (the grouped ones count by construction)."""
     table = ROW_TABLES[sheet]
     names = ("row", *COLUMNS[sheet])
     cited = sorted({e["sources"][0][1] for e in month.exceptions
@@ -168,10 +176,13 @@ def _ratings(session: Session, import_id: int, sheet: str, month: StoredMonth,
         if n:
             ours[dept] = ours.get(dept, 0) + n
     for r in singles:
-        if (sheet, r["row"]) in month.counted:
+        if str(r["row"]) in blended:
+            month.counted.add((sheet, r["row"]))
             ours[r["ratee_dept_id"]] = ours.get(r["ratee_dept_id"], 0) + 1
     if ours != blend_counts:
-        return _sheets(session, import_id, (sheet,))[sheet]
+        rows = _sheets(session, import_id, (sheet,))[sheet]
+        month.counted.update((sheet, r["row"]) for r in rows if str(r["row"]) in blended)
+        return rows
     rows = singles + [{"row": first, "ratee_dept_id": dept, "dimension": dimension,
                        "score": score, "n": n, "counted": True}
                       for (dept, dimension, score), (n, first) in groups.items() if n]
@@ -180,8 +191,9 @@ def _ratings(session: Session, import_id: int, sheet: str, month: StoredMonth,
 
 
 def _adjustments(session: Session, run_id: int) -> list[dict]:
-    """The run's adjustments: subject, mechanism, rule, points; sources and explanation for the
-    blends only (feedback reads which ratings they averaged)."""
+    """The run's adjustments: subject, mechanism, rule, points; for the blends also their stored
+    sources text and explanation (feedback reads which ratings they averaged). "sources" is
+    left empty: the figures need none, and read_months reads the blends' citations itself."""
     t = Adjustment.__table__
     q = sa.select(t.c.subject_type, t.c.subject_id, t.c.mechanism, t.c.rule, t.c.points,
                   t.c.sources, t.c.explanation).where(t.c.run_id == run_id).order_by(t.c.ord)
@@ -190,8 +202,8 @@ def _adjustments(session: Session, run_id: int) -> list[dict]:
             session.connection().execute(q):
         blend = rule in BLENDS
         out.append({"subject_type": subject_type, "subject_id": subject_id,
-                    "mechanism": mechanism, "rule": rule, "points": pts,
-                    "sources": parse_sources(sources) if blend else [],
+                    "mechanism": mechanism, "rule": rule, "points": pts, "sources": [],
+                    "sources_text": sources if blend else None,
                     "explanation": explanation if blend else None})
     return out
 

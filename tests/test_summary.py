@@ -83,7 +83,9 @@ def test_year_figures_add_up_from_each_months_scores_json(year):
     code, out, err = cli("summary", "--year", "2026", "--out", tmp / "y", "--db", url,
                          "--format", "json", "--lang", "en")
     assert code == 0, err
-    got = json.loads((tmp / "y" / "summary.json").read_text("utf-8"))
+    text = (tmp / "y" / "summary.json").read_text("utf-8")
+    got = json.loads(text)
+    assert text == json.dumps(got, ensure_ascii=False, indent=1) + "\n"
     assert list(got) == ["range", "months", "departments", "employees"]
     assert got["range"] == "2026"
     assert [m["period"] for m in got["months"]] == MONTHS
@@ -180,7 +182,7 @@ def test_summary_xlsx_sheets_and_chart(year):
     got = json.loads(json.dumps(api.summary(api.open_database(url), quarter="2026-Q1")
                                 .summary.as_json()))
     wb = openpyxl.load_workbook(tmp / "q1" / "summary.xlsx")
-    assert wb.sheetnames == ["概览", "部门", "员工", "部门月度明细", "员工月度明细", "关联矩阵",
+    assert wb.sheetnames == ["概览", "部门", "员工", "部门月度明细", "员工基础分", "关联矩阵",
                              "周边绩效", "责任矩阵", "指标互锁", "协同行为", "周边反馈", "反馈得分",
                              "图表"]
     depts = wb["部门"]
@@ -196,6 +198,11 @@ def test_summary_xlsx_sheets_and_chart(year):
         pts = [d["months"][p]["by_mechanism"]["linkage"] for p in ("2026-01", "2026-02", "2026-03")]
         assert list(row[2:5]) == pts
         assert row[5] == pytest.approx(sum(pts))
+    base = wb["员工基础分"]
+    for row, e in zip(base.iter_rows(min_row=2, values_only=True), got["employees"]):
+        assert row[0] == e["employee_id"]
+        assert list(row[3:6]) == [e["months"][p]["base"] for p in ("2026-01", "2026-02",
+                                                                   "2026-03")]
     charts = wb["图表"]._charts
     assert len(charts) == 1 and charts[0].tagname == "lineChart"
     assert len(charts[0].series) == len(got["departments"])       # ≤ 20: every department
@@ -366,6 +373,7 @@ def test_ratings_are_read_row_by_row_when_the_blends_disagree(year):
         (month,) = history.read_months(session, ["2026-09"])
         grouped = month.rows["InternalRatings"]
         assert any("n" in r for r in grouped)
-        exact = history._ratings(session, month.run["import_id"], "InternalRatings", month, {})
+        exact = history._ratings(session, month.run["import_id"], "InternalRatings", month, {},
+                                 set())
     assert not any("n" in r for r in exact)
     assert len(exact) == sum(r.get("n", 1) for r in grouped)
