@@ -55,6 +55,7 @@ from reports.workbook import (SheetFill, Skeleton, cell_look, clip, column_width
                               header, styled_rows)
 from rules.books import describe
 from rules.exceptions import HR, KIND_BY_NAME
+from rules.sentences import message
 
 EDITABLE_FILL = PatternFill("solid", start_color="FFF2CC", end_color="FFF2CC")
 LOCKED_FILL = PatternFill("solid", start_color="F2F2F2", end_color="F2F2F2")
@@ -112,7 +113,7 @@ def _context(e: dict, cited: CitedRows, lang: str) -> list:
     if e.get("moved_note"):                     # SPEC §11.4, reports/moves.py
         status = f"{status}{'；' if lang == 'zh' else '; '}{e['moved_note']}"
     return [e["kind"], _kind_text(e["kind"], lang), e["subject_id"], status, refs, clip(lines),
-            e["message"]]
+            message(e, lang)]
 
 
 def _decision_columns(lang: str) -> list[str]:

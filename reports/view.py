@@ -5,8 +5,9 @@
   of statement.xlsx and trace.xlsx and at the top of trace.html.
 - `FiringView`: a firing as the trace shows it (SPEC §8): its rule and description, mechanism,
   subject, sources, and what it produced — result, points, exception kinds, review ids,
-  statuses, assignees, and the explanation. Made once per firing by one function; trace.xlsx's
-  rows and trace.html's data are two renderings of it.
+  statuses, assignees, and the explanation (its adjustments' explanations, its exceptions'
+  messages and its notes, in the report's language: rules/sentences.py). Made once per firing
+  by one function; trace.xlsx's rows and trace.html's data are two renderings of it.
 - `CitedRows`: each ledger row a firing or an exception cites, as its reference (`周边评价!17`)
   and its line (`周边评价!17: 评价编号=R1; …`), made once per row and shown alike by trace.xlsx,
   trace.html and the review workbooks; `cited_keys`: the rows a run's firings cite, in order.
@@ -22,6 +23,7 @@ from typing import NamedTuple
 
 from reports.labels import SHEET_ORDER, cited_values, firing_mechanism, label, sheet_name
 from rules.books import describe
+from rules.sentences import explanation, message, note_text
 
 # ----------------------------------------------------------------------------- the run
 
@@ -113,6 +115,7 @@ class FiringView:
         self._descriptions: dict[str, str] = {}
         self._to_fix = label(lang, "to_fix")
         self._statuses: dict[str, str] = {}
+        self._notes: dict[str, str] = {}
 
     def description(self, rule: str) -> str:
         text = self._descriptions.get(rule)
@@ -133,10 +136,11 @@ class FiringView:
         points = None
         kind = review_id = status = assignee = ""
         texts = []
+        lang = self.lang
         if adjs:
             result = "adjustment"
             points = sum((a["points"] for a in adjs), Decimal("0.00"))
-            texts += [a["explanation"] for a in adjs]
+            texts += [explanation(a, lang) for a in adjs]
         else:
             result = "exception" if excs else "note" if notes else "none"
         if excs:
@@ -144,10 +148,16 @@ class FiringView:
             review_id = ", ".join(e["review_id"] for e in excs)
             status = ", ".join(self._status(e) for e in excs)
             assignee = ", ".join(e["assignee_id"] for e in excs)
-            texts += [e["message"] for e in excs]
-        texts += notes
+            texts += [message(e, lang) for e in excs]
+        texts += map(self._note, notes)
         return Firing(seq, rule, described[0], described[1], f["subject_id"] or "", sources,
                       result, points, kind, review_id, status, assignee, " | ".join(texts))
+
+    def _note(self, note: str) -> str:
+        text = self._notes.get(note)
+        if text is None:
+            text = self._notes[note] = note_text(note, self.lang)
+        return text
 
     def _status(self, e: dict) -> str:
         if e["type"] == "rejection":

@@ -39,6 +39,7 @@ from reports.reviews import (EDITABLE_FILL, LOCKED_FILL, LOCKED_FONT, TOP, WRAP,
                              _decision_columns, _kind_text, _sheet_title, _stems)
 from reports.workbook import fit_columns, header, put_text
 from rules.exceptions import HR, KIND_BY_NAME
+from rules.sentences import message
 from tests.ledgers import PERIOD
 
 # ----------------------------------------------------------------------------- the former writer
@@ -51,7 +52,7 @@ def _context(e, index, lang, sheet_lang) -> list:
         cited = cited[:31_999] + "…"
     status = label(lang, "to_fix") if e["type"] == "rejection" else label(lang, e["status"])
     return [e["kind"], _kind_text(e["kind"], lang), e["subject_id"], status, refs, cited,
-            e["message"]]
+            message(e, lang)]
 
 
 def _old_reviews_sheet(ws, items, assignee, index, lang, sheet_lang) -> None:
