@@ -13,6 +13,7 @@ run's adjustments, and its exceptions of the rating kinds. Twelve months of a
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ from sqlmodel import Session, select
 
 from evaluator import periods
 from evaluator.canonical import parse_sources
-from evaluator.db import ROW_TABLES, Adjustment, ExceptionItem, Run
+from evaluator.db import ROW_TABLES, Adjustment, ExceptionItem, Firing, Run
 from evaluator.runs import latest_run
 from rules import ratings
 
@@ -196,15 +197,51 @@ def _adjustments(session: Session, run_id: int) -> list[dict]:
     left empty: the figures need none, and read_months reads the blends' citations itself."""
     t = Adjustment.__table__
     q = sa.select(t.c.subject_type, t.c.subject_id, t.c.mechanism, t.c.rule, t.c.points,
-                  t.c.sources, t.c.explanation).where(t.c.run_id == run_id).order_by(t.c.ord)
+                  t.c.sources, t.c.explanation, t.c.firing_seq).where(
+        t.c.run_id == run_id).order_by(t.c.ord)
     out = []
-    for subject_type, subject_id, mechanism, rule, pts, sources, explanation in \
+    blends = []
+    for subject_type, subject_id, mechanism, rule, pts, sources, explanation, seq in \
             session.connection().execute(q):
         blend = rule in BLENDS
         out.append({"subject_type": subject_type, "subject_id": subject_id,
                     "mechanism": mechanism, "rule": rule, "points": pts, "sources": [],
                     "sources_text": sources if blend else None,
-                    "explanation": explanation if blend else None})
+                    "explanation": explanation if blend else None, "firing_seq": seq})
+        if blend:
+            blends.append(out[-1])
+    if blends:
+        says = _points_says(session, run_id, {a["firing_seq"] for a in blends})
+        for a in blends:
+            a["says"] = says.get(a["firing_seq"])
+    return out
+
+
+def _points_says(session: Session, run_id: int, seqs: set[int]) -> dict[int, list]:
+    """firing seq -> the sentence of the adjustment it emitted ("says", rules/sentences.py),
+    for a few firings of a run of millions. A run's firings are stored with consecutive ids in
+    seq order (evaluator/runs.py), so firing `seq` is the run's first id + seq − 1: read by
+    primary key, each checked; any other is looked for by its seq."""
+    t = Firing.__table__
+    conn = session.connection()
+    first = conn.execute(sa.select(sa.func.min(t.c.id)).where(t.c.run_id == run_id)).scalar()
+    found: dict[int, str] = {}
+    if first is not None:
+        q = sa.select(t.c.seq, t.c.outcome).where(
+            t.c.id.in_(sorted(first + s - 1 for s in seqs)), t.c.run_id == run_id)
+        found = {seq: outcome for seq, outcome in conn.execute(q) if seq in seqs}
+    missing = sorted(seqs - set(found))
+    if missing:
+        q = sa.select(t.c.seq, t.c.outcome).where(t.c.run_id == run_id, t.c.seq.in_(missing))
+        found.update(conn.execute(q).all())
+    out = {}
+    for seq, text in found.items():
+        try:
+            items = json.loads(text).get("outcomes", ())
+        except (ValueError, AttributeError):
+            continue
+        out[seq] = next((o.get("says") for o in items if isinstance(o, dict) and "points" in o),
+                        None)
     return out
 
 

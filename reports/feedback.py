@@ -42,6 +42,7 @@ from reports.reviews import safe_file_stem
 from reports.workbook import (NUMBER_FORMAT, BulkWriter, fit_columns, header, item_sheet,
                               landscape, put_text)
 from rules.company import norm_dimension
+from rules.sentences import explanation
 
 RATING_SHEETS = ("InternalRatings", "RaciRatings")
 BLEND = {"InternalRatings": "peripheral.blend", "RaciRatings": "raci.blend"}
@@ -68,12 +69,12 @@ WORDS: dict[str, tuple[str, str]] = {           # key: (zh, en)
     "fb_how": ("本部门的计算", "how computed for this department"),
     "fb_formula": ("计算公式", "formula"),
     "fb_peripheral_formula": (
-        "周边绩效 = {w} × (P − 基础分 {base})；P = (1 − {share}) × R + {share} × O（无客观数据时 P = R）；"
-        "R = {scale} × 计入评价的平均分；O = 100 × 客观数据平均值",
+        "周边绩效调整分 = {w} × (周边绩效分 − 基础分 {base})；周边绩效分 = (1 − {share}) × 评价分 + {share} × "
+        "客观分（无客观数据时即评价分）；评价分 = {scale} × 计入评价的平均分；客观分 = 100 × 客观数据平均值",
         "peripheral = {w} × (P − base {base}); P = (1 − {share}) × R + {share} × O (P = R without "
         "service metrics); R = {scale} × mean counted rating; O = 100 × mean service metric"),
     "fb_raci_formula": (
-        "责任矩阵 = {w} × (Q − 基础分 {base})；Q = {scale} × 计入评分的平均分",
+        "责任矩阵调整分 = {w} × (责任矩阵评分 − 基础分 {base})；责任矩阵评分 = {scale} × 计入评分的平均分",
         "RACI = {w} × (Q − base {base}); Q = {scale} × mean counted RACI rating"),
     "fb_no_peripheral": ("没有计入的周边评价，本期无周边绩效调整",
                          "no counted internal rating: no peripheral points this period"),
@@ -83,9 +84,9 @@ WORDS: dict[str, tuple[str, str]] = {           # key: (zh, en)
                    "no counted RACI rating: no RACI points this period"),
     "fb_metrics": ("客观数据", "service metrics"),
     "fb_raters_shown": ("评价人", "raters"),
-    "fb_raters_dept": ("仅列出评价人所在部门（政策 [feedback] show_raters = false）",
+    "fb_raters_dept": ("仅列出评价人所在部门（政策项 feedback.show_raters 未开启）",
                        "only the rater's department is shown (policy [feedback] show_raters = false)"),
-    "fb_raters_id": ("列出评价人工号（政策 [feedback] show_raters = true）",
+    "fb_raters_id": ("列出评价人工号（政策项 feedback.show_raters 已开启）",
                      "the rater's id is shown (policy [feedback] show_raters = true)"),
     "fb_sheet": ("评价类型", "ratings"),
     "fb_dimension": ("评价维度", "dimension"),
@@ -167,9 +168,17 @@ class DimensionStats:
 
 @dataclass
 class Blend:
-    """A department's peripheral or RACI adjustment as the run stored it (None: none)."""
+    """A department's peripheral or RACI adjustment as the run stored it (None: none): its
+    points, its explanation (the stored English) and the sentence that words it (`says`)."""
     points: Decimal | None
     explanation: str | None
+    says: list | None = None
+
+    def text(self, lang: str) -> str | None:
+        """The explanation in `lang` (rules/sentences.py)."""
+        if self.explanation is None:
+            return None
+        return explanation({"explanation": self.explanation, "says": self.says}, lang)
 
 
 @dataclass
@@ -236,7 +245,8 @@ def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedb
             if a["rule"] == rule and a["subject_type"] == "department":
                 if known is None:
                     counted.update(tuple(s) for s in a["sources"] if s[0] == sheet)
-                blends[(a["subject_id"], sheet)] = Blend(a["points"], a["explanation"])
+                blends[(a["subject_id"], sheet)] = Blend(a["points"], a["explanation"],
+                                                         a.get("says"))
     metrics: dict[str, list[dict]] = defaultdict(list)
     for m in rows.get("ServiceMetrics", []):
         metrics[m["dept_id"]].append(m)
@@ -430,7 +440,7 @@ def overview(fb: DeptFeedback, period: str, stored: dict, lang: str,
                           word(lang, "fb_front_office" if front else none_key)))
             continue
         lines += [(word(lang, points_key), f"{Decimal(blend.points):+.2f}"),
-                  (word(lang, "fb_how"), blend.explanation or ""),
+                  (word(lang, "fb_how"), blend.text(lang) or ""),
                   (word(lang, "fb_formula"), formula)]
     if fb.metrics:
         lines.append((word(lang, "fb_metrics"),

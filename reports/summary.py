@@ -95,6 +95,14 @@ def word(lang: str, key: str, **kw) -> str:
     return text.format(**kw) if kw else text
 
 
+def range_text(lang: str, range_label: str) -> str:
+    """"2026-Q4" as people read it: 2026 年第 4 季度 / 2026-Q4; "2026": 2026 年 / 2026."""
+    if lang != "zh":
+        return range_label
+    year, _, quarter = range_label.partition("-Q")
+    return f"{year} 年第 {quarter} 季度" if quarter else f"{year} 年"
+
+
 # ----------------------------------------------------------------------------- the figures
 
 @dataclass
@@ -451,7 +459,7 @@ def write_xlsx(path: Path, summary: Summary, lang: str = "zh") -> Path:
     prows = [[f["dept_id"], f["name"], f["period"], states[f["state"]],
               f"{f['received']['InternalRatings']} / {f['received']['RaciRatings']}",
               f["counted"], f["held"], f["overturned"], f["peripheral"].points,
-              f["peripheral"].explanation, f["raci"].points, f["raci"].explanation]
+              f["peripheral"].text(lang), f["raci"].points, f["raci"].text(lang)]
              for f in summary.feedback]
     _put_rows(ps, prows, number_from=9)
     fit_columns(ps, ptitles, prows, maximum={9: 70, 11: 70})
@@ -632,7 +640,7 @@ def svg_chart(summary: Summary, lang: str) -> str:
 def write_html(path: Path, summary: Summary, lang: str = "zh") -> Path:
     periods = summary.periods
     states = {s: word(lang, s) for s in STATES}
-    title = word(lang, "sm_title", range=summary.range)
+    title = word(lang, "sm_title", range=range_text(lang, summary.range))
     csp = (f"default-src 'none'; style-src {_csp_hash(_STYLE)}; img-src 'none'; "
            "script-src 'none'; connect-src 'none'; font-src 'none'; base-uri 'none'; "
            "form-action 'none'")
@@ -681,7 +689,7 @@ def write_html(path: Path, summary: Summary, lang: str = "zh") -> Path:
                       [[f["dept_id"], f["name"], f["period"], states[f["state"]],
                         f"{f['received']['InternalRatings']} / {f['received']['RaciRatings']}",
                         f["counted"], f["held"], f["overturned"], f["peripheral"].points,
-                        f["peripheral"].explanation, f["raci"].points, f["raci"].explanation]
+                        f["peripheral"].text(lang), f["raci"].points, f["raci"].text(lang)]
                        for f in summary.feedback], text_cols=4, wide_cols=(9, 11)))
     out.append(_table([label(lang, "dept_id"), label(lang, "dept_name"), word(lang, "sm_month"),
                        feedback.word(lang, "fb_sheet"), feedback.word(lang, "fb_dimension"),

@@ -24,7 +24,8 @@ Readings (docs/decisions.md, "Deadlines"):
 
 Each move is a firing of `review.escalate` on a `deadline` fact fed per step, citing the item's
 own sources; the step that does not move fires `review.stays` (the book's fallback), which says
-why (not yet due, decided, already with HR). Items first raised by this very evaluation get no
+why (not yet due, decided, already with HR). A move's note is one of the book's sentences
+(rules/wording.py): its English text, and under "says" what renders it in Chinese. Items first raised by this very evaluation get no
 fact: nothing can be due yet.
 
 Example: an INTERLOCK_MISSED item for E04 (whose manager is E01, whose manager is the CEO E00)
@@ -39,11 +40,25 @@ from typing import TYPE_CHECKING, Mapping, NamedTuple
 from engine import RuleBook, m
 from rules.assignees import HR, assignee
 from rules.outcomes import note
+from rules.wording import Wording
 
 if TYPE_CHECKING:       # the context imports the kinds' catalog
     from rules.context import Context
 
 BOOK = RuleBook("deadlines", zh="复核期限", en="Review deadlines")
+WORDS = Wording(BOOK.name)
+MOVED_SAYS = WORDS.template(
+    "review.escalate",
+    zh="{rid}：{from_id} → {to_id}（{raised} 首次提出，至 {clock} 仍未决定：超过 {step} × {days} 天）",
+    en="{rid}: {from_id} → {to_id} (raised {raised}, still open at {clock}: more than "
+       "{step} × {days} days)")
+MOVED_BEFORE_SAYS = WORDS.template(
+    "review.escalate.earlier",
+    zh="{rid}：{from_id} → {to_id}（本期此前的评估已上移）",
+    en="{rid}: {from_id} → {to_id} (moved at an earlier evaluation of the period)")
+WITH_HR = WORDS.note(en="with HR: there is no level above", zh="已在 HR：没有更高一级")
+DECIDED = WORDS.note(en="decided: it stays where it stood", zh="已有结论：留在原复核人处")
+NOT_DUE = WORDS.note(en="open, not past the next deadline", zh="未决定，尚未超过下一个期限")
 
 DAY_SECONDS = 86_400
 MOVED = "moved"          # the outcome item that says which item moved from whom to whom
@@ -63,11 +78,12 @@ class Standing(NamedTuple):
            zh="复核事项超过期限仍未决定，上移一级", en="An item left open past its deadline moves one level up")
 def escalate(f):
     if f["open"] and f["open_seconds"] > f["due_seconds"]:
-        why = (f"raised {f['raised_at']}, still open at {f['clock']}: more than "
-               f"{f['step']} × {f['deadline_days']} days")
+        said = MOVED_SAYS(rid=f["review_id"], from_id=f["from_id"], to_id=f["to_id"],
+                          raised=f["raised_at"], clock=f["clock"], step=str(f["step"]),
+                          days=str(f["deadline_days"]))
     else:
-        why = "moved at an earlier evaluation of the period"
-    return [note(f"{f['review_id']}: {f['from_id']} → {f['to_id']} ({why})"),
+        said = MOVED_BEFORE_SAYS(rid=f["review_id"], from_id=f["from_id"], to_id=f["to_id"])
+    return [{**note(said.text), "says": said.says},
             {MOVED: {"review_id": f["review_id"], "from": f["from_id"], "to": f["to_id"],
                      "step": f["step"]}}]
 
@@ -76,10 +92,10 @@ def escalate(f):
                zh="复核事项留在当前复核人处", en="The item stays with its assignee")
 def stays(f):
     if f["at_top"]:
-        return [note("with HR: there is no level above")]
+        return [note(WITH_HR)]
     if not f["open"]:
-        return [note("decided: it stays where it stood")]
-    return [note("open, not past the next deadline")]
+        return [note(DECIDED)]
+    return [note(NOT_DUE)]
 
 
 def run(ev, ctx: Context, standing: Mapping[str, Standing] | None, clock: datetime | None

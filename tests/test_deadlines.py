@@ -218,11 +218,13 @@ def test_deadline_days_is_policy(company):
 
 
 def test_policy_checks_the_new_values():
-    errors, _ = check_mapping({"review": {"deadline_days": 0}})
-    assert [(e.key, e.value, e.allowed) for e in errors] == [("review.deadline_days", "0", "≥ 1")]
-    errors, _ = check_mapping({"review": {"deadline_days": 1.5}})
-    assert [(e.key, e.allowed) for e in errors] == [("review.deadline_days", "a whole number")]
-    errors, _ = check_mapping({"feedback": {"show_raters": "yes"}})
-    assert [(e.key, e.allowed) for e in errors] == [("feedback.show_raters", "true or false")]
-    errors, _ = check_mapping({"feedback": {"show_names": True}})
-    assert [(e.code, e.key) for e in errors] == [("unknown_key", "feedback.show_names")]
+    def found(overrides):
+        return [e.message("en") for e in check_mapping(overrides)[0]]
+    assert found({"review": {"deadline_days": 0}}) == [
+        "review.deadline_days = 0: must be at least 1; allowed: ≥ 1"]
+    assert found({"review": {"deadline_days": 1.5}}) == [
+        "review.deadline_days = 1.5: wrong type; allowed: a whole number"]
+    assert found({"feedback": {"show_raters": "yes"}}) == [
+        'feedback.show_raters = "yes": wrong type; allowed: true or false']
+    assert [e.code for e in check_mapping({"feedback": {"show_names": True}})[0]] == [
+        "unknown_key"]

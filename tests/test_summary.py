@@ -206,6 +206,8 @@ def test_summary_xlsx_sheets_and_chart(year):
     charts = wb["图表"]._charts
     assert len(charts) == 1 and charts[0].tagname == "lineChart"
     assert len(charts[0].series) == len(got["departments"])       # ≤ 20: every department
+    points = list(wb["反馈得分"].iter_rows(min_row=2, values_only=True))
+    assert points and all(r[9].startswith("评价分 ") for r in points if r[9])   # in Chinese
     feedback = wb["周边反馈"]
     assert feedback.max_row > 1
     assert {r[2] for r in feedback.iter_rows(min_row=2, values_only=True)} == {
@@ -301,7 +303,7 @@ def test_bad_ranges(tmp_path, db_url):
                            "months first (`xietong evaluate --period YYYY-MM`)")
     code, out, err = cli("summary", "--quarter", "2026-Q3", "--out", tmp_path / "x", "--db",
                          db_url, "--lang", "zh")
-    assert code == 1 and "2026-Q3（2026-07 至 2026-09）没有任何评估结果" in err
+    assert code == 1 and "2026 年第 3 季度（2026-07 至 2026-09）没有任何评估结果" in err
     assert not (tmp_path / "x").exists()
     with pytest.raises(ValueError):
         api.summary(api.open_database(db_url), quarter="2026-Q5")

@@ -1291,8 +1291,8 @@ def summary(db: Database, *, year: int | str | None = None, quarter: str | None 
     with Session(reader(db.engine)) as session, session.begin():
         months = read_months(session, periods, feedback=want_feedback)
     if all(m.state == "missing" for m in months):
-        raise Refused([i18n.t(lang, "summary_no_run", range=label_, first=periods[0],
-                              last=periods[-1])])
+        raise Refused([i18n.t(lang, "summary_no_run", range=sheets.range_text(lang, label_),
+                              first=periods[0], last=periods[-1])])
     built = sheets.build(label_, [m.__dict__ for m in months], with_feedback=want_feedback)
     result = SummaryResult(label_, built.months, built.departments, built.employees,
                            built.feedback, lang, None if out_dir is None else Path(out_dir),

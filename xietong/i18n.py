@@ -295,9 +295,11 @@ def report_summary(r) -> list[str]:
 
 def summary_lines(r) -> list[str]:
     """What `summary` tells: the range, each month's state, the files (r: api.SummaryResult)."""
+    from reports.summary import range_text
     lang = r.lang
     states = [m["state"] for m in r.months]
-    out = [t(lang, "summary_done", range=r.range, d=len(r.departments), e=len(r.employees),
+    out = [t(lang, "summary_done", range=range_text(lang, r.range), d=len(r.departments),
+             e=len(r.employees),
              n=len(r.months), final=states.count("final"),
              provisional=states.count("provisional"), missing=states.count("missing"))]
     for m in r.months:
