@@ -52,7 +52,7 @@ CHART_DEPARTMENTS = 20
 STATES = ("missing", "provisional", "final")
 
 WORDS: dict[str, tuple[str, str]] = {           # key: (zh, en)
-    "sm_title": ("{range} 协同绩效汇总", "Collaboration performance, {range}"),
+    "sm_title": ("{range}协同绩效汇总", "Collaboration performance, {range}"),
     "sm_overview": ("概览", "Overview"),
     "sm_departments": ("部门", "Departments"),
     "sm_employees": ("员工", "Employees"),

@@ -10,6 +10,7 @@ the structured `importers.Problem`s: sheet, cell, column, expected, found).
         imported = xietong.import_ledger(db, "ledger-2026-11.xlsx", "2026-11")
         run = xietong.evaluate(db, "2026-11")
         written = xietong.report(db, "2026-11", "out/2026-11")
+        year = xietong.summary(db, quarter="2026-Q4", out_dir="out/2026-Q4")   # SPEC §11.2
         for firing in xietong.firings(db, "2026-11"):      # an iterator: millions in a big month
             ...
 

@@ -193,7 +193,7 @@ MESSAGES: dict[str, Text] = {
         en="no month of {range} ({first} to {last}) has a run: evaluate its months first "
            "(`xietong evaluate --period YYYY-MM`)"),
     "summary_done": Text(
-        zh="{range} 汇总：{d:,} 个部门、{e:,} 名员工，{n} 个月（定稿 {final}，暂定 {provisional}，缺失 {missing}）。",
+        zh="{range}汇总：{d:,} 个部门、{e:,} 名员工，{n} 个月（定稿 {final}，暂定 {provisional}，缺失 {missing}）。",
         en="Summary of {range}: {d:,} departments, {e:,} employees over {n} months ({final} "
            "final, {provisional} provisional, {missing} missing)."),
     "summary_month": Text(
