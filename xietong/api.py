@@ -1329,3 +1329,33 @@ def summary(db: Database, *, year: int | str | None = None, quarter: str | None 
             xlsx.cancel()
         raise
     return result
+
+
+def demo_accounts(db: Database, period: str, *, lang: str | None = None) -> list[tuple]:
+    """One account per role for the sample company, each with a new random password (an account
+    that exists gets a new one): HR, an auditor, and the manager with the most open review
+    items of `period`. Returns (role, username, password, employee id or None) per account.
+    Passwords are letters and digits only: easy to copy from a terminal, and never taken for
+    an option."""
+    import secrets
+    import string
+    alphabet = string.ascii_letters + string.digits
+    counts: dict[str, int] = {}
+    for it in reviews(db, period, type="review", status="open").items:
+        if it["assignee_id"] != "HR":
+            counts[it["assignee_id"]] = counts.get(it["assignee_id"], 0) + 1
+    manager = max(sorted(counts), key=lambda k: counts[k]) if counts else None
+    existing = {a.username for a, _ in accounts(db)}
+    wanted = [("hr", "hr", None), ("auditor", "auditor", None)]
+    if manager is not None:
+        wanted.append(("manager", "manager", manager))
+    made = []
+    for username, role, employee in wanted:
+        password = "".join(secrets.choice(alphabet) for _ in range(12))
+        if username in existing:
+            set_account_password(db, username, password, lang=lang)
+        else:
+            add_account(db, username, role, password, employee_id=employee, lang=lang,
+                        email=f"{username}@example.com" if role == "manager" else None)
+        made.append((role, username, password, employee))
+    return made

@@ -188,29 +188,9 @@ def cmd_demo(args, db, lang, out) -> int:
 
 
 def _demo_accounts(db, lang, out, out_dir: Path, period: str) -> None:
-    """One account per role for the sample company, with new random passwords each time (an
-    account that exists gets a new one): HR, an auditor, and the manager with the most open
-    review items."""
-    import secrets
-    items = api.reviews(db, period, type="review", status="open").items
-    counts: dict[str, int] = {}
-    for it in items:
-        if it["assignee_id"] != "HR":
-            counts[it["assignee_id"]] = counts.get(it["assignee_id"], 0) + 1
-    manager = max(sorted(counts), key=lambda k: counts[k]) if counts else None
-    existing = {a.username for a, _ in api.accounts(db)}
-    wanted = [("hr", "hr", None), ("auditor", "auditor", None)]
-    if manager is not None:
-        wanted.append(("manager", "manager", manager))
     serve = f"xietong serve --db {db.shown_url} --data {out_dir / 'desk'}"
     _say(out, words.w(lang, "demo_accounts", serve=serve))
-    for username, role, employee in wanted:
-        password = secrets.token_urlsafe(9)
-        if username in existing:
-            api.set_account_password(db, username, password, lang=lang)
-        else:
-            api.add_account(db, username, role, password, employee_id=employee, lang=lang,
-                            email=f"{username}@example.com" if role == "manager" else None)
+    for role, username, password, employee in api.demo_accounts(db, period, lang=lang):
         who = f" ({employee})" if employee else ""
         _say(out, words.w(lang, "demo_account", role=role, username=username, password=password,
                           who=who))
