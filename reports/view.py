@@ -5,8 +5,10 @@
   of statement.xlsx and trace.xlsx and at the top of trace.html.
 - `FiringView`: a firing as the trace shows it (SPEC §8): its rule and description, mechanism,
   subject, sources, and what it produced — result, points, exception kinds, review ids,
-  statuses, assignees, and the explanation. Made once per firing by one function; trace.xlsx's
-  rows and trace.html's data are two renderings of it.
+  statuses, assignees, and the explanation; a firing that raised a decided review item shows
+  the decision record it applied (value, by whom, when, its chain link, the comment: SPEC
+  §10.3). Made once per firing by one function; trace.xlsx's rows and trace.html's data are two
+  renderings of it.
 - `CitedRows`: each ledger row a firing or an exception cites, as its reference (`周边评价!17`)
   and its line (`周边评价!17: 评价编号=R1; …`), made once per row and shown alike by trace.xlsx,
   trace.html and the review workbooks; `cited_keys`: the rows a run's firings cite, in order.
@@ -17,9 +19,11 @@ adjustments and exceptions, joined.
 """
 from __future__ import annotations
 
+from datetime import timezone
 from decimal import Decimal
 from typing import NamedTuple
 
+from importers.schema import ENUM_ZH
 from reports.labels import SHEET_ORDER, cited_values, firing_mechanism, label, sheet_name
 from rules.books import describe
 
@@ -113,6 +117,8 @@ class FiringView:
         self._descriptions: dict[str, str] = {}
         self._to_fix = label(lang, "to_fix")
         self._statuses: dict[str, str] = {}
+        # review_id -> the decision record the run applied (evaluator.runs.run_decisions)
+        self.decisions: dict[str, dict] = stored.get("decisions") or {}
 
     def description(self, rule: str) -> str:
         text = self._descriptions.get(rule)
@@ -145,9 +151,22 @@ class FiringView:
             status = ", ".join(self._status(e) for e in excs)
             assignee = ", ".join(e["assignee_id"] for e in excs)
             texts += [e["message"] for e in excs]
+            if self.decisions:
+                texts += [self.decision_text(self.decisions[e["review_id"]]) for e in excs
+                          if e["review_id"] in self.decisions]
         texts += notes
         return Firing(seq, rule, described[0], described[1], f["subject_id"] or "", sources,
                       result, points, kind, review_id, status, assignee, " | ".join(texts))
+
+    def decision_text(self, d: dict) -> str:
+        """`复核结论：维持，E1，2026-12-04 10:00 UTC（审计链 #812）：核实属实` — a decision record
+        as the trace shows it beside the firing that applied it."""
+        words = ENUM_ZH["decision"] if self.lang == "zh" else {}
+        comment = d.get("comment")
+        return label(self.lang, "trace_decision", value=words.get(d["value"], d["value"]),
+                     by=d["by"], at=d["at"].astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+                     seq=d["seq"], comment=(("：" if self.lang == "zh" else ": ") + comment)
+                     if comment else "")
 
     def _status(self, e: dict) -> str:
         if e["type"] == "rejection":
