@@ -70,7 +70,7 @@ class Job(SQLModel, table=True):
 class FiringFacet(SQLModel, table=True):
     """What the trace browser filters on, one row per firing and source sheet (a firing citing
     two sheets has two rows; `first` marks one row per firing), derived from the stored firings
-    (evaluator/firing_index.py). Filtering the firing table itself would read its JSON columns
+    (xietong/trace_index.py). Filtering the firing table itself would read its JSON columns
     row by row: 2.7 million of them at 100,000 employees."""
     __tablename__ = "desk_firing_facet"
     id: int | None = Field(default=None, primary_key=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from evaluator.canonical import parse_outcome, parse_sources
+from evaluator.canonical import OutcomeCodec, parse_sources
 from evaluator.chain import BulkInsert
 from evaluator.db import ExceptionItem, Firing, reader
 from evaluator.desk_tables import FacetCount, FacetedRun, FiringFacet, ensure_tables
@@ -64,6 +64,7 @@ def build(engine, run_id: int, progress=None) -> int:
              .where(table.c.run_id == run_id).order_by(table.c.seq))
         put = BulkInsert(conn, FiringFacet.__table__, _COLUMNS)
         results: dict[str, str] = {}          # outcome text -> result (most repeat)
+        codec = OutcomeCodec()
         counts: dict[tuple[str, str], int] = {}
         n = 0
         contiguous = True
@@ -78,7 +79,7 @@ def build(engine, run_id: int, progress=None) -> int:
                 batch_firings.append(seq)
                 result = results.get(outcome_text)
                 if result is None:
-                    result = firing_result(parse_outcome(outcome_text))
+                    result = firing_result(codec.value(outcome_text))
                     if len(results) < 10_000:
                         results[outcome_text] = result
                 sources = parse_sources(sources_text)
@@ -156,6 +157,7 @@ def query(engine, run_id: int, *, subject: str | None = None, rule: str | None =
                                           .limit(limit))]
         items = []
         if ids:
+            codec = OutcomeCodec()
             t = Firing.__table__.c
             found = {r.id: r for r in conn.execute(
                 sa.select(t.id, t.seq, t.rule, t.subject_id, t.sources, t.outcome)
@@ -165,7 +167,7 @@ def query(engine, run_id: int, *, subject: str | None = None, rule: str | None =
                 items.append({"seq": r.seq, "rule": r.rule,
                               "sources": [{"sheet": s, "row": n}
                                           for s, n in parse_sources(r.sources)],
-                              "outcome": parse_outcome(r.outcome), "subject_id": r.subject_id})
+                              "outcome": codec.value(r.outcome), "subject_id": r.subject_id})
     return Page(total, offset, limit, items)
 
 
