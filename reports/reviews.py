@@ -53,6 +53,7 @@ mercy).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -66,7 +67,7 @@ from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.header_footer import HeaderFooter, HeaderFooterItem, _HeaderFooterPart
+from openpyxl.worksheet.header_footer import HeaderFooter
 from openpyxl.worksheet.page import PageMargins
 
 from importers import stamp
@@ -169,6 +170,7 @@ def _titles(lang: str, keys) -> list[str]:
     return [ledger.get(k) or label(lang, k) for k in keys]
 
 
+@functools.lru_cache(maxsize=4096)
 def _minute(t: datetime) -> str:
     return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
 
@@ -197,6 +199,10 @@ _OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f]+")
+# What openpyxl's HeaderFooterItem writes for the long header codes.
+_HEADER_CODE = {"&[Tab]": "&A", "&[Pages]": "&N", "&[Date]": "&D", "&[Path]": "&Z",
+                "&[Page]": "&P", "&[Time]": "&T", "&[File]": "&F", "&[Picture]": "&G"}
+_HEADER_CODES = re.compile("|".join(re.escape(k) for k in _HEADER_CODE))
 
 
 def print_header(title: str) -> str:
@@ -300,17 +306,21 @@ class CitedWithNames:
         self.plans: dict[str, tuple] = {}
 
     def _plan(self, sheet: str) -> tuple:
+        """(the sheet's name, and per column: its name, "header=", its enum, the ledger's
+        spellings of that enum or None, the names of the ids it holds or None)."""
         plan = self.plans.get(sheet)
         if plan is None:
             own = _OWN_ID.get(sheet)
-            n = self.names
-            plan = self.plans[sheet] = tuple(
-                (c.name, f"{c.zh if self.sheet_lang == 'zh' else c.name}=", c.enum,
+            n, zh = self.names, self.sheet_lang == "zh"
+            columns = SHEET_BY_NAME[sheet].columns if sheet in SHEET_BY_NAME else ()
+            plan = self.plans[sheet] = (sheet_name(self.sheet_lang, sheet), tuple(
+                (c.name, f"{c.zh if zh else c.name}=", c.enum,
+                 ENUM_ZH.get(c.enum, {}) if c.enum and zh else None,
                  None if c.name == own else
                  n.employees if c.name in _EMPLOYEE_IDS else
                  n.departments if c.name in _DEPARTMENT_IDS else
                  n.projects if c.name in _PROJECT_IDS else None)
-                for c in SHEET_BY_NAME[sheet].columns)
+                for c in columns))
         return plan
 
     def line(self, sheet: str, number: int) -> str:
@@ -318,19 +328,22 @@ class CitedWithNames:
         text = self.lines.get(key)
         if text is None:
             row = self.index.get(key)
+            title, columns = self._plan(sheet)
             parts = []
-            if row is not None and sheet in SHEET_BY_NAME:
+            if row is not None:
                 opening, closing = self.around
-                for column, prefix, enum, names in self._plan(sheet):
+                for column, prefix, enum, spelled, names in columns:
                     v = row.get(column)
                     if v is None or v == "":
                         continue
-                    shown = show_value(self.sheet_lang, v, enum)
-                    name = names.get(v) if names is not None and isinstance(v, str) else None
-                    parts.append(f"{prefix}{shown}{opening}{name}{closing}" if name else
-                                 prefix + shown)
-            text = self.lines[key] = (f"{sheet_name(self.sheet_lang, sheet)}!{number}: "
-                                      + "; ".join(parts))
+                    if type(v) is str:                      # as labels.cited_values shows it
+                        shown = v if spelled is None else spelled.get(v, v)
+                        name = names.get(v) if names is not None else None
+                        parts.append(f"{prefix}{shown}{opening}{name}{closing}" if name else
+                                     prefix + shown)
+                    else:
+                        parts.append(prefix + show_value(self.sheet_lang, v, enum))
+            text = self.lines[key] = f"{title}!{number}: " + "; ".join(parts)
         return text
 
     def text(self, sources) -> str:
@@ -507,10 +520,11 @@ class _Kind:
         return SheetFill(rows, 1, len(lines))
 
     def header_footer(self, left: str, right: str) -> str:
-        """The printed page's header (`print_header` texts): the title on the left, the stamp
-        and page on the right, as openpyxl writes them."""
-        item = HeaderFooterItem(left=_HeaderFooterPart(left), right=_HeaderFooterPart(right))
-        return self._header_footer.replace("&amp;L" + _SLOT.format("header"), escape(str(item)))
+        """The printed page's header (`print_header` texts, without control characters): the
+        title on the left, the stamp and page on the right, as openpyxl writes them
+        (HeaderFooterItem: its long codes such as `&[Page]` shortened)."""
+        text = _HEADER_CODES.sub(lambda m: _HEADER_CODE[m.group(0)], f"&L{left}&R{right}")
+        return self._header_footer.replace("&amp;L" + _SLOT.format("header"), escape(text))
 
     def properties(self, title: str, stamped: dict[str, str]) -> dict[str, str]:
         """The file's own docProps: its title and its stamp (importers/stamp.py reads it)."""

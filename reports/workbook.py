@@ -436,11 +436,17 @@ def styled_rows(rows: Iterable[Sequence], looks: Sequence[tuple[str, str]],
     `heights`: each row's height (None: the default), as openpyxl writes a row dimension."""
     letters = [get_column_letter(j) for j in range(1, len(looks) + 1)]
     out = []
+    shown: dict[float, str] = {}
     for i, (r, values) in enumerate(enumerate(rows, first_row)):
         rs = str(r)
         height = heights[i] if heights is not None else None
-        out.append(f'<row r="{rs}">' if height is None else
-                   f'<row r="{rs}" ht="{safe_string(height)}" customHeight="1">')
+        if height is None:
+            out.append(f'<row r="{rs}">')
+        else:
+            ht = shown.get(height)
+            if ht is None:
+                ht = shown[height] = safe_string(height)
+            out.append(f'<row r="{rs}" ht="{ht}" customHeight="1">')
         for letter, (plain_s, quote_s), v in zip(letters, looks, values):
             if v is None:
                 out.append(f'<c r="{letter}{rs}" s="{plain_s}" t="n" />')
