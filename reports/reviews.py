@@ -92,14 +92,14 @@ LINE_HEIGHT = 15.0
 OWN_ZLIB_LEVEL = 1
 
 # The columns of the Reviews sheet (label keys; the ledger's own for review_id, decision,
-# reviewer_id and comment), their widest widths and which wrap. Decision and comment (7, 8) are
-# the only editable cells.
+# reviewer_id and comment), their widest widths and which wrap (0-based). Decision and comment
+# are the only editable cells.
 REVIEW_KEYS = ("review_id", "subject", "subject_name", "rv_found", "rv_why", "cited", "decision",
                "comment", "reviewer_id", "status", "rv_recorded", "kind")
 _REVIEW_WIDEST = {2: 16, 3: 36, 4: 28, 5: 46, 7: 28, 10: 30, 11: 26}
-_REVIEW_WRAP = (3, 4, 5, 7, 10)                         # 0-based
-_EDITABLE = (6, 7)
-_DECISION_COLUMN = "G"
+_REVIEW_WRAP = (3, 4, 5, 7, 10)
+_DECISION, _COMMENT = REVIEW_KEYS.index("decision"), REVIEW_KEYS.index("comment")
+_DECISION_COLUMN = get_column_letter(_DECISION + 1)
 REJECTION_KEYS = ("review_id", "subject", "subject_name", "rv_found", "rv_why", "cited", "status",
                   "kind")
 _REJECTION_WIDEST = {2: 16, 3: 36, 4: 28, 5: 46, 7: 26}
@@ -465,7 +465,8 @@ class _Kind:
         self.guide_heading = cell_look(ws, alignment=Alignment(wrap_text=True, vertical="top"),
                                        font=Font(bold=True, size=14))
         self.guide_line = cell_look(ws, alignment=Alignment(wrap_text=True, vertical="top"))
-        self.review_looks = [self.editable if j == 6 else self.editable_wrap if j == 7 else
+        self.review_looks = [self.editable if j == _DECISION else
+                             self.editable_wrap if j == _COMMENT else
                              self.locked_wrap if j in _REVIEW_WRAP else self.locked_top
                              for j in range(len(REVIEW_KEYS))]
         self.rejection_looks = [self.locked_wrap if j in _REJECTION_WRAP else self.locked_top
@@ -493,7 +494,8 @@ class _Kind:
     def reviews(self, values: list[list], header_footer: str) -> SheetFill:
         n, ncols = len(values), len(self.review_titles)
         widths, heights = _layout(self.review_titles, values, _REVIEW_WIDEST,
-                                  {0: 12, 6: 10, 7: 24}, _REVIEW_WRAP, self.measure)
+                                  {0: 12, _DECISION: 10, _COMMENT: 24}, _REVIEW_WRAP,
+                                  self.measure)
         return SheetFill(styled_rows(values, self.review_looks, heights=heights),
                          ncols, n + 1, widths=widths,
                          auto_filter=f"A1:{get_column_letter(ncols)}{max(n + 1, 2)}",

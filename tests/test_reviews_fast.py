@@ -136,7 +136,7 @@ def plain_write(out_dir: Path, period, rows, stored, lang="zh", sheet_lang=None,
         ws.title = _sheet_title(lang)
         titles = _titles(lang, REVIEW_KEYS)
         header(ws, titles)
-        _fill(ws, mine, editable=(6, 7), wrapped=_REVIEW_WRAP + (7,))
+        _fill(ws, mine, editable=(6, 7), wrapped=_REVIEW_WRAP)
         if mine:
             dv = DataValidation(type="list", formula1=f'"{choices}"', allow_blank=True,
                                 showErrorMessage=True, errorTitle=label(lang, "rv_dv_title"),
