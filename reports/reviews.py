@@ -216,9 +216,9 @@ class _Measure(dict):
     lines as `wrapped_lines` splits them): each text measured once."""
 
     def __missing__(self, text: str) -> tuple[int, tuple[int, ...]]:
-        lines = tuple(display_width(line) for line in text.split("\n"))
+        lines = tuple(map(display_width, text.split("\n")))
         widest = (max(lines) if _OTHER_BREAKS.search(text) is None else
-                  max((display_width(line) for line in text.splitlines()), default=0))
+                  max(map(display_width, text.splitlines()), default=0))
         self[text] = measured = (widest, lines)
         return measured
 
@@ -247,15 +247,19 @@ def _layout(titles: list[str], values: list[list], widest: dict[int, float],
         cells.append(row)
     widths = [max(float(min(widest.get(j, 60), max(8, most[j] + 2))), at_least.get(j, 0))
               for j in range(ncols)]
+    per_line = [(j, max(widths[j] - 1, 1)) for j in wrapped]
     heights = []
     for row in cells:
-        lines = 0
-        for j in wrapped:
-            per_line = max(widths[j] - 1, 1)
-            n = sum(max(1, -(-w // per_line)) for w in row[j])
-            if n > lines:
-                lines = n
-        heights.append(lines * LINE_HEIGHT if lines > 1 else None)
+        most_lines = 0
+        for j, per in per_line:
+            lines = row[j]
+            if len(lines) == 1:                     # most cells: one paragraph
+                n = -(-lines[0] // per) or 1
+            else:
+                n = sum(max(1, -(-w // per)) for w in lines)
+            if n > most_lines:
+                most_lines = n
+        heights.append(most_lines * LINE_HEIGHT if most_lines > 1 else None)
     return widths, heights
 
 
