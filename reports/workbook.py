@@ -589,6 +589,7 @@ def _filter_names_xml(filters: tuple[tuple[int, str, str], ...]) -> str:
     return tostring(DefinedNameList(definedName=names).to_tree()).decode("utf-8")
 
 
+@functools.lru_cache(maxsize=1024)
 def _merged_names_xml(own: str, filters: tuple[tuple[int, str, str], ...]) -> str:
     """A `<definedNames>` of the skeleton's names (`own`: their elements, e.g. print titles)
     and a file's auto-filters, in the order openpyxl writes them: names of the whole workbook
