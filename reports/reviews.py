@@ -96,13 +96,14 @@ OWN_ZLIB_LEVEL = 1
 # are the only editable cells.
 REVIEW_KEYS = ("review_id", "subject", "subject_name", "rv_found", "rv_why", "cited", "decision",
                "comment", "reviewer_id", "status", "rv_recorded", "kind")
-_REVIEW_WIDEST = {2: 16, 3: 36, 4: 28, 5: 46, 7: 28, 10: 30, 11: 26}
+# About 205 characters in all for a typical item: printed on one A4 page width at ≈70 %.
+_REVIEW_WIDEST = {2: 16, 3: 30, 4: 22, 5: 40, 7: 24, 10: 26, 11: 24}
 _REVIEW_WRAP = (3, 4, 5, 7, 10)
 _DECISION, _COMMENT = REVIEW_KEYS.index("decision"), REVIEW_KEYS.index("comment")
 _DECISION_COLUMN = get_column_letter(_DECISION + 1)
 REJECTION_KEYS = ("review_id", "subject", "subject_name", "rv_found", "rv_why", "cited", "status",
                   "kind")
-_REJECTION_WIDEST = {2: 16, 3: 36, 4: 28, 5: 46, 7: 26}
+_REJECTION_WIDEST = {2: 16, 3: 30, 4: 22, 5: 40, 7: 24}
 _REJECTION_WRAP = (3, 4, 5)
 HUB_KEYS = ("person_id", "person_name", "department", "email", "file", "items", "open_items")
 
@@ -498,7 +499,7 @@ class _Kind:
     def reviews(self, values: list[list], header_footer: str) -> SheetFill:
         n, ncols = len(values), len(self.review_titles)
         widths, heights = _layout(self.review_titles, values, _REVIEW_WIDEST,
-                                  {0: 12, _DECISION: 10, _COMMENT: 24}, _REVIEW_WRAP,
+                                  {0: 12, _DECISION: 10, _COMMENT: 20}, _REVIEW_WRAP,
                                   self.measure)
         return SheetFill(styled_rows(values, self.review_looks, heights=heights),
                          ncols, n + 1, widths=widths,

@@ -143,7 +143,7 @@ def plain_write(out_dir: Path, period, rows, stored, lang="zh", sheet_lang=None,
                                 error=label(lang, "rv_dv_error", items=choices))
             dv.add(f"G2:G{len(mine) + 1}")
             ws.data_validations.append(dv)
-        _size(ws, titles, mine, maximum=_REVIEW_WIDEST, at_least={0: 12, 6: 10, 7: 24},
+        _size(ws, titles, mine, maximum=_REVIEW_WIDEST, at_least={0: 12, 6: 10, 7: 20},
               wrapped=_REVIEW_WRAP)
         _table(ws, titles, mine)
         ws.oddHeader.left.text = reviews.print_header(title)
