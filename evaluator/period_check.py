@@ -22,7 +22,7 @@ from importers.schema import SHEET_BY_NAME
 
 _WORDS = {
     "file_expected": Text(zh="本期的台账文件", en="a ledger file of this period"),
-    "file_found": Text(zh="该文件（sha256 {sha}）已是 {other} 的当前台账（导入记录 #{id}）；"
+    "file_found": Text(zh="该文件（SHA-256 {sha}）已是 {other} 的当前台账（导入记录 #{id}）；"
                           "请检查 --period，或用 --force 强制导入",
                        en="the same file (sha256 {sha}) is the active ledger of {other} "
                           "(import #{id}); check --period, or import with --force"),

@@ -29,9 +29,10 @@ from evaluator.db import (Adjustment, ChainLink, Decision, ExceptionItem, Firing
 from evaluator.evaluate import Evaluated, evaluate_ledger
 from evaluator.store import active_import, load_rows
 from importers.lang import Text
-from importers.schema import SHEET_BY_NAME
+from importers.schema import ENUM_ZH, SHEET_BY_NAME
 from rules.books import RULES_VERSION
 from rules.policy import Policy, decimal_text
+from rules.sentences import says_of
 
 
 def _program_version() -> str:
@@ -144,18 +145,18 @@ def validate_decisions(rows: list[DecisionRow], items: dict[str, dict], lang: st
 
 _MESSAGES: dict[str, Text] = {
     "unknown": Text(
-        zh="{where} (复核编号)：应为本期异常清单中的复核编号，实际为 '{rid}'",
+        zh="{where}（复核编号）：应为本期异常清单中的复核编号，实际为 '{rid}'",
         en="{where} (review_id): expected a review id from this period's exception lists, got "
            "'{rid}'"),
     "rejection": Text(
-        zh="{where} (复核编号)：'{rid}' 为驳回项（{kind}），不接受复核结论，应由 HR 修正台账",
+        zh="{where}（复核编号）：'{rid}' 为驳回项（{kind}），不接受复核结论，应由 HR 修正台账",
         en="{where} (review_id): '{rid}' is a rejection ({kind}), which takes no decision: HR "
            "corrects the ledger"),
     "assignee": Text(
-        zh="{where} (复核人工号)：应为该事项的复核人 '{assignee}' 或 HR，实际为 '{who}'",
+        zh="{where}（复核人工号）：应为该事项的复核人 '{assignee}' 或 HR，实际为 '{who}'",
         en="{where} (reviewer_id): expected the item's assignee '{assignee}' or HR, got '{who}'"),
     "twice": Text(
-        zh="{where} (结论)：'{rid}' 在同一文件第 {row} 行有不同的结论",
+        zh="{where}（结论）：'{rid}' 在同一文件第 {row} 行有不同的结论",
         en="{where} (decision): '{rid}' has a different decision on row {row} of the same file"),
     "no_run": Text(
         zh="{period} 尚未评估：请先运行 `xietong evaluate --period {period}`",
@@ -167,7 +168,7 @@ _MESSAGES: dict[str, Text] = {
            "decisions were committed meanwhile); nothing was stored, run `xietong evaluate "
            "--period {period}` again"),
     "switched": Text(
-        zh="导入记录 #{mine}（{file}，sha256 {sha}）已保存，但其间导入记录 #{other}（{other_file}，sha256 "
+        zh="导入记录 #{mine}（{file}，SHA-256 {sha}）已保存，但其间导入记录 #{other}（{other_file}，SHA-256 "
            "{other_sha}）成为 {period} 的当前台账：未进行评估。运行 `xietong evaluate --period {period}` 评估当前台账，"
            "或重新导入 {file} 使其成为当前台账",
         en="import #{mine} ({file}, sha256 {sha}) was stored, but meanwhile import #{other} ({other_file}, "
@@ -175,13 +176,16 @@ _MESSAGES: dict[str, Text] = {
            "`xietong evaluate --period {period}` to evaluate the active ledger, or import {file} again "
            "to make it active"),
     "outdated": Text(
-        zh="{where} (结论)：'{rid}' 已于 {at} UTC 由 {by} 作出结论 {value}，晚于本复核清单的发放时间（{issued} UTC）；"
+        zh="{where}（结论）：'{rid}' 已于 {at} UTC 由 {by} 作出结论 {value}，晚于本复核清单的发放时间（{issued} UTC）；"
            "此处的 {new} 来自过时的副本，会推翻较新的结论。请使用较新的复核清单，或由 HR 以 --supersede 强制记录",
         en="{where} (decision): '{rid}' was decided {value} by {by} at {at} UTC, after this review "
            "workbook was issued ({issued} UTC); this {new} comes from an outdated copy and would "
            "undo it. Return a newer review workbook, or HR can record it anyway with --supersede"),
+    "crashed": Text(
+        zh="规则引擎崩溃（{error}）",
+        en="the rules engine crashed ({error})"),
     "no_import": Text(
-        zh="{period} 没有导入台账：请先运行 `xietong import LEDGER --period {period}`",
+        zh="{period} 没有导入台账：请先运行 `xietong import 台账文件 --period {period}`",
         en="no ledger imported for {period}: run `xietong import LEDGER --period {period}` first"),
 }
 
@@ -189,6 +193,11 @@ _MESSAGES: dict[str, Text] = {
 def refusal(lang, key, **kw) -> str:
     """A refusal of a run or of a decisions file, in the user's language."""
     return _MESSAGES[key].format(lang, **kw)
+
+
+def _decision_word(lang: str, decision: str) -> str:
+    """confirm / overturn as a review workbook spells it: 维持 / 撤销 in Chinese."""
+    return ENUM_ZH["decision"].get(decision, decision) if lang == "zh" else decision
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -242,7 +251,7 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
         try:
             outcome = run_forked(_compute, inputs, policy, period, lang, progress)
         except EvaluationCrashed as e:
-            raise EvaluationFailed(f"the rules engine crashed ({e})") from None
+            raise EvaluationFailed(refusal(lang, "crashed", error=e)) from None
         except ChildError as e:
             raise EvaluationFailed(f"{e.kind}: {e}", e.trace) from None
         if outcome[0] == "refused":
@@ -378,13 +387,19 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
     src = sources_json
     outcome_text = OutcomeCodec().text      # this run's common outcomes, each written once
     # A firing's stored outcome names what it produced: its adjustments' ids and its exceptions'
-    # review ids (the auditor's link from the trace to the results).
+    # review ids (the auditor's link from the trace to the results). An adjustment's sentence
+    # (template key and arguments, rules/wording.py) is in the outcome its rule returned; an
+    # exception's, said by the book after the rule fired, is added to the outcome item that
+    # raised it: so the chain covers both, and a report words them in its own language.
     adj_ids: dict[int, list[str]] = {}
     for a in result.adjustments:
         adj_ids.setdefault(a["firing_seq"], []).append(adjustment_id(period, a))
     exc_ids: dict[int, list[str]] = {}
+    exc_says: dict[int, dict[str, list]] = {}        # firing seq -> kind -> its sentence
     for e in result.exceptions:
         exc_ids.setdefault(e["firing_seq"], []).append(e["review_id"])
+        if e.get("says"):
+            exc_says.setdefault(e["firing_seq"], {})[e["kind"]] = e["says"]
 
     total = len(result.trace)
 
@@ -398,6 +413,9 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
                     outcome["adjustments"] = adj_ids[t.seq]
                 if t.seq in exc_ids:
                     outcome["exceptions"] = exc_ids[t.seq]
+                    says = exc_says.get(t.seq)
+                    if says:
+                        outcome["outcomes"] = [_with_says(o, says) for o in outcome["outcomes"]]
                 text = canonical_json(outcome)
             else:
                 text = outcome_text(t.outcome)
@@ -432,6 +450,15 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
             yield row, canonical_json({k: v for k, v in row.items() if k != "id"})
 
     writer.insert_rows(ExceptionItem, exceptions(writer.next_id(ExceptionItem)), "exception")
+
+
+def _with_says(item: dict, says: dict[str, list]) -> dict:
+    """An outcome item of a firing; a flag ({"exception": kind}) with the sentence of the
+    exception it raised."""
+    kind = item.get("exception") if type(item) is dict else None
+    if kind in says:
+        return {**item, "says": says[kind]}
+    return item
 
 
 # --------------------------------------------------------------------------- decisions files
@@ -476,9 +503,10 @@ def record_decisions(engine, period: str, file_name: str, file_sha256: str,
                         and (prev.decision, prev.comment or None) != (d.decision, d.comment or None)):
                     problems.append(refusal(
                         lang, "outdated", where=d.cell("decision"), rid=d.review_id,
-                        value=prev.decision, by=prev.reviewer_id,
+                        value=_decision_word(lang, prev.decision), by=prev.reviewer_id,
                         at=_aware(prev.decided_at).strftime("%Y-%m-%d %H:%M"),
-                        issued=_aware(issued_at).strftime("%Y-%m-%d %H:%M"), new=d.decision))
+                        issued=_aware(issued_at).strftime("%Y-%m-%d %H:%M"),
+                        new=_decision_word(lang, d.decision)))
         if problems:
             raise RunRefused(problems)
         new = []
@@ -545,9 +573,38 @@ def load_run(session: Session, run: Run) -> dict:
     outcome = OutcomeCodec().value
     for f in firings:
         f["outcome"] = outcome(f["outcome"])
+    _attach_says(firings, adjustments, exceptions)
     applied, current = run_decisions(session, run, exceptions)
     return {"run": run.model_dump(), "adjustments": adjustments, "exceptions": exceptions,
             "firings": firings, "decisions": applied, "current_decisions": current}
+
+
+def _attach_says(firings: list[dict], adjustments: list[dict], exceptions: list[dict]) -> None:
+    """Give each adjustment and exception the sentence its firing's outcome holds for it, as
+    "says" (rules.sentences renders it); None for a run stored before sentences had templates."""
+    by_seq = None
+    first = firings[0]["seq"] if firings else 0
+
+    def firing(seq):
+        nonlocal by_seq
+        i = seq - first                  # firings are loaded in seq order, numbered from 1
+        if 0 <= i < len(firings) and firings[i]["seq"] == seq:
+            return firings[i]
+        if by_seq is None:
+            by_seq = {f["seq"]: f for f in firings}
+        return by_seq.get(seq)
+
+    def items(seq):
+        f = firing(seq)
+        got = f["outcome"].get("outcomes") if f is not None and type(f["outcome"]) is dict else None
+        return got if type(got) is list else ()
+
+    for a in adjustments:
+        a["says"] = next((o.get("says") for o in items(a["firing_seq"])
+                          if type(o) is dict and "points" in o), None)
+    for e in exceptions:
+        f = firing(e["firing_seq"])
+        e["says"] = says_of(f["outcome"], e["kind"]) if f is not None else None
 
 
 STATUS_OF_DECISION = {"confirm": "confirmed", "overturn": "overturned"}

@@ -6,7 +6,7 @@ expected …, got …` lines and exit code 1.
 
 A Problem is rendered in the language it was built for (`lang`): English
 `Behaviours!E7 (points): expected a number, got 'abc'`, Chinese
-`协同行为!E7 (分值): 应为数字，实际为 'abc'`. The sheet is always the sheet's own name in the file,
+`协同行为!E7（分值）：应为数字，实际为 'abc'` (each language's own punctuation). The sheet is always the sheet's own name in the file,
 and cell references, ids and quoted values are the same in both languages (SPEC §7).
 """
 from __future__ import annotations
@@ -28,21 +28,21 @@ class Problem:
     kind: str = ""             # machine-readable kind: "blank", "type", "duplicate", "reference"…
 
     def location(self) -> str:
-        """`Sheet!Cell (column)`, or the parts of it that apply."""
+        """`Sheet!Cell (column)` (Chinese: `工作表!单元格（列）`), or the parts of it that apply."""
         where = ""
         if self.sheet is not None:
             where = f"{self.sheet}!{self.cell}" if self.cell else self.sheet
         label = self.column_label or self.column
         if label:
-            where = f"{where} ({label})" if where else f"({label})"
+            where += f"（{label}）" if self.lang == "zh" else (f" ({label})" if where else f"({label})")
         return where
 
     def __str__(self) -> str:
+        where = self.location()
         if self.lang == "zh":
             body = f"应为{self.expected}，实际为 {self.found}"
-        else:
-            body = f"expected {self.expected}, got {self.found}"
-        where = self.location()
+            return f"{where}：{body}" if where else body
+        body = f"expected {self.expected}, got {self.found}"
         return f"{where}: {body}" if where else body
 
 

@@ -106,7 +106,7 @@ SHEETS: tuple[Sheet, ...] = (
         Column("manager_id", "负责人工号", "id", optional=True,
                help_en="Employee id of the department head", help_zh="部门负责人的工号"),
         Column("base_score", "部门绩效得分", "number", min=D(0), max=D(200),
-               help_en="The department's own KPI result, 0-200", help_zh="部门自身KPI得分，0–200"),
+               help_en="The department's own KPI result, 0-200", help_zh="部门自身的绩效得分，0–200"),
     ), key=("dept_id",), required=True,
         mechanism_en="Subjects of every department-level mechanism",
         mechanism_zh="所有部门级机制的对象"),
@@ -141,7 +141,7 @@ SHEETS: tuple[Sheet, ...] = (
         Column("direction", "方向", "enum", enum="direction", optional=True, default="higher",
                help_en="higher / lower is better (default higher)", help_zh="越高越好/越低越好（默认越高越好）"),
     ), key=("kpi_id",),
-        mechanism_en="Differentiated linkage matrix (差异化关联矩阵)",
+        mechanism_en="Differentiated linkage matrix",
         mechanism_zh="差异化关联矩阵"),
     Sheet("Linkage", "关联矩阵", (
         Column("dept_id", "部门编号", "id", help_en="Department id", help_zh="部门编号"),
@@ -162,7 +162,7 @@ SHEETS: tuple[Sheet, ...] = (
         Column("comment", "评价说明", "text", as_typed=True, optional=True,
                help_en="Required in practice for low scores", help_zh="低分须说明理由"),
     ), key=("rating_id",), kind="transaction",
-        mechanism_en="Peripheral (internal-customer) rating of middle/back office (周边绩效)",
+        mechanism_en="Peripheral (internal-customer) rating of middle/back office",
         mechanism_zh="周边绩效：内部客户给中后台打分"),
     Sheet("ServiceMetrics", "客观数据", (
         Column("dept_id", "部门编号", "id", help_en="Department id", help_zh="部门编号"),
@@ -206,7 +206,7 @@ SHEETS: tuple[Sheet, ...] = (
                help_en="Achievement below this is a severe miss (policy default 0.8)",
                help_zh="达成率低于此值为严重未达（默认 0.8）"),
     ), key=("metric_id",),
-        mechanism_en="Interlocked metrics (指标互锁/业绩双算): symmetric reward and penalty",
+        mechanism_en="Interlocked metrics: symmetric reward and penalty",
         mechanism_zh="指标互锁/业绩双算：奖惩对称"),
     Sheet("InterlockParties", "互锁部门", (
         Column("metric_id", "互锁指标编号", "id", help_en="Interlocked metric id", help_zh="互锁指标编号"),
@@ -237,7 +237,7 @@ SHEETS: tuple[Sheet, ...] = (
                help_zh="事实依据：文件编号、链接、会议纪要等（为空将被驳回）"),
         Column("note", "说明", "text", as_typed=True, optional=True, help_en="Note", help_zh="说明"),
     ), key=("event_id",), kind="transaction",
-        mechanism_en="Collaboration behaviour bonus/penalty (协同行为加减分)",
+        mechanism_en="Collaboration behaviour bonus/penalty",
         mechanism_zh="协同行为加减分"),
     Sheet("Reviews", "复核结论", (
         Column("review_id", "复核编号", "id", help_en="An id from an exception list",
@@ -248,7 +248,7 @@ SHEETS: tuple[Sheet, ...] = (
                help_zh="复核人工号，或 HR"),
         Column("comment", "复核说明", "text", as_typed=True, optional=True, help_en="Comment", help_zh="复核说明"),
     ), key=(), kind="decision",   # not unique: SPEC §6 refuses only *different* decisions
-        mechanism_en="Decisions on review items (异常评分复核机制)",
+        mechanism_en="Decisions on review items",
         mechanism_zh="异常评分复核结论"),
 )
 

@@ -3,6 +3,12 @@ trace.json. Points are numbers rounded to 2 decimals; `sheet` is the canonical E
 An exception carries the decision the run applied to it (SPEC §10.3): {"value", "comment", "by",
 "at"} or null.
 
+The same bytes whatever the report's language: `explanation` and `message` are the stored
+(English) texts, exactly the chained records, and trace.json's `outcome` is the stored outcome,
+with each sentence's template key and values (`says`) from which a program can word it in
+either language (rules/sentences.py). People read the sentences in their own language in the
+trace and the review workbooks (docs/decisions.md, "One language per output").
+
 Each file is what json.dump(build(...)[name], f, ensure_ascii=False, indent=1) writes, plus a
 newline, written by evaluator.canonical.IndentedJSON; the lists are streamed a record at a time.
 """

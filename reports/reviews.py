@@ -78,6 +78,7 @@ from reports.workbook import (SheetFill, Skeleton, cell_look, clean_text, clip, 
                               dropdowns_xml, header, header_footer_xml, landscape, styled_rows)
 from rules.books import describe
 from rules.exceptions import HR, KIND_BY_NAME
+from rules.sentences import message
 
 EDITABLE_FILL = PatternFill("solid", start_color="FFF2CC", end_color="FFF2CC")
 LOCKED_FILL = PatternFill("solid", start_color="F2F2F2", end_color="F2F2F2")
@@ -390,7 +391,7 @@ class _Items:
     def context(self, e: dict) -> list:
         """subject, its name, what was found, why, the cited values."""
         subject = e["subject_id"]
-        return [subject, self.names.of_subject(e["kind"], subject), e["message"],
+        return [subject, self.names.of_subject(e["kind"], subject), message(e, self.lang),
                 self.kind_text(e["kind"]), self.cited.text(e["sources"])]
 
     def recorded(self, d: dict | None) -> str:

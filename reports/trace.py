@@ -9,8 +9,9 @@ the ledger rows cited (each once) and why each department's mechanisms did or di
 What a firing shows is one view (reports/view.py: FiringView, CitedRows); the two files are
 two renderings of it.
 
-Sheet names in references are the ledger's own (its header language, SPEC §7); labels are in
-the report's language.
+Sheet names in references are the ledger's own (its header language, SPEC §7); labels, notes,
+explanations and messages are in the report's language (rules/sentences.py words the run's
+stored sentences).
 
 trace.xlsx is streamed: each firing's row is made as the sheet's XML is written (BulkWriter with
 a renderer of its own), so memory holds one text per cited ledger row, not a row per firing.

@@ -5,10 +5,11 @@
   of statement.xlsx and trace.xlsx and at the top of trace.html.
 - `FiringView`: a firing as the trace shows it (SPEC §8): its rule and description, mechanism,
   subject, sources, and what it produced — result, points, exception kinds, review ids,
-  statuses, assignees, and the explanation; a firing that raised a decided review item shows
-  the decision record it applied (value, by whom, when, its chain link, the comment: SPEC
-  §10.3). Made once per firing by one function; trace.xlsx's rows and trace.html's data are two
-  renderings of it.
+  statuses, assignees, and the explanation (its adjustments' explanations, its exceptions'
+  messages and its notes, in the report's language: rules/sentences.py); a firing that raised a
+  decided review item shows the decision record it applied (value, by whom, when, its chain
+  link, the comment: SPEC §10.3). Made once per firing by one function; trace.xlsx's rows and
+  trace.html's data are two renderings of it.
 - `CitedRows`: each ledger row a firing or an exception cites, as its reference (`周边评价!17`)
   and its line (`周边评价!17: 评价编号=R1; …`), made once per row and shown alike by trace.xlsx,
   trace.html and the review workbooks; `cited_keys`: the rows a run's firings cite, in order.
@@ -26,6 +27,7 @@ from typing import NamedTuple
 from importers.schema import ENUM_ZH
 from reports.labels import SHEET_ORDER, cited_values, firing_mechanism, label, sheet_name
 from rules.books import describe
+from rules.sentences import explanation, message, note_text
 
 # ----------------------------------------------------------------------------- the run
 
@@ -117,6 +119,7 @@ class FiringView:
         self._descriptions: dict[str, str] = {}
         self._to_fix = label(lang, "to_fix")
         self._statuses: dict[str, str] = {}
+        self._notes: dict[str, str] = {}
         # review_id -> the decision record the run applied (evaluator.runs.run_decisions)
         self.decisions: dict[str, dict] = stored.get("decisions") or {}
 
@@ -139,10 +142,11 @@ class FiringView:
         points = None
         kind = review_id = status = assignee = ""
         texts = []
+        lang = self.lang
         if adjs:
             result = "adjustment"
             points = sum((a["points"] for a in adjs), Decimal("0.00"))
-            texts += [a["explanation"] for a in adjs]
+            texts += [explanation(a, lang) for a in adjs]
         else:
             result = "exception" if excs else "note" if notes else "none"
         if excs:
@@ -150,13 +154,19 @@ class FiringView:
             review_id = ", ".join(e["review_id"] for e in excs)
             status = ", ".join(self._status(e) for e in excs)
             assignee = ", ".join(e["assignee_id"] for e in excs)
-            texts += [e["message"] for e in excs]
+            texts += [message(e, lang) for e in excs]
             if self.decisions:
                 texts += [self.decision_text(self.decisions[e["review_id"]]) for e in excs
                           if e["review_id"] in self.decisions]
-        texts += notes
+        texts += map(self._note, notes)
         return Firing(seq, rule, described[0], described[1], f["subject_id"] or "", sources,
                       result, points, kind, review_id, status, assignee, " | ".join(texts))
+
+    def _note(self, note: str) -> str:
+        text = self._notes.get(note)
+        if text is None:
+            text = self._notes[note] = note_text(note, self.lang)
+        return text
 
     def decision_text(self, d: dict) -> str:
         """`复核结论：维持，E1，2026-12-04 10:00 UTC（审计链 #812）：核实属实` — a decision record

@@ -29,9 +29,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from rules.books import describe
+from importers.lang import Text
 from reports.labels import label
 from reports.view import RowIndex
+from rules.books import describe
 from rules.finals import DEPT_MECHANISMS
 from rules.exceptions import KIND_BY_NAME
 
@@ -51,67 +52,63 @@ class Reason:
         return render(lang, self)
 
 
-_TEXT = {  # code: (zh, en); {mech} is the mechanism's name
-    "no_linkage_rows": ("{mech}未计入：该部门没有关联矩阵行",
-                        "{mech} not applied: the department has no Linkage rows"),
-    "front_office": ("{mech}不适用：前台部门", "{mech} not applicable: front office"),
-    "no_counted": ("{mech}未计入：{detail}", "{mech} not applied: {detail}"),
-    "held_some": ("{mech}已计入，{detail}，未计入均值",
-                  "{mech} applied, leaving out {detail}"),
-    "not_a_party": ("{mech}不适用：未参与互锁指标",
-                    "{mech} not applicable: not a party to an interlocked metric"),
-    "invalid_metric": ("{mech}未计入：{metric} 设置无效（{kinds}），HR 须修正台账",
-                       "{mech} not applied: {metric} is invalid ({kinds}), HR fixes the ledger"),
-    "mild_miss": ("{mech}未扣分：{metric} 未达成但未严重未达，须复盘（{status}）",
-                  "{mech}: no penalty, {metric} missed but not severely, post-mortem {status}"),
-    "unexplained": ("{mech}未计入：本次运行没有相关规则触发",
-                    "{mech} not applied: no rule fired for it in this run"),
+_TEXT: dict[str, Text] = {  # code -> the sentence; {mech} is the mechanism's name
+    "no_linkage_rows": Text(zh="{mech}未计入：该部门没有关联矩阵行",
+                            en="{mech} not applied: the department has no Linkage rows"),
+    "front_office": Text(zh="{mech}不适用：前台部门", en="{mech} not applicable: front office"),
+    "no_counted": Text(zh="{mech}未计入：{detail}", en="{mech} not applied: {detail}"),
+    "held_some": Text(zh="{mech}已计入，{detail}，未计入均值",
+                      en="{mech} applied, leaving out {detail}"),
+    "not_a_party": Text(zh="{mech}不适用：未参与互锁指标",
+                        en="{mech} not applicable: not a party to an interlocked metric"),
+    "invalid_metric": Text(zh="{mech}未计入：{metric} 设置无效（{kinds}），HR 须修正台账",
+                           en="{mech} not applied: {metric} is invalid ({kinds}), HR fixes the ledger"),
+    "mild_miss": Text(zh="{mech}未扣分：{metric} 未达成但未严重未达，须复盘（{status}）",
+                      en="{mech}: no penalty, {metric} missed but not severely, post-mortem {status}"),
+    "unexplained": Text(zh="{mech}未计入：本次运行没有相关规则触发",
+                        en="{mech} not applied: no rule fired for it in this run"),
     # employees
-    "beh_rejected": ("{n} 条协同行为记录被驳回（{kinds}）",
-                     "{n} behaviour row(s) rejected ({kinds})"),
-    "beh_withdrawn": ("{n} 条记录因频繁提议复核被撤销而不计分",
-                      "{n} row(s) not credited: frequent-proposer review overturned"),
-    "beh_capped": ("协同行为分超出上限，已调整 {points}",
-                   "behaviour total outside the cap: adjusted by {points}"),
-    "beh_review_open": ("频繁提议待复核（{n} 条加分暂计入）",
-                        "frequent-proposer review open ({n} bonus rows count meanwhile)"),
+    "beh_rejected": Text(zh="{n} 条协同行为记录被驳回（{kinds}）",
+                         en="{n} behaviour row(s) rejected ({kinds})"),
+    "beh_withdrawn": Text(zh="{n} 条记录因频繁提议复核被撤销而不计分",
+                          en="{n} row(s) not credited: frequent-proposer review overturned"),
+    "beh_capped": Text(zh="协同行为分超出上限，已调整 {points}",
+                       en="behaviour total outside the cap: adjusted by {points}"),
+    "beh_review_open": Text(zh="频繁提议待复核（{n} 条加分暂计入）",
+                            en="frequent-proposer review open ({n} bonus rows count meanwhile)"),
 }
+
+# The parts of a "no counted rating" detail, and what they say when there is none.
+_DETAIL: dict[str, Text] = {
+    "pending": Text(zh="{n} 条评价待复核", en="{n} rating{s} held for review"),
+    "overturned": Text(zh="{n} 条评价复核撤销", en="{n} overturned on review"),
+    "rejected": Text(zh="{n} 条评价被驳回", en="{n} rejected"),
+    "none": Text(zh="本期没有对该部门的评价", en="no ratings of this department this period"),
+}
+_SEPARATOR = Text(zh="，", en=", ")      # between the parts of a detail, between kinds
 
 
 def _detail(lang: str, pending: int, overturned: int, rejected: int) -> str:
-    parts = []
-    if lang == "zh":
-        if pending:
-            parts.append(f"{pending} 条评价待复核")
-        if overturned:
-            parts.append(f"{overturned} 条评价复核撤销")
-        if rejected:
-            parts.append(f"{rejected} 条评价被驳回")
-        return "，".join(parts) or "本期没有对该部门的评价"
-    if pending:
-        parts.append(f"{pending} rating{'s' if pending != 1 else ''} held for review")
-    if overturned:
-        parts.append(f"{overturned} overturned on review")
-    if rejected:
-        parts.append(f"{rejected} rejected")
-    return ", ".join(parts) or "no ratings of this department this period"
+    parts = [_DETAIL[key].format(lang, n=n, s="s" if n != 1 else "")
+             for key, n in (("pending", pending), ("overturned", overturned),
+                            ("rejected", rejected)) if n]
+    return _SEPARATOR.pick(lang).join(parts) or _DETAIL["none"].pick(lang)
 
 
 def render(lang: str, r: Reason) -> str:
-    zh, en = _TEXT[r.code]
     p = dict(r.params)
     p["mech"] = label(lang, r.mechanism)
     if r.code in ("no_counted", "held_some"):
         p["detail"] = _detail(lang, p.get("pending", 0), p.get("overturned", 0),
                               p.get("rejected", 0) if r.code == "no_counted" else 0)
     if "kinds" in p:
-        p["kinds"] = ("，" if lang == "zh" else ", ").join(
+        p["kinds"] = _SEPARATOR.pick(lang).join(
             (describe(k)[0] if lang == "zh" else k) for k in p["kinds"])
     if "status" in p:
         p["status"] = label(lang, p["status"])
     if "points" in p:
         p["points"] = f"{p['points']:+.2f}"
-    return (zh if lang == "zh" else en).format(**p)
+    return _TEXT[r.code].format(lang, **p)
 
 
 # ------------------------------------------------------------------------------ departments
@@ -255,8 +252,11 @@ def employee_reasons(stored: dict) -> dict[str, list[Reason]]:
     return dict(out)
 
 
+_REASONS_SEPARATOR = Text(zh="；", en="; ")
+
+
 def join(lang: str, reasons: list[Reason]) -> str:
-    return ("；" if lang == "zh" else "; ").join(r.render(lang) for r in reasons)
+    return _REASONS_SEPARATOR.pick(lang).join(r.render(lang) for r in reasons)
 
 
 # ------------------------------------------------------------------------------ the table

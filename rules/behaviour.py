@@ -35,6 +35,7 @@ from rules.assignees import behaviour_review_assignee
 from rules.company import is_blank
 from rules.kinds import Kinds
 from rules.outcomes import exact, flag, fmt, note, points, round_half_up
+from rules.wording import Wording
 
 if TYPE_CHECKING:       # the context imports the kinds' catalog, which imports this book
     from rules.context import Context, Source
@@ -43,6 +44,27 @@ BOOK = RuleBook("behaviour", zh="协同行为加减分", en="Collaboration behav
 SHEET = "Behaviours"
 MECHANISM = "behaviour"
 KINDS = Kinds(BOOK, mechanisms=(MECHANISM,))
+WORDS = Wording(BOOK.name)
+REJECTED_SAYS = WORDS.template(
+    "behaviour.rejected",
+    zh="{event}：{kind}",
+    en="{event}: {kind}",
+    words={"kind": KINDS})
+FREQUENT_SAYS = WORDS.template(
+    "behaviour.frequent_proposer",
+    zh="{proposer} 本期为 {employee} 提议加分 {n} 条",
+    en="{proposer} proposed {n} bonus rows for {employee}")
+CREDIT_SAYS = WORDS.template(
+    "behaviour.credit",
+    zh="{code} {points} 分，提议人 {proposer}",
+    en="{code} {points} proposed by {proposer}")
+CAP_SAYS = WORDS.template(
+    "behaviour.cap",
+    zh="协同行为合计 {total} 分，超出 ±{cap} 分的上限：调整 {adjust}",
+    en="total {total} outside ±{cap}: {adjust}")
+ACCEPTED = WORDS.note(en="accepted", zh="采纳")
+WITHDRAWN = WORDS.note(en="removed by an overturned BEH_FREQUENT_PROPOSER review",
+                       zh="频繁提议复核（BEH_FREQUENT_PROPOSER）被撤销，本条不计分")
 
 # -- 1. screening a row ---------------------------------------------------------------------
 
@@ -108,7 +130,7 @@ def unauthorized(row):
 @BOOK.fallback("behaviour.accept", m.t == "beh",
                zh="行为记录通过全部检查，予以采纳", en="The row passed every check and is accepted")
 def accept(row):
-    return [note("accepted")]
+    return [note(ACCEPTED)]
 
 
 # -- 2. one proposer, one employee ----------------------------------------------------------
@@ -136,14 +158,15 @@ def pair_ok(pair):
            zh="采纳的行为记录计入分值", en="An accepted row credits its points to the employee")
 def credit(row):
     return [points(exact(row["points_exact"]),
-                   f"{row['code']} {row['points_exact']} proposed by {row['proposer_id']}")]
+                   CREDIT_SAYS(code=row["code"], points=row["points_exact"],
+                               proposer=row["proposer_id"]))]
 
 
 @BOOK.rule("behaviour.withdrawn", (m.t == "beh_apply") & (m.removed == True),
            zh="频繁提议复核被撤销，该记录不计分",
            en="The frequent-proposer review was overturned: the row is not credited")
 def withdrawn(row):
-    return [note("removed by an overturned BEH_FREQUENT_PROPOSER review")]
+    return [note(WITHDRAWN)]
 
 
 # -- 4. the cap -----------------------------------------------------------------------------
@@ -155,7 +178,7 @@ def withdrawn(row):
 def cap(total):
     t, limit = exact(total["total_exact"]), exact(total["cap_exact"])
     bound = limit if t > limit else -limit
-    return [points(bound - t, f"total {fmt(t)} outside ±{fmt(limit)}: {fmt(bound - t)}")]
+    return [points(bound - t, CAP_SAYS(total=fmt(t), cap=fmt(limit), adjust=fmt(bound - t)))]
 
 
 @BOOK.rule("behaviour.within_cap",
@@ -212,7 +235,7 @@ def run(ev, ctx: Context) -> None:
                 if "exception" in o:
                     kind = o["exception"]
                     ctx.exception(entry_, kind, MECHANISM, emp, (r["event_id"],), [src], None,
-                                  f"{r['event_id']}: {KINDS[kind].en}")
+                                  REJECTED_SAYS(event=r["event_id"], kind=kind))
             if firing.rule_id == "behaviour.accept":
                 accepted.append(dict(r, code=entry.code))
 
@@ -232,7 +255,7 @@ def run(ev, ctx: Context) -> None:
                 assignee = behaviour_review_assignee(company.employees, prop, emp)
                 exc = ctx.exception(entry_, "BEH_FREQUENT_PROPOSER", MECHANISM, emp, (prop, emp),
                                     sources, assignee,
-                                    f"{prop} proposed {len(rows)} bonus rows for {emp}")
+                                    FREQUENT_SAYS(proposer=prop, n=str(len(rows)), employee=emp))
                 if exc["status"] == "overturned":
                     removed.update(x["event_id"] for x in rows)
 

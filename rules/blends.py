@@ -32,12 +32,32 @@ from typing import TYPE_CHECKING
 from engine import RuleBook, m
 from rules.kinds import Kinds
 from rules.outcomes import exact, flag, fmt, note, points
+from rules.wording import Wording
 
 if TYPE_CHECKING:       # the context imports the kinds' catalog, which imports this book
     from rules.context import Context
 
 BOOK = RuleBook("blends", zh="周边绩效与责任矩阵加权", en="Peripheral and RACI blends")
 KINDS = Kinds(BOOK, mechanisms=("peripheral",))
+WORDS = Wording(BOOK.name)
+PERIPHERAL_SAYS = WORDS.template(
+    "peripheral.blend",
+    zh="评价分 {r}，客观分 {o}，周边绩效分 {p}：{w} × ({p} − {base})",
+    en="R={r}, O={o}, P={p}; {w} × ({p} − {base})")
+PERIPHERAL_NO_METRICS_SAYS = WORDS.template(
+    "peripheral.blend.no_metrics",
+    zh="评价分 {r}，无客观数据，周边绩效分即评价分：{w} × ({p} − {base})",
+    en="R={r}, no service metrics, P=R; {w} × ({p} − {base})")
+NO_RATINGS_SAYS = WORDS.template(
+    "peripheral.no_ratings",
+    zh="{dept}（{name}）：本期没有计入的周边评价",
+    en="{dept} ({name}): no counted internal rating this period")
+RACI_SAYS = WORDS.template(
+    "raci.blend",
+    zh="责任矩阵评分 {q}：{w} × ({q} − {base})",
+    en="Q={q}; {w} × ({q} − {base})")
+FRONT_OFFICE = WORDS.note(en="not applicable: front office", zh="不适用：前台部门")
+NO_RACI_RATING = WORDS.note(en="no counted RACI rating", zh="没有计入的责任矩阵评分")
 
 
 @BOOK.rule("peripheral.blend", (m.t == "periph") & (m.tier != "front") & (m.counted >= 1),
@@ -46,16 +66,16 @@ KINDS = Kinds(BOOK, mechanisms=("peripheral",))
 def peripheral_blend(d):
     scale, base = exact(d["scale"]), exact(d["base"])
     r = scale * exact(d["score_sum"]) / d["counted"]
+    weight = exact(d["weight"])
     if d["metrics"]:
         o = 100 * exact(d["metric_sum"]) / d["metrics"]
         share = exact(d["objective_share"])
         p = (1 - share) * r + share * o
-        how = f"R={fmt(r)}, O={fmt(o)}, P={fmt(p)}"
+        said = PERIPHERAL_SAYS(r=fmt(r), o=fmt(o), p=fmt(p), w=fmt(weight), base=fmt(base))
     else:
         p = r
-        how = f"R={fmt(r)}, no service metrics, P=R"
-    weight = exact(d["weight"])
-    return [points(weight * (p - base), f"{how}; {fmt(weight)} × ({fmt(p)} − {fmt(base)})")]
+        said = PERIPHERAL_NO_METRICS_SAYS(r=fmt(r), p=fmt(p), w=fmt(weight), base=fmt(base))
+    return [points(weight * (p - base), said)]
 
 
 @KINDS.rejection("PERIPHERAL_NO_RATINGS",
@@ -71,7 +91,7 @@ def peripheral_no_ratings(d):
 @BOOK.rule("peripheral.front_office", (m.t == "periph") & (m.tier == "front"),
            zh="前台部门不参与周边绩效", en="Front office: peripheral rating does not apply")
 def peripheral_front(d):
-    return [note("not applicable: front office")]
+    return [note(FRONT_OFFICE)]
 
 
 @BOOK.rule("raci.blend", (m.t == "raci") & (m.tier != "front") & (m.counted >= 1),
@@ -80,19 +100,19 @@ def peripheral_front(d):
 def raci_blend(d):
     q = exact(d["scale"]) * exact(d["score_sum"]) / d["counted"]
     weight, base = exact(d["weight"]), exact(d["base"])
-    return [points(weight * (q - base), f"Q={fmt(q)}; {fmt(weight)} × ({fmt(q)} − {fmt(base)})")]
+    return [points(weight * (q - base), RACI_SAYS(q=fmt(q), w=fmt(weight), base=fmt(base)))]
 
 
 @BOOK.rule("raci.no_ratings", (m.t == "raci") & (m.tier != "front") & (m.counted == 0),
            zh="没有计入的责任矩阵评分，不调整", en="No counted RACI rating: no RACI adjustment")
 def raci_no_ratings(d):
-    return [note("no counted RACI rating")]
+    return [note(NO_RACI_RATING)]
 
 
 @BOOK.rule("raci.front_office", (m.t == "raci") & (m.tier == "front"),
            zh="前台部门不被责任矩阵评分", en="Front office: RACI rating does not apply")
 def raci_front(d):
-    return [note("not applicable: front office")]
+    return [note(FRONT_OFFICE)]
 
 
 def run(ev, ctx: Context, counted: dict[str, list[dict]]) -> None:
@@ -125,7 +145,7 @@ def run(ev, ctx: Context, counted: dict[str, list[dict]]) -> None:
                     ctx.adjust(entry, "department", d, "peripheral", o, sources)
                 elif "exception" in o:
                     ctx.exception(entry, o["exception"], "peripheral", d, (d,), [dsrc], None,
-                                  f"{d} ({dept['name']}): no counted internal rating this period")
+                                  NO_RATINGS_SAYS(dept=d, name=dept["name"]))
         qs = raci.get(d, [])
         fact = {"t": "raci", "dept_id": d, "tier": dept["tier"], "counted": len(qs),
                 "base": str(dept["base_score"]), "score_sum": _sum_text(r["score"] for r in qs),

@@ -1,11 +1,13 @@
 """The rule books of the five mechanisms, in the order an evaluation runs them, and what can be
 asked of them without running anything: a rule's descriptions, the rules version, the rules
-document (docs/rules.md) with every rule and every exception kind."""
+document (docs/rules.md) with every rule, every exception kind and every sentence the rules
+write (rules/sentences.py)."""
 from __future__ import annotations
 
 from engine import rules_version
 from rules import behaviour, blends, interlocks, linkage, ratings
 from rules.exceptions import KINDS
+from rules.sentences import NOTES, TEMPLATES
 
 BOOKS = (linkage.BOOK, ratings.BOOK, blends.BOOK, interlocks.BOOK, behaviour.BOOK)
 RULES_VERSION = rules_version(BOOKS)
@@ -46,5 +48,24 @@ def rules_markdown() -> str:
         kind_type = f"{k.type} (notice)" if k.notice else k.type
         lines.append(f"| `{k.kind}` | {kind_type} | {k.subject} | {' + '.join(k.key)} "
                      f"| {k.zh} | {k.en} |")
+    lines += ["", "## Sentences — 说明文字", "",
+              "What the rules write for people: adjustment explanations and exception messages "
+              "are templates, filled with the values of each case (`{name}`: an id, a value "
+              "quoted from the ledger, a number as shown; `{kind}`: the exception kind's "
+              "description; `{level}`: the linkage level). A run stores the English text and "
+              "the template's key and values, so each report words them in its own language "
+              "(`rules/wording.py`).", "",
+              "| key | 中文 | English |", "|---|---|---|"]
+    for t in TEMPLATES.values():
+        lines.append(f"| `{t.key}` | {_cell(t.text.zh)} | {_cell(t.text.en)} |")
+    lines += ["", "Notes, which a firing records without values:", "",
+              "| note (stored) | 中文 |", "|---|---|"]
+    for en, text in NOTES.items():
+        lines.append(f"| {_cell(en)} | {_cell(text.zh)} |")
     lines.append("")
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """A sentence in a Markdown table cell: its placeholders as code, its pipes escaped."""
+    return text.replace("|", "\\|").replace("{", "`{").replace("}", "}`")

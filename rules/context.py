@@ -17,6 +17,7 @@ from rules.assignees import HR
 from rules.company import Company
 from rules.kinds import MECHANISMS, ExceptionKind
 from rules.policy import Policy
+from rules.wording import Said
 
 MECHANISM_ORDER = {m: i for i, m in enumerate(MECHANISMS)}
 SHEET_ORDER = {s.name: i for i, s in enumerate(SHEETS)}
@@ -139,7 +140,7 @@ class Context:
         adj = {"subject_type": subject_type, "subject_id": subject_id, "mechanism": mechanism,
                "rule": entry.rule, "points": Decimal(outcome["points"]),
                "sources": list(sources), "explanation": outcome["explanation"],
-               "firing_seq": entry.seq}
+               "says": outcome.get("says"), "firing_seq": entry.seq}
         key = (MECHANISM_ORDER[mechanism], subject_id, after_credits,
                SHEET_ORDER[sources[0][0]], sources[0][1])
         self.adjustments.append((key, adj))
@@ -147,7 +148,9 @@ class Context:
 
     def exception(self, entry: TraceEntry, kind: str, mechanism: str, subject_id: str,
                   key_parts, sources: list[Source], assignee: str | None,
-                  message: str) -> dict:
+                  message: Said) -> dict:
+        """`message`: the book's sentence about this case; its English text is the exception's
+        message, its `says` goes with it (stored in the firing's outcome, evaluator/runs.py)."""
         info = self.kinds[kind]
         rid = info.review_id(self.period, key_parts)
         status = "open"
@@ -155,7 +158,8 @@ class Context:
             status = STATUS_OF_DECISION[self.decisions[rid]]
         exc = {"review_id": rid, "kind": kind, "type": info.type, "subject_id": subject_id,
                "assignee_id": assignee if info.type == "review" else HR, "status": status,
-               "sources": list(sources), "message": message, "firing_seq": entry.seq}
+               "sources": list(sources), "message": message.text, "says": message.says,
+               "firing_seq": entry.seq}
         key = (MECHANISM_ORDER[mechanism], subject_id, SHEET_ORDER[sources[0][0]],
                sources[0][1], self._kind_order[kind], rid)
         self.exceptions.append((key, exc))

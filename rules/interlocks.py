@@ -37,6 +37,7 @@ from engine import RuleBook, m
 from rules.assignees import interlock_review_assignee
 from rules.kinds import Kinds
 from rules.outcomes import TOLERANCE_FLOAT, exact, flag, fmt, note, points
+from rules.wording import Wording
 
 if TYPE_CHECKING:       # the context imports the kinds' catalog, which imports this book
     from rules.context import Context
@@ -45,6 +46,34 @@ BOOK = RuleBook("interlocks", zh="指标互锁", en="Interlocked metrics")
 KINDS = Kinds(BOOK, mechanisms=("interlock",))
 WEIGHT_TOLERANCE = Fraction(1, 1000)
 ACHIEVED_WHEN_ZERO = 1e18      # "lower is better" with actual 0: achieved, a stand-in for +∞
+
+WORDS = Wording(BOOK.name)
+REWARD_SAYS = WORDS.template(
+    "interlock.reward",
+    zh="{metric} 已达成（达成率 {a}）：{bonus} × {w}",
+    en="{metric} achieved (a={a}): {bonus} × {w}")
+REWARD_AT_ZERO_SAYS = WORDS.template(
+    "interlock.reward.actual_zero",
+    zh="{metric} 已达成（实际值为 0，越低越好）：{bonus} × {w}",
+    en="{metric} achieved (actual 0, lower is better): {bonus} × {w}")
+PENALTY_SAYS = WORDS.template(
+    "interlock.penalty",
+    zh="{metric} 严重未达（达成率 {a}）：−{penalty} × {w}",
+    en="{metric} severely missed (a={a}): −{penalty} × {w}")
+INVALID_SAYS = WORDS.template(
+    "interlock.invalid",
+    zh="{metric}（{name}）：{kind}",
+    en="{metric} ({name}): {kind}",
+    words={"kind": KINDS})
+MISSED_SAYS = WORDS.template(
+    "interlock.missed",
+    zh="{metric}（{name}）未达成（达成率 {a}）：{dept} 须参与复盘",
+    en="{metric} ({name}) missed, a={a}: {dept} holds a post-mortem")
+TOO_MANY_SAYS = WORDS.template(
+    "interlock.too_many",
+    zh="{dept} 参与了 {n} 个互锁指标（至多 {max} 个）",
+    en="{dept} is a party to {n} interlocked metrics (at most {max})")
+VALID = WORDS.note(en="valid", zh="设置有效")
 
 
 # -- 1. screening a metric ------------------------------------------------------------------
@@ -81,7 +110,7 @@ def asymmetric(x):
               | ((m.symmetry == "both") & (m.bonus > 0) & (m.penalty > 0))),
            zh="互锁指标设置有效", en="The interlocked metric is valid")
 def valid(x):
-    return [note("valid")]
+    return [note(VALID)]
 
 
 # -- 2. a department's number of metrics ----------------------------------------------------
@@ -109,8 +138,11 @@ def count_ok(d):
            zh="互锁指标达成，各方按权重分享奖励", en="Achieved: the party shares the bonus by weight")
 def reward(p):
     bonus, w = exact(p["bonus_exact"]), exact(p["weight_exact"])
-    return [points(bonus * w, f"{p['metric_id']} achieved ({p['a_text']}): "
-                              f"{fmt(bonus)} × {fmt(w)}")]
+    if not p["a_text"]:                 # lower is better, actual 0
+        said = REWARD_AT_ZERO_SAYS(metric=p["metric_id"], bonus=fmt(bonus), w=fmt(w))
+    else:
+        said = REWARD_SAYS(metric=p["metric_id"], a=p["a_text"], bonus=fmt(bonus), w=fmt(w))
+    return [points(bonus * w, said)]
 
 
 @BOOK.rule("interlock.penalty", (m.t == "party") & (m.a < m.severe_at),
@@ -118,8 +150,8 @@ def reward(p):
            en="Severely missed: the party shares the penalty by weight")
 def penalty(p):
     pen, w = exact(p["penalty_exact"]), exact(p["weight_exact"])
-    return [points(-pen * w, f"{p['metric_id']} severely missed ({p['a_text']}): "
-                             f"−{fmt(pen)} × {fmt(w)}")]
+    return [points(-pen * w, PENALTY_SAYS(metric=p["metric_id"], a=p["a_text"], penalty=fmt(pen),
+                                          w=fmt(w)))]
 
 
 @KINDS.review("INTERLOCK_MISSED", (m.t == "party") & (m.a < m.achieved_at),
@@ -154,7 +186,8 @@ def run(ev, ctx: Context) -> None:
             for o in firing.outcomes:
                 if "exception" in o:
                     ctx.exception(entry, o["exception"], "interlock", mid, (mid,), metric_sources,
-                                  None, f"{mid} ({metric['name']}): {KINDS[o['exception']].en}")
+                                  None, INVALID_SAYS(metric=mid, name=metric["name"],
+                                                     kind=o["exception"]))
             is_valid = is_valid or firing.rule_id == "interlock.valid"
         if not is_valid:
             continue
@@ -170,7 +203,7 @@ def run(ev, ctx: Context) -> None:
             d = p["dept_id"]
             fact = {"t": "party", "metric_id": mid, "dept_id": d,
                     "a": ACHIEVED_WHEN_ZERO if a is None else float(a),
-                    "a_text": "actual 0, lower is better" if a is None else f"a={fmt(a)}",
+                    "a_text": "" if a is None else fmt(a),      # shown; "": actual 0
                     "achieved_at": 1 - TOLERANCE_FLOAT, "severe_at": float(severe) - TOLERANCE_FLOAT,
                     "bonus_exact": str(metric["bonus_points"]),
                     "penalty_exact": str(metric["penalty_points"]),
@@ -184,8 +217,8 @@ def run(ev, ctx: Context) -> None:
                         assignee = interlock_review_assignee(ctx.company.employees,
                                                              ctx.company.departments, d)
                         ctx.exception(entry, "INTERLOCK_MISSED", "interlock", d, (mid, d), sources,
-                                      assignee, f"{mid} ({metric['name']}) missed, "
-                                                f"{fact['a_text']}: {d} holds a post-mortem (复盘)")
+                                      assignee, MISSED_SAYS(metric=mid, name=metric["name"],
+                                                            a=fact["a_text"], dept=d))
     for d in sorted(named_in):
         rows = named_in[d]
         sources = [("InterlockParties", p["row"]) for p in rows]
@@ -195,5 +228,5 @@ def run(ev, ctx: Context) -> None:
             entry = ctx.record(firing, d, sources)
             for o in firing.outcomes:
                 ctx.exception(entry, "INTERLOCK_TOO_MANY", "interlock", d, (d,), sources, None,
-                              f"{d} is a party to {len(rows)} interlocked metrics "
-                              f"(at most {ip.max_metrics_per_dept})")
+                              TOO_MANY_SAYS(dept=d, n=str(len(rows)),
+                                            max=str(ip.max_metrics_per_dept)))

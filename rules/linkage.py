@@ -23,12 +23,22 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from engine import RuleBook, m
+from importers.lang import Text
+from importers.schema import ENUM_ZH
 from rules.outcomes import exact, fmt, points
+from rules.wording import Wording
 
 if TYPE_CHECKING:
     from rules.context import Context
 
 BOOK = RuleBook("linkage", zh="差异化关联矩阵", en="Differentiated linkage matrix")
+WORDS = Wording(BOOK.name)
+LEVELS = {level: Text(zh=zh, en=level) for level, zh in ENUM_ZH["level"].items()}
+BLEND_SAYS = WORDS.template(
+    "linkage.blend",
+    zh="{kpi} 公司系数 {c}，关联度{level}：{w} × ({c100} − {base})",
+    en="{kpi} C={c} at {level}: {w} × ({c100} − {base})",
+    words={"level": LEVELS})
 
 
 @BOOK.rule("linkage.blend", m.t == "link",
@@ -46,8 +56,8 @@ def blend(link):
         w = w * total_cap / total
     base = exact(link["base"])
     return [points(w * (100 * c - base),
-                   f"{link['kpi_id']} C={fmt(c)} at {link['level']}: "
-                   f"{fmt(w)} × ({fmt(100 * c)} − {fmt(base)})")]
+                   BLEND_SAYS(kpi=link["kpi_id"], c=fmt(c), level=link["level"], w=fmt(w),
+                              c100=fmt(100 * c), base=fmt(base)))]
 
 
 def run(ev, ctx: Context) -> None:

@@ -3,9 +3,13 @@
 An action returns a list of outcome dicts; the evaluator turns each into a stored adjustment or
 exception with its subject, sources and assignee (evaluator/evaluate.py). Three shapes:
 
-    points(value, "explanation")   -> {"points": "8.11", "explanation": …}     an adjustment
-    flag("BEH_NO_EVIDENCE")        -> {"exception": "BEH_NO_EVIDENCE"}          a rejection/review
-    note("accepted")               -> {"note": "accepted"}                      a classification
+    points(value, BLEND(…))  -> {"points": "8.11", "explanation": …, "says": […]}   an adjustment
+    flag("BEH_NO_EVIDENCE")  -> {"exception": "BEH_NO_EVIDENCE"}                   a rejection/review
+    note(ACCEPTED)           -> {"note": "accepted"}                               a classification
+
+An explanation is said by one of the book's sentence templates (rules/wording.py): the outcome
+keeps its English text and, under "says", the template's key and arguments, from which a report
+renders it in its own language.
 
 Facts carry exact values as text ("70", "0.25"): the engine compares doubles, which is fine for
 classification against a threshold, but every point that reaches a statement is computed here,
@@ -16,6 +20,8 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 from fractions import Fraction
+
+from rules.wording import Said
 
 # SPEC §5.7: achievement ratios and the outlier distance meet their thresholds at this tolerance
 # (0.7/0.875 is 0.8). The engine compares them as doubles: the rule books subtract it from the
@@ -34,8 +40,9 @@ def round_half_up(value: Fraction) -> Decimal:
     return Decimal(-cents if value < 0 else cents).scaleb(-2)
 
 
-def points(value: Fraction, explanation: str) -> dict:
-    return {"points": str(round_half_up(value)), "explanation": explanation}
+def points(value: Fraction, explanation: Said) -> dict:
+    return {"points": str(round_half_up(value)), "explanation": explanation.text,
+            "says": explanation.says}
 
 
 def flag(kind: str) -> dict:

@@ -39,6 +39,7 @@ policy) and `policy.sha256` is its SHA-256, recorded with every run.
 """
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import json
@@ -114,6 +115,31 @@ BANDS: dict[tuple[str, str], tuple[str, str, Text]] = {
 }
 
 
+# What a value of each kind must be, worded for a type error's "allowed".
+EXPECTED: dict[str, Text] = {
+    NUMBER: Text(zh="数字", en="a number"),
+    COUNT: Text(zh="整数", en="a whole number"),
+    FLAG: Text(zh="`true` 或 `false`", en="true or false"),
+    TEXT: Text(zh="文本", en="a text"),
+    "catalog": Text(zh="以行为代码为键的表", en="a table of codes"),
+}
+READABLE_TOML = Text(zh="可读取的 TOML 文件", en="a readable TOML file")
+VALID_TOML = Text(zh="有效的 TOML 文件", en="a valid TOML file")
+# Why a file cannot be read, in Chinese, for the errors a user meets (the OS words it in English).
+_OS_ERRORS = {errno.ENOENT: "文件不存在", errno.EACCES: "没有读取权限", errno.EISDIR: "这是一个文件夹",
+              errno.EPERM: "没有读取权限"}
+_TOML_WHERE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _invalid_toml(exc: Exception) -> Text:
+    """What is wrong with a file that is not TOML: tomllib's own words in English; in Chinese,
+    where (line and column), which is what a reader can act on."""
+    where = _TOML_WHERE.search(str(exc))
+    zh = (f"不是有效的 TOML：第 {where[1]} 行第 {where[2]} 列有语法错误" if where
+          else "不是有效的 TOML（无法解析，或不是 UTF-8 编码）")
+    return Text(zh=zh, en=f"not valid TOML ({exc})")
+
+
 # ---------------------------------------------------------------------------------------------
 # Issues (errors and warnings) are data: collected, never raised one by one.
 
@@ -121,8 +147,10 @@ BANDS: dict[tuple[str, str], tuple[str, str, Text]] = {
 class PolicyIssue:
     """One finding of the policy check: which key, what value, what is allowed.
 
-    `key` and `value` and `allowed` read the same in both languages (they are the file's own
-    words and numbers); `what` says what is wrong.
+    `key` and `value` read the same in both languages (they are the file's own words and
+    numbers); `what` says what is wrong; `allowed` is a Text where it is worded (a readable
+    TOML file: 可读取的 TOML 文件), the same text in both languages where it is keys and
+    numbers ("< 1", "0.20–0.30").
     """
     code: str           # unreadable | unknown_key | type | negative | weight_sum | range | order
     #                     | min_count | symmetry | catalog_malformed | catalog_order | catalog_sign
@@ -130,13 +158,14 @@ class PolicyIssue:
     severity: str       # "error" | "warning"
     key: str            # dotted key, e.g. "linkage.high" or "behaviour.catalog.LEAD"
     value: str          # the value found, as written in TOML
-    allowed: str        # the allowed range or values
+    allowed: Text | str  # the allowed range or values
     what: Text          # what is wrong
 
     def message(self, lang: str = "en") -> str:
+        allowed = self.allowed if isinstance(self.allowed, str) else self.allowed.pick(lang)
         if lang == "zh":
-            return f"{self.key} = {self.value}：{self.what.zh}；允许：{self.allowed}"
-        return f"{self.key} = {self.value}: {self.what.en}; allowed: {self.allowed}"
+            return f"{self.key} = {self.value}：{self.what.zh}；允许：{allowed}"
+        return f"{self.key} = {self.value}: {self.what.en}; allowed: {allowed}"
 
     def __str__(self) -> str:
         return self.message("en")
@@ -365,12 +394,14 @@ def _read_toml(path: Path) -> tuple[dict | None, list[PolicyIssue]]:
         with open(path, "rb") as f:
             return tomllib.load(f, parse_float=Decimal), []
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        return None, [PolicyIssue("unreadable", "error", str(path), "-", "a readable TOML file",
-                                  Text(zh=f"无法读取政策文件（{reason}）", en=f"cannot read the policy file ({reason})"))]
+        reason = Text(zh=_OS_ERRORS.get(exc.errno, exc.strerror or type(exc).__name__),
+                      en=exc.strerror or type(exc).__name__)
+        return None, [PolicyIssue("unreadable", "error", str(path), "-", READABLE_TOML,
+                                  Text(zh=f"无法读取政策文件（{reason.zh}）",
+                                       en=f"cannot read the policy file ({reason.en})"))]
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        return None, [PolicyIssue("unreadable", "error", str(path), "-", "a valid TOML file",
-                                  Text(zh=f"不是有效的 TOML（{exc}）", en=f"not valid TOML ({exc})"))]
+        return None, [PolicyIssue("unreadable", "error", str(path), "-", VALID_TOML,
+                                  _invalid_toml(exc))]
 
 
 @functools.lru_cache(maxsize=1)
@@ -427,14 +458,15 @@ def _merge_into(merged: dict, user: dict, errors: list[PolicyIssue]) -> None:
             errors.append(_unknown(section, table, ", ".join(SCHEMA)))
             continue
         if not isinstance(table, dict):
-            errors.append(_type_error(section, table, "a table [" + section + "]"))
+            errors.append(_type_error(section, table, Text(zh=f"表 [{section}]",
+                                                           en=f"a table [{section}]")))
             continue
         for key, value in table.items():
             if key not in SCHEMA[section]:
                 errors.append(_unknown(f"{section}.{key}", value, ", ".join(SCHEMA[section])))
             elif SCHEMA[section][key] == CATALOG:
                 if not isinstance(value, dict):
-                    errors.append(_type_error(f"{section}.{key}", value, "a table of codes"))
+                    errors.append(_type_error(f"{section}.{key}", value, EXPECTED["catalog"]))
                 else:
                     # The catalog merges by code: a file may redefine one code or add new ones
                     # without repeating the whole list.
@@ -448,7 +480,7 @@ def _unknown(key: str, value: Any, allowed: str) -> PolicyIssue:
                        Text(zh="未知的配置项", en="unknown key"))
 
 
-def _type_error(key: str, value: Any, expected: str) -> PolicyIssue:
+def _type_error(key: str, value: Any, expected: Text) -> PolicyIssue:
     return PolicyIssue("type", "error", key, show(value), expected,
                        Text(zh="类型错误", en="wrong type"))
 
@@ -488,27 +520,27 @@ def _convert(key: str, kind: str, raw: Any, errors: list[PolicyIssue]) -> Any:
     if kind == CATALOG:
         if isinstance(raw, dict):
             return raw
-        errors.append(_type_error(key, raw, "a table of codes"))
+        errors.append(_type_error(key, raw, EXPECTED["catalog"]))
         return None
     if kind == NUMBER:
         number = _number(raw)
         if number is None:
-            errors.append(_type_error(key, raw, "a number"))
+            errors.append(_type_error(key, raw, EXPECTED[NUMBER]))
         return number
     if kind == COUNT:
         number = _number(raw)
         if number is None or number != number.to_integral_value():
-            errors.append(_type_error(key, raw, "a whole number"))
+            errors.append(_type_error(key, raw, EXPECTED[COUNT]))
             return None
         return int(number)
     if kind == FLAG:
         if isinstance(raw, bool):
             return raw
-        errors.append(_type_error(key, raw, "true or false"))
+        errors.append(_type_error(key, raw, EXPECTED[FLAG]))
         return None
     if isinstance(raw, str):      # TEXT
         return raw
-    errors.append(_type_error(key, raw, "a text"))
+    errors.append(_type_error(key, raw, EXPECTED[TEXT]))
     return None
 
 
@@ -541,35 +573,43 @@ def _check_catalog(raw: dict | None, default_signs: dict[str, int],
         if not well_formed:
             errors.append(PolicyIssue(
                 "catalog_malformed", "error", key, show(entry),
-                '[min, max, "中文", "English"] under an upper-case code (A–Z, 0–9, _)',
+                Text(zh='[最低分, 最高分, "中文名称", "英文名称"]，代码为大写字母、数字或 _',
+                     en='[min, max, "Chinese name", "English name"] under an upper-case code '
+                        '(A–Z, 0–9, _)'),
                 Text(zh="行为清单条目格式错误", en="malformed catalog entry")))
             ok = False
             continue
         if lo > hi:
-            errors.append(PolicyIssue("catalog_order", "error", key, show(entry), "min ≤ max",
+            errors.append(PolicyIssue("catalog_order", "error", key, show(entry),
+                                      Text(zh="最低分 ≤ 最高分", en="min ≤ max"),
                                       Text(zh="最低分大于最高分", en="min is greater than max")))
             ok = False
         expected = default_signs.get(code)
         if expected == 1 and not lo > 0:
             errors.append(PolicyIssue(
-                "catalog_sign", "error", key, show(entry), "0 < min ≤ max",
+                "catalog_sign", "error", key, show(entry),
+                Text(zh="0 < 最低分 ≤ 最高分", en="0 < min ≤ max"),
                 Text(zh=f"{code} 是加分行为，分值区间须为正", en=f"{code} is a bonus behaviour: its range must be positive")))
             ok = False
         elif expected == -1 and not hi < 0:
             errors.append(PolicyIssue(
-                "catalog_sign", "error", key, show(entry), "min ≤ max < 0",
+                "catalog_sign", "error", key, show(entry),
+                Text(zh="最低分 ≤ 最高分 < 0", en="min ≤ max < 0"),
                 Text(zh=f"{code} 是减分行为，分值区间须为负", en=f"{code} is a penalty behaviour: its range must be negative")))
             ok = False
         elif expected is None and not ((lo > 0 and hi > 0) or (lo < 0 and hi < 0)):
             errors.append(PolicyIssue(
-                "catalog_sign", "error", key, show(entry), "0 < min ≤ max, or min ≤ max < 0",
+                "catalog_sign", "error", key, show(entry),
+                Text(zh="0 < 最低分 ≤ 最高分，或 最低分 ≤ 最高分 < 0",
+                     en="0 < min ≤ max, or min ≤ max < 0"),
                 Text(zh="分值区间须全为加分或全为减分", en="a range must be all bonus or all penalty")))
             ok = False
         label = normalize_label(entry[2])
         if label in names:
             errors.append(PolicyIssue(
                 "catalog_duplicate", "error", key, show(entry[2]),
-                f"a Chinese name not used by {names[label]}",
+                Text(zh=f"{names[label]} 未使用的中文名称",
+                     en=f"a Chinese name not used by {names[label]}"),
                 Text(zh=f"与 {names[label]} 的中文名称重复", en=f"the same Chinese name as {names[label]}")))
             ok = False
         names.setdefault(label, code)

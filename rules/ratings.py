@@ -35,6 +35,7 @@ from rules.assignees import rating_review_assignee
 from rules.company import is_blank, norm_dimension
 from rules.kinds import Kinds
 from rules.outcomes import TOLERANCE_FLOAT, flag, note
+from rules.wording import Wording
 
 if TYPE_CHECKING:       # the context imports the kinds' catalog, which imports this book
     from rules.context import Context
@@ -45,6 +46,39 @@ SHEETS = ("InternalRatings", "RaciRatings")
 # the sheet's mechanism with each exception.
 KINDS = Kinds(BOOK, mechanisms=("peripheral", "raci"))
 RATING_KEY = ("sheet", "rating_id")
+
+WORDS = Wording(BOOK.name)
+REJECTED_SAYS = WORDS.template(
+    "rating.rejected",
+    zh="{rating}（评价人 {rater}）：{kind}",
+    en="{rating} by {rater}: {kind}",
+    words={"kind": KINDS})
+# A review's message says who rated what, then why it is reviewed.
+REVIEW_SAYS = {
+    "RATING_EXTREME": WORDS.template(
+        "rating.extreme",
+        zh="{rating}：{rater} 对 {dept} 的“{dimension}”评分 {score}，为极端分",
+        en="{rating}: {rater} rated {dept} {score} on {dimension} (extreme)"),
+    "RATING_LOW_NO_COMMENT": WORDS.template(
+        "rating.low_no_comment",
+        zh="{rating}：{rater} 对 {dept} 的“{dimension}”评分 {score}，未填写评价说明",
+        en="{rating}: {rater} rated {dept} {score} on {dimension} without a comment"),
+    "RATING_OUTLIER": WORDS.template(
+        "rating.outlier",
+        zh="{rating}：{rater} 对 {dept} 的“{dimension}”评分 {score}；其他评价人的均值为 {mean}"
+           "（{n} 条评价）",
+        en="{rating}: {rater} rated {dept} {score} on {dimension}; the other raters' mean is "
+           "{mean} ({n} ratings)"),
+    "RATING_MUTUAL_LOW": WORDS.template(
+        "rating.mutual_low",
+        zh="{rating}：{rater} 对 {dept} 的“{dimension}”评分 {score}；{dept} 也在 {counterparts} "
+           "中给出低分",
+        en="{rating}: {rater} rated {dept} {score} on {dimension}; {dept} rated back low in "
+           "{counterparts}"),
+}
+ACCEPTED = WORDS.note(en="accepted", zh="采纳")
+COUNTED = WORDS.note(en="counted", zh="计入均值")
+HELD = WORDS.note(en="held", zh="暂不计入均值")
 
 # -- 1. screening ---------------------------------------------------------------------------
 
@@ -89,7 +123,7 @@ def raci_reverse(r):
 @BOOK.fallback("rating.accept", m.t == "rating",
                zh="评价通过全部检查，予以采纳", en="The rating passed every check and is accepted")
 def accept(r):
-    return [note("accepted")]
+    return [note(ACCEPTED)]
 
 
 # -- 2. review triggers ---------------------------------------------------------------------
@@ -148,7 +182,7 @@ def screened(r):
            & ((m.open == 0) | (m.hold_pending == False)),
            zh="评价计入部门均值", en="The rating counts in its department's average")
 def count(r):
-    return [note("counted")]
+    return [note(COUNTED)]
 
 
 @BOOK.rule("rating.hold",
@@ -157,7 +191,7 @@ def count(r):
            zh="评价待复核或复核撤销，暂不计入均值",
            en="The rating is held out of the averages (review open or overturned)")
 def hold(r):
-    return [note("held")]
+    return [note(HELD)]
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -200,7 +234,8 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
                     kind = o["exception"]
                     ctx.exception(entry, kind, mechanism, r["ratee_dept_id"],
                                   (sheet, r["rating_id"]), [src], None,
-                                  f"{r['rating_id']} by {r['rater_id']}: {KINDS[kind].en}")
+                                  REJECTED_SAYS(rating=r["rating_id"], rater=r["rater_id"],
+                                                kind=kind))
             if firing.rule_id == "rating.accept":
                 accepted.append(r)
 
@@ -310,12 +345,12 @@ def _units(values) -> tuple[list[int], int]:
 
 
 def _review_message(kind: str, r: dict, peer_mean: float | None, peer_count: int,
-                    counterparts: list[dict]) -> str:
-    who = f"{r['rating_id']}: {r['rater_id']} rated {r['ratee_dept_id']} {r['score']} on {r['dimension']}"
+                    counterparts: list[dict]):
+    """The message of a rating review: who rated what, and why it is reviewed."""
+    says = dict(rating=r["rating_id"], rater=r["rater_id"], dept=r["ratee_dept_id"],
+                score=str(r["score"]), dimension=r["dimension"])
     if kind == "RATING_OUTLIER":
-        return f"{who}; the other raters' mean is {peer_mean:.2f} ({peer_count} ratings)"
-    if kind == "RATING_MUTUAL_LOW":
-        return f"{who}; {r['ratee_dept_id']} rated back low in {', '.join(c['rating_id'] for c in counterparts)}"
-    if kind == "RATING_LOW_NO_COMMENT":
-        return f"{who} without a comment"
-    return f"{who} (extreme)"
+        says.update(mean=f"{peer_mean:.2f}", n=str(peer_count))
+    elif kind == "RATING_MUTUAL_LOW":
+        says["counterparts"] = [c["rating_id"] for c in counterparts]
+    return REVIEW_SAYS[kind](**says)

@@ -224,7 +224,7 @@ def test_a_database_written_before_still_verifies(db_url):
     with engine.begin() as c:
         c.execute(t.update().where(t.c.row == 5).values(base_score=Decimal("88.12")))
     with Session(db.reader(engine)) as s, s.begin():
-        assert chain.verify(s).problem == "import 1: Employees row 5 was changed"
+        assert chain.verify(s).problem.en == "import 1: Employees row 5 was changed"
 
 
 # ----------------------------------------------------------------------------- a run's records

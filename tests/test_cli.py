@@ -198,7 +198,7 @@ def test_status_lists_what_the_database_holds(setup):
     code, out, _ = cli("status", "--db", url, "--lang", "zh")
     lines = out.splitlines()
     assert code == 0 and lines[0] == f"数据库：{url}" and lines[1] == "2026-11："
-    assert lines[2].startswith("  当前台账：导入记录 #1 ledger.xlsx（sha256 ")
+    assert lines[2].startswith("  当前台账：导入记录 #1 ledger.xlsx（SHA-256 ")
     assert lines[3] == "  未关闭（结果为暂定）"
     assert lines[4].startswith("  最新评估：运行记录 #1，") and lines[4].endswith(
         "：调整 6 项，异常 3 项，复核 待决 3 / 已决 0")
@@ -242,6 +242,14 @@ def test_commands_speak_the_language_of_the_imported_ledger(tmp_path, db_url, mo
     code, out, _ = cli("verify", "--db", db_url, "--lang", "en")
     assert code == 0 and out.splitlines() [0] == f"Database: {db_url}"
     assert out.splitlines()[1].startswith("Audit chain verified: ")
+    # a failed verification names the changed record in the command's language too
+    with sa.create_engine(db_url).begin() as c:
+        c.execute(sa.text("UPDATE adjustment SET points = '9.11' WHERE ord = 1"))
+        aid = c.execute(sa.text("SELECT id FROM adjustment WHERE ord = 1")).scalar()
+        seq = c.execute(sa.text("SELECT seq FROM chain_link WHERE record_type = 'adjustment' "
+                                f"AND record_id = {aid}")).scalar()
+    code, _, err = cli("verify", "--db", db_url)
+    assert code == 1 and err == f"审计链校验失败：调整 {aid}（审计链第 {seq} 条）已被改动\n"
 
 
 def test_help_and_usage_errors_in_chinese(monkeypatch, capsys):

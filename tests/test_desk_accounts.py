@@ -186,7 +186,7 @@ def test_a_bad_ledger_shows_its_cells_in_the_page_in_its_language(desk, tmp_path
     r = hr.post(f"/periods/{PERIOD}/upload", data={"csrf_token": token},
                 files={"file": ("坏台账.xlsx", bad.read_bytes())})
     assert r.status_code == 422
-    assert "部门!E3 (部门绩效得分): 应为数字" in r.text
+    assert "部门!E3（部门绩效得分）：应为数字" in r.text
     assert "Upload a ledger" in r.text                       # the page itself in English
     r = hr.post("/language", data={"lang": "zh", "csrf_token": token, "back": f"/periods/{PERIOD}"})
     assert r.headers["location"] == f"/periods/{PERIOD}"

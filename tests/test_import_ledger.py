@@ -392,7 +392,7 @@ def test_chinese_headers_give_chinese_messages(tmp_path):
     with pytest.raises(LedgerRefused) as e:
         read_ledger(path)
     assert e.value.lang == "zh"
-    assert [str(p) for p in e.value.problems] == ["协同行为!E2 (分值): 应为数字，实际为 'abc'"]
+    assert [str(p) for p in e.value.problems] == ["协同行为!E2（分值）：应为数字，实际为 'abc'"]
     p = e.value.problems[0]
     assert (p.sheet, p.cell, p.column, p.kind) == ("协同行为", "E2", "points", "number")
     # the lang argument wins; the sheet, cell and quoted value stay as they are
@@ -405,10 +405,10 @@ def test_chinese_wording_of_other_problems(tmp_path):
     book["部门"].append(["D1", "重复", "后台", "E9", 300])
     book["员工"].append(["E2", "李四", "D1", "E2", None])
     assert refused(write_xlsx(tmp_path / "l.xlsx", book)) == [
-        "部门!A3 (部门编号): 应为唯一的部门编号，实际为 'D1' 重复（首次出现于 A2）",
-        "部门!D3 (负责人工号): 应为「员工」表中存在的工号，实际为 'E9'",
-        "部门!E3 (部门绩效得分): 应为 0 到 200 之间的数字，实际为 300",
-        "员工!D3 (上级工号): 应为他人的工号（不能是本人），实际为 'E2'（本人）",
+        "部门!A3（部门编号）：应为唯一的部门编号，实际为 'D1' 重复（首次出现于 A2）",
+        "部门!D3（负责人工号）：应为「员工」表中存在的工号，实际为 'E9'",
+        "部门!E3（部门绩效得分）：应为 0 到 200 之间的数字，实际为 300",
+        "员工!D3（上级工号）：应为他人的工号（不能是本人），实际为 'E2'（本人）",
     ]
 
 

@@ -280,9 +280,9 @@ def test_an_outdated_stamped_workbook_is_refused(story):
     first = story["decided"][story["extreme"]]
     assert code == 1 and err.splitlines() == [
         f"{outdated}：复核清单被拒绝，共 1 个问题：",
-        f"  复核结论!G2 (结论)：'{story['extreme']}' 已于 {_minute(first['decided_at'])} UTC 由 E1 "
-        f"作出结论 confirm，晚于本复核清单的发放时间（{stamp.issued_at.strftime('%Y-%m-%d %H:%M')} "
-        "UTC）；此处的 overturn 来自过时的副本，会推翻较新的结论。请使用较新的复核清单，或由 HR 以 --supersede "
+        f"  复核结论!G2（结论）：'{story['extreme']}' 已于 {_minute(first['decided_at'])} UTC 由 E1 "
+        f"作出结论 维持，晚于本复核清单的发放时间（{stamp.issued_at.strftime('%Y-%m-%d %H:%M')} "
+        "UTC）；此处的 撤销 来自过时的副本，会推翻较新的结论。请使用较新的复核清单，或由 HR 以 --supersede "
         "强制记录",
         "未记录任何结论。"]
 

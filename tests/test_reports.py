@@ -208,17 +208,22 @@ def test_trace_xlsx_lists_every_firing_with_sources_and_results(run):
     assert r[5] == "部门!3; 周边评价!2"
     assert r[6] == ("部门!3: 部门编号=M; 部门名称=产品部; 层级=中台; 负责人工号=M1; 部门绩效得分=70\n"
                     "周边评价!2: 评价编号=R1; 评价人工号=F2; 被评部门编号=M; 评价维度=响应速度; 分数=4")
-    assert r[7] == "调整" and r[8] == 1.5 and r[13] == "R=80, no service metrics, P=R; 0.15 × (80 − 70)"
+    assert r[7] == "调整" and r[8] == 1.5
+    assert r[13] == "评价分 80，无客观数据，周边绩效分即评价分：0.15 × (80 − 70)"
     assert wb["规则触发"].cell(row=rows.index(r) + 1, column=9).number_format == "0.00"
-    # every adjustment and every exception appears beside the firing that produced it
+    # every adjustment and every exception appears beside the firing that produced it; the
+    # English trace words it as the JSON files do (the stored texts, SPEC §10.5)
+    en_rows = sheet_rows(openpyxl.load_workbook(run["en"] / "trace.xlsx")["Firings"])
+    assert [x[:2] for x in en_rows[1:]] == [x[:2] for x in rows[1:]]
     for a in adjustments:
-        row = next(x for x in rows[1:] if x[7] == "调整" and x[4] == a["subject_id"]
-                   and x[1] == a["rule"] and x[13].startswith(a["explanation"]))
-        assert row[8] == a["points"]
+        i = next(i for i, x in enumerate(en_rows) if x[7] == "adjustment"
+                 and x[4] == a["subject_id"] and x[1] == a["rule"]
+                 and x[13].startswith(a["explanation"]))
+        assert rows[i][8] == en_rows[i][8] == a["points"] and rows[i][7] == "调整"
     for e in exceptions:
-        row = next(x for x in rows[1:] if x[10] == e["review_id"])
-        assert row[9] == e["kind"] and row[12] == e["assignee_id"]
-        assert e["message"] in row[13]
+        i = next(i for i, x in enumerate(rows) if x[10] == e["review_id"])
+        assert rows[i][9] == e["kind"] and rows[i][12] == e["assignee_id"]
+        assert e["message"] in en_rows[i][13]
     run_info = dict(r for r in sheet_rows(wb["运行信息"])[1:])
     assert set(run_info) >= {"考核期", "运行记录", "台账文件", "台账 SHA-256", "政策 SHA-256",
                              "规则版本", "程序版本", "审计链校验", "审计链最新哈希"}
@@ -273,7 +278,9 @@ def test_each_review_workbook_holds_only_its_assignee_items(run):
                            "复核说明", "复核人工号", "状态", "已记录的结论", "异常类型"]
         mine = [e for e in exceptions if e["type"] == "review" and e["assignee_id"] == who]
         assert [r[0] for r in rows[1:]] == [e["review_id"] for e in mine]
-        assert [r[3] for r in rows[1:]] == [e["message"] for e in mine]
+        # what was found: in the report's language (the English report's are the stored words)
+        en = sheet_rows(openpyxl.load_workbook(run["en"] / "reviews" / f"{who}.xlsx")["Reviews"])
+        assert [r[3] for r in en[1:]] == [e["message"] for e in mine]
         assert all(r[6] is None and r[7] is None and r[8] == who for r in rows[1:])
         assert [r[11] for r in rows[1:]] == [e["kind"] for e in mine]
         assert all(r[9] == "待复核" and r[10] is None for r in rows[1:])
@@ -292,6 +299,7 @@ def test_each_review_workbook_holds_only_its_assignee_items(run):
     # names beside every id: the subject's, and the rater's and rated department's in the
     # cited values (F3's name is a formula: text all the same)
     assert r2[1:3] == ["M", "产品部"]
+    assert r2[3:5] == ["R2：F3 对 M 的“专业能力”评分 5.0，为极端分", "极端高分或低分，须复核"]
     assert r2[5] == (f"周边评价!3: 评价编号=R2; 评价人工号=F3（{INJECT_NAME}）; 被评部门编号=M（产品部）; "
                      f"评价维度=专业能力; 分数=5; 评价说明={INJECT_COMMENT}")
 

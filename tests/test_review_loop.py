@@ -107,7 +107,7 @@ def test_filled_review_workbooks_move_the_scores(loop):
     code, out, err = cli("decisions", bad, "--period", PERIOD, "--db", url)
     assert code == 1 and out == f"数据库：{url}\n"
     assert err.startswith(f"{bad}：复核清单被拒绝，共 1 个问题：")
-    assert "复核结论!I3 (复核人工号)：应为该事项的复核人 'F1' 或 HR，实际为 'F2'" in err
+    assert "复核结论!I3（复核人工号）：应为该事项的复核人 'F1' 或 HR，实际为 'F2'" in err
     assert err.rstrip().endswith("未记录任何结论。")
     assert db_state(url) == before
 

@@ -30,6 +30,7 @@ from reports import json_files, labels, trace
 from reports.labels import firing_mechanism, label, show_value
 from reports.workbook import FORMULA_LEADS, BulkWriter
 from rules.books import describe
+from rules.sentences import explanation, message, note_text
 from tests.ledgers import PERIOD, small_company
 
 
@@ -56,7 +57,8 @@ def stored_run(url: str):
         result = verify(session, PERIOD)
         head = session.exec(select(ChainLink).order_by(ChainLink.seq.desc()).limit(1)).first()
     engine.dispose()
-    chain = {"ok": result.ok, "checked": result.checked, "problem": result.problem,
+    chain = {"ok": result.ok, "checked": result.checked,
+             "problem": result.problem.en if result.problem else None,
              "head": head.hash}
     return stored, rows, chain, imp.lang, imp.file_name
 
@@ -120,7 +122,8 @@ def clip(text: str) -> str:
 
 def trace_rows(stored: dict, lang: str) -> list[SimpleNamespace]:
     """The firings joined with what they produced (adjustments and exceptions by firing seq),
-    as trace.html and trace.xlsx were first built from them."""
+    as trace.html and trace.xlsx were first built from them; worded in `lang` by
+    rules.sentences."""
     adj_by_seq: dict[int, list[dict]] = {}
     for a in stored["adjustments"]:
         adj_by_seq.setdefault(a["firing_seq"], []).append(a)
@@ -143,7 +146,7 @@ def trace_rows(stored: dict, lang: str) -> list[SimpleNamespace]:
         if adjs:
             result = "adjustment"
             points = sum((a["points"] for a in adjs), Decimal("0.00"))
-            texts += [a["explanation"] for a in adjs]
+            texts += [explanation(a, lang) for a in adjs]
         elif excs:
             result = "exception"
         elif notes:
@@ -156,8 +159,8 @@ def trace_rows(stored: dict, lang: str) -> list[SimpleNamespace]:
             status = ", ".join(label(lang, "to_fix") if e["type"] == "rejection"
                                else label(lang, e["status"]) for e in excs)
             assignee = ", ".join(e["assignee_id"] for e in excs)
-            texts += [e["message"] for e in excs]
-        texts += notes
+            texts += [message(e, lang) for e in excs]
+        texts += [note_text(n, lang) for n in notes]
         out.append(SimpleNamespace(
             seq=f["seq"], rule=rule, description=description,
             mechanism=firing_mechanism(rule, f["sources"]), subject=f["subject_id"] or "",

@@ -365,7 +365,8 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                 result = verify_chain(session, period)
                 head = session.exec(select(ChainLink).order_by(ChainLink.seq.desc())
                                     .limit(1)).first()
-                chain = {"ok": result.ok, "checked": result.checked, "problem": result.problem,
+                chain = {"ok": result.ok, "checked": result.checked,
+                         "problem": result.problem.pick(lang) if result.problem else None,
                          "head": head.hash if head else None}
         files: dict[str, list[Path]] = {}
         if "xlsx" in formats:
@@ -574,7 +575,8 @@ def verify(db: Database, period: str | None = None, *, lang: str | None = None) 
             key = "verify_nothing" if period is None else "verify_nothing_period"
             raise Refused([i18n.t(lang, key, url=db.shown_url, period=period)])
         r = verify_chain(session, period)
-    return VerifyResult(r.ok, r.checked, r.problem, r.head_seq, r.head_hash)
+    return VerifyResult(r.ok, r.checked, r.problem.pick(lang) if r.problem else None, r.head_seq,
+                        r.head_hash)
 
 
 @dataclass

@@ -426,11 +426,26 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
             raise argparse.ArgumentTypeError(HELP["bad_formats"].format(lang, value=value))
         return got
 
-    common = argparse.ArgumentParser(add_help=False)
+    class Parser(argparse.ArgumentParser):
+        """An ArgumentParser whose value placeholders speak the command line's language (its
+        subcommands' parsers are of the same class)."""
+
+        def add_argument(self, *names, **kw):
+            dest = kw.get("dest") or names[-1].lstrip("-").replace("-", "_")
+            word = _PLACEHOLDERS_ZH.get(dest) if lang == "zh" else None
+            if (word is not None and kw.get("nargs") != 0 and "choices" not in kw
+                    and kw.get("action") in (None, "store")):
+                shown = kw.get("metavar")
+                if isinstance(shown, str) and "." in shown:
+                    word += shown[shown.index("."):]            # OUT.xlsx → 输出.xlsx
+                kw["metavar"] = word
+            return super().add_argument(*names, **kw)
+
+    common = Parser(add_help=False)
     common.add_argument("--db", default=argparse.SUPPRESS, help=h("db"))
     common.add_argument("--lang", choices=("zh", "en"), default=argparse.SUPPRESS, help=h("lang"))
 
-    p = argparse.ArgumentParser(prog="xietong", parents=[common], description=h("description"))
+    p = Parser(prog="xietong", parents=[common], description=h("description"))
     sub = p.add_subparsers(dest="command", required=True, metavar=h("commands"))
 
     def command(name: str, func, help_key: str | None = None, parent=sub):
@@ -523,6 +538,16 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
     s.add_argument("--period", type=period, default="2026-11", help=argparse.SUPPRESS)
     return p
+
+
+# The placeholders help and usage lines show for an argument's value, in Chinese (English keeps
+# argparse's own: the option's name in capitals). _Parser puts them in as arguments are added.
+_PLACEHOLDERS_ZH = {
+    "db": "数据库URL", "period": "考核期", "out": "输出", "policy": "政策文件",
+    "format": "格式", "ledger": "台账文件", "file": "文件", "reason": "原因", "username": "用户名",
+    "employee": "工号", "name": "姓名", "email": "邮箱", "role": "角色", "host": "地址",
+    "port": "端口", "data": "数据目录", "year": "年份", "quarter": "季度",
+}
 
 
 # How each command chooses its language (SPEC §10.5): a command that reads a ledger speaks the

@@ -47,7 +47,7 @@ MESSAGES: dict[str, Text] = {
         zh="未写入任何数据。",
         en="Nothing was stored."),
     "import_stored": Text(
-        zh="已导入 {path}（{period}）：导入记录 #{id}，sha256 {sha}",
+        zh="已导入 {path}（{period}）：导入记录 #{id}，SHA-256 {sha}",
         en="Imported {path} for {period}: import #{id}, sha256 {sha}"),
     "import_unchanged": Text(
         zh="{path} 已是 {period} 的当前台账（导入记录 #{id}）：无任何变更。",
@@ -72,11 +72,11 @@ MESSAGES: dict[str, Text] = {
         zh="审计链校验通过：{n} 条记录，未发现篡改。",
         en="Audit chain verified: {n} records, no change found."),
     "verify_head": Text(
-        zh="链头：第 {seq} 条，sha256 {hash}（请记录：之后的校验须能到达此处）。",
+        zh="链头：第 {seq} 条，SHA-256 {hash}（请记录：之后的校验须能到达此处）。",
         en="Chain head: link {seq}, sha256 {hash} (note it down: a later verify must reach it)."),
     "database_busy": Text(
         zh="数据库 {url} 正忙：另一个 xietong 命令占用写锁已超过 {s} 秒。未写入任何数据；请待其结束后重试（等待时长由 "
-           "XIETONG_LOCK_TIMEOUT 设置）。",
+           "`XIETONG_LOCK_TIMEOUT` 设置）。",
         en="the database {url} is busy: another xietong command has held its write lock "
            "for over {s} s. Nothing was stored; run the command again when it has finished "
            "(XIETONG_LOCK_TIMEOUT sets the wait)."),
@@ -84,7 +84,7 @@ MESSAGES: dict[str, Text] = {
         zh="无法使用数据库 {url}：{error}。未写入任何数据。",
         en="the database {url} cannot be used: {error}. Nothing was stored."),
     "database_driver": Text(
-        zh="{url} 需要 PostgreSQL 驱动：pip install 'xietong[pg]'（psycopg 3）。",
+        zh="{url} 需要 PostgreSQL 驱动：`pip install 'xietong[pg]'`（psycopg 3）。",
         en="{url} needs the PostgreSQL driver: pip install 'xietong[pg]' (psycopg 3)."),
     "verify_bad": Text(
         zh="审计链校验失败：{problem}",
@@ -110,7 +110,7 @@ MESSAGES: dict[str, Text] = {
         en="{path}: {n} decision(s) recorded for {period}, {same} unchanged. The next "
            "`xietong evaluate --period {period}` applies them."),
     "no_database": Text(
-        zh="{url} 处没有 xietong 数据库：请先导入台账（xietong import LEDGER --period YYYY-MM），或用 --db 指定数据库",
+        zh="{url} 处没有 xietong 数据库：请先导入台账（`xietong import 台账文件 --period 考核期`），或用 --db 指定数据库",
         en="there is no xietong database at {url}: import a ledger first (xietong import LEDGER --period YYYY-MM), or name the database with --db"),
     "verify_nothing": Text(
         zh="无可校验的内容：数据库 {url} 中没有任何导入的台账",
@@ -128,7 +128,7 @@ MESSAGES: dict[str, Text] = {
         zh="{period}：",
         en="{period}:"),
     "status_import": Text(
-        zh="  当前台账：导入记录 #{id} {file}（sha256 {sha}），{at} UTC",
+        zh="  当前台账：导入记录 #{id} {file}（SHA-256 {sha}），{at} UTC",
         en="  active ledger: import #{id} {file} (sha256 {sha}), {at} UTC"),
     "status_no_run": Text(
         zh="  尚未评估",
@@ -150,7 +150,7 @@ MESSAGES: dict[str, Text] = {
         en="Evaluated {period}: run #{id}, {firings:,} firings, {adjustments:,} "
            "adjustments, {exceptions:,} exceptions ({reviews:,} to review, {open:,} open)."),
     "run_hashes": Text(
-        zh="  台账 sha256 {sha}  政策 sha256 {policy}  规则版本 {rules}",
+        zh="  台账 SHA-256 {sha}  政策 SHA-256 {policy}  规则版本 {rules}",
         en="  ledger sha256 {sha}  policy sha256 {policy}  rules version {rules}"),
     "run_decisions": Text(
         zh="  已记录台账复核结论 {n} 条。",

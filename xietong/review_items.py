@@ -12,15 +12,18 @@ name — never a whole 100,000-employee ledger.
 """
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from evaluator.canonical import parse_sources
-from evaluator.db import ROW_TABLES, Decision, ExceptionItem, LedgerImport, Run
+from evaluator.db import ROW_TABLES, Decision, ExceptionItem, Firing, LedgerImport, Run
 from importers.schema import SHEET_BY_NAME
 from reports.labels import cited_values, ref
 from rules.books import describe
 from rules.exceptions import HR, KIND_BY_NAME
+from rules.sentences import message, says_of
 
 STATUS_OF = {"confirm": "confirmed", "overturn": "overturned"}
 
@@ -139,7 +142,8 @@ def items(session: Session, *, period: str | None = None, assignee: str | None =
 
 
 def with_context(session: Session, found: list[dict], lang: str) -> list[dict]:
-    """`found` (items of `items`) with "kind_text", "subject_name", "assignee_name" and, per
+    """`found` (items of `items`) with "kind_text", "message_text" (the message in `lang`),
+    "subject_name", "assignee_name" and, per
     source, "ref" (the ledger's own sheet name and row) and "cited" (column=value; …), read
     from just the ledger rows they name."""
     by_import: dict[int, list[dict]] = {}
@@ -156,14 +160,37 @@ def with_context(session: Session, found: list[dict], lang: str) -> list[dict]:
             for s in it["sources"]:
                 wanted.setdefault(s["sheet"], set()).add(s["row"])
         rows = {sheet: _rows(conn, import_id, sheet, numbers) for sheet, numbers in wanted.items()}
+        says = _sentences(session, group)
         for it in group:
             it["kind_text"] = kind_text(it["kind"], lang)
+            # what was found, worded in `lang` ("message" stays the stored text)
+            it["message_text"] = message({"message": it["message"],
+                                          "says": says.get((it["run_id"], it["firing_seq"]))},
+                                         lang)
             it["subject_name"] = names.get(it["subject_id"], "")
             it["assignee_name"] = names.get(it["assignee_id"], "HR" if it["assignee_id"] == HR else "")
             for s in it["sources"]:
                 s["ref"] = ref(sheet_lang, s["sheet"], s["row"])
                 s["cited"] = cited_values(sheet_lang, s["sheet"], rows[s["sheet"]].get(s["row"]))
     return found
+
+
+def _sentences(session: Session, items: list[dict]) -> dict[tuple[int, int], list | None]:
+    """(run id, firing seq) -> the sentence stored for the item its firing raised
+    (rules.sentences), read from just the firings the items name."""
+    by_run: dict[int, dict[int, str]] = {}
+    for it in items:
+        by_run.setdefault(it["run_id"], {})[it["firing_seq"]] = it["kind"]
+    out = {}
+    f = Firing.__table__.c
+    for run_id, kinds in by_run.items():
+        seqs = sorted(kinds)
+        for i in range(0, len(seqs), 500):
+            for seq, outcome in session.connection().execute(
+                    sa.select(f.seq, f.outcome).where(f.run_id == run_id,
+                                                      f.seq.in_(seqs[i:i + 500]))):
+                out[(run_id, seq)] = says_of(json.loads(outcome), kinds[seq])
+    return out
 
 
 def _names(conn, import_id: int, ids: set[str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from rules.sentences import outcome_text
 from xietong import api
 from xietong.desk import common
 from xietong.desk.common import (BadRequest, Forbidden, desk, item_for, language, period_of,
@@ -39,6 +40,7 @@ def render(request: Request, name: str, status: int = 200, **context) -> HTMLRes
     actor = common.current_actor(request)
     context.update(request=request, lang=lang, actor=actor,
                    t=lambda key, **kw: u(lang, key, **kw),
+                   said=lambda item: outcome_text(item, lang),
                    csrf=request.session.get("csrf", ""),
                    may=lambda action, item=None: api.may(actor, action, item),
                    query=lambda **kw: _query(request, **kw),
