@@ -574,9 +574,11 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     stems = _stems(assignees)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    run = stored.get("run") or {}
-    run_id = run.get("id")
-    values = {a: [items.review_row(e, a) for e in reviews.get(a, ())] for a in order}
+    run_id = (stored.get("run") or {}).get("id")
+    shown_run = "?" if run_id is None else run_id
+    at = _minute(issued_at)
+    stamp_line = label(lang, "rv_stamp", run=shown_run, at=at)
+    printed_right = label(lang, "rv_print_right", run=shown_run, at=at)
     open_counts = {a: sum(1 for e in reviews.get(a, ()) if items.status(e) == "open")
                    for a in order}
     kinds: dict[tuple[bool, bool], _Kind] = {}
@@ -584,7 +586,7 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     for assignee in order:
         if only is not None and assignee != only:
             continue
-        mine = values[assignee]
+        mine = [items.review_row(e, assignee) for e in reviews.get(assignee, ())]
         theirs_rejections = rejections if assignee == HR else []
         key = (assignee == HR, bool(theirs_rejections))
         kind = kinds.get(key)
@@ -592,12 +594,9 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
             kind = kinds[key] = _Kind(lang, *key)
         name = items.names.of_person(assignee, lang)
         title = label(lang, "rv_list_title", name=name or assignee, who=assignee, period=period)
-        at = _minute(issued_at)
-        stamp_line = label(lang, "rv_stamp", run="?" if run_id is None else run_id, at=at)
         n_open = open_counts[assignee]
-        fills = {kind.reviews_title: kind.reviews(mine, kind.header_footer(
-            print_header(title),
-            label(lang, "rv_print_right", run="?" if run_id is None else run_id, at=at)))}
+        fills = {kind.reviews_title: kind.reviews(
+            mine, kind.header_footer(print_header(title), printed_right))}
         if theirs_rejections:
             fills[kind.rejections_title] = kind.rejections(
                 [items.rejection_row(e) for e in theirs_rejections])
@@ -605,8 +604,8 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
             fills[kind.hub_title] = kind.hub(
                 [[a, items.names.of_person(a, lang),
                   items.names.departments.get(items.names.dept_of.get(a), "") if a != HR else "",
-                  (emails or {}).get(a, ""), f"{stems[a]}.xlsx", len(values[a]), open_counts[a]]
-                 for a in order])
+                  (emails or {}).get(a, ""), f"{stems[a]}.xlsx", len(reviews.get(a, ())),
+                  open_counts[a]] for a in order])
         counts = (label(lang, "rv_open_counts_hr", n=len(mine), open=n_open,
                         decided=len(mine) - n_open, j=len(theirs_rejections))
                   if assignee == HR else
