@@ -407,7 +407,7 @@ def test_a_report_folder_holds_one_run(setup):
     on_disk = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*")
                      if p.is_file() and p.name != "manifest.json")
     assert sorted(listed) == on_disk
-    # the worked example's three reviews go to E1 and E30; it has no rejection, so no HR.xlsx
+    # the worked example's three reviews go to E1 and E30 (HR.xlsx lists their workbooks)
     assert {"statement.xlsx", "trace.xlsx", "reviews/E1.xlsx", "reviews/E30.xlsx",
             "scores.json"} <= set(listed)
     for path, f in listed.items():
