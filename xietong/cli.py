@@ -635,8 +635,10 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         err.write("interrupted\n")
         return 130
     except BrokenPipeError:
-        # `xietong … | head`: the reader left; say nothing more (and not on a closed stdout).
-        sys.stderr = open(os.devnull, "w")
+        # `xietong … | head`: the reader left; say nothing more (and not on a closed stdout:
+        # the interpreter's last flush of it would complain on stderr)
+        if out is sys.stdout:
+            sys.stderr = open(os.devnull, "w")
         return 0
     except Exception as e:                  # noqa: BLE001 - only database trouble is worded here
         lines = api.database_problem(e, db, lang)
