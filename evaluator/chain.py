@@ -16,7 +16,8 @@ What is hashed — canonical JSON, a ledger row's text — is spelled by evaluat
 
 Millions of rows and links a month go through here, so writing (BulkInsert) and verifying
 (_scan) talk to sqlite3 directly on SQLite, inside the caller's transaction, with the columns'
-own SQLAlchemy conversions; on PostgreSQL they use SQLAlchemy Core as usual.
+own SQLAlchemy conversions; on PostgreSQL writing goes through COPY on the same psycopg
+connection and transaction, and verifying through SQLAlchemy Core as usual.
 """
 from __future__ import annotations
 
