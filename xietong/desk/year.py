@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Route
 
-from reports.summary import DEPT_MECHANISMS, svg_chart
+from reports.summary import DEPT_MECHANISMS, range_text, svg_chart
 from xietong import api
 from xietong.desk import common
 from xietong.desk.common import BadRequest, Forbidden, desk, language, period_of, require, signed_in
@@ -114,6 +114,7 @@ def summary_page(request: Request):
     return render(
         request, "summary.html", which=which, page=page, periods=periods,
         mechanisms=DEPT_MECHANISMS, chart=svg_chart(page.summary, lang),
+        range_text=lambda r: range_text(lang, r),
         spark=lambda months: sparkline([months[p]["final"] for p in periods]),
         number=_number, offset=page.offset, total=page.employees_total, size=page.limit,
         page_size=page.limit, years=sorted({p[:4] for p in api.period_names(desk(request)[1])},
