@@ -245,11 +245,21 @@ def employee_page(session: Session, months: list[str], *, dept: str | None = Non
             "_", "\\_") + "%"
         q = q.where(sa.or_(sa.func.lower(t.c.employee_id).like(like, escape="\\"),
                            sa.func.lower(t.c.name).like(like, escape="\\")))
-    q = q.group_by(t.c.employee_id)
     conn = session.connection()
-    total = conn.execute(sa.select(sa.func.count()).select_from(q.subquery())).scalar()
-    ids = [r[0] for r in conn.execute(q.order_by(t.c.employee_id).offset(offset).limit(limit))]
-    return total, ids
+    key = (str(conn.engine.url), tuple(imports), dept, search)
+    ids = _ID_LISTS.get(key)
+    if ids is None:
+        # one pass over the (employee_id, import_id, dept_id) index (evaluator/desk_tables.py)
+        # gives every match in order; kept for the next pages (imports never change once
+        # stored, so the key says when the list is stale)
+        ids = [r[0] for r in conn.execute(q.group_by(t.c.employee_id).order_by(t.c.employee_id))]
+        _ID_LISTS[key] = ids
+        while len(_ID_LISTS) > 16:
+            del _ID_LISTS[next(iter(_ID_LISTS))]
+    return len(ids), ids[offset:offset + limit]
+
+
+_ID_LISTS: dict[tuple, list[str]] = {}     # employee_page's matches, the 16 latest asked for
 
 
 def _adjustments(session: Session, run_id: int, employees: list[str] | None = None
@@ -259,16 +269,24 @@ def _adjustments(session: Session, run_id: int, employees: list[str] | None = No
     left empty: the figures need none, and read_months reads the blends' citations itself.
     `employees`: the departments' adjustments and only these employees'."""
     t = Adjustment.__table__
+    # a page of the summary needs no blend's sources (its citations of every rating)
+    sources = t.c.sources if employees is None else sa.null().label("sources")
     q = sa.select(t.c.subject_type, t.c.subject_id, t.c.mechanism, t.c.rule, t.c.points,
-                  t.c.sources, t.c.explanation, t.c.firing_seq).where(
+                  sources, t.c.explanation, t.c.firing_seq, t.c.ord).where(
         t.c.run_id == run_id).order_by(t.c.ord)
-    if employees is not None:
-        q = q.where(sa.or_(t.c.subject_type != "employee",
-                           t.c.subject_id.in_(employees[:IN_CHUNK])))
+    conn = session.connection()
+    if employees is None:
+        found = conn.execute(q).all()
+    else:
+        # two index ranges (the desk's (run_id, subject_type, subject_id)), not the whole run
+        found = conn.execute(q.where(t.c.subject_type == "department")).all()
+        for i in range(0, len(employees), IN_CHUNK):
+            found += conn.execute(q.where(t.c.subject_type == "employee",
+                                          t.c.subject_id.in_(employees[i:i + IN_CHUNK]))).all()
+        found.sort(key=lambda r: r[-1])
     out = []
     blends = []
-    for subject_type, subject_id, mechanism, rule, pts, sources, explanation, seq in \
-            session.connection().execute(q):
+    for subject_type, subject_id, mechanism, rule, pts, sources, explanation, seq, _ in found:
         blend = rule in BLENDS
         out.append({"subject_type": subject_type, "subject_id": subject_id,
                     "mechanism": mechanism, "rule": rule, "points": pts, "sources": [],
@@ -276,7 +294,7 @@ def _adjustments(session: Session, run_id: int, employees: list[str] | None = No
                     "explanation": explanation if blend else None, "firing_seq": seq})
         if blend:
             blends.append(out[-1])
-    if blends:
+    if blends and employees is None:        # a page of the summary shows no feedback
         says = _points_says(session, run_id, {a["firing_seq"] for a in blends})
         for a in blends:
             a["says"] = says.get(a["firing_seq"])

@@ -1398,7 +1398,7 @@ def summary_page(db: Database, *, year: int | str | None = None, quarter: str | 
     _existing(db, lang)
     lang = lang or database_language(db) or "en"
     offset, limit = max(0, offset), max(1, min(limit, 500))
-    with Session(reader(db.engine)) as session, session.begin():
+    with Session(reader(_engine(db))) as session, session.begin():    # the desk's indexes
         total, ids = employee_page(session, periods, dept=dept or None, search=search or None,
                                    offset=offset, limit=limit)
         built = _summary_of(db, label_, periods, lang, feedback=False, employees=ids,
