@@ -141,8 +141,9 @@ def _row_indexes(engine: sa.Engine, names: set[str]) -> None:
     (0.25 s → 0.03 s for a page of reviews at 100,000 employees). Made once, by the desk's
     first use of a database: the command line alone never needs them. Building them on a
     100,000-employee database took 0.6 s; each import then maintains them too. Also, for the
-    summary page, Employees by (employee_id, import_id, dept_id) and adjustments by (run_id,
-    subject_type, subject_id) (docs/decisions.md, "Summary and trends")."""
+    summary page, Employees by (employee_id, import_id, dept_id), adjustments by (run_id,
+    subject_type, subject_id) and review items by (run_id, type, status) (docs/decisions.md,
+    "Summary and trends")."""
     from evaluator.db import ROW_TABLES, reader
     wanted = {f"ix_desk_{t.name}_row": (t.name, ("import_id", "row"))
               for t in ROW_TABLES.values() if t.name in names}
@@ -154,6 +155,8 @@ def _row_indexes(engine: sa.Engine, names: set[str]) -> None:
     if "adjustment" in names:
         wanted["ix_desk_adjustment_subject"] = ("adjustment",
                                                 ("run_id", "subject_type", "subject_id"))
+    if "exception_item" in names:      # each month's open reviews, counted from the index
+        wanted["ix_desk_exception_status"] = ("exception_item", ("run_id", "type", "status"))
     with reader(engine).connect() as conn:
         inspector = sa.inspect(conn)
         have = {i["name"] for t in {t for t, _ in wanted.values()}

@@ -228,16 +228,23 @@ def _headcount(session: Session, import_id: int) -> dict[str, int]:
 
 
 def employee_page(session: Session, months: list[str], *, dept: str | None = None,
-                  search: str | None = None, offset: int = 0, limit: int = 50
-                  ) -> tuple[int, list[str]]:
+                  search: str | None = None, offset: int = 0, limit: int = 50,
+                  walk_ids: bool = False) -> tuple[int, list[str]]:
     """(how many, the page of ids): the employees in the ledgers of the range's latest runs, by
     id — those ever in department `dept`, and whose id or name contains `search` (any case) —
-    for the desk's summary page, which reads only a page's employees (read_months(employees=))."""
+    for the desk's summary page, which reads only a page's employees (read_months(employees=)).
+    `walk_ids`: walk an index on Employees (employee_id, import_id, dept_id) (the desk's)."""
     imports = [r.import_id for r in (latest_run(session, p) for p in months) if r is not None]
     if not imports:
         return 0, []
     t = ROW_TABLES["Employees"]
-    q = sa.select(t.c.employee_id).where(t.c.import_id.in_(imports))
+    import_id = t.c.import_id
+    if walk_ids and not search:          # a search reads names: the import's rows it is
+        # SQLite's planner prefers the (import_id, row) index and sorts 1.2 million rows (1.0
+        # s at 100,000 employees); `+import_id` (no index can serve it) leaves it the walk of
+        # the (employee_id, import_id, dept_id) index in id order, 0.3 s
+        import_id = sa.literal_column(f"+{t.name}.import_id")
+    q = sa.select(t.c.employee_id).where(import_id.in_(imports))
     if dept:
         q = q.where(t.c.dept_id == dept)
     if search:

@@ -179,6 +179,8 @@ def test_the_feedback_of_a_department_as_its_workbook_says(year):
                   for r in body["ratings"]) == [
         ("InternalRatings", 4, "D1", "fb_counted"), ("InternalRatings", 4, "D1", "fb_counted"),
         ("InternalRatings", 5, "D1", "fb_held"), ("RaciRatings", 3, "D1", "fb_counted")]
+    r = it.get(f"/api/periods/{NOV}/feedback/D3", params={"offset": 1, "limit": 2})
+    assert r.headers["x-total-count"] == "4" and r.json()["ratings"] == body["ratings"][1:3]
     # [feedback] show_raters is false: no rater's id, no rating id, anywhere
     assert not any("rater_id" in r or "rating_id" in r for r in body["ratings"])
     page = it.get(f"/periods/{NOV}/feedback/D3").text

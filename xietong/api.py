@@ -1400,7 +1400,7 @@ def summary_page(db: Database, *, year: int | str | None = None, quarter: str | 
     offset, limit = max(0, offset), max(1, min(limit, 500))
     with Session(reader(_engine(db))) as session, session.begin():    # the desk's indexes
         total, ids = employee_page(session, periods, dept=dept or None, search=search or None,
-                                   offset=offset, limit=limit)
+                                   offset=offset, limit=limit, walk_ids=True)
         built = _summary_of(db, label_, periods, lang, feedback=False, employees=ids,
                             session=session)
     return SummaryPage(label_, sheets.range_text(lang, label_), built.months, built.departments,
@@ -1438,13 +1438,15 @@ def feedback_departments(db: Database, period: str, *, lang: str | None = None) 
              "received": n} for k, n in received.items()]
 
 
-def feedback_of(db: Database, period: str, dept_id: str, *, lang: str | None = None) -> dict:
+def feedback_of(db: Database, period: str, dept_id: str, *, lang: str | None = None,
+                offset: int = 0, limit: int | None = None) -> dict:
     """One rated department's feedback (SPEC §11.3), as its workbook shows it: {"period",
     "run_id", "dept_id", "name", "manager_id", "tier", "overview" [(item, value)], "dimensions"
     [reports.feedback.DimensionStats], "ratings" [each with its status, the rater's
-    department, and the rater's id only under `[feedback] show_raters`], "show_raters",
-    "peripheral", "raci" (points, how computed), "counts"}. NotFound when the period has no
-    run or the department received no rating."""
+    department, and the rater's id only under `[feedback] show_raters`; `offset`/`limit`: a
+    page of them, "ratings_total" saying how many], "show_raters", "peripheral", "raci"
+    (points, how computed), "counts"}. NotFound when the period has no run or the department
+    received no rating."""
     from reports import feedback
     lang = lang or database_language(db, period) or "en"
     rows, stored, run_id = _feedback_rows(db, period, dept_id, lang)
@@ -1457,7 +1459,9 @@ def feedback_of(db: Database, period: str, dept_id: str, *, lang: str | None = N
     names = {e["employee_id"]: e["name"] for e in rows["Employees"]} if raters else {}
     projects = {p["project_id"]: p["name"] for p in rows["Projects"]}
     ratings = []
-    for r in found.ratings:
+    offset = max(0, offset)
+    page = found.ratings[offset:] if limit is None else found.ratings[offset:offset + limit]
+    for r in page:
         project = r.get("project_id")
         shown = {"sheet": r["sheet"], "dimension": r["dimension"], "score": r["score"],
                  "comment": r.get("comment"), "rater_dept_id": r["rater_dept_id"],
@@ -1473,6 +1477,7 @@ def feedback_of(db: Database, period: str, dept_id: str, *, lang: str | None = N
             "tier": found.tier, "manager_id": head, "show_raters": raters,
             "overview": feedback.overview(found, period, stored, lang, raters),
             "dimensions": found.dimensions, "ratings": ratings,
+            "ratings_total": len(found.ratings),
             "received": dict(found.received),
             "counts": {"counted": found.count((feedback.COUNTED, feedback.COUNTED_REVIEWED,
                                                feedback.COUNTED_OPEN)),

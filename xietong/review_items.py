@@ -242,19 +242,26 @@ def period_moves(session: Session, period: str) -> dict[str, list[dict]]:
 
     A move is a `review.escalate` firing; the deadline book fires last, so each run's moves are
     read from the end of its trace (its firings have consecutive ids in seq order,
-    evaluator/runs.py) until the first firing of another book — a run without moves costs one
-    read of a few rows."""
+    evaluator/runs.py) until the first firing of another book; a run whose stored counts say it
+    fired no `review.escalate` is not read at all."""
     from reports.moves import DEADLINE_RULES, ESCALATE
-    runs = session.exec(select(Run.id, Run.started_at).where(
+    runs = session.exec(select(Run.id, Run.started_at, Run.counts).where(
         Run.period == period, Run.finished_at != None).order_by(Run.id)).all()  # noqa: E711
     first_at: dict[tuple[str, str, str], tuple] = {}
     latest: list[tuple[str, str, str]] = []
     f = Firing.__table__.c
     conn = session.connection()
-    for run_id, started in runs:
+    for run_id, started, counts in runs:
+        found: list[tuple[str, str, str]] = []
+        try:
+            by_rule = json.loads(counts or "{}").get("by_rule")
+        except (ValueError, AttributeError):
+            by_rule = None
+        if by_rule is not None and not by_rule.get(ESCALATE):
+            latest = found                # the run's counts say it moved nothing: no read
+            continue
         lo, hi = conn.execute(sa.select(sa.func.min(f.id), sa.func.max(f.id)).where(
             f.run_id == run_id)).one()
-        found: list[tuple[str, str, str]] = []
         while lo is not None and hi >= lo:
             chunk = conn.execute(sa.select(f.run_id, f.rule, f.outcome).where(
                 f.id.between(max(lo, hi - 499), hi)).order_by(f.id.desc())).all()

@@ -25,6 +25,7 @@ from xietong.desk import common
 from xietong.desk.common import BadRequest, Forbidden, desk, language, period_of, require, signed_in
 
 PAGE = 50
+RATINGS_PAGE = 200          # ratings on a feedback page (the workbook lists them all)
 SUMMARY_FILES = {"summary.xlsx": "xlsx", "summary.html": "html", "summary.json": "json"}
 
 
@@ -206,22 +207,31 @@ def feedback_page(request: Request):
     from xietong.desk.pages import render
     _, period, found = _department(request)
     _, db = desk(request)
-    fb = api.feedback_of(db, period, found["dept_id"], lang=language(request))
+    offset = common.int_param(request, "offset", 0)
+    fb = api.feedback_of(db, period, found["dept_id"], lang=language(request), offset=offset,
+                         limit=RATINGS_PAGE)
     return render(request, "feedback.html", period=period, fb=fb, number=_number,
-                  scores=(1, 2, 3, 4, 5))
+                  scores=(1, 2, 3, 4, 5), offset=offset, total=fb["ratings_total"],
+                  page=RATINGS_PAGE)
 
 
 def feedback_api(request: Request):
+    """The department's feedback; its ratings all, or a page (?offset=&limit=; the whole count
+    in X-Total-Count and "ratings_total")."""
     _, period, found = _department(request)
     _, db = desk(request)
-    fb = api.feedback_of(db, period, found["dept_id"], lang=language(request))
+    q = request.query_params
+    paged = "offset" in q or "limit" in q
+    fb = api.feedback_of(db, period, found["dept_id"], lang=language(request),
+                         offset=common.int_param(request, "offset", 0),
+                         limit=common.int_param(request, "limit", 500, 1, 5000) if paged else None)
     out = dict(fb)
     out["overview"] = [{"item": k, "value": v} for k, v in fb["overview"]]
     out["dimensions"] = [d.as_json() for d in fb["dimensions"]]
     out["ratings"] = [dict(r, score=_float(r["score"])) for r in fb["ratings"]]
     for k in ("peripheral", "raci"):
         out[k] = dict(fb[k], points=_float(fb[k]["points"]))
-    return JSONResponse(out)
+    return JSONResponse(out, headers={"X-Total-Count": str(fb["ratings_total"])})
 
 
 def _float(value):
