@@ -149,7 +149,7 @@ CASES = {
                           ("/summary?quarter=2026-Q4&dept=D3&q=E3&offset=1", {},
                            S(LOGIN, 200, 200, 403)),
                           ("/summary?quarter=2026-Q5", {}, S(LOGIN, 400, 400, 403)),
-                          ("/summary?year=2026&quarter=2026-Q4", {}, S(LOGIN, 400, 400, 403)),
+                          ("/summary?year=2026&quarter=2026-Q4", {}, S(LOGIN, 200, 200, 403)),
                           ("/summary?year=2019", {}, S(LOGIN, 404, 404, 403))],
     ("GET", "/summary/{name}"): [
         ("/summary/summary.json?year=2026", {}, S(LOGIN, 200, 200, 403)),
@@ -168,6 +168,7 @@ CASES = {
         (f"/periods/{PERIOD}/feedback/D3/workbook", {}, S(LOGIN, 200, 200, 403, 200)),
         (f"/periods/{PERIOD}/feedback/NOPE/workbook", {}, S(LOGIN, 404, 404, 404, 404))],
     ("GET", "/api/summary"): [("/api/summary?year=2026", {}, S(401, 200, 200, 403)),
+                              ("/api/summary?year=2026&quarter=2026-Q4", {}, S(401, 400, 400, 403)),
                               ("/api/summary?quarter=2026-Q5", {}, S(401, 400, 400, 403)),
                               ("/api/summary?year=2019", {}, S(401, 404, 404, 403))],
     ("GET", "/api/periods/{period}/feedback/{dept_id}"): [

@@ -90,7 +90,9 @@ def row_cells(page: str, row_id: str) -> list[str]:
 
 def test_the_summary_page_shows_the_hand_checked_figures(year):
     d, clients = year
-    page = clients["hr"][0].get("/summary?quarter=2026-Q4").text
+    # the page's form sends both choices: a chosen quarter is the narrower
+    page = clients["hr"][0].get("/summary?year=2026&quarter=2026-Q4").text
+    assert "2026-Q4" in page and 'id="month-2026-01"' not in page
     assert row_cells(page, f"month-{OCT}")[:2] == [OCT, "final"]
     assert row_cells(page, f"month-{NOV}")[:2] == [NOV, "provisional"]
     assert row_cells(page, f"month-{DEC}")[:2] == [DEC, "missing"]

@@ -31,13 +31,16 @@ SUMMARY_FILES = {"summary.xlsx": "xlsx", "summary.html": "html", "summary.json":
 
 # --------------------------------------------------------------------------- the range
 
-def _range(request: Request) -> dict:
+def _range(request: Request, page: bool = False) -> dict:
     """{"year": …} or {"quarter": …} from the query; without either, the year of the newest
-    period; BadRequest for anything else."""
+    period; BadRequest for anything else. Both given: the page's form sends its two choices,
+    and a chosen quarter is the narrower one; the API and the downloads refuse it."""
     q = request.query_params
     year, quarter = q.get("year") or None, q.get("quarter") or None
     if year and quarter:
-        raise BadRequest(common_word(request, "bad_range", value=f"{year} / {quarter}"))
+        if not page:
+            raise BadRequest(common_word(request, "bad_range", value=f"{year} / {quarter}"))
+        year = None
     if not year and not quarter:
         _, db = desk(request)
         names = api.period_names(db)
@@ -91,9 +94,9 @@ def sparkline(values: list, width: int = 120, height: int = 28) -> str:
     return "".join(parts)
 
 
-def _page(request: Request) -> tuple[dict, api.SummaryPage]:
+def _page(request: Request, page: bool = False) -> tuple[dict, api.SummaryPage]:
     require(request, "summary")
-    which = _range(request)
+    which = _range(request, page)
     q = request.query_params
     _, db = desk(request)
     try:
@@ -109,7 +112,7 @@ def _page(request: Request) -> tuple[dict, api.SummaryPage]:
 
 def summary_page(request: Request):
     from xietong.desk.pages import render
-    which, page = _page(request)
+    which, page = _page(request, page=True)
     periods = [m["period"] for m in page.months]
     lang = language(request)
     return render(
