@@ -336,12 +336,27 @@ def _points_says(session: Session, run_id: int, seqs: set[int]) -> dict[int, lis
     return out
 
 
-def _rating_exceptions(session: Session, run_id: int) -> list[dict]:
+def _rating_exceptions(session: Session, run_id: int, first_in: set | None = None
+                       ) -> list[dict]:
+    """The run's exceptions of the rating kinds; `first_in`: only those whose first source is
+    one of these (sheet, row) — one department's ratings — found from the start of the stored
+    sources text, so that only theirs are parsed."""
     t = ExceptionItem.__table__
     q = sa.select(t.c.kind, t.c.type, t.c.status, t.c.sources).where(
         t.c.run_id == run_id, t.c.kind.in_(RATING_KINDS))
-    return [{"kind": kind, "type": type_, "status": status, "sources": parse_sources(sources)}
-            for kind, type_, status, sources in session.connection().execute(q)]
+    out = []
+    for kind, type_, status, sources in session.connection().execute(q):
+        if first_in is not None:
+            first = _FIRST_SOURCE.match(sources)
+            if first is None or (first.group(1), int(first.group(2))) not in first_in:
+                continue
+        out.append({"kind": kind, "type": type_, "status": status,
+                    "sources": parse_sources(sources)})
+    return out
+
+
+# the first source of a stored sources text (canonical JSON: [["InternalRatings",17],…])
+_FIRST_SOURCE = re.compile(r'\[\["(InternalRatings|RaciRatings)",(\d+)\]')
 
 
 # ----------------------------------------------------------------------------- one department's feedback
@@ -419,5 +434,6 @@ def read_feedback(session: Session, run: Run, dept_id: str) -> tuple[dict, dict]
         for a in blends:
             a["says"] = says.get(a["firing_seq"])
     stored = {"run": _run_record(run), "adjustments": blends,
-              "exceptions": _rating_exceptions(session, run.id)}
+              "exceptions": _rating_exceptions(session, run.id, {
+                  (sheet, r["row"]) for sheet in RATING_SHEETS for r in rows[sheet]})}
     return rows, stored

@@ -376,3 +376,26 @@ def test_every_page_speaks_one_language(year, moved, lang):
            | {EXTREME, "E1", "E30", "F1", "C0", "hr", "boss", "it", "f1", "c0"})
     found = Checker(lang, quoted, ids).scan(pages)
     assert found == [], sorted({w for _, _, words in found for w in words})
+
+
+def test_every_rated_departments_workbook_is_the_reports_own(tmp_path, db_url):
+    """The desk reads one department's feedback (its ratings, raters, blends and the rating
+    items that cite its rows): on the ledger where every rating rule fires (rejections of every
+    kind, held, mutual, RACI reversed; tests/test_one_language.py), each rated department's
+    workbook from the desk equals the report's, cell by cell, in both languages."""
+    from tests.test_one_language import every_rule
+    from tests.ledgers import PERIOD
+    write_ledger(tmp_path / "every-rule.xlsx", every_rule().build().rows, "en")
+    with xietong.open_database(db_url) as db:
+        xietong.import_ledger(db, tmp_path / "every-rule.xlsx", PERIOD)
+        xietong.evaluate(db, PERIOD)
+        rated = [d["dept_id"] for d in xietong.api.feedback_departments(db, PERIOD)]
+        for lang in ("zh", "en"):
+            report = tmp_path / f"report-{lang}"
+            xietong.report(db, PERIOD, report, formats={"xlsx"}, lang=lang)
+            assert sorted(p.stem for p in (report / "feedback").glob("*.xlsx")) == rated
+            for dept in rated:
+                got = xietong.api.feedback_workbook(db, PERIOD, dept, tmp_path / lang / dept,
+                                                    lang=lang)
+                assert cells(got) == cells(report / "feedback" / f"{dept}.xlsx"), (lang, dept)
+    assert rated == ["B", "M"]
