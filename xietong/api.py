@@ -1403,6 +1403,14 @@ def _summary_of(db: Database, label_: str, periods: list[str], lang: str, *, fee
     return sheets.build(label_, [m.__dict__ for m in months], with_feedback=feedback)
 
 
+def summary_range(*, year: int | str | None = None, quarter: str | None = None
+                  ) -> tuple[str, list[str]]:
+    """("2026-Q4", ["2026-10", "2026-11", "2026-12"]) for a year or a quarter; ValueError for
+    anything else (`2026-Q5`, both or neither)."""
+    from evaluator.history import months_of
+    return months_of(year, quarter)
+
+
 @dataclass
 class SummaryPage:
     """One page of the summary of a range (the desk's summary and trends, SPEC §12): every

@@ -47,9 +47,8 @@ def _range(request: Request, page: bool = False) -> dict:
         if not names:
             raise api.NotFound([common_word(request, "no_summary_range")])
         year = names[0][:4]
-    from evaluator.history import months_of
     try:
-        months_of(year, quarter)
+        api.summary_range(year=year, quarter=quarter)
     except ValueError:
         raise BadRequest(common_word(request, "bad_range", value=quarter or year)) from None
     return {"year": year} if year else {"quarter": quarter}
