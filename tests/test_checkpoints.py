@@ -10,6 +10,7 @@ ledger imported and evaluated for 2026-12 — on SQLite and, with XIETONG_TEST_D
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import datetime, timezone
 
 import openpyxl
@@ -21,6 +22,7 @@ import xietong
 from evaluator import chain
 from evaluator.db import reader
 from reports.template import write_ledger
+from tests.dbs import postgres_only
 from tests.ledgers import PERIOD, worked_example
 from xietong.cli import main
 
@@ -257,3 +259,28 @@ def test_a_database_from_before_checkpoints_verifies_and_gets_them(db_url, tmp_p
         assert (status.ok, status.checked, status.since_seq) == (True, links, 0)
         result = xietong.verify(db)
         assert (result.ok, result.checked, result.checkpoint_seq) == (True, links, links + 1)
+
+
+@postgres_only
+def test_a_read_only_account_verifies_without_writing_a_checkpoint(history):
+    db, url, upto = history
+    role = f"ro_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with admin.begin() as c:
+        c.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        c.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    try:
+        links = one(url, "SELECT count(*) FROM chain_link")
+        with xietong.open_database(sa.engine.make_url(url).set(username=role, password=None)
+                                   .render_as_string(hide_password=False)) as ro:
+            result = xietong.verify(ro)
+            ro.close()
+        assert (result.ok, result.checked, result.checkpoint_seq) == (True, links, 0)
+        assert "permission denied" in result.checkpoint_error
+        assert one(url, "SELECT count(*) FROM checkpoint") == 1
+    finally:
+        with admin.begin() as c:
+            c.exec_driver_sql(f"REASSIGN OWNED BY {role} TO CURRENT_USER")
+            c.exec_driver_sql(f"DROP OWNED BY {role}")
+            c.exec_driver_sql(f"DROP ROLE {role}")
+        admin.dispose()
