@@ -7,13 +7,15 @@ its sources, and their chain links commit together or not at all.
 Decisions in force for a period: the latest decision per review id, from returned review
 workbooks (`record_decisions`) and from the active ledger's own Reviews sheet, applied only while
 the item's source rows still hash to what they were when it was decided (a corrected row opens
-the item again). The set of exceptions (ids, kinds, assignees) does not depend on decisions —
-only statuses, scores and the PERIPHERAL_NO_RATINGS notices do — so an evaluation validates the
-ledger's Reviews rows against its own review items.
+the item again). The set of exceptions (ids, kinds) does not depend on decisions — only
+statuses, scores, the PERIPHERAL_NO_RATINGS notices and the assignee of an item past its
+deadline (a decided one stops moving, SPEC §11.4) do — so an evaluation validates the ledger's
+Reviews rows against its own review items.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -24,12 +26,14 @@ from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
 from evaluator import chain, periods
 from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing_content,
                                  parse_sources, sha256_text, sources_json)
-from evaluator.db import Adjustment, Decision, ExceptionItem, Firing, Run, reader, utcnow
+from evaluator.db import (Adjustment, ChainLink, Decision, ExceptionItem, Firing, Run, reader,
+                          utcnow)
 from evaluator.evaluate import Evaluated, evaluate_ledger
 from evaluator.store import active_import, load_rows
 from importers.lang import Text
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
 from rules.books import RULES_VERSION
+from rules.deadlines import MOVED, Standing
 from rules.policy import Policy, decimal_text
 from rules.sentences import says_of
 
@@ -117,9 +121,44 @@ def latest_run(session: Session, period: str) -> Run | None:
                         .order_by(Run.id.desc()).limit(1)).first()
 
 
+def review_standing(session: Session, period: str) -> dict[str, Standing]:
+    """Where each review item of `period` stood before a new evaluation (SPEC §11.4): the
+    start of the earliest run of the period that held its review id ("first raised"), and its
+    assignee in the latest run that held it. Read from the stored runs, oldest first."""
+    first: dict[str, datetime] = {}
+    last: dict[str, str] = {}
+    runs = session.exec(select(Run.id, Run.started_at).where(
+        Run.period == period, Run.finished_at != None).order_by(Run.id)).all()  # noqa: E711
+    table = ExceptionItem.__table__
+    conn = session.connection()
+    for run_id, started in runs:
+        q = sa.select(table.c.review_id, table.c.assignee_id).where(
+            table.c.run_id == run_id, table.c.type == "review")
+        for rid, assignee in conn.execute(q):
+            first.setdefault(rid, started)
+            last[rid] = assignee
+    return {rid: Standing(t, last[rid]) for rid, t in first.items()}
+
+
+def moved_from(session: Session, run_id: int) -> dict[str, list[str]]:
+    """review_id -> the assignees a run moved the item from (its `review.escalate` firings),
+    in order. Read only when a decision comes from someone other than the assignee or HR."""
+    table = Firing.__table__
+    out: dict[str, list[str]] = {}
+    q = sa.select(table.c.outcome).where(table.c.run_id == run_id,
+                                         table.c.rule == "review.escalate").order_by(table.c.seq)
+    for (text,) in session.connection().execute(q):
+        for o in json.loads(text).get("outcomes", ()):
+            if MOVED in o:
+                out.setdefault(o[MOVED]["review_id"], []).append(o[MOVED]["from"])
+    return out
+
+
 def validate_decisions(rows: list[DecisionRow], items: dict[str, dict], lang: str = "en"
                        ) -> list[str]:
-    """SPEC §6: every problem of a decisions file, one line per row; empty when acceptable."""
+    """SPEC §6: every problem of a decisions file, one line per row; empty when acceptable.
+    The item's assignee or HR decides — or an assignee the item moved from when its deadline
+    passed (`moved_from`, SPEC §11.4): a decision made by the earlier assignee stays."""
     problems = []
     seen: dict[str, DecisionRow] = {}
     for d in rows:
@@ -131,7 +170,8 @@ def validate_decisions(rows: list[DecisionRow], items: dict[str, dict], lang: st
             problems.append(refusal(lang, "rejection", where=d.cell("review_id"), rid=d.review_id,
                                  kind=item["kind"]))
             continue
-        if d.reviewer_id not in (item["assignee_id"], "HR"):
+        if d.reviewer_id not in (item["assignee_id"], "HR") \
+                and d.reviewer_id not in item.get("moved_from", ()):
             problems.append(refusal(lang, "assignee", where=d.cell("reviewer_id"), rid=d.review_id,
                                  who=d.reviewer_id, assignee=item["assignee_id"]))
         earlier = seen.get(d.review_id)
@@ -220,6 +260,7 @@ class _Inputs:
     rows: dict
     stored: dict                  # review_id -> {"decision", "source_hash", "file_sha256", ...}
     last_decision_id: int         # decisions are only ever appended: the largest id says which
+    standing: dict | None = None  # review_id -> rules.deadlines.Standing (SPEC §11.4)
 
 
 def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
@@ -321,7 +362,7 @@ def _read_inputs(engine, period: str, lang: str) -> _Inputs:
                   for rid, d in decisions_in_force(session, period).items()}
         top = session.exec(select(sa.func.max(Decision.id)).where(Decision.period == period)).one()
         return _Inputs(imp.id, imp.file_name, imp.sha256, load_rows(session, imp.id), stored,
-                       top or 0)
+                       top or 0, review_standing(session, period))
 
 
 def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=None):
@@ -335,10 +376,11 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     # Review items (ids, kinds, sources) do not depend on decisions, so one evaluation with every
     # candidate decision finds the items, their source hashes and which decisions still apply.
     # A second pass is needed only when a stored decision lapsed (its item's rows changed).
-    started = utcnow()
+    started = utcnow()              # also the clock of the items' deadlines (SPEC §11.4)
     candidates = {rid: d["decision"] for rid, d in stored.items()}
     candidates.update((d.review_id, d.decision) for d in ledger_reviews)
-    result = evaluate_ledger(rows, policy, period, candidates, progress=progress)
+    result = evaluate_ledger(rows, policy, period, candidates, progress=progress,
+                             standing=inputs.standing, clock=started)
     items = {e["review_id"]: e for e in result.exceptions}
     index = row_index(rows)
     hashes = {rid: source_hash(index, e["sources"]) for rid, e in items.items()}
@@ -362,7 +404,8 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     # Decisions on ids that are not items of this ledger change nothing; any other difference
     # means a decision lapsed and the statuses and scores must be computed without it.
     if in_force != {rid: dec for rid, dec in candidates.items() if rid in items}:
-        result = evaluate_ledger(rows, policy, period, in_force, progress=progress)
+        result = evaluate_ledger(rows, policy, period, in_force, progress=progress,
+                                 standing=inputs.standing, clock=started)
         # notices can follow decisions (PERIPHERAL_NO_RATINGS when every rating of a department
         # is held or overturned): hash what this run produced
         for e in result.exceptions:
@@ -493,6 +536,11 @@ def record_decisions(engine, period: str, file_name: str, file_sha256: str,
         items = {e.review_id: {"type": e.type, "kind": e.kind, "assignee_id": e.assignee_id,
                                "source_hash": e.source_hash, "subject_id": e.subject_id}
                  for e in session.exec(select(ExceptionItem).where(ExceptionItem.run_id == run.id))}
+        if any(d.review_id in items and d.reviewer_id not in (items[d.review_id]["assignee_id"],
+                                                              "HR") for d in decisions):
+            for rid, earlier in moved_from(session, run.id).items():
+                if rid in items:
+                    items[rid]["moved_from"] = earlier
         problems = validate_decisions(decisions, items, lang)
         stored = decisions_in_force(session, period)
         if issued_at is not None and not supersede:
@@ -552,7 +600,8 @@ def load_run(session: Session, run: Run) -> dict:
     Core: the dicts are what the models' model_dump() gives, without an ORM object per row
     (millions of firings in a 100,000-employee month), with sources and outcomes parsed.
     Firings of this load with the same common outcome (nothing, one note or flag) share one
-    outcome dict (canonical.OutcomeCodec): read them, do not change them."""
+    outcome dict (canonical.OutcomeCodec): read them, do not change them. "decisions" and
+    "current_decisions": the decision records behind its review items (`run_decisions`)."""
     conn = session.connection()
 
     def rows(cls, order):
@@ -572,8 +621,9 @@ def load_run(session: Session, run: Run) -> dict:
     for f in firings:
         f["outcome"] = outcome(f["outcome"])
     _attach_says(firings, adjustments, exceptions)
+    applied, current = run_decisions(session, run, exceptions)
     return {"run": run.model_dump(), "adjustments": adjustments, "exceptions": exceptions,
-            "firings": firings}
+            "firings": firings, "decisions": applied, "current_decisions": current}
 
 
 def _attach_says(firings: list[dict], adjustments: list[dict], exceptions: list[dict]) -> None:
@@ -602,3 +652,51 @@ def _attach_says(firings: list[dict], adjustments: list[dict], exceptions: list[
     for e in exceptions:
         f = firing(e["firing_seq"])
         e["says"] = says_of(f["outcome"], e["kind"]) if f is not None else None
+
+
+STATUS_OF_DECISION = {"confirm": "confirmed", "overturn": "overturned"}
+
+
+def run_decisions(session: Session, run: Run, exceptions: list[dict]
+                  ) -> tuple[dict[str, dict], dict[str, dict]]:
+    """The decision records behind a run's review items, as the reports show them (SPEC §10.3):
+    (applied, current), each review_id -> {"id", "seq", "value", "comment", "by", "at",
+    "account", "file_name", "sheet", "row"}.
+
+    `applied`: the decision this run applied to the item — the item's latest decision chained
+    before the run record, while the item's source rows still hash as when it was decided (the
+    run's confirmed/overturned status came from it). `current`: the item's latest decision now,
+    by the same rule — the one the run applied, or one recorded since (the run is then out of
+    date). The review workbooks show `current` (what a manager's file must not undo); the
+    statement, the trace and exceptions.json show `applied` (what made the scores)."""
+    items = {e["review_id"]: e for e in exceptions if e["type"] == "review"}
+    if not items:
+        return {}, {}
+    link = ChainLink.__table__.c
+    d = Decision.__table__.c
+    run_seq = session.connection().execute(
+        sa.select(link.seq).where(link.record_type == "run", link.record_id == run.id)).scalar()
+    q = (sa.select(d.id, d.review_id, d.decision, d.comment, d.reviewer_id, d.decided_at,
+                   d.account, d.file_name, d.sheet, d.row, d.source_hash, link.seq)
+         .join(ChainLink.__table__, (link.record_type == "decision") & (link.record_id == d.id))
+         .where(d.period == run.period).order_by(d.id))
+    latest: dict[str, tuple] = {}
+    before: dict[str, tuple] = {}
+    for r in session.connection().execute(q):
+        if r.review_id in items:
+            latest[r.review_id] = r
+            if run_seq is not None and r.seq < run_seq:
+                before[r.review_id] = r
+    applied = {rid: _decision_record(r) for rid, r in before.items()
+               if r.source_hash == items[rid]["source_hash"]
+               and STATUS_OF_DECISION.get(r.decision) == items[rid]["status"]}
+    current = {rid: applied[rid] if rid in applied and applied[rid]["id"] == r.id
+               else _decision_record(r)
+               for rid, r in latest.items() if r.source_hash == items[rid]["source_hash"]}
+    return applied, current
+
+
+def _decision_record(r) -> dict:
+    return {"id": r.id, "seq": r.seq, "value": r.decision, "comment": r.comment,
+            "by": r.reviewer_id, "at": _aware(r.decided_at), "account": r.account,
+            "file_name": r.file_name, "sheet": r.sheet, "row": r.row}

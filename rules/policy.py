@@ -25,7 +25,8 @@ Checks (`check_policy`, behind `xietong policy check [FILE] [--strict]`):
   list, a few values that would make a rule meaningless are errors too: a negative
   `behaviour.cap`, `scale.rating_to_points` or `review.outlier_deviation`; a
   `severe_miss_ratio` outside [0, 1]; a count (`frequent_proposer`, `max_metrics_per_dept`) below
-  1; two catalog codes sharing one Chinese name (a ledger row naming it would be ambiguous).
+  1; a `review.deadline_days` below 1 (an item would move up at every evaluation); two catalog
+  codes sharing one Chinese name (a ledger row naming it would be ambiguous).
 * **warnings** flag values outside the source article's bands — e.g. 原文「高度相关部门:公司系数
   占本部门绩效结果的20%–30%」 — and linkage levels out of order (强 ≥ 中 ≥ 弱). `strict=True`
   turns every warning into an error.
@@ -71,7 +72,8 @@ SCHEMA: dict[str, dict[str, str]] = {
     "behaviour": {"cap": NUMBER, "frequent_proposer": COUNT, "catalog": CATALOG},
     "review": {"extreme_low": NUMBER, "extreme_high": NUMBER, "low_needs_comment": NUMBER,
                "outlier_deviation": NUMBER, "outlier_min_peers": COUNT, "mutual_low": NUMBER,
-               "hold_pending": FLAG},
+               "hold_pending": FLAG, "deadline_days": COUNT},
+    "feedback": {"show_raters": FLAG},
 }
 
 SYMMETRIES = ("equal", "both")
@@ -303,12 +305,19 @@ class ReviewPolicy:
     outlier_min_peers: int
     mutual_low: Decimal
     hold_pending: bool
+    deadline_days: int          # an item open longer moves one level up (SPEC §11.4)
+
+
+@dataclass(frozen=True)
+class FeedbackPolicy:
+    show_raters: bool           # feedback workbooks name the rater, not only the department
 
 
 @dataclass(frozen=True)
 class Policy:
     """The effective policy. Attribute access is typed: `policy.linkage.high` (Decimal),
-    `policy.behaviour.catalog['LEAD'].min`, `policy.review.hold_pending` (bool)."""
+    `policy.behaviour.catalog['LEAD'].min`, `policy.review.hold_pending` (bool),
+    `policy.feedback.show_raters` (bool)."""
     scale: ScalePolicy
     linkage: LinkagePolicy
     peripheral: PeripheralPolicy
@@ -316,6 +325,7 @@ class Policy:
     interlock: InterlockPolicy
     behaviour: BehaviourPolicy
     review: ReviewPolicy
+    feedback: FeedbackPolicy
     # Not part of the policy's identity: where it came from and what the check said.
     warnings: tuple[PolicyIssue, ...] = field(default=(), compare=False)
     source: str | None = field(default=None, compare=False)
@@ -653,7 +663,7 @@ def _check_values(v: dict[str, dict[str, Any]], errors: list[PolicyIssue]) -> No
                  en="the low extreme is not below the high extreme"))
 
     for section, key in (("review", "outlier_min_peers"), ("behaviour", "frequent_proposer"),
-                         ("interlock", "max_metrics_per_dept")):
+                         ("interlock", "max_metrics_per_dept"), ("review", "deadline_days")):
         value = v[section][key]
         if value is not None and value < 1:
             err("min_count", f"{section}.{key}", show(value), "≥ 1",
@@ -697,6 +707,7 @@ def _build(v: dict[str, dict[str, Any]], warnings: tuple[PolicyIssue, ...], sour
         interlock=InterlockPolicy(**v["interlock"]),
         behaviour=BehaviourPolicy(**behaviour),
         review=ReviewPolicy(**v["review"]),
+        feedback=FeedbackPolicy(**v["feedback"]),
         warnings=warnings,
         source=source,
     )

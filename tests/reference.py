@@ -98,6 +98,16 @@ can follow the same one:
     manager a member.
 17. `HR` is not an employee: as a rater or proposer it is an unknown reference.
 18. Subject ids sort as plain Python strings (code points): "E10" before "E9", "D3" before "M1".
+19. Deadlines (SPEC §11.4). With `standing` (review id → (first raised, assignee in the latest
+    earlier run of the period)) and `clock` (the evaluation's start): the item's levels are its
+    assignee and the successive climbs from each level's manager (passing over the same people
+    as the first climb: the rated department for a rating review, the employee who got the
+    points for a behaviour review, nobody for a post-mortem), ending at HR. The earlier moves
+    are the position of the latest run's assignee among those levels (0 when it is not one of
+    them). An open item moves max(earlier moves, k) levels, k = how many whole multiples of
+    deadline_days (in whole seconds) lie strictly below the time it has been open; a decided
+    item moves its earlier moves only; nobody moves above HR. Items without a standing (first
+    raised now) and rejections never move.
 """
 from __future__ import annotations
 
@@ -105,6 +115,7 @@ import math
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -160,10 +171,17 @@ class ReferenceResult:
 
 
 def reference_evaluate(ledger: Ledger, policy: Policy, period: str,
-                       decisions: dict[str, str] | None = None) -> ReferenceResult:
+                       decisions: dict[str, str] | None = None,
+                       standing: dict[str, tuple[datetime, str | None]] | None = None,
+                       clock: datetime | None = None) -> ReferenceResult:
     """Evaluate `ledger` for `period` ("YYYY-MM") under `policy`, applying `decisions`
-    (review_id → "confirm" | "overturn"). See the module docstring for the readings of SPEC."""
-    return _Evaluation(ledger, policy, period, decisions or {}).run()
+    (review_id → "confirm" | "overturn"); with `standing` and `clock`, open items past their
+    deadline move up (reading 19). See the module docstring for the readings of SPEC."""
+    evaluation = _Evaluation(ledger, policy, period, decisions or {})
+    result = evaluation.run()
+    if standing and clock is not None:
+        evaluation.escalate(result, standing, clock)
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,6 +213,10 @@ def _blank(text: Any) -> bool:
 
 def _src(sheet: str, row: dict) -> tuple[str, int]:
     return (sheet, row["row"])
+
+
+def _utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
 
 
 class _Evaluation:
@@ -566,6 +588,34 @@ class _Evaluation:
             if _label(entry.zh) == wanted:
                 return entry
         return None
+
+    # §11.4 deadlines ----------------------------------------------------------------------------
+    def escalate(self, result: ReferenceResult, standing, clock: datetime) -> None:
+        deadline = timedelta(days=self.policy.review.deadline_days)
+        for e in result.exceptions:
+            if e["type"] != "review" or e["review_id"] not in standing:
+                continue
+            first_raised, last_assignee = standing[e["review_id"]]
+            if e["kind"] == "BEH_FREQUENT_PROPOSER":
+                passed_over = {"excluded_ids": (e["subject_id"],)}
+            elif e["kind"].startswith("RATING_"):
+                passed_over = {"excluded_dept": e["subject_id"]}
+            else:
+                passed_over = {}
+            levels = [e["assignee_id"]]
+            while levels[-1] != HR:
+                above = self.climb(self.emps[levels[-1]].get("manager_id"), **passed_over)
+                levels.append(HR if above in levels else above)
+            earlier = levels.index(last_assignee) if last_assignee in levels else 0
+            moves = earlier
+            if e["status"] == "open":
+                open_for = timedelta(seconds=(_utc(clock) - _utc(first_raised))
+                                     // timedelta(seconds=1))
+                due = 0
+                while open_for > (due + 1) * deadline:
+                    due += 1
+                moves = max(earlier, due)
+            e["assignee_id"] = levels[min(moves, len(levels) - 1)]
 
     # §2 / §5.7 finals ----------------------------------------------------------------------------
     def finals(self, result: ReferenceResult) -> None:

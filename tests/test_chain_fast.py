@@ -427,8 +427,11 @@ def test_decimal_text_examples():
 
 def test_the_default_policy_fingerprint_is_as_before():
     """Recorded with every run (Run.policy_sha256, chained): computed by the code before
-    the policy's decimal_text was the evaluator's (commit 27eb68a)."""
-    assert load_policy().sha256 == "d8cb78d8c3ecfdb5fc2200832d5b10980cda97493047d85ce3594f5e7c02f95b"
+    the policy's decimal_text was the evaluator's (commit 27eb68a) — d8cb78d8c3ec… — and
+    changed once since, on purpose, when the default gained `review.deadline_days` and
+    `[feedback] show_raters` (SPEC §11.3, §11.4; tests/test_policy.py writes the new canonical
+    text out by hand)."""
+    assert load_policy().sha256 == "00619faca91610a3f5f1e977cb560f81367f62cb901deac6d7b846eec1eed714"
 
 
 def _decimal_result(dialect):

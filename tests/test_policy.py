@@ -58,7 +58,8 @@ SPEC_DEFAULTS = {
     }},
     "review": {"extreme_low": D(1), "extreme_high": D(5), "low_needs_comment": D(2),
                "outlier_deviation": D("2.0"), "outlier_min_peers": 2, "mutual_low": D(2),
-               "hold_pending": True},
+               "hold_pending": True, "deadline_days": 14},
+    "feedback": {"show_raters": False},
 }
 
 
@@ -141,7 +142,8 @@ def test_canonical_json_is_sorted_compact_utf8_with_decimal_strings():
     assert text.startswith('{"behaviour":{"cap":"10","catalog":{"BLAME":{"en":"Reopened old '
                            'disputes and shifted blame in meetings","max":"-1","min":"-2","zh":'
                            '"跨部门会议中反复翻旧账、推诿责任"}')
-    assert text.endswith('"review":{"extreme_high":"5","extreme_low":"1","hold_pending":true,'
+    assert text.endswith('"review":{"deadline_days":14,"extreme_high":"5","extreme_low":"1",'
+                         '"hold_pending":true,'
                          '"low_needs_comment":"2","mutual_low":"2","outlier_deviation":"2",'
                          '"outlier_min_peers":2},"scale":{"rating_to_points":"20"}}')
     assert '"linkage":{"coefficient_cap":"1.5","coefficient_floor":"0","high":"0.25","low":"0.03",' \
@@ -171,21 +173,22 @@ DEFAULT_CANONICAL_JSON = (
     '"WITHHOLD":{"en":"Withheld important information, causing serious loss",'
     '"max":"-2","min":"-5","zh":"明知信息重要却长期不共享，导致重大损失"}},'
     '"frequent_proposer":3},'
+    '"feedback":{"show_raters":false},'
     '"interlock":{"max_metrics_per_dept":3,"severe_miss_ratio":"0.8","symmetry":"equal"},'
     '"linkage":{"coefficient_cap":"1.5","coefficient_floor":"0","high":"0.25","low":"0.03",'
     '"medium":"0.12","total_cap":"0.3"},'
     '"peripheral":{"objective_share":"0.5","weight":"0.15"},'
     '"raci":{"weight":"0.15"},'
-    '"review":{"extreme_high":"5","extreme_low":"1","hold_pending":true,"low_needs_comment":"2",'
-    '"mutual_low":"2","outlier_deviation":"2","outlier_min_peers":2},'
+    '"review":{"deadline_days":14,"extreme_high":"5","extreme_low":"1","hold_pending":true,'
+    '"low_needs_comment":"2","mutual_low":"2","outlier_deviation":"2","outlier_min_peers":2},'
     '"scale":{"rating_to_points":"20"}}'
 )
 # Its SHA-256. Every stored run records the effective policy's hash, and the demo prints it
-# ("policy sha256 d8cb78d8c3ec"): if the default's canonical text ever changes, runs stored
+# ("policy sha256 00619faca916"): if the default's canonical text ever changes, runs stored
 # before can no longer be matched with a re-evaluation under the same defaults. The literal is
 # the hash of the hand-written text above (checked below with hashlib alone), so neither side
 # is computed by the code under test.
-DEFAULT_SHA256 = "d8cb78d8c3ecfdb5fc2200832d5b10980cda97493047d85ce3594f5e7c02f95b"
+DEFAULT_SHA256 = "00619faca91610a3f5f1e977cb560f81367f62cb901deac6d7b846eec1eed714"
 
 
 def test_default_policy_fingerprint_is_pinned():

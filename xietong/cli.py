@@ -159,6 +159,14 @@ def cmd_reopen(args, db, lang, out) -> int:
     return 0
 
 
+def cmd_summary(args, db, lang, out) -> int:
+    done = api.summary(db, year=args.year, quarter=args.quarter, out_dir=args.out,
+                       formats=args.format, lang=lang)
+    for line in i18n.summary_lines(done):
+        _say(out, line)
+    return 0
+
+
 def cmd_policy_check(args, db, lang, out) -> int:
     checked = api.check_policy(args.file, strict=args.strict)
     for w in checked.warnings:
@@ -185,30 +193,12 @@ def cmd_demo(args, db, lang, out) -> int:
 
 
 def _demo_accounts(db, lang, out, out_dir: Path, period: str) -> None:
-    """One account per role for the sample company, with new random passwords each time (an
-    account that exists gets a new one): HR, an auditor, and the manager with the most open
-    review items."""
-    import secrets
-    items = api.reviews(db, period, type="review", status="open").items
-    counts: dict[str, int] = {}
-    for it in items:
-        if it["assignee_id"] != "HR":
-            counts[it["assignee_id"]] = counts.get(it["assignee_id"], 0) + 1
-    manager = max(sorted(counts), key=lambda k: counts[k]) if counts else None
-    existing = {a.username for a, _ in api.accounts(db)}
-    wanted = [("hr", "hr", None), ("auditor", "auditor", None)]
-    if manager is not None:
-        wanted.append(("manager", "manager", manager))
     serve = f"xietong serve --db {db.shown_url} --data {out_dir / 'desk'}"
     _say(out, words.w(lang, "demo_accounts", serve=serve))
-    for username, role, employee in wanted:
-        password = secrets.token_urlsafe(9)
-        if username in existing:
-            api.set_account_password(db, username, password, lang=lang)
-        else:
-            api.add_account(db, username, role, password, employee_id=employee, lang=lang,
-                            email=f"{username}@example.com" if role == "manager" else None)
-        who = f" ({employee})" if employee else ""
+    for role, username, password, employee in api.demo_accounts(db, period, lang=lang):
+        # each language's brackets (the one-language rule covers punctuation too)
+        who = ((f"（工号 {employee}）" if lang == "zh" else f" (employee {employee})")
+               if employee else "")
         _say(out, words.w(lang, "demo_account", role=role, username=username, password=password,
                           who=who))
 
@@ -366,6 +356,14 @@ HELP: dict[str, Text] = {
                  en="the desk's data directory: reports, job progress, secret key (default: "
                     "$XIETONG_DESK_DATA, else ./xietong-desk)"),
     "root_path": Text(zh="反向代理下的路径前缀，如 /xietong", en="path prefix behind a reverse proxy, e.g. /xietong"),
+    "summary": Text(zh="季度或年度汇总：各月最终得分、各机制调整、均值、逐月周边反馈",
+                    en="a quarter's or a year's figures: monthly finals, each mechanism, means, "
+                       "feedback by month"),
+    "year": Text(zh="年度 YYYY", en="a year, YYYY"),
+    "quarter": Text(zh="季度 YYYY-Q1…Q4", en="a quarter, YYYY-Q1…Q4"),
+    "bad_year": Text(zh="应为 YYYY，实际为 {value!r}", en="expected YYYY, got {value!r}"),
+    "bad_quarter": Text(zh="应为 YYYY-Q1 至 YYYY-Q4，实际为 {value!r}",
+                        en="expected YYYY-Q1 to YYYY-Q4, got {value!r}"),
     "bad_period": Text(zh="应为 YYYY-MM，实际为 {value!r}", en="expected YYYY-MM, got {value!r}"),
     "bad_formats": Text(zh="应为 xlsx、html、json 中的格式，实际为 {value!r}",
                         en="expected formats among xlsx,html,json, got {value!r}"),
@@ -430,6 +428,16 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
         if not got or got - set(api.FORMATS):
             raise argparse.ArgumentTypeError(HELP["bad_formats"].format(lang, value=value))
         return got
+
+    def year(value: str) -> str:
+        if not re.match(r"^\d{4}$", value or ""):
+            raise argparse.ArgumentTypeError(HELP["bad_year"].format(lang, value=value))
+        return value
+
+    def quarter(value: str) -> str:
+        if not re.match(r"^\d{4}-Q[1-4]$", value or ""):
+            raise argparse.ArgumentTypeError(HELP["bad_quarter"].format(lang, value=value))
+        return value
 
     class Parser(argparse.ArgumentParser):
         """An ArgumentParser whose value placeholders speak the command line's language (its
@@ -503,6 +511,13 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
     s = command("reopen", cmd_reopen)
     s.add_argument("--period", required=True, type=period, help=h("period"))
     s.add_argument("--reason", required=True, help=h("reopen_reason"))
+
+    s = command("summary", cmd_summary)
+    which = s.add_mutually_exclusive_group(required=True)
+    which.add_argument("--year", type=year, default=None, help=h("year"))
+    which.add_argument("--quarter", type=quarter, default=None, help=h("quarter"))
+    s.add_argument("--out", required=True, help=h("out_dir"))
+    s.add_argument("--format", type=formats, default=set(api.FORMATS), help=h("format"))
 
     s = command("policy", None)
     psub = s.add_subparsers(dest="policy_command", required=True, metavar=h("commands"))
@@ -625,8 +640,10 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         err.write("interrupted\n")
         return 130
     except BrokenPipeError:
-        # `xietong … | head`: the reader left; say nothing more (and not on a closed stdout).
-        sys.stderr = open(os.devnull, "w")
+        # `xietong … | head`: the reader left; say nothing more (and not on a closed stdout:
+        # the interpreter's last flush of it would complain on stderr)
+        if out is sys.stdout:
+            sys.stderr = open(os.devnull, "w")
         return 0
     except Exception as e:                  # noqa: BLE001 - only database trouble is worded here
         lines = api.database_problem(e, db, lang)
