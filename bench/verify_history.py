@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -80,6 +81,8 @@ def main(argv=None) -> int:
     ap.add_argument("--months", type=int, default=12)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--db", help="an empty database (default: a new SQLite file)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the SQLite database (default: removed at the end)")
     ap.add_argument("--full-every-month", action="store_true",
                     help="time the full verify every month (default: the first and the last)")
     args = ap.parse_args(argv)
@@ -150,6 +153,11 @@ def main(argv=None) -> int:
     out.write_text(json.dumps({"employees": args.employees, "db": url.split("://")[0],
                                "repeat": args.repeat, "months": rows}, indent=1) + "\n")
     print(f"results: {out}")
+    if args.db is None:
+        if args.keep:
+            print(f"database: {url}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -732,19 +732,26 @@ def period_state(db: Database, period: str):
 def firings(db: Database, period: str) -> Iterator[dict]:
     """The latest run's firings in order, as trace.json entries: {"seq", "rule", "sources":
     [{"sheet", "row"}], "outcome"}. Refused when the period has no run."""
-    stored = _latest(db, period)
-    for f in stored["firings"]:
-        yield {"seq": f["seq"], "rule": f["rule"],
-               "sources": [{"sheet": s, "row": r} for s, r in f["sources"]],
-               "outcome": f["outcome"]}
+    from evaluator.db import reader
+    from evaluator.runs import iter_firings, latest_run, refusal
+    # read from the database in batches as the caller consumes them: one batch in memory, not
+    # the millions of firings of a big month (the read transaction stays open meanwhile)
+    with Session(reader(db.engine)) as session, session.begin():
+        run = latest_run(session, period)
+        if run is None:
+            raise Refused([refusal("en", "no_run", period=period)])
+        for f in iter_firings(session, run.id):
+            yield {"seq": f["seq"], "rule": f["rule"],
+                   "sources": [{"sheet": s, "row": r} for s, r in f["sources"]],
+                   "outcome": f["outcome"]}
 
 
 def ledger_rows(db: Database, period: str, sheet: str) -> Iterator[dict]:
     """The typed rows of one sheet (canonical English name, e.g. "Behaviours") of the period's
     active ledger, in Excel-row order, each with its "row" number."""
     from evaluator.db import reader
-    from evaluator.runs import refusal
-    from evaluator.store import active_import, load_rows
+    from evaluator.runs import iter_ledger_rows, refusal
+    from evaluator.store import active_import
     from importers.schema import SHEET_BY_NAME
     if sheet not in SHEET_BY_NAME:
         raise ValueError(f"unknown sheet {sheet!r}: expected one of {', '.join(SHEET_BY_NAME)}")
@@ -752,18 +759,7 @@ def ledger_rows(db: Database, period: str, sheet: str) -> Iterator[dict]:
         imp = active_import(session, period)
         if imp is None:
             raise Refused([refusal("en", "no_import", period=period)])
-        rows = load_rows(session, imp.id)[sheet]
-    yield from rows
-
-
-def _latest(db: Database, period: str) -> dict:
-    from evaluator.db import reader
-    from evaluator.runs import latest_run, load_run, refusal
-    with Session(reader(db.engine), expire_on_commit=False) as session, session.begin():
-        run = latest_run(session, period)
-        if run is None:
-            raise Refused([refusal("en", "no_run", period=period)])
-        return load_run(session, run)
+        yield from iter_ledger_rows(session, imp.id, sheet)      # in batches, as firings()
 
 
 # --------------------------------------------------------------------------- files for people
