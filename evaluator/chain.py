@@ -12,6 +12,12 @@ What no hash chain can show by itself is the removal of its newest records (the 
 prints the head (seq and hash) for auditors to note down and compare next time, and checks each
 run's records against the counts its chained run record holds.
 
+A full `verify` that passes is recorded as a checkpoint (itself a chained record: the link it
+reached, that link's hash, when). `run` and `report` then check only what came after the newest
+checkpoint, plus the reported run's import and its rows (`verify_since`, SPEC §10.8): the
+twelfth month of a history costs what the first did. A change made before the checkpoint is
+for the next full verify to find.
+
 What is hashed — canonical JSON, a ledger row's text — is spelled by evaluator/canonical.py.
 
 Millions of rows and links a month go through here, so writing (BulkInsert) and verifying
