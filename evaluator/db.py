@@ -294,6 +294,30 @@ class PeriodEvent(SQLModel, table=True):
         return {k: (iso_utc(v) if isinstance(v, datetime) else v) for k, v in d.items() if k != "id"}
 
 
+class Checkpoint(SQLModel, table=True):
+    """A successful full verification of the audit chain (SPEC §10.8): the whole chain was
+    recomputed up to link `seq`, whose hash was `head_hash`, at `at` (by `account` in the desk).
+    `run` and `report` then verify only the links after it (evaluator.chain.verify_since).
+    `record_ids` is canonical JSON {record type: the largest id of that type then}: a record
+    with a larger id must be linked after the checkpoint, else it was inserted behind the
+    chain's back. A checkpoint is itself chained, so changing one is tampering like any other."""
+    __tablename__ = "checkpoint"
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int                                   # the chain was verified from link 1 up to here
+    head_hash: str = Field(max_length=64)      # the hash of link `seq` then
+    record_ids: str = "{}"                     # canonical JSON {record type: largest id}
+    at: datetime = Field(default_factory=utcnow)
+    account: str | None = None
+
+    def chain_content(self) -> dict:
+        return self.content_of(self.model_dump())
+
+    @staticmethod
+    def content_of(d) -> dict:
+        return with_account(d, {"seq": d["seq"], "head_hash": d["head_hash"],
+                                "record_ids": d["record_ids"], "at": iso_utc(d["at"])})
+
+
 # --------------------------------------------------------------------------- ledger rows
 
 _KIND_TYPES = {

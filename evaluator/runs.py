@@ -18,6 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Iterator
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -26,8 +27,8 @@ from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
 from evaluator import chain, periods
 from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing_content,
                                  parse_sources, sha256_text, sources_json)
-from evaluator.db import (Adjustment, ChainLink, Decision, ExceptionItem, Firing, Run, reader,
-                          utcnow)
+from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExceptionItem, Firing, Run,
+                          reader, utcnow)
 from evaluator.evaluate import Evaluated, evaluate_ledger
 from evaluator.store import active_import, load_rows
 from importers.lang import Text
@@ -624,6 +625,41 @@ def load_run(session: Session, run: Run) -> dict:
     applied, current = run_decisions(session, run, exceptions)
     return {"run": run.model_dump(), "adjustments": adjustments, "exceptions": exceptions,
             "firings": firings, "decisions": applied, "current_decisions": current}
+
+
+def iter_firings(session: Session, run_id: int, batch: int = 5000) -> Iterator[dict]:
+    """The run's firings in seq order, each as load_run gives it (sources and outcome parsed;
+    firings with the same common outcome share one outcome dict: read it, do not change it),
+    read `batch` rows at a time — a server-side cursor on PostgreSQL, sqlite3 stepping through
+    its own cursor on SQLite — so a caller that takes them one by one holds one batch, never
+    the millions of a big month. The session's transaction must stay open while it is read."""
+    table = Firing.__table__
+    q = sa.select(table).where(table.c.run_id == run_id).order_by(table.c.seq)
+    result = session.connection().execution_options(yield_per=batch).execute(q)
+    keys = tuple(result.keys())
+    outcome = OutcomeCodec().value
+    for part in result.partitions():
+        for r in part:
+            f = dict(zip(keys, r))
+            f["sources"] = parse_sources(f["sources"])
+            f["outcome"] = outcome(f["outcome"])
+            yield f
+
+
+def iter_ledger_rows(session: Session, import_id: int, sheet: str, batch: int = 5000
+                     ) -> Iterator[dict]:
+    """One sheet's typed rows of an import in Excel-row order, each with its "row" number — what
+    evaluator.store.load_rows gives for that sheet — read `batch` rows at a time (as
+    iter_firings)."""
+    table = ROW_TABLES[sheet]
+    names = [c.name for c in SHEET_BY_NAME[sheet].columns]
+    q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
+        table.c.import_id == import_id).order_by(table.c.row)
+    keys = ("row", *names)
+    result = session.connection().execution_options(yield_per=batch).execute(q)
+    for part in result.partitions():
+        for r in part:
+            yield dict(zip(keys, r))
 
 
 def _attach_says(firings: list[dict], adjustments: list[dict], exceptions: list[dict]) -> None:

@@ -82,7 +82,8 @@ def test_an_old_database_migrates_and_still_verifies(tmp_path):
         with xietong.open_database(url) as db:
             result = xietong.verify(db)
             assert result.ok, result.problem
-            assert result.checked == len(links_before) + 1
+            # the first verify's checkpoint (SPEC §10.8), then the decision
+            assert result.checked == len(links_before) + 2
         engine = sa.create_engine(url)
         with engine.connect() as c:
             assert c.exec_driver_sql(

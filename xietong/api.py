@@ -272,9 +272,11 @@ def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
 @dataclass
 class ChainStatus:
     ok: bool
-    checked: int
+    checked: int                   # links checked (since the checkpoint, when incremental)
     problem: str | None
     head: str | None
+    since_seq: int = 0             # incremental: a full verify passed up to this link …
+    since_at: datetime | None = None   # … at this time (UTC); 0 and None: the whole chain
 
 
 @dataclass
@@ -308,7 +310,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     trace.html (which show the audit chain's status, so they verify the chain first), review
     workbooks, and the JSON files. Labels follow `lang`, else the ledger's header language;
     `Sheet!row` references use the ledger's own sheet names."""
-    from evaluator.chain import verify as verify_chain
+    from evaluator.chain import verify_since
     from evaluator.db import ChainLink, Decision, ImportActivation, LedgerImport, reader
     from evaluator.evaluate import default_workers
     from evaluator.periods import state as period_state_of
@@ -375,12 +377,15 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                 other = Forked(without_chain, point="reports")
             chain = None
             if formats & {"xlsx", "html"}:
-                result = verify_chain(session, period)
+                # SPEC §10.8: from the newest checkpoint, plus the run's import and its rows
+                result = verify_since(session, period, run.id)
                 head = session.exec(select(ChainLink).order_by(ChainLink.seq.desc())
                                     .limit(1)).first()
                 chain = {"ok": result.ok, "checked": result.checked,
                          "problem": result.problem.pick(lang) if result.problem else None,
                          "head": head.hash if head else None}
+                if result.since_seq:
+                    chain.update(since_seq=result.since_seq, since_at=_aware(result.since_at))
         files: dict[str, list[Path]] = {}
         if "xlsx" in formats:
             files["trace_xlsx"] = [trace.write_xlsx(out_dir / "trace.xlsx", period, rows, stored,
@@ -570,15 +575,24 @@ class VerifyResult:
     ok: bool
     checked: int                   # chained records checked
     problem: str | None            # the first record changed, missing, inserted or out of order
-    head_seq: int                  # the newest link: auditors note it down
+    head_seq: int                  # the newest link verified: auditors note it down
     head_hash: str
+    checkpoint_seq: int = 0        # the link of the checkpoint this verify wrote (0: none)
+    checkpoint_error: str | None = None   # why none could be written (e.g. a read-only account)
 
 
-def verify(db: Database, period: str | None = None, *, lang: str | None = None) -> VerifyResult:
+def verify(db: Database, period: str | None = None, *, lang: str | None = None,
+           account: str | None = None) -> VerifyResult:
     """Recompute the audit chain (SPEC §6); `period` narrows the ledger-row checks to it.
     Refused ("nothing to verify") when the database, or the period, holds no import: a green
-    check over nothing would tell an auditor nothing."""
-    from evaluator.chain import verify as verify_chain
+    check over nothing would tell an auditor nothing.
+
+    A verify of the whole database that passed writes a checkpoint (SPEC §10.8; `account`: the
+    desk's account that asked, chained with it), from which `run` and `report` verify
+    incrementally. The chain is read without the write lock; the checkpoint is then written
+    in a short write transaction. When it cannot be (a database user who may only read), the
+    verification still stands and `checkpoint_error` says why."""
+    from evaluator.chain import verify as verify_chain, write_checkpoint
     from evaluator.db import LedgerImport, reader
     _existing(db, lang)
     with Session(reader(db.engine)) as session, session.begin():
@@ -589,8 +603,16 @@ def verify(db: Database, period: str | None = None, *, lang: str | None = None) 
             key = "verify_nothing" if period is None else "verify_nothing_period"
             raise Refused([i18n.t(lang, key, url=db.shown_url, period=period)])
         r = verify_chain(session, period)
-    return VerifyResult(r.ok, r.checked, r.problem.pick(lang) if r.problem else None, r.head_seq,
-                        r.head_hash)
+    result = VerifyResult(r.ok, r.checked, r.problem.pick(lang) if r.problem else None,
+                          r.head_seq, r.head_hash)
+    if r.ok and period is None:
+        try:
+            with Session(db.engine) as session, session.begin():
+                _, link = write_checkpoint(session, r, account)
+                result.checkpoint_seq = link.seq
+        except sa.exc.DBAPIError as e:
+            result.checkpoint_error = str(getattr(e, "orig", e)).strip().splitlines()[0]
+    return result
 
 
 @dataclass
@@ -710,19 +732,26 @@ def period_state(db: Database, period: str):
 def firings(db: Database, period: str) -> Iterator[dict]:
     """The latest run's firings in order, as trace.json entries: {"seq", "rule", "sources":
     [{"sheet", "row"}], "outcome"}. Refused when the period has no run."""
-    stored = _latest(db, period)
-    for f in stored["firings"]:
-        yield {"seq": f["seq"], "rule": f["rule"],
-               "sources": [{"sheet": s, "row": r} for s, r in f["sources"]],
-               "outcome": f["outcome"]}
+    from evaluator.db import reader
+    from evaluator.runs import iter_firings, latest_run, refusal
+    # read from the database in batches as the caller consumes them: one batch in memory, not
+    # the millions of firings of a big month (the read transaction stays open meanwhile)
+    with Session(reader(db.engine)) as session, session.begin():
+        run = latest_run(session, period)
+        if run is None:
+            raise Refused([refusal("en", "no_run", period=period)])
+        for f in iter_firings(session, run.id):
+            yield {"seq": f["seq"], "rule": f["rule"],
+                   "sources": [{"sheet": s, "row": r} for s, r in f["sources"]],
+                   "outcome": f["outcome"]}
 
 
 def ledger_rows(db: Database, period: str, sheet: str) -> Iterator[dict]:
     """The typed rows of one sheet (canonical English name, e.g. "Behaviours") of the period's
     active ledger, in Excel-row order, each with its "row" number."""
     from evaluator.db import reader
-    from evaluator.runs import refusal
-    from evaluator.store import active_import, load_rows
+    from evaluator.runs import iter_ledger_rows, refusal
+    from evaluator.store import active_import
     from importers.schema import SHEET_BY_NAME
     if sheet not in SHEET_BY_NAME:
         raise ValueError(f"unknown sheet {sheet!r}: expected one of {', '.join(SHEET_BY_NAME)}")
@@ -730,18 +759,7 @@ def ledger_rows(db: Database, period: str, sheet: str) -> Iterator[dict]:
         imp = active_import(session, period)
         if imp is None:
             raise Refused([refusal("en", "no_import", period=period)])
-        rows = load_rows(session, imp.id)[sheet]
-    yield from rows
-
-
-def _latest(db: Database, period: str) -> dict:
-    from evaluator.db import reader
-    from evaluator.runs import latest_run, load_run, refusal
-    with Session(reader(db.engine), expire_on_commit=False) as session, session.begin():
-        run = latest_run(session, period)
-        if run is None:
-            raise Refused([refusal("en", "no_run", period=period)])
-        return load_run(session, run)
+        yield from iter_ledger_rows(session, imp.id, sheet)      # in batches, as firings()
 
 
 # --------------------------------------------------------------------------- files for people

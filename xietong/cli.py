@@ -130,6 +130,11 @@ def cmd_verify(args, db, lang, out) -> int:
     _say(out, i18n.t(lang, "verify_ok", n=result.checked))
     if result.head_seq:
         _say(out, i18n.t(lang, "verify_head", seq=result.head_seq, hash=result.head_hash))
+    if result.checkpoint_seq:
+        _say(out, i18n.t(lang, "verify_checkpoint", seq=result.checkpoint_seq,
+                         upto=result.head_seq))
+    elif result.checkpoint_error:
+        _say(out, i18n.t(lang, "verify_no_checkpoint", error=result.checkpoint_error))
     return 0
 
 

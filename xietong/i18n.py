@@ -74,6 +74,14 @@ MESSAGES: dict[str, Text] = {
     "verify_head": Text(
         zh="链头：第 {seq} 条，SHA-256 {hash}（请记录：之后的校验须能到达此处）。",
         en="Chain head: link {seq}, sha256 {hash} (note it down: a later verify must reach it)."),
+    "verify_checkpoint": Text(
+        zh="已写入检查点（审计链第 {seq} 条）：完整校验截至第 {upto} 条；此后的运行与报告从此处起增量校验。",
+        en="Checkpoint written (chain link {seq}): full verification up to link {upto}; runs "
+           "and reports verify incrementally from there."),
+    "verify_no_checkpoint": Text(
+        zh="未能写入检查点（{error}）：此后的运行与报告仍从上一个检查点起校验。",
+        en="No checkpoint was written ({error}): runs and reports still verify from the "
+           "previous one."),
     "database_busy": Text(
         zh="数据库 {url} 正忙：另一个 xietong 命令占用写锁已超过 {s} 秒。未写入任何数据；请待其结束后重试（等待时长由 "
            "`XIETONG_LOCK_TIMEOUT` 设置）。",
@@ -244,6 +252,9 @@ MESSAGES: dict[str, Text] = {
     "chain_ok_short": Text(
         zh="校验通过",
         en="verified"),
+    "chain_ok_since_short": Text(
+        zh="校验通过（截至第 {seq} 条于 {at} 完整校验，其后为增量校验）",
+        en="verified (full up to link {seq} at {at}, incremental since)"),
     "chain_bad_short": Text(
         zh="校验失败",
         en="verification FAILED"),
@@ -278,7 +289,11 @@ def report_summary(r) -> list[str]:
     if "xlsx" in formats:
         lines.append(("statement.xlsx", t(lang, "report_statement", d=r.departments,
                                           e=r.employees)))
-        chain_word = t(lang, "chain_ok_short" if r.chain and r.chain.ok else "chain_bad_short")
+        if r.chain and r.chain.ok and r.chain.since_seq:
+            chain_word = t(lang, "chain_ok_since_short", seq=r.chain.since_seq,
+                           at=r.chain.since_at.isoformat(timespec="seconds"))
+        else:
+            chain_word = t(lang, "chain_ok_short" if r.chain and r.chain.ok else "chain_bad_short")
         lines.append(("trace.xlsx", t(lang, "report_trace_xlsx", n=r.firings, chain=chain_word)))
     if "html" in formats:
         lines.append(("trace.html", t(lang, "report_trace_html")))
