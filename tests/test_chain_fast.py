@@ -427,8 +427,12 @@ def test_decimal_text_examples():
 
 def test_the_default_policy_fingerprint_is_as_before():
     """Recorded with every run (Run.policy_sha256, chained): computed by the code before
-    the policy's decimal_text was the evaluator's (commit 27eb68a)."""
-    assert load_policy().sha256 == "d8cb78d8c3ecfdb5fc2200832d5b10980cda97493047d85ce3594f5e7c02f95b"
+    the policy's decimal_text was the evaluator's (commit 27eb68a) — d8cb78d8c3ec… — and
+    changed once since, on purpose, when the default gained the rating cadences,
+    `linkage.revision_month`, `interlock.reward_scale`/`reward_cap` and
+    `behaviour.frequent_window_months` (SPEC §11.5–§11.9; tests/test_policy.py writes the new
+    canonical text out by hand)."""
+    assert load_policy().sha256 == "4bb835eb86fc6b3500597362bbcbd5a00c010484b854863cae416795e45c6434"
 
 
 def _decimal_result(dialect):

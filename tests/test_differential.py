@@ -2,20 +2,33 @@
 ledgers: the same adjustments to the cent, in the same order, with the same sources, and the
 same exceptions (ids, kinds, subjects, assignees, statuses, sources) — before and after random
 decisions. Ledgers and decisions are drawn by hypothesis (tests/ledgers.py), so a disagreement
-shrinks to a small ledger."""
+shrinks to a small ledger. With the months before a ledger's (SPEC §11.5–§11.9: quarterly
+ratings, LINKAGE_CHANGED, the frequent-proposer window), each evaluation gets exactly the other
+months' sheets rules.months.other_months names, as the evaluator reads them."""
 from collections import Counter
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from evaluator.evaluate import evaluate_ledger
 from rules.books import BOOKS
+from rules.months import other_months
 from rules.policy import load_policy, policy_from_mapping
-from tests.ledgers import PERIOD, decisions, ledgers, random_decisions, random_ledger
+from tests.ledgers import (PERIOD, decisions, histories, history_rows, ledgers, random_decisions,
+                           random_history, random_ledger)
 from tests.reference import reference_evaluate
 
 POLICY = load_policy()
 NO_HOLD = policy_from_mapping({"review": {"hold_pending": False},
                                "interlock": {"symmetry": "both"}})
+# Every rule that reads other months, at once; the flat reward on the side.
+MONTHS = policy_from_mapping({"peripheral": {"cadence": "quarterly"},
+                              "raci": {"cadence": "quarterly"},
+                              "behaviour": {"frequent_window_months": 3},
+                              "interlock": {"reward_scale": "flat"}})
+# The same in the revision month of the matrix (December), RACI monthly, a two-month window.
+REVISING = policy_from_mapping({"peripheral": {"cadence": "quarterly"},
+                                "linkage": {"revision_month": 12},
+                                "behaviour": {"frequent_window_months": 2}})
 
 ADJ_FIELDS = ("subject_type", "subject_id", "mechanism", "rule", "points", "sources")
 EXC_FIELDS = ("review_id", "kind", "type", "subject_id", "assignee_id", "status", "sources")
@@ -29,9 +42,18 @@ def _exc(items):
     return [tuple((k, tuple(e[k]) if k == "sources" else e[k]) for k in EXC_FIELDS) for e in items]
 
 
-def _compare(ledger, policy, decisions):
-    ref = reference_evaluate(ledger, policy, PERIOD, decisions)
-    got = evaluate_ledger(ledger.rows, policy, PERIOD, decisions)
+def _read(history, policy, period):
+    """The other months' rows as the evaluator reads them: the sheets other_months names, of
+    the months that have a ledger."""
+    rows = history_rows(history)
+    return {m: {s: rows[m].get(s, []) for s in sheets}
+            for m, sheets in other_months(policy, period).items() if m in rows}
+
+
+def _compare(ledger, policy, decisions, period=PERIOD, history=None):
+    months = _read(history or {}, policy, period)
+    ref = reference_evaluate(ledger, policy, period, decisions, months)
+    got = evaluate_ledger(ledger.rows, policy, period, decisions, history=months)
     assert _adj(got.adjustments) == _adj(ref.adjustments)
     assert _exc(got.exceptions) == _exc(ref.exceptions)
     for dept_id, d in ref.departments.items():
@@ -65,6 +87,21 @@ def test_engine_agrees_with_reference_other_policy(builder, data):
     _compare(ledger, NO_HOLD, data.draw(decisions(ref.exceptions), label="decisions"))
 
 
+@settings(max_examples=80, **SETTINGS)
+@given(period=st.sampled_from(("2026-12", "2026-11")), policy=st.sampled_from((MONTHS, REVISING)),
+       data=st.data())
+def test_engine_agrees_with_reference_over_months(period, policy, data):
+    """A quarter's end (December) and a month before it (November), with the two months before
+    drawn: ratings carried or gathered, matrices compared, proposers counted across months."""
+    builder = data.draw(ledgers(max_size=3, period=period), label="ledger")
+    before = ("2026-10", "2026-11") if period == "2026-12" else ("2026-09", "2026-10")
+    history = data.draw(histories(builder, before), label="history")
+    ledger = builder.build()
+    ref, _ = _compare(ledger, policy, {}, period, history)
+    _compare(ledger, policy, data.draw(decisions(ref.exceptions), label="decisions"), period,
+             history)
+
+
 @settings(max_examples=40, **SETTINGS)
 @given(builder=ledgers(min_size=3, max_size=3))
 def test_exception_counts_per_kind_agree(builder):
@@ -89,6 +126,15 @@ def test_random_ledgers_reach_every_rule_and_kind():
         undecided = reference_evaluate(ledger, POLICY, PERIOD, {})
         got = evaluate_ledger(ledger.rows, POLICY, PERIOD,
                               random_decisions(undecided.exceptions, seed))
+        seen.update(t.rule for t in got.trace)
+        seen.update(e["kind"] for e in got.exceptions)
+    # the rules of other months (SPEC §11.5–§11.9), on seeded histories
+    for seed in range(12):
+        period, policy = (("2026-12", MONTHS), ("2026-11", MONTHS), ("2026-12", REVISING))[seed % 3]
+        builder = random_ledger(seed, 2, period=period)
+        before = ("2026-10", "2026-11") if period == "2026-12" else ("2026-09", "2026-10")
+        months = _read(random_history(seed, builder, before), policy, period)
+        got = evaluate_ledger(builder.build().rows, policy, period, {}, history=months)
         seen.update(t.rule for t in got.trace)
         seen.update(e["kind"] for e in got.exceptions)
     assert sorted(every - seen) == []
