@@ -5,7 +5,8 @@ months' active ledgers too:
 
 * quarterly ratings (`[peripheral] cadence`, `[raci] cadence` = "quarterly", SPEC §11.5): in a
   quarter's last month (03, 06, 09, 12), the rating rows of the quarter's two earlier months;
-* LINKAGE_CHANGED (SPEC §11.7): the previous month's Linkage rows (not in the revision month);
+* LINKAGE_CHANGED (SPEC §11.7): the previous month's Linkage rows (in the revision month too:
+  the trace then says the matrix changed, `linkage.revised`, without a notice);
 * `[behaviour] frequent_window_months` = N > 1 (SPEC §11.9): the N − 1 months before the
   period — their Behaviours rows, screened against their own master data (Employees,
   Departments, Projects).
@@ -100,8 +101,7 @@ def other_months(policy: Policy, period: str) -> dict[str, tuple[str, ...]]:
     if quarterly and is_quarter_end(period):
         for month in quarter_months(period)[:2]:
             wanted.setdefault(month, set()).update(quarterly)
-    if _ym(period)[1] != policy.linkage.revision_month:
-        wanted.setdefault(shift(period, -1), set()).add("Linkage")
+    wanted.setdefault(shift(period, -1), set()).add("Linkage")
     window = policy.behaviour.frequent_window_months
     for month in months_before(period, window - 1):
         wanted.setdefault(month, set()).update(("Behaviours", *MASTER_SHEETS))
