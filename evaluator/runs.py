@@ -192,10 +192,10 @@ _MESSAGES: dict[str, Text] = {
         zh="{period} 没有导入台账：请先运行 `xietong import 台账文件 --period {period}`",
         en="no ledger imported for {period}: run `xietong import LEDGER --period {period}` first"),
     "cadence": Text(
-        zh="{period} 拒绝按 {key} = \"{cadence}\" 评估：同一季度的 {months} 最近一次评估用的是 "
+        zh="{period} 拒绝按 {setting} = \"{cadence}\" 评估：同一季度的 {months} 最近一次评估用的是 "
            "\"{earlier}\"，一个季度的评价须按同一频次评估（按月的评价已在当月计分，按季度的"
            "评价在季末月计分）。请先以同一政策重新评估 {months}，或使用 \"{earlier}\"",
-        en="{period} is not evaluated with {key} = \"{cadence}\": {months} of the same quarter "
+        en="{period} is not evaluated with {setting} = \"{cadence}\": {months} of the same quarter "
            "were last evaluated with \"{earlier}\", and a quarter's ratings are evaluated under "
            "one cadence (monthly ratings counted in their month, quarterly ones at the quarter's "
            "end). Evaluate {months} again under this policy first, or keep \"{earlier}\""),
@@ -397,15 +397,18 @@ def _refuse_other_cadence(session: Session, period: str, policy: Policy, lang: s
                 problems.setdefault((section, earlier), []).append(month)
     if problems:
         sep = "、" if lang == "zh" else ", "
-        raise RunRefused([refusal(lang, "cadence", period=period, key=f"{section}.cadence",
+        raise RunRefused([refusal(lang, "cadence", period=period, setting=f"{section}.cadence",
                                   cadence=wanted[section], months=sep.join(months),
                                   earlier=earlier)
                           for (section, earlier), months in problems.items()])
 
 
-def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=None):
+def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=None,
+             workers: int | None = None):
     """The engine part of an evaluation (runs in the forked child): no database here.
-    ("refused", problems) or ("ok", result, hashes, new decisions as dicts, in_force, started)."""
+    ("refused", problems) or ("ok", result, hashes, new decisions as dicts, in_force, started).
+    `workers`: the evaluation's feed workers (default: evaluator.evaluate.default_workers()).
+    What-if (evaluator/whatif.py) computes its alternative with this same function."""
     rows, stored = inputs.rows, inputs.stored
     ledger_reviews = [DecisionRow(r["review_id"], r["decision"], r["reviewer_id"],
                                   r.get("comment"), "Reviews", r["row"])
@@ -419,7 +422,7 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     candidates.update((d.review_id, d.decision) for d in ledger_reviews)
     history = inputs.history or {}
     result = evaluate_ledger(rows, policy, period, candidates, progress=progress,
-                             history=history)
+                             history=history, workers=workers)
     items = {e["review_id"]: e for e in result.exceptions}
     index = row_index(with_months(rows, history))
     hashes = {rid: source_hash(index, e["sources"]) for rid, e in items.items()}
@@ -444,7 +447,7 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     # means a decision lapsed and the statuses and scores must be computed without it.
     if in_force != {rid: dec for rid, dec in candidates.items() if rid in items}:
         result = evaluate_ledger(rows, policy, period, in_force, progress=progress,
-                                 history=history)
+                                 history=history, workers=workers)
         # notices can follow decisions (PERIPHERAL_NO_RATINGS when every rating of a department
         # is held or overturned): hash what this run produced
         for e in result.exceptions:
