@@ -19,6 +19,7 @@ was compared. Words in the report's language; ids, rule ids and hashes as they a
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -58,6 +59,17 @@ LABELS: dict[str, Text] = {
 
 def label(lang: str, key: str) -> str:
     return LABELS[key].pick(lang)
+
+
+def range_text(lang: str, name: str) -> str:
+    """A range as people read it: "2026-Q4" is 2026年第4季度 in Chinese, "2026" 2026年; a month
+    (YYYY-MM) is the same in both languages."""
+    if lang == "zh":
+        if re.fullmatch(r"\d{4}-Q[1-4]", name):
+            return f"{name[:4]}年第{name[-1]}季度"
+        if re.fullmatch(r"\d{4}", name):
+            return f"{name}年"
+    return name
 
 
 def _num(d: Decimal | None):
@@ -101,7 +113,7 @@ def _write_xlsx(path: Path, data: dict, lang: str) -> Path:
     about.title = label(lang, "about")
     skipped = "; ".join(f"{s['period']} ({label(lang, s['reason'])})" for s in data["skipped"])
     item_sheet(about, [label(lang, "item"), label(lang, "value")], [
-        (label(lang, "range"), data["range"]),
+        (label(lang, "range"), range_text(lang, data["range"])),
         (label(lang, "policy_file"), data["policy"]["file"] or ""),
         (label(lang, "policy_sha256"), data["policy"]["sha256"]),
         (label(lang, "evaluated"), ", ".join(data["months"])),

@@ -14,8 +14,11 @@ The rules, in the order they chain:
    which none of them fired fires `behaviour.accept`, the book's fallback rule: accepted means
    "no rejection fired" by construction, so a new check needs no edit of the accept rule.
 2. Accepted positive rows are grouped by (proposer, employee): `BEH_FREQUENT_PROPOSER` fires when
-   one proposer gave one employee `frequent_proposer` or more of them (「人情分」 risk); the
-   proposer's manager reviews it. Overturned, those rows are removed from the sum.
+   one proposer gave one employee `frequent_proposer` or more of them (「避免成为“人情分”」);
+   the proposer's manager reviews it. Overturned, the period's rows are removed from the sum.
+   With `frequent_window_months` = N > 1 (SPEC §11.9) a pair with a row in the period also
+   counts its rows of the N − 1 months before that were accepted in their own month (screened
+   here again against that month's dates and master data, cited as `Behaviours@YYYY-MM`).
 3. Each accepted row that was not removed fires `behaviour.credit` (+/− its points); a removed row
    fires `behaviour.withdrawn`, so the trace says why its points are missing.
 4. Per employee, T = the sum of the rounded credits: `behaviour.cap` brings T back to ±cap when it

@@ -18,7 +18,9 @@ Per department d with base S_d:
 A middle/back department with no counted internal rating gets the notice PERIPHERAL_NO_RATINGS
 instead; with no counted RACI rating it simply gets no RACI blend (`raci.no_ratings` says so).
 Front-office departments are outside both (`*.front_office` says so, so that the trace explains
-every absence).
+every absence). Under the quarterly cadence (SPEC §11.5) the blend of a quarter's last month
+averages the ratings counted over the quarter, and in the two months before it
+`peripheral.carried` / `raci.carried` take the place of the blend and of the notice.
 
 Example (SPEC §9): IT, S = 70, ratings 4 and 4 counted → R = 80, ticket_sla 0.9 → O = 90,
 P = 85 → peripheral 0.15 × (85 − 70) = 2.25; one RACI rating 3 → Q = 60 → raci −1.50.

@@ -15,11 +15,14 @@ The article (三.4):
    `interlock.valid` admits it.
 2. A department named in more than max_metrics_per_dept metrics (valid or not) gets the notice
    INTERLOCK_TOO_MANY; its valid metrics still apply.
-3. For a valid metric with achievement a (actual/target, or target/actual when lower is better;
-   lower with actual 0 counts as achieved), per party with weight w:
-   `interlock.reward` +bonus × w when a ≥ 1; `interlock.penalty` −penalty × w when
-   a < severe_miss_ratio; `INTERLOCK_MISSED` (the post-mortem, 复盘) for the party's manager
-   whenever a < 1. Its decision records whether the post-mortem was held; no score changes.
+3. For every party (weight w) of a metric with achievement a (actual/target, or target/actual
+   when lower is better; lower with actual 0 counts as achieved, a = ∞):
+   `INTERLOCK_MISSED` (the post-mortem, 复盘) for the party's manager whenever a < 1 — valid
+   metric or not (SPEC §11.8); its decision records whether the post-mortem was held, no score
+   changes. A valid metric also applies `interlock.reward` when a ≥ 1 — bonus × w ×
+   min(a, reward_cap) with `reward_scale = "linear"` (the better, the more), bonus × w with
+   "flat" — and `interlock.penalty` −penalty × w when a < severe_miss_ratio; an invalid
+   metric's party fires `interlock.not_applied` (no points) instead.
 
 The kinds are declared in SPEC §5's order (rules/exceptions.py takes it from here), so
 INTERLOCK_TOO_MANY comes before INTERLOCK_MISSED.

@@ -16,6 +16,11 @@ For department d (base S_d) and each KPI k it is linked to:
 
 Example (SPEC §9): IT (S = 70) is linked to revenue (C = 1.1) at high and cost (lower, C = 1.25)
 at medium: W = 0.37 > 0.30 → w = 0.2027, 0.0973 → 8.11 + 5.35 = 13.46.
+
+「每年根据战略调整,适当修订矩阵。」 (三.2): a department whose matrix — its set of (KPI, level) —
+differs from the previous month's active import gets the notice LINKAGE_CHANGED for HR, old →
+new (SPEC §11.7); in `[linkage] revision_month` the change is seen (`linkage.revised`) and
+raises none.
 """
 from __future__ import annotations
 

@@ -751,7 +751,7 @@ def effective_weight_warnings(policy: Policy, links: list[dict]) -> list[PolicyI
     article's band for its level because of that scaling. §9's department D3 (high 0.25 +
     medium 0.12 = 0.37 > 0.30) has its medium link at 0.12 × 0.30 / 0.37 = 0.0973 < 0.10:
 
-        D3 / K2 (medium) = 0.0973: … below the article's band …; allowed: 0.10–0.15
+        D3 / K2 = 0.0973: … below the article's band …; allowed: 0.10–0.15
 
     In the order of the rows (department by department as the ledger lists them)."""
     from fractions import Fraction
@@ -776,10 +776,10 @@ def effective_weight_warnings(policy: Policy, links: list[dict]) -> list[PolicyI
         formula = (f"{show(lp.weight(level))} × {show(lp.total_cap)} / "
                    f"{show(Decimal(w_total.numerator) / Decimal(w_total.denominator))}")
         warnings.append(PolicyIssue(
-            "effective_band", "warning", f"{link['dept_id']} / {link['kpi_id']} ({level})", shown,
+            "effective_band", "warning", f"{link['dept_id']} / {link['kpi_id']}", shown,
             f"{lo}–{hi}",
-            Text(zh=f"总上限 linkage.total_cap 缩放后的有效权重（{formula}）低于原文关联度{word.zh}的区间"
-                    f"「{LEVEL_BAND_QUOTES[level]}」",
+            Text(zh=f"按总上限 linkage.total_cap 缩放后的有效权重（{formula}）低于原文给关联度为"
+                    f"“{word.zh}”的部门的区间「{LEVEL_BAND_QUOTES[level]}」",
                  en=f"the effective weight after linkage.total_cap ({formula}) is below the "
                     f"article's band for {word.en} linkage")))
     return warnings

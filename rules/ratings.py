@@ -21,6 +21,12 @@ The rules chain in three steps, each over every rating of a sheet:
 3. Counting: `rating.count` admits a rating into its department's averages when none of its
    reviews is overturned and (with hold_pending) none is still open; otherwise `rating.hold`.
 
+Quarterly cadence (SPEC §11.5, `[peripheral]`/`[raci] cadence = "quarterly"`, per sheet): in a
+quarter's last month the three steps run over the rows of all three months' active imports —
+an earlier month's rating cited and keyed under its qualified sheet (`InternalRatings@2026-10`,
+rules/sources.py), screened against the last month's company — and in the two months before
+each rating fires `rating.carried` instead (「评价频次不宜太低,至少季度一次」).
+
 Example (SPEC §9): IT is rated 4, 4 and 5 on 响应速度; the 5 is RATING_EXTREME, held while
 open, so IT's peripheral mean is 4 → R = 80.
 """

@@ -298,7 +298,7 @@ def test_policy_check_warns_of_effective_weights_below_the_band(db_url, tmp_path
     # SPEC §9: D3 high 0.25 + medium 0.12 = 0.37 > 0.30: K2 at 0.12 × 0.30 / 0.37 = 0.0973
     # < 0.10 (K1 at 0.2027 stays inside 0.20–0.30)
     assert out.getvalue().splitlines()[1:] == [
-        "warning: D3 / K2 (medium) = 0.0973: the effective weight after linkage.total_cap "
+        "warning: D3 / K2 = 0.0973: the effective weight after linkage.total_cap "
         "(0.12 × 0.3 / 0.37) is below the article's band for medium linkage; allowed: 0.10–0.15",
         "Policy rules/policy.toml: no errors, 1 warning(s)."]
     # a cap that leaves room: no warning; --strict: an error
@@ -311,8 +311,8 @@ def test_policy_check_warns_of_effective_weights_below_the_band(db_url, tmp_path
                  "--lang", "zh"], out, err)
     assert code == 1
     assert err.getvalue().splitlines()[-1] == (
-        "错误：D3 / K2 (medium) = 0.0973：总上限 linkage.total_cap 缩放后的有效权重（0.12 × 0.3 / "
-        "0.37）低于原文关联度中的区间「中度相关部门:公司系数占10%–15%」；允许：0.10–0.15")
+        "错误：D3 / K2 = 0.0973：按总上限 linkage.total_cap 缩放后的有效权重（0.12 × 0.3 / "
+        "0.37）低于原文给关联度为“中”的部门的区间「中度相关部门:公司系数占10%–15%」；允许：0.10–0.15")
     code = main(["policy", "check", "--period", "2026-10", "--db", db_url, "--lang", "en"],
                 out, err)
     assert code == 1 and "no ledger imported for 2026-10" in err.getvalue()

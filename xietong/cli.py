@@ -171,7 +171,8 @@ def cmd_whatif(args, db, lang, out) -> int:
     name, months = api.whatif_months(period=args.period, quarter=args.quarter, year=args.year)
     done = api.whatif(db, args.policy, months, args.out, range_name=name, lang=lang,
                       progress=Progress())
-    _say(out, i18n.t(lang, "whatif_done", range=done.range, path=args.policy,
+    from reports.whatif import range_text
+    _say(out, i18n.t(lang, "whatif_done", range=range_text(lang, done.range), path=args.policy,
                      sha=done.policy_sha256[:12], n=len(done.months)))
     for s in done.skipped:
         _say(out, i18n.t(lang, f"whatif_{s['reason']}", period=s["period"]))
