@@ -91,10 +91,12 @@ def evaluate_ledger(rows: dict[str, list[dict]], policy: Policy, period: str,
         rec = ev.reconcile(require_fired=True)
     if progress is not None:
         progress("evaluate", ctx.fed, ctx.fed, "facts")
-    _reconcile(ctx, rec)
-    adjustments = ctx.ordered_adjustments()
-    exceptions = ctx.ordered_exceptions()
-    departments, employees = _finals(rows, adjustments)
+    # still no cyclic collection: a full one here would walk every trace entry for nothing
+    with gc_paused():
+        _reconcile(ctx, rec)
+        adjustments = ctx.ordered_adjustments()
+        exceptions = ctx.ordered_exceptions()
+        departments, employees = _finals(rows, adjustments)
     counts = {"rows": {s: len(v) for s, v in rows.items()}, "facts_fed": rec.fed,
               "firings": rec.firings, "adjustments": len(adjustments),
               "exceptions": len(exceptions), "by_rule": dict(sorted(rec.by_rule.items()))}
@@ -117,13 +119,13 @@ def _reconcile(ctx: Context, rec) -> None:
             for sheet, row in e["sources"][:1]:
                 rejected.setdefault(sheet, set()).add(row)
     accepted, carried = {}, {}
+    ended_by = {"behaviour.accept": accepted, "rating.accept": accepted,
+                "rating.carried": carried}.get          # one lookup per firing
     for t in ctx.trace:
-        if t.rule in ("behaviour.accept", "rating.accept"):
+        ending = ended_by(t.rule)
+        if ending is not None:
             sheet, row = t.sources[0]
-            accepted.setdefault(sheet, set()).add(row)
-        elif t.rule == "rating.carried":
-            sheet, row = t.sources[0]
-            carried.setdefault(sheet, set()).add(row)
+            ending.setdefault(sheet, set()).add(row)
     sheets = [(sheet, ctx.rows.get(sheet, [])) for sheet in TRANSACTION_SHEETS]
     for sheet in ratings.SHEETS:
         if ratings.quarterly(ctx, sheet) and is_quarter_end(ctx.period):

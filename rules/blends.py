@@ -147,10 +147,10 @@ def run(ev, ctx: Context, counted: dict[str, list[tuple[str, dict]]]) -> None:
     for mrow in ctx.sheet("ServiceMetrics"):
         metrics[mrow["dept_id"]].append(mrow)
     internal, raci = defaultdict(list), defaultdict(list)
-    for name, r in counted["InternalRatings"]:
-        internal[r["ratee_dept_id"]].append((name, r))
-    for name, r in counted["RaciRatings"]:
-        raci[r["ratee_dept_id"]].append((name, r))
+    for pair in counted["InternalRatings"]:             # pair: (source sheet name, row)
+        internal[pair[1]["ratee_dept_id"]].append(pair)
+    for pair in counted["RaciRatings"]:
+        raci[pair[1]["ratee_dept_id"]].append(pair)
     carry_internal = ratings.carried_over(ctx, "InternalRatings")
     carry_raci = ratings.carried_over(ctx, "RaciRatings")
     for dept in ctx.sheet("Departments"):

@@ -280,7 +280,8 @@ def _run_sheet(ev, ctx: Context, sheet: str, rows: list[tuple[str, dict]]
                     "rater_tier": rater_tier or "", "ratee_tier": ratee["tier"] if ratee else ""},
                    (name, r["row"]))
 
-    for (name, r), firings in zip(rows, ctx.feed_many(ev, BOOK.name, screening_facts())):
+    for pair, firings in zip(rows, ctx.feed_many(ev, BOOK.name, screening_facts())):
+        name, r = pair
         src = (name, r["row"])
         for firing in firings:
             entry = ctx.record(firing, r["ratee_dept_id"], [src])
@@ -292,7 +293,7 @@ def _run_sheet(ev, ctx: Context, sheet: str, rows: list[tuple[str, dict]]
                                   REJECTED_SAYS(rating=r["rating_id"], rater=r["rater_id"],
                                                 kind=kind))
             if firing.rule_id == "rating.accept":
-                accepted.append((name, r))
+                accepted.append(pair)           # the same pair: no new tuple per rating
 
     # Aggregates the triggers compare against (SPEC §5.2): peers on the same dimension, and the
     # counterpart department's low ratings. A rating's peers are its (department, dimension)
@@ -379,11 +380,12 @@ def _run_sheet(ev, ctx: Context, sheet: str, rows: list[tuple[str, dict]]
             yield ({"t": "rating_count", "open": open_, "overturned": overturned,
                     "hold_pending": bool(rp.hold_pending)}, ("rating_count", name, r["row"]))
 
-    for (name, r), firings in zip(accepted, ctx.feed_many(ev, BOOK.name, count_facts())):
+    for pair, firings in zip(accepted, ctx.feed_many(ev, BOOK.name, count_facts())):
+        name, r = pair
         for firing in firings:
             ctx.record(firing, r["ratee_dept_id"], [(name, r["row"])])
             if firing.rule_id == "rating.count":
-                counted.append((name, r))
+                counted.append(pair)
     return counted
 
 
