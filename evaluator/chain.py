@@ -33,7 +33,8 @@ from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExactDeci
                           Firing, ImportActivation, LedgerImport, PeriodEvent, Run)
 from evaluator.canonical import (GENESIS, RowsDigest, canonical_json, firing_content, next_row_hash,
                                  sha256_text, stored_decimal_text)
-from importers.schema import SHEETS
+from importers.lang import Text
+from importers.schema import SHEET_BY_NAME, SHEETS
 
 
 
@@ -240,7 +241,7 @@ def _convert(rows, procs):
 class VerifyResult:
     ok: bool
     checked: int
-    problem: str | None = None
+    problem: Text | None = None      # the first problem found, in both languages
     head_seq: int = 0            # the newest link: auditors note it, a later verify must reach it
     head_hash: str = ""
 
@@ -303,6 +304,83 @@ def _content_renderers() -> dict:
     return out
 
 
+# What verify reports: the first record changed, missing, inserted or out of order, in both
+# languages (an auditor reads it in the command's or the report's language). Record types and
+# sheets are named in each language; ids, seq numbers and row numbers are the same in both.
+_PROBLEMS: dict[str, Text] = {
+    "link_missing": Text(zh="审计链第 {seq} 条缺失（下一条是第 {next} 条：{rtype} {rid}）",
+                         en="chain link {seq} is missing (next is {next}: {rtype} {rid})"),
+    "link_order": Text(zh="审计链第 {seq} 条（{rtype} {rid}）顺序错乱",
+                       en="chain link {seq} ({rtype} {rid}) is out of order"),
+    "link_follow": Text(zh="审计链第 {seq} 条（{rtype} {rid}）未接在第 {before} 条之后",
+                        en="chain link {seq} ({rtype} {rid}) does not follow link {before}"),
+    "link_type": Text(zh="审计链第 {seq} 条：未知的记录类型 {rtype}",
+                      en="chain link {seq}: unknown record type {rtype}"),
+    "record_missing": Text(zh="{rtype} {rid}（审计链第 {seq} 条）缺失",
+                           en="{rtype} {rid} (chain link {seq}) is missing"),
+    "record_changed": Text(zh="{rtype} {rid}（审计链第 {seq} 条）已被改动",
+                           en="{rtype} {rid} (chain link {seq}) was changed"),
+    "record_inserted": Text(zh="{rtype} {rid} 不在审计链中（被插入）",
+                            en="{rtype} {rid} is not in the chain (inserted)"),
+    "run_deleted": Text(zh="运行记录 {run}：审计链中有 {got} 条{rtype}，记录中为 {want} 条（最后几条被删除）",
+                        en="run {run}: {got} {rtype}s in the chain, its record says {want} (the last "
+                           "ones were deleted)"),
+    "run_added": Text(zh="运行记录 {run}：审计链中有 {got} 条{rtype}，记录中为 {want} 条（有记录被添加）",
+                      en="run {run}: {got} {rtype}s in the chain, its record says {want} (some were "
+                         "added)"),
+    "row_order": Text(zh="导入记录 {imp}：{sheet} 第 {row} 行顺序错乱（排在第 {last} 行之后）",
+                      en="import {imp}: {sheet} row {row} is out of order (it comes after row "
+                         "{last})"),
+    "row_deleted": Text(zh="导入记录 {imp}：{sheet} 第 {row} 行之前（第 {last} 行之后）有一行被删除",
+                        en="import {imp}: {sheet} row {row}: a row before it (after row {last}) "
+                           "was deleted"),
+    "row_deleted_first": Text(zh="导入记录 {imp}：{sheet} 第 {row} 行之前（工作表开头）有一行被删除",
+                              en="import {imp}: {sheet} row {row}: a row before it (at the start "
+                                 "of the sheet) was deleted"),
+    "row_inserted": Text(zh="导入记录 {imp}：{sheet} 第 {row} 行被插入，或其前（第 {last} 行之后）有一行被插入",
+                         en="import {imp}: {sheet} row {row} was inserted, or a row before it (after "
+                            "row {last}) was"),
+    "row_inserted_first": Text(zh="导入记录 {imp}：{sheet} 第 {row} 行被插入，或其前（工作表开头）有一行被插入",
+                               en="import {imp}: {sheet} row {row} was inserted, or a row before it "
+                                  "(at the start of the sheet) was"),
+    "row_before": Text(zh="导入记录 {imp}：{sheet} 第 {row} 行顺序错乱（第 {following} 行排在它之后）",
+                       en="import {imp}: {sheet} row {row} is out of order (row {following} comes "
+                          "after it)"),
+    "row_changed": Text(zh="导入记录 {imp}：{sheet} 第 {row} 行已被改动",
+                        en="import {imp}: {sheet} row {row} was changed"),
+    "rows_deleted": Text(zh="导入记录 {imp}：{sheet} 有 {have} 行，导入时为 {want} 行（第 {last} 行之后的行被删除）",
+                         en="import {imp}: {sheet} holds {have} row(s), {want} imported (rows after "
+                            "row {last} were deleted)"),
+    "rows_added": Text(zh="导入记录 {imp}：{sheet} 有 {have} 行，导入时为 {want} 行（第 {last} 行之后有行被添加）",
+                       en="import {imp}: {sheet} holds {have} row(s), {want} imported (rows after "
+                          "row {last} were added)"),
+    "rows_deleted_sheet": Text(zh="导入记录 {imp}：{sheet} 有 {have} 行，导入时为 {want} 行（表中的行被删除）",
+                               en="import {imp}: {sheet} holds {have} row(s), {want} imported (rows "
+                                  "in the sheet were deleted)"),
+    "rows_added_sheet": Text(zh="导入记录 {imp}：{sheet} 有 {have} 行，导入时为 {want} 行（表中有行被添加）",
+                             en="import {imp}: {sheet} holds {have} row(s), {want} imported (rows in "
+                                "the sheet were added)"),
+    "rows_rewritten": Text(zh="导入记录 {imp}：其台账行被改写（与审计链中的摘要不符）",
+                           en="import {imp}: its ledger rows were rewritten (they do not match its "
+                              "chained digest)"),
+}
+# a record type and a sheet as each language names them
+_RECORD_ZH = {"import": "导入记录", "activation": "启用记录", "run": "运行记录", "firing": "规则触发",
+              "adjustment": "调整", "exception": "异常", "decision": "复核结论",
+              "period_event": "考核期事件"}
+
+
+def _problem(key: str, **values) -> Text:
+    """The problem `key`, filled in both languages."""
+    zh = dict(values)
+    if "rtype" in zh:
+        zh["rtype"] = _RECORD_ZH.get(zh["rtype"], zh["rtype"])
+    if "sheet" in zh and zh["sheet"] in SHEET_BY_NAME:
+        zh["sheet"] = SHEET_BY_NAME[zh["sheet"]].zh
+    template = _PROBLEMS[key]
+    return Text(zh=template.zh.format(**zh), en=template.en.format(**values))
+
+
 def verify(session: Session, period: str | None = None) -> VerifyResult:
     """Recompute the whole chain; report the first record that is changed, missing, inserted
     or out of order. `period` narrows the row-level checks to that period's imports; the
@@ -327,14 +405,16 @@ def verify(session: Session, period: str | None = None) -> VerifyResult:
     links = _scan(conn, ChainLink.__table__, _LINK_COLUMNS, order="seq")
     for seq, rtype, rid, prev_hash, link_hash in links:
         if seq != expected_seq:
-            return VerifyResult(False, checked, f"chain link {expected_seq} is missing (next is {seq}: {rtype} {rid})"
-                                if seq > expected_seq else f"chain link {seq} ({rtype} {rid}) is out of order")
+            return VerifyResult(False, checked, _problem("link_missing", seq=expected_seq,
+                                                         next=seq, rtype=rtype, rid=rid)
+                                if seq > expected_seq else
+                                _problem("link_order", seq=seq, rtype=rtype, rid=rid))
         if prev_hash != prev:
-            return VerifyResult(False, checked,
-                                f"chain link {seq} ({rtype} {rid}) does not follow link {seq - 1}")
+            return VerifyResult(False, checked, _problem("link_follow", seq=seq, rtype=rtype,
+                                                         rid=rid, before=seq - 1))
         kind = kinds.get(rtype)
         if kind is None:
-            return VerifyResult(False, checked, f"chain link {seq}: unknown record type {rtype!r}")
+            return VerifyResult(False, checked, _problem("link_type", seq=seq, rtype=repr(rtype)))
         recs, id_at, names, rend, run_at, linked = kind
         row = recs.current
         if row is not None and row[id_at] == rid:     # _Records.get's usual case, inline
@@ -342,9 +422,11 @@ def verify(session: Session, period: str | None = None) -> VerifyResult:
         else:
             row = recs.get(rid)
             if row is None:
-                return VerifyResult(False, checked, f"{rtype} {rid} (chain link {seq}) is missing")
+                return VerifyResult(False, checked, _problem("record_missing", rtype=rtype,
+                                                             rid=rid, seq=seq))
         if sha256((prev + rend(dict(zip(names, row)))).encode("utf-8")).hexdigest() != link_hash:
-            return VerifyResult(False, checked, f"{rtype} {rid} (chain link {seq}) was changed")
+            return VerifyResult(False, checked, _problem("record_changed", rtype=rtype, rid=rid,
+                                                         seq=seq))
         if linked is not None:
             run_id = row[run_at]
             linked[run_id] = linked.get(run_id, 0) + 1
@@ -365,19 +447,20 @@ def verify(session: Session, period: str | None = None) -> VerifyResult:
     for rtype, recs in records.items():
         extra = recs.rest()
         if extra:
-            return VerifyResult(False, checked, f"{rtype} {extra[0]} is not in the chain (inserted)")
+            return VerifyResult(False, checked, _problem("record_inserted", rtype=rtype,
+                                                         rid=extra[0]))
     plural = {"firing": "firings", "adjustment": "adjustments", "exception": "exceptions"}
     for run_id, counts in runs.items():
         for rtype, key in plural.items():
             want, got = counts.get(key), per_run[rtype].get(run_id, 0)
             if isinstance(want, int) and want != got:
-                return VerifyResult(False, checked,
-                                    f"run {run_id}: {got} {key} in the chain, its record says {want} "
-                                    f"({'the last ones were deleted' if got < want else 'some were added'})")
+                return VerifyResult(False, checked, _problem(
+                    "run_deleted" if got < want else "run_added", run=run_id, got=got, want=want,
+                    rtype=rtype))
     return VerifyResult(True, checked, head_seq=expected_seq - 1, head_hash=prev if checked else "")
 
 
-def _verify_import_rows(conn, imp) -> str | None:
+def _verify_import_rows(conn, imp) -> Text | None:
     """Walk one import's rows in stored order, recomputing their chained hashes; name the first
     row that does not match, and say what happened there from the row counts the import's
     chained record holds (changed, deleted before it, inserted before it)."""
@@ -402,26 +485,26 @@ def _verify_import_rows(conn, imp) -> str | None:
         for rec in _scan(conn, table, cols, where=("import_id", imp_id), order="pk", convert=exact):
             pk, row, stored = rec[0], rec[1], rec[2]
             if last is not None and row <= last:
-                return f"import {imp_id}: {name} row {row} is out of order (it comes after row {last})"
+                return _problem("row_order", imp=imp_id, sheet=name, row=row, last=last)
             if next_row_hash(prev, name, row, rec[3:]) != stored:
-                where = f"import {imp_id}: {name} row {row}"
-                after = f"after row {last}" if last is not None else "at the start of the sheet"
+                at = dict(imp=imp_id, sheet=name, row=row, last=last)
+                start = "" if last is not None else "_first"
                 if have < want:
-                    return f"{where}: a row before it ({after}) was deleted"
+                    return _problem("row_deleted" + start, **at)
                 if have > want:
-                    return f"{where} was inserted, or a row before it ({after}) was"
+                    return _problem("row_inserted" + start, **at)
                 following = conn.execute(sa.select(table.c.row).where(
                     table.c.import_id == imp_id, table.c.pk > pk).order_by(table.c.pk).limit(1)).scalar()
                 if following is not None and following < row:
-                    return f"{where} is out of order (row {following} comes after it)"
-                return f"{where} was changed"
+                    return _problem("row_before", following=following, **at)
+                return _problem("row_changed", **at)
             prev = stored
             digest.add(stored)
             last = row
         if have != want:
-            after = f"after row {last}" if last is not None else "in the sheet"
-            return (f"import {imp_id}: {name} holds {have} row(s), {want} imported "
-                    f"(rows {after} were {'deleted' if have < want else 'added'})")
+            key = "rows_deleted" if have < want else "rows_added"
+            return _problem(key + ("" if last is not None else "_sheet"), imp=imp_id, sheet=name,
+                            have=have, want=want, last=last)
     if digest.hexdigest() != imp["rows_digest"]:
-        return f"import {imp_id}: its ledger rows were rewritten (they do not match its chained digest)"
+        return _problem("rows_rewritten", imp=imp_id)
     return None

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Mapping
 
 from engine import MIN_PARALLEL_ROWS, Evaluation
 from importers.memory import gc_paused
 from rules.finals import finals
-from rules import behaviour, blends, interlocks, linkage, ratings
+from rules import behaviour, blends, deadlines, interlocks, linkage, ratings
 from rules.books import BOOKS
 from rules.context import Context, TraceEntry
 from rules.exceptions import KIND_BY_NAME
@@ -70,13 +71,18 @@ def evaluate_ledger(rows: dict[str, list[dict]], policy: Policy, period: str,
                     decisions: dict[str, str] | None = None, progress=None,
                     workers: int | None = None,
                     min_parallel_rows: int = MIN_PARALLEL_ROWS,
-                    history: Mapping[str, Mapping[str, list[dict]]] | None = None) -> Evaluated:
+                    history: Mapping[str, Mapping[str, list[dict]]] | None = None,
+                    standing: dict[str, deadlines.Standing] | None = None,
+                    clock: datetime | None = None) -> Evaluated:
     """progress(phase, done, total, unit), if given, hears of the facts fed as they go.
     `workers` (default: default_workers()) and `min_parallel_rows` go to the Evaluation: the
     results are the same whichever they are (Evaluation.feed_many).
     `history`: the other months' active rows the policy reads (period → sheet → rows, as
     rules.months.other_months names them; a month without an import is left out): quarterly
-    ratings, LINKAGE_CHANGED, the frequent-proposer window (SPEC §11.5–§11.9)."""
+    ratings, LINKAGE_CHANGED, the frequent-proposer window (SPEC §11.5–§11.9).
+    `standing` (review id → rules.deadlines.Standing: the items earlier runs of the period
+    raised) and `clock` (the evaluation's start) let open items past their deadline move up
+    (SPEC §11.4); without them no item moves."""
     ctx = Context(period=period, policy=policy, rows=rows, kinds=KIND_BY_NAME,
                   decisions=dict(decisions or {}),
                   progress=progress, history=dict(history or {}))
@@ -88,6 +94,7 @@ def evaluate_ledger(rows: dict[str, list[dict]], policy: Policy, period: str,
         blends.run(ev, ctx, counted)
         interlocks.run(ev, ctx)
         behaviour.run(ev, ctx)
+        deadlines.run(ev, ctx, standing, clock)       # last: it moves the items raised above
         rec = ev.reconcile(require_fired=True)
     if progress is not None:
         progress("evaluate", ctx.fed, ctx.fed, "facts")

@@ -7,9 +7,10 @@ its sources, and their chain links commit together or not at all.
 Decisions in force for a period: the latest decision per review id, from returned review
 workbooks (`record_decisions`) and from the active ledger's own Reviews sheet, applied only while
 the item's source rows still hash to what they were when it was decided (a corrected row opens
-the item again). The set of exceptions (ids, kinds, assignees) does not depend on decisions —
-only statuses, scores and the PERIPHERAL_NO_RATINGS notices do — so an evaluation validates the
-ledger's Reviews rows against its own review items.
+the item again). The set of exceptions (ids, kinds) does not depend on decisions — only
+statuses, scores, the PERIPHERAL_NO_RATINGS notices and the assignee of an item past its
+deadline (a decided one stops moving, SPEC §11.4) do — so an evaluation validates the ledger's
+Reviews rows against its own review items.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from evaluator.store import active_import, load_rows
 from importers.lang import Text
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
 from rules.books import RULES_VERSION
+from rules.deadlines import MOVED, Standing
 from rules.months import other_months, quarter_months
 from rules.policy import Policy, decimal_text
 from rules.sentences import says_of
@@ -122,9 +124,44 @@ def latest_run(session: Session, period: str) -> Run | None:
                         .order_by(Run.id.desc()).limit(1)).first()
 
 
+def review_standing(session: Session, period: str) -> dict[str, Standing]:
+    """Where each review item of `period` stood before a new evaluation (SPEC §11.4): the
+    start of the earliest run of the period that held its review id ("first raised"), and its
+    assignee in the latest run that held it. Read from the stored runs, oldest first."""
+    first: dict[str, datetime] = {}
+    last: dict[str, str] = {}
+    runs = session.exec(select(Run.id, Run.started_at).where(
+        Run.period == period, Run.finished_at != None).order_by(Run.id)).all()  # noqa: E711
+    table = ExceptionItem.__table__
+    conn = session.connection()
+    for run_id, started in runs:
+        q = sa.select(table.c.review_id, table.c.assignee_id).where(
+            table.c.run_id == run_id, table.c.type == "review")
+        for rid, assignee in conn.execute(q):
+            first.setdefault(rid, started)
+            last[rid] = assignee
+    return {rid: Standing(t, last[rid]) for rid, t in first.items()}
+
+
+def moved_from(session: Session, run_id: int) -> dict[str, list[str]]:
+    """review_id -> the assignees a run moved the item from (its `review.escalate` firings),
+    in order. Read only when a decision comes from someone other than the assignee or HR."""
+    table = Firing.__table__
+    out: dict[str, list[str]] = {}
+    q = sa.select(table.c.outcome).where(table.c.run_id == run_id,
+                                         table.c.rule == "review.escalate").order_by(table.c.seq)
+    for (text,) in session.connection().execute(q):
+        for o in json.loads(text).get("outcomes", ()):
+            if MOVED in o:
+                out.setdefault(o[MOVED]["review_id"], []).append(o[MOVED]["from"])
+    return out
+
+
 def validate_decisions(rows: list[DecisionRow], items: dict[str, dict], lang: str = "en"
                        ) -> list[str]:
-    """SPEC §6: every problem of a decisions file, one line per row; empty when acceptable."""
+    """SPEC §6: every problem of a decisions file, one line per row; empty when acceptable.
+    The item's assignee or HR decides — or an assignee the item moved from when its deadline
+    passed (`moved_from`, SPEC §11.4): a decision made by the earlier assignee stays."""
     problems = []
     seen: dict[str, DecisionRow] = {}
     for d in rows:
@@ -136,7 +173,8 @@ def validate_decisions(rows: list[DecisionRow], items: dict[str, dict], lang: st
             problems.append(refusal(lang, "rejection", where=d.cell("review_id"), rid=d.review_id,
                                  kind=item["kind"]))
             continue
-        if d.reviewer_id not in (item["assignee_id"], "HR"):
+        if d.reviewer_id not in (item["assignee_id"], "HR") \
+                and d.reviewer_id not in item.get("moved_from", ()):
             problems.append(refusal(lang, "assignee", where=d.cell("reviewer_id"), rid=d.review_id,
                                  who=d.reviewer_id, assignee=item["assignee_id"]))
         earlier = seen.get(d.review_id)
@@ -237,6 +275,7 @@ class _Inputs:
     # rows, and the imports they came from: period -> {"import_id", "file_sha256"}
     history: dict | None = None
     other_imports: dict | None = None
+    standing: dict | None = None  # review_id -> rules.deadlines.Standing (SPEC §11.4)
 
 
 def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
@@ -354,7 +393,7 @@ def _read_inputs(engine, period: str, lang: str, policy: Policy) -> _Inputs:
                   for rid, d in decisions_in_force(session, period).items()}
         top = session.exec(select(sa.func.max(Decision.id)).where(Decision.period == period)).one()
         return _Inputs(imp.id, imp.file_name, imp.sha256, load_rows(session, imp.id), stored,
-                       top or 0, history, other_imports)
+                       top or 0, history, other_imports, review_standing(session, period))
 
 
 def read_other_months(session: Session, policy: Policy, period: str) -> tuple[dict, dict]:
@@ -417,12 +456,13 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     # Review items (ids, kinds, sources) do not depend on decisions, so one evaluation with every
     # candidate decision finds the items, their source hashes and which decisions still apply.
     # A second pass is needed only when a stored decision lapsed (its item's rows changed).
-    started = utcnow()
+    started = utcnow()              # also the clock of the items' deadlines (SPEC §11.4)
     candidates = {rid: d["decision"] for rid, d in stored.items()}
     candidates.update((d.review_id, d.decision) for d in ledger_reviews)
     history = inputs.history or {}
     result = evaluate_ledger(rows, policy, period, candidates, progress=progress,
-                             history=history, workers=workers)
+                             history=history, workers=workers,
+                             standing=inputs.standing, clock=started)
     items = {e["review_id"]: e for e in result.exceptions}
     index = row_index(with_months(rows, history))
     hashes = {rid: source_hash(index, e["sources"]) for rid, e in items.items()}
@@ -447,7 +487,8 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     # means a decision lapsed and the statuses and scores must be computed without it.
     if in_force != {rid: dec for rid, dec in candidates.items() if rid in items}:
         result = evaluate_ledger(rows, policy, period, in_force, progress=progress,
-                                 history=history, workers=workers)
+                                 history=history, workers=workers,
+                                 standing=inputs.standing, clock=started)
         # notices can follow decisions (PERIPHERAL_NO_RATINGS when every rating of a department
         # is held or overturned): hash what this run produced
         for e in result.exceptions:
@@ -578,6 +619,11 @@ def record_decisions(engine, period: str, file_name: str, file_sha256: str,
         items = {e.review_id: {"type": e.type, "kind": e.kind, "assignee_id": e.assignee_id,
                                "source_hash": e.source_hash, "subject_id": e.subject_id}
                  for e in session.exec(select(ExceptionItem).where(ExceptionItem.run_id == run.id))}
+        if any(d.review_id in items and d.reviewer_id not in (items[d.review_id]["assignee_id"],
+                                                              "HR") for d in decisions):
+            for rid, earlier in moved_from(session, run.id).items():
+                if rid in items:
+                    items[rid]["moved_from"] = earlier
         problems = validate_decisions(decisions, items, lang)
         stored = decisions_in_force(session, period)
         if issued_at is not None and not supersede:

@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from evaluator.db import Adjustment, reader
 from evaluator.runs import (_Inputs, _compute, decisions_in_force, latest_run,
-                            read_other_months)
+                            read_other_months, review_standing)
 from evaluator.store import active_import, load_rows
 from rules.finals import finals
 from rules.policy import Policy
@@ -76,7 +76,7 @@ def read_month(engine, period: str, policy: Policy) -> MonthInputs | None:
         rows = load_rows(session, imp.id)
         history, other_imports = read_other_months(session, policy, period)
         inputs = _Inputs(imp.id, imp.file_name, imp.sha256, rows, stored, 0, history,
-                         other_imports)
+                         other_imports, review_standing(session, period))
         names = {"department": {d["dept_id"]: d["name"] for d in rows["Departments"]},
                  "employee": {e["employee_id"]: e["name"] for e in rows["Employees"]}}
         current, current_run = None, None

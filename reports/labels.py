@@ -239,6 +239,12 @@ def _cited_columns(lang: str, sheet: str) -> tuple:
 SHEET_ORDER = {s.name: i for i, s in enumerate(SHEETS)}
 
 
+# The mechanism of a review item by the sheet of its first source (a deadline firing cites them;
+# another month's row, Sheet@YYYY-MM, by its sheet).
+_ITEM_MECHANISM = {"Behaviours": "behaviour", "Interlocks": "interlock",
+                   "InternalRatings": "peripheral", "RaciRatings": "raci"}
+
+
 def firing_mechanism(rule: str, sources) -> str:
     """The mechanism a firing belongs to: by its rule id, and for the rating rules (shared by
     both rating sheets) by the sheet of its first source."""
@@ -247,6 +253,8 @@ def firing_mechanism(rule: str, sources) -> str:
         return head
     if rule.startswith("LINKAGE_"):
         return "linkage"
+    if head == "review" and sources:    # review.escalate/.stays (rules/deadlines.py): the item's
+        return _ITEM_MECHANISM.get(base_sheet(sources[0][0]), "peripheral")
     if rule.startswith("BEH_"):
         return "behaviour"
     if rule.startswith("INTERLOCK_"):

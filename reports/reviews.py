@@ -48,6 +48,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
+from reports import moves
 from reports.labels import label
 from reports.view import CitedRows
 from reports.workbook import (SheetFill, Skeleton, cell_look, clip, column_widths, dropdowns_xml,
@@ -109,6 +110,8 @@ def _context(e: dict, cited: CitedRows, lang: str) -> list:
     references and the lines cited from them, the message."""
     refs, lines = cited.texts(e["sources"])
     status = label(lang, "to_fix") if e["type"] == "rejection" else label(lang, e["status"])
+    if e.get("moved_note"):                     # SPEC §11.4, reports/moves.py
+        status = f"{status}{'；' if lang == 'zh' else '; '}{e['moved_note']}"
     return [e["kind"], _kind_text(e["kind"], lang), e["subject_id"], status, refs, clip(lines),
             message(e, lang)]
 
@@ -235,9 +238,18 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     cited = CitedRows(rows, sheet_lang or lang)
     reviews: dict[str, list[dict]] = defaultdict(list)
     rejections: list[dict] = []
+    moved = moves.by_item(stored.get("firings", ()))
     for e in stored["exceptions"]:
         if e["type"] == "review":
-            reviews[e["assignee_id"]].append(e)
+            steps = moved.get(e["review_id"])
+            if steps:       # past its deadline: in the files of its assignee and of those before
+                reviews[e["assignee_id"]].append(
+                    dict(e, moved_note=moves.note(lang, "from", steps[-1][0])))
+                for earlier in moves.earlier_assignees(steps):
+                    reviews[earlier].append(dict(e, moved_note=moves.note(lang, "to",
+                                                                           e["assignee_id"])))
+            else:
+                reviews[e["assignee_id"]].append(e)
         else:
             rejections.append(e)
     assignees = set(reviews) | ({HR} if rejections else set())
@@ -265,6 +277,8 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
 def counts(stored: dict) -> tuple[int, int, int]:
     """(assignee workbooks, review items, rejections) — for the command line's summary."""
     reviewers = {e["assignee_id"] for e in stored["exceptions"] if e["type"] == "review"}
+    for steps in moves.by_item(stored.get("firings", ())).values():
+        reviewers.update(moves.earlier_assignees(steps))
     rejections = sum(1 for e in stored["exceptions"] if e["type"] != "review")
     if rejections:
         reviewers.add(HR)

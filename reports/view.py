@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from reports.labels import SHEET_ORDER, cited_values, firing_mechanism, label, sheet_name
 from rules.books import describe
-from rules.sentences import explanation, message, note_text
+from rules.sentences import explanation, message, note_text, render
 
 # ----------------------------------------------------------------------------- the run
 
@@ -131,7 +131,8 @@ class FiringView:
             described = self._by_rule[(rule, first)] = (self.description(rule),
                                                         firing_mechanism(rule, sources))
         outcomes = f["outcome"].get("outcomes")
-        notes = [o["note"] for o in outcomes if "note" in o] if outcomes else []
+        notes = [o["note"] if "says" not in o else o for o in outcomes if "note" in o] \
+            if outcomes else []
         adjs, excs = self.adj_by_seq.get(seq), self.exc_by_seq.get(seq)
         points = None
         kind = review_id = status = assignee = ""
@@ -153,7 +154,9 @@ class FiringView:
         return Firing(seq, rule, described[0], described[1], f["subject_id"] or "", sources,
                       result, points, kind, review_id, status, assignee, " | ".join(texts))
 
-    def _note(self, note: str) -> str:
+    def _note(self, note) -> str:
+        if type(note) is dict:          # a note with values (rules/deadlines.py's moves)
+            return render(note["says"], self.lang) or note_text(note["note"], self.lang)
         text = self._notes.get(note)
         if text is None:
             text = self._notes[note] = note_text(note, self.lang)

@@ -5,11 +5,12 @@ write (rules/sentences.py)."""
 from __future__ import annotations
 
 from engine import rules_version
-from rules import behaviour, blends, interlocks, linkage, ratings
+from rules import behaviour, blends, deadlines, interlocks, linkage, ratings
 from rules.exceptions import KINDS
 from rules.sentences import NOTES, TEMPLATES
 
-BOOKS = (linkage.BOOK, ratings.BOOK, blends.BOOK, interlocks.BOOK, behaviour.BOOK)
+BOOKS = (linkage.BOOK, ratings.BOOK, blends.BOOK, interlocks.BOOK, behaviour.BOOK,
+         deadlines.BOOK)
 RULES_VERSION = rules_version(BOOKS)
 
 

@@ -27,7 +27,8 @@ Checks (`check_policy`, behind `xietong policy check [FILE] [--strict]`):
   errors too: a negative `behaviour.cap`, `scale.rating_to_points` or
   `review.outlier_deviation`; a `severe_miss_ratio` outside [0, 1]; an `interlock.reward_cap`
   below 1; a `linkage.revision_month` that is not a month (1–12); a count
-  (`frequent_proposer`, `frequent_window_months`, `max_metrics_per_dept`) below 1; two catalog
+  (`frequent_proposer`, `frequent_window_months`, `max_metrics_per_dept`) below 1; a
+  `review.deadline_days` below 1 (an item would move up at every evaluation); two catalog
   codes sharing one Chinese name (a ledger row naming it would be ambiguous).
 * **warnings** flag values outside the source article's bands — e.g. 原文
   「高度相关部门:公司系数占本部门绩效结果的20%–30%」 — and linkage levels out of order
@@ -79,7 +80,8 @@ SCHEMA: dict[str, dict[str, str]] = {
                   "catalog": CATALOG},
     "review": {"extreme_low": NUMBER, "extreme_high": NUMBER, "low_needs_comment": NUMBER,
                "outlier_deviation": NUMBER, "outlier_min_peers": COUNT, "mutual_low": NUMBER,
-               "hold_pending": FLAG},
+               "hold_pending": FLAG, "deadline_days": COUNT},
+    "feedback": {"show_raters": FLAG},
 }
 
 SYMMETRIES = ("equal", "both")
@@ -328,12 +330,19 @@ class ReviewPolicy:
     outlier_min_peers: int
     mutual_low: Decimal
     hold_pending: bool
+    deadline_days: int          # an item open longer moves one level up (SPEC §11.4)
+
+
+@dataclass(frozen=True)
+class FeedbackPolicy:
+    show_raters: bool           # feedback workbooks name the rater, not only the department
 
 
 @dataclass(frozen=True)
 class Policy:
     """The effective policy. Attribute access is typed: `policy.linkage.high` (Decimal),
-    `policy.behaviour.catalog['LEAD'].min`, `policy.review.hold_pending` (bool)."""
+    `policy.behaviour.catalog['LEAD'].min`, `policy.review.hold_pending` (bool),
+    `policy.feedback.show_raters` (bool)."""
     scale: ScalePolicy
     linkage: LinkagePolicy
     peripheral: PeripheralPolicy
@@ -341,6 +350,7 @@ class Policy:
     interlock: InterlockPolicy
     behaviour: BehaviourPolicy
     review: ReviewPolicy
+    feedback: FeedbackPolicy
     # Not part of the policy's identity: where it came from and what the check said.
     warnings: tuple[PolicyIssue, ...] = field(default=(), compare=False)
     source: str | None = field(default=None, compare=False)
@@ -679,7 +689,7 @@ def _check_values(v: dict[str, dict[str, Any]], errors: list[PolicyIssue]) -> No
 
     for section, key in (("review", "outlier_min_peers"), ("behaviour", "frequent_proposer"),
                          ("interlock", "max_metrics_per_dept"),
-                         ("behaviour", "frequent_window_months")):
+                         ("behaviour", "frequent_window_months"), ("review", "deadline_days")):
         value = v[section][key]
         if value is not None and value < 1:
             err("min_count", f"{section}.{key}", show(value), "≥ 1",
@@ -796,6 +806,7 @@ def _build(v: dict[str, dict[str, Any]], warnings: tuple[PolicyIssue, ...], sour
         interlock=InterlockPolicy(**v["interlock"]),
         behaviour=BehaviourPolicy(**behaviour),
         review=ReviewPolicy(**v["review"]),
+        feedback=FeedbackPolicy(**v["feedback"]),
         warnings=warnings,
         source=source,
     )

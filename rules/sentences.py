@@ -27,12 +27,12 @@ from types import MappingProxyType
 from typing import Mapping
 
 from importers.lang import Text
-from rules import behaviour, blends, interlocks, linkage, ratings
+from rules import behaviour, blends, deadlines, interlocks, linkage, ratings
 from rules.wording import Template, Wording
 
 # In the order of the rule books (rules/books.py); docs/rules.md lists them in this order.
 WORDINGS: tuple[Wording, ...] = (linkage.WORDS, ratings.WORDS, blends.WORDS, interlocks.WORDS,
-                                 behaviour.WORDS)
+                                 behaviour.WORDS, deadlines.WORDS)
 
 
 def _gather() -> tuple[dict[str, Template], dict[str, Text]]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
@@ -362,6 +362,40 @@ def _days(period: str) -> tuple[str, str, str, str, str]:
     last = after.toordinal() - 1
     return (f"{period}-03", date.fromordinal(last).isoformat(), first.isoformat(),
             date.fromordinal(first.toordinal() - 1).isoformat(), after.isoformat())
+
+
+# Where review items stood before an evaluation (SPEC §11.4): review id → (first raised, the
+# assignee in the latest earlier run). Times open straddle the deadline's multiples to the
+# second (14 days exactly stays, one second more moves); earlier assignees are the item's own,
+# anybody else, HR or nobody.
+CLOCK = datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)
+_DAY = 86_400
+_OPEN_FOR = (0, 1, 13 * _DAY, 14 * _DAY, 14 * _DAY + 1, 20 * _DAY, 28 * _DAY, 28 * _DAY + 1,
+             42 * _DAY + 1, 57 * _DAY, 200 * _DAY, 7 * _DAY + 3_600)
+
+
+def random_standing(exceptions: list[dict], employee_ids: Sequence[str], seed: int
+                    ) -> dict[str, tuple[datetime, str | None]]:
+    """Random standings of some review items of `exceptions`, as of CLOCK."""
+    return _standing(_Seeded(seed), exceptions, employee_ids)
+
+
+@st.composite
+def standings(draw, exceptions: list[dict], employee_ids: Sequence[str]
+              ) -> dict[str, tuple[datetime, str | None]]:
+    """Hypothesis strategy: random_standing's standings, drawn."""
+    return _standing(_Drawn(draw), exceptions, employee_ids)
+
+
+def _standing(c: _Choices, exceptions, employee_ids):
+    out = {}
+    for e in exceptions:
+        if e["type"] == "review" and c.chance(0.7):
+            raised = CLOCK - timedelta(seconds=c.choice(_OPEN_FOR))
+            last = c.choice((None, e["assignee_id"], e["assignee_id"], "HR",
+                             *list(employee_ids)[:6]))
+            out[e["review_id"]] = (raised, last)
+    return out
 
 
 def _random_ledger(c: _Choices, size: int, catalog: dict, file_name: str,

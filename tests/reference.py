@@ -134,6 +134,16 @@ review key, so a January R7 and a March R7 are two items.
     behaviour checks of their own month (its date, its master data; this policy's catalog).
     The review's sources: the period's rows, then the earlier months' (row order); an overturn
     removes the period's rows only. A pair with no row in the period raises nothing.
+24. Deadlines (SPEC §11.4). With `standing` (review id → (first raised, assignee in the latest
+    earlier run of the period)) and `clock` (the evaluation's start): the item's levels are its
+    assignee and the successive climbs from each level's manager (passing over the same people
+    as the first climb: the rated department for a rating review, the employee who got the
+    points for a behaviour review, nobody for a post-mortem), ending at HR. The earlier moves
+    are the position of the latest run's assignee among those levels (0 when it is not one of
+    them). An open item moves max(earlier moves, k) levels, k = how many whole multiples of
+    deadline_days (in whole seconds) lie strictly below the time it has been open; a decided
+    item moves its earlier moves only; nobody moves above HR. Items without a standing (first
+    raised now) and rejections never move.
 """
 from __future__ import annotations
 
@@ -141,6 +151,7 @@ import math
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -197,12 +208,18 @@ class ReferenceResult:
 
 def reference_evaluate(ledger: Ledger, policy: Policy, period: str,
                        decisions: dict[str, str] | None = None,
-                       history: dict[str, dict[str, list[dict]]] | None = None
-                       ) -> ReferenceResult:
+                       history: dict[str, dict[str, list[dict]]] | None = None,
+                       standing: dict[str, tuple[datetime, str | None]] | None = None,
+                       clock: datetime | None = None) -> ReferenceResult:
     """Evaluate `ledger` for `period` ("YYYY-MM") under `policy`, applying `decisions`
     (review_id → "confirm" | "overturn"); `history`: other months' active rows (period → sheet
-    → rows, readings 19–23). See the module docstring for the readings of SPEC."""
-    return _Evaluation(ledger, policy, period, decisions or {}, history or {}).run()
+    → rows, readings 19–23); with `standing` and `clock`, open items past their deadline move up
+    (reading 24). See the module docstring for the readings of SPEC."""
+    evaluation = _Evaluation(ledger, policy, period, decisions or {}, history or {})
+    result = evaluation.run()
+    if standing and clock is not None:
+        evaluation.escalate(result, standing, clock)
+    return result
 
 
 def _month(period: str, k: int) -> str:
@@ -254,6 +271,10 @@ def _order(source: tuple[str, int], period: str) -> tuple:
     """Reading 19: sheet, month, row."""
     sheet, _, month = source[0].partition("@")
     return SHEET_ORDER[sheet], month or period, source[1]
+
+
+def _utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
 
 
 class _Evaluation:
@@ -680,6 +701,34 @@ class _Evaluation:
             if _label(entry.zh) == wanted:
                 return entry
         return None
+
+    # §11.4 deadlines ----------------------------------------------------------------------------
+    def escalate(self, result: ReferenceResult, standing, clock: datetime) -> None:
+        deadline = timedelta(days=self.policy.review.deadline_days)
+        for e in result.exceptions:
+            if e["type"] != "review" or e["review_id"] not in standing:
+                continue
+            first_raised, last_assignee = standing[e["review_id"]]
+            if e["kind"] == "BEH_FREQUENT_PROPOSER":
+                passed_over = {"excluded_ids": (e["subject_id"],)}
+            elif e["kind"].startswith("RATING_"):
+                passed_over = {"excluded_dept": e["subject_id"]}
+            else:
+                passed_over = {}
+            levels = [e["assignee_id"]]
+            while levels[-1] != HR:
+                above = self.climb(self.emps[levels[-1]].get("manager_id"), **passed_over)
+                levels.append(HR if above in levels else above)
+            earlier = levels.index(last_assignee) if last_assignee in levels else 0
+            moves = earlier
+            if e["status"] == "open":
+                open_for = timedelta(seconds=(_utc(clock) - _utc(first_raised))
+                                     // timedelta(seconds=1))
+                due = 0
+                while open_for > (due + 1) * deadline:
+                    due += 1
+                moves = max(earlier, due)
+            e["assignee_id"] = levels[min(moves, len(levels) - 1)]
 
     # §2 / §5.7 finals ----------------------------------------------------------------------------
     def finals(self, result: ReferenceResult) -> None:

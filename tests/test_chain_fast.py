@@ -224,7 +224,7 @@ def test_a_database_written_before_still_verifies(db_url):
     with engine.begin() as c:
         c.execute(t.update().where(t.c.row == 5).values(base_score=Decimal("88.12")))
     with Session(db.reader(engine)) as s, s.begin():
-        assert chain.verify(s).problem == "import 1: Employees row 5 was changed"
+        assert chain.verify(s).problem.en == "import 1: Employees row 5 was changed"
 
 
 # ----------------------------------------------------------------------------- a run's records
@@ -428,11 +428,12 @@ def test_decimal_text_examples():
 def test_the_default_policy_fingerprint_is_as_before():
     """Recorded with every run (Run.policy_sha256, chained): computed by the code before
     the policy's decimal_text was the evaluator's (commit 27eb68a) — d8cb78d8c3ec… — and
-    changed once since, on purpose, when the default gained the rating cadences,
+    changed since, on purpose, when the default gained `review.deadline_days` and
+    `[feedback] show_raters` (SPEC §11.3, §11.4) and the rating cadences,
     `linkage.revision_month`, `interlock.reward_scale`/`reward_cap` and
     `behaviour.frequent_window_months` (SPEC §11.5–§11.9; tests/test_policy.py writes the new
     canonical text out by hand)."""
-    assert load_policy().sha256 == "4bb835eb86fc6b3500597362bbcbd5a00c010484b854863cae416795e45c6434"
+    assert load_policy().sha256 == "1e83e5f3f087dfb8b2f07530e7903d6f7f9621a64230dca9753d946a915f12df"
 
 
 def _decimal_result(dialect):

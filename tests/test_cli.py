@@ -242,6 +242,14 @@ def test_commands_speak_the_language_of_the_imported_ledger(tmp_path, db_url, mo
     code, out, _ = cli("verify", "--db", db_url, "--lang", "en")
     assert code == 0 and out.splitlines() [0] == f"Database: {db_url}"
     assert out.splitlines()[1].startswith("Audit chain verified: ")
+    # a failed verification names the changed record in the command's language too
+    with sa.create_engine(db_url).begin() as c:
+        c.execute(sa.text("UPDATE adjustment SET points = '9.11' WHERE ord = 1"))
+        aid = c.execute(sa.text("SELECT id FROM adjustment WHERE ord = 1")).scalar()
+        seq = c.execute(sa.text("SELECT seq FROM chain_link WHERE record_type = 'adjustment' "
+                                f"AND record_id = {aid}")).scalar()
+    code, _, err = cli("verify", "--db", db_url)
+    assert code == 1 and err == f"审计链校验失败：调整 {aid}（审计链第 {seq} 条）已被改动\n"
 
 
 def test_help_and_usage_errors_in_chinese(monkeypatch, capsys):

@@ -11,10 +11,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from evaluator.evaluate import evaluate_ledger
 from rules.books import BOOKS
+from rules.deadlines import Standing
 from rules.months import other_months
 from rules.policy import load_policy, policy_from_mapping
-from tests.ledgers import (PERIOD, decisions, histories, history_rows, ledgers, random_decisions,
-                           random_history, random_ledger)
+from tests.ledgers import (CLOCK, PERIOD, decisions, histories, history_rows, ledgers,
+                           random_decisions, random_history, random_ledger, random_standing,
+                           standings)
 from tests.reference import reference_evaluate
 
 POLICY = load_policy()
@@ -50,10 +52,12 @@ def _read(history, policy, period):
             for m, sheets in other_months(policy, period).items() if m in rows}
 
 
-def _compare(ledger, policy, decisions, period=PERIOD, history=None):
+def _compare(ledger, policy, decisions, period=PERIOD, history=None, standing=None):
     months = _read(history or {}, policy, period)
-    ref = reference_evaluate(ledger, policy, period, decisions, months)
-    got = evaluate_ledger(ledger.rows, policy, period, decisions, history=months)
+    ref = reference_evaluate(ledger, policy, period, decisions, months, standing, CLOCK)
+    got = evaluate_ledger(ledger.rows, policy, period, decisions, history=months,
+                          standing={rid: Standing(*s) for rid, s in (standing or {}).items()},
+                          clock=CLOCK)
     assert _adj(got.adjustments) == _adj(ref.adjustments)
     assert _exc(got.exceptions) == _exc(ref.exceptions)
     for dept_id, d in ref.departments.items():
@@ -102,6 +106,19 @@ def test_engine_agrees_with_reference_over_months(period, policy, data):
              history)
 
 
+@settings(max_examples=100, **SETTINGS)
+@given(builder=ledgers(), data=st.data())
+def test_engine_agrees_with_reference_on_deadlines(builder, data):
+    """SPEC §11.4: the same moves (assignees) for items raised by earlier runs, open or
+    decided, with earlier moves or not, at times open on either side of each deadline."""
+    ledger = builder.build()
+    ref = reference_evaluate(ledger, POLICY, PERIOD, {})
+    employees = [e["employee_id"] for e in ledger.rows["Employees"]]
+    standing = data.draw(standings(ref.exceptions, employees), label="standing")
+    _compare(ledger, POLICY, data.draw(decisions(ref.exceptions), label="decisions"),
+             standing=standing)
+
+
 @settings(max_examples=40, **SETTINGS)
 @given(builder=ledgers(min_size=3, max_size=3))
 def test_exception_counts_per_kind_agree(builder):
@@ -115,7 +132,8 @@ def test_random_ledgers_reach_every_rule_and_kind():
     """The tests above can only find a disagreement in a rule that their ledgers make fire.
     Drawn and seeded ledgers come from one description (tests/ledgers.py): on its first 60
     seeds, with random decisions, every rule of every book fires (every exception kind is a
-    rule of the same id; behaviour.withdrawn needs an overturned BEH_FREQUENT_PROPOSER review).
+    rule of the same id; behaviour.withdrawn needs an overturned BEH_FREQUENT_PROPOSER review;
+    review.escalate and review.stays need items raised by an earlier run: random standings).
     All are reached by seed 24; the drawn ledgers make the same choices, from hypothesis's bytes
     instead of a seed.
     The review ids to decide come from the reference (it is cheaper than a second run)."""
@@ -124,8 +142,12 @@ def test_random_ledgers_reach_every_rule_and_kind():
     for seed in range(60):
         ledger = random_ledger(seed, 1 + seed % 4).build()
         undecided = reference_evaluate(ledger, POLICY, PERIOD, {})
+        employees = [e["employee_id"] for e in ledger.rows["Employees"]]
+        standing = random_standing(undecided.exceptions, employees, seed)
         got = evaluate_ledger(ledger.rows, POLICY, PERIOD,
-                              random_decisions(undecided.exceptions, seed))
+                              random_decisions(undecided.exceptions, seed),
+                              standing={r: Standing(*s) for r, s in standing.items()},
+                              clock=CLOCK)
         seen.update(t.rule for t in got.trace)
         seen.update(e["kind"] for e in got.exceptions)
     # the rules of other months (SPEC §11.5–§11.9), on seeded histories

@@ -62,7 +62,8 @@ SPEC_DEFAULTS = {
     }},
     "review": {"extreme_low": D(1), "extreme_high": D(5), "low_needs_comment": D(2),
                "outlier_deviation": D("2.0"), "outlier_min_peers": 2, "mutual_low": D(2),
-               "hold_pending": True},
+               "hold_pending": True, "deadline_days": 14},
+    "feedback": {"show_raters": False},
 }
 
 
@@ -145,7 +146,8 @@ def test_canonical_json_is_sorted_compact_utf8_with_decimal_strings():
     assert text.startswith('{"behaviour":{"cap":"10","catalog":{"BLAME":{"en":"Reopened old '
                            'disputes and shifted blame in meetings","max":"-1","min":"-2","zh":'
                            '"跨部门会议中反复翻旧账、推诿责任"}')
-    assert text.endswith('"review":{"extreme_high":"5","extreme_low":"1","hold_pending":true,'
+    assert text.endswith('"review":{"deadline_days":14,"extreme_high":"5","extreme_low":"1",'
+                         '"hold_pending":true,'
                          '"low_needs_comment":"2","mutual_low":"2","outlier_deviation":"2",'
                          '"outlier_min_peers":2},"scale":{"rating_to_points":"20"}}')
     assert '"linkage":{"coefficient_cap":"1.5","coefficient_floor":"0","high":"0.25","low":"0.03",' \
@@ -175,24 +177,26 @@ DEFAULT_CANONICAL_JSON = (
     '"WITHHOLD":{"en":"Withheld important information, causing serious loss",'
     '"max":"-2","min":"-5","zh":"明知信息重要却长期不共享，导致重大损失"}},'
     '"frequent_proposer":3,"frequent_window_months":1},'
+    '"feedback":{"show_raters":false},'
     '"interlock":{"max_metrics_per_dept":3,"reward_cap":"1.2","reward_scale":"linear",'
     '"severe_miss_ratio":"0.8","symmetry":"equal"},'
     '"linkage":{"coefficient_cap":"1.5","coefficient_floor":"0","high":"0.25","low":"0.03",'
     '"medium":"0.12","revision_month":1,"total_cap":"0.3"},'
     '"peripheral":{"cadence":"monthly","objective_share":"0.5","weight":"0.15"},'
     '"raci":{"cadence":"monthly","weight":"0.15"},'
-    '"review":{"extreme_high":"5","extreme_low":"1","hold_pending":true,"low_needs_comment":"2",'
-    '"mutual_low":"2","outlier_deviation":"2","outlier_min_peers":2},'
+    '"review":{"deadline_days":14,"extreme_high":"5","extreme_low":"1","hold_pending":true,'
+    '"low_needs_comment":"2","mutual_low":"2","outlier_deviation":"2","outlier_min_peers":2},'
     '"scale":{"rating_to_points":"20"}}'
 )
 # Its SHA-256. Every stored run records the effective policy's hash, and the demo prints it
-# ("policy sha256 4bb835eb86fc"): if the default's canonical text ever changes, runs stored
+# ("policy sha256 1e83e5f3f087"): if the default's canonical text ever changes, runs stored
 # before can no longer be matched with a re-evaluation under the same defaults. The literal is
 # the hash of the hand-written text above (checked below with hashlib alone), so neither side
-# is computed by the code under test. (It changed on purpose when the default gained the
-# cadences, revision_month, reward_scale/reward_cap and frequent_window_months, SPEC §11.5–§11.9;
-# before: d8cb78d8c3ec….)
-DEFAULT_SHA256 = "4bb835eb86fc6b3500597362bbcbd5a00c010484b854863cae416795e45c6434"
+# is computed by the code under test. (It changed on purpose when the default gained
+# `review.deadline_days` and `[feedback] show_raters` (SPEC §11.3, §11.4) and the cadences,
+# revision_month, reward_scale/reward_cap and frequent_window_months (SPEC §11.5–§11.9); before
+# both: d8cb78d8c3ec….)
+DEFAULT_SHA256 = "1e83e5f3f087dfb8b2f07530e7903d6f7f9621a64230dca9753d946a915f12df"
 
 
 def test_default_policy_fingerprint_is_pinned():

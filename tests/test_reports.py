@@ -386,10 +386,11 @@ def test_worked_example_statement_and_command_output(tmp_path):
         f"  trace.xlsx      审计追踪：{_firings(tmp_path)} 次规则触发及其来源行与引用值、运行哈希；审计链校验通过",
         "  trace.html      同一审计追踪的单文件网页（无需联网），可按对象、规则、机制、工作表筛选",
         "  reviews/        2 份复核清单，每位复核人一份：共 3 项待复核",
-        "  manifest.json   本次报告的 5 个文件及其 SHA-256",
+        "  feedback/       1 份被评部门反馈：各维度统计、评价说明与评价人部门、周边与责任矩阵调整分的计算",
+        "  manifest.json   本次报告的 6 个文件及其 SHA-256",
     ]
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
-        "manifest.json", "reviews", "statement.xlsx", "trace.html", "trace.xlsx"]
+        "feedback", "manifest.json", "reviews", "statement.xlsx", "trace.html", "trace.xlsx"]
     wb = openpyxl.load_workbook(tmp_path / "o" / "statement.xlsx")
     d3 = next(r for r in sheet_rows(wb["部门得分"]) if r[0] == "D3")
     assert d3[:9] == ["D3", "IT部", "后台", 70, 13.46, 2.25, -1.5, -1.8, 82.41]

@@ -110,7 +110,8 @@ def test_verify_names_changed_row(new_db):
     with Session(engine) as s:
         r = verify(s)
     assert not r.ok
-    assert r.problem == f"import {out.import_id}: Behaviours row 3 was changed"
+    assert r.problem.en == f"import {out.import_id}: Behaviours row 3 was changed"
+    assert r.problem.zh == f"导入记录 {out.import_id}：协同行为 第 3 行已被改动"
 
 
 def test_verify_detects_deleted_row_and_changed_import(new_db):
@@ -120,11 +121,11 @@ def test_verify_detects_deleted_row_and_changed_import(new_db):
     with engine.begin() as c:
         c.execute(t.delete().where(t.c.event_id == "B2"))
     with Session(engine) as s:
-        assert verify(s).problem == (f"import {out.import_id}: Behaviours holds 1 row(s), 2 imported "
+        assert verify(s).problem.en == (f"import {out.import_id}: Behaviours holds 1 row(s), 2 imported "
                                      "(rows after row 2 were deleted)")
     engine2 = make_engine(new_db())
     out2 = store_import(engine2, _ledger("a" * 64), "2026-11")
     with engine2.begin() as c:
         c.execute(sa.text("UPDATE ledger_import SET file_name = 'other.xlsx'"))
     with Session(engine2) as s:
-        assert verify(s).problem == f"import {out2.import_id} (chain link 1) was changed"
+        assert verify(s).problem.en == f"import {out2.import_id} (chain link 1) was changed"

@@ -57,7 +57,8 @@ def stored_run(url: str):
         result = verify(session, PERIOD)
         head = session.exec(select(ChainLink).order_by(ChainLink.seq.desc()).limit(1)).first()
     engine.dispose()
-    chain = {"ok": result.ok, "checked": result.checked, "problem": result.problem,
+    chain = {"ok": result.ok, "checked": result.checked,
+             "problem": result.problem.en if result.problem else None,
              "head": head.hash}
     return stored, rows, chain, imp.lang, imp.file_name
 

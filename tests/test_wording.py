@@ -116,18 +116,41 @@ def test_every_stored_english_text_is_its_template_in_english():
     # every_rule()'s month under the default policy, and with its month before under the
     # policy that reads other months (the flat reward's, the window's and the matrix's
     # sentences: tests/test_one_language.py)
-    october = {s: [dict(r) for r in rows] for s, rows in every_rule_october().rows.items()}
+    rows = every_rule().build().rows
+    october = {s: [dict(r) for r in sheet_rows]
+               for s, sheet_rows in every_rule_october().rows.items()}
     for policy, history in ((load_policy(), None),
                             (policy_from_mapping(tomllib.loads(OVER_TIME_POLICY,
                                                                parse_float=Decimal)),
                              {"2026-10": october})):
-        got = evaluate_ledger(every_rule().build().rows, policy, PERIOD, {}, history=history)
+        got = evaluate_ledger(rows, policy, PERIOD, {}, history=history)
         said += [(a["says"], a["explanation"]) for a in got.adjustments] + \
                 [(e["says"], e["message"]) for e in got.exceptions]
+    # the deadlines' moves (a note each), under the default policy
+    got = evaluate_ledger(rows, load_policy(), PERIOD, {})
+    said += [(o["says"], o["note"]) for t in _moved(rows, got.exceptions).trace
+             for o in t.outcome.get("outcomes", ()) if "says" in o and "note" in o]
     assert {s[0] for s, _ in said} == set(TEMPLATES)
     for says, text in said:
         assert render(says, "en") == text
         assert render(says, "zh") != text
+
+
+def _moved(rows, exceptions):
+    """The same ledger evaluated again as if its items had been raised 15 days before (SPEC
+    §11.4): every open item moves up, and one item, decided since it moved, stays where it was
+    moved — the deadline book's two sentences (rules/deadlines.py)."""
+    from datetime import datetime, timedelta, timezone
+    from rules.deadlines import Standing
+    clock = datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)
+    reviews = [e["review_id"] for e in exceptions if e["type"] == "review"]
+    late = {rid: Standing(clock - timedelta(days=15), None) for rid in reviews}
+    first = evaluate_ledger(rows, load_policy(), PERIOD, {}, standing=late, clock=clock)
+    moved = next(e for e, before in zip(first.exceptions, exceptions)
+                 if e["type"] == "review" and e["assignee_id"] != before["assignee_id"])
+    late[moved["review_id"]] = Standing(clock - timedelta(days=1), moved["assignee_id"])
+    return evaluate_ledger(rows, load_policy(), PERIOD, {moved["review_id"]: "confirm"},
+                           standing=late, clock=clock)
 
 
 def test_notes_are_worded_by_their_stored_text():
@@ -175,7 +198,7 @@ def test_a_run_stores_each_sentence_in_its_chained_firing(stored, tmp_path):
         c.execute(sa.text("UPDATE firing SET outcome = :t WHERE rule = 'RATING_EXTREME'"),
                   {"t": text.replace('"score":"5.0"', '"score":"1.0"')})
     engine.dispose()
-    code, out, err = cli("verify", "--db", url)
+    code, out, err = cli("verify", "--db", url, "--lang", "en")     # the ledger's is Chinese
     assert code == 1 and "was changed" in err
 
 

@@ -5,11 +5,13 @@ command line (xietong.cli) and the desk (xietong.desk, `xietong serve`). See xie
 an example.
 """
 from xietong.api import (Database, DecisionsResult, ImportResult, PeriodStatus, PolicyCheck,
-                         Refused, ReportResult, RunResult, VerifyResult, check_policy, evaluate,
-                         firings, import_ledger, ledger_rows, open_database, record_decisions,
-                         report, status, verify, write_sample_ledger, write_template)
+                         Refused, ReportResult, RunResult, SummaryResult, VerifyResult,
+                         check_policy, evaluate, firings, import_ledger, ledger_rows,
+                         open_database, record_decisions, report, status, summary, verify,
+                         write_sample_ledger, write_template)
 
 __all__ = ["Database", "DecisionsResult", "ImportResult", "PeriodStatus", "PolicyCheck", "Refused",
-           "ReportResult", "RunResult", "VerifyResult", "check_policy", "evaluate", "firings",
-           "import_ledger", "ledger_rows", "open_database", "record_decisions", "report",
-           "status", "verify", "write_sample_ledger", "write_template"]
+           "ReportResult", "RunResult", "SummaryResult", "VerifyResult", "check_policy",
+           "evaluate", "firings", "import_ledger", "ledger_rows", "open_database",
+           "record_decisions", "report", "status", "summary", "verify", "write_sample_ledger",
+           "write_template"]

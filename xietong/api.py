@@ -10,6 +10,7 @@ the structured `importers.Problem`s: sheet, cell, column, expected, found).
         imported = xietong.import_ledger(db, "ledger-2026-11.xlsx", "2026-11")
         run = xietong.evaluate(db, "2026-11")
         written = xietong.report(db, "2026-11", "out/2026-11")
+        year = xietong.summary(db, quarter="2026-Q4", out_dir="out/2026-Q4")   # SPEC §11.2
         for firing in xietong.firings(db, "2026-11"):      # an iterator: millions in a big month
             ...
 
@@ -285,6 +286,7 @@ class ReportResult:
     rejections: int                # rejections and notices listed in HR.xlsx
     chain: ChainStatus | None      # None when no trace was written (json only)
     removed: list[str] = field(default_factory=list)   # the earlier report's files not rewritten
+    feedback: int = 0              # feedback/<dept_id>.xlsx written: the rated departments
 
     @property
     def written(self) -> list[Path]:
@@ -303,7 +305,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     from evaluator.runs import latest_run, load_run, refusal
     from evaluator.store import load_rows
     from engine.isolation import ChildError, EvaluationCrashed, Forked
-    from reports import json_files, reviews, statement, trace
+    from reports import feedback, json_files, reviews, statement, trace
     formats = frozenset(formats)
     engine = _existing(db, lang).engine
     earlier = _earlier_manifest(Path(out_dir), period, lang)
@@ -339,6 +341,9 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                                                          stored, lang, {"ledger_file": ledger_file})]
                     done["reviews"] = reviews.write(out_dir / "reviews", period, rows, stored,
                                                     lang, ledger_lang)
+                    # SPEC §11.3: what its internal customers said, to each rated department
+                    done["feedback"] = feedback.write(out_dir / "feedback", period, rows, stored,
+                                                      lang, ledger_lang)
                 if "json" in formats:
                     done["json"] = json_files.write(out_dir, period, rows, stored)
                 return done
@@ -355,7 +360,8 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                 result = verify_chain(session, period)
                 head = session.exec(select(ChainLink).order_by(ChainLink.seq.desc())
                                     .limit(1)).first()
-                chain = {"ok": result.ok, "checked": result.checked, "problem": result.problem,
+                chain = {"ok": result.ok, "checked": result.checked,
+                         "problem": result.problem.pick(lang) if result.problem else None,
                          "head": head.hash if head else None}
         files: dict[str, list[Path]] = {}
         if "xlsx" in formats:
@@ -383,7 +389,8 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     k, r, j = reviews.counts(stored)
     return ReportResult(period, run.id, out_dir, lang, formats, stale, files, departments,
                         employees, len(stored["firings"]), len(files.get("reviews", [])), r, j,
-                        None if chain is None else ChainStatus(**chain), removed)
+                        None if chain is None else ChainStatus(**chain), removed,
+                        len(files.get("feedback", [])))
 
 
 def _run_rows(session, run) -> tuple[dict, bool]:
@@ -563,7 +570,8 @@ def verify(db: Database, period: str | None = None, *, lang: str | None = None) 
             key = "verify_nothing" if period is None else "verify_nothing_period"
             raise Refused([i18n.t(lang, key, url=db.shown_url, period=period)])
         r = verify_chain(session, period)
-    return VerifyResult(r.ok, r.checked, r.problem, r.head_seq, r.head_hash)
+    return VerifyResult(r.ok, r.checked, r.problem.pick(lang) if r.problem else None, r.head_seq,
+                        r.head_hash)
 
 
 @dataclass
@@ -1423,3 +1431,112 @@ def notify(db: Database, period: str, *, smtp_url: str | None, mail_from: str | 
     except mail.MailError as e:
         raise Refused([_words(lang, "mail_failed", error=str(e))]) from None
     return NotifyResult(period, reachable, missing, [])
+
+
+# =========================================================================== the performance year
+# SPEC §11.2: the quarter's and the year's figures, read from each month's latest run (nothing
+# is evaluated again). The command line's `xietong summary` and the desk call this.
+
+@dataclass
+class SummaryResult:
+    range: str                     # "2026" | "2026-Q4"
+    months: list[dict]             # {"period", "state": missing|provisional|final, "run_id",
+    #                                "open_reviews", "closed"}
+    departments: list[dict]        # reports.summary.Summary's: per month base, by_mechanism,
+    employees: list[dict]          # final, state; mean_final (and behaviour_total)
+    feedback: list[dict]           # by department and month (SPEC §11.3)
+    lang: str
+    out_dir: Path | None = None
+    files: dict[str, list[Path]] = field(default_factory=dict)   # "xlsx" | "html" | "json"
+    summary: object = None         # the reports.summary.Summary (as_json() is summary.json)
+
+    @property
+    def written(self) -> list[Path]:
+        return [p for paths in self.files.values() for p in paths]
+
+
+def summary(db: Database, *, year: int | str | None = None, quarter: str | None = None,
+            out_dir=None, formats=FORMATS, lang: str | None = None) -> SummaryResult:
+    """The figures of a year (`year=2026`) or a quarter (`quarter="2026-Q4"`), per department and
+    employee and month, with the range's means, from each month's latest run (SPEC §11.2); with
+    `out_dir`, also summary.xlsx, summary.html and summary.json there (`formats`). A month
+    without a run is "missing", an open one "provisional", a closed one "final". ValueError for
+    a range that is not one (`2026-Q5`); Refused when no month of the range has a run."""
+    from evaluator.db import reader
+    from evaluator.history import months_of, read_months
+    from reports import summary as sheets
+    label_, periods = months_of(year, quarter)
+    formats = frozenset(formats)
+    _existing(db, lang)
+    lang = lang or database_language(db) or "en"
+    want_feedback = out_dir is not None and bool(formats & {"xlsx", "html"})
+    with Session(reader(db.engine)) as session, session.begin():
+        months = read_months(session, periods, feedback=want_feedback)
+    if all(m.state == "missing" for m in months):
+        raise Refused([i18n.t(lang, "summary_no_run", range=sheets.range_text(lang, label_),
+                              first=periods[0], last=periods[-1])])
+    built = sheets.build(label_, [m.__dict__ for m in months], with_feedback=want_feedback)
+    result = SummaryResult(label_, built.months, built.departments, built.employees,
+                           built.feedback, lang, None if out_dir is None else Path(out_dir),
+                           summary=built)
+    if out_dir is None:
+        return result
+    from evaluator.evaluate import default_workers
+    from engine.isolation import ChildError, EvaluationCrashed, Forked
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    # summary.xlsx is the longest to write: on a multi-core machine a forked child writes it
+    # while this process writes the page and the JSON (as `report` does with its files)
+    xlsx = None
+    if "xlsx" in formats:
+        path = out / "summary.xlsx"
+        if default_workers() > 1 and formats & {"html", "json"}:
+            xlsx = Forked(sheets.write_xlsx, path, built, lang, point="summary")
+        else:
+            result.files["xlsx"] = [sheets.write_xlsx(path, built, lang)]
+    try:
+        if "html" in formats:
+            result.files["html"] = [sheets.write_html(out / "summary.html", built, lang)]
+        if "json" in formats:
+            result.files["json"] = [sheets.write_json(out / "summary.json", built)]
+        if xlsx is not None:
+            try:
+                result.files["xlsx"] = [xlsx.result()]
+            except (ChildError, EvaluationCrashed) as e:
+                raise Refused([i18n.t(lang, "report_failed", dir=out,
+                                      error=f"{getattr(e, 'kind', 'crash')}: {e}")]) from None
+    except BaseException:
+        if xlsx is not None:
+            xlsx.cancel()
+        raise
+    return result
+
+
+def demo_accounts(db: Database, period: str, *, lang: str | None = None) -> list[tuple]:
+    """One account per role for the sample company, each with a new random password (an account
+    that exists gets a new one): HR, an auditor, and the manager with the most open review
+    items of `period`. Returns (role, username, password, employee id or None) per account.
+    Passwords are letters and digits only: easy to copy from a terminal, and never taken for
+    an option."""
+    import secrets
+    import string
+    alphabet = string.ascii_letters + string.digits
+    counts: dict[str, int] = {}
+    for it in reviews(db, period, type="review", status="open").items:
+        if it["assignee_id"] != "HR":
+            counts[it["assignee_id"]] = counts.get(it["assignee_id"], 0) + 1
+    manager = max(sorted(counts), key=lambda k: counts[k]) if counts else None
+    existing = {a.username for a, _ in accounts(db)}
+    wanted = [("hr", "hr", None), ("auditor", "auditor", None)]
+    if manager is not None:
+        wanted.append(("manager", "manager", manager))
+    made = []
+    for username, role, employee in wanted:
+        password = "".join(secrets.choice(alphabet) for _ in range(12))
+        if username in existing:
+            set_account_password(db, username, password, lang=lang)
+        else:
+            add_account(db, username, role, password, employee_id=employee, lang=lang,
+                        email=f"{username}@example.com" if role == "manager" else None)
+        made.append((role, username, password, employee))
+    return made

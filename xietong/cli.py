@@ -154,6 +154,14 @@ def cmd_reopen(args, db, lang, out) -> int:
     return 0
 
 
+def cmd_summary(args, db, lang, out) -> int:
+    done = api.summary(db, year=args.year, quarter=args.quarter, out_dir=args.out,
+                       formats=args.format, lang=lang)
+    for line in i18n.summary_lines(done):
+        _say(out, line)
+    return 0
+
+
 def cmd_policy_check(args, db, lang, out) -> int:
     checked = api.check_policy(args.file, strict=args.strict,
                                db=db if args.period else None, period=args.period, lang=lang)
@@ -208,29 +216,9 @@ def cmd_demo(args, db, lang, out) -> int:
 
 
 def _demo_accounts(db, lang, out, out_dir: Path, period: str) -> None:
-    """One account per role for the sample company, with new random passwords each time (an
-    account that exists gets a new one): HR, an auditor, and the manager with the most open
-    review items."""
-    import secrets
-    items = api.reviews(db, period, type="review", status="open").items
-    counts: dict[str, int] = {}
-    for it in items:
-        if it["assignee_id"] != "HR":
-            counts[it["assignee_id"]] = counts.get(it["assignee_id"], 0) + 1
-    manager = max(sorted(counts), key=lambda k: counts[k]) if counts else None
-    existing = {a.username for a, _ in api.accounts(db)}
-    wanted = [("hr", "hr", None), ("auditor", "auditor", None)]
-    if manager is not None:
-        wanted.append(("manager", "manager", manager))
     serve = f"xietong serve --db {db.shown_url} --data {out_dir / 'desk'}"
     _say(out, words.w(lang, "demo_accounts", serve=serve))
-    for username, role, employee in wanted:
-        password = secrets.token_urlsafe(9)
-        if username in existing:
-            api.set_account_password(db, username, password, lang=lang)
-        else:
-            api.add_account(db, username, role, password, employee_id=employee, lang=lang,
-                            email=f"{username}@example.com" if role == "manager" else None)
+    for role, username, password, employee in api.demo_accounts(db, period, lang=lang):
         who = f" ({employee})" if employee else ""
         _say(out, words.w(lang, "demo_account", role=role, username=username, password=password,
                           who=who))
@@ -401,6 +389,14 @@ HELP: dict[str, Text] = {
                  en="the desk's data directory: reports, job progress, secret key (default: "
                     "$XIETONG_DESK_DATA, else ./xietong-desk)"),
     "root_path": Text(zh="反向代理下的路径前缀，如 /xietong", en="path prefix behind a reverse proxy, e.g. /xietong"),
+    "summary": Text(zh="季度或年度汇总：各月最终得分、各机制调整、均值、逐月周边反馈",
+                    en="a quarter's or a year's figures: monthly finals, each mechanism, means, "
+                       "feedback by month"),
+    "year": Text(zh="年度 YYYY", en="a year, YYYY"),
+    "quarter": Text(zh="季度 YYYY-Q1…Q4", en="a quarter, YYYY-Q1…Q4"),
+    "bad_year": Text(zh="应为 YYYY，实际为 {value!r}", en="expected YYYY, got {value!r}"),
+    "bad_quarter": Text(zh="应为 YYYY-Q1 至 YYYY-Q4，实际为 {value!r}",
+                        en="expected YYYY-Q1 to YYYY-Q4, got {value!r}"),
     "bad_period": Text(zh="应为 YYYY-MM，实际为 {value!r}", en="expected YYYY-MM, got {value!r}"),
     "bad_formats": Text(zh="应为 xlsx、html、json 中的格式，实际为 {value!r}",
                         en="expected formats among xlsx,html,json, got {value!r}"),
@@ -476,11 +472,36 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
             raise argparse.ArgumentTypeError(HELP["bad_formats"].format(lang, value=value))
         return got
 
-    common = argparse.ArgumentParser(add_help=False)
+    def year(value: str) -> str:
+        if not re.match(r"^\d{4}$", value or ""):
+            raise argparse.ArgumentTypeError(HELP["bad_year"].format(lang, value=value))
+        return value
+
+    def quarter(value: str) -> str:
+        if not re.match(r"^\d{4}-Q[1-4]$", value or ""):
+            raise argparse.ArgumentTypeError(HELP["bad_quarter"].format(lang, value=value))
+        return value
+
+    class Parser(argparse.ArgumentParser):
+        """An ArgumentParser whose value placeholders speak the command line's language (its
+        subcommands' parsers are of the same class)."""
+
+        def add_argument(self, *names, **kw):
+            dest = kw.get("dest") or names[-1].lstrip("-").replace("-", "_")
+            word = _PLACEHOLDERS_ZH.get(dest) if lang == "zh" else None
+            if (word is not None and kw.get("nargs") != 0 and "choices" not in kw
+                    and kw.get("action") in (None, "store")):
+                shown = kw.get("metavar")
+                if isinstance(shown, str) and "." in shown:
+                    word += shown[shown.index("."):]            # OUT.xlsx → 输出.xlsx
+                kw["metavar"] = word
+            return super().add_argument(*names, **kw)
+
+    common = Parser(add_help=False)
     common.add_argument("--db", default=argparse.SUPPRESS, help=h("db"))
     common.add_argument("--lang", choices=("zh", "en"), default=argparse.SUPPRESS, help=h("lang"))
 
-    p = argparse.ArgumentParser(prog="xietong", parents=[common], description=h("description"))
+    p = Parser(prog="xietong", parents=[common], description=h("description"))
     sub = p.add_subparsers(dest="command", required=True, metavar=h("commands"))
 
     def command(name: str, func, help_key: str | None = None, parent=sub):
@@ -534,6 +555,13 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
     s.add_argument("--period", required=True, type=period, help=h("period"))
     s.add_argument("--reason", required=True, help=h("reopen_reason"))
 
+    s = command("summary", cmd_summary)
+    which = s.add_mutually_exclusive_group(required=True)
+    which.add_argument("--year", type=year, default=None, help=h("year"))
+    which.add_argument("--quarter", type=quarter, default=None, help=h("quarter"))
+    s.add_argument("--out", required=True, help=h("out_dir"))
+    s.add_argument("--format", type=formats, default=set(api.FORMATS), help=h("format"))
+
     s = command("policy", None)
     psub = s.add_subparsers(dest="policy_command", required=True, metavar=h("commands"))
     c = command("check", cmd_policy_check, "policy_check", psub)
@@ -582,6 +610,16 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
     s.add_argument("--period", type=period, default="2026-11", help=argparse.SUPPRESS)
     return p
+
+
+# The placeholders help and usage lines show for an argument's value, in Chinese (English keeps
+# argparse's own: the option's name in capitals). _Parser puts them in as arguments are added.
+_PLACEHOLDERS_ZH = {
+    "db": "数据库URL", "period": "考核期", "out": "输出", "policy": "政策文件",
+    "format": "格式", "ledger": "台账文件", "file": "文件", "reason": "原因", "username": "用户名",
+    "employee": "工号", "name": "姓名", "email": "邮箱", "role": "角色", "host": "地址",
+    "port": "端口", "data": "数据目录", "year": "年份", "quarter": "季度",
+}
 
 
 # How each command chooses its language (SPEC §10.5): a command that reads a ledger speaks the

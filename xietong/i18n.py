@@ -210,6 +210,32 @@ MESSAGES: dict[str, Text] = {
     "report_reviews_none": Text(
         zh="本期没有异常，无复核清单",
         en="no exception this period: no review workbook"),
+    "report_feedback": Text(
+        zh="{n:,} 份被评部门反馈：各维度统计、评价说明与评价人部门、周边与责任矩阵调整分的计算",
+        en="{n:,} feedback workbook(s), one per rated department: statistics per dimension, "
+           "comments with the rater's department, how its points were computed"),
+    "summary_no_run": Text(
+        zh="{range}（{first} 至 {last}）没有任何评估结果：请先对其中的月份运行 `xietong evaluate --period YYYY-MM`",
+        en="no month of {range} ({first} to {last}) has a run: evaluate its months first "
+           "(`xietong evaluate --period YYYY-MM`)"),
+    "summary_done": Text(
+        zh="{range}汇总：{d:,} 个部门、{e:,} 名员工，{n} 个月（定稿 {final}，暂定 {provisional}，缺失 {missing}）。",
+        en="Summary of {range}: {d:,} departments, {e:,} employees over {n} months ({final} "
+           "final, {provisional} provisional, {missing} missing)."),
+    "summary_month": Text(
+        zh="  {period}  {state}{detail}",
+        en="  {period}  {state}{detail}"),
+    "summary_month_run": Text(zh="（运行记录 #{run}，待复核 {open} 项）", en=" (run #{run}, {open} open review(s))"),
+    "summary_state_missing": Text(zh="缺失：没有评估", en="missing: no run"),
+    "summary_state_provisional": Text(zh="暂定：未关闭", en="provisional: open"),
+    "summary_state_final": Text(zh="定稿：已关闭", en="final: closed"),
+    "summary_files": Text(zh="汇总已写入 {dir}：", en="Summary in {dir}:"),
+    "summary_xlsx": Text(
+        zh="部门与员工的月度得分及均值、各机制逐月调整、逐月周边反馈、各部门月度最终得分折线图",
+        en="monthly scores and means of departments and employees, each mechanism by month, "
+           "feedback by month, a line chart of the departments' monthly finals"),
+    "summary_html": Text(zh="同一汇总的单文件网页（无需联网）", en="the same summary as one offline web page"),
+    "summary_json": Text(zh="机器可读的汇总", en="the summary, machine-readable"),
     "report_json": Text(
         zh="机器可读的得分、调整、异常与规则触发",
         en="machine-readable scores, adjustments, exceptions and trace"),
@@ -278,6 +304,8 @@ def report_summary(r) -> list[str]:
         key = "report_reviews" if r.rejections else "report_reviews_no_hr"
         lines.append(("reviews/", t(lang, key, k=r.review_workbooks, r=r.reviews, j=r.rejections)
                       if r.review_workbooks else t(lang, "report_reviews_none")))
+        if r.feedback:
+            lines.append(("feedback/", t(lang, "report_feedback", n=r.feedback)))
     if "json" in formats:
         lines.append((", ".join(p.name for p in r.files["json"]), t(lang, "report_json")))
     lines.append(("manifest.json", t(lang, "report_manifest", n=len(r.written) - 1)
@@ -288,6 +316,31 @@ def report_summary(r) -> list[str]:
     out += [f"  {name.ljust(width)}  {what}" for name, what in lines]
     if r.chain is not None and not r.chain.ok:
         out.append(t(lang, "verify_bad", problem=r.chain.problem))
+    return out
+
+
+def summary_lines(r) -> list[str]:
+    """What `summary` tells: the range, each month's state, the files (r: api.SummaryResult)."""
+    from reports.summary import range_text
+    lang = r.lang
+    states = [m["state"] for m in r.months]
+    out = [t(lang, "summary_done", range=range_text(lang, r.range), d=len(r.departments),
+             e=len(r.employees),
+             n=len(r.months), final=states.count("final"),
+             provisional=states.count("provisional"), missing=states.count("missing"))]
+    for m in r.months:
+        detail = "" if m["state"] == "missing" else t(lang, "summary_month_run", run=m["run_id"],
+                                                      open=m["open_reviews"])
+        out.append(t(lang, "summary_month", period=m["period"],
+                     state=t(lang, f"summary_state_{m['state']}"), detail=detail))
+    if r.files:
+        out.append(t(lang, "summary_files", dir=r.out_dir))
+        names = {"xlsx": ("summary.xlsx", "summary_xlsx"), "html": ("summary.html", "summary_html"),
+                 "json": ("summary.json", "summary_json")}
+        for fmt in ("xlsx", "html", "json"):
+            if fmt in r.files:
+                name, key = names[fmt]
+                out.append(f"  {name}  {t(lang, key)}")
     return out
 
 

@@ -1,0 +1,462 @@
+"""feedback/<dept_id>.xlsx (SPEC §11.3): what its internal customers said, for every department
+that received internal (周边评价) or RACI (责任矩阵评分) ratings — the article's 显性化:
+
+    「周边绩效的意义在于让中后台的服务质量显性化、有据可查」
+    The point of peripheral ratings is that the rated department *sees* its service quality.
+
+One workbook per rated department (a department with at least one rating that was not
+rejected: a rejected row — unknown rater, self-rating, the wrong tier — is not a rating of that
+department, and HR fixes it in the ledger):
+
+- 反馈概览 / Overview: the department, the period and run; how many ratings it received,
+  counted, held and overturned; its peripheral and RACI points as the run stored them, the
+  run's own explanation with this department's numbers, and the formula with the run's policy
+  values; its service metrics.
+- 按维度 / By dimension: per sheet and dimension (matched as the rules match them, SPEC §5.2)
+  the count, mean, minimum and maximum of the **counted** ratings — those the points were
+  computed from — their 1–5 distribution (a fractional score falls in the nearest whole score,
+  half up: 3.5 → 4), and how many ratings of that dimension were held or overturned.
+- 评价明细 / Ratings: every rating with its score and comment, the rater's department, the
+  project (RACI), and whether it counted, was held while a review is open, or was overturned.
+  The rater's own id, name and the rating id only when policy `[feedback] show_raters = true`
+  (the run's policy; default false).
+
+Which ratings counted is read from the run, never recomputed: the sources of the department's
+`peripheral.blend` and `raci.blend` adjustments are exactly the ratings the blend averaged; held
+and overturned come from the statuses of the rating's reviews. `build()` is pure (plain dicts of a
+stored run, as reports take them) and is also what `summary` reads month by month.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment
+
+from reports.labels import label, sheet_name
+from reports.reviews import safe_file_stem
+from reports.workbook import (NUMBER_FORMAT, BulkWriter, fit_columns, header, item_sheet,
+                              landscape, put_text)
+from rules.company import norm_dimension
+from rules.sentences import explanation
+
+RATING_SHEETS = ("InternalRatings", "RaciRatings")
+BLEND = {"InternalRatings": "peripheral.blend", "RaciRatings": "raci.blend"}
+SCORES = (1, 2, 3, 4, 5)
+# a rating's status in this workbook (label keys below)
+COUNTED, COUNTED_REVIEWED, COUNTED_OPEN, HELD, OVERTURNED, NOT_COUNTED = (
+    "fb_counted", "fb_counted_confirmed", "fb_counted_open", "fb_held", "fb_overturned",
+    "fb_not_counted")
+_COUNTED = frozenset((COUNTED, COUNTED_REVIEWED, COUNTED_OPEN))
+
+WORDS: dict[str, tuple[str, str]] = {           # key: (zh, en)
+    "fb_overview": ("反馈概览", "Overview"),
+    "fb_dimensions": ("按维度", "By dimension"),
+    "fb_ratings": ("评价明细", "Ratings"),
+    "fb_title": ("{dept}（{name}）{period} 收到的内部客户评价",
+                 "Internal customers' ratings of {dept} ({name}), {period}"),
+    "fb_department": ("被评部门", "rated department"),
+    "fb_received": ("收到的评价（周边 / 责任矩阵）", "ratings received (internal / RACI)"),
+    "fb_counted_n": ("计入得分", "counted"),
+    "fb_held_n": ("复核未决、暂不计入", "held while a review is open"),
+    "fb_overturned_n": ("复核撤销、不计入", "overturned by a review"),
+    "fb_peripheral_points": ("周边绩效调整分", "peripheral points"),
+    "fb_raci_points": ("责任矩阵调整分", "RACI points"),
+    "fb_how": ("本部门的计算", "how computed for this department"),
+    "fb_formula": ("计算公式", "formula"),
+    "fb_peripheral_formula": (
+        "周边绩效调整分 = {w} × (周边绩效分 − 基础分 {base})；周边绩效分 = (1 − {share}) × 评价分 + {share} × "
+        "客观分（无客观数据时即评价分）；评价分 = {scale} × 计入评价的平均分；客观分 = 100 × 客观数据平均值",
+        "peripheral = {w} × (P − base {base}); P = (1 − {share}) × R + {share} × O (P = R without "
+        "service metrics); R = {scale} × mean counted rating; O = 100 × mean service metric"),
+    "fb_raci_formula": (
+        "责任矩阵调整分 = {w} × (责任矩阵评分 − 基础分 {base})；责任矩阵评分 = {scale} × 计入评分的平均分",
+        "RACI = {w} × (Q − base {base}); Q = {scale} × mean counted RACI rating"),
+    "fb_no_peripheral": ("没有计入的周边评价，本期无周边绩效调整",
+                         "no counted internal rating: no peripheral points this period"),
+    "fb_front_office": ("前台部门不参与周边绩效与责任矩阵评分",
+                        "front office: peripheral and RACI ratings do not apply"),
+    "fb_no_raci": ("没有计入的责任矩阵评分，本期无责任矩阵调整",
+                   "no counted RACI rating: no RACI points this period"),
+    "fb_metrics": ("客观数据", "service metrics"),
+    "fb_raters_shown": ("评价人", "raters"),
+    "fb_raters_dept": ("仅列出评价人所在部门（政策项 feedback.show_raters 未开启）",
+                       "only the rater's department is shown (policy [feedback] show_raters = false)"),
+    "fb_raters_id": ("列出评价人工号（政策项 feedback.show_raters 已开启）",
+                     "the rater's id is shown (policy [feedback] show_raters = true)"),
+    "fb_sheet": ("评价类型", "ratings"),
+    "fb_dimension": ("评价维度", "dimension"),
+    "fb_count": ("计入条数", "counted"),
+    "fb_mean": ("平均分", "mean"),
+    "fb_min": ("最低分", "min"),
+    "fb_max": ("最高分", "max"),
+    "fb_n": ("{s} 分", "score {s}"),
+    "fb_held_col": ("暂不计入", "held"),
+    "fb_overturned_col": ("已撤销", "overturned"),
+    "fb_score": ("分数", "score"),
+    "fb_comment": ("评价说明", "comment"),
+    "fb_rater_dept": ("评价人部门编号", "rater's dept_id"),
+    "fb_rater_dept_name": ("评价人部门", "rater's department"),
+    "fb_project": ("项目", "project"),
+    "fb_role": ("角色", "RACI role"),
+    "fb_status": ("状态", "status"),
+    "fb_rater": ("评价人工号", "rater_id"),
+    "fb_rater_name": ("评价人姓名", "rater's name"),
+    "fb_rating_id": ("评价编号", "rating_id"),
+    COUNTED: ("计入", "counted"),
+    COUNTED_REVIEWED: ("计入（复核维持）", "counted (review confirmed)"),
+    COUNTED_OPEN: ("计入（复核未决）", "counted (review open)"),
+    HELD: ("暂不计入（复核未决）", "held (review open)"),
+    OVERTURNED: ("不计入（复核撤销）", "not counted (overturned by a review)"),
+    NOT_COUNTED: ("未计入", "not counted"),
+}
+
+
+def word(lang: str, key: str, **kw) -> str:
+    zh, en = WORDS[key]
+    text = zh if lang == "zh" else en
+    return text.format(**kw) if kw else text
+
+
+# ----------------------------------------------------------------------------- the data
+
+@dataclass
+class DimensionStats:
+    sheet: str                      # InternalRatings | RaciRatings
+    dimension: str                  # as first typed
+    count: int = 0                  # counted ratings
+    total: Decimal = Decimal(0)
+    low: Decimal | None = None
+    high: Decimal | None = None
+    by_score: dict[int, int] = field(default_factory=lambda: {s: 0 for s in SCORES})
+    held: int = 0
+    overturned: int = 0
+
+    def add(self, score, status: str, n: int = 1) -> None:
+        """`n` ratings of this score and status."""
+        if status in _COUNTED:
+            score = score if type(score) is Decimal else Decimal(str(score))
+            self.count += n
+            self.total += score * n
+            if self.low is None or score < self.low:
+                self.low = score
+            if self.high is None or score > self.high:
+                self.high = score
+            self.by_score[_bucket(score)] += n
+        elif status == HELD:
+            self.held += n
+        elif status == OVERTURNED:
+            self.overturned += n
+
+    @property
+    def mean(self) -> Decimal | None:
+        """The mean counted score, to the cent, half up."""
+        if not self.count:
+            return None
+        return (self.total / self.count).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+    def as_json(self) -> dict:
+        return {"sheet": self.sheet, "dimension": self.dimension, "count": self.count,
+                "mean": _num(self.mean), "min": _num(self.low), "max": _num(self.high),
+                "distribution": {str(s): n for s, n in self.by_score.items()},
+                "held": self.held, "overturned": self.overturned}
+
+
+@dataclass
+class Blend:
+    """A department's peripheral or RACI adjustment as the run stored it (None: none): its
+    points, its explanation (the stored English) and the sentence that words it (`says`)."""
+    points: Decimal | None
+    explanation: str | None
+    says: list | None = None
+
+    def text(self, lang: str) -> str | None:
+        """The explanation in `lang` (rules/sentences.py)."""
+        if self.explanation is None:
+            return None
+        return explanation({"explanation": self.explanation, "says": self.says}, lang)
+
+
+@dataclass
+class DeptFeedback:
+    dept_id: str
+    name: str
+    tier: str
+    base: Decimal
+    received: dict[str, int]                    # sheet -> ratings that were not rejected
+    dimensions: list[DimensionStats]
+    ratings: list[dict]                         # the ledger row + "sheet", "status", rater's dept
+    peripheral: Blend
+    raci: Blend
+    metrics: list[dict]                         # ServiceMetrics rows
+    statuses: Counter = field(default_factory=Counter)    # status -> ratings
+
+    def count(self, status_keys) -> int:
+        return sum(self.statuses[k] for k in status_keys)
+
+
+def show_raters(stored: dict) -> bool:
+    """The run's policy `[feedback] show_raters` (False for runs stored before it existed)."""
+    return bool(_policy(stored).get("feedback", {}).get("show_raters", False))
+
+
+def _policy(stored: dict) -> dict:
+    text = stored.get("run", {}).get("policy_json")
+    try:
+        return json.loads(text) if text else {}
+    except ValueError:
+        return {}
+
+
+def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedback]:
+    """dept_id -> its feedback, for every department with a rating that was not rejected.
+    `rows`: the ledger's sheets (Departments, InternalRatings, RaciRatings, and Employees and
+    ServiceMetrics for the workbooks); `stored`: the run's "adjustments" and "exceptions" (the
+    rating kinds' suffice), and "counted" when the caller has the set of (sheet, row) the blends
+    cite already. `ratings=False`: the counts, statistics and points only, without
+    the list of ratings (what the summary's feedback by month needs: a year holds a million
+    ratings at 10,000 employees). There a rating row may also stand for several ratings that no
+    exception cites and the blend counted: {"n": how many, "counted": True}
+    (evaluator/history.py reads them grouped by rated department, dimension and score)."""
+    depts = {d["dept_id"]: d for d in rows.get("Departments", [])}
+    emp_dept = {e["employee_id"]: e["dept_id"] for e in rows.get("Employees", [])} \
+        if ratings else {}
+    rejected: set[tuple[str, int]] = set()
+    reviews: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for e in stored["exceptions"]:
+        if not e["sources"]:
+            continue
+        first = tuple(e["sources"][0])
+        if first[0] not in RATING_SHEETS:
+            continue
+        if e["type"] == "rejection":
+            rejected.add(first)
+        else:
+            reviews[first].append(e["status"])
+    known = stored.get("counted")            # the blends' rating sources, when already read
+    counted: set[tuple[str, int]] = set() if known is None else known
+    blends: dict[tuple[str, str], Blend] = {}
+    for a in stored["adjustments"]:
+        for sheet, rule in BLEND.items():
+            if a["rule"] == rule and a["subject_type"] == "department":
+                if known is None:
+                    counted.update(tuple(s) for s in a["sources"] if s[0] == sheet)
+                blends[(a["subject_id"], sheet)] = Blend(a["points"], a["explanation"],
+                                                         a.get("says"))
+    metrics: dict[str, list[dict]] = defaultdict(list)
+    for m in rows.get("ServiceMetrics", []):
+        metrics[m["dept_id"]].append(m)
+
+    found: dict[str, DeptFeedback] = {}
+    stats: dict[str, dict[tuple[str, str], DimensionStats]] = defaultdict(dict)
+    labels: dict[str, str] = {}                 # dimension as typed -> as matched (a few)
+    no_reviews = ()
+    for sheet in RATING_SHEETS:
+        for r in rows.get(sheet, ()):
+            key = (sheet, r["row"])
+            dept_id = r["ratee_dept_id"]
+            grouped = "n" in r
+            if (key in rejected and not grouped) or dept_id not in depts:
+                continue
+            fb = found.get(dept_id)
+            if fb is None:
+                d = depts[dept_id]
+                fb = found[dept_id] = DeptFeedback(
+                    dept_id, d["name"], d["tier"], d["base_score"],
+                    {s: 0 for s in RATING_SHEETS}, [], [],
+                    blends.get((dept_id, "InternalRatings"), Blend(None, None)),
+                    blends.get((dept_id, "RaciRatings"), Blend(None, None)),
+                    metrics.get(dept_id, []))
+            if grouped:
+                n, status = r["n"], COUNTED
+            else:
+                n, status = 1, _status(key in counted, reviews.get(key, no_reviews))
+            fb.received[sheet] += n
+            fb.statuses[status] += n
+            typed = r["dimension"]
+            matched = labels.get(typed)
+            if matched is None:
+                matched = labels[typed] = norm_dimension(typed)
+            s = stats[dept_id].get((sheet, matched))
+            if s is None:
+                s = stats[dept_id][(sheet, matched)] = DimensionStats(sheet, typed)
+            s.add(r["score"], status, n)
+            if ratings:
+                rater_dept = emp_dept.get(r["rater_id"])
+                fb.ratings.append(dict(
+                    r, sheet=sheet, status=status, rater_dept_id=rater_dept,
+                    rater_dept_name=depts[rater_dept]["name"] if rater_dept in depts else None))
+    for dept_id, fb in found.items():
+        by = stats[dept_id]
+        fb.dimensions = [by[k] for k in sorted(by, key=lambda k: (RATING_SHEETS.index(k[0]),
+                                                                  k[1]))]
+    return {k: found[k] for k in sorted(found)}
+
+
+def _status(counted: bool, statuses) -> str:
+    if counted:
+        if "open" in statuses:
+            return COUNTED_OPEN          # policy hold_pending = false
+        return COUNTED_REVIEWED if statuses else COUNTED
+    if "overturned" in statuses:
+        return OVERTURNED
+    if "open" in statuses:
+        return HELD
+    return NOT_COUNTED
+
+
+def _bucket(score: Decimal) -> int:
+    """The whole score 1–5 a rating counts under: half up (3.5 → 4)."""
+    return min(5, max(1, int(score.quantize(Decimal(1), ROUND_HALF_UP))))
+
+
+def _num(d: Decimal | None):
+    return None if d is None else float(Decimal(d).quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+
+def formulas(stored: dict, base: Decimal, lang: str) -> tuple[str, str]:
+    """The peripheral and RACI formulas with the run's policy values and this base."""
+    p = _policy(stored)
+    scale = p.get("scale", {}).get("rating_to_points", "20")
+    pp, rp = p.get("peripheral", {}), p.get("raci", {})
+    base_text = f"{Decimal(base):.2f}"
+    return (word(lang, "fb_peripheral_formula", w=pp.get("weight", "?"),
+                 share=pp.get("objective_share", "?"), scale=scale, base=base_text),
+            word(lang, "fb_raci_formula", w=rp.get("weight", "?"), scale=scale, base=base_text))
+
+
+# ----------------------------------------------------------------------------- the workbooks
+
+WRAP = Alignment(wrap_text=True, vertical="top")
+
+
+def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
+          sheet_lang: str | None = None) -> list[Path]:
+    """feedback/<dept_id>.xlsx for every rated department; the paths written."""
+    found = build(rows, stored)
+    if not found:
+        return []
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    raters = show_raters(stored)
+    names = {e["employee_id"]: e["name"] for e in rows.get("Employees", [])} if raters else {}
+    projects = {p["project_id"]: p["name"] for p in rows.get("Projects", [])}
+    written = []
+    for dept_id, fb in found.items():
+        path = out_dir / f"{safe_file_stem(dept_id)}.xlsx"
+        written.append(_workbook(path, period, fb, stored, lang, sheet_lang or lang, raters,
+                                 names, projects))
+    return written
+
+
+def _workbook(path: Path, period: str, fb: DeptFeedback, stored: dict, lang: str,
+              sheet_lang: str, raters: bool, names: dict, projects: dict) -> Path:
+    wb = Workbook()
+    bulk = BulkWriter(wb)
+
+    ws = wb.active
+    ws.title = word(lang, "fb_overview")
+    item_sheet(ws, [label(lang, "item"), label(lang, "value")], overview(fb, period, stored,
+                                                                           lang, raters))
+    for row in ws.iter_rows(min_row=2, min_col=2, max_col=2):
+        for c in row:
+            c.alignment = WRAP
+    ws.column_dimensions["B"].width = 100
+
+    ds = wb.create_sheet(word(lang, "fb_dimensions"))
+    titles = [word(lang, k) for k in ("fb_sheet", "fb_dimension", "fb_count", "fb_mean",
+                                      "fb_min", "fb_max")] \
+        + [word(lang, "fb_n", s=s) for s in SCORES] \
+        + [word(lang, "fb_held_col"), word(lang, "fb_overturned_col")]
+    header(ds, titles)
+    values = [[sheet_name(lang, s.sheet), s.dimension, s.count, s.mean, s.low, s.high,
+               *(s.by_score[k] for k in SCORES), s.held, s.overturned] for s in fb.dimensions]
+    for i, v in enumerate(values, 2):
+        for j, x in enumerate(v, 1):
+            c = ds.cell(row=i, column=j)
+            put_text(c, x)
+            if j in (4, 5, 6) and x is not None:
+                c.number_format = NUMBER_FORMAT
+    fit_columns(ds, titles, values, number_cols=range(2, len(titles)))
+    ds.freeze_panes = "C2"
+    ds.auto_filter.ref = f"A1:{_col(len(titles))}{max(len(values) + 1, 2)}"
+    landscape(ds)
+
+    rs = wb.create_sheet(word(lang, "fb_ratings"))
+    keys = ["fb_sheet", "fb_dimension", "fb_score", "fb_comment", "fb_rater_dept",
+            "fb_rater_dept_name", "fb_project", "fb_role", "fb_status"]
+    if raters:
+        keys += ["fb_rater", "fb_rater_name", "fb_rating_id"]
+    rtitles = [word(lang, k) for k in keys]
+    header(rs, rtitles)
+    sheet_words = {s: sheet_name(lang, s) for s in RATING_SHEETS}
+    status_words = {k: word(lang, k) for k in (COUNTED, COUNTED_REVIEWED, COUNTED_OPEN, HELD,
+                                               OVERTURNED, NOT_COUNTED)}
+
+    def rating_row(r):
+        project = r.get("project_id")
+        row = [sheet_words[r["sheet"]], r["dimension"], r["score"], r.get("comment"),
+               r["rater_dept_id"], r["rater_dept_name"],
+               f"{project} {projects.get(project, '')}".strip() if project else None,
+               r.get("raci_role"), status_words[r["status"]]]
+        if raters:
+            row += [r["rater_id"], names.get(r["rater_id"]), r["rating_id"]]
+        return row
+
+    shown = [rating_row(r) for r in fb.ratings]
+    fit_columns(rs, rtitles, shown, maximum={3: 60}, number_cols=(2,))
+    rs.freeze_panes = "C2"
+    rs.auto_filter.ref = f"A1:{_col(len(rtitles))}{max(len(shown) + 1, 2)}"
+    landscape(rs)
+    bulk.add_rows(rs, shown, ncols=len(rtitles))
+    return bulk.save(path)
+
+
+def overview(fb: DeptFeedback, period: str, stored: dict, lang: str,
+             raters: bool) -> list[tuple[str, str]]:
+    """The Overview sheet's (item, value) lines."""
+    peripheral_formula, raci_formula = formulas(stored, fb.base, lang)
+    lines = [(word(lang, "fb_department"), word(lang, "fb_title", dept=fb.dept_id, name=fb.name,
+                                                 period=period)),
+             (label(lang, "period"), period),
+             (label(lang, "run_id"), str(stored.get("run", {}).get("id", ""))),
+             (label(lang, "base"), f"{Decimal(fb.base):.2f}"),
+             (word(lang, "fb_received"), f"{fb.received['InternalRatings']} / "
+                                          f"{fb.received['RaciRatings']}"),
+             (word(lang, "fb_counted_n"), str(fb.count((COUNTED, COUNTED_REVIEWED,
+                                                        COUNTED_OPEN)))),
+             (word(lang, "fb_held_n"), str(fb.count((HELD,)))),
+             (word(lang, "fb_overturned_n"), str(fb.count((OVERTURNED,))))]
+    front = fb.tier == "front"
+    for blend, points_key, formula, none_key in (
+            (fb.peripheral, "fb_peripheral_points", peripheral_formula, "fb_no_peripheral"),
+            (fb.raci, "fb_raci_points", raci_formula, "fb_no_raci")):
+        if blend.points is None:
+            lines.append((word(lang, points_key),
+                          word(lang, "fb_front_office" if front else none_key)))
+            continue
+        lines += [(word(lang, points_key), f"{Decimal(blend.points):+.2f}"),
+                  (word(lang, "fb_how"), blend.text(lang) or ""),
+                  (word(lang, "fb_formula"), formula)]
+    if fb.metrics:
+        lines.append((word(lang, "fb_metrics"),
+                      "; ".join(f"{m['metric']} = {_plain(m['value'])}" for m in fb.metrics)))
+    lines.append((word(lang, "fb_raters_shown"),
+                  word(lang, "fb_raters_id" if raters else "fb_raters_dept")))
+    return lines
+
+
+def _plain(value) -> str:
+    """A ledger number as typed in its shortest form: 0.90 → 0.9, 1.0 → 1."""
+    text = format(Decimal(value).normalize(), "f")
+    return text
+
+
+def _col(n: int) -> str:
+    from openpyxl.utils import get_column_letter
+    return get_column_letter(n)
+

@@ -1,0 +1,142 @@
+"""Feedback to the rated departments (SPEC §11.3), checked by hand on SPEC §9's worked example:
+D3 (IT部, back office, base 70) is rated 4, 4 and 5 on 响应速度 by E2, E3, E4 of D1 (销售部);
+the 5 is RATING_EXTREME, held while open; one RACI rating 3 on 方案可执行性 by E2 on P1 大客户项目.
+Peripheral: R = 80, O = 90 (ticket_sla 0.9), P = 85 → 0.15 × (85 − 70) = +2.25; RACI: Q = 60 →
+0.15 × (60 − 70) = −1.50.
+"""
+import io
+import json
+
+import openpyxl
+import pytest
+
+from reports.template import write_ledger
+from tests.ledgers import PERIOD, worked_example
+from xietong.cli import main
+
+INJECTION = "=HYPERLINK(\"http://x\",\"y\")"
+
+
+def cli(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main([str(a) for a in argv], out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def sheets(path):
+    wb = openpyxl.load_workbook(path)
+    return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+
+
+def report(tmp_path, db_url, builder, *extra, lang="en"):
+    ledger = tmp_path / "ledger.xlsx"
+    write_ledger(ledger, builder.build().rows, lang="en")
+    code, out, err = cli("run", ledger, "--period", PERIOD, "--out", tmp_path / "o", "--db",
+                         db_url, "--lang", lang, *extra)
+    assert code == 0, err
+    return tmp_path / "o", out
+
+
+def test_worked_example_feedback_by_hand(tmp_path, db_url):
+    b = worked_example()
+    b.rows["InternalRatings"][1]["comment"] = INJECTION            # R2's comment
+    out_dir, out = report(tmp_path, db_url, b)
+    assert sorted(p.name for p in (out_dir / "feedback").iterdir()) == ["D3.xlsx"]  # D1: none
+    got = sheets(out_dir / "feedback" / "D3.xlsx")
+    assert list(got) == ["Overview", "By dimension", "Ratings"]
+    assert got["Overview"] == [
+        ["item", "value"],
+        ["rated department", "Internal customers' ratings of D3 (IT部), 2026-11"],
+        ["period", "2026-11"], ["run", "1"], ["base", "70.00"],
+        ["ratings received (internal / RACI)", "3 / 1"],
+        ["counted", "3"], ["held while a review is open", "1"], ["overturned by a review", "0"],
+        ["peripheral points", "+2.25"],
+        ["how computed for this department", "R=80, O=90, P=85; 0.15 × (85 − 70)"],
+        ["formula", "peripheral = 0.15 × (P − base 70.00); P = (1 − 0.5) × R + 0.5 × O (P = R "
+                    "without service metrics); R = 20 × mean counted rating; O = 100 × mean "
+                    "service metric"],
+        ["RACI points", "-1.50"],
+        ["how computed for this department", "Q=60; 0.15 × (60 − 70)"],
+        ["formula", "RACI = 0.15 × (Q − base 70.00); Q = 20 × mean counted RACI rating"],
+        ["service metrics", "ticket_sla = 0.9"],
+        ["raters", "only the rater's department is shown (policy [feedback] show_raters = "
+                   "false)"]]
+    assert got["By dimension"] == [
+        ["ratings", "dimension", "counted", "mean", "min", "max", "score 1", "score 2",
+         "score 3", "score 4", "score 5", "held", "overturned"],
+        ["InternalRatings", "响应速度", 2, 4, 4, 4, 0, 0, 0, 2, 0, 1, 0],
+        ["RaciRatings", "方案可执行性", 1, 3, 3, 3, 0, 0, 1, 0, 0, 0, 0]]
+    assert got["Ratings"] == [
+        ["ratings", "dimension", "score", "comment", "rater's dept_id", "rater's department",
+         "project", "RACI role", "status"],
+        ["InternalRatings", "响应速度", 4, None, "D1", "销售部", None, None, "counted"],
+        ["InternalRatings", "响应速度", 4, INJECTION, "D1", "销售部", None, None, "counted"],
+        ["InternalRatings", "响应速度", 5, None, "D1", "销售部", None, None,
+         "held (review open)"],
+        ["RaciRatings", "方案可执行性", 3, None, "D1", "销售部", "P1 大客户项目", "R", "counted"]]
+    # nobody's id: not the raters', not the rating ids that could name them
+    cells = {str(c) for rows in got.values() for r in rows for c in r if c is not None}
+    assert not cells & {"E2", "E3", "E4", "R1", "R2", "R3", "Q1"}
+    # a comment is text, never a formula
+    ws = openpyxl.load_workbook(out_dir / "feedback" / "D3.xlsx")["Ratings"]
+    assert ws["D3"].data_type == "s" and ws["D3"].value == INJECTION
+    # listed in the manifest and said by the command
+    manifest = json.loads((out_dir / "manifest.json").read_text("utf-8"))
+    assert "feedback/D3.xlsx" in [f["path"] for f in manifest["files"]]
+    assert ("  feedback/       1 feedback workbook(s), one per rated department: statistics per "
+            "dimension, comments with the rater's department, how its points were computed"
+            ) in out.splitlines()
+
+
+def test_show_raters_names_them(tmp_path, db_url):
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[feedback]\nshow_raters = true\n", encoding="utf-8")
+    out_dir, _ = report(tmp_path, db_url, worked_example(), "--policy", policy, lang="zh")
+    got = sheets(out_dir / "feedback" / "D3.xlsx")
+    assert got["评价明细"][0][-3:] == ["评价人工号", "评价人姓名", "评价编号"]
+    assert [r[-3:] for r in got["评价明细"][1:]] == [
+        ["E2", "王销售", "R1"], ["E3", "李销售", "R2"], ["E4", "赵销售", "R3"],
+        ["E2", "王销售", "Q1"]]
+    assert got["反馈概览"] == [
+        ["项目", "值"], ["被评部门", "D3（IT部）2026-11 收到的内部客户评价"], ["考核期", "2026-11"],
+        ["运行记录", "1"], ["基础分", "70.00"], ["收到的评价（周边 / 责任矩阵）", "3 / 1"],
+        ["计入得分", "3"], ["复核未决、暂不计入", "1"], ["复核撤销、不计入", "0"],
+        ["周边绩效调整分", "+2.25"],
+        ["本部门的计算", "评价分 80，客观分 90，周边绩效分 85：0.15 × (85 − 70)"],
+        ["计算公式", "周边绩效调整分 = 0.15 × (周边绩效分 − 基础分 70.00)；周边绩效分 = (1 − 0.5) × 评价分 + "
+                 "0.5 × 客观分（无客观数据时即评价分）；评价分 = 20 × 计入评价的平均分；客观分 = 100 × 客观数据平均值"],
+        ["责任矩阵调整分", "-1.50"],
+        ["本部门的计算", "责任矩阵评分 60：0.15 × (60 − 70)"],
+        ["计算公式", "责任矩阵调整分 = 0.15 × (责任矩阵评分 − 基础分 70.00)；责任矩阵评分 = 20 × 计入评分的平均分"],
+        ["客观数据", "ticket_sla = 0.9"],
+        ["评价人", "列出评价人工号（政策项 feedback.show_raters 已开启）"]]
+
+
+@pytest.mark.parametrize("decision, status, row", [
+    # confirmed: R3 counts → 4, 4, 5: mean 4.33, max 5; R = 20 × 13/3, P = (86.67 + 90) / 2
+    # → 0.15 × (88.33 − 70) = +2.75
+    ("confirm", "counted (review confirmed)",
+     ["InternalRatings", "响应速度", 3, 4.33, 4, 5, 0, 0, 0, 2, 1, 0, 0]),
+    # overturned: R3 stays out, now marked so; the points stay +2.25
+    ("overturn", "not counted (overturned by a review)",
+     ["InternalRatings", "响应速度", 2, 4, 4, 4, 0, 0, 0, 2, 0, 0, 1]),
+])
+def test_held_and_overturned_are_marked(tmp_path, db_url, decision, status, row):
+    from rules.exceptions import review_id
+    b = worked_example()
+    b.review(review_id(PERIOD, "RATING_EXTREME", ("InternalRatings", "R3")), decision, "HR")
+    out_dir, _ = report(tmp_path, db_url, b)
+    got = sheets(out_dir / "feedback" / "D3.xlsx")
+    assert got["By dimension"][1] == row
+    assert got["Ratings"][3][-1] == status
+    points = dict(map(tuple, got["Overview"][1:]))["peripheral points"]
+    assert points == ("+2.75" if decision == "confirm" else "+2.25")
+
+
+def test_only_departments_with_a_rating_that_counts_for_them(tmp_path, db_url):
+    """A rating of the front office is rejected (RATING_NOT_SUPPORT): it is no feedback of D1's,
+    and D1 gets no workbook."""
+    b = worked_example()
+    b.rating("R9", "E31", "D1", 2, comment="慢")
+    out_dir, _ = report(tmp_path, db_url, b)
+    assert sorted(p.name for p in (out_dir / "feedback").iterdir()) == ["D3.xlsx"]
