@@ -1,7 +1,7 @@
 """feedback/<dept_id>.xlsx (SPEC §11.3): what its internal customers said, for every department
 that received internal (周边评价) or RACI (责任矩阵评分) ratings — the article's 显性化:
 
-    「周边绩效的意义在于让中后台的服务质量显性化、有据可查」
+    原文「周边绩效机制的价值在于把中后台的协同服务质量显性化,让“谁真正支持了一线业务”有据可查。」
     The point of peripheral ratings is that the rated department *sees* its service quality.
 
 One workbook per rated department (a department with at least one rating that was not

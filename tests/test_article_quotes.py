@@ -1,8 +1,8 @@
 """Every quotation of the source article in code and documents is verbatim (issue 14, item 7).
 
 A quotation is text in 「…」 in the rule books and the policy (rules/), in docs/ and in the
-shipped default policy's comments, and text in quotes after 原文 anywhere there or in the
-README. Each must be a piece, character for character, of one line of the article — the lines
+shipped default policy's comments, and text in quotes after 原文 anywhere there, in the README
+and in the other packages' code. Each must be a piece, character for character, of one line of the article — the lines
 xietong quotes are kept in tests/article_excerpts.txt, with the article's own punctuation (its
 colons, commas and semicolons are ASCII: 「高度相关部门:公司系数占本部门绩效结果的20%–30%;」).
 The policy check's warnings, which quote the article to HR, are checked as they are worded."""
@@ -35,6 +35,10 @@ def _files() -> list[tuple[Path, bool]]:
     files = [(p, True) for p in sorted((ROOT / "rules").glob("*.py"))]
     files += [(ROOT / "rules" / "policy.toml", True), (ROOT / "README.md", False)]
     files += [(p, True) for p in sorted((ROOT / "docs").glob("*.md"))]
+    # the other packages' code uses 「…」 for its own Chinese texts too: there only what follows
+    # 原文 is a quotation
+    files += [(p, False) for package in ("importers", "engine", "evaluator", "reports", "xietong")
+              for p in sorted((ROOT / package).rglob("*.py"))]
     return files
 
 
