@@ -26,7 +26,8 @@ from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
 from evaluator import chain, periods
 from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing_content,
                                  parse_sources, sha256_text, sources_json)
-from evaluator.db import Adjustment, Decision, ExceptionItem, Firing, Run, reader, utcnow
+from evaluator.db import (Adjustment, ChainLink, Decision, ExceptionItem, Firing, Run, reader,
+                          utcnow)
 from evaluator.evaluate import Evaluated, evaluate_ledger
 from evaluator.store import active_import, load_rows
 from importers.lang import Text
@@ -683,7 +684,8 @@ def load_run(session: Session, run: Run) -> dict:
     Core: the dicts are what the models' model_dump() gives, without an ORM object per row
     (millions of firings in a 100,000-employee month), with sources and outcomes parsed.
     Firings of this load with the same common outcome (nothing, one note or flag) share one
-    outcome dict (canonical.OutcomeCodec): read them, do not change them."""
+    outcome dict (canonical.OutcomeCodec): read them, do not change them. "decisions" and
+    "current_decisions": the decision records behind its review items (`run_decisions`)."""
     conn = session.connection()
 
     def rows(cls, order):
@@ -703,8 +705,9 @@ def load_run(session: Session, run: Run) -> dict:
     for f in firings:
         f["outcome"] = outcome(f["outcome"])
     _attach_says(firings, adjustments, exceptions)
+    applied, current = run_decisions(session, run, exceptions)
     return {"run": run.model_dump(), "adjustments": adjustments, "exceptions": exceptions,
-            "firings": firings}
+            "firings": firings, "decisions": applied, "current_decisions": current}
 
 
 def _attach_says(firings: list[dict], adjustments: list[dict], exceptions: list[dict]) -> None:
@@ -733,3 +736,51 @@ def _attach_says(firings: list[dict], adjustments: list[dict], exceptions: list[
     for e in exceptions:
         f = firing(e["firing_seq"])
         e["says"] = says_of(f["outcome"], e["kind"]) if f is not None else None
+
+
+STATUS_OF_DECISION = {"confirm": "confirmed", "overturn": "overturned"}
+
+
+def run_decisions(session: Session, run: Run, exceptions: list[dict]
+                  ) -> tuple[dict[str, dict], dict[str, dict]]:
+    """The decision records behind a run's review items, as the reports show them (SPEC §10.3):
+    (applied, current), each review_id -> {"id", "seq", "value", "comment", "by", "at",
+    "account", "file_name", "sheet", "row"}.
+
+    `applied`: the decision this run applied to the item — the item's latest decision chained
+    before the run record, while the item's source rows still hash as when it was decided (the
+    run's confirmed/overturned status came from it). `current`: the item's latest decision now,
+    by the same rule — the one the run applied, or one recorded since (the run is then out of
+    date). The review workbooks show `current` (what a manager's file must not undo); the
+    statement, the trace and exceptions.json show `applied` (what made the scores)."""
+    items = {e["review_id"]: e for e in exceptions if e["type"] == "review"}
+    if not items:
+        return {}, {}
+    link = ChainLink.__table__.c
+    d = Decision.__table__.c
+    run_seq = session.connection().execute(
+        sa.select(link.seq).where(link.record_type == "run", link.record_id == run.id)).scalar()
+    q = (sa.select(d.id, d.review_id, d.decision, d.comment, d.reviewer_id, d.decided_at,
+                   d.account, d.file_name, d.sheet, d.row, d.source_hash, link.seq)
+         .join(ChainLink.__table__, (link.record_type == "decision") & (link.record_id == d.id))
+         .where(d.period == run.period).order_by(d.id))
+    latest: dict[str, tuple] = {}
+    before: dict[str, tuple] = {}
+    for r in session.connection().execute(q):
+        if r.review_id in items:
+            latest[r.review_id] = r
+            if run_seq is not None and r.seq < run_seq:
+                before[r.review_id] = r
+    applied = {rid: _decision_record(r) for rid, r in before.items()
+               if r.source_hash == items[rid]["source_hash"]
+               and STATUS_OF_DECISION.get(r.decision) == items[rid]["status"]}
+    current = {rid: applied[rid] if rid in applied and applied[rid]["id"] == r.id
+               else _decision_record(r)
+               for rid, r in latest.items() if r.source_hash == items[rid]["source_hash"]}
+    return applied, current
+
+
+def _decision_record(r) -> dict:
+    return {"id": r.id, "seq": r.seq, "value": r.decision, "comment": r.comment,
+            "by": r.reviewer_id, "at": _aware(r.decided_at), "account": r.account,
+            "file_name": r.file_name, "sheet": r.sheet, "row": r.row}

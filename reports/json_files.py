@@ -1,7 +1,8 @@
 """The machine-readable outputs of SPEC §8: scores.json, adjustments.json, exceptions.json and
 trace.json. Points are numbers rounded to 2 decimals; `sheet` is the canonical English name
 (a source that is a row of another month's import also names its `"period"`: SPEC §11.5–§11.9,
-docs/decisions.md "Rows of other months").
+docs/decisions.md, "Policy over time"). An exception carries the decision the run applied to
+it (SPEC §10.3): {"value", "comment", "by", "at"} or null.
 
 The same bytes whatever the report's language: `explanation` and `message` are the stored
 (English) texts, exactly the chained records, and trace.json's `outcome` is the stored outcome,
@@ -14,6 +15,7 @@ newline, written by evaluator.canonical.IndentedJSON; the lists are streamed a r
 """
 from __future__ import annotations
 
+from datetime import timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -51,10 +53,19 @@ def _adjustment(a: dict) -> dict:
             "explanation": a["explanation"]}
 
 
-def _exception(e: dict) -> dict:
+def _decision(d: dict | None) -> dict | None:
+    """The decision a run applied to an item (SPEC §10.3), or None."""
+    if d is None:
+        return None
+    return {"value": d["value"], "comment": d["comment"], "by": d["by"],
+            "at": d["at"].astimezone(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _exception(e: dict, decisions: dict | None = None) -> dict:
     return {"review_id": e["review_id"], "kind": e["kind"], "type": e["type"],
             "subject_id": e["subject_id"], "assignee_id": e["assignee_id"],
-            "status": e["status"], "sources": _sources(e["sources"]), "message": e["message"]}
+            "status": e["status"], "sources": _sources(e["sources"]), "message": e["message"],
+            "decision": _decision((decisions or {}).get(e["review_id"]))}
 
 
 def _scores(period: str, rows: dict, stored: dict) -> dict:
@@ -75,7 +86,8 @@ def build(period: str, rows: dict, stored: dict) -> dict[str, object]:
               "outcome": f["outcome"]} for f in stored["firings"]]
     return {"scores.json": _scores(period, rows, stored),
             "adjustments.json": [_adjustment(a) for a in stored["adjustments"]],
-            "exceptions.json": [_exception(e) for e in stored["exceptions"]],
+            "exceptions.json": [_exception(e, stored.get("decisions"))
+                                for e in stored["exceptions"]],
             "trace.json": trace}
 
 
@@ -93,7 +105,8 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict) -> list[Path]:
             elif name == "adjustments.json":
                 encoder.dump_items(map(_adjustment, stored["adjustments"]), f)
             elif name == "exceptions.json":
-                encoder.dump_items(map(_exception, stored["exceptions"]), f)
+                decisions = stored.get("decisions")
+                encoder.dump_items((_exception(e, decisions) for e in stored["exceptions"]), f)
             else:
                 write_trace(stored["firings"], f, encoder=encoder)
             f.write("\n")

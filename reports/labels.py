@@ -152,6 +152,69 @@ _WORDS: dict[str, tuple[str, str]] = {           # key: (zh, en)
     "rv_counts": ("待复核 {r} 项，驳回与提示 {j} 项", "{r} item(s) to review, {j} rejection(s) and notice(s)"),
     "rv_dv_title": ("请从下拉列表中选择", "Choose from the list"),
     "rv_dv_error": ("可选值：{items}", "Allowed: {items}"),
+    # decisions wherever an item appears (SPEC §10.3), review workbooks for people (§10.7)
+    "st_reviews": ("复核事项", "Reviews"),
+    "subject_name": ("对象名称", "subject name"),
+    "assignee_name": ("复核人姓名", "assignee name"),
+    "decision": ("结论", "decision"),
+    "comment": ("复核说明", "comment"),
+    "decided_by": ("决定人", "by"),
+    "decided_at": ("决定时间（UTC）", "at (UTC)"),
+    "hr_name": ("人力资源部", "HR"),
+    "reviews_total": ("复核事项", "review items"),
+    "reviews_open": ("待复核事项", "open reviews"),
+    "figures": ("结果状态", "figures"),
+    "figures_provisional": ("暂定：{n} 项复核待决，本期未关闭", "provisional: {n} review(s) open, "
+                            "the period is open"),
+    "figures_provisional_decided": ("暂定：复核均已决定，本期未关闭",
+                                    "provisional: every review decided, the period is open"),
+    "figures_final": ("定稿：本期已于 {at} UTC 由 {by} 关闭", "final: the period was closed at {at} "
+                      "UTC by {by}"),
+    "applied_rule": (
+        "「是否计入」说的是该行原因所述的内容：是 = 已计入得分（该机制已计入，另有部分评价未计入均值）；"
+        "否 = 该行所述未计入得分（同一部门的其他指标可能已计入）。",
+        "\"applied\" is about what the row's reason describes: yes = it counts in the score (the "
+        "mechanism applied, some ratings left out of its average); no = what the row describes "
+        "does not count (another metric of the department may still count)."),
+    "no_base": ("员工表未填个人绩效得分，最终得分留空", "no individual score in Employees: the final "
+                "score is left blank"),
+    "rv_found": ("发现的问题", "what was found"),
+    "rv_why": ("复核原因", "why it is reviewed"),
+    "rv_recorded": ("已记录的结论", "recorded decision"),
+    "rv_recorded_text": ("{value}（{by}，{at} UTC）", "{value} ({by}, {at} UTC)"),
+    "rv_list_title": ("复核清单：{name}（{who}），{period}", "Review list: {name} ({who}), {period}"),
+    "rv_stamp": ("本清单依据运行记录 #{run} 生成，发出时间 {at} UTC。请交回最新发出的清单："
+                 "会改变其后记录的结论的旧清单将被拒绝。",
+                 "Written from run #{run}, issued {at} UTC. Return the latest list you received: "
+                 "an older copy that would change a decision recorded after it is refused."),
+    "rv_open_counts": ("共 {n} 项：待复核 {open} 项，已有结论 {decided} 项",
+                       "{n} item(s): {open} open, {decided} decided"),
+    "rv_open_counts_hr": ("共 {n} 项：待复核 {open} 项，已有结论 {decided} 项；驳回与提示 {j} 项",
+                          "{n} item(s): {open} open, {decided} decided; {j} rejection(s) and "
+                          "notice(s)"),
+    "rv_howto_decided": (
+        "已有结论的事项：「已记录的结论」列写明结论、决定人和时间；您本人的结论已填入「结论」和「复核说明」，"
+        "可以修改。不修改或留空即保持已记录的结论。",
+        "Decided items: the recorded decision column shows the decision, who made it and when; "
+        "your own decisions are filled in the decision and comment cells and can be changed. "
+        "Leave a row as it is to keep its recorded decision."),
+    "rv_print_right": ("运行记录 #{run} · 发出 {at} UTC · 第 &P / &N 页",
+                       "run #{run} · issued {at} UTC · page &P of &N"),
+    "rv_hub": ("复核清单一览", "Workbooks"),
+    "rv_hub_howto": (
+        "「复核清单一览」工作表列出本期每位复核人的清单文件（与本文件在同一文件夹）、事项数和待复核数，"
+        "便于 HR 分发和催办。",
+        "The Workbooks sheet lists every assignee's review list of the period (in this file's "
+        "folder), with its items and how many are open: for HR to send them out and follow up."),
+    "person_id": ("工号", "id"),
+    "person_name": ("姓名", "name"),
+    "department": ("部门", "department"),
+    "email": ("电子邮箱", "e-mail"),
+    "file": ("文件", "file"),
+    "items": ("事项", "items"),
+    "open_items": ("待复核", "open"),
+    "trace_decision": ("复核结论：{value}，{by}，{at} UTC（审计链 #{seq}）{comment}",
+                       "decision: {value} by {by} at {at} UTC (chain #{seq}){comment}"),
 }
 
 

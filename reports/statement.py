@@ -6,30 +6,43 @@ Sheets:
   (reports/why_not.py). Base + the four mechanisms = final on every row: the numbers are sums of
   the stored adjustments (rules/finals.py), never recomputed.
 - 员工得分 / Employees: id, name, department, base, behaviour points after the cap, final
-  (blank when the employee has no base), notes.
-- 未计入说明 / Why not: one row per department and mechanism with a reason.
+  (blank when the employee has no base, and the notes say so), notes.
+- 未计入说明 / Why not: one row per department and mechanism with a reason. 是否计入 / applied
+  answers for what the reason describes (the header's note says so): 是 where the mechanism
+  counted but left some ratings out of its average, 否 where what the row describes did not
+  count — a metric that did not count is 否 even where another metric of the department did.
+- 复核事项 / Reviews: every review item with the decision the run applied (SPEC §10.3): item,
+  kind, subject and its name, assignee and their name, status, decision, comment, by whom, when
+  (a date-time, UTC).
 - 图表 / Chart: a native Excel bar chart of base vs final per department.
-- 运行信息 / Run: the run the statement was read from.
+- 运行信息 / Run: the run the statement was read from, how many reviews are open, and whether
+  the figures are provisional (reviews open, or the period open) or final (the period closed,
+  SPEC §10.7). Counts are numbers, hashes and times text.
 
 Every sheet has a frozen header, an auto-filter, 0.00 number formats and widths sized for
-Chinese text; all ledger text goes in as text (reports/workbook.py). The employees sheet can
-hold 100k rows, so its rows are streamed (`BulkWriter`).
+Chinese text; all ledger text goes in as text (reports/workbook.py), every number as a number.
+The employees and reviews sheets can hold 100k and 30k rows, so their rows are streamed
+(`BulkWriter`).
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
+from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
+from importers.schema import ENUM_ZH
 from reports import why_not
 from reports.labels import label
-from reports.view import run_info, run_table
+from reports.view import run_info
 from reports.workbook import (NUMBER_FORMAT, BulkWriter, fit_columns, fit_heights, header,
                               item_sheet, landscape, put_text)
+from rules.exceptions import HR
 from rules.finals import DEPT_MECHANISMS, finals
 
 FINAL_FONT = Font(name="Calibri", bold=True)
@@ -40,12 +53,14 @@ TOP = Alignment(vertical="top")
 # ----------------------------------------------------------------------------- the workbook
 
 def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
-          info: dict | None = None) -> Path:
-    """Write statement.xlsx to `path`. `info`: extra run facts (ledger_file, chain status)."""
+          info: dict | None = None, closed: dict | None = None) -> Path:
+    """Write statement.xlsx to `path`. `info`: extra run facts (ledger_file, chain status);
+    `closed`: {"at", "by"} when the period is closed (its figures are then final)."""
     st = finals(rows, stored["adjustments"])
     dept_reasons = why_not.department_reasons(rows, stored)
     emp_reasons = why_not.employee_reasons(stored)
     dept_names = {d["dept_id"]: d["name"] for d in rows.get("Departments", [])}
+    no_base = label(lang, "no_base")
 
     wb = Workbook()
     bulk = BulkWriter(wb)
@@ -86,6 +101,8 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
     evalues = []
     for e in st["employees"]:
         notes = why_not.join(lang, emp_reasons.get(e["employee_id"], []))
+        if e["base"] is None:
+            notes = no_base + (("；" if lang == "zh" else "; ") + notes if notes else "")
         evalues.append((e["employee_id"], e["name"], e["dept_id"], dept_names.get(e["dept_id"], ""),
                         e["base"], e["behaviour"], e["final"], notes))
     fit_columns(es, etitles, evalues, number_cols=(4, 5, 6))
@@ -110,6 +127,20 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
     for row in ws2.iter_rows(min_row=2, min_col=5, max_col=5):
         for c in row:
             c.alignment = WRAP
+    applied = ws2.cell(row=1, column=why_not.TABLE_KEYS.index("applied") + 1)
+    applied.comment = Comment(label(lang, "applied_rule"), "xietong", width=320, height=120)
+
+    # -- reviews: every review item with the decision the run applied (SPEC §10.3)
+    rs = wb.create_sheet(label(lang, "st_reviews"))
+    rtitles = [label(lang, k) for k in REVIEW_KEYS]
+    header(rs, rtitles)
+    rvalues = review_rows(rows, stored, lang)
+    fit_columns(rs, rtitles, rvalues, maximum={8: 60})
+    rs.column_dimensions[get_column_letter(len(rtitles))].width = 20
+    rs.freeze_panes = "B2"
+    rs.auto_filter.ref = f"A1:{get_column_letter(len(rtitles))}{max(len(rvalues) + 1, 2)}"
+    landscape(rs)
+    bulk.add_rows(rs, rvalues, ncols=len(rtitles))
 
     # -- chart: base vs final per department, read from the departments sheet
     cs = wb.create_sheet(label(lang, "st_chart"))
@@ -135,11 +166,78 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
         landscape(cs)
 
     # -- run
-    item_sheet(wb.create_sheet(label(lang, "st_run")), *run_table(lang, run_info(period, stored,
-                                                                                 info)))
+    item_sheet(wb.create_sheet(label(lang, "st_run")), [label(lang, "item"), label(lang, "value")],
+               run_rows(lang, period, stored, info, closed))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return bulk.save(path)
+
+
+REVIEW_KEYS = ("review_id", "kind", "subject", "subject_name", "assignee", "assignee_name",
+               "status", "decision", "comment", "decided_by", "decided_at")
+
+
+def review_rows(rows: dict, stored: dict, lang: str) -> list[tuple]:
+    """The Reviews sheet's rows (columns REVIEW_KEYS): each review item of the run in order,
+    with the decision the run applied (stored["decisions"]); `at` a naive UTC date-time."""
+    employees = {r["employee_id"]: r.get("name") or "" for r in rows.get("Employees", ())}
+    departments = {r["dept_id"]: r.get("name") or "" for r in rows.get("Departments", ())}
+    decisions = stored.get("decisions") or {}
+    words = ENUM_ZH["decision"] if lang == "zh" else {}
+    statuses = {s: label(lang, s) for s in ("open", "confirmed", "overturned")}
+    hr = label(lang, "hr_name")
+    out = []
+    for e in stored["exceptions"]:
+        if e["type"] != "review":
+            continue
+        subject, assignee = e["subject_id"], e["assignee_id"]
+        subject_name = (employees.get(subject) if e["kind"].startswith("BEH_")
+                        else departments.get(subject)) or ""
+        d = decisions.get(e["review_id"])
+        if d is None:
+            decision = (None,) * 4
+        else:
+            at = d["at"]
+            if at.tzinfo is not None:
+                at = at.astimezone(timezone.utc).replace(tzinfo=None)
+            decision = (words.get(d["value"], d["value"]), d["comment"], d["by"], at)
+        out.append((e["review_id"], e["kind"], subject, subject_name, assignee,
+                    hr if assignee == HR else employees.get(assignee, ""),
+                    statuses.get(e["status"], e["status"]), *decision))
+    return out
+
+
+def open_reviews(stored: dict) -> tuple[int, int]:
+    """(review items, of them open) in the run."""
+    reviews = [e for e in stored["exceptions"] if e["type"] == "review"]
+    return len(reviews), sum(1 for e in reviews if e["status"] == "open")
+
+
+def run_rows(lang: str, period: str, stored: dict, info: dict | None,
+             closed: dict | None) -> list[tuple[str, object]]:
+    """The Run sheet's (item, value) rows: the run's identity (reports/view.py run_info), then
+    its review items, how many are open, and whether the figures are provisional or final.
+    Counts and the run id are numbers; hashes and times are text."""
+    out = []
+    for key, value in run_info(period, stored, info).items():
+        if value is None:
+            value = ""
+        elif not isinstance(value, int) or isinstance(value, bool):
+            value = str(value)
+        out.append((label(lang, key), value))
+    total, n_open = open_reviews(stored)
+    if closed:
+        at = closed["at"]
+        at = at.astimezone(timezone.utc) if isinstance(at, datetime) and at.tzinfo else at
+        figures = label(lang, "figures_final", by=closed["by"],
+                        at=at.strftime("%Y-%m-%d %H:%M") if isinstance(at, datetime) else at)
+    elif n_open:
+        figures = label(lang, "figures_provisional", n=n_open)
+    else:
+        figures = label(lang, "figures_provisional_decided")
+    out += [(label(lang, "reviews_total"), total), (label(lang, "reviews_open"), n_open),
+            (label(lang, "figures"), figures)]
+    return out
 
 
 def summary(rows: dict) -> tuple[int, int]:

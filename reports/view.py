@@ -6,8 +6,10 @@
 - `FiringView`: a firing as the trace shows it (SPEC §8): its rule and description, mechanism,
   subject, sources, and what it produced — result, points, exception kinds, review ids,
   statuses, assignees, and the explanation (its adjustments' explanations, its exceptions'
-  messages and its notes, in the report's language: rules/sentences.py). Made once per firing
-  by one function; trace.xlsx's rows and trace.html's data are two renderings of it.
+  messages and its notes, in the report's language: rules/sentences.py); a firing that raised a
+  decided review item shows the decision record it applied (value, by whom, when, its chain
+  link, the comment: SPEC §10.3). Made once per firing by one function; trace.xlsx's rows and
+  trace.html's data are two renderings of it.
 - `CitedRows`: each ledger row a firing or an exception cites, as its reference (`周边评价!17`)
   and its line (`周边评价!17: 评价编号=R1; …`), made once per row and shown alike by trace.xlsx,
   trace.html and the review workbooks; `cited_keys`: the rows a run's firings cite, in order.
@@ -18,9 +20,11 @@ adjustments and exceptions, joined.
 """
 from __future__ import annotations
 
+from datetime import timezone
 from decimal import Decimal
 from typing import NamedTuple
 
+from importers.schema import ENUM_ZH
 from reports.labels import SHEET_ORDER, cited_values, firing_mechanism, label, sheet_name
 from rules.books import describe
 from rules.sentences import explanation, message, note_text, render
@@ -116,6 +120,8 @@ class FiringView:
         self._to_fix = label(lang, "to_fix")
         self._statuses: dict[str, str] = {}
         self._notes: dict[str, str] = {}
+        # review_id -> the decision record the run applied (evaluator.runs.run_decisions)
+        self.decisions: dict[str, dict] = stored.get("decisions") or {}
 
     def description(self, rule: str) -> str:
         text = self._descriptions.get(rule)
@@ -150,6 +156,9 @@ class FiringView:
             status = ", ".join(self._status(e) for e in excs)
             assignee = ", ".join(e["assignee_id"] for e in excs)
             texts += [message(e, lang) for e in excs]
+            if self.decisions:
+                texts += [self.decision_text(self.decisions[e["review_id"]]) for e in excs
+                          if e["review_id"] in self.decisions]
         texts += map(self._note, notes)
         return Firing(seq, rule, described[0], described[1], f["subject_id"] or "", sources,
                       result, points, kind, review_id, status, assignee, " | ".join(texts))
@@ -161,6 +170,16 @@ class FiringView:
         if text is None:
             text = self._notes[note] = note_text(note, self.lang)
         return text
+
+    def decision_text(self, d: dict) -> str:
+        """`复核结论：维持，E1，2026-12-04 10:00 UTC（审计链 #812）：核实属实` — a decision record
+        as the trace shows it beside the firing that applied it."""
+        words = ENUM_ZH["decision"] if self.lang == "zh" else {}
+        comment = d.get("comment")
+        return label(self.lang, "trace_decision", value=words.get(d["value"], d["value"]),
+                     by=d["by"], at=d["at"].astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+                     seq=d["seq"], comment=(("：" if self.lang == "zh" else ": ") + comment)
+                     if comment else "")
 
     def _status(self, e: dict) -> str:
         if e["type"] == "rejection":

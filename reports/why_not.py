@@ -16,7 +16,9 @@ Where each reason comes from (the run's own record of what the rules did):
 | interlock | missed, not severely | an `INTERLOCK_MISSED` review without an `interlock.penalty` |
 
 A mechanism that did apply can still have ratings held out of its average; that is reported too
-(`applied` True), so a reader sees why the number is what it is. Employees get the same kind of
+(`applied` True), so a reader sees why the number is what it is. `applied` always answers for
+what the reason describes: a metric that did not count is `applied` False even where another
+metric of the department counted. Employees get the same kind of
 notes for the behaviour module (rejected rows, withdrawn rows, the cap, an open review).
 
 The metric a party firing concerns is read from the cited ledger rows (the Interlocks /
@@ -194,11 +196,13 @@ def department_reasons(rows: dict[str, list[dict]], stored: dict) -> dict[str, l
             for metric in metrics:
                 if metric in scored.get(dept, ()):
                     continue
+                # `applied` is about what the reason says — this metric, which did not count —
+                # not about the department's other metrics: one reason, one answer everywhere
                 if metric in invalid:
-                    reasons.append(Reason(dept, "interlock", "interlock" in done, "invalid_metric",
+                    reasons.append(Reason(dept, "interlock", False, "invalid_metric",
                                           {"metric": metric, "kinds": invalid[metric]}))
                 elif metric in missed.get(dept, {}):
-                    reasons.append(Reason(dept, "interlock", "interlock" in done, "mild_miss",
+                    reasons.append(Reason(dept, "interlock", False, "mild_miss",
                                           {"metric": metric, "status": missed[dept][metric]}))
             if "interlock" not in done and not any(r.mechanism == "interlock" for r in reasons):
                 reasons.append(Reason(dept, "interlock", False, "unexplained"))

@@ -407,7 +407,7 @@ def test_a_report_folder_holds_one_run(setup):
     on_disk = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*")
                      if p.is_file() and p.name != "manifest.json")
     assert sorted(listed) == on_disk
-    # the worked example's three reviews go to E1 and E30; it has no rejection, so no HR.xlsx
+    # the worked example's three reviews go to E1 and E30 (HR.xlsx lists their workbooks)
     assert {"statement.xlsx", "trace.xlsx", "reviews/E1.xlsx", "reviews/E30.xlsx",
             "scores.json"} <= set(listed)
     for path, f in listed.items():
@@ -484,3 +484,31 @@ def test_a_closed_period_refuses_every_change_until_reopened(setup, monkeypatch)
     assert cli("evaluate", "--period", PERIOD, "--db", url)[0] == 0
     code, out, _ = cli("verify", "--db", url)
     assert code == 0 and "Audit chain verified" in out      # the close and reopen are chained
+
+
+class _ReaderLeft(io.StringIO):
+    """A stdout whose reader has gone (`xietong status | head -1`): the second line breaks."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = 0
+
+    def write(self, text):
+        self.lines += 1
+        if self.lines > 1:
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+def test_a_reader_that_leaves_ends_the_command_quietly(tmp_path):
+    # issue 11 item 10: `xietong … | head` ended in a traceback (the BrokenPipe branch sat after
+    # `except Exception`); now exit 0, nothing on stderr
+    ledger = tmp_path / "good.xlsx"
+    write_ledger(ledger, worked_example().build().rows, lang="en")
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert main(["import", str(ledger), "--period", PERIOD, "--db", url],
+                io.StringIO(), io.StringIO()) == 0
+    out, err = _ReaderLeft(), io.StringIO()
+    assert main(["status", "--db", url], out, err) == 0
+    assert out.getvalue() == "Database: sqlite:///" + str(tmp_path / "x.db") + "\n"
+    assert err.getvalue() == ""

@@ -140,16 +140,16 @@ def test_both_workbooks_show_the_move_and_the_earlier_assignee_may_still_decide(
                                               ("review.escalate", "Behaviour", "F2")]
 
     f1, c0 = items("F1"), items("C0")
-    assert f1[EXTREME][2] == "F1"          # pre-filled with the workbook's own person
-    assert f1[EXTREME][7] == "open; moved up to C0 past its deadline (you may still decide it)"
-    assert c0[EXTREME][2] == "C0"
-    assert c0[EXTREME][7] == "open; moved up from F1 past its deadline"
-    assert c0[FREQUENT][7] == "open; moved up to HR past its deadline (you may still decide it)"
-    assert items("HR")[FREQUENT][7] == "open; moved up from C0 past its deadline"
+    assert f1[EXTREME][8] == "F1"          # pre-filled with the workbook's own person
+    assert f1[EXTREME][9] == "open; moved up to C0 past its deadline (you may still decide it)"
+    assert c0[EXTREME][8] == "C0"
+    assert c0[EXTREME][9] == "open; moved up from F1 past its deadline"
+    assert c0[FREQUENT][9] == "open; moved up to HR past its deadline (you may still decide it)"
+    assert items("HR")[FREQUENT][9] == "open; moved up from C0 past its deadline"
 
     # F1 returns the workbook it holds: a decision made by the earlier assignee stays
     wb = openpyxl.load_workbook(tmp / "out" / "reviews" / "F1.xlsx")
-    wb.worksheets[0].cell(row=2, column=2).value = "confirm"
+    wb.worksheets[0].cell(row=2, column=7).value = "confirm"
     wb.save(tmp / "F1-back.xlsx")
     clock.at(T0 + 16 * DAY)
     done = api.record_decisions(db, tmp / "F1-back.xlsx", PERIOD)
@@ -160,8 +160,8 @@ def test_both_workbooks_show_the_move_and_the_earlier_assignee_may_still_decide(
     wb = openpyxl.load_workbook(tmp / "out" / "reviews" / "C0.xlsx")
     ws = wb.worksheets[0]
     row = next(r for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=1).value == FREQUENT)
-    ws.cell(row=row, column=2).value = "overturn"
-    ws.cell(row=row, column=3).value = "F4"
+    ws.cell(row=row, column=7).value = "overturn"
+    ws.cell(row=row, column=9).value = "F4"
     wb.save(tmp / "F4-back.xlsx")
     before = db_state(db.url)
     with pytest.raises(api.Refused) as refused:
@@ -191,7 +191,7 @@ def test_decided_before_its_deadline_never_moves(company):
     tmp, db, clock = company
     api.report(db, PERIOD, tmp / "out", formats={"xlsx"})
     wb = openpyxl.load_workbook(tmp / "out" / "reviews" / "F1.xlsx")
-    wb.worksheets[0].cell(row=2, column=2).value = "overturn"
+    wb.worksheets[0].cell(row=2, column=7).value = "overturn"
     wb.save(tmp / "F1-back.xlsx")
     clock.at(T0 + DAY)
     api.record_decisions(db, tmp / "F1-back.xlsx", PERIOD)

@@ -97,7 +97,7 @@ def sheet_rows(ws):
 
 def test_statement_departments_add_up_to_scores_json(run):
     wb = openpyxl.load_workbook(run["zh"] / "statement.xlsx")
-    assert wb.sheetnames == ["部门得分", "员工得分", "未计入说明", "图表", "运行信息"]
+    assert wb.sheetnames == ["部门得分", "员工得分", "未计入说明", "复核事项", "图表", "运行信息"]
     rows = sheet_rows(wb["部门得分"])
     assert rows[0] == ["部门编号", "部门名称", "层级", "基础分", "关联矩阵", "周边绩效", "责任矩阵",
                        "指标互锁", "最终得分", "说明"]
@@ -174,7 +174,7 @@ def test_why_not_in_statement_and_trace(run):
     assert why[0] == ["部门编号", "部门名称", "机制", "是否计入", "原因"]
     assert ["B", INJECT_DEPT, "周边绩效", "否", "周边绩效未计入：1 条评价待复核"] in why
     en = openpyxl.load_workbook(run["en"] / "statement.xlsx")
-    assert en.sheetnames == ["Departments", "Employees", "Why not", "Chart", "Run"]
+    assert en.sheetnames == ["Departments", "Employees", "Why not", "Reviews", "Chart", "Run"]
     en_notes = {r[0]: r[9] for r in sheet_rows(en["Departments"])[1:]}
     assert en_notes["B"] == ("Linkage not applied: the department has no Linkage rows; "
                              "Peripheral not applied: 1 rating held for review; "
@@ -274,52 +274,69 @@ def test_each_review_workbook_holds_only_its_assignee_items(run):
         wb = openpyxl.load_workbook(folder / f"{who}.xlsx")
         ws = wb["复核结论"]
         rows = sheet_rows(ws)
-        assert rows[0][:4] == ["复核编号", "结论", "复核人工号", "复核说明"]
-        assert rows[0][4:] == ["异常类型", "异常说明", "对象", "状态", "来源行", "引用值", "异常详情"]
+        assert rows[0] == ["复核编号", "对象", "对象名称", "发现的问题", "复核原因", "引用值", "结论",
+                           "复核说明", "复核人工号", "状态", "已记录的结论", "异常类型"]
         mine = [e for e in exceptions if e["type"] == "review" and e["assignee_id"] == who]
         assert [r[0] for r in rows[1:]] == [e["review_id"] for e in mine]
-        assert all(r[1] is None and r[2] == who and r[3] is None for r in rows[1:])
-        assert [r[4] for r in rows[1:]] == [e["kind"] for e in mine]
-        assert all(r[7] == "待复核" for r in rows[1:])
+        # what was found: in the report's language (the English report's are the stored words)
+        en = sheet_rows(openpyxl.load_workbook(run["en"] / "reviews" / f"{who}.xlsx")["Reviews"])
+        assert [r[3] for r in en[1:]] == [e["message"] for e in mine]
+        assert all(r[6] is None and r[7] is None and r[8] == who for r in rows[1:])
+        assert [r[11] for r in rows[1:]] == [e["kind"] for e in mine]
+        assert all(r[9] == "待复核" and r[10] is None for r in rows[1:])
         n = len(rows) - 1
         # dropdown on exactly the decision cells, and protection: only decision/comment editable
         dvs = ws.data_validations.dataValidation
         if n:
             assert [(str(dv.sqref), dv.formula1, dv.type, dv.allow_blank) for dv in dvs] == [
-                ("B2" if n == 1 else f"B2:B{n + 1}", '"维持,撤销"', "list", True)]
+                ("G2" if n == 1 else f"G2:G{n + 1}", '"维持,撤销"', "list", True)]
         assert ws.protection.sheet is True
         for r in range(2, n + 2):
-            locked = {c: ws.cell(row=r, column=c).protection.locked for c in range(1, 12)}
-            assert locked == {c: c not in (2, 4) for c in range(1, 12)}
+            locked = {c: ws.cell(row=r, column=c).protection.locked for c in range(1, 13)}
+            assert locked == {c: c not in (7, 8) for c in range(1, 13)}
     f1 = sheet_rows(openpyxl.load_workbook(folder / "F1.xlsx")["复核结论"])
-    r2 = next(r for r in f1[1:] if "评价编号=R2" in r[9])
-    assert r2[6] == "M" and r2[8] == "周边评价!3" and f"评价说明={INJECT_COMMENT}" in r2[9]
+    r2 = next(r for r in f1[1:] if "评价编号=R2" in r[5])
+    # names beside every id: the subject's, and the rater's and rated department's in the
+    # cited values (F3's name is a formula: text all the same)
+    assert r2[1:3] == ["M", "产品部"]
+    assert r2[3:5] == ["R2：F3 对 M 的“专业能力”评分 5.0，为极端分", "极端高分或低分，须复核"]
+    assert r2[5] == (f"周边评价!3: 评价编号=R2; 评价人工号=F3（{INJECT_NAME}）; 被评部门编号=M（产品部）; "
+                     f"评价维度=专业能力; 分数=5; 评价说明={INJECT_COMMENT}")
 
 
 def test_hr_workbook_lists_rejections_read_only(run):
     exceptions = load_json(run["zh"], "exceptions.json")
     wb = openpyxl.load_workbook(run["zh"] / "reviews" / "HR.xlsx")
-    assert wb.sheetnames == ["复核结论", "驳回与提示", "说明"]
+    assert wb.sheetnames == ["复核结论", "驳回与提示", "复核清单一览", "说明"]
     ws = wb["驳回与提示"]
     rows = sheet_rows(ws)
-    assert rows[0] == ["复核编号", "异常类型", "异常说明", "对象", "状态", "来源行", "引用值", "异常详情"]
+    assert rows[0] == ["复核编号", "对象", "对象名称", "发现的问题", "复核原因", "引用值", "状态",
+                       "异常类型"]
     rejections = [e for e in exceptions if e["type"] == "rejection"]
-    assert [(r[0], r[1]) for r in rows[1:]] == [(e["review_id"], e["kind"]) for e in rejections]
-    assert {r[1] for r in rows[1:]} == {"PERIPHERAL_NO_RATINGS", "INTERLOCK_WEIGHTS",
+    assert [(r[0], r[7]) for r in rows[1:]] == [(e["review_id"], e["kind"]) for e in rejections]
+    assert {r[7] for r in rows[1:]} == {"PERIPHERAL_NO_RATINGS", "INTERLOCK_WEIGHTS",
                                          "BEH_NO_EVIDENCE"}
-    assert all(r[4] == "待 HR 修正台账" for r in rows[1:])
+    assert all(r[6] == "待 HR 修正台账" for r in rows[1:])
     assert ws.protection.sheet is True and not ws.data_validations.dataValidation
     assert all(c.protection.locked for row in ws.iter_rows() for c in row)
-    no_evidence = next(r for r in rows[1:] if r[1] == "BEH_NO_EVIDENCE")
-    assert no_evidence[7].startswith(INJECT_EVENT)
+    no_evidence = next(r for r in rows[1:] if r[7] == "BEH_NO_EVIDENCE")
+    assert no_evidence[1:3] == ["B2", "B2"] and no_evidence[3].startswith(INJECT_EVENT)
+    no_ratings = next(r for r in rows[1:] if r[7] == "PERIPHERAL_NO_RATINGS")
+    assert no_ratings[1:3] == ["B", INJECT_DEPT]
 
 
 def test_english_review_workbook(run):
     wb = openpyxl.load_workbook(run["en"] / "reviews" / "F1.xlsx")
     assert wb.sheetnames == ["Reviews", "Guide"]
     ws = wb["Reviews"]
-    assert [c.value for c in ws[1]][:4] == ["review_id", "decision", "reviewer_id", "comment"]
+    assert [c.value for c in ws[1]] == [
+        "review_id", "subject", "subject name", "what was found", "why it is reviewed",
+        "cited values", "decision", "comment", "reviewer_id", "status", "recorded decision",
+        "kind"]
     assert ws.data_validations.dataValidation[0].formula1 == '"confirm,overturn"'
+    r2 = next(r for r in ws.iter_rows(min_row=2, values_only=True) if "评价编号=R2" in r[5])
+    assert r2[5].startswith("周边评价!3: 评价编号=R2; 评价人工号=F3 (")     # the ledger's words
+    assert r2[9] == "open" and wb["Guide"]["A1"].value == "Review list: F1 (F1), 2026-11"
 
 
 def test_safe_file_names():
@@ -382,12 +399,12 @@ def test_worked_example_statement_and_command_output(tmp_path):
     lines = out.splitlines()
     i = lines.index(f"报告已写入 {tmp_path / 'o'}：")
     assert lines[i + 1:] == [
-        "  statement.xlsx  2 个部门、6 名员工的得分：基础分、各机制调整、最终得分、未计入说明、图表",
+        "  statement.xlsx  2 个部门、6 名员工的得分：基础分、各机制调整、最终得分、未计入说明、复核事项、图表",
         f"  trace.xlsx      审计追踪：{_firings(tmp_path)} 次规则触发及其来源行与引用值、运行哈希；审计链校验通过",
         "  trace.html      同一审计追踪的单文件网页（无需联网），可按对象、规则、机制、工作表筛选",
-        "  reviews/        2 份复核清单，每位复核人一份：共 3 项待复核",
+        "  reviews/        3 份复核清单，每位复核人一份：复核事项 3 项，其中 3 项待复核；HR.xlsx 列出全部清单",
         "  feedback/       1 份被评部门反馈：各维度统计、评价说明与评价人部门、周边与责任矩阵调整分的计算",
-        "  manifest.json   本次报告的 6 个文件及其 SHA-256",
+        "  manifest.json   本次报告的 7 个文件及其 SHA-256",
     ]
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
         "feedback", "manifest.json", "reviews", "statement.xlsx", "trace.html", "trace.xlsx"]

@@ -23,18 +23,28 @@ def cli(*argv):
 
 
 
-def fill_and_save(src: Path, dst: Path, decisions: dict, reviewers: dict | None = None) -> Path:
+def columns(ws) -> dict[str, int]:
+    """A sheet's header -> its 1-based column (a manager finds the columns by their titles)."""
+    return {c.value: c.column for c in ws[1] if c.value}
+
+
+def fill_and_save(src: Path, dst: Path, decisions: dict, reviewers: dict | None = None,
+                  comment: str | None = "已与评价人核实") -> Path:
     """Open a review workbook, choose decisions (key: review_id, or the item's 0-based index),
     optionally retype reviewer ids, and save it under `dst` — what a manager does in Excel."""
     wb = openpyxl.load_workbook(src)
     ws = wb.worksheets[0]
+    col = columns(ws)
+    decision, comment_col, reviewer = (col.get("结论") or col["decision"],
+                                       col.get("复核说明") or col["comment"],
+                                       col.get("复核人工号") or col["reviewer_id"])
     ids = [ws.cell(row=r, column=1).value for r in range(2, ws.max_row + 1)]
-    for key, decision in decisions.items():
+    for key, value in decisions.items():
         r = key + 2 if isinstance(key, int) else ids.index(key) + 2
-        ws.cell(row=r, column=2).value = decision
-        ws.cell(row=r, column=4).value = "已与评价人核实"
+        ws.cell(row=r, column=decision).value = value
+        ws.cell(row=r, column=comment_col).value = comment
     for key, who in (reviewers or {}).items():
-        ws.cell(row=ids.index(key) + 2, column=3).value = who
+        ws.cell(row=ids.index(key) + 2, column=reviewer).value = who
     wb.save(dst)
     return dst
 
@@ -97,7 +107,7 @@ def test_filled_review_workbooks_move_the_scores(loop):
     code, out, err = cli("decisions", bad, "--period", PERIOD, "--db", url)
     assert code == 1 and out == f"数据库：{url}\n"
     assert err.startswith(f"{bad}：复核清单被拒绝，共 1 个问题：")
-    assert "复核结论!C3（复核人工号）：应为该事项的复核人 'F1' 或 HR，实际为 'F2'" in err
+    assert "复核结论!I3（复核人工号）：应为该事项的复核人 'F1' 或 HR，实际为 'F2'" in err
     assert err.rstrip().endswith("未记录任何结论。")
     assert db_state(url) == before
 
@@ -143,7 +153,7 @@ def test_filled_review_workbooks_move_the_scores(loop):
     f2 = next(r for r in st["员工得分"].iter_rows(values_only=True) if r[0] == "F2")
     assert f2[4:8] == (75, 0, 75, "3 条记录因频繁提议复核被撤销而不计分")
     again = openpyxl.load_workbook(tmp / "o2" / "reviews" / "F1.xlsx")["复核结论"]
-    assert {r[0]: r[7] for r in again.iter_rows(min_row=2, values_only=True)} == {
+    assert {r[0]: r[9] for r in again.iter_rows(min_row=2, values_only=True)} == {
         extreme["R2"]: "已维持", extreme["R3"]: "已撤销"}
 
     # 3. the same file twice changes nothing

@@ -1,12 +1,16 @@
 """reviews/<assignee>.xlsx, written from one openpyxl skeleton per kind of workbook
-(reports/reviews.py), holds exactly what the former writer — one openpyxl Workbook built and
-saved per assignee — produced: the same files, sheets, cell values and types, styles, locks,
-dropdowns, widths, filters and protection.
+(reports/reviews.py), holds exactly what the plain writer — one openpyxl Workbook built and
+saved per assignee — produces: the same files, sheets, cell values and types, styles, locks,
+dropdowns, widths, row heights, filters, protection, page setup and printed header, document
+title and stamp (custom properties).
 
-The former writer is kept below, unchanged, as the oracle. Each pair of files is compared three
-ways: as openpyxl reads them (every cell's value, type and resolved style; the sheet's
-settings), as python-calamine reads them (what `xietong decisions` reads), and as XML text
-(worksheets with their style ids taken out, and workbook.xml: the same bytes).
+The plain writer is kept below as the oracle: the same rows (reports.reviews._Items makes the
+values of a row; tests/test_reports.py and tests/test_people_outputs.py check them cell by
+cell), laid out with openpyxl's own calls and the straightforward helpers (column_widths,
+wrapped_lines). Each pair of files is compared three ways: as openpyxl reads them (every cell's
+value, type and resolved style; the sheet's settings), as python-calamine reads them (what
+`xietong decisions` reads), and as XML text (worksheets with their style ids taken out, and
+workbook.xml and the custom properties: the same bytes).
 
 Except for the text openpyxl's own writer got wrong, which the shared escaper of
 reports/workbook.py writes as it is (`GARBLED`): those texts are pinned separately, read back
@@ -19,95 +23,68 @@ import re
 import zipfile
 from collections import defaultdict
 from copy import copy
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 import pytest
 from openpyxl import Workbook
+from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Font, Protection
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.page import PageMargins
 from python_calamine import CalamineWorkbook
 
+from importers import stamp
 from xietong.cli import main
 from xietong.sample import write_sample_ledger
 from importers.schema import ENUM_ZH
 from reports import reviews
-from reports.labels import cited_values, label, ref
-from reports.reviews import (EDITABLE_FILL, LOCKED_FILL, LOCKED_FONT, TOP, WRAP, _context_titles,
-                             _decision_columns, _kind_text, _sheet_title, _stems)
-from reports.workbook import fit_columns, header, put_text
+from reports.labels import label
+from reports.reviews import (_REJECTION_WIDEST, _REJECTION_WRAP, _REVIEW_WIDEST, _REVIEW_WRAP,
+                             EDITABLE_FILL, HUB_KEYS, LOCKED_FILL, LOCKED_FONT, MARGINS,
+                             REJECTION_KEYS, REVIEW_KEYS, TOP, WRAP, _Items, _sheet_title,
+                             _stems, _titles)
+from reports.workbook import (clean_text, column_widths, header, landscape, put_text,
+                              wrapped_lines)
 from rules.exceptions import HR, KIND_BY_NAME
-from rules.sentences import message
 from tests.ledgers import PERIOD
 
-# ----------------------------------------------------------------------------- the former writer
+ISSUED = datetime(2026, 12, 4, 9, 30, 15, 123456, tzinfo=timezone.utc)
 
-def _context(e, index, lang, sheet_lang) -> list:
-    refs = "; ".join(ref(sheet_lang, s, r) for s, r in e["sources"])
-    cited = "\n".join(f"{ref(sheet_lang, s, r)}: {cited_values(sheet_lang, s, index.get((s, r)))}"
-                      for s, r in e["sources"])
-    if len(cited) > 32_000:
-        cited = cited[:31_999] + "…"
-    status = label(lang, "to_fix") if e["type"] == "rejection" else label(lang, e["status"])
-    return [e["kind"], _kind_text(e["kind"], lang), e["subject_id"], status, refs, cited,
-            message(e, lang)]
+# ----------------------------------------------------------------------------- the plain writer
 
 
-def _old_reviews_sheet(ws, items, assignee, index, lang, sheet_lang) -> None:
-    titles = _decision_columns(lang) + _context_titles(lang)
-    header(ws, titles)
-    values = []
-    for e in items:
-        values.append([e["review_id"], None, assignee, None] + _context(e, index, lang, sheet_lang))
-    n_ctx = len(titles)
+def _fill(ws, values, editable=(), wrapped=()) -> None:
+    """Rows from row 2, every cell styled: editable (unlocked, yellow) or locked and grey;
+    wrapped or top-aligned (0-based columns)."""
     for i, v in enumerate(values, 2):
-        for j, x in enumerate(v, 1):
-            c = ws.cell(row=i, column=j)
+        for j, x in enumerate(v):
+            c = ws.cell(row=i, column=j + 1)
             put_text(c, x)
-            if j in (2, 4):
+            if j in editable:
                 c.protection = Protection(locked=False)
                 c.fill = EDITABLE_FILL
-                c.alignment = TOP
             else:
                 c.fill = LOCKED_FILL
                 c.font = LOCKED_FONT
-                c.alignment = WRAP if j >= 9 else TOP
-    words = ENUM_ZH["decision"] if lang == "zh" else {"confirm": "confirm", "overturn": "overturn"}
-    items_text = ",".join((words["confirm"], words["overturn"]))
-    if values:
-        dv = DataValidation(type="list", formula1=f'"{items_text}"', allow_blank=True,
-                            showErrorMessage=True, errorTitle=label(lang, "rv_dv_title"),
-                            error=label(lang, "rv_dv_error", items=items_text))
-        dv.add(f"B2:B{len(values) + 1}")
-        ws.data_validations.append(dv)
-    fit_columns(ws, titles, values, maximum={3: 40, 9: 60, 10: 60})
-    ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width, 12)
-    ws.column_dimensions["D"].width = max(ws.column_dimensions["D"].width, 30)
-    ws.freeze_panes = "B2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(n_ctx)}{max(len(values) + 1, 2)}"
-    _old_protect(ws)
+            c.alignment = WRAP if j in wrapped else TOP
 
 
-def _old_rejections_sheet(ws, items, index, lang, sheet_lang) -> None:
-    titles = [label(lang, "review_id")] + _context_titles(lang)
-    header(ws, titles)
-    values = [[e["review_id"]] + _context(e, index, lang, sheet_lang) for e in items]
+def _size(ws, titles, values, maximum=None, at_least=None, wrapped=(), number_cols=()) -> None:
+    widths = column_widths(titles, values, maximum=maximum, at_least=at_least,
+                           number_cols=number_cols)
+    for j, w in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(j)].width = w
     for i, v in enumerate(values, 2):
-        for j, x in enumerate(v, 1):
-            c = ws.cell(row=i, column=j)
-            put_text(c, x)
-            c.fill = LOCKED_FILL
-            c.font = LOCKED_FONT
-            c.alignment = WRAP if j >= 6 else TOP
-    fit_columns(ws, titles, values, maximum={6: 60, 7: 60})
-    ws.freeze_panes = "B2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{max(len(values) + 1, 2)}"
-    _old_protect(ws)
+        lines = max((wrapped_lines(v[j], widths[j]) for j in wrapped), default=0)
+        if lines > 1:
+            ws.row_dimensions[i].height = lines * 15.0
 
 
-def _old_protect(ws) -> None:
+def _protect(ws) -> None:
     p = ws.protection
     p.sheet = True
     p.autoFilter = False
@@ -118,25 +95,17 @@ def _old_protect(ws) -> None:
     p.selectUnlockedCells = False
 
 
-def _old_guide(ws, lang, assignee, period, n_reviews, n_rejections) -> None:
-    lines = [label(lang, "rv_title", who=assignee, period=period),
-             label(lang, "rv_counts", r=n_reviews, j=n_rejections),
-             label(lang, "rv_howto", period=period),
-             label(lang, "rv_meaning")]
-    if n_rejections:
-        lines.append(label(lang, "rv_rejections_howto"))
-    for i, text in enumerate(lines, 1):
-        c = ws.cell(row=i, column=1)
-        put_text(c, text)
-        c.alignment = Alignment(wrap_text=True, vertical="top")
-    ws["A1"].font = Font(bold=True, size=14)
-    ws.column_dimensions["A"].width = 100
-    _old_protect(ws)
+def _table(ws, titles, values, freeze="B2") -> None:
+    ws.freeze_panes = freeze
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{max(len(values) + 1, 2)}"
+    _protect(ws)
+    landscape(ws)
+    ws.page_margins = PageMargins(**MARGINS)
 
 
-def old_write(out_dir: Path, period, rows, stored, lang="zh", sheet_lang=None) -> list[Path]:
-    sl = sheet_lang or lang
-    index = {(sheet, r["row"]): r for sheet, lst in rows.items() for r in lst}
+def plain_write(out_dir: Path, period, rows, stored, lang="zh", sheet_lang=None,
+                issued_at=ISSUED, emails=None) -> list[Path]:
+    items = _Items(stored, rows, lang, sheet_lang or lang)
     by_assignee: dict[str, list[dict]] = defaultdict(list)
     rejections: list[dict] = []
     for e in stored["exceptions"]:
@@ -144,23 +113,85 @@ def old_write(out_dir: Path, period, rows, stored, lang="zh", sheet_lang=None) -
             by_assignee[e["assignee_id"]].append(e)
         else:
             rejections.append(e)
-    assignees = set(by_assignee) | ({HR} if rejections else set())
+    assignees = set(by_assignee) | ({HR} if by_assignee or rejections else set())
+    order = sorted(assignees, key=lambda a: (a != HR, a))
     stems = _stems(assignees)
+    run_id = (stored.get("run") or {}).get("id")
+    run = "?" if run_id is None else run_id
+    at = issued_at.strftime("%Y-%m-%d %H:%M")
+    values = {a: [items.review_row(e, a) for e in by_assignee.get(a, ())] for a in order}
+    n_open = {a: sum(items.status(e) == "open" for e in by_assignee.get(a, ())) for a in order}
+    words = ENUM_ZH["decision"] if lang == "zh" else {"confirm": "confirm", "overturn": "overturn"}
+    choices = ",".join((words["confirm"], words["overturn"]))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for assignee in sorted(assignees, key=lambda a: (a != HR, a)):
-        mine = by_assignee.get(assignee, [])
+    for assignee in order:
+        mine = values[assignee]
         theirs = rejections if assignee == HR else []
+        name = items.names.of_person(assignee, lang)
+        title = label(lang, "rv_list_title", name=name or assignee, who=assignee, period=period)
         wb = Workbook()
         ws = wb.active
         ws.title = _sheet_title(lang)
-        _old_reviews_sheet(ws, mine, assignee, index, lang, sl)
+        titles = _titles(lang, REVIEW_KEYS)
+        header(ws, titles)
+        _fill(ws, mine, editable=(6, 7), wrapped=_REVIEW_WRAP)
+        if mine:
+            dv = DataValidation(type="list", formula1=f'"{choices}"', allow_blank=True,
+                                showErrorMessage=True, errorTitle=label(lang, "rv_dv_title"),
+                                error=label(lang, "rv_dv_error", items=choices))
+            dv.add(f"G2:G{len(mine) + 1}")
+            ws.data_validations.append(dv)
+        _size(ws, titles, mine, maximum=_REVIEW_WIDEST, at_least={0: 12, 6: 10, 7: 20},
+              wrapped=_REVIEW_WRAP)
+        _table(ws, titles, mine)
+        ws.oddHeader.left.text = reviews.print_header(title)
+        ws.oddHeader.right.text = label(lang, "rv_print_right", run=run, at=at)
         if theirs:
-            _old_rejections_sheet(wb.create_sheet(label(lang, "rv_rejections")), theirs, index,
-                                  lang, sl)
-        _old_guide(wb.create_sheet(label(lang, "rv_guide")), lang, assignee, period, len(mine),
-                   len(theirs))
+            rj = wb.create_sheet(label(lang, "rv_rejections"))
+            rtitles = _titles(lang, REJECTION_KEYS)
+            header(rj, rtitles)
+            rvalues = [items.rejection_row(e) for e in theirs]
+            _fill(rj, rvalues, wrapped=_REJECTION_WRAP)
+            _size(rj, rtitles, rvalues, maximum=_REJECTION_WIDEST, at_least={0: 12},
+                  wrapped=_REJECTION_WRAP)
+            _table(rj, rtitles, rvalues)
+        if assignee == HR:
+            hub = wb.create_sheet(label(lang, "rv_hub"))
+            htitles = [label(lang, k) for k in HUB_KEYS]
+            header(hub, htitles)
+            hvalues = [[a, items.names.of_person(a, lang),
+                        items.names.departments.get(items.names.dept_of.get(a), "")
+                        if a != HR else "", (emails or {}).get(a, ""), f"{stems[a]}.xlsx",
+                        len(values[a]), n_open[a]] for a in order]
+            _fill(hub, hvalues)
+            _size(hub, htitles, hvalues, number_cols=(5, 6))
+            _table(hub, htitles, hvalues, freeze="A2")
+        n = n_open[assignee]
+        counts = (label(lang, "rv_open_counts_hr", n=len(mine), open=n, decided=len(mine) - n,
+                        j=len(theirs)) if assignee == HR else
+                  label(lang, "rv_open_counts", n=len(mine), open=n, decided=len(mine) - n))
+        lines = [title, label(lang, "rv_stamp", run=run, at=at), counts,
+                 label(lang, "rv_howto", period=period), label(lang, "rv_howto_decided"),
+                 label(lang, "rv_meaning")]
+        if theirs:
+            lines.append(label(lang, "rv_rejections_howto"))
+        if assignee == HR:
+            lines.append(label(lang, "rv_hub_howto"))
+        guide = wb.create_sheet(label(lang, "rv_guide"))
+        for i, text in enumerate(lines, 1):
+            c = guide.cell(row=i, column=1)
+            put_text(c, text)
+            c.alignment = Alignment(wrap_text=True, vertical="top")
+        guide["A1"].font = Font(bold=True, size=14)
+        guide.column_dimensions["A"].width = 100
+        _protect(guide)
+        for key, value in ((stamp.RUN, "" if run_id is None else str(run_id)),
+                           (stamp.PERIOD, period), (stamp.ASSIGNEE, assignee),
+                           (stamp.ISSUED_AT, issued_at.isoformat())):
+            wb.custom_doc_props.append(StringProperty(name=key, value=value))
+        wb.properties.title = clean_text(title)          # what an XML part can hold
         path = out_dir / f"{stems[assignee]}.xlsx"
         wb.save(path)
         written.append(path)
@@ -198,6 +229,9 @@ def _sheet_facts(ws, looks: dict) -> dict:
         "protection": ws.protection,
         "dropdowns": [_dv_facts(dv) for dv in ws.data_validations.dataValidation],
         "names": {k: v.attr_text for k, v in ws.defined_names.items()},
+        "print": (ws.print_title_rows, ws.page_setup.orientation, ws.page_setup.fitToWidth,
+                  ws.page_setup.fitToHeight, ws.sheet_properties.pageSetUpPr.fitToPage,
+                  ws.page_margins.left, ws.oddHeader.left.text, ws.oddHeader.right.text),
     }
 
 
@@ -207,6 +241,7 @@ _STYLE_ID = re.compile(r' s="\d+"')
 def assert_same_workbook(old: Path, new: Path) -> None:
     wo, wn = openpyxl.load_workbook(old), openpyxl.load_workbook(new)
     assert wn.sheetnames == wo.sheetnames
+    assert wn.properties.title == wo.properties.title
     looks_old, looks_new = {}, {}
     for name in wo.sheetnames:
         assert _sheet_facts(wn[name], looks_new) == _sheet_facts(wo[name], looks_old), (
@@ -227,9 +262,11 @@ def assert_same_workbook(old: Path, new: Path) -> None:
             assert b == a, (new.name, part)
 
 
-def assert_same_output(tmp_path: Path, period, rows, stored, lang, sheet_lang=None) -> list[Path]:
-    old = old_write(tmp_path / "old", period, rows, stored, lang, sheet_lang)
-    new = reviews.write(tmp_path / "new", period, rows, stored, lang, sheet_lang)
+def assert_same_output(tmp_path: Path, period, rows, stored, lang, sheet_lang=None,
+                       emails=None) -> list[Path]:
+    old = plain_write(tmp_path / "old", period, rows, stored, lang, sheet_lang, emails=emails)
+    new = reviews.write(tmp_path / "new", period, rows, stored, lang, sheet_lang,
+                        issued_at=ISSUED, emails=emails)
     assert [p.name for p in new] == [p.name for p in old]
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == sorted(p.name for p in old)
     for o, n in zip(old, new):
@@ -253,12 +290,19 @@ GARBLED = ["_x0041_ stays?", "line two\r\nthree", "\r=cr", "   ", "\t"]
 
 
 def awkward_case(seed: int, n_items: int = 60):
-    """rows and stored exceptions with every kind of text a ledger can bring into a review
+    """rows and a stored run with every kind of text a ledger can bring into a review
     workbook: formulas, XML specials, characters XML cannot hold, edge spaces, wide text,
-    a cited value past the 32,000-character cut, unknown kinds, odd assignee ids."""
+    a cited value past the 32,000-character cut, unknown kinds, odd assignee ids and names,
+    decisions by the assignee and by HR with such comments."""
     rng = random.Random(seed)
     pick = rng.choice
+    assignees = ["E1", "E/1", "CON", "张三", "张_三", "a", "A", "-lead", "=E9", " E2", HR]
     rows = {
+        "Employees": [{"row": r, "employee_id": who, "name": pick(AWKWARD), "dept_id": "D1",
+                       "manager_id": None, "base_score": None}
+                      for r, who in enumerate(assignees[:-2], 2)],
+        "Departments": [{"row": 2, "dept_id": "D1", "name": pick(AWKWARD), "tier": "back",
+                         "manager_id": None, "base_score": Decimal(70)}],
         "InternalRatings": [{"row": r, "rating_id": f"IR{r}", "rater_id": pick(AWKWARD),
                              "ratee_dept_id": "D1", "dimension": pick(AWKWARD),
                              "score": Decimal(rng.choice(["1", "5", "4.50"])),
@@ -272,7 +316,6 @@ def awkward_case(seed: int, n_items: int = 60):
                         "penalty_points": Decimal(4), "severe_miss_ratio": None}],
     }
     kinds = list(KIND_BY_NAME) + ["NOT_A_KIND"]
-    assignees = ["E1", "E/1", "CON", "张三", "张_三", "a", "A", "-lead", "=E9", " E2", HR]
     exceptions = []
     for i in range(n_items):
         kind = pick(kinds)
@@ -289,19 +332,36 @@ def awkward_case(seed: int, n_items: int = 60):
             "sources": sources,
             "message": pick(AWKWARD),
         })
-    return rows, {"exceptions": exceptions}
+    decisions = {}
+    for i, e in enumerate(exceptions):
+        if e["type"] == "review" and rng.random() < 0.5:
+            decisions[e["review_id"]] = {
+                "id": i, "seq": 100 + i, "value": pick(["confirm", "overturn"]),
+                "comment": pick(AWKWARD + [None]), "by": pick([e["assignee_id"], HR]),
+                "at": datetime(2026, 12, 1, 8, i % 60, tzinfo=timezone.utc), "account": None,
+                "file_name": "x.xlsx", "sheet": "Reviews", "row": i + 2}
+    return rows, {"exceptions": exceptions, "run": {"id": 7}, "decisions": decisions,
+                  "current_decisions": decisions}
 
 
 @pytest.mark.parametrize("lang, sheet_lang", [("zh", None), ("en", None), ("en", "zh")])
 def test_awkward_items_write_the_same_workbooks(tmp_path, lang, sheet_lang):
     rows, stored = awkward_case(seed=len(lang) + len(sheet_lang or ""))
-    new = assert_same_output(tmp_path, PERIOD, rows, stored, lang, sheet_lang)
+    emails = {"E1": "e1@example.com", "=E9": "=x@example.com", "CON": "con@example.com"}
+    new = assert_same_output(tmp_path, PERIOD, rows, stored, lang, sheet_lang, emails=emails)
     assert len(new) >= 8 and any(p.name.startswith("CON-") for p in new)
+    # what the awkward case covers: prefilled and recorded decisions, HR's list with e-mails
+    prefilled = [r for p in new for r in openpyxl.load_workbook(p).worksheets[0].iter_rows(
+        min_row=2, values_only=True) if r[6] is not None]
+    assert prefilled and all(r[10] for r in prefilled)
+    hub = openpyxl.load_workbook(new[0]).worksheets[-2]
+    assert new[0].name == "HR.xlsx" and set(emails.values()) & {c.value for c in hub["D"]}
 
 
 def test_hr_with_rejections_only_and_single_items(tmp_path):
     # HR's reviews sheet empty (no dropdown, filter over an empty row), single-item dropdowns,
-    # and a company with reviews but no rejections (no HR workbook, no rejections sheet).
+    # a company with reviews but no rejections (HR's workbook lists the others, without a
+    # rejections sheet), a run without decisions (the statuses are the run's).
     rows, stored = awkward_case(seed=5, n_items=30)
     ex = stored["exceptions"]
     for e in ex:
@@ -310,14 +370,15 @@ def test_hr_with_rejections_only_and_single_items(tmp_path):
     assert_same_output(tmp_path / "a", PERIOD, rows, {"exceptions": ex}, "zh")
     reviews_only = [e for e in ex if e["type"] == "review"]
     new = assert_same_output(tmp_path / "b", PERIOD, rows, {"exceptions": reviews_only}, "en")
-    assert "HR.xlsx" not in [p.name for p in new]
+    assert new[0].name == "HR.xlsx"
+    assert openpyxl.load_workbook(new[0]).sheetnames == ["Reviews", "Workbooks", "Guide"]
     hr_only = [dict(e, assignee_id=HR) for e in reviews_only[:1]] + [
         e for e in ex if e["type"] != "review"]
     assert_same_output(tmp_path / "c", PERIOD, rows, {"exceptions": hr_only}, "zh")
     assert reviews.write(tmp_path / "d", PERIOD, rows, {"exceptions": []}, "zh") == []
 
 
-def test_text_the_former_writer_garbled_reads_back_as_written(tmp_path):
+def test_text_openpyxls_writer_garbles_reads_back_as_written(tmp_path):
     rows = {"InternalRatings": [
         {"row": 2 + i, "rating_id": f"IR{i}", "rater_id": t, "ratee_dept_id": "D1",
          "dimension": "d", "score": Decimal(3), "comment": None} for i, t in enumerate(GARBLED)]}
@@ -325,12 +386,13 @@ def test_text_the_former_writer_garbled_reads_back_as_written(tmp_path):
                    "subject_id": t, "assignee_id": "E1", "status": "open",
                    "sources": [("InternalRatings", 2 + i)], "message": t}
                   for i, t in enumerate(GARBLED)]
-    [path] = reviews.write(tmp_path, PERIOD, rows, {"exceptions": exceptions}, "en")
+    hr, path = reviews.write(tmp_path, PERIOD, rows, {"exceptions": exceptions}, "en")
+    assert hr.name == "HR.xlsx"
     # calamine: what Excel shows and `xietong decisions` reads
     got = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Reviews").to_python()
-    assert [r[6] for r in got[1:]] == GARBLED                       # subject
-    assert [r[10] for r in got[1:]] == GARBLED                      # message
-    assert [r[9] for r in got[1:]] == [
+    assert [r[1] for r in got[1:]] == GARBLED                       # subject
+    assert [r[3] for r in got[1:]] == GARBLED                       # message
+    assert [r[5] for r in got[1:]] == [
         "InternalRatings!2: rating_id=IR0; rater_id=_x0041_ stays?; ratee_dept_id=D1; "
         "dimension=d; score=3",
         "InternalRatings!3: rating_id=IR1; rater_id=line two\r\nthree; ratee_dept_id=D1; "
@@ -346,7 +408,7 @@ def test_text_the_former_writer_garbled_reads_back_as_written(tmp_path):
     assert '<t xml:space="preserve">   </t>' in xml and '<t xml:space="preserve">\t</t>' in xml
     # a leading carriage return or tab is a formula lead: the quote prefix
     ws = openpyxl.load_workbook(path)["Reviews"]
-    assert [c.quotePrefix for c in ws["G"][1:]] == [False, False, True, False, True]
+    assert [c.quotePrefix for c in ws["B"][1:]] == [False, False, True, False, True]
 
 
 # ----------------------------------------------------------------------------- a real company

@@ -282,10 +282,11 @@ class ReportResult:
     employees: int
     firings: int
     review_workbooks: int
-    reviews: int                   # items to decide, over all review workbooks
+    reviews: int                   # review items, over all review workbooks
     rejections: int                # rejections and notices listed in HR.xlsx
     chain: ChainStatus | None      # None when no trace was written (json only)
     removed: list[str] = field(default_factory=list)   # the earlier report's files not rewritten
+    open_reviews: int = 0          # of the review items, those still open (no current decision)
     feedback: int = 0              # feedback/<dept_id>.xlsx written: the rated departments
 
     @property
@@ -302,6 +303,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     from evaluator.chain import verify as verify_chain
     from evaluator.db import ChainLink, Decision, ImportActivation, LedgerImport, reader
     from evaluator.evaluate import default_workers
+    from evaluator.periods import state as period_state_of
     from evaluator.runs import latest_run, load_run, refusal
     from evaluator.store import load_rows
     from engine.isolation import ChildError, EvaluationCrashed, Forked
@@ -310,6 +312,9 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     engine = _existing(db, lang).engine
     earlier = _earlier_manifest(Path(out_dir), period, lang)
     other = None
+    # the review workbooks' stamp (SPEC §10.3): taken before the snapshot is read, so every
+    # decision they show was recorded before it
+    issued_at = datetime.now(timezone.utc)
     try:
         # a read-only snapshot: reports neither wait for nor block a writer (evaluator.db.reader)
         with Session(reader(engine), expire_on_commit=False) as session, session.begin():
@@ -330,6 +335,10 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             ledger_file = imp.file_name if imp is not None else None
             stale = changed or any(t is not None and _aware(t) > _aware(run.started_at)
                                    for t in newest)
+            period_state = period_state_of(session, period)
+            closed = ({"at": period_state.since, "by": period_state.by}
+                      if period_state.closed else None)
+            emails = _emails(session)
             out_dir = Path(out_dir)
             out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -338,9 +347,11 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                 done: dict[str, list[Path]] = {}
                 if "xlsx" in formats:
                     done["statement"] = [statement.write(out_dir / "statement.xlsx", period, rows,
-                                                         stored, lang, {"ledger_file": ledger_file})]
+                                                         stored, lang, {"ledger_file": ledger_file},
+                                                         closed)]
                     done["reviews"] = reviews.write(out_dir / "reviews", period, rows, stored,
-                                                    lang, ledger_lang)
+                                                    lang, ledger_lang, issued_at=issued_at,
+                                                    emails=emails)
                     # SPEC §11.3: what its internal customers said, to each rated department
                     done["feedback"] = feedback.write(out_dir / "feedback", period, rows, stored,
                                                       lang, ledger_lang)
@@ -386,10 +397,10 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     manifest, removed = _write_manifest(out_dir, period, run.id, files, earlier)
     files["manifest"] = [manifest]
     departments, employees = statement.summary(rows)
-    k, r, j = reviews.counts(stored)
+    _, r, n_open, j = reviews.counts(stored)
     return ReportResult(period, run.id, out_dir, lang, formats, stale, files, departments,
                         employees, len(stored["firings"]), len(files.get("reviews", [])), r, j,
-                        None if chain is None else ChainStatus(**chain), removed,
+                        None if chain is None else ChainStatus(**chain), removed, n_open,
                         len(files.get("feedback", [])))
 
 
@@ -410,6 +421,26 @@ def _run_rows(session, run) -> tuple[dict, bool]:
         now = active_import(session, month)
         changed = changed or now is None or now.id != imported["import_id"]
     return with_months(rows, months), changed
+
+
+def _emails(session) -> dict[str, str]:
+    """employee id -> the e-mail address of its desk account (the enabled manager account
+    first by username, as `notify` mails it), for HR's list of review workbooks. None before
+    the desk made its tables. (The table is named here, not imported from
+    evaluator.desk_tables: importing it puts the desk's tables on the metadata, and the next
+    engine this process makes would create them — a report must not change a database.)"""
+    conn = session.connection()
+    if not sa.inspect(conn).has_table("desk_account"):
+        return {}
+    a = sa.table("desk_account", sa.column("employee_id"), sa.column("email"),
+                 sa.column("disabled"), sa.column("username"))
+    out: dict[str, str | None] = {}
+    for employee_id, email in conn.execute(
+            sa.select(a.c.employee_id, a.c.email)
+            .where(a.c.employee_id.is_not(None), a.c.disabled == sa.false())
+            .order_by(a.c.username)):
+        out.setdefault(employee_id, email)
+    return {k: v for k, v in out.items() if v}
 
 
 MANIFEST = "manifest.json"
@@ -1262,19 +1293,21 @@ def review_workbook(db: Database, period: str, assignee: str, out_dir, *,
     from evaluator.runs import load_run
     from evaluator.store import load_rows
     from reports.reviews import write
+    issued_at = datetime.now(timezone.utc)          # before the snapshot: see `report`
     with Session(reader(_engine(_existing(db, lang))), expire_on_commit=False) as session, \
             session.begin():
         run = _latest_run_or_404(session, period, lang)
         imp = session.get(LedgerImport, run.import_id)
         stored = load_run(session, run)
         rows = load_rows(session, run.import_id)
+        emails = _emails(session) if assignee == "HR" else {}
     sheet_lang = imp.lang if imp is not None and imp.lang in ("zh", "en") else "en"
     mine = [e for e in stored["exceptions"]
             if e["assignee_id"] == assignee and (e["type"] == "review" or assignee == "HR")]
     if not mine:
         raise NotFound([_words(lang, "no_items_for", period=period, who=assignee)])
-    stored = dict(stored, exceptions=mine)
-    written = write(Path(out_dir), period, rows, stored, lang or sheet_lang, sheet_lang)
+    written = write(Path(out_dir), period, rows, stored, lang or sheet_lang, sheet_lang,
+                    issued_at=issued_at, emails=emails, only=assignee)
     return written[0]
 
 

@@ -219,7 +219,9 @@ def _demo_accounts(db, lang, out, out_dir: Path, period: str) -> None:
     serve = f"xietong serve --db {db.shown_url} --data {out_dir / 'desk'}"
     _say(out, words.w(lang, "demo_accounts", serve=serve))
     for role, username, password, employee in api.demo_accounts(db, period, lang=lang):
-        who = f" ({employee})" if employee else ""
+        # each language's brackets (the one-language rule covers punctuation too)
+        who = ((f"（工号 {employee}）" if lang == "zh" else f" (employee {employee})")
+               if employee else "")
         _say(out, words.w(lang, "demo_account", role=role, username=username, password=password,
                           who=who))
 
@@ -693,8 +695,10 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         err.write("interrupted\n")
         return 130
     except BrokenPipeError:
-        # `xietong … | head`: the reader left; say nothing more (and not on a closed stdout).
-        sys.stderr = open(os.devnull, "w")
+        # `xietong … | head`: the reader left; say nothing more (and not on a closed stdout:
+        # the interpreter's last flush of it would complain on stderr)
+        if out is sys.stdout:
+            sys.stderr = open(os.devnull, "w")
         return 0
     except Exception as e:                  # noqa: BLE001 - only database trouble is worded here
         lines = api.database_problem(e, db, lang)

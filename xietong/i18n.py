@@ -189,9 +189,9 @@ MESSAGES: dict[str, Text] = {
         zh="无法在 {dir} 写入报告：{error}",
         en="Could not write the reports in {dir}: {error}"),
     "report_statement": Text(
-        zh="{d:,} 个部门、{e:,} 名员工的得分：基础分、各机制调整、最终得分、未计入说明、图表",
+        zh="{d:,} 个部门、{e:,} 名员工的得分：基础分、各机制调整、最终得分、未计入说明、复核事项、图表",
         en="scores of {d:,} departments and {e:,} employees: base, each mechanism, "
-           "final, why not, chart"),
+           "final, why not, reviews, chart"),
     "report_trace_xlsx": Text(
         zh="审计追踪：{n:,} 次规则触发及其来源行与引用值、运行哈希；审计链{chain}",
         en="audit trace: {n:,} rule firings with their source rows and cited values, "
@@ -201,12 +201,20 @@ MESSAGES: dict[str, Text] = {
         en="the same trace as one offline web page, filterable by subject, rule, "
            "mechanism and sheet"),
     "report_reviews": Text(
-        zh="{k:,} 份复核清单，每位复核人一份：共 {r:,} 项待复核；HR.xlsx 另列 {j:,} 项驳回与提示",
-        en="{k:,} review workbook(s), one per assignee: {r:,} item(s) to decide; "
-           "HR.xlsx also lists {j:,} rejection(s) and notice(s)"),
+        zh="{k:,} 份复核清单，每位复核人一份：复核事项 {r:,} 项，{open}；HR.xlsx 列出全部清单，另列 "
+           "{j:,} 项驳回与提示",
+        en="{k:,} review workbook(s), one per assignee: {r:,} review item(s), {open}; HR.xlsx "
+           "lists them all and {j:,} rejection(s) and notice(s)"),
     "report_reviews_no_hr": Text(
-        zh="{k:,} 份复核清单，每位复核人一份：共 {r:,} 项待复核",
-        en="{k:,} review workbook(s), one per assignee: {r:,} item(s) to decide"),
+        zh="{k:,} 份复核清单，每位复核人一份：复核事项 {r:,} 项，{open}；HR.xlsx 列出全部清单",
+        en="{k:,} review workbook(s), one per assignee: {r:,} review item(s), {open}; HR.xlsx "
+           "lists them all"),
+    "report_reviews_open": Text(
+        zh="其中 {n:,} 项待复核",
+        en="{n:,} still open"),
+    "report_reviews_all_decided": Text(
+        zh="均已有结论",
+        en="every one decided"),
     "report_reviews_none": Text(
         zh="本期没有异常，无复核清单",
         en="no exception this period: no review workbook"),
@@ -302,7 +310,10 @@ def report_summary(r) -> list[str]:
         lines.append(("trace.html", t(lang, "report_trace_html")))
     if "xlsx" in formats:
         key = "report_reviews" if r.rejections else "report_reviews_no_hr"
-        lines.append(("reviews/", t(lang, key, k=r.review_workbooks, r=r.reviews, j=r.rejections)
+        still = (t(lang, "report_reviews_open", n=r.open_reviews) if r.open_reviews
+                 else t(lang, "report_reviews_all_decided"))
+        lines.append(("reviews/", t(lang, key, k=r.review_workbooks, r=r.reviews, j=r.rejections,
+                                    open=still)
                       if r.review_workbooks else t(lang, "report_reviews_none")))
         if r.feedback:
             lines.append(("feedback/", t(lang, "report_feedback", n=r.feedback)))
