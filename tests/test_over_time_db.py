@@ -91,6 +91,38 @@ def test_a_quarter_end_run_reads_and_records_the_other_months_imports(db_url, tm
     assert any("InternalRatings@2026-11!3" in c and "R2" in c for c in cells)
 
 
+def test_the_statement_says_why_a_month_has_no_ratings_and_counts_the_quarters_held(db_url,
+                                                                                     tmp_path):
+    """reports/why_not.py under the quarterly cadence: October's and November's middle and back
+    offices carry their ratings (no blend, no notice, and not "no rule fired"); December's
+    held ratings include the earlier months'."""
+    from reports.why_not import department_reasons, join
+    from evaluator.store import load_rows
+    _quarter_db(db_url)
+    policy = _policy_file(tmp_path, QUARTERLY_TOML)
+    said = {}
+    with xietong.open_database(db_url) as db:
+        for period in ("2026-10", "2026-11", "2026-12"):
+            xietong.evaluate(db, period, policy=policy)
+        with Session(db.engine) as s:
+            for period in ("2026-10", "2026-12"):
+                run = latest_run(s, period)
+                reasons = department_reasons(load_rows(s, run.import_id), load_run(s, run))
+                said[period] = {d: join("en", [x for x in r if x.mechanism in ("peripheral",
+                                                                                "raci")])
+                                for d, r in reasons.items()}
+    carried = ("{m} not computed this month: rated quarterly, this month's ratings are carried "
+               "to the quarter's last month")
+    both = "; ".join(carried.format(m=m) for m in ("Peripheral", "RACI"))
+    assert said["2026-10"]["B"] == said["2026-10"]["M"] == both
+    # December (tests/test_over_time.quarter): B's counted ratings are October's R1, November's
+    # R1 and December's R1; November's R2 (a 5: extreme) is held for review, October's R2 (F9
+    # left) rejected — an applied blend names only the held one. RACI: October's Q1 counted,
+    # December's Q1 (a 5) held.
+    assert said["2026-12"]["B"] == ("Peripheral applied, leaving out 1 rating held for review; "
+                                    "RACI applied, leaving out 1 rating held for review")
+
+
 def test_a_reimported_earlier_month_makes_the_quarter_end_report_stale(db_url, tmp_path):
     _quarter_db(db_url)
     policy = _policy_file(tmp_path, QUARTERLY_TOML)
