@@ -123,6 +123,47 @@ def test_the_statement_says_why_a_month_has_no_ratings_and_counts_the_quarters_h
                                     "RACI applied, leaving out 1 rating held for review")
 
 
+def test_feedback_at_the_quarters_end_is_the_quarters_ratings(db_url, tmp_path):
+    """SPEC §11.3 under §11.5: December's feedback to B lists the quarter's ratings the blend
+    was computed from (the report's rows include the earlier months' under Sheet@YYYY-MM);
+    October's says its ratings count in December."""
+    from reports import feedback
+    _quarter_db(db_url)
+    policy = _policy_file(tmp_path, QUARTERLY_TOML)
+    got = {}
+    with xietong.open_database(db_url) as db:
+        for period in ("2026-10", "2026-11", "2026-12"):
+            xietong.evaluate(db, period, policy=policy)
+        with Session(db.engine) as s:
+            for period in ("2026-10", "2026-12"):
+                run = latest_run(s, period)
+                stored = load_run(s, run)
+                rows, _ = xietong.api._run_rows(s, run)
+                b = feedback.build(rows, stored)["B"]
+                got[period] = (b, dict(feedback.overview(b, period, stored, "en", False)))
+    december, lines = got["2026-12"]
+    # tests/test_over_time.quarter: internal ratings of B — October R1 (4), November R1 (3)
+    # and R2 (5, extreme: held), December R1 (2); October's R2 (F9 left) is rejected, so not
+    # received. RACI: October's Q1 (3) counted, December's Q1 (5, extreme) held.
+    assert december.received == {"InternalRatings": 4, "RaciRatings": 2}
+    assert [(r["sheet"], r["rating_id"], r["score"], r["status"]) for r in december.ratings] == [
+        ("InternalRatings", "R1", D(4), feedback.COUNTED),
+        ("InternalRatings", "R1", D(3), feedback.COUNTED),
+        ("InternalRatings", "R2", D(5), feedback.HELD),
+        ("InternalRatings", "R1", D(2), feedback.COUNTED),
+        ("RaciRatings", "Q1", D(3), feedback.COUNTED),
+        ("RaciRatings", "Q1", D(5), feedback.HELD)]
+    # mean of the counted internal ratings (4 + 3 + 2) / 3 = 3
+    internal = next(d for d in december.dimensions if d.sheet == "InternalRatings")
+    assert (internal.count, internal.total, internal.low, internal.high, internal.held) == \
+        (3, D(9), D(2), D(4), 1)
+    assert lines["peripheral points"] == "+2.25"
+    october, lines = got["2026-10"]
+    assert lines["peripheral points"] == lines["RACI points"] == (
+        "rated quarterly: this month's ratings count in 2026-12, no points this month")
+    assert october.received == {"InternalRatings": 2, "RaciRatings": 1}
+
+
 def test_a_reimported_earlier_month_makes_the_quarter_end_report_stale(db_url, tmp_path):
     _quarter_db(db_url)
     policy = _policy_file(tmp_path, QUARTERLY_TOML)
