@@ -358,9 +358,7 @@ def demo_run(tmp: Path, lang: str) -> Run:
     return run
 
 
-# passwords are letters and digits: the Chinese line closes it with a full-width bracket, no space
-DEMO_ACCOUNT = re.compile(r"^  (\S+) +(?:用户名|username) (\S+) +(?:密码|password) ([A-Za-z0-9]+)",
-                          re.M)
+DEMO_ACCOUNT = re.compile(r"^  (\S+) +(?:用户名|username) (\S+) +(?:密码|password) ([A-Za-z0-9]+)", re.M)
 
 
 @pytest.fixture(scope="module", params=["zh", "en"])

@@ -81,12 +81,20 @@ class Database:
             return "(an unreadable database URL)"
 
     def exists(self) -> bool:
-        """False for an SQLite database whose file is not there yet (only an import creates
-        one: a command that reads must not start a new, empty history by mistake)."""
+        """False for an SQLite database whose file is not there yet, or a server database
+        without xietong's tables (only a change creates them: a command that reads, or a refused
+        import, must not start a new, empty history by mistake)."""
         url = sa.engine.make_url(self.url)
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        if url.get_backend_name() == "sqlite":
+            return url.database in (None, "", ":memory:") or Path(url.database).exists()
+        if self._engine is not None:        # made: its tables were created
             return True
-        return Path(url.database).exists()
+        probe = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
+        try:
+            with probe.connect() as conn:
+                return sa.inspect(conn).has_table("chain_link")
+        finally:
+            probe.dispose()
 
     def close(self) -> None:
         if self._engine is not None:
