@@ -140,17 +140,32 @@ def _row_indexes(engine: sa.Engine, names: set[str]) -> None:
     a page cites (and the names beside its ids) without scanning an import's million rows
     (0.25 s → 0.03 s for a page of reviews at 100,000 employees). Made once, by the desk's
     first use of a database: the command line alone never needs them. Building them on a
-    100,000-employee database took 0.6 s; each import then maintains them too."""
+    100,000-employee database took 0.6 s; each import then maintains them too. Also, for the
+    summary page, Employees by (employee_id, import_id, dept_id), adjustments by (run_id,
+    subject_type, subject_id) and review items by (run_id, type, status) (docs/decisions.md,
+    "Summary and trends")."""
     from evaluator.db import ROW_TABLES, reader
-    wanted = {f"ix_desk_{t.name}_row": t for t in ROW_TABLES.values() if t.name in names}
+    wanted = {f"ix_desk_{t.name}_row": (t.name, ("import_id", "row"))
+              for t in ROW_TABLES.values() if t.name in names}
+    # the summary page (SPEC §12 over §11.2) reads a page of employees over a year of imports:
+    # their ids in order, grouped, with their department (covering), and their adjustments
+    employees = ROW_TABLES["Employees"].name
+    if employees in names:
+        wanted["ix_desk_employees_by_id"] = (employees, ("employee_id", "import_id", "dept_id"))
+    if "adjustment" in names:
+        wanted["ix_desk_adjustment_subject"] = ("adjustment",
+                                                ("run_id", "subject_type", "subject_id"))
+    if "exception_item" in names:      # each month's open reviews, counted from the index
+        wanted["ix_desk_exception_status"] = ("exception_item", ("run_id", "type", "status"))
     with reader(engine).connect() as conn:
         inspector = sa.inspect(conn)
-        have = {i["name"] for t in wanted.values() for i in inspector.get_indexes(t.name)}
-    missing = {k: t for k, t in wanted.items() if k not in have}
+        have = {i["name"] for t in {t for t, _ in wanted.values()}
+                for i in inspector.get_indexes(t)}
+    missing = {k: v for k, v in wanted.items() if k not in have}
     if not missing:
         return
     with engine.begin() as conn:
         quote = conn.dialect.identifier_preparer.quote
-        for name, table in missing.items():
+        for name, (table, columns) in missing.items():
             conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {quote(name)} ON "
-                                 f"{quote(table.name)} (import_id, {quote('row')})")
+                                 f"{quote(table)} ({', '.join(quote(c) for c in columns)})")

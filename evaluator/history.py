@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Collection
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -71,12 +72,17 @@ class StoredMonth:
     exceptions: list[dict] = field(default_factory=list)     # of the rating kinds only
     counted: set = field(default_factory=set)  # (sheet, row) of the cited ratings the blends
     #                                            averaged (what feedback.build asks of them)
+    headcount: dict | None = None    # dept_id -> employees, when `rows` holds only some
 
 
-def read_months(session: Session, months: list[str], *, feedback: bool = True
-                ) -> list[StoredMonth]:
+def read_months(session: Session, months: list[str], *, feedback: bool = True,
+                employees: Collection[str] | None = None) -> list[StoredMonth]:
     """Each month's state and stored results, in order. `feedback`: also the rating sheets,
-    ServiceMetrics and the rating exceptions (what the feedback by month needs)."""
+    ServiceMetrics and the rating exceptions (what the feedback by month needs). `employees`:
+    only these employees' rows and adjustments (every department's still; a page of the desk's
+    summary, SPEC §12), with each month's `headcount` by department counted in the database."""
+    if employees is not None:
+        employees = sorted(set(employees))
     out = []
     for period in months:
         run = latest_run(session, period)
@@ -88,8 +94,14 @@ def read_months(session: Session, months: list[str], *, feedback: bool = True
             period, "final" if st.closed else "provisional", _run_record(run),
             _open_reviews(session, run.id),
             {"at": st.since, "by": st.by, "reason": st.reason} if st.closed else None)
-        month.rows = _sheets(session, run.import_id, ("Departments", "Employees"))
-        month.adjustments = _adjustments(session, run.id)
+        if employees is None:
+            month.rows = _sheets(session, run.import_id, ("Departments", "Employees"))
+            month.adjustments = _adjustments(session, run.id)
+        else:
+            month.rows = _sheets(session, run.import_id, ("Departments",))
+            month.rows["Employees"] = _employee_rows(session, run.import_id, employees)
+            month.adjustments = _adjustments(session, run.id, employees)
+            month.headcount = {}         # counted below for the last month (the chart's)
         if feedback:
             month.exceptions = _rating_exceptions(session, run.id)
             # Which ratings each blend averaged: a month's blends cite every counted rating
@@ -107,6 +119,10 @@ def read_months(session: Session, months: list[str], *, feedback: bool = True
                 month.rows[sheet] = _ratings(session, run.import_id, sheet, month, averaged,
                                              numbers)
         out.append(month)
+    if employees is not None:
+        last = next((m for m in reversed(out) if m.state != "missing"), None)
+        if last is not None:
+            last.headcount = _headcount(session, last.run["import_id"])
     return out
 
 
@@ -191,18 +207,93 @@ def _ratings(session: Session, import_id: int, sheet: str, month: StoredMonth,
     return rows
 
 
-def _adjustments(session: Session, run_id: int) -> list[dict]:
+def _employee_rows(session: Session, import_id: int, ids: list[str]) -> list[dict]:
+    """The Employees rows (COLUMNS) of these employees, in row order."""
+    table = ROW_TABLES["Employees"]
+    names = ("row", *COLUMNS["Employees"])
+    out = []
+    for i in range(0, len(ids), IN_CHUNK):
+        q = sa.select(*(table.c[n] for n in names)).where(
+            table.c.import_id == import_id, table.c.employee_id.in_(ids[i:i + IN_CHUNK]))
+        out += [dict(zip(names, rec)) for rec in session.connection().execute(q)]
+    out.sort(key=lambda r: r["row"])
+    return out
+
+
+def _headcount(session: Session, import_id: int) -> dict[str, int]:
+    table = ROW_TABLES["Employees"]
+    q = sa.select(table.c.dept_id, sa.func.count()).where(
+        table.c.import_id == import_id).group_by(table.c.dept_id)
+    return {d: n for d, n in session.connection().execute(q)}
+
+
+def employee_page(session: Session, months: list[str], *, dept: str | None = None,
+                  search: str | None = None, offset: int = 0, limit: int = 50,
+                  walk_ids: bool = False) -> tuple[int, list[str]]:
+    """(how many, the page of ids): the employees in the ledgers of the range's latest runs, by
+    id — those ever in department `dept`, and whose id or name contains `search` (any case) —
+    for the desk's summary page, which reads only a page's employees (read_months(employees=)).
+    `walk_ids`: walk an index on Employees (employee_id, import_id, dept_id) (the desk's)."""
+    imports = [r.import_id for r in (latest_run(session, p) for p in months) if r is not None]
+    if not imports:
+        return 0, []
+    t = ROW_TABLES["Employees"]
+    import_id = t.c.import_id
+    if walk_ids and not search:          # a search reads names: the import's rows it is
+        # SQLite's planner prefers the (import_id, row) index and sorts 1.2 million rows (1.0
+        # s at 100,000 employees); `+import_id` (no index can serve it) leaves it the walk of
+        # the (employee_id, import_id, dept_id) index in id order, 0.3 s
+        import_id = sa.literal_column(f"+{t.name}.import_id")
+    q = sa.select(t.c.employee_id).where(import_id.in_(imports))
+    if dept:
+        q = q.where(t.c.dept_id == dept)
+    if search:
+        like = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace(
+            "_", "\\_") + "%"
+        q = q.where(sa.or_(sa.func.lower(t.c.employee_id).like(like, escape="\\"),
+                           sa.func.lower(t.c.name).like(like, escape="\\")))
+    conn = session.connection()
+    key = (str(conn.engine.url), tuple(imports), dept, search)
+    ids = _ID_LISTS.get(key)
+    if ids is None:
+        # one pass over the (employee_id, import_id, dept_id) index (evaluator/desk_tables.py)
+        # gives every match in order; kept for the next pages (imports never change once
+        # stored, so the key says when the list is stale)
+        ids = [r[0] for r in conn.execute(q.group_by(t.c.employee_id).order_by(t.c.employee_id))]
+        _ID_LISTS[key] = ids
+        while len(_ID_LISTS) > 16:
+            del _ID_LISTS[next(iter(_ID_LISTS))]
+    return len(ids), ids[offset:offset + limit]
+
+
+_ID_LISTS: dict[tuple, list[str]] = {}     # employee_page's matches, the 16 latest asked for
+
+
+def _adjustments(session: Session, run_id: int, employees: list[str] | None = None
+                 ) -> list[dict]:
     """The run's adjustments: subject, mechanism, rule, points; for the blends also their stored
     sources text and explanation (feedback reads which ratings they averaged). "sources" is
-    left empty: the figures need none, and read_months reads the blends' citations itself."""
+    left empty: the figures need none, and read_months reads the blends' citations itself.
+    `employees`: the departments' adjustments and only these employees'."""
     t = Adjustment.__table__
+    # a page of the summary needs no blend's sources (its citations of every rating)
+    sources = t.c.sources if employees is None else sa.null().label("sources")
     q = sa.select(t.c.subject_type, t.c.subject_id, t.c.mechanism, t.c.rule, t.c.points,
-                  t.c.sources, t.c.explanation, t.c.firing_seq).where(
+                  sources, t.c.explanation, t.c.firing_seq, t.c.ord).where(
         t.c.run_id == run_id).order_by(t.c.ord)
+    conn = session.connection()
+    if employees is None:
+        found = conn.execute(q).all()
+    else:
+        # two index ranges (the desk's (run_id, subject_type, subject_id)), not the whole run
+        found = conn.execute(q.where(t.c.subject_type == "department")).all()
+        for i in range(0, len(employees), IN_CHUNK):
+            found += conn.execute(q.where(t.c.subject_type == "employee",
+                                          t.c.subject_id.in_(employees[i:i + IN_CHUNK]))).all()
+        found.sort(key=lambda r: r[-1])
     out = []
     blends = []
-    for subject_type, subject_id, mechanism, rule, pts, sources, explanation, seq in \
-            session.connection().execute(q):
+    for subject_type, subject_id, mechanism, rule, pts, sources, explanation, seq, _ in found:
         blend = rule in BLENDS
         out.append({"subject_type": subject_type, "subject_id": subject_id,
                     "mechanism": mechanism, "rule": rule, "points": pts, "sources": [],
@@ -210,7 +301,7 @@ def _adjustments(session: Session, run_id: int) -> list[dict]:
                     "explanation": explanation if blend else None, "firing_seq": seq})
         if blend:
             blends.append(out[-1])
-    if blends:
+    if blends and employees is None:        # a page of the summary shows no feedback
         says = _points_says(session, run_id, {a["firing_seq"] for a in blends})
         for a in blends:
             a["says"] = says.get(a["firing_seq"])
@@ -245,9 +336,104 @@ def _points_says(session: Session, run_id: int, seqs: set[int]) -> dict[int, lis
     return out
 
 
-def _rating_exceptions(session: Session, run_id: int) -> list[dict]:
+def _rating_exceptions(session: Session, run_id: int, first_in: set | None = None
+                       ) -> list[dict]:
+    """The run's exceptions of the rating kinds; `first_in`: only those whose first source is
+    one of these (sheet, row) — one department's ratings — found from the start of the stored
+    sources text, so that only theirs are parsed."""
     t = ExceptionItem.__table__
     q = sa.select(t.c.kind, t.c.type, t.c.status, t.c.sources).where(
         t.c.run_id == run_id, t.c.kind.in_(RATING_KINDS))
-    return [{"kind": kind, "type": type_, "status": status, "sources": parse_sources(sources)}
-            for kind, type_, status, sources in session.connection().execute(q)]
+    out = []
+    for kind, type_, status, sources in session.connection().execute(q):
+        if first_in is not None:
+            first = _FIRST_SOURCE.match(sources)
+            if first is None or (first.group(1), int(first.group(2))) not in first_in:
+                continue
+        out.append({"kind": kind, "type": type_, "status": status,
+                    "sources": parse_sources(sources)})
+    return out
+
+
+# the first source of a stored sources text (canonical JSON: [["InternalRatings",17],…])
+_FIRST_SOURCE = re.compile(r'\[\["(InternalRatings|RaciRatings)",(\d+)\]')
+
+
+# ----------------------------------------------------------------------------- one department's feedback
+
+def rated_departments(session: Session, run: Run) -> dict[str, int]:
+    """dept_id -> the ratings it received in the run's ledger that were not rejected (internal
+    and RACI; SPEC §11.3): the departments that get a feedback workbook, in id order."""
+    conn = session.connection()
+    received: dict[str, int] = {}
+    rejected: dict[str, list[int]] = {sheet: [] for sheet in RATING_SHEETS}
+    for e in _rating_exceptions(session, run.id):
+        if e["type"] == "rejection" and e["sources"] and e["sources"][0][0] in RATING_SHEETS:
+            rejected[e["sources"][0][0]].append(e["sources"][0][1])
+    for sheet in RATING_SHEETS:
+        t = ROW_TABLES[sheet]
+        for dept, n in conn.execute(sa.select(t.c.ratee_dept_id, sa.func.count()).where(
+                t.c.import_id == run.import_id).group_by(t.c.ratee_dept_id)):
+            received[dept] = received.get(dept, 0) + n
+        numbers = sorted(set(rejected[sheet]))
+        for i in range(0, len(numbers), IN_CHUNK):
+            for (dept,) in conn.execute(sa.select(t.c.ratee_dept_id).where(
+                    t.c.import_id == run.import_id, t.c.row.in_(numbers[i:i + IN_CHUNK]))):
+                received[dept] -= 1
+    t = ROW_TABLES["Departments"]
+    known = {d for (d,) in conn.execute(sa.select(t.c.dept_id).where(
+        t.c.import_id == run.import_id))}
+    return {d: received[d] for d in sorted(received) if received[d] > 0 and d in known}
+
+
+def read_feedback(session: Session, run: Run, dept_id: str) -> tuple[dict, dict]:
+    """(rows, stored) of one department's feedback (SPEC §11.3) as reports/feedback.py's
+    build() and write() take them, read for that department only: its ratings, its service
+    metrics, its raters' Employees rows, every department and project (names), the run's
+    rating exceptions, and its blends with their sources — so that write() gives exactly the
+    workbook `report` writes for it, without reading a 100,000-employee ledger."""
+    from importers.schema import SHEET_BY_NAME
+    conn = session.connection()
+
+    def sheet_rows(sheet: str, where=None, key=None, values=None) -> list[dict]:
+        table = ROW_TABLES[sheet]
+        names = [c.name for c in SHEET_BY_NAME[sheet].columns]
+        base = sa.select(table.c.row, *(table.c[n] for n in names)).where(
+            table.c.import_id == run.import_id)
+        if where is not None:
+            base = base.where(where(table))
+        out = []
+        if key is None:
+            out = [dict(zip(("row", *names), r)) for r in conn.execute(base)]
+        else:
+            values = sorted(values)
+            for i in range(0, len(values), IN_CHUNK):
+                q = base.where(table.c[key].in_(values[i:i + IN_CHUNK]))
+                out += [dict(zip(("row", *names), r)) for r in conn.execute(q)]
+        out.sort(key=lambda r: r["row"])
+        return out
+
+    rows = {"Departments": sheet_rows("Departments"), "Projects": sheet_rows("Projects"),
+            "ServiceMetrics": sheet_rows("ServiceMetrics", lambda t: t.c.dept_id == dept_id)}
+    raters: set[str] = set()
+    for sheet in RATING_SHEETS:
+        rows[sheet] = sheet_rows(sheet, lambda t: t.c.ratee_dept_id == dept_id)
+        raters.update(r["rater_id"] for r in rows[sheet] if r["rater_id"])
+    rows["Employees"] = sheet_rows("Employees", key="employee_id", values=raters)
+    t = Adjustment.__table__
+    q = sa.select(t.c.subject_type, t.c.subject_id, t.c.mechanism, t.c.rule, t.c.points,
+                  t.c.sources, t.c.explanation, t.c.firing_seq).where(
+        t.c.run_id == run.id, t.c.subject_type == "department", t.c.subject_id == dept_id,
+        t.c.rule.in_(BLENDS))
+    blends = [{"subject_type": st, "subject_id": sid, "mechanism": mech, "rule": rule,
+               "points": pts, "sources": parse_sources(src), "explanation": expl,
+               "firing_seq": seq}
+              for st, sid, mech, rule, pts, src, expl, seq in conn.execute(q)]
+    if blends:
+        says = _points_says(session, run.id, {a["firing_seq"] for a in blends})
+        for a in blends:
+            a["says"] = says.get(a["firing_seq"])
+    stored = {"run": _run_record(run), "adjustments": blends,
+              "exceptions": _rating_exceptions(session, run.id, {
+                  (sheet, r["row"]) for sheet in RATING_SHEETS for r in rows[sheet]})}
+    return rows, stored

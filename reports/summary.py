@@ -186,7 +186,7 @@ def build(range_label: str, months: list[dict], with_feedback: bool = True) -> S
                 "base": e["base"], "behaviour": e["behaviour"], "final": e["final"],
                 "state": state}
             emp_info[e["employee_id"]] = {"name": e["name"], "dept_id": e["dept_id"]}
-        headcount = Counter(e["dept_id"] for e in m["rows"]["Employees"])
+        headcount = m.get("headcount") or Counter(e["dept_id"] for e in m["rows"]["Employees"])
         if with_feedback:
             fb_rows += _feedback_month(m)
     sizes = dict(headcount)             # the latest month's headcount
@@ -197,7 +197,10 @@ def build(range_label: str, months: list[dict], with_feedback: bool = True) -> S
             "dept_id": dept_id, **dept_info[dept_id], "headcount": sizes.get(dept_id, 0),
             "months": {p: have.get(p) or {"base": None, "final": None, "by_mechanism": None,
                                           "state": "missing"} for p in periods},
-            "mean_final": mean([x["final"] for x in have.values()])})
+            "mean_final": mean([x["final"] for x in have.values()]),
+            # each mechanism's points over the range (the sheets per mechanism's "total")
+            "total_by_mechanism": {k: sum((x["by_mechanism"][k] for x in have.values()), ZERO)
+                                   for k in DEPT_MECHANISMS}})
     employees = []
     for employee_id in sorted(emp_months):
         have = emp_months[employee_id]

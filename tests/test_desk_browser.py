@@ -4,7 +4,9 @@ by selenium, against `xietong serve` running as its own process on 127.0.0.1.
 HR signs in, uploads the sample company's ledger and evaluates it (the page follows the
 background job); a manager signs in, finds its item among "my reviews" and confirms it with a
 comment; HR evaluates again and sees the statement change; an auditor finds the decision, its
-comment and author in the trace. Each role's main page is photographed by the browser: into
+comment and author in the trace, then the quarter's summary and trends (with October added and
+closed beside it) and the feedback the item's department received. Each role's main page, the
+summary and the feedback are photographed by the browser: into
 $XIETONG_SCREENSHOTS when set (`XIETONG_SCREENSHOTS=docs/img` refreshes the README's), else into
 the test's temporary folder.
 
@@ -183,5 +185,32 @@ def test_hr_manager_and_auditor_in_a_browser(browser, server, tmp_path):
     found = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".decision-in-trace"))).text
     assert comment in found and item["assignee_id"] in found and "manager" in found
     b.save_screenshot(str(shots / "desk-auditor.png"))
-    for name in ("desk-hr.png", "desk-manager.png", "desk-auditor.png"):
+
+    # --- the auditor: the quarter's summary and trends (SPEC §11.2), with October evaluated and
+    # closed beside it (final), November open (provisional) and December missing
+    october = xietong.write_sample_ledger(tmp_path / "ledger-2026-10.xlsx", period="2026-10",
+                                          seed=10)
+    with xietong.open_database(url) as db:
+        xietong.import_ledger(db, october, "2026-10")
+        xietong.evaluate(db, "2026-10")
+        xietong.api.close_period(db, "2026-10", reason="month end", by="hr",
+                                 with_open_reviews=True)
+    b.get(f"{base}/summary?quarter=2026-Q4")
+    states = [b.find_element(By.CSS_SELECTOR, f"#month-{p} .state").get_attribute("class")
+              for p in ("2026-10", "2026-11", "2026-12")]
+    assert states == ["state final", "state provisional", "state missing"]
+    assert b.find_elements(By.CSS_SELECTOR, "#summary-chart svg polyline")
+    dept = item["subject_id"]
+    cells = b.find_elements(By.CSS_SELECTOR, f"#dept-{dept} td")
+    assert cells[0].text == dept and cells[3].text == after      # November's final
+    assert b.find_elements(By.CSS_SELECTOR, f"#dept-{dept} svg.spark polyline")
+    b.save_screenshot(str(shots / "desk-summary.png"))
+
+    # --- the feedback its department received (SPEC §11.3): the confirmed rating counts now
+    b.get(f"{base}/periods/{PERIOD}/feedback/{dept}")
+    assert b.find_elements(By.CSS_SELECTOR, "#feedback-ratings tr.fb-fb_counted_confirmed")
+    assert b.find_elements(By.CSS_SELECTOR, "#feedback-dimensions tr")
+    b.save_screenshot(str(shots / "desk-feedback.png"))
+    for name in ("desk-hr.png", "desk-manager.png", "desk-auditor.png", "desk-summary.png",
+                 "desk-feedback.png"):
         assert (shots / name).stat().st_size > 10_000

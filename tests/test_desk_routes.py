@@ -140,6 +140,40 @@ CASES = {
     ("POST", "/periods/{period}/reopen"): [
         (f"/periods/{CLOSABLE}/reopen", {"data": {"reason": "a correction"}}, S(LOGIN, 303, 403, 403)),
         (f"/periods/{CLOSABLE}/reopen", {"data": {"reason": "again"}}, S(LOGIN, 409, 403, 403))],
+    # ---------------------------------------------------------------- the performance year
+    # summary and trends (HR, auditors; no manager: everyone's scores), feedback per department
+    # (HR, auditors; a manager the departments it heads: "it" (E30) heads D3, "boss" (E1) D1,
+    # which received no rating)
+    ("GET", "/summary"): [("/summary", {}, S(LOGIN, 200, 200, 403)),
+                          ("/summary?year=2026", {}, S(LOGIN, 200, 200, 403)),
+                          ("/summary?quarter=2026-Q4&dept=D3&q=E3&offset=1", {},
+                           S(LOGIN, 200, 200, 403)),
+                          ("/summary?quarter=2026-Q5", {}, S(LOGIN, 400, 400, 403)),
+                          ("/summary?year=2026&quarter=2026-Q4", {}, S(LOGIN, 200, 200, 403)),
+                          ("/summary?year=2019", {}, S(LOGIN, 404, 404, 403))],
+    ("GET", "/summary/{name}"): [
+        ("/summary/summary.json?year=2026", {}, S(LOGIN, 200, 200, 403)),
+        ("/summary/summary.html?quarter=2026-Q4", {}, S(LOGIN, 200, 200, 403)),
+        ("/summary/secret_key?year=2026", {}, S(LOGIN, 404, 404, 403)),
+        ("/summary/summary.xlsx?year=2019", {}, S(LOGIN, 404, 404, 403))],
+    ("GET", "/feedback"): [("/feedback", {}, S(LOGIN, 200, 200, 200)),
+                           (f"/feedback?period={PERIOD}", {}, S(LOGIN, 200, 200, 200)),
+                           ("/feedback?period=2026-13", {}, S(LOGIN, 404, 404, 404))],
+    ("GET", "/periods/{period}/feedback/{dept_id}"): [
+        (f"/periods/{PERIOD}/feedback/D3", {}, S(LOGIN, 200, 200, 403, 200)),
+        (f"/periods/{PERIOD}/feedback/D1", {}, S(LOGIN, 404, 404, 404, 404)),
+        (f"/periods/{PERIOD}/feedback/NOPE", {}, S(LOGIN, 404, 404, 404, 404)),
+        ("/periods/2026-10/feedback/D3", {}, S(LOGIN, 404, 404, 404, 404))],
+    ("GET", "/periods/{period}/feedback/{dept_id}/workbook"): [
+        (f"/periods/{PERIOD}/feedback/D3/workbook", {}, S(LOGIN, 200, 200, 403, 200)),
+        (f"/periods/{PERIOD}/feedback/NOPE/workbook", {}, S(LOGIN, 404, 404, 404, 404))],
+    ("GET", "/api/summary"): [("/api/summary?year=2026", {}, S(401, 200, 200, 403)),
+                              ("/api/summary?year=2026&quarter=2026-Q4", {}, S(401, 400, 400, 403)),
+                              ("/api/summary?quarter=2026-Q5", {}, S(401, 400, 400, 403)),
+                              ("/api/summary?year=2019", {}, S(401, 404, 404, 403))],
+    ("GET", "/api/periods/{period}/feedback/{dept_id}"): [
+        (f"/api/periods/{PERIOD}/feedback/D3", {}, S(401, 200, 200, 403, 200)),
+        (f"/api/periods/{PERIOD}/feedback/NOPE", {}, S(401, 404, 404, 404, 404))],
     # ---------------------------------------------------------------- the JSON API
     ("POST", "/api/login"): [("/api/login", {"json": {"username": "nobody", "password": "x"}},
                               S(401, 401, 401, 401))],

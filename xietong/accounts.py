@@ -65,7 +65,7 @@ class Actor:
 # --------------------------------------------------------------------------- who may do what
 
 READ_ALL = {"periods", "reports", "reviews", "trace", "runs", "verify", "decisions", "scores",
-            "jobs"}
+            "jobs", "summary", "feedback"}
 CHANGES = {"import", "evaluate", "decide", "notify", "close", "reopen"}
 
 
@@ -75,11 +75,16 @@ def may(actor: Actor | None, action: str, item: dict | None = None) -> bool:
     * hr: everything.
     * auditor: every reading action, no change.
     * manager: the review items assigned to its employee id — read them ("review"), decide
-      them ("decide"), and list its own ("my_reviews", "my_decisions").
+      them ("decide"), and list its own ("my_reviews", "my_decisions"); an item that moved up
+      from it past its deadline (SPEC §11.4: `item["moved_from"]`) it may still read, not
+      decide; the feedback of the departments it heads ("feedback": `item["manager_id"]`, the
+      department's head in the period's ledger; "my_feedback" lists them). No summary: the
+      range's figures are everyone's scores (docs/decisions.md).
     """
     if actor is None:
         return False
-    if action not in READ_ALL | CHANGES | {"review", "my_reviews", "my_decisions", "language"}:
+    if action not in READ_ALL | CHANGES | {"review", "my_reviews", "my_decisions", "my_feedback",
+                                           "language"}:
         raise ValueError(f"unknown action {action!r}")
     if action == "language":                       # one's own display language
         return True
@@ -88,11 +93,19 @@ def may(actor: Actor | None, action: str, item: dict | None = None) -> bool:
     if actor.role == "auditor":
         return action in READ_ALL or action == "review"
     if actor.role == "manager":
-        if action in ("my_reviews", "my_decisions"):
-            return actor.employee_id is not None
-        if action in ("review", "decide"):
-            return (item is not None and actor.employee_id is not None
-                    and item.get("assignee_id") == actor.employee_id)
+        me = actor.employee_id
+        if me is None:
+            return False
+        if action in ("my_reviews", "my_decisions", "my_feedback"):
+            return True
+        if item is None:
+            return False
+        if action == "decide":
+            return item.get("assignee_id") == me
+        if action == "review":
+            return item.get("assignee_id") == me or me in (item.get("moved_from") or ())
+        if action == "feedback":
+            return item.get("manager_id") == me
         return False
     return False
 

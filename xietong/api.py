@@ -1207,7 +1207,24 @@ def reviews(db: Database, period: str | None = None, *, assignee: str | None = N
                                          status=status, type_=type, offset=offset, limit=limit)
         if context:
             review_items.with_context(session, page, lang or "en")
+            review_items.with_moves(session, page)
     return ReviewPage(total, page)
+
+
+def moved_reviews(db: Database, assignee: str, period: str | None = None, *,
+                  lang: str | None = None) -> list[dict]:
+    """The review items that moved up from `assignee` past their deadlines (SPEC §11.4) and are
+    someone else's now (of `period`, or of every period): each with its context, "moved_to"
+    (the assignee now) and "moved_at" (when the evaluation moved it away from `assignee`).
+    In the desk the earlier assignee reads them and no longer decides them."""
+    from evaluator.db import reader
+    from xietong import review_items
+    if not db.exists():
+        return []
+    with Session(reader(_engine(db))) as session, session.begin():
+        found = review_items.moved_away(session, assignee, period)
+        review_items.with_context(session, found, lang or "en")
+    return found
 
 
 def _no_run(lang, period) -> str:
@@ -1224,6 +1241,7 @@ def review_item(db: Database, period: str, review_id: str, *, lang: str | None =
         _, found = review_items.items(session, period=period, review_id=review_id)
         if not found:
             raise NotFound([_words(lang, "no_such_item", period=period, rid=review_id)])
+        review_items.with_moves(session, found)
         if context:
             review_items.with_context(session, found, lang or "en")
     return found[0]
@@ -1503,20 +1521,14 @@ def summary(db: Database, *, year: int | str | None = None, quarter: str | None 
     `out_dir`, also summary.xlsx, summary.html and summary.json there (`formats`). A month
     without a run is "missing", an open one "provisional", a closed one "final". ValueError for
     a range that is not one (`2026-Q5`); Refused when no month of the range has a run."""
-    from evaluator.db import reader
-    from evaluator.history import months_of, read_months
+    from evaluator.history import months_of
     from reports import summary as sheets
     label_, periods = months_of(year, quarter)
     formats = frozenset(formats)
     _existing(db, lang)
     lang = lang or database_language(db) or "en"
     want_feedback = out_dir is not None and bool(formats & {"xlsx", "html"})
-    with Session(reader(db.engine)) as session, session.begin():
-        months = read_months(session, periods, feedback=want_feedback)
-    if all(m.state == "missing" for m in months):
-        raise Refused([i18n.t(lang, "summary_no_run", range=sheets.range_text(lang, label_),
-                              first=periods[0], last=periods[-1])])
-    built = sheets.build(label_, [m.__dict__ for m in months], with_feedback=want_feedback)
+    built = _summary_of(db, label_, periods, lang, feedback=want_feedback)
     result = SummaryResult(label_, built.months, built.departments, built.employees,
                            built.feedback, lang, None if out_dir is None else Path(out_dir),
                            summary=built)
@@ -1551,6 +1563,185 @@ def summary(db: Database, *, year: int | str | None = None, quarter: str | None 
             xlsx.cancel()
         raise
     return result
+
+
+def _summary_of(db: Database, label_: str, periods: list[str], lang: str, *, feedback: bool,
+                employees=None, session=None):
+    """reports.summary.Summary of the range's stored months (evaluator.history.read_months, then
+    reports.summary.build): what `summary` writes and the desk's summary page shows. Refused
+    when no month of the range has a run."""
+    from evaluator.db import reader
+    from evaluator.history import read_months
+    from reports import summary as sheets
+    if session is None:
+        with Session(reader(db.engine)) as session, session.begin():
+            months = read_months(session, periods, feedback=feedback, employees=employees)
+    else:
+        months = read_months(session, periods, feedback=feedback, employees=employees)
+    if all(m.state == "missing" for m in months):
+        raise Refused([i18n.t(lang, "summary_no_run", range=sheets.range_text(lang, label_),
+                              first=periods[0], last=periods[-1])])
+    return sheets.build(label_, [m.__dict__ for m in months], with_feedback=feedback)
+
+
+def summary_range(*, year: int | str | None = None, quarter: str | None = None
+                  ) -> tuple[str, list[str]]:
+    """("2026-Q4", ["2026-10", "2026-11", "2026-12"]) for a year or a quarter; ValueError for
+    anything else (`2026-Q5`, both or neither)."""
+    from evaluator.history import months_of
+    return months_of(year, quarter)
+
+
+@dataclass
+class SummaryPage:
+    """One page of the summary of a range (the desk's summary and trends, SPEC §12): every
+    month with its state, every department, and a page of the employees."""
+    range: str                     # "2026" | "2026-Q4"
+    range_text: str                # as people read it (2026 年第 4 季度)
+    months: list[dict]             # {"period", "state", "run_id", "open_reviews", "closed"}
+    departments: list[dict]        # reports.summary.build's, with "total_by_mechanism"
+    employees: list[dict]          # the page's, by id
+    employees_total: int           # the employees that match the filters
+    offset: int
+    limit: int
+    lang: str
+    summary: object = None         # the reports.summary.Summary of the page
+
+    def as_json(self) -> dict:
+        """summary.json's shape (SPEC §11.2) with the page's employees, and how many match."""
+        out = self.summary.as_json()
+        out.update(employees_total=self.employees_total, offset=self.offset, limit=self.limit)
+        return out
+
+
+def summary_page(db: Database, *, year: int | str | None = None, quarter: str | None = None,
+                 dept: str | None = None, search: str | None = None, offset: int = 0,
+                 limit: int = 50, lang: str | None = None) -> SummaryPage:
+    """The figures of `summary` (the same stored months, the same sums: reports.summary.build)
+    for every department and one page of the employees — those ever in `dept`, whose id or
+    name contains `search` — read for that page only, so that it answers quickly at 100,000
+    employees. ValueError for a range that is not one; Refused when no month has a run."""
+    from evaluator.db import reader
+    from evaluator.history import employee_page, months_of
+    from reports import summary as sheets
+    label_, periods = months_of(year, quarter)
+    _existing(db, lang)
+    lang = lang or database_language(db) or "en"
+    offset, limit = max(0, offset), max(1, min(limit, 500))
+    with Session(reader(_engine(db))) as session, session.begin():    # the desk's indexes
+        total, ids = employee_page(session, periods, dept=dept or None, search=search or None,
+                                   offset=offset, limit=limit, walk_ids=True)
+        built = _summary_of(db, label_, periods, lang, feedback=False, employees=ids,
+                            session=session)
+    return SummaryPage(label_, sheets.range_text(lang, label_), built.months, built.departments,
+                       built.employees, total, offset, limit, lang, built)
+
+
+def summary_file(db: Database, fmt: str, out_dir, *, year: int | str | None = None,
+                 quarter: str | None = None, lang: str | None = None) -> Path:
+    """One of summary.xlsx, summary.html, summary.json (`fmt`) of a range, written into
+    `out_dir` by `summary` itself."""
+    if fmt not in FORMATS:
+        raise ValueError(f"expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    done = summary(db, year=year, quarter=quarter, out_dir=out_dir, formats={fmt}, lang=lang)
+    return done.files[fmt][0]
+
+
+# =========================================================================== feedback (SPEC §11.3)
+# One rated department's feedback of a period's latest run: what its feedback/<dept_id>.xlsx
+# shows, read for that department only (evaluator.history.read_feedback), and the workbook
+# itself (reports.feedback.write, the writer `report` uses).
+
+def feedback_departments(db: Database, period: str, *, lang: str | None = None) -> list[dict]:
+    """The departments of the period's latest run that received ratings (not rejected), each
+    {"dept_id", "name", "manager_id" (its head in that ledger), "received"}; NotFound when the
+    period has no run."""
+    from evaluator.db import reader
+    from evaluator.history import rated_departments
+    from xietong.review_items import load_sheets
+    with Session(reader(_engine(_existing(db, lang)))) as session, session.begin():
+        run = _latest_run_or_404(session, period, lang)
+        received = rated_departments(session, run)
+        depts = {d["dept_id"]: d for d in load_sheets(session, run.import_id,
+                                                        ("Departments",))["Departments"]}
+    return [{"dept_id": k, "name": depts[k]["name"], "manager_id": depts[k]["manager_id"],
+             "received": n} for k, n in received.items()]
+
+
+def feedback_of(db: Database, period: str, dept_id: str, *, lang: str | None = None,
+                offset: int = 0, limit: int | None = None) -> dict:
+    """One rated department's feedback (SPEC §11.3), as its workbook shows it: {"period",
+    "run_id", "dept_id", "name", "manager_id", "tier", "overview" [(item, value)], "dimensions"
+    [reports.feedback.DimensionStats], "ratings" [each with its status, the rater's
+    department, and the rater's id only under `[feedback] show_raters`; `offset`/`limit`: a
+    page of them, "ratings_total" saying how many], "show_raters", "peripheral", "raci"
+    (points, how computed), "counts"}. NotFound when the period has no run or the department
+    received no rating."""
+    from reports import feedback
+    lang = lang or database_language(db, period) or "en"
+    rows, stored, run_id = _feedback_rows(db, period, dept_id, lang)
+    found = feedback.build(rows, stored).get(dept_id)
+    if found is None:
+        raise NotFound([_words(lang, "no_feedback", period=period, dept=dept_id)])
+    raters = feedback.show_raters(stored)
+    head = next((d.get("manager_id") for d in rows["Departments"] if d["dept_id"] == dept_id),
+                None)
+    names = {e["employee_id"]: e["name"] for e in rows["Employees"]} if raters else {}
+    projects = {p["project_id"]: p["name"] for p in rows["Projects"]}
+    ratings = []
+    offset = max(0, offset)
+    page = found.ratings[offset:] if limit is None else found.ratings[offset:offset + limit]
+    for r in page:
+        project = r.get("project_id")
+        shown = {"sheet": r["sheet"], "dimension": r["dimension"], "score": r["score"],
+                 "comment": r.get("comment"), "rater_dept_id": r["rater_dept_id"],
+                 "rater_dept_name": r["rater_dept_name"], "project_id": project,
+                 "project_name": projects.get(project) if project else None,
+                 "raci_role": r.get("raci_role"), "status": r["status"],
+                 "status_text": feedback.word(lang, r["status"])}
+        if raters:               # policy [feedback] show_raters: else never in the answer
+            shown.update(rater_id=r["rater_id"], rater_name=names.get(r["rater_id"]),
+                         rating_id=r["rating_id"])
+        ratings.append(shown)
+    return {"period": period, "run_id": run_id, "dept_id": dept_id, "name": found.name,
+            "tier": found.tier, "manager_id": head, "show_raters": raters,
+            "overview": feedback.overview(found, period, stored, lang, raters),
+            "dimensions": found.dimensions, "ratings": ratings,
+            "ratings_total": len(found.ratings),
+            "received": dict(found.received),
+            "counts": {"counted": found.count((feedback.COUNTED, feedback.COUNTED_REVIEWED,
+                                               feedback.COUNTED_OPEN)),
+                       "held": found.count((feedback.HELD,)),
+                       "overturned": found.count((feedback.OVERTURNED,))},
+            "peripheral": {"points": found.peripheral.points,
+                           "how": found.peripheral.text(lang)},
+            "raci": {"points": found.raci.points, "how": found.raci.text(lang)}}
+
+
+def _feedback_rows(db: Database, period: str, dept_id: str, lang):
+    from evaluator.db import reader
+    from evaluator.history import read_feedback
+    with Session(reader(_engine(_existing(db, lang)))) as session, session.begin():
+        run = _latest_run_or_404(session, period, lang)
+        rows, stored = read_feedback(session, run, dept_id)
+        return rows, stored, run.id
+
+
+def feedback_workbook(db: Database, period: str, dept_id: str, out_dir, *,
+                      lang: str | None = None) -> Path:
+    """The department's feedback/<dept_id>.xlsx of the period's latest run, written into
+    `out_dir` by the writer `report` uses (the same file). NotFound as feedback_of."""
+    from evaluator.db import LedgerImport, Run, reader
+    from reports import feedback
+    rows, stored, run_id = _feedback_rows(db, period, dept_id, lang)
+    with Session(reader(_engine(db))) as session, session.begin():
+        imp = session.get(LedgerImport, session.get(Run, run_id).import_id)
+        sheet_lang = imp.lang if imp is not None and imp.lang in ("zh", "en") else "en"
+    lang = lang or sheet_lang
+    written = feedback.write(Path(out_dir), period, rows, stored, lang, sheet_lang)
+    if not written:
+        raise NotFound([_words(lang, "no_feedback", period=period, dept=dept_id)])
+    return written[0]
 
 
 def demo_accounts(db: Database, period: str, *, lang: str | None = None) -> list[tuple]:

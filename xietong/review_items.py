@@ -251,3 +251,98 @@ def load_sheets(session: Session, import_id: int, sheets) -> dict[str, list[dict
             table.c.import_id == import_id).order_by(table.c.row)
         out[sheet] = [dict(zip(("row", *names), rec)) for rec in conn.execute(q)]
     return out
+
+
+# --------------------------------------------------------------------------- moved items (SPEC §11.4)
+
+def period_moves(session: Session, period: str) -> dict[str, list[dict]]:
+    """review_id -> the moves of the item past its deadlines, as the period's latest run holds
+    them, in order: [{"from", "to", "at", "run_id"}], "at" being the start of the evaluation
+    that first moved it so (a later run replays earlier moves: rules/deadlines.py).
+
+    A move is a `review.escalate` firing; the deadline book fires last, so each run's moves are
+    read from the end of its trace (its firings have consecutive ids in seq order,
+    evaluator/runs.py) until the first firing of another book; a run whose stored counts say it
+    fired no `review.escalate` is not read at all."""
+    from reports.moves import DEADLINE_RULES, ESCALATE
+    runs = session.exec(select(Run.id, Run.started_at, Run.counts).where(
+        Run.period == period, Run.finished_at != None).order_by(Run.id)).all()  # noqa: E711
+    first_at: dict[tuple[str, str, str], tuple] = {}
+    latest: list[tuple[str, str, str]] = []
+    f = Firing.__table__.c
+    conn = session.connection()
+    for run_id, started, counts in runs:
+        found: list[tuple[str, str, str]] = []
+        try:
+            by_rule = json.loads(counts or "{}").get("by_rule")
+        except (ValueError, AttributeError):
+            by_rule = None
+        if by_rule is not None and not by_rule.get(ESCALATE):
+            latest = found                # the run's counts say it moved nothing: no read
+            continue
+        lo, hi = conn.execute(sa.select(sa.func.min(f.id), sa.func.max(f.id)).where(
+            f.run_id == run_id)).one()
+        while lo is not None and hi >= lo:
+            chunk = conn.execute(sa.select(f.run_id, f.rule, f.outcome).where(
+                f.id.between(max(lo, hi - 499), hi)).order_by(f.id.desc())).all()
+            hi -= 500
+            done = False
+            for rid, rule, outcome in chunk:
+                if rid != run_id:
+                    continue
+                if rule not in DEADLINE_RULES:
+                    done = True
+                    break
+                if rule != ESCALATE:
+                    continue
+                moved = [o["moved"] for o in json.loads(outcome).get("outcomes", ())
+                         if isinstance(o, dict) and "moved" in o]
+                found += [(m["review_id"], m["from"], m["to"]) for m in reversed(moved)]
+            if done:
+                break
+        found.reverse()
+        for key in found:
+            first_at.setdefault(key, (_iso(started), run_id))
+        latest = found
+    out: dict[str, list[dict]] = {}
+    for key in latest:
+        at, run_id = first_at[key]
+        out.setdefault(key[0], []).append({"from": key[1], "to": key[2], "at": at,
+                                           "run_id": run_id})
+    return out
+
+
+def with_moves(session: Session, found: list[dict]) -> list[dict]:
+    """`found` (items of `items`) with "moves" (period_moves') and "moved_from" (everyone the
+    item moved from: who may still read it, not decide it, in the desk)."""
+    by_period: dict[str, dict] = {}
+    for it in found:
+        if it["period"] not in by_period:
+            by_period[it["period"]] = period_moves(session, it["period"])
+        moves = by_period[it["period"]].get(it["review_id"], [])
+        it["moves"] = moves
+        it["moved_from"] = [m["from"] for m in moves]
+    return found
+
+
+def moved_away(session: Session, assignee: str, period: str | None = None) -> list[dict]:
+    """The items of the latest runs (of `period`, or of every period) that moved up from
+    `assignee` past their deadlines and are someone else's now — what that person still sees,
+    read-only, in the desk — each as `items` gives it with "moves", "moved_from", and
+    "moved_to"/"moved_at" (the move away from `assignee`)."""
+    out = []
+    for p, _ in sorted(set(latest_runs(session, period).values()), reverse=True):
+        moves = period_moves(session, p)
+        for rid in sorted(moves):
+            away = next((m for m in moves[rid] if m["from"] == assignee), None)
+            if away is None:
+                continue
+            _, found = items(session, period=p, review_id=rid)
+            for it in found:
+                if it["assignee_id"] == assignee:
+                    continue               # it came back (a moved item never does: defensive)
+                it["moves"] = moves[rid]
+                it["moved_from"] = [m["from"] for m in moves[rid]]
+                it["moved_to"], it["moved_at"] = it["assignee_id"], away["at"]
+                out.append(it)
+    return out

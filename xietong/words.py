@@ -42,6 +42,10 @@ WORDS: dict[str, Text] = {
                          en="  {role:<8} username {username:<10} password {password}{who}"),
     # ------------------------------------------------------------------ items, decisions, runs
     "no_such_item": Text(zh="{period} 没有复核事项 {rid}", en="{period} has no review item {rid}"),
+    "no_feedback": Text(zh="{period} 的最新评估中，部门 {dept} 没有收到评价",
+                        en="in the latest run of {period}, department {dept} received no rating"),
+    "bad_range": Text(zh="汇总区间应为年份（2026）或季度（2026-Q4），实际为 {value}",
+                      en="expected a year (2026) or a quarter (2026-Q4), got {value}"),
     "decision_bad": Text(zh="结论应为 confirm（维持）或 overturn（撤销），实际为 '{value}'",
                          en="expected the decision confirm or overturn, got '{value}'"),
     "no_items_for": Text(zh="{period} 没有分配给 {who} 的复核事项", en="{period} has no review items for {who}"),

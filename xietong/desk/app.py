@@ -30,7 +30,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from xietong import api
-from xietong.desk import common, json_api, pages
+from xietong.desk import common, json_api, pages, year
 from xietong.desk.common import (BadRequest, Forbidden, Settings, TooLarge, Unauthorized,
                                  SESSION_COOKIE, SESSION_MAX_AGE)
 
@@ -243,7 +243,7 @@ def create_app(settings: Settings) -> Starlette:
         jobs.stop_all(engine)       # a job cannot outlive the desk that watches it
         db.close()
 
-    routes = pages.routes() + json_api.routes() + [
+    routes = pages.routes() + json_api.routes() + year.routes() + [
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static")]
     app = Starlette(
         routes=routes,

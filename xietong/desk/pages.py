@@ -243,8 +243,10 @@ def reviews_page(request: Request):
                         offset=offset, limit=PAGE)
     mine = actor.role == "manager"
     earlier = api.decisions(db, reviewer=actor.employee_id, limit=20) if mine else []
+    # SPEC §11.4: what moved up from this manager past its deadline, to read, not to decide
+    moved = api.moved_reviews(db, actor.employee_id, period, lang=lang) if mine else []
     return render(request, "reviews.html", items=found.items, total=found.total, offset=offset,
-                  page=PAGE, mine=mine, period=period, earlier=earlier,
+                  page=PAGE, mine=mine, period=period, earlier=earlier, moved=moved,
                   periods=api.period_names(db) if not mine else
                   sorted({it["period"] for it in found.items}, reverse=True))
 
