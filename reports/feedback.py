@@ -45,7 +45,7 @@ from reports.reviews import safe_file_stem
 from reports.workbook import (NUMBER_FORMAT, BulkWriter, fit_columns, header, item_sheet,
                               landscape, put_text)
 from rules.company import norm_dimension
-from rules.months import is_quarter_end, quarter_end
+from rules.months import is_quarter_end, quarter_end, quarter_months
 from rules.sources import base as base_sheet, split as split_sheet
 from rules.sentences import explanation
 
@@ -263,7 +263,7 @@ def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedb
     stats: dict[str, dict[tuple[str, str], DimensionStats]] = defaultdict(dict)
     labels: dict[str, str] = {}                 # dimension as typed -> as matched (a few)
     no_reviews = ()
-    for name, sheet in _rating_sheets(rows):
+    for name, sheet in _rating_sheets(rows, stored):
         for r in rows.get(name, ()):
             key = (name, r["row"])
             dept_id = r["ratee_dept_id"]
@@ -305,16 +305,28 @@ def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedb
     return {k: found[k] for k in sorted(found)}
 
 
-def _rating_sheets(rows: dict) -> list[tuple[str, str]]:
-    """(name in `rows`, rating sheet) of the rating rows a run cites: its own sheets and, for a
-    quarter's last month rated quarterly (SPEC §11.5), the earlier months' rows the report was
-    given under their qualified names (`InternalRatings@2026-10`, rules/sources.py) — the
-    ratings the quarter's blend was computed from. Per sheet, oldest month first."""
+_MECHANISM_OF = {"InternalRatings": "peripheral", "RaciRatings": "raci"}
+
+
+def _rating_sheets(rows: dict, stored: dict) -> list[tuple[str, str]]:
+    """(name in `rows`, rating sheet) of the ratings a run's feedback is about: its own sheets
+    and, at a quarter's last month rated quarterly (SPEC §11.5), the quarter's earlier months'
+    rows, which the report is given under their qualified names (`InternalRatings@2026-10`,
+    rules/sources.py) — the ratings the quarter's blend was computed from. Other months' rows a
+    report may hold (the previous month's, read for LINKAGE_CHANGED or the frequent-proposer
+    window) are not ratings of this run. Per sheet, oldest month first."""
+    period = stored.get("run", {}).get("period") or ""
+    earlier = quarter_months(period)[:2] if period and is_quarter_end(period) else ()
+    policy = _policy(stored)
     found = []
     for name in rows:
         sheet, month = split_sheet(name)
-        if sheet in RATING_SHEETS:
-            found.append((RATING_SHEETS.index(sheet), month or "9999-99", name, sheet))
+        if sheet not in RATING_SHEETS:
+            continue
+        if month is not None and (month not in earlier or policy.get(
+                _MECHANISM_OF[sheet], {}).get("cadence", "monthly") != "quarterly"):
+            continue
+        found.append((RATING_SHEETS.index(sheet), month or "9999-99", name, sheet))
     return [(name, sheet) for _, _, name, sheet in sorted(found)]
 
 

@@ -127,6 +127,7 @@ def test_feedback_at_the_quarters_end_is_the_quarters_ratings(db_url, tmp_path):
     """SPEC §11.3 under §11.5: December's feedback to B lists the quarter's ratings the blend
     was computed from (the report's rows include the earlier months' under Sheet@YYYY-MM);
     October's says its ratings count in December."""
+    from evaluator.history import read_feedback
     from reports import feedback
     _quarter_db(db_url)
     policy = _policy_file(tmp_path, QUARTERLY_TOML)
@@ -135,12 +136,17 @@ def test_feedback_at_the_quarters_end_is_the_quarters_ratings(db_url, tmp_path):
         for period in ("2026-10", "2026-11", "2026-12"):
             xietong.evaluate(db, period, policy=policy)
         with Session(db.engine) as s:
-            for period in ("2026-10", "2026-12"):
+            for period in ("2026-10", "2026-11", "2026-12"):
                 run = latest_run(s, period)
                 stored = load_run(s, run)
                 rows, _ = xietong.api._run_rows(s, run)
                 b = feedback.build(rows, stored)["B"]
                 got[period] = (b, dict(feedback.overview(b, period, stored, "en", False)))
+                # the desk reads one department's feedback by itself: the same
+                desk_rows, desk_stored = read_feedback(s, run, "B")
+                desk = feedback.build(desk_rows, desk_stored)["B"]
+                assert (desk.received, desk.statuses, desk.ratings) == \
+                    (b.received, b.statuses, b.ratings)
     december, lines = got["2026-12"]
     # tests/test_over_time.quarter: internal ratings of B — October R1 (4), November R1 (3)
     # and R2 (5, extreme: held), December R1 (2); October's R2 (F9 left) is rejected, so not
@@ -162,6 +168,9 @@ def test_feedback_at_the_quarters_end_is_the_quarters_ratings(db_url, tmp_path):
     assert lines["peripheral points"] == lines["RACI points"] == (
         "rated quarterly: this month's ratings count in 2026-12, no points this month")
     assert october.received == {"InternalRatings": 2, "RaciRatings": 1}
+    # November's report also holds October's rows (read for LINKAGE_CHANGED): not its ratings
+    november, _ = got["2026-11"]
+    assert november.received == {"InternalRatings": 2, "RaciRatings": 0}
 
 
 def test_a_reimported_earlier_month_makes_the_quarter_end_report_stale(db_url, tmp_path):
