@@ -106,6 +106,32 @@ MESSAGES: dict[str, Text] = {
     "policy_error": Text(
         zh="错误：{text}",
         en="error: {text}"),
+    # what-if (SPEC §11.6)
+    "whatif_done": Text(
+        zh="试算 {range}（政策 {path}，SHA-256 {sha}）：已试算 {n} 个月，未写入任何数据。",
+        en="What-if of {range} under {path} (policy sha256 {sha}): {n} month(s) evaluated, "
+           "nothing stored."),
+    "whatif_no_import": Text(
+        zh="{period}：没有导入台账，已跳过",
+        en="{period}: no ledger imported, skipped"),
+    "whatif_refused": Text(
+        zh="{period}：在该政策下台账中的复核结论被拒绝，已跳过：",
+        en="{period}: its ledger's Reviews rows are refused under this policy, skipped:"),
+    "whatif_written": Text(
+        zh="已写入：{path}",
+        en="Written: {path}"),
+    "whatif_largest": Text(
+        zh="最终分变化最大的 {n} 项：",
+        en="The {n} largest changes of a final:"),
+    "whatif_change": Text(
+        zh="  {period} {kind} {id} {name}：{current} → {alternative}（{difference}）",
+        en="  {period} {kind} {id} {name}: {current} → {alternative} ({difference})"),
+    "whatif_none": Text(
+        zh="没有任何最终分发生变化。",
+        en="No final changes."),
+    "whatif_department": Text(zh="部门", en="department"),
+    "whatif_employee": Text(zh="员工", en="employee"),
+    "whatif_no_figure": Text(zh="无", en="none"),
     "demo_ledger": Text(
         zh="示例公司台账（{n} 名员工）：{path}",
         en="Sample company ledger ({n} employees): {path}"),
