@@ -32,50 +32,50 @@ class PlainEvaluation(ref._Evaluation):
             got = self._sorted[sheet] = super().rows(sheet)
         return got
 
-    def _index(self, kept: list[dict]):
+    def _index(self, kept: list[tuple[str, dict]]):
         if self._index_of is not None and self._index_of[0] is kept:
             return self._index_of[1]
         rp = self.policy.review
         groups: dict = defaultdict(lambda: [Fraction(0), 0])
         own: dict = defaultdict(lambda: [Fraction(0), 0])
         low: dict = defaultdict(list)
-        for p in kept:
+        for name, p in kept:
             key = (p["ratee_dept_id"], _label(p["dimension"]))
             s = _f(p["score"])
             for acc, k in ((groups, key), (own, (key, p["rater_id"]))):
                 acc[k][0] += s
                 acc[k][1] += 1
             if _f(p["score"]) <= _f(rp.mutual_low):
-                low[(p["ratee_dept_id"], self.emps[p["rater_id"]]["dept_id"])].append(p)
+                low[(p["ratee_dept_id"], self.emps[p["rater_id"]]["dept_id"])].append((name, p))
         index = (groups, own, low)
         self._index_of = (kept, index)
         return index
 
-    def rating_reviews(self, sheet: str, r: dict, kept: list[dict]):
+    def rating_reviews(self, sheet: str, name: str, r: dict, kept: list[tuple[str, dict]]):
         rp = self.policy.review
         groups, own, low = self._index(kept)
         score = _f(r["score"])
         if score <= _f(rp.extreme_low) or score >= _f(rp.extreme_high):
-            yield "RATING_EXTREME", [_src(sheet, r)]
+            yield "RATING_EXTREME", [_src(name, r)]
         if score <= _f(rp.low_needs_comment) and ref._blank(r.get("comment")):
-            yield "RATING_LOW_NO_COMMENT", [_src(sheet, r)]
+            yield "RATING_LOW_NO_COMMENT", [_src(name, r)]
         key = (r["ratee_dept_id"], _label(r["dimension"]))
         total, n = groups[key]
         own_total, own_n = own[(key, r["rater_id"])]
         if n - own_n >= rp.outlier_min_peers:
             mean = (total - own_total) / (n - own_n)
             if _at_least(abs(score - mean), _f(rp.outlier_deviation)):
-                yield "RATING_OUTLIER", [_src(sheet, r)]
+                yield "RATING_OUTLIER", [_src(name, r)]
         if sheet == "InternalRatings" and score <= _f(rp.mutual_low):
             rater_dept = self.emps[r["rater_id"]]["dept_id"]
             counterparts = low.get((rater_dept, r["ratee_dept_id"]), [])
             if counterparts:
-                yield "RATING_MUTUAL_LOW", [_src(sheet, r)] + [_src(sheet, c) for c in counterparts]
+                yield "RATING_MUTUAL_LOW", [_src(name, r)] + [_src(n, c) for n, c in counterparts]
 
-    def _counted_by_dept(self, sheet: str) -> dict[str, list[dict]]:
+    def _counted_by_dept(self, sheet: str) -> dict[str, list[tuple[str, dict]]]:
         by = defaultdict(list)
-        for r in self.counted[sheet]:
-            by[r["ratee_dept_id"]].append(r)
+        for name, r in self.counted[sheet]:
+            by[r["ratee_dept_id"]].append((name, r))
         return by
 
     def peripheral(self) -> None:
@@ -84,6 +84,8 @@ class PlainEvaluation(ref._Evaluation):
         for m in self.rows("ServiceMetrics"):
             metrics_by_dept[m["dept_id"]].append(m)
         counted = self._counted_by_dept("InternalRatings")
+        if "InternalRatings" in self.carried:
+            return
         for dept_id, dept in self.depts.items():
             if dept["tier"] == "front":
                 continue
@@ -92,7 +94,7 @@ class PlainEvaluation(ref._Evaluation):
                 self.exception("PERIPHERAL_NO_RATINGS", "peripheral", dept_id, (dept_id,),
                                [_src("Departments", dept)], HR)
                 continue
-            r_d = scale * sum((_f(r["score"]) for r in ratings), Fraction(0)) / len(ratings)
+            r_d = scale * sum((_f(r["score"]) for _, r in ratings), Fraction(0)) / len(ratings)
             metrics = metrics_by_dept.get(dept_id, [])
             if metrics:
                 o_d = 100 * sum((_f(m["value"]) for m in metrics), Fraction(0)) / len(metrics)
@@ -100,7 +102,7 @@ class PlainEvaluation(ref._Evaluation):
                 p_d = (1 - share) * r_d + share * o_d
             else:
                 p_d = r_d
-            sources = ([_src("Departments", dept)] + [_src("InternalRatings", r) for r in ratings]
+            sources = ([_src("Departments", dept)] + [_src(n, r) for n, r in ratings]
                        + [_src("ServiceMetrics", m) for m in metrics])
             self.adjust("department", dept_id, "peripheral", "peripheral.blend",
                         _f(pp.weight) * (p_d - _f(dept["base_score"])), sources)
@@ -108,14 +110,16 @@ class PlainEvaluation(ref._Evaluation):
     def raci(self) -> None:
         weight, scale = _f(self.policy.raci.weight), _f(self.policy.scale.rating_to_points)
         counted = self._counted_by_dept("RaciRatings")
+        if "RaciRatings" in self.carried:
+            return
         for dept_id, dept in self.depts.items():
             if dept["tier"] == "front":
                 continue
             ratings = counted.get(dept_id, [])
             if not ratings:
                 continue
-            q_d = scale * sum((_f(r["score"]) for r in ratings), Fraction(0)) / len(ratings)
-            sources = [_src("Departments", dept)] + [_src("RaciRatings", r) for r in ratings]
+            q_d = scale * sum((_f(r["score"]) for _, r in ratings), Fraction(0)) / len(ratings)
+            sources = [_src("Departments", dept)] + [_src(n, r) for n, r in ratings]
             self.adjust("department", dept_id, "raci", "raci.blend",
                         weight * (q_d - _f(dept["base_score"])), sources)
 

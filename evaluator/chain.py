@@ -12,6 +12,12 @@ What no hash chain can show by itself is the removal of its newest records (the 
 prints the head (seq and hash) for auditors to note down and compare next time, and checks each
 run's records against the counts its chained run record holds.
 
+A full `verify` that passes is recorded as a checkpoint (itself a chained record: the link it
+reached, that link's hash, when). `run` and `report` then check only what came after the newest
+checkpoint, plus the reported run's import and its rows (`verify_since`, SPEC §10.8): the
+twelfth month of a history costs what the first did. A change made before the checkpoint is
+for the next full verify to find.
+
 What is hashed — canonical JSON, a ledger row's text — is spelled by evaluator/canonical.py.
 
 Millions of rows and links a month go through here, so writing (BulkInsert) and verifying
@@ -26,12 +32,13 @@ import itertools
 import json
 import operator
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExactDecimal, ExceptionItem,
-                          Firing, ImportActivation, LedgerImport, PeriodEvent, Run)
+from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Checkpoint, Decision, ExactDecimal,
+                          ExceptionItem, Firing, ImportActivation, LedgerImport, PeriodEvent, Run)
 from evaluator.canonical import (GENESIS, RowsDigest, canonical_json, firing_content, next_row_hash,
                                  sha256_text, stored_decimal_text)
 from importers.lang import Text
@@ -49,6 +56,7 @@ CHAINED: dict[str, type] = {
     "exception": ExceptionItem,
     "decision": Decision,
     "period_event": PeriodEvent,
+    "checkpoint": Checkpoint,
 }
 
 
@@ -226,8 +234,9 @@ class BulkInsert:
 
 
 def _scan(conn, table: sa.Table, names, where: tuple | None = None, order: str | None = None,
-          convert: dict | None = None):
-    """The `names` columns of `table`'s rows (WHERE column = value, ORDER BY a column), as
+          convert: dict | None = None, after: tuple | None = None):
+    """The `names` columns of `table`'s rows (WHERE column = value, and column > value for
+    `after`, ORDER BY a column), as
     sequences of the values SQLAlchemy would return, read as they are iterated: a raw sqlite3
     cursor on SQLite (a Row object per record cost more than hashing it), a streamed Core
     select (a server-side cursor) elsewhere. On SQLite, `convert` {column: function(result
@@ -237,16 +246,23 @@ def _scan(conn, table: sa.Table, names, where: tuple | None = None, order: str |
         q = sa.select(*(table.c[n] for n in names))
         if where is not None:
             q = q.where(table.c[where[0]] == where[1])
+        if after is not None:
+            q = q.where(table.c[after[0]] > after[1])
         if order is not None:
             q = q.order_by(table.c[order])
         return itertools.chain.from_iterable(conn.execution_options(**_STREAM).execute(q).partitions())
     dialect = conn.dialect
     quote = dialect.identifier_preparer.quote
     sql = f"SELECT {', '.join(quote(n) for n in names)} FROM {quote(table.name)}"
-    params: tuple = ()
+    conditions, params = [], []
     if where is not None:
-        sql += f" WHERE {quote(where[0])} = ?"
-        params = (where[1],)
+        conditions.append(f"{quote(where[0])} = ?")
+        params.append(where[1])
+    if after is not None:
+        conditions.append(f"{quote(after[0])} > ?")
+        params.append(after[1])
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
     if order is not None:
         sql += f" ORDER BY {quote(order)}"
     procs = []
@@ -256,7 +272,7 @@ def _scan(conn, table: sa.Table, names, where: tuple | None = None, order: str |
             p = convert[n](p)
         if p is not None:
             procs.append((i, p))
-    cursor = driver.execute(sql, params)
+    cursor = driver.execute(sql, tuple(params))
     return _convert(cursor, procs) if procs else cursor
 
 
@@ -272,10 +288,16 @@ def _convert(rows, procs):
 @dataclass
 class VerifyResult:
     ok: bool
-    checked: int
+    checked: int                 # links checked (after the checkpoint, when incremental)
     problem: Text | None = None      # the first problem found, in both languages
     head_seq: int = 0            # the newest link: auditors note it, a later verify must reach it
     head_hash: str = ""
+    # incremental (verify_since): the checkpoint's link, up to which a full verify passed, and
+    # when; 0 and None when the whole chain was verified
+    since_seq: int = 0
+    since_at: datetime | None = None
+    # a full verify that passed: {record type: largest id}, what a checkpoint records
+    record_ids: dict | None = None
 
 
 _STREAM = {"stream_results": True, "yield_per": 5000}
@@ -287,10 +309,11 @@ class _Records:
     behind the stream, which only tampering produces, is looked up by id instead. Rows come
     back as sequences of column values in table order (`names`)."""
 
-    def __init__(self, conn, cls):
+    def __init__(self, conn, cls, after: int = 0):
         self.conn, self.table = conn, cls.__table__
         self.names = [c.name for c in self.table.columns]
         self.id_at = self.names.index("id")
+        self.after = ("id", after) if after else None     # stream only the ids above it
         self.rows = None
         self.current = None
         self.skipped: dict[int, None] = {}     # ids passed over: not linked (so far), in order
@@ -299,7 +322,7 @@ class _Records:
         """The row with this id (None when there is none). verify takes the usual case, the
         stream's next row, itself."""
         if self.rows is None:
-            self.rows = iter(_scan(self.conn, self.table, self.names, order="id"))
+            self.rows = iter(_scan(self.conn, self.table, self.names, order="id", after=self.after))
             self.current = next(self.rows, None)
         i = self.id_at
         while self.current is not None and self.current[i] < record_id:
@@ -320,7 +343,7 @@ class _Records:
         """Ids never linked: those passed over and those after the last link."""
         out = list(self.skipped)
         if self.rows is None:
-            return [r[0] for r in _scan(self.conn, self.table, ["id"], order="id")]
+            return [r[0] for r in _scan(self.conn, self.table, ["id"], order="id", after=self.after)]
         while self.current is not None:
             out.append(self.current[self.id_at])
             self.current = next(self.rows, None)
@@ -392,6 +415,9 @@ _PROBLEMS: dict[str, Text] = {
     "rows_added_sheet": Text(zh="导入记录 {imp}：{sheet} 有 {have} 行，导入时为 {want} 行（表中有行被添加）",
                              en="import {imp}: {sheet} holds {have} row(s), {want} imported (rows in "
                                 "the sheet were added)"),
+    "checkpoint_head": Text(zh="检查点 {cid}：它校验到的审计链第 {seq} 条已缺失或被改动（请运行完整校验）",
+                            en="checkpoint {cid}: chain link {seq}, up to which it verified the chain, "
+                               "is missing or was changed (run a full verify)"),
     "rows_rewritten": Text(zh="导入记录 {imp}：其台账行被改写（与审计链中的摘要不符）",
                            en="import {imp}: its ledger rows were rewritten (they do not match its "
                               "chained digest)"),
@@ -399,7 +425,7 @@ _PROBLEMS: dict[str, Text] = {
 # a record type and a sheet as each language names them
 _RECORD_ZH = {"import": "导入记录", "activation": "启用记录", "run": "运行记录", "firing": "规则触发",
               "adjustment": "调整", "exception": "异常", "decision": "复核结论",
-              "period_event": "考核期事件"}
+              "period_event": "考核期事件", "checkpoint": "检查点"}
 
 
 def _problem(key: str, **values) -> Text:
@@ -419,9 +445,24 @@ def verify(session: Session, period: str | None = None) -> VerifyResult:
     chain itself is always checked whole, since one link's hash covers all before it.
 
     Streams: the links in seq order, each record type in id order beside them (a merge join,
-    not a lookup per link), so a million firings verify in seconds and in bounded memory."""
+    not a lookup per link), so a million firings verify in seconds and in bounded memory.
+    A result that passed holds `record_ids` (the largest id of each record type), what a
+    checkpoint of it records (write_checkpoint)."""
     conn = session.connection()
-    records = {t: _Records(conn, cls) for t, cls in CHAINED.items()}
+    result, _ = _walk(conn, lambda imp: period is None or imp["period"] == period)
+    if result.ok:
+        result.record_ids = {t: conn.execute(sa.select(sa.func.max(cls.__table__.c.id))).scalar() or 0
+                             for t, cls in CHAINED.items()}
+    return result
+
+
+def _walk(conn, rows_of, seq: int = 0, prev: str = GENESIS, after: dict | None = None
+          ) -> tuple[VerifyResult, set[int]]:
+    """Check the links after link `seq` (whose hash is `prev`) up to the head, each record they
+    link, that no record of a type with an id above `after[type]` is left unlinked, the counts
+    of the runs linked here, and the rows of each import linked here for which `rows_of(import
+    as a dict)` is true. Returns the result and the ids of the imports whose rows it checked."""
+    records = {t: _Records(conn, cls, (after or {}).get(t, 0)) for t, cls in CHAINED.items()}
     render = _content_renderers()
     per_run: dict[str, dict[int, int]] = {"firing": {}, "adjustment": {}, "exception": {}}
     # record type -> what the loop needs of it, looked up once per link
@@ -430,23 +471,25 @@ def verify(session: Session, period: str | None = None) -> VerifyResult:
              for t, recs in records.items()}
     counts_at = records["run"].names.index("counts")
     sha256 = hashlib.sha256
-    prev = GENESIS
-    expected_seq = 1
+    expected_seq = seq + 1
     checked = 0
+    rows_checked: set[int] = set()
     runs: dict[int, dict] = {}                 # run id -> counts its record promises
-    links = _scan(conn, ChainLink.__table__, _LINK_COLUMNS, order="seq")
+    links = _scan(conn, ChainLink.__table__, _LINK_COLUMNS, order="seq",
+                  after=("seq", seq) if seq else None)
     for seq, rtype, rid, prev_hash, link_hash in links:
         if seq != expected_seq:
             return VerifyResult(False, checked, _problem("link_missing", seq=expected_seq,
                                                          next=seq, rtype=rtype, rid=rid)
                                 if seq > expected_seq else
-                                _problem("link_order", seq=seq, rtype=rtype, rid=rid))
+                                _problem("link_order", seq=seq, rtype=rtype, rid=rid)), rows_checked
         if prev_hash != prev:
             return VerifyResult(False, checked, _problem("link_follow", seq=seq, rtype=rtype,
-                                                         rid=rid, before=seq - 1))
+                                                         rid=rid, before=seq - 1)), rows_checked
         kind = kinds.get(rtype)
         if kind is None:
-            return VerifyResult(False, checked, _problem("link_type", seq=seq, rtype=repr(rtype)))
+            return VerifyResult(False, checked, _problem("link_type", seq=seq,
+                                                         rtype=repr(rtype))), rows_checked
         recs, id_at, names, rend, run_at, linked = kind
         row = recs.current
         if row is not None and row[id_at] == rid:     # _Records.get's usual case, inline
@@ -455,19 +498,20 @@ def verify(session: Session, period: str | None = None) -> VerifyResult:
             row = recs.get(rid)
             if row is None:
                 return VerifyResult(False, checked, _problem("record_missing", rtype=rtype,
-                                                             rid=rid, seq=seq))
+                                                             rid=rid, seq=seq)), rows_checked
         if sha256((prev + rend(dict(zip(names, row)))).encode("utf-8")).hexdigest() != link_hash:
             return VerifyResult(False, checked, _problem("record_changed", rtype=rtype, rid=rid,
-                                                         seq=seq))
+                                                         seq=seq)), rows_checked
         if linked is not None:
             run_id = row[run_at]
             linked[run_id] = linked.get(run_id, 0) + 1
         elif rtype == "import":
             imp = recs.as_dict(row)
-            if period is None or imp["period"] == period:
+            if rows_of(imp):
                 bad = _verify_import_rows(conn, imp)
                 if bad:
-                    return VerifyResult(False, checked, bad)
+                    return VerifyResult(False, checked, bad), rows_checked
+                rows_checked.add(rid)
         elif rtype == "run":
             try:
                 runs[rid] = json.loads(row[counts_at])
@@ -480,7 +524,7 @@ def verify(session: Session, period: str | None = None) -> VerifyResult:
         extra = recs.rest()
         if extra:
             return VerifyResult(False, checked, _problem("record_inserted", rtype=rtype,
-                                                         rid=extra[0]))
+                                                         rid=extra[0])), rows_checked
     plural = {"firing": "firings", "adjustment": "adjustments", "exception": "exceptions"}
     for run_id, counts in runs.items():
         for rtype, key in plural.items():
@@ -488,8 +532,106 @@ def verify(session: Session, period: str | None = None) -> VerifyResult:
             if isinstance(want, int) and want != got:
                 return VerifyResult(False, checked, _problem(
                     "run_deleted" if got < want else "run_added", run=run_id, got=got, want=want,
-                    rtype=rtype))
-    return VerifyResult(True, checked, head_seq=expected_seq - 1, head_hash=prev if checked else "")
+                    rtype=rtype)), rows_checked
+    return (VerifyResult(True, checked, head_seq=expected_seq - 1,
+                         head_hash=prev if expected_seq > 1 else ""), rows_checked)
+
+
+# --------------------------------------------------------------------------- checkpoints (§10.8)
+
+def newest_checkpoint(session: Session) -> Checkpoint | None:
+    """The newest checkpoint (the largest id), or None when no full verify has passed yet."""
+    return session.exec(select(Checkpoint).order_by(Checkpoint.id.desc()).limit(1)).first()
+
+
+def write_checkpoint(session: Session, result: VerifyResult, account: str | None = None
+                     ) -> tuple[Checkpoint, ChainLink]:
+    """Record, chained, that the full verify `result` passed (inside the caller's write
+    transaction). The chain may have grown since that verify read it: the checkpoint names the
+    link the verify reached, so what came after is verified incrementally like the rest."""
+    if not result.ok or result.record_ids is None or not result.head_seq:
+        raise ValueError("only a full verify that passed makes a checkpoint")
+    cp = Checkpoint(seq=result.head_seq, head_hash=result.head_hash,
+                    record_ids=canonical_json(result.record_ids), account=account)
+    session.add(cp)
+    session.flush()
+    link = append(session, "checkpoint", cp)
+    session.flush()
+    return cp, link
+
+
+def verify_since(session: Session, period: str | None = None, run_id: int | None = None
+                 ) -> VerifyResult:
+    """What `run` and `report` verify (SPEC §10.8): the chain from the newest checkpoint up to
+    the head — every link after the link the checkpoint names, every record they link, no
+    record inserted since, the counts of the runs among them, the rows of the imports among
+    them of `period` — and the run `run_id`: its record, its import's record and every row
+    of that import, wherever they are in the chain. What lies before the checkpoint was
+    verified when it was written: changes there are found by a full verify, not here.
+    Without a checkpoint, the full verify."""
+    cp = newest_checkpoint(session)
+    conn = session.connection()
+    of_period = lambda imp: period is None or imp["period"] == period   # noqa: E731
+    if cp is None:
+        result, rows_checked = _walk(conn, of_period)
+        if result.ok and run_id is not None:
+            result.problem = _run_import_rows(conn, run_id, rows_checked)
+            result.ok = result.problem is None
+        return result
+    bad = _own_link(conn, "checkpoint", Checkpoint, cp.id)
+    if bad is None:
+        at = session.get(ChainLink, cp.seq)
+        own = session.exec(select(ChainLink).where(ChainLink.record_type == "checkpoint",
+                                                   ChainLink.record_id == cp.id)).one()
+        if at is None or at.hash != cp.head_hash or own.seq <= cp.seq:
+            bad = _problem("checkpoint_head", cid=cp.id, seq=cp.seq)
+    if bad is not None:
+        return VerifyResult(False, 0, bad, since_seq=cp.seq, since_at=cp.at)
+    try:
+        after = json.loads(cp.record_ids)
+    except ValueError:
+        after = {}
+    result, rows_checked = _walk(conn, of_period, seq=cp.seq, prev=cp.head_hash, after=after)
+    result.since_seq, result.since_at = cp.seq, cp.at
+    if result.ok and run_id is not None:
+        result.problem = _run_import_rows(conn, run_id, rows_checked)
+        result.ok = result.problem is None
+    return result
+
+
+def _run_import_rows(conn, run_id: int, done: set[int]) -> Text | None:
+    """The run's record and its import's record against their links, and the import's rows
+    (unless `done` holds the import: its rows were checked already)."""
+    bad = _own_link(conn, "run", Run, run_id)
+    if bad is not None:
+        return bad
+    import_id = conn.execute(sa.select(Run.__table__.c.import_id)
+                             .where(Run.__table__.c.id == run_id)).scalar()
+    bad = _own_link(conn, "import", LedgerImport, import_id)
+    if bad is not None or import_id in done:
+        return bad
+    imp = conn.execute(sa.select(LedgerImport.__table__)
+                       .where(LedgerImport.__table__.c.id == import_id)).mappings().one()
+    return _verify_import_rows(conn, imp)
+
+
+def _own_link(conn, rtype: str, cls, rid: int) -> Text | None:
+    """One record against its own link: the link's hash covers the link before it and the
+    record's content as stored now. (The links before it are not checked here.)"""
+    links = ChainLink.__table__
+    link = conn.execute(sa.select(links.c.seq, links.c.prev_hash, links.c.hash)
+                        .where(links.c.record_type == rtype, links.c.record_id == rid)).first()
+    if link is None:
+        return _problem("record_inserted", rtype=rtype, rid=rid)
+    table = cls.__table__
+    names = [c.name for c in table.columns]
+    found = list(_scan(conn, table, names, where=("id", rid)))
+    if not found:
+        return _problem("record_missing", rtype=rtype, rid=rid, seq=link.seq)
+    content = _content_renderers()[rtype](dict(zip(names, found[0])))
+    if sha256_text(link.prev_hash + content) != link.hash:
+        return _problem("record_changed", rtype=rtype, rid=rid, seq=link.seq)
+    return None
 
 
 def _verify_import_rows(conn, imp) -> Text | None:

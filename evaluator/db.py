@@ -72,7 +72,8 @@ class ExactDecimal(sa.types.TypeDecorator):
 # database: imports, activations, runs and decisions have a nullable `account` column, and it is
 # part of a record's chained content only when it is set. Records written before the column
 # existed (and every record the command line writes) hash exactly as they always did, so old
-# databases still verify; `_add_missing_columns` adds the column to an old database at start-up.
+# databases still verify; `_add_missing_columns` adds the column to an old database at start-up
+# (and any other nullable column these tables gained since: a run's `other_imports`).
 ACCOUNT_COLUMN_TABLES = ("ledger_import", "import_activation", "run", "decision")
 
 
@@ -168,6 +169,11 @@ class Run(SQLModel, table=True):
     finished_at: datetime | None = None
     counts: str = "{}"                    # canonical JSON
     account: str | None = None
+    # The other months' active imports the run also read (quarterly ratings, LINKAGE_CHANGED,
+    # the frequent-proposer window, SPEC §11.5–§11.9): canonical JSON {period: {"import_id",
+    # "file_sha256"}}, the imports a source "Sheet@YYYY-MM" names a row of (rules/sources.py).
+    # None when it read none; chained only when set, so earlier runs hash as they always did.
+    other_imports: str | None = None
 
     def chain_content(self) -> dict:
         return self.content_of(self.model_dump())
@@ -175,7 +181,11 @@ class Run(SQLModel, table=True):
     @staticmethod
     def content_of(d) -> dict:
         return {k: (iso_utc(v) if isinstance(v, datetime) else v) for k, v in d.items()
-                if k != "id" and not (k == "account" and v is None)}
+                if k != "id" and not (k in _NULL_UNCHAINED and v is None)}
+
+
+# Run columns added after runs were first chained: left out of the content while NULL.
+_NULL_UNCHAINED = frozenset(("account", "other_imports"))
 
 
 class Firing(SQLModel, table=True):
@@ -292,6 +302,30 @@ class PeriodEvent(SQLModel, table=True):
     @staticmethod
     def content_of(d) -> dict:
         return {k: (iso_utc(v) if isinstance(v, datetime) else v) for k, v in d.items() if k != "id"}
+
+
+class Checkpoint(SQLModel, table=True):
+    """A successful full verification of the audit chain (SPEC §10.8): the whole chain was
+    recomputed up to link `seq`, whose hash was `head_hash`, at `at` (by `account` in the desk).
+    `run` and `report` then verify only the links after it (evaluator.chain.verify_since).
+    `record_ids` is canonical JSON {record type: the largest id of that type then}: a record
+    with a larger id must be linked after the checkpoint, else it was inserted behind the
+    chain's back. A checkpoint is itself chained, so changing one is tampering like any other."""
+    __tablename__ = "checkpoint"
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int                                   # the chain was verified from link 1 up to here
+    head_hash: str = Field(max_length=64)      # the hash of link `seq` then
+    record_ids: str = "{}"                     # canonical JSON {record type: largest id}
+    at: datetime = Field(default_factory=utcnow)
+    account: str | None = None
+
+    def chain_content(self) -> dict:
+        return self.content_of(self.model_dump())
+
+    @staticmethod
+    def content_of(d) -> dict:
+        return with_account(d, {"seq": d["seq"], "head_hash": d["head_hash"],
+                                "record_ids": d["record_ids"], "at": iso_utc(d["at"])})
 
 
 # --------------------------------------------------------------------------- ledger rows

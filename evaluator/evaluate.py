@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Mapping
 
 from engine import MIN_PARALLEL_ROWS, Evaluation
 from importers.memory import gc_paused
@@ -18,7 +19,9 @@ from rules import behaviour, blends, deadlines, interlocks, linkage, ratings
 from rules.books import BOOKS
 from rules.context import Context, TraceEntry
 from rules.exceptions import KIND_BY_NAME
+from rules.months import is_quarter_end, quarter_months
 from rules.policy import Policy
+from rules.sources import qualify
 
 TRANSACTION_SHEETS = ("Behaviours", "InternalRatings", "RaciRatings")
 
@@ -68,17 +71,21 @@ def evaluate_ledger(rows: dict[str, list[dict]], policy: Policy, period: str,
                     decisions: dict[str, str] | None = None, progress=None,
                     workers: int | None = None,
                     min_parallel_rows: int = MIN_PARALLEL_ROWS,
+                    history: Mapping[str, Mapping[str, list[dict]]] | None = None,
                     standing: dict[str, deadlines.Standing] | None = None,
                     clock: datetime | None = None) -> Evaluated:
     """progress(phase, done, total, unit), if given, hears of the facts fed as they go.
     `workers` (default: default_workers()) and `min_parallel_rows` go to the Evaluation: the
     results are the same whichever they are (Evaluation.feed_many).
+    `history`: the other months' active rows the policy reads (period → sheet → rows, as
+    rules.months.other_months names them; a month without an import is left out): quarterly
+    ratings, LINKAGE_CHANGED, the frequent-proposer window (SPEC §11.5–§11.9).
     `standing` (review id → rules.deadlines.Standing: the items earlier runs of the period
     raised) and `clock` (the evaluation's start) let open items past their deadline move up
     (SPEC §11.4); without them no item moves."""
     ctx = Context(period=period, policy=policy, rows=rows, kinds=KIND_BY_NAME,
                   decisions=dict(decisions or {}),
-                  progress=progress)
+                  progress=progress, history=dict(history or {}))
     with gc_paused(), Evaluation(list(BOOKS), keep_firings=False,
                                  workers=workers or default_workers(),
                                  min_parallel_rows=min_parallel_rows) as ev:
@@ -91,10 +98,12 @@ def evaluate_ledger(rows: dict[str, list[dict]], policy: Policy, period: str,
         rec = ev.reconcile(require_fired=True)
     if progress is not None:
         progress("evaluate", ctx.fed, ctx.fed, "facts")
-    _reconcile(ctx, rec)
-    adjustments = ctx.ordered_adjustments()
-    exceptions = ctx.ordered_exceptions()
-    departments, employees = _finals(rows, adjustments)
+    # still no cyclic collection: a full one here would walk every trace entry for nothing
+    with gc_paused():
+        _reconcile(ctx, rec)
+        adjustments = ctx.ordered_adjustments()
+        exceptions = ctx.ordered_exceptions()
+        departments, employees = _finals(rows, adjustments)
     counts = {"rows": {s: len(v) for s, v in rows.items()}, "facts_fed": rec.fed,
               "firings": rec.firings, "adjustments": len(adjustments),
               "exceptions": len(exceptions), "by_rule": dict(sorted(rec.by_rule.items()))}
@@ -103,7 +112,9 @@ def evaluate_ledger(rows: dict[str, list[dict]], policy: Policy, period: str,
 
 def _reconcile(ctx: Context, rec) -> None:
     """No silent loss: every fed fact was seen, every firing recorded, and every transaction
-    row ended either applied (accepted) or rejected with a reason."""
+    row of the period ended exactly one way: applied (accepted), rejected with a reason, or —
+    a rating under the quarterly cadence before its quarter's end — carried to the quarter's
+    last month. So did every earlier month's rating evaluated at a quarter's end."""
     problems = []
     if rec.fed != ctx.fed:
         problems.append(f"{ctx.fed} facts fed, the engine saw {rec.fed}")
@@ -114,18 +125,27 @@ def _reconcile(ctx: Context, rec) -> None:
         if e["type"] == "rejection":
             for sheet, row in e["sources"][:1]:
                 rejected.setdefault(sheet, set()).add(row)
-    accepted = {}
+    accepted, carried = {}, {}
+    ended_by = {"behaviour.accept": accepted, "rating.accept": accepted,
+                "rating.carried": carried}.get          # one lookup per firing
     for t in ctx.trace:
-        if t.rule in ("behaviour.accept", "rating.accept"):
+        ending = ended_by(t.rule)
+        if ending is not None:
             sheet, row = t.sources[0]
-            accepted.setdefault(sheet, set()).add(row)
-    for sheet in TRANSACTION_SHEETS:
-        for r in ctx.rows.get(sheet, []):
-            a = r["row"] in accepted.get(sheet, ())
-            j = r["row"] in rejected.get(sheet, ())
-            if a == j:
+            ending.setdefault(sheet, set()).add(row)
+    sheets = [(sheet, ctx.rows.get(sheet, [])) for sheet in TRANSACTION_SHEETS]
+    for sheet in ratings.SHEETS:
+        if ratings.quarterly(ctx, sheet) and is_quarter_end(ctx.period):
+            sheets += [(qualify(sheet, month), ctx.month_sheet(month, sheet))
+                       for month in quarter_months(ctx.period)[:2]]
+    for sheet, rows in sheets:
+        for r in rows:
+            ended = (r["row"] in accepted.get(sheet, ()), r["row"] in rejected.get(sheet, ()),
+                     r["row"] in carried.get(sheet, ()))
+            if sum(ended) != 1:
                 problems.append(f"{sheet} row {r['row']} ended "
-                                + ("both applied and rejected" if a else "neither applied nor rejected"))
+                                + ("two ways (applied, rejected, carried)" if sum(ended)
+                                   else "neither applied, rejected nor carried"))
     if problems:
         raise ReconciliationFailed("; ".join(problems[:20]))
 

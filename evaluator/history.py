@@ -26,6 +26,8 @@ from evaluator.canonical import parse_sources
 from evaluator.db import ROW_TABLES, Adjustment, ExceptionItem, Firing, Run
 from evaluator.runs import latest_run
 from rules import ratings
+from rules.months import is_quarter_end, quarter_months
+from rules.sources import qualify, split as split_sheet
 
 YEAR_RE = re.compile(r"^(\d{4})$")
 QUARTER_RE = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -356,7 +358,8 @@ def _rating_exceptions(session: Session, run_id: int, first_in: set | None = Non
 
 
 # the first source of a stored sources text (canonical JSON: [["InternalRatings",17],…])
-_FIRST_SOURCE = re.compile(r'\[\["(InternalRatings|RaciRatings)",(\d+)\]')
+# (another month's rating at a quarter's end: its sheet qualified, InternalRatings@2026-10)
+_FIRST_SOURCE = re.compile(r'\[\["((?:InternalRatings|RaciRatings)(?:@\d{4}-\d{2})?)",(\d+)\]')
 
 
 # ----------------------------------------------------------------------------- one department's feedback
@@ -395,11 +398,11 @@ def read_feedback(session: Session, run: Run, dept_id: str) -> tuple[dict, dict]
     from importers.schema import SHEET_BY_NAME
     conn = session.connection()
 
-    def sheet_rows(sheet: str, where=None, key=None, values=None) -> list[dict]:
+    def sheet_rows(sheet: str, where=None, key=None, values=None, import_id=None) -> list[dict]:
         table = ROW_TABLES[sheet]
         names = [c.name for c in SHEET_BY_NAME[sheet].columns]
         base = sa.select(table.c.row, *(table.c[n] for n in names)).where(
-            table.c.import_id == run.import_id)
+            table.c.import_id == (import_id or run.import_id))
         if where is not None:
             base = base.where(where(table))
         out = []
@@ -419,6 +422,13 @@ def read_feedback(session: Session, run: Run, dept_id: str) -> tuple[dict, dict]
     for sheet in RATING_SHEETS:
         rows[sheet] = sheet_rows(sheet, lambda t: t.c.ratee_dept_id == dept_id)
         raters.update(r["rater_id"] for r in rows[sheet] if r["rater_id"])
+    # rated quarterly, a quarter's last month rated the quarter's earlier months' ratings too
+    # (SPEC §11.5): they are read from the imports the run read, under Sheet@YYYY-MM, as
+    # `report` gives them to the feedback (reports/feedback.py picks them)
+    for name, import_id in _quarter_rating_imports(run):
+        rows[name] = sheet_rows(split_sheet(name)[0], lambda t: t.c.ratee_dept_id == dept_id,
+                                import_id=import_id)
+        raters.update(r["rater_id"] for r in rows[name] if r["rater_id"])
     rows["Employees"] = sheet_rows("Employees", key="employee_id", values=raters)
     t = Adjustment.__table__
     q = sa.select(t.c.subject_type, t.c.subject_id, t.c.mechanism, t.c.rule, t.c.points,
@@ -435,5 +445,23 @@ def read_feedback(session: Session, run: Run, dept_id: str) -> tuple[dict, dict]
             a["says"] = says.get(a["firing_seq"])
     stored = {"run": _run_record(run), "adjustments": blends,
               "exceptions": _rating_exceptions(session, run.id, {
-                  (sheet, r["row"]) for sheet in RATING_SHEETS for r in rows[sheet]})}
+                  (name, r["row"]) for name in rows if split_sheet(name)[0] in RATING_SHEETS
+                  for r in rows[name]})}
     return rows, stored
+
+
+def _quarter_rating_imports(run: Run) -> list[tuple[str, int]]:
+    """(Sheet@YYYY-MM, import id) of the earlier months' rating sheets a quarter's last month
+    rated quarterly evaluated (the imports the run recorded, Run.other_imports)."""
+    if not getattr(run, "other_imports", None) or not is_quarter_end(run.period):
+        return []
+    others = json.loads(run.other_imports)
+    policy = json.loads(run.policy_json) if run.policy_json else {}
+    out = []
+    for sheet, mechanism in (("InternalRatings", "peripheral"), ("RaciRatings", "raci")):
+        if (policy.get(mechanism) or {}).get("cadence", "monthly") != "quarterly":
+            continue
+        for month in quarter_months(run.period)[:2]:
+            if month in others:
+                out.append((qualify(sheet, month), others[month]["import_id"]))
+    return out

@@ -18,6 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Iterator
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -26,16 +27,18 @@ from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
 from evaluator import chain, periods
 from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing_content,
                                  parse_sources, sha256_text, sources_json)
-from evaluator.db import (Adjustment, ChainLink, Decision, ExceptionItem, Firing, Run, reader,
-                          utcnow)
+from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExceptionItem, Firing, Run,
+                          reader, utcnow)
 from evaluator.evaluate import Evaluated, evaluate_ledger
 from evaluator.store import active_import, load_rows
 from importers.lang import Text
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
 from rules.books import RULES_VERSION
 from rules.deadlines import MOVED, Standing
+from rules.months import other_months, quarter_months
 from rules.policy import Policy, decimal_text
 from rules.sentences import says_of
+from rules.sources import base, with_months
 
 
 def _program_version() -> str:
@@ -91,11 +94,13 @@ def row_index(rows: dict[str, list[dict]]) -> dict[tuple[str, int], dict]:
 
 def source_hash(index: dict[tuple[str, int], dict], sources) -> str:
     """Content hash of an item's source rows: their values, not their Excel row numbers, so that
-    inserting a row above does not reopen every decided item."""
+    inserting a row above does not reopen every decided item. A row of another month's import
+    (sheet "Sheet@YYYY-MM", rules/sources.py) is hashed under that name: the same values in
+    another month are another row."""
     parts = []
     for sheet, row in sources:
         r = index.get((sheet, row))
-        cols = [c.name for c in SHEET_BY_NAME[sheet].columns]
+        cols = [c.name for c in SHEET_BY_NAME[base(sheet)].columns]
         parts.append([sheet, [cell_text(r.get(c)) if r else None for c in cols]])
     return sha256_text(canonical_json(parts))
 
@@ -226,6 +231,14 @@ _MESSAGES: dict[str, Text] = {
     "no_import": Text(
         zh="{period} 没有导入台账：请先运行 `xietong import 台账文件 --period {period}`",
         en="no ledger imported for {period}: run `xietong import LEDGER --period {period}` first"),
+    "cadence": Text(
+        zh="{period} 拒绝按 {setting} = \"{cadence}\" 评估：同一季度的 {months} 最近一次评估用的是 "
+           "\"{earlier}\"，一个季度的评价须按同一频次评估（按月的评价已在当月计分，按季度的"
+           "评价在季末月计分）。请先以同一政策重新评估 {months}，或使用 \"{earlier}\"",
+        en="{period} is not evaluated with {setting} = \"{cadence}\": {months} of the same quarter "
+           "were last evaluated with \"{earlier}\", and a quarter's ratings are evaluated under "
+           "one cadence (monthly ratings counted in their month, quarterly ones at the quarter's "
+           "end). Evaluate {months} again under this policy first, or keep \"{earlier}\""),
 }
 
 
@@ -260,6 +273,10 @@ class _Inputs:
     rows: dict
     stored: dict                  # review_id -> {"decision", "source_hash", "file_sha256", ...}
     last_decision_id: int         # decisions are only ever appended: the largest id says which
+    # the other months' rows the policy reads (rules.months.other_months): period -> sheet ->
+    # rows, and the imports they came from: period -> {"import_id", "file_sha256"}
+    history: dict | None = None
+    other_imports: dict | None = None
     standing: dict | None = None  # review_id -> rules.deadlines.Standing (SPEC §11.4)
 
 
@@ -285,7 +302,7 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     the decisions the ledger's Reviews sheet brings (None from the command line).
     """
     for _ in range(EVALUATION_ATTEMPTS):
-        inputs = _read_inputs(engine, period, lang)      # refuses a closed period first
+        inputs = _read_inputs(engine, period, lang, policy)    # refuses a closed period first
         if import_id is not None and inputs.import_id != import_id:
             raise RunRefused([_switched(engine, period, import_id, lang)])
         try:
@@ -299,8 +316,8 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
         _, result, hashes, new_decisions, in_force, started = outcome
         with Session(engine) as session, session.begin():
             _refuse_if_closed(session, period, lang)      # closed while it computed
-            now = _fingerprint(session, period)
-            if now != (inputs.import_id, inputs.last_decision_id):
+            now = _fingerprint(session, period, policy)
+            if now != (inputs.import_id, inputs.last_decision_id, _imported(inputs)):
                 if import_id is not None and now[0] != import_id:
                     raise RunRefused([_switched(engine, period, import_id, lang)])
                 continue                        # the period changed under us: again
@@ -316,7 +333,9 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                       program_version=PROGRAM_VERSION,
                       decisions_digest=sha256_text(canonical_json(sorted(in_force.items()))),
                       started_at=started, finished_at=utcnow(),
-                      counts=canonical_json(result.counts), account=account)
+                      counts=canonical_json(result.counts), account=account,
+                      other_imports=(canonical_json(inputs.other_imports)
+                                     if inputs.other_imports else None))
             writer.insert(Run, [run], "run")
             _store_results(writer, run, result, hashes, progress)
             writer.flush()
@@ -338,10 +357,22 @@ def _switched(engine, period: str, import_id: int, lang: str) -> str:
                        other_sha=other.sha256[:16] if other else "?")
 
 
-def _fingerprint(session: Session, period: str) -> tuple[int | None, int]:
+def _fingerprint(session: Session, period: str, policy: Policy) -> tuple:
+    """What an evaluation's inputs were read from: the period's active import, its last
+    decision, and the active imports of the other months the policy reads."""
     imp = active_import(session, period)
     top = session.exec(select(sa.func.max(Decision.id)).where(Decision.period == period)).one()
-    return (imp.id if imp else None), (top or 0)
+    others = []
+    for month in other_months(policy, period):
+        other = active_import(session, month)
+        if other is not None:
+            others.append((month, other.id))
+    return (imp.id if imp else None), (top or 0), tuple(others)
+
+
+def _imported(inputs: _Inputs) -> tuple:
+    """The other months' imports an evaluation read, as _fingerprint lists them."""
+    return tuple((m, x["import_id"]) for m, x in sorted((inputs.other_imports or {}).items()))
 
 
 def _refuse_if_closed(session: Session, period: str, lang: str) -> None:
@@ -351,23 +382,74 @@ def _refuse_if_closed(session: Session, period: str, lang: str) -> None:
         raise RunRefused(e.lines) from None
 
 
-def _read_inputs(engine, period: str, lang: str) -> _Inputs:
+def _read_inputs(engine, period: str, lang: str, policy: Policy) -> _Inputs:
     with Session(reader(engine)) as session, session.begin():
         _refuse_if_closed(session, period, lang)
         imp = active_import(session, period)
         if imp is None:
             raise RunRefused([refusal(lang, "no_import", period=period)])
+        _refuse_other_cadence(session, period, policy, lang)
+        history, other_imports = read_other_months(session, policy, period)
         stored = {rid: {"decision": d.decision, "source_hash": d.source_hash,
                         "file_sha256": d.file_sha256, "row": d.row, "reviewer_id": d.reviewer_id}
                   for rid, d in decisions_in_force(session, period).items()}
         top = session.exec(select(sa.func.max(Decision.id)).where(Decision.period == period)).one()
         return _Inputs(imp.id, imp.file_name, imp.sha256, load_rows(session, imp.id), stored,
-                       top or 0, review_standing(session, period))
+                       top or 0, history, other_imports, review_standing(session, period))
 
 
-def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=None):
+def read_other_months(session: Session, policy: Policy, period: str) -> tuple[dict, dict]:
+    """The other months' rows the evaluation of `period` under `policy` reads
+    (rules.months.other_months), from each month's active import — a month without one is left
+    out — and which imports those are: (period → sheet → rows, period → {"import_id",
+    "file_sha256"})."""
+    history, imports = {}, {}
+    for month, sheets in other_months(policy, period).items():
+        imp = active_import(session, month)
+        if imp is None:
+            continue
+        history[month] = load_rows(session, imp.id, sheets)
+        imports[month] = {"import_id": imp.id, "file_sha256": imp.sha256}
+    return history, imports
+
+
+def cadences(policy_json: str) -> dict[str, str]:
+    """The rating cadences ("peripheral", "raci" → "monthly" | "quarterly") a stored run's
+    effective policy had; a run stored before the cadence existed rated monthly."""
+    values = json.loads(policy_json)
+    return {section: (values.get(section) or {}).get("cadence", "monthly")
+            for section in ("peripheral", "raci")}
+
+
+def _refuse_other_cadence(session: Session, period: str, policy: Policy, lang: str) -> None:
+    """SPEC §11.5, bad input: a month is evaluated under the rating cadence its quarter's
+    earlier months were evaluated with (their latest runs), else a quarter's ratings would be
+    counted twice (monthly, then again at the quarter's end) or never."""
+    wanted = {"peripheral": policy.peripheral.cadence, "raci": policy.raci.cadence}
+    problems: dict[tuple[str, str], list[str]] = {}
+    for month in quarter_months(period):
+        if month >= period:
+            break
+        run = latest_run(session, month)
+        if run is None:
+            continue
+        for section, earlier in cadences(run.policy_json).items():
+            if earlier != wanted[section]:
+                problems.setdefault((section, earlier), []).append(month)
+    if problems:
+        sep = "、" if lang == "zh" else ", "
+        raise RunRefused([refusal(lang, "cadence", period=period, setting=f"{section}.cadence",
+                                  cadence=wanted[section], months=sep.join(months),
+                                  earlier=earlier)
+                          for (section, earlier), months in problems.items()])
+
+
+def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=None,
+             workers: int | None = None):
     """The engine part of an evaluation (runs in the forked child): no database here.
-    ("refused", problems) or ("ok", result, hashes, new decisions as dicts, in_force, started)."""
+    ("refused", problems) or ("ok", result, hashes, new decisions as dicts, in_force, started).
+    `workers`: the evaluation's feed workers (default: evaluator.evaluate.default_workers()).
+    What-if (evaluator/whatif.py) computes its alternative with this same function."""
     rows, stored = inputs.rows, inputs.stored
     ledger_reviews = [DecisionRow(r["review_id"], r["decision"], r["reviewer_id"],
                                   r.get("comment"), "Reviews", r["row"])
@@ -379,10 +461,12 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     started = utcnow()              # also the clock of the items' deadlines (SPEC §11.4)
     candidates = {rid: d["decision"] for rid, d in stored.items()}
     candidates.update((d.review_id, d.decision) for d in ledger_reviews)
+    history = inputs.history or {}
     result = evaluate_ledger(rows, policy, period, candidates, progress=progress,
+                             history=history, workers=workers,
                              standing=inputs.standing, clock=started)
     items = {e["review_id"]: e for e in result.exceptions}
-    index = row_index(rows)
+    index = row_index(with_months(rows, history))
     hashes = {rid: source_hash(index, e["sources"]) for rid, e in items.items()}
     problems = validate_decisions(ledger_reviews, items, lang)
     if problems:
@@ -405,6 +489,7 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     # means a decision lapsed and the statuses and scores must be computed without it.
     if in_force != {rid: dec for rid, dec in candidates.items() if rid in items}:
         result = evaluate_ledger(rows, policy, period, in_force, progress=progress,
+                                 history=history, workers=workers,
                                  standing=inputs.standing, clock=started)
         # notices can follow decisions (PERIPHERAL_NO_RATINGS when every rating of a department
         # is held or overturned): hash what this run produced
@@ -624,6 +709,41 @@ def load_run(session: Session, run: Run) -> dict:
     applied, current = run_decisions(session, run, exceptions)
     return {"run": run.model_dump(), "adjustments": adjustments, "exceptions": exceptions,
             "firings": firings, "decisions": applied, "current_decisions": current}
+
+
+def iter_firings(session: Session, run_id: int, batch: int = 5000) -> Iterator[dict]:
+    """The run's firings in seq order, each as load_run gives it (sources and outcome parsed;
+    firings with the same common outcome share one outcome dict: read it, do not change it),
+    read `batch` rows at a time — a server-side cursor on PostgreSQL, sqlite3 stepping through
+    its own cursor on SQLite — so a caller that takes them one by one holds one batch, never
+    the millions of a big month. The session's transaction must stay open while it is read."""
+    table = Firing.__table__
+    q = sa.select(table).where(table.c.run_id == run_id).order_by(table.c.seq)
+    result = session.connection().execution_options(yield_per=batch).execute(q)
+    keys = tuple(result.keys())
+    outcome = OutcomeCodec().value
+    for part in result.partitions():
+        for r in part:
+            f = dict(zip(keys, r))
+            f["sources"] = parse_sources(f["sources"])
+            f["outcome"] = outcome(f["outcome"])
+            yield f
+
+
+def iter_ledger_rows(session: Session, import_id: int, sheet: str, batch: int = 5000
+                     ) -> Iterator[dict]:
+    """One sheet's typed rows of an import in Excel-row order, each with its "row" number — what
+    evaluator.store.load_rows gives for that sheet — read `batch` rows at a time (as
+    iter_firings)."""
+    table = ROW_TABLES[sheet]
+    names = [c.name for c in SHEET_BY_NAME[sheet].columns]
+    q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
+        table.c.import_id == import_id).order_by(table.c.row)
+    keys = ("row", *names)
+    result = session.connection().execution_options(yield_per=batch).execute(q)
+    for part in result.partitions():
+        for r in part:
+            yield dict(zip(keys, r))
 
 
 def _attach_says(firings: list[dict], adjustments: list[dict], exceptions: list[dict]) -> None:

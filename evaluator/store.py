@@ -115,11 +115,14 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress,
     return imp
 
 
-def load_rows(session: Session, import_id: int) -> dict[str, list[dict]]:
-    """The typed rows of one import, per canonical sheet, in Excel-row order."""
+def load_rows(session: Session, import_id: int, sheets=None) -> dict[str, list[dict]]:
+    """The typed rows of one import, per canonical sheet, in Excel-row order (only `sheets`,
+    canonical names, when given)."""
     out: dict[str, list[dict]] = {}
     conn = session.connection()
     for sheet in SHEETS:
+        if sheets is not None and sheet.name not in sheets:
+            continue
         table = ROW_TABLES[sheet.name]
         names = [c.name for c in sheet.columns]
         q = sa.select(table.c.row, *(table.c[n] for n in names)).where(

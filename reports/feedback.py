@@ -1,7 +1,7 @@
 """feedback/<dept_id>.xlsx (SPEC §11.3): what its internal customers said, for every department
 that received internal (周边评价) or RACI (责任矩阵评分) ratings — the article's 显性化:
 
-    「周边绩效的意义在于让中后台的服务质量显性化、有据可查」
+    原文「周边绩效机制的价值在于把中后台的协同服务质量显性化,让“谁真正支持了一线业务”有据可查。」
     The point of peripheral ratings is that the rated department *sees* its service quality.
 
 One workbook per rated department (a department with at least one rating that was not
@@ -23,7 +23,10 @@ department, and HR fixes it in the ledger):
 
 Which ratings counted is read from the run, never recomputed: the sources of the department's
 `peripheral.blend` and `raci.blend` adjustments are exactly the ratings the blend averaged; held
-and overturned come from the statuses of the rating's reviews. `build()` is pure (plain dicts of a
+and overturned come from the statuses of the rating's reviews. Rated quarterly (SPEC §11.5), the
+quarter's last month lists the quarter's ratings (the rows of the earlier months the report is
+given under `Sheet@YYYY-MM`, oldest first), and its earlier months say that their ratings count
+at the quarter's end. `build()` is pure (plain dicts of a
 stored run, as reports take them) and is also what `summary` reads month by month.
 """
 from __future__ import annotations
@@ -42,6 +45,8 @@ from reports.reviews import safe_file_stem
 from reports.workbook import (NUMBER_FORMAT, BulkWriter, fit_columns, header, item_sheet,
                               landscape, put_text)
 from rules.company import norm_dimension
+from rules.months import is_quarter_end, quarter_end, quarter_months
+from rules.sources import base as base_sheet, split as split_sheet
 from rules.sentences import explanation
 
 RATING_SHEETS = ("InternalRatings", "RaciRatings")
@@ -82,6 +87,9 @@ WORDS: dict[str, tuple[str, str]] = {           # key: (zh, en)
                         "front office: peripheral and RACI ratings do not apply"),
     "fb_no_raci": ("没有计入的责任矩阵评分，本期无责任矩阵调整",
                    "no counted RACI rating: no RACI points this period"),
+    # SPEC §11.5: a month of a quarter rated quarterly, before its last month
+    "fb_carried": ("按季度评价：本月评价结转至 {end} 一并计算，本月无调整",
+                   "rated quarterly: this month's ratings count in {end}, no points this month"),
     "fb_metrics": ("客观数据", "service metrics"),
     "fb_raters_shown": ("评价人", "raters"),
     "fb_raters_dept": ("仅列出评价人所在部门（政策项 feedback.show_raters 未开启）",
@@ -231,7 +239,7 @@ def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedb
         if not e["sources"]:
             continue
         first = tuple(e["sources"][0])
-        if first[0] not in RATING_SHEETS:
+        if base_sheet(first[0]) not in RATING_SHEETS:
             continue
         if e["type"] == "rejection":
             rejected.add(first)
@@ -244,7 +252,7 @@ def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedb
         for sheet, rule in BLEND.items():
             if a["rule"] == rule and a["subject_type"] == "department":
                 if known is None:
-                    counted.update(tuple(s) for s in a["sources"] if s[0] == sheet)
+                    counted.update(tuple(s) for s in a["sources"] if base_sheet(s[0]) == sheet)
                 blends[(a["subject_id"], sheet)] = Blend(a["points"], a["explanation"],
                                                          a.get("says"))
     metrics: dict[str, list[dict]] = defaultdict(list)
@@ -255,9 +263,9 @@ def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedb
     stats: dict[str, dict[tuple[str, str], DimensionStats]] = defaultdict(dict)
     labels: dict[str, str] = {}                 # dimension as typed -> as matched (a few)
     no_reviews = ()
-    for sheet in RATING_SHEETS:
-        for r in rows.get(sheet, ()):
-            key = (sheet, r["row"])
+    for name, sheet in _rating_sheets(rows, stored):
+        for r in rows.get(name, ()):
+            key = (name, r["row"])
             dept_id = r["ratee_dept_id"]
             grouped = "n" in r
             if (key in rejected and not grouped) or dept_id not in depts:
@@ -295,6 +303,40 @@ def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedb
         fb.dimensions = [by[k] for k in sorted(by, key=lambda k: (RATING_SHEETS.index(k[0]),
                                                                   k[1]))]
     return {k: found[k] for k in sorted(found)}
+
+
+_MECHANISM_OF = {"InternalRatings": "peripheral", "RaciRatings": "raci"}
+
+
+def _rating_sheets(rows: dict, stored: dict) -> list[tuple[str, str]]:
+    """(name in `rows`, rating sheet) of the ratings a run's feedback is about: its own sheets
+    and, at a quarter's last month rated quarterly (SPEC §11.5), the quarter's earlier months'
+    rows, which the report is given under their qualified names (`InternalRatings@2026-10`,
+    rules/sources.py) — the ratings the quarter's blend was computed from. Other months' rows a
+    report may hold (the previous month's, read for LINKAGE_CHANGED or the frequent-proposer
+    window) are not ratings of this run. Per sheet, oldest month first."""
+    period = stored.get("run", {}).get("period") or ""
+    earlier = quarter_months(period)[:2] if period and is_quarter_end(period) else ()
+    policy = _policy(stored)
+    found = []
+    for name in rows:
+        sheet, month = split_sheet(name)
+        if sheet not in RATING_SHEETS:
+            continue
+        if month is not None and (month not in earlier or policy.get(
+                _MECHANISM_OF[sheet], {}).get("cadence", "monthly") != "quarterly"):
+            continue
+        found.append((RATING_SHEETS.index(sheet), month or "9999-99", name, sheet))
+    return [(name, sheet) for _, _, name, sheet in sorted(found)]
+
+
+def carried(stored: dict, period: str, mechanism: str) -> str | None:
+    """The quarter's last month when `mechanism`'s ratings of `period` were carried there (the
+    run's policy rated quarterly and `period` is not the quarter's end), else None."""
+    cadence = _policy(stored).get(mechanism, {}).get("cadence", "monthly")
+    if cadence == "quarterly" and not is_quarter_end(period):
+        return quarter_end(period)
+    return None
 
 
 def _status(counted: bool, statuses) -> str:
@@ -436,8 +478,11 @@ def overview(fb: DeptFeedback, period: str, stored: dict, lang: str,
             (fb.peripheral, "fb_peripheral_points", peripheral_formula, "fb_no_peripheral"),
             (fb.raci, "fb_raci_points", raci_formula, "fb_no_raci")):
         if blend.points is None:
+            end = carried(stored, period, "peripheral" if points_key == "fb_peripheral_points"
+                          else "raci")
             lines.append((word(lang, points_key),
-                          word(lang, "fb_front_office" if front else none_key)))
+                          word(lang, "fb_front_office") if front else
+                          word(lang, "fb_carried", end=end) if end else word(lang, none_key)))
             continue
         lines += [(word(lang, points_key), f"{Decimal(blend.points):+.2f}"),
                   (word(lang, "fb_how"), blend.text(lang) or ""),

@@ -1,7 +1,8 @@
 """The machine-readable outputs of SPEC §8: scores.json, adjustments.json, exceptions.json and
-trace.json. Points are numbers rounded to 2 decimals; `sheet` is the canonical English name.
-An exception carries the decision the run applied to it (SPEC §10.3): {"value", "comment", "by",
-"at"} or null.
+trace.json. Points are numbers rounded to 2 decimals; `sheet` is the canonical English name
+(a source that is a row of another month's import also names its `"period"`: SPEC §11.5–§11.9,
+docs/decisions.md, "Policy over time"). An exception carries the decision the run applied to
+it (SPEC §10.3): {"value", "comment", "by", "at"} or null.
 
 The same bytes whatever the report's language: `explanation` and `message` are the stored
 (English) texts, exactly the chained records, and trace.json's `outcome` is the stored outcome,
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from evaluator.canonical import IndentedJSON
 from rules.finals import finals
+from rules.sources import split as split_sheet
 
 
 def _num(d: Decimal | None):
@@ -28,8 +30,20 @@ def _num(d: Decimal | None):
     return float(d.quantize(Decimal("0.01")))      # 82.41 -> 82.41 (shortest float repr)
 
 
+def source_entries(sources) -> list[dict]:
+    """A stored firing's sources as trace.json writes them (also the library's `firings`)."""
+    return _sources(sources)
+
+
 def _sources(sources):
-    return [{"sheet": s, "row": r} for s, r in sources]
+    """SPEC §8's [{"sheet", "row"}], the sheet canonical; a row of another month's import
+    (rules/sources.py: "Sheet@YYYY-MM") also names its "period"."""
+    return [{"sheet": s, "row": r} if "@" not in s else _other_month(s, r) for s, r in sources]
+
+
+def _other_month(name: str, row) -> dict:
+    sheet, period = split_sheet(name)
+    return {"sheet": sheet, "row": row, "period": period}
 
 
 def _adjustment(a: dict) -> dict:
@@ -141,7 +155,7 @@ def write_trace(firings: list[dict], f, chunk: int = 2000, encoder: IndentedJSON
             sheet, row = s
             head = sheets.get(sheet) if type(sheet) is str else None
             if head is None:
-                if type(sheet) is not str:
+                if type(sheet) is not str or "@" in sheet:      # another month's: the long way
                     src = None
                     break
                 head = sheets[sheet] = f'\n   {{\n    "sheet": {string(sheet)},\n    "row": '

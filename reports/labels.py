@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from importers.schema import ENUM_ZH, SHEET_BY_NAME, SHEETS
 from rules.exceptions import MECHANISMS  # noqa: F401  (re-exported: reports' order of mechanisms)
+from rules.sources import base as base_sheet, split as split_sheet
 
 LANGS = ("zh", "en")
 
@@ -78,6 +79,9 @@ _WORDS: dict[str, tuple[str, str]] = {           # key: (zh, en)
     "chain_status": ("审计链校验", "audit chain"),
     "chain_head": ("审计链最新哈希", "latest chain hash"),
     "chain_ok": ("通过：{n} 条记录，未发现篡改", "verified: {n} records, no change found"),
+    "chain_ok_since": ("通过：截至第 {seq} 条已于 {at} 完整校验，其后增量校验 {n} 条后续记录及本次运行所用台账的每一行，未发现篡改",
+                       "verified: full up to link {seq} at {at}, incremental since: {n} later record(s) "
+                       "and every row of the run's ledger, no change found"),
     "chain_bad": ("失败：{problem}", "FAILED: {problem}"),
     "chain_unchecked": ("未校验", "not checked"),
     "counts": ("数量", "counts"),
@@ -224,10 +228,14 @@ def label(lang: str, key: str, **kw) -> str:
 
 
 def sheet_name(lang: str, sheet: str) -> str:
-    """A ledger sheet's name as the ledger in `lang` spells it (its own name, SPEC §7)."""
+    """A ledger sheet's name as the ledger in `lang` spells it (its own name, SPEC §7); a sheet
+    of another month's import (rules/sources.py) keeps its month: `周边评价@2026-01`."""
     s = SHEET_BY_NAME.get(sheet)
     if s is None:
-        return sheet
+        own, month = split_sheet(sheet)
+        if month is None or own not in SHEET_BY_NAME:
+            return sheet
+        return f"{sheet_name(lang, own)}@{month}"
     return s.zh if lang == "zh" else s.name
 
 
@@ -289,7 +297,7 @@ def _cited_columns(lang: str, sheet: str) -> tuple:
     if plan is None:
         plan = tuple((c.name, f"{c.zh if lang == 'zh' else c.name}=", c.enum,
                       ENUM_ZH.get(c.enum, {}) if c.enum and lang == "zh" else None)
-                     for c in SHEET_BY_NAME[sheet].columns)
+                     for c in SHEET_BY_NAME[base_sheet(sheet)].columns)
         _CITED_COLUMNS[(lang, sheet)] = plan
     return plan
 
@@ -297,7 +305,8 @@ def _cited_columns(lang: str, sheet: str) -> tuple:
 SHEET_ORDER = {s.name: i for i, s in enumerate(SHEETS)}
 
 
-# The mechanism of a review item by the sheet of its first source (a deadline firing cites them).
+# The mechanism of a review item by the sheet of its first source (a deadline firing cites them;
+# another month's row, Sheet@YYYY-MM, by its sheet).
 _ITEM_MECHANISM = {"Behaviours": "behaviour", "Interlocks": "interlock",
                    "InternalRatings": "peripheral", "RaciRatings": "raci"}
 
@@ -308,8 +317,10 @@ def firing_mechanism(rule: str, sources) -> str:
     head = rule.split(".")[0].lower()
     if head in ("linkage", "peripheral", "raci", "interlock", "behaviour"):
         return head
+    if rule.startswith("LINKAGE_"):
+        return "linkage"
     if head == "review" and sources:    # review.escalate/.stays (rules/deadlines.py): the item's
-        return _ITEM_MECHANISM.get(sources[0][0], "peripheral")
+        return _ITEM_MECHANISM.get(base_sheet(sources[0][0]), "peripheral")
     if rule.startswith("BEH_"):
         return "behaviour"
     if rule.startswith("INTERLOCK_"):
@@ -319,6 +330,6 @@ def firing_mechanism(rule: str, sources) -> str:
     if rule == "RACI_REVERSE":
         return "raci"
     # rating.* and RATING_*: the sheet decides
-    if sources and sources[0][0] == "RaciRatings":
+    if sources and base_sheet(sources[0][0]) == "RaciRatings":
         return "raci"
     return "peripheral"

@@ -79,6 +79,7 @@ from reports.workbook import (SheetFill, Skeleton, cell_look, clean_text, clip, 
                               dropdowns_xml, header, header_footer_xml, landscape, styled_rows)
 from rules.books import describe
 from rules.exceptions import HR, KIND_BY_NAME
+from rules.sources import base as base_sheet
 from rules.sentences import message
 
 EDITABLE_FILL = PatternFill("solid", start_color="FFF2CC", end_color="FFF2CC")
@@ -317,9 +318,10 @@ class CitedWithNames:
         spellings of that enum or None, the names of the ids it holds or None)."""
         plan = self.plans.get(sheet)
         if plan is None:
-            own = _OWN_ID.get(sheet)
+            of = base_sheet(sheet)          # another month's row (Sheet@YYYY-MM): its sheet's
+            own = _OWN_ID.get(of)
             n, zh = self.names, self.sheet_lang == "zh"
-            columns = SHEET_BY_NAME[sheet].columns if sheet in SHEET_BY_NAME else ()
+            columns = SHEET_BY_NAME[of].columns if of in SHEET_BY_NAME else ()
             plan = self.plans[sheet] = (sheet_name(self.sheet_lang, sheet), tuple(
                 (c.name, f"{c.zh if zh else c.name}=", c.enum,
                  ENUM_ZH.get(c.enum, {}) if c.enum and zh else None,

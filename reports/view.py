@@ -54,9 +54,14 @@ def _time(v):
 
 
 def chain_text(lang: str, chain: dict | None) -> str:
-    """The audit chain's status in words. chain: {"ok", "checked", "problem", ...} or None."""
+    """The audit chain's status in words. chain: {"ok", "checked", "problem", ...} or None;
+    "since_seq" and "since_at" when the verification was incremental (SPEC §10.8): a full
+    verify passed up to that link at that time, and the links after it were checked now."""
     if not chain:
         return label(lang, "chain_unchecked")
+    if chain["ok"] and chain.get("since_seq"):
+        return label(lang, "chain_ok_since", seq=chain["since_seq"], n=chain["checked"],
+                     at=_time(chain.get("since_at")))
     if chain["ok"]:
         return label(lang, "chain_ok", n=chain["checked"])
     return label(lang, "chain_bad", problem=chain["problem"])

@@ -10,10 +10,14 @@ Where each reason comes from (the run's own record of what the rules did):
 |---|---|---|
 | linkage | no Linkage rows | no `linkage.blend` firing for the department |
 | peripheral / raci | front office | `peripheral.front_office` / `raci.front_office` |
+| peripheral / raci | carried to the quarter's end (quarterly cadence, SPEC §11.5) | `peripheral.carried` / `raci.carried` |
 | peripheral / raci | no counted rating | `PERIPHERAL_NO_RATINGS` / `raci.no_ratings`, with the department's `rating.hold` firings (held for review, or overturned) and rejected rating rows |
 | interlock | not a party | no interlock firing names the department |
 | interlock | invalid metric | `INTERLOCK_WEIGHTS` / `_PARTIES` / `_ASYMMETRIC` on a metric whose party rows name the department |
 | interlock | missed, not severely | an `INTERLOCK_MISSED` review without an `interlock.penalty` |
+
+A rating of an earlier month of the quarter (`InternalRatings@2026-10`, rules/sources.py) held
+or rejected at the quarter's end counts with its sheet's.
 
 A mechanism that did apply can still have ratings held out of its average; that is reported too
 (`applied` True), so a reader sees why the number is what it is. `applied` always answers for
@@ -35,6 +39,7 @@ from reports.view import RowIndex
 from rules.books import describe
 from rules.finals import DEPT_MECHANISMS
 from rules.exceptions import KIND_BY_NAME
+from rules.sources import base as base_sheet
 
 _INVALID = ("INTERLOCK_WEIGHTS", "INTERLOCK_PARTIES", "INTERLOCK_ASYMMETRIC")
 _RATING_SHEET = {"peripheral": "InternalRatings", "raci": "RaciRatings"}
@@ -56,6 +61,9 @@ _TEXT: dict[str, Text] = {  # code -> the sentence; {mech} is the mechanism's na
     "no_linkage_rows": Text(zh="{mech}未计入：该部门没有关联矩阵行",
                             en="{mech} not applied: the department has no Linkage rows"),
     "front_office": Text(zh="{mech}不适用：前台部门", en="{mech} not applicable: front office"),
+    "carried": Text(zh="{mech}本月不计算：按季度评价，本月评分结转至季末月",
+                    en="{mech} not computed this month: rated quarterly, this month's ratings "
+                       "are carried to the quarter's last month"),
     "no_counted": Text(zh="{mech}未计入：{detail}", en="{mech} not applied: {detail}"),
     "held_some": Text(zh="{mech}已计入，{detail}，未计入均值",
                       en="{mech} applied, leaving out {detail}"),
@@ -128,15 +136,15 @@ def department_reasons(rows: dict[str, list[dict]], stored: dict) -> dict[str, l
     # Ratings held out of the averages, per (dept, sheet): pending vs overturned, from the
     # reviews on the held row; rejected rating rows, from the rejections.
     status_of_row: dict[tuple[str, int], set[str]] = defaultdict(set)
-    rejected_rows: dict[tuple[str, str], set[int]] = defaultdict(set)
+    rejected_rows: dict[tuple[str, str], set[tuple[str, int]]] = defaultdict(set)
     missed: dict[str, dict[str, str]] = defaultdict(dict)     # dept -> metric -> status
     invalid: dict[str, list[str]] = defaultdict(list)          # metric -> kinds
     for e in stored["exceptions"]:
         sheet, row = e["sources"][0]
         if e["type"] == "review":
             status_of_row[(sheet, row)].add(e["status"])
-        elif sheet in ("InternalRatings", "RaciRatings"):
-            rejected_rows[(e["subject_id"], sheet)].add(row)
+        elif base_sheet(sheet) in ("InternalRatings", "RaciRatings"):
+            rejected_rows[(e["subject_id"], base_sheet(sheet))].add((sheet, row))
         if e["kind"] in _INVALID:
             invalid[e["subject_id"]].append(e["kind"])
         if e["kind"] == "INTERLOCK_MISSED":
@@ -151,7 +159,7 @@ def department_reasons(rows: dict[str, list[dict]], stored: dict) -> dict[str, l
         if rule == "rating.hold":
             src = f["sources"][0]
             why = "overturned" if "overturned" in status_of_row.get(tuple(src), ()) else "pending"
-            held[(f["subject_id"], src[0])].append(why)
+            held[(f["subject_id"], base_sheet(src[0]))].append(why)
         elif rule in ("interlock.reward", "interlock.penalty"):
             metric = _metric_of(index, f["sources"])
             if metric is not None:
@@ -183,6 +191,8 @@ def department_reasons(rows: dict[str, list[dict]], stored: dict) -> dict[str, l
                     reasons.append(Reason(dept, mech, True, "held_some", counts))
             elif by_rule_subject.get((f"{mech}.front_office", dept)):
                 reasons.append(Reason(dept, mech, False, "front_office"))
+            elif by_rule_subject.get((f"{mech}.carried", dept)):
+                reasons.append(Reason(dept, mech, False, "carried"))
             elif by_rule_subject.get((none_rule, dept)):
                 reasons.append(Reason(dept, mech, False, "no_counted", counts))
             else:

@@ -14,8 +14,11 @@ The rules, in the order they chain:
    which none of them fired fires `behaviour.accept`, the book's fallback rule: accepted means
    "no rejection fired" by construction, so a new check needs no edit of the accept rule.
 2. Accepted positive rows are grouped by (proposer, employee): `BEH_FREQUENT_PROPOSER` fires when
-   one proposer gave one employee `frequent_proposer` or more of them (「人情分」 risk); the
-   proposer's manager reviews it. Overturned, those rows are removed from the sum.
+   one proposer gave one employee `frequent_proposer` or more of them (「避免成为“人情分”」);
+   the proposer's manager reviews it. Overturned, the period's rows are removed from the sum.
+   With `frequent_window_months` = N > 1 (SPEC §11.9) a pair with a row in the period also
+   counts its rows of the N − 1 months before that were accepted in their own month (screened
+   here again against that month's dates and master data, cited as `Behaviours@YYYY-MM`).
 3. Each accepted row that was not removed fires `behaviour.credit` (+/− its points); a removed row
    fires `behaviour.withdrawn`, so the trace says why its points are missing.
 4. Per employee, T = the sum of the rounded credits: `behaviour.cap` brings T back to ±cap when it
@@ -34,7 +37,9 @@ from engine import RuleBook, m
 from rules.assignees import behaviour_review_assignee
 from rules.company import is_blank
 from rules.kinds import Kinds
+from rules.months import months_before
 from rules.outcomes import exact, flag, fmt, note, points, round_half_up
+from rules.sources import qualify
 from rules.wording import Wording
 
 if TYPE_CHECKING:       # the context imports the kinds' catalog, which imports this book
@@ -54,6 +59,12 @@ FREQUENT_SAYS = WORDS.template(
     "behaviour.frequent_proposer",
     zh="{proposer} 本期为 {employee} 提议加分 {n} 条",
     en="{proposer} proposed {n} bonus rows for {employee}")
+# with [behaviour] frequent_window_months > 1 (SPEC §11.9): the rows of the months counted
+FREQUENT_WINDOW_SAYS = WORDS.template(
+    "behaviour.frequent_proposer.window",
+    zh="{proposer} 在 {first} 至 {last} 期间为 {employee} 提议加分 {n} 条（本期 {here} 条）",
+    en="{proposer} proposed {n} bonus rows for {employee} from {first} to {last} ({here} this "
+       "period)")
 CREDIT_SAYS = WORDS.template(
     "behaviour.credit",
     zh="{code} {points} 分，提议人 {proposer}",
@@ -197,35 +208,8 @@ def run(ev, ctx: Context) -> None:
     accepted: list[dict] = []
     rows = ctx.sheet(SHEET)
 
-    def row_facts():
-        for r in rows:
-            emp, prop, proj = r["employee_id"], r["proposer_id"], r.get("project_id")
-            employee_known, proposer_known = emp in company.employees, prop in company.employees
-            project_known = is_blank(proj) or proj in company.projects
-            entry = bp.lookup(r["behaviour_code"])
-            # A check that needs an unknown reference is skipped (SPEC §5): authority is known only
-            # when both people are known, and either the proposer is above the employee or the
-            # row's project (if any) is known so its lead can be compared.
-            above = employee_known and proposer_known and company.is_above(prop, emp)
-            leads = (not is_blank(proj) and proj in company.projects
-                     and company.projects[proj]["lead_id"] == prop)
-            authority_known = employee_known and proposer_known and (above or is_blank(proj) or
-                                                                     proj in company.projects)
-            fact = {
-                "t": "beh", "employee_id": emp, "proposer_id": prop,
-                "employee_known": employee_known, "proposer_known": proposer_known,
-                "project_known": project_known,
-                "month": f"{r['date'].year:04d}-{r['date'].month:02d}", "period": ctx.period,
-                "code_known": entry is not None,
-                "points": r["points"],
-                "min_points": entry.min if entry else 0, "max_points": entry.max if entry else 0,
-                "evidence_blank": is_blank(r.get("evidence")),
-                "authority_known": authority_known, "proposer_above": above,
-                "proposer_leads_project": leads,
-            }
-            yield fact, (SHEET, r["row"])
-
-    for r, firings in zip(rows, ctx.feed_many(ev, BOOK.name, row_facts())):
+    for r, firings in zip(rows, ctx.feed_many(ev, BOOK.name,
+                                              _row_facts(rows, SHEET, ctx.period, company, bp))):
         src: Source = (SHEET, r["row"])
         emp = r["employee_id"]
         entry = bp.lookup(r["behaviour_code"])
@@ -239,24 +223,33 @@ def run(ev, ctx: Context) -> None:
             if firing.rule_id == "behaviour.accept":
                 accepted.append(dict(r, code=entry.code))
 
-    # 2. frequent proposers
+    # 2. frequent proposers, over the period and the window's earlier months (SPEC §11.9)
     positive: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in accepted:
         if r["points"] > 0:
             positive[(r["proposer_id"], r["employee_id"])].append(r)
+    earlier = _earlier_positive(ev, ctx, positive)
+    months = months_before(ctx.period, bp.frequent_window_months - 1)
     removed: set[str] = set()
     for (prop, emp), rows in sorted(positive.items()):
-        sources = [(SHEET, x["row"]) for x in rows]
-        fact = {"t": "beh_pair", "proposer_id": prop, "employee_id": emp, "count": len(rows),
+        before = earlier.get((prop, emp), [])
+        sources = [(SHEET, x["row"]) for x in rows] + before
+        count = len(rows) + len(before)
+        fact = {"t": "beh_pair", "proposer_id": prop, "employee_id": emp, "count": count,
                 "threshold": bp.frequent_proposer}
         for firing in ctx.feed(ev, BOOK.name, fact, ("beh_pair", prop, emp)):
             entry_ = ctx.record(firing, emp, sources)
             if firing.outcomes:
                 assignee = behaviour_review_assignee(company.employees, prop, emp)
+                if months:
+                    said = FREQUENT_WINDOW_SAYS(proposer=prop, n=str(count), employee=emp,
+                                                first=months[0], last=ctx.period,
+                                                here=str(len(rows)))
+                else:
+                    said = FREQUENT_SAYS(proposer=prop, n=str(count), employee=emp)
                 exc = ctx.exception(entry_, "BEH_FREQUENT_PROPOSER", MECHANISM, emp, (prop, emp),
-                                    sources, assignee,
-                                    FREQUENT_SAYS(proposer=prop, n=str(len(rows)), employee=emp))
-                if exc["status"] == "overturned":
+                                    sources, assignee, said)
+                if exc["status"] == "overturned":           # this period's rows, not earlier
                     removed.update(x["event_id"] for x in rows)
 
     # 3. credits, 4. cap
@@ -289,3 +282,68 @@ def run(ev, ctx: Context) -> None:
             entry_ = ctx.record(firing, emp, applied)
             for o in firing.outcomes:
                 ctx.adjust(entry_, "employee", emp, MECHANISM, o, applied, after_credits=True)
+
+
+def _row_facts(rows: list[dict], name: str, period: str, company, bp):
+    """The screening fact of each Behaviours row of `period` (the evaluated month, or an earlier
+    month of the frequent-proposer window), with its key: (`name`, Excel row)."""
+    for r in rows:
+        emp, prop, proj = r["employee_id"], r["proposer_id"], r.get("project_id")
+        employee_known, proposer_known = emp in company.employees, prop in company.employees
+        project_known = is_blank(proj) or proj in company.projects
+        entry = bp.lookup(r["behaviour_code"])
+        # A check that needs an unknown reference is skipped (SPEC §5): authority is known only
+        # when both people are known, and either the proposer is above the employee or the
+        # row's project (if any) is known so its lead can be compared.
+        above = employee_known and proposer_known and company.is_above(prop, emp)
+        leads = (not is_blank(proj) and proj in company.projects
+                 and company.projects[proj]["lead_id"] == prop)
+        authority_known = employee_known and proposer_known and (above or is_blank(proj) or
+                                                                 proj in company.projects)
+        fact = {
+            "t": "beh", "employee_id": emp, "proposer_id": prop,
+            "employee_known": employee_known, "proposer_known": proposer_known,
+            "project_known": project_known,
+            "month": f"{r['date'].year:04d}-{r['date'].month:02d}", "period": period,
+            "code_known": entry is not None,
+            "points": r["points"],
+            "min_points": entry.min if entry else 0, "max_points": entry.max if entry else 0,
+            "evidence_blank": is_blank(r.get("evidence")),
+            "authority_known": authority_known, "proposer_above": above,
+            "proposer_leads_project": leads,
+        }
+        yield fact, (name, r["row"])
+
+
+def _earlier_positive(ev, ctx: Context, positive: dict[tuple[str, str], list[dict]]
+                      ) -> dict[tuple[str, str], list[Source]]:
+    """The frequent-proposer window's earlier months (SPEC §11.9): for each (proposer,
+    employee) pair with a positive accepted row this period, the sources of that pair's
+    positive rows accepted in each of the N − 1 months before, oldest month first, each month's
+    in row order.
+
+    An earlier month's row counts when it passes the same checks as it did in its own month —
+    its own month's date and master data (Employees, Projects), this policy's catalog — so each
+    is screened again here (the firings are in this run's trace, under its month's sheet); its
+    rejections were that month's exceptions and are not raised again. Decisions of earlier
+    months remove nothing here: an overturned review there took those points out of that
+    month's sum, and the rows still show whom the proposer favoured."""
+    out: dict[tuple[str, str], list[Source]] = {}
+    bp = ctx.policy.behaviour
+    if bp.frequent_window_months <= 1 or not positive:
+        return out
+    for month in months_before(ctx.period, bp.frequent_window_months - 1):
+        rows = [r for r in ctx.month_sheet(month, SHEET)
+                if r["points"] > 0 and (r["proposer_id"], r["employee_id"]) in positive]
+        if not rows:
+            continue
+        name = qualify(SHEET, month)
+        company = ctx.company_of(month)
+        facts = _row_facts(rows, name, month, company, bp)
+        for r, firings in zip(rows, ctx.feed_many(ev, BOOK.name, facts)):
+            src = (name, r["row"])
+            for firing in firings:
+                ctx.record(firing, r["employee_id"], [src])
+                if firing.rule_id == "behaviour.accept":
+                    out.setdefault((r["proposer_id"], r["employee_id"]), []).append(src)
+    return out

@@ -18,7 +18,9 @@ Per department d with base S_d:
 A middle/back department with no counted internal rating gets the notice PERIPHERAL_NO_RATINGS
 instead; with no counted RACI rating it simply gets no RACI blend (`raci.no_ratings` says so).
 Front-office departments are outside both (`*.front_office` says so, so that the trace explains
-every absence).
+every absence). Under the quarterly cadence (SPEC §11.5) the blend of a quarter's last month
+averages the ratings counted over the quarter, and in the two months before it
+`peripheral.carried` / `raci.carried` take the place of the blend and of the notice.
 
 Example (SPEC §9): IT, S = 70, ratings 4 and 4 counted → R = 80, ticket_sla 0.9 → O = 90,
 P = 85 → peripheral 0.15 × (85 − 70) = 2.25; one RACI rating 3 → Q = 60 → raci −1.50.
@@ -30,6 +32,7 @@ from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
 from engine import RuleBook, m
+from rules import ratings
 from rules.kinds import Kinds
 from rules.outcomes import exact, flag, fmt, note, points
 from rules.wording import Wording
@@ -58,9 +61,11 @@ RACI_SAYS = WORDS.template(
     en="Q={q}; {w} × ({q} − {base})")
 FRONT_OFFICE = WORDS.note(en="not applicable: front office", zh="不适用：前台部门")
 NO_RACI_RATING = WORDS.note(en="no counted RACI rating", zh="没有计入的责任矩阵评分")
+CARRIED = ratings.CARRIED          # the same note as a carried rating's
 
 
-@BOOK.rule("peripheral.blend", (m.t == "periph") & (m.tier != "front") & (m.counted >= 1),
+@BOOK.rule("peripheral.blend",
+           (m.t == "periph") & (m.tier != "front") & (m.carried == False) & (m.counted >= 1),
            zh="周边绩效按权重计入中后台部门得分",
            en="Peripheral score blended into a middle/back department's score")
 def peripheral_blend(d):
@@ -79,7 +84,8 @@ def peripheral_blend(d):
 
 
 @KINDS.rejection("PERIPHERAL_NO_RATINGS",
-                 (m.t == "periph") & (m.tier != "front") & (m.counted == 0),
+                 (m.t == "periph") & (m.tier != "front") & (m.carried == False)
+                 & (m.counted == 0),
                  subject="department", key=("dept_id",), notice=True,
                  zh="中后台部门本期没有计入的周边评价，周边绩效未计算",
                  en="A middle/back department has no counted internal rating: "
@@ -88,13 +94,22 @@ def peripheral_no_ratings(d):
     return [flag("PERIPHERAL_NO_RATINGS")]
 
 
+@BOOK.rule("peripheral.carried", (m.t == "periph") & (m.tier != "front") & (m.carried == True),
+           zh="按季度评价：本月的周边评价转入季末月统一评估，本月不计算周边绩效",
+           en="Quarterly ratings: this month's internal ratings are carried to the quarter's "
+              "last month; no peripheral score this month")
+def peripheral_carried(d):
+    return [note(CARRIED)]
+
+
 @BOOK.rule("peripheral.front_office", (m.t == "periph") & (m.tier == "front"),
            zh="前台部门不参与周边绩效", en="Front office: peripheral rating does not apply")
 def peripheral_front(d):
     return [note(FRONT_OFFICE)]
 
 
-@BOOK.rule("raci.blend", (m.t == "raci") & (m.tier != "front") & (m.counted >= 1),
+@BOOK.rule("raci.blend",
+           (m.t == "raci") & (m.tier != "front") & (m.carried == False) & (m.counted >= 1),
            zh="责任矩阵评分按权重计入中后台部门得分",
            en="RACI score blended into a middle/back department's score")
 def raci_blend(d):
@@ -103,10 +118,19 @@ def raci_blend(d):
     return [points(weight * (q - base), RACI_SAYS(q=fmt(q), w=fmt(weight), base=fmt(base)))]
 
 
-@BOOK.rule("raci.no_ratings", (m.t == "raci") & (m.tier != "front") & (m.counted == 0),
+@BOOK.rule("raci.no_ratings",
+           (m.t == "raci") & (m.tier != "front") & (m.carried == False) & (m.counted == 0),
            zh="没有计入的责任矩阵评分，不调整", en="No counted RACI rating: no RACI adjustment")
 def raci_no_ratings(d):
     return [note(NO_RACI_RATING)]
+
+
+@BOOK.rule("raci.carried", (m.t == "raci") & (m.tier != "front") & (m.carried == True),
+           zh="按季度评价：本月的责任矩阵评分转入季末月统一评估，本月不调整",
+           en="Quarterly ratings: this month's RACI ratings are carried to the quarter's last "
+              "month; no RACI adjustment this month")
+def raci_carried(d):
+    return [note(CARRIED)]
 
 
 @BOOK.rule("raci.front_office", (m.t == "raci") & (m.tier == "front"),
@@ -115,29 +139,33 @@ def raci_front(d):
     return [note(FRONT_OFFICE)]
 
 
-def run(ev, ctx: Context, counted: dict[str, list[dict]]) -> None:
+def run(ev, ctx: Context, counted: dict[str, list[tuple[str, dict]]]) -> None:
+    """`counted`: per rating sheet, (source sheet name, row) of each counted rating
+    (rules.ratings.run)."""
     policy = ctx.policy
     metrics = defaultdict(list)
     for mrow in ctx.sheet("ServiceMetrics"):
         metrics[mrow["dept_id"]].append(mrow)
     internal, raci = defaultdict(list), defaultdict(list)
-    for r in counted["InternalRatings"]:
-        internal[r["ratee_dept_id"]].append(r)
-    for r in counted["RaciRatings"]:
-        raci[r["ratee_dept_id"]].append(r)
+    for pair in counted["InternalRatings"]:             # pair: (source sheet name, row)
+        internal[pair[1]["ratee_dept_id"]].append(pair)
+    for pair in counted["RaciRatings"]:
+        raci[pair[1]["ratee_dept_id"]].append(pair)
+    carry_internal = ratings.carried_over(ctx, "InternalRatings")
+    carry_raci = ratings.carried_over(ctx, "RaciRatings")
     for dept in ctx.sheet("Departments"):
         d = dept["dept_id"]
         dsrc = ("Departments", dept["row"])
         rs, ms = internal.get(d, []), metrics.get(d, [])
         fact = {"t": "periph", "dept_id": d, "tier": dept["tier"], "counted": len(rs),
+                "carried": carry_internal,
                 "metrics": len(ms), "base": str(dept["base_score"]),
-                "score_sum": _sum_text(r["score"] for r in rs),
+                "score_sum": _sum_text(r["score"] for _, r in rs),
                 "metric_sum": _sum_text(x["value"] for x in ms),
                 "scale": str(policy.scale.rating_to_points),
                 "objective_share": str(policy.peripheral.objective_share),
                 "weight": str(policy.peripheral.weight)}
-        sources = [dsrc] + [("InternalRatings", r["row"]) for r in rs] + \
-                  [("ServiceMetrics", x["row"]) for x in ms]
+        sources = [dsrc] + _rating_sources(rs) + [("ServiceMetrics", x["row"]) for x in ms]
         for firing in ctx.feed(ev, BOOK.name, fact, ("periph", d)):
             entry = ctx.record(firing, d, sources if firing.rule_id == "peripheral.blend" else [dsrc])
             for o in firing.outcomes:
@@ -148,14 +176,21 @@ def run(ev, ctx: Context, counted: dict[str, list[dict]]) -> None:
                                   NO_RATINGS_SAYS(dept=d, name=dept["name"]))
         qs = raci.get(d, [])
         fact = {"t": "raci", "dept_id": d, "tier": dept["tier"], "counted": len(qs),
-                "base": str(dept["base_score"]), "score_sum": _sum_text(r["score"] for r in qs),
+                "carried": carry_raci,
+                "base": str(dept["base_score"]), "score_sum": _sum_text(r["score"] for _, r in qs),
                 "scale": str(policy.scale.rating_to_points), "weight": str(policy.raci.weight)}
-        sources = [dsrc] + [("RaciRatings", r["row"]) for r in qs]
+        sources = [dsrc] + _rating_sources(qs)
         for firing in ctx.feed(ev, BOOK.name, fact, ("raci", d)):
             entry = ctx.record(firing, d, sources)
             for o in firing.outcomes:
                 if "points" in o:
                     ctx.adjust(entry, "department", d, "raci", o, sources)
+
+
+def _rating_sources(counted: list[tuple[str, dict]]) -> list[tuple[str, int]]:
+    """The counted ratings' sources in SPEC §5.7's order: an earlier month's before the
+    period's own (a quarter's months in order), each month's in row order."""
+    return [(name, r["row"]) for name, r in counted]
 
 
 def _sum_text(values) -> str:

@@ -17,13 +17,14 @@ from rules.assignees import HR
 from rules.company import Company
 from rules.kinds import MECHANISMS, ExceptionKind
 from rules.policy import Policy
+from rules.sources import base, month_of, qualify
 from rules.wording import Said
 
 MECHANISM_ORDER = {m: i for i, m in enumerate(MECHANISMS)}
 SHEET_ORDER = {s.name: i for i, s in enumerate(SHEETS)}
 STATUS_OF_DECISION = {"confirm": "confirmed", "overturn": "overturned"}
 
-Source = tuple[str, int]
+Source = tuple[str, int]     # (sheet, Excel row); another month's sheet is qualified (rules.sources)
 FEED_BATCH = 65_536      # facts per Evaluation.feed_many call (memory vs fork and merge overhead)
 
 
@@ -84,7 +85,11 @@ class Context:
     trace: list[TraceEntry] = field(default_factory=list)
     fed: int = 0
     progress: object = None      # progress(phase, done, total, unit), e.g. xietong.cli.Progress
+    # other months' active rows the policy reads (rules.months.other_months): period -> sheet
+    # -> rows; a month without an import is absent
+    history: Mapping[str, Mapping[str, list[dict]]] = field(default_factory=dict)
     _sheets: dict = field(default_factory=dict, repr=False)    # sheet -> rows in row order
+    _companies: dict = field(default_factory=dict, repr=False)  # period -> its Company
     _outcomes: SharedOutcomes = field(default_factory=SharedOutcomes, repr=False)
 
     def __post_init__(self):
@@ -100,6 +105,36 @@ class Context:
         if rows is None:
             rows = self._sheets[name] = sorted(self.rows.get(name, []), key=lambda r: r["row"])
         return rows
+
+    def month_sheet(self, period: str, name: str) -> list[dict]:
+        """Another month's rows of a sheet in Excel-row order ([] when that month has no
+        import); their sources name the sheet qualified with the month (rules.sources)."""
+        key = qualify(name, period)
+        rows = self._sheets.get(key)
+        if rows is None:
+            rows = self._sheets[key] = sorted(self.history.get(period, {}).get(name, []),
+                                              key=lambda r: r["row"])
+        return rows
+
+    def has_month(self, period: str) -> bool:
+        """Whether the evaluation holds `period`'s active import (some of its sheets)."""
+        return period in self.history
+
+    def company_of(self, period: str) -> Company:
+        """The master data of another month's import, as the rules see it."""
+        company = self._companies.get(period)
+        if company is None:
+            company = self._companies[period] = Company.from_rows(self.history.get(period, {}))
+        return company
+
+    def _source_key(self, source: Source) -> tuple:
+        """Where a source sorts (SPEC §5.7): by sheet, then month (an earlier month's row
+        before the period's own), then Excel row."""
+        sheet, row = source
+        order = SHEET_ORDER.get(sheet)
+        if order is not None:                   # the period's own row: the usual case
+            return order, self.period, row
+        return SHEET_ORDER[base(sheet)], month_of(sheet, self.period), row
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -142,7 +177,7 @@ class Context:
                "sources": list(sources), "explanation": outcome["explanation"],
                "says": outcome.get("says"), "firing_seq": entry.seq}
         key = (MECHANISM_ORDER[mechanism], subject_id, after_credits,
-               SHEET_ORDER[sources[0][0]], sources[0][1])
+               *self._source_key(sources[0]))
         self.adjustments.append((key, adj))
         return adj
 
@@ -158,8 +193,8 @@ class Context:
                "assignee_id": assignee if info.type == "review" else HR, "status": status,
                "sources": list(sources), "message": message.text, "says": message.says,
                "firing_seq": entry.seq}
-        key = (MECHANISM_ORDER[mechanism], subject_id, SHEET_ORDER[sources[0][0]],
-               sources[0][1], self._kind_order[kind], rid)
+        key = (MECHANISM_ORDER[mechanism], subject_id, *self._source_key(sources[0]),
+               self._kind_order[kind], rid)
         self.exceptions.append((key, exc))
         return exc
 

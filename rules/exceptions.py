@@ -20,15 +20,16 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from rules import behaviour, blends, interlocks, ratings
+from rules import behaviour, blends, interlocks, linkage, ratings
 from rules.assignees import (HR, assignee, behaviour_review_assignee,  # noqa: F401  (re-exported)
                              interlock_review_assignee, rating_review_assignee)
 from rules.kinds import MECHANISMS, REJECTION, REVIEW, ExceptionKind  # noqa: F401  (re-exported)
+from rules.sources import base
 
-# In SPEC order: §5.1 behaviours, §5.2 ratings, §5.4 peripheral, §5.6 interlocks (linkage, §5.3,
-# raises none).
-KINDS: tuple[ExceptionKind, ...] = (*behaviour.KINDS, *ratings.KINDS, *blends.KINDS,
-                                    *interlocks.KINDS)
+# In SPEC order: §5.1 behaviours, §5.2 ratings, §5.3 linkage (LINKAGE_CHANGED, §11.7),
+# §5.4 peripheral, §5.6 interlocks.
+KINDS: tuple[ExceptionKind, ...] = (*behaviour.KINDS, *ratings.KINDS, *linkage.KINDS,
+                                    *blends.KINDS, *interlocks.KINDS)
 KIND_BY_NAME: Mapping[str, ExceptionKind] = {k.kind: k for k in KINDS}
 KIND_ORDER: Mapping[str, int] = {k.kind: i for i, k in enumerate(KINDS)}
 
@@ -46,6 +47,7 @@ def mechanism_for(kind: str, sheet: str | None = None) -> str:
     """The mechanism an exception is listed under (SPEC §5.7 order): a rating kind follows its
     sheet (InternalRatings → peripheral, RaciRatings → raci)."""
     info = kind_info(kind)
+    sheet = None if sheet is None else base(sheet)       # another month's sheet: its own
     if sheet in _SHEET_MECHANISM and len(info.mechanisms) > 1:
         return _SHEET_MECHANISM[sheet]
     return info.mechanism

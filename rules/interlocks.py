@@ -15,11 +15,14 @@ The article (三.4):
    `interlock.valid` admits it.
 2. A department named in more than max_metrics_per_dept metrics (valid or not) gets the notice
    INTERLOCK_TOO_MANY; its valid metrics still apply.
-3. For a valid metric with achievement a (actual/target, or target/actual when lower is better;
-   lower with actual 0 counts as achieved), per party with weight w:
-   `interlock.reward` +bonus × w when a ≥ 1; `interlock.penalty` −penalty × w when
-   a < severe_miss_ratio; `INTERLOCK_MISSED` (the post-mortem, 复盘) for the party's manager
-   whenever a < 1. Its decision records whether the post-mortem was held; no score changes.
+3. For every party (weight w) of a metric with achievement a (actual/target, or target/actual
+   when lower is better; lower with actual 0 counts as achieved, a = ∞):
+   `INTERLOCK_MISSED` (the post-mortem, 复盘) for the party's manager whenever a < 1 — valid
+   metric or not (SPEC §11.8); its decision records whether the post-mortem was held, no score
+   changes. A valid metric also applies `interlock.reward` when a ≥ 1 — bonus × w ×
+   min(a, reward_cap) with `reward_scale = "linear"` (the better, the more), bonus × w with
+   "flat" — and `interlock.penalty` −penalty × w when a < severe_miss_ratio; an invalid
+   metric's party fires `interlock.not_applied` (no points) instead.
 
 The kinds are declared in SPEC §5's order (rules/exceptions.py takes it from here), so
 INTERLOCK_TOO_MANY comes before INTERLOCK_MISSED.
@@ -56,6 +59,15 @@ REWARD_AT_ZERO_SAYS = WORDS.template(
     "interlock.reward.actual_zero",
     zh="{metric} 已达成（实际值为 0，越低越好）：{bonus} × {w}",
     en="{metric} achieved (actual 0, lower is better): {bonus} × {w}")
+# the linear reward (SPEC §11.8): bonus × w × min(a, reward_cap)
+LINEAR_REWARD_SAYS = WORDS.template(
+    "interlock.reward.linear",
+    zh="{metric} 已达成（达成率 {a}）：{bonus} × {w} × {f}（达成率，封顶 {cap}）",
+    en="{metric} achieved (a={a}): {bonus} × {w} × {f} (a, at most {cap})")
+LINEAR_REWARD_AT_ZERO_SAYS = WORDS.template(
+    "interlock.reward.linear.actual_zero",
+    zh="{metric} 已达成（实际值为 0，越低越好，按封顶计）：{bonus} × {w} × {cap}",
+    en="{metric} achieved (actual 0, lower is better: at the cap): {bonus} × {w} × {cap}")
 PENALTY_SAYS = WORDS.template(
     "interlock.penalty",
     zh="{metric} 严重未达（达成率 {a}）：−{penalty} × {w}",
@@ -74,6 +86,8 @@ TOO_MANY_SAYS = WORDS.template(
     zh="{dept} 参与了 {n} 个互锁指标（至多 {max} 个）",
     en="{dept} is a party to {n} interlocked metrics (at most {max})")
 VALID = WORDS.note(en="valid", zh="设置有效")
+NOT_APPLIED = WORDS.note(en="the metric is invalid: no points apply",
+                         zh="互锁指标设置无效：不计奖惩分")
 
 
 # -- 1. screening a metric ------------------------------------------------------------------
@@ -134,21 +148,34 @@ def count_ok(d):
 # -- 3. each party of a valid metric --------------------------------------------------------
 
 
-@BOOK.rule("interlock.reward", (m.t == "party") & (m.a >= m.achieved_at),
+@BOOK.rule("interlock.reward", (m.t == "party") & (m.valid == True) & (m.a >= m.achieved_at),
            zh="互锁指标达成，各方按权重分享奖励", en="Achieved: the party shares the bonus by weight")
 def reward(p):
+    """「奖励:达成越好,三方按权重共享;」"""
     bonus, w = exact(p["bonus_exact"]), exact(p["weight_exact"])
-    if not p["a_text"]:                 # lower is better, actual 0
-        said = REWARD_AT_ZERO_SAYS(metric=p["metric_id"], bonus=fmt(bonus), w=fmt(w))
+    if p["scale"] == "flat":
+        if not p["a_text"]:                 # lower is better, actual 0
+            said = REWARD_AT_ZERO_SAYS(metric=p["metric_id"], bonus=fmt(bonus), w=fmt(w))
+        else:
+            said = REWARD_SAYS(metric=p["metric_id"], a=p["a_text"], bonus=fmt(bonus), w=fmt(w))
+        return [points(bonus * w, said)]
+    cap = exact(p["reward_cap"])
+    if not p["a_text"]:                     # lower is better, actual 0: a is infinite
+        factor = cap
+        said = LINEAR_REWARD_AT_ZERO_SAYS(metric=p["metric_id"], bonus=fmt(bonus), w=fmt(w),
+                                          cap=fmt(cap))
     else:
-        said = REWARD_SAYS(metric=p["metric_id"], a=p["a_text"], bonus=fmt(bonus), w=fmt(w))
-    return [points(bonus * w, said)]
+        factor = min(exact(p["a_exact"]), cap)
+        said = LINEAR_REWARD_SAYS(metric=p["metric_id"], a=p["a_text"], bonus=fmt(bonus),
+                                  w=fmt(w), f=fmt(factor), cap=fmt(cap))
+    return [points(bonus * w * factor, said)]
 
 
-@BOOK.rule("interlock.penalty", (m.t == "party") & (m.a < m.severe_at),
+@BOOK.rule("interlock.penalty", (m.t == "party") & (m.valid == True) & (m.a < m.severe_at),
            zh="互锁指标严重未达，各方按权重分摊扣减",
            en="Severely missed: the party shares the penalty by weight")
 def penalty(p):
+    """「约束:严重未达标时,三方绩效均有一定扣减。」"""
     pen, w = exact(p["penalty_exact"]), exact(p["weight_exact"])
     return [points(-pen * w, PENALTY_SAYS(metric=p["metric_id"], a=p["a_text"], penalty=fmt(pen),
                                           w=fmt(w)))]
@@ -159,8 +186,16 @@ def penalty(p):
               zh="互锁指标未达成，各方须参与复盘",
               en="The interlocked metric was missed: every party holds a post-mortem")
 def missed(p):
-    """「指标未达成:三方都必须参与复盘和改进,而不是只有销售部挨批。」"""
+    """「指标未达成:三方都必须参与复盘和改进,而不是只有销售部挨批。」 — every party of every missed
+    metric, an invalid one's too (SPEC §11.8)."""
     return [flag("INTERLOCK_MISSED")]
+
+
+@BOOK.rule("interlock.not_applied", (m.t == "party") & (m.valid == False),
+           zh="互锁指标设置无效，该方不计奖惩分",
+           en="The metric is invalid: no points apply to the party")
+def not_applied(p):
+    return [note(NOT_APPLIED)]
 
 
 def run(ev, ctx: Context) -> None:
@@ -189,8 +224,9 @@ def run(ev, ctx: Context) -> None:
                                   None, INVALID_SAYS(metric=mid, name=metric["name"],
                                                      kind=o["exception"]))
             is_valid = is_valid or firing.rule_id == "interlock.valid"
-        if not is_valid:
-            continue
+        # Every party of every metric is fed: a valid metric's parties share its reward or
+        # penalty, and a missed metric's parties hold the post-mortem whether it is valid or
+        # not (SPEC §11.8); an invalid metric's parties are told why no points apply.
         target, actual = exact(metric["target"]), exact(metric["actual"])
         if (metric.get("direction") or "higher") == "lower":
             a = None if actual == 0 else target / actual
@@ -201,19 +237,21 @@ def run(ev, ctx: Context) -> None:
         for p in ps:
             sources = [msrc, ("InterlockParties", p["row"])]
             d = p["dept_id"]
-            fact = {"t": "party", "metric_id": mid, "dept_id": d,
+            fact = {"t": "party", "metric_id": mid, "dept_id": d, "valid": is_valid,
                     "a": ACHIEVED_WHEN_ZERO if a is None else float(a),
                     "a_text": "" if a is None else fmt(a),      # shown; "": actual 0
+                    "a_exact": "" if a is None else f"{a.numerator}/{a.denominator}",
                     "achieved_at": 1 - TOLERANCE_FLOAT, "severe_at": float(severe) - TOLERANCE_FLOAT,
                     "bonus_exact": str(metric["bonus_points"]),
                     "penalty_exact": str(metric["penalty_points"]),
-                    "weight_exact": str(p["weight"])}
+                    "weight_exact": str(p["weight"]),
+                    "scale": ip.reward_scale, "reward_cap": str(ip.reward_cap)}
             for firing in ctx.feed(ev, BOOK.name, fact, ("InterlockParties", p["row"])):
                 entry = ctx.record(firing, d, sources)
                 for o in firing.outcomes:
                     if "points" in o:
                         ctx.adjust(entry, "department", d, "interlock", o, sources)
-                    else:
+                    elif "exception" in o:
                         assignee = interlock_review_assignee(ctx.company.employees,
                                                              ctx.company.departments, d)
                         ctx.exception(entry, "INTERLOCK_MISSED", "interlock", d, (mid, d), sources,

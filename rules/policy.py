@@ -21,15 +21,21 @@ Checks (`check_policy`, behind `xietong policy check [FILE] [--strict]`):
   share); `peripheral.objective_share` outside [0, 1]; `linkage.coefficient_floor >
   coefficient_cap`; `review.extreme_low ≥ extreme_high`; `review.outlier_min_peers < 1`; an
   unknown `interlock.symmetry`; a behaviour catalog entry that is malformed, has min > max, or has
-  the wrong sign (a bonus code needs 0 < min ≤ max, a penalty code min ≤ max < 0). Beyond SPEC's
-  list, a few values that would make a rule meaningless are errors too: a negative
-  `behaviour.cap`, `scale.rating_to_points` or `review.outlier_deviation`; a
-  `severe_miss_ratio` outside [0, 1]; a count (`frequent_proposer`, `max_metrics_per_dept`) below
-  1; a `review.deadline_days` below 1 (an item would move up at every evaluation); two catalog
+  the wrong sign (a bonus code needs 0 < min ≤ max, a penalty code min ≤ max < 0); a `cadence`
+  other than "monthly" or "quarterly", an `interlock.reward_scale` other than "linear" or "flat"
+  (SPEC §11.5, §11.8). Beyond SPEC's list, a few values that would make a rule meaningless are
+  errors too: a negative `behaviour.cap`, `scale.rating_to_points` or
+  `review.outlier_deviation`; a `severe_miss_ratio` outside [0, 1]; an `interlock.reward_cap`
+  below 1; a `linkage.revision_month` that is not a month (1–12); a count
+  (`frequent_proposer`, `frequent_window_months`, `max_metrics_per_dept`) below 1; a
+  `review.deadline_days` below 1 (an item would move up at every evaluation); two catalog
   codes sharing one Chinese name (a ledger row naming it would be ambiguous).
-* **warnings** flag values outside the source article's bands — e.g. 原文「高度相关部门:公司系数
-  占本部门绩效结果的20%–30%」 — and linkage levels out of order (强 ≥ 中 ≥ 弱). `strict=True`
-  turns every warning into an error.
+* **warnings** flag values outside the source article's bands — e.g. 原文
+  「高度相关部门:公司系数占本部门绩效结果的20%–30%」 — and linkage levels out of order
+  (强 ≥ 中 ≥ 弱). `strict=True` turns every warning into an error. With a period's Linkage rows
+  (`effective_weight_warnings`, behind `policy check --period`), a department whose effective
+  weight for a KPI after `total_cap` falls below the band of its level is warned of too
+  (SPEC §11.10).
 
 Every issue names the key, the value found and the allowed range, in English or Chinese
 (`issue.message("zh")`).
@@ -65,11 +71,13 @@ NUMBER, COUNT, FLAG, TEXT, CATALOG = "number", "count", "flag", "text", "catalog
 SCHEMA: dict[str, dict[str, str]] = {
     "scale": {"rating_to_points": NUMBER},
     "linkage": {"high": NUMBER, "medium": NUMBER, "low": NUMBER, "total_cap": NUMBER,
-                "coefficient_floor": NUMBER, "coefficient_cap": NUMBER},
-    "peripheral": {"weight": NUMBER, "objective_share": NUMBER},
-    "raci": {"weight": NUMBER},
-    "interlock": {"severe_miss_ratio": NUMBER, "max_metrics_per_dept": COUNT, "symmetry": TEXT},
-    "behaviour": {"cap": NUMBER, "frequent_proposer": COUNT, "catalog": CATALOG},
+                "coefficient_floor": NUMBER, "coefficient_cap": NUMBER, "revision_month": COUNT},
+    "peripheral": {"weight": NUMBER, "objective_share": NUMBER, "cadence": TEXT},
+    "raci": {"weight": NUMBER, "cadence": TEXT},
+    "interlock": {"severe_miss_ratio": NUMBER, "max_metrics_per_dept": COUNT, "symmetry": TEXT,
+                  "reward_scale": TEXT, "reward_cap": NUMBER},
+    "behaviour": {"cap": NUMBER, "frequent_proposer": COUNT, "frequent_window_months": COUNT,
+                  "catalog": CATALOG},
     "review": {"extreme_low": NUMBER, "extreme_high": NUMBER, "low_needs_comment": NUMBER,
                "outlier_deviation": NUMBER, "outlier_min_peers": COUNT, "mutual_low": NUMBER,
                "hold_pending": FLAG, "deadline_days": COUNT},
@@ -77,6 +85,8 @@ SCHEMA: dict[str, dict[str, str]] = {
 }
 
 SYMMETRIES = ("equal", "both")
+CADENCES = ("monthly", "quarterly")          # how often ratings are evaluated (SPEC §11.5)
+REWARD_SCALES = ("linear", "flat")           # an achieved interlock's reward (SPEC §11.8)
 LEVELS = ("high", "medium", "low")
 CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -91,28 +101,28 @@ _NON_NEGATIVE = (
 # bounds are text so that messages quote them as the article does ("0.20–0.30").
 BANDS: dict[tuple[str, str], tuple[str, str, Text]] = {
     ("linkage", "high"): ("0.20", "0.30", Text(
-        zh="超出原文“高度相关部门：公司系数占本部门绩效结果的20%–30%”",
+        zh="超出原文「高度相关部门:公司系数占本部门绩效结果的20%–30%」",
         en="outside the article's band for strongly linked departments")),
     ("linkage", "medium"): ("0.10", "0.15", Text(
-        zh="超出原文“中度相关部门：公司系数占10%–15%”",
+        zh="超出原文「中度相关部门:公司系数占10%–15%」",
         en="outside the article's band for medium linkage")),
     ("linkage", "low"): ("0", "0.05", Text(
-        zh="超出原文“低度相关部门：公司系数占0%–5%”",
+        zh="超出原文「低度相关部门:公司系数占0%–5%」",
         en="outside the article's band for weak linkage")),
     ("linkage", "total_cap"): ("0.20", "0.30", Text(
-        zh="超出原文公司系数占部门绩效 20%–30% 的上限区间",
+        zh="超出原文「高度相关部门:公司系数占本部门绩效结果的20%–30%」所定的合计上限区间",
         en="outside the article's 20–30 % ceiling of the company coefficient")),
     ("peripheral", "weight"): ("0.10", "0.20", Text(
-        zh="超出原文“周边绩效在中后台绩效中占比10%–20%”",
+        zh="超出原文「一般建议周边绩效在中后台绩效中占比10%–20%」",
         en="outside the article's band for peripheral performance")),
     ("raci", "weight"): ("0.10", "0.20", Text(
-        zh="超出原文“责任矩阵协同评分可以占绩效的10%–20%”",
+        zh="超出原文「对中后台而言,责任矩阵协同评分可以占绩效的10%–20%」",
         en="outside the article's band for RACI ratings")),
     ("behaviour", "cap"): ("5", "10", Text(
-        zh="超出原文“小权重（如5%–10%）的协同行为加减分模块”",
+        zh="超出原文「增设一个小权重(如5%–10%)的“协同行为加减分”模块」",
         en="outside the article's 5–10 % module weight")),
     ("interlock", "max_metrics_per_dept"): ("2", "3", Text(
-        zh="超出原文“一般挑选2–3个对战略至关重要的指标”",
+        zh="超出原文「一般挑选2–3个对战略至关重要的指标即可」",
         en="outside the article's 2–3 interlocked metrics")),
 }
 
@@ -155,8 +165,9 @@ class PolicyIssue:
     numbers ("< 1", "0.20–0.30").
     """
     code: str           # unreadable | unknown_key | type | negative | weight_sum | range | order
-    #                     | min_count | symmetry | catalog_malformed | catalog_order | catalog_sign
-    #                     | catalog_duplicate | band | band_order
+    #                     | min_count | symmetry | choice | catalog_malformed | catalog_order
+    #                     | catalog_sign | catalog_duplicate | band | band_order
+    #                     | effective_band (policy check --period, SPEC §11.10)
     severity: str       # "error" | "warning"
     key: str            # dotted key, e.g. "linkage.high" or "behaviour.catalog.LEAD"
     value: str          # the value found, as written in TOML
@@ -245,6 +256,7 @@ class LinkagePolicy:
     total_cap: Decimal
     coefficient_floor: Decimal
     coefficient_cap: Decimal
+    revision_month: int         # the month (1–12) the matrix is revised: no LINKAGE_CHANGED then
 
     def weight(self, level: str) -> Decimal:
         """The share for a Linkage row's level code ('high' | 'medium' | 'low')."""
@@ -257,11 +269,21 @@ class LinkagePolicy:
 class PeripheralPolicy:
     weight: Decimal
     objective_share: Decimal
+    cadence: str                # "monthly" | "quarterly": when the ratings are evaluated
+
+    @property
+    def quarterly(self) -> bool:
+        return self.cadence == "quarterly"
 
 
 @dataclass(frozen=True)
 class RaciPolicy:
     weight: Decimal
+    cadence: str                # "monthly" | "quarterly"
+
+    @property
+    def quarterly(self) -> bool:
+        return self.cadence == "quarterly"
 
 
 @dataclass(frozen=True)
@@ -269,12 +291,15 @@ class InterlockPolicy:
     severe_miss_ratio: Decimal
     max_metrics_per_dept: int
     symmetry: str
+    reward_scale: str           # "linear": bonus × w × min(a, reward_cap); "flat": bonus × w
+    reward_cap: Decimal
 
 
 @dataclass(frozen=True)
 class BehaviourPolicy:
     cap: Decimal
     frequent_proposer: int
+    frequent_window_months: int     # BEH_FREQUENT_PROPOSER counts this many months (SPEC §11.9)
     entries: tuple[CatalogEntry, ...]
     catalog: Mapping[str, CatalogEntry] = field(init=False, repr=False, compare=False)
     _by_label: Mapping[str, CatalogEntry] = field(init=False, repr=False, compare=False)
@@ -663,7 +688,8 @@ def _check_values(v: dict[str, dict[str, Any]], errors: list[PolicyIssue]) -> No
                  en="the low extreme is not below the high extreme"))
 
     for section, key in (("review", "outlier_min_peers"), ("behaviour", "frequent_proposer"),
-                         ("interlock", "max_metrics_per_dept"), ("review", "deadline_days")):
+                         ("interlock", "max_metrics_per_dept"),
+                         ("behaviour", "frequent_window_months"), ("review", "deadline_days")):
         value = v[section][key]
         if value is not None and value < 1:
             err("min_count", f"{section}.{key}", show(value), "≥ 1",
@@ -673,6 +699,28 @@ def _check_values(v: dict[str, dict[str, Any]], errors: list[PolicyIssue]) -> No
     if symmetry is not None and symmetry not in SYMMETRIES:
         err("symmetry", "interlock.symmetry", show(symmetry), ", ".join(f'"{s}"' for s in SYMMETRIES),
             Text(zh="未知的奖惩对称规则", en="unknown symmetry rule"))
+
+    for section in ("peripheral", "raci"):
+        cadence = v[section]["cadence"]
+        if cadence is not None and cadence not in CADENCES:
+            err("choice", f"{section}.cadence", show(cadence),
+                ", ".join(f'"{c}"' for c in CADENCES),
+                Text(zh="未知的评价频次", en="unknown cadence"))
+    scale = v["interlock"]["reward_scale"]
+    if scale is not None and scale not in REWARD_SCALES:
+        err("choice", "interlock.reward_scale", show(scale),
+            ", ".join(f'"{c}"' for c in REWARD_SCALES),
+            Text(zh="未知的奖励计算方式", en="unknown reward scale"))
+    reward_cap = v["interlock"]["reward_cap"]
+    if reward_cap is not None and reward_cap < 1:
+        # below 1 an achieved metric would earn less than its bonus, and a barely achieved one
+        # more than a well achieved one
+        err("range", "interlock.reward_cap", show(reward_cap), "≥ 1",
+            Text(zh="奖励封顶系数不得小于 1", en="the reward cap may not be below 1"))
+    month = v["linkage"]["revision_month"]
+    if month is not None and not 1 <= month <= 12:
+        err("range", "linkage.revision_month", show(month), "1–12",
+            Text(zh="应为 1 至 12 月中的一个月", en="not a month (1–12)"))
 
 
 def _check_bands(v: dict[str, dict[str, Any]], errors: list[PolicyIssue]) -> list[PolicyIssue]:
@@ -693,6 +741,57 @@ def _check_bands(v: dict[str, dict[str, Any]], errors: list[PolicyIssue]) -> lis
             "band_order", "warning", "linkage.high/medium/low",
             f"{show(high)}/{show(medium)}/{show(low)}", "high ≥ medium ≥ low",
             Text(zh="关联度权重未按 强 ≥ 中 ≥ 弱 排列", en="linkage levels out of order")))
+    return warnings
+
+
+# The article's words for each linkage level's band, quoted in the effective-weight warnings.
+LEVEL_BAND_QUOTES = {
+    "high": "高度相关部门:公司系数占本部门绩效结果的20%–30%",
+    "medium": "中度相关部门:公司系数占10%–15%",
+    "low": "低度相关部门:公司系数占0%–5%",
+}
+_LEVEL_WORDS = {"high": Text(zh="强", en="high"), "medium": Text(zh="中", en="medium"),
+                "low": Text(zh="弱", en="low")}
+
+
+def effective_weight_warnings(policy: Policy, links: list[dict]) -> list[PolicyIssue]:
+    """SPEC §11.10: for a period's Linkage rows (dept_id, kpi_id, level), a warning for each
+    row whose effective weight — its level's weight, scaled by total_cap / W when the
+    department's weights W add up to more than total_cap (SPEC §5.3) — falls below the
+    article's band for its level because of that scaling. §9's department D3 (high 0.25 +
+    medium 0.12 = 0.37 > 0.30) has its medium link at 0.12 × 0.30 / 0.37 = 0.0973 < 0.10:
+
+        D3 / K2 = 0.0973: … below the article's band …; allowed: 0.10–0.15
+
+    In the order of the rows (department by department as the ledger lists them)."""
+    from fractions import Fraction
+    lp = policy.linkage
+    total: dict[str, Fraction] = {}
+    for link in links:
+        total[link["dept_id"]] = total.get(link["dept_id"], Fraction(0)) + \
+            Fraction(lp.weight(link["level"]))
+    cap = Fraction(lp.total_cap)
+    warnings = []
+    for link in links:
+        w_total = total[link["dept_id"]]
+        if w_total <= cap:
+            continue                            # not scaled: the band warning covers the level
+        level = link["level"]
+        effective = Fraction(lp.weight(level)) * cap / w_total
+        lo, hi, _ = BANDS[("linkage", level)]
+        if effective >= Fraction(Decimal(lo)):
+            continue
+        shown = f"{Decimal(effective.numerator) / Decimal(effective.denominator):.4f}"
+        word = _LEVEL_WORDS[level]
+        formula = (f"{show(lp.weight(level))} × {show(lp.total_cap)} / "
+                   f"{show(Decimal(w_total.numerator) / Decimal(w_total.denominator))}")
+        warnings.append(PolicyIssue(
+            "effective_band", "warning", f"{link['dept_id']} / {link['kpi_id']}", shown,
+            f"{lo}–{hi}",
+            Text(zh=f"按总上限 linkage.total_cap 缩放后的有效权重（{formula}）低于原文给关联度为"
+                    f"“{word.zh}”的部门的区间「{LEVEL_BAND_QUOTES[level]}」",
+                 en=f"the effective weight after linkage.total_cap ({formula}) is below the "
+                    f"article's band for {word.en} linkage")))
     return warnings
 
 

@@ -26,6 +26,12 @@ The rules chain in two steps, each over every rating of a sheet:
    where there used to be two (triggers, then a count fact with the number of open and
    overturned reviews) and a `rating.screened` firing on each.
 
+Quarterly cadence (SPEC §11.5, `[peripheral]`/`[raci] cadence = "quarterly"`, per sheet): in a
+quarter's last month the two steps run over the rows of all three months' active imports —
+an earlier month's rating cited and keyed under its qualified sheet (`InternalRatings@2026-10`,
+rules/sources.py), screened against the last month's company — and in the two months before
+each rating fires `rating.carried` instead (「评价频次不宜太低,至少季度一次」).
+
 Example (SPEC §9): IT is rated 4, 4 and 5 on 响应速度; the 5 is RATING_EXTREME, held while
 open, so IT's peripheral mean is 4 → R = 80.
 """
@@ -39,7 +45,9 @@ from engine import RuleBook, m
 from rules.assignees import rating_review_assignee
 from rules.company import is_blank, norm_dimension
 from rules.kinds import Kinds
+from rules.months import is_quarter_end, quarter_months
 from rules.outcomes import TOLERANCE_FLOAT, flag, note
+from rules.sources import qualify
 from rules.wording import Wording
 
 if TYPE_CHECKING:       # the context imports the kinds' catalog, which imports this book
@@ -84,6 +92,7 @@ REVIEW_SAYS = {
 ACCEPTED = WORDS.note(en="accepted", zh="采纳")
 COUNTED = WORDS.note(en="counted", zh="计入均值")
 HELD = WORDS.note(en="held", zh="暂不计入均值")
+CARRIED = WORDS.note(en="carried to the quarter's last month", zh="转入季末月统一评估")
 
 # -- 1. screening ---------------------------------------------------------------------------
 
@@ -203,26 +212,72 @@ def count(r):
     return [note(COUNTED)]
 
 
+# -- quarterly cadence: the months before the quarter's end ----------------------------------
+
+
+@BOOK.rule("rating.carried", m.t == "rating_carried",
+           zh="按季度评价：本评价在季末月与本季度其他评价一并评估",
+           en="Quarterly ratings: the rating is evaluated with its quarter, in the quarter's last "
+              "month")
+def carried(r):
+    return [note(CARRIED)]
+
+
 # -- the run --------------------------------------------------------------------------------
 
 
-def run(ev, ctx: Context) -> dict[str, list[dict]]:
-    """Screen, review and count every rating; returns the counted ratings per sheet."""
-    counted: dict[str, list[dict]] = {s: [] for s in SHEETS}
+def run(ev, ctx: Context) -> dict[str, list[tuple[str, dict]]]:
+    """Screen, review and count every rating; returns the counted ratings per sheet, each as
+    (its source's sheet name, the row): a rating of an earlier month of the quarter is counted
+    at the quarter's end under its qualified sheet (rules.sources)."""
+    counted: dict[str, list[tuple[str, dict]]] = {}
     for sheet in SHEETS:
-        counted[sheet] = _run_sheet(ev, ctx, sheet)
+        if not quarterly(ctx, sheet):
+            rows = [(sheet, r) for r in ctx.sheet(sheet)]
+        elif is_quarter_end(ctx.period):
+            rows = [(qualify(sheet, month), r) for month in quarter_months(ctx.period)[:2]
+                    for r in ctx.month_sheet(month, sheet)]
+            rows += [(sheet, r) for r in ctx.sheet(sheet)]
+        else:
+            _carry(ev, ctx, sheet)
+            counted[sheet] = []
+            continue
+        counted[sheet] = _run_sheet(ev, ctx, sheet, rows)
     return counted
 
 
-def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
+def quarterly(ctx: Context, sheet: str) -> bool:
+    """Whether the ratings of `sheet` are evaluated by quarter (SPEC §11.5)."""
+    cadence = ctx.policy.peripheral if sheet == "InternalRatings" else ctx.policy.raci
+    return cadence.quarterly
+
+
+def carried_over(ctx: Context, sheet: str) -> bool:
+    """Whether this month's ratings of `sheet` wait for the quarter's end."""
+    return quarterly(ctx, sheet) and not is_quarter_end(ctx.period)
+
+
+def _carry(ev, ctx: Context, sheet: str) -> None:
+    """A month before its quarter's end under the quarterly cadence: each rating says where it
+    went (`rating.carried`); nothing is screened, reviewed or counted here."""
+    rows = ctx.sheet(sheet)
+    facts = (({"t": "rating_carried", "sheet": sheet}, (sheet, r["row"])) for r in rows)
+    for r, firings in zip(rows, ctx.feed_many(ev, BOOK.name, facts)):
+        for firing in firings:
+            ctx.record(firing, r["ratee_dept_id"], [(sheet, r["row"])])
+
+
+def _run_sheet(ev, ctx: Context, sheet: str, rows: list[tuple[str, dict]]
+               ) -> list[tuple[str, dict]]:
+    """`rows`: (source sheet name, row) of every rating evaluated now — the month's, or the
+    quarter's three months' at its end."""
     company, rp = ctx.company, ctx.policy.review
     mechanism = "peripheral" if sheet == "InternalRatings" else "raci"
-    accepted: list[dict] = []
-    counted: list[dict] = []
-    rows = ctx.sheet(sheet)
+    accepted: list[tuple[str, dict]] = []
+    counted: list[tuple[str, dict]] = []
 
     def screening_facts():
-        for r in rows:
+        for name, r in rows:
             rater = company.employees.get(r["rater_id"])
             ratee = company.departments.get(r["ratee_dept_id"])
             rater_tier = company.tier_of_dept(rater["dept_id"]) if rater else ""
@@ -232,21 +287,22 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
                                       or r.get("project_id") in company.projects),
                     "rater_dept": rater["dept_id"] if rater else "",
                     "rater_tier": rater_tier or "", "ratee_tier": ratee["tier"] if ratee else ""},
-                   (sheet, r["row"]))
+                   (name, r["row"]))
 
-    for r, firings in zip(rows, ctx.feed_many(ev, BOOK.name, screening_facts())):
-        src = (sheet, r["row"])
+    for pair, firings in zip(rows, ctx.feed_many(ev, BOOK.name, screening_facts())):
+        name, r = pair
+        src = (name, r["row"])
         for firing in firings:
             entry = ctx.record(firing, r["ratee_dept_id"], [src])
             for o in firing.outcomes:
                 if "exception" in o:
                     kind = o["exception"]
                     ctx.exception(entry, kind, mechanism, r["ratee_dept_id"],
-                                  (sheet, r["rating_id"]), [src], None,
+                                  (name, r["rating_id"]), [src], None,
                                   REJECTED_SAYS(rating=r["rating_id"], rater=r["rater_id"],
                                                 kind=kind))
             if firing.rule_id == "rating.accept":
-                accepted.append(r)
+                accepted.append(pair)           # the same pair: no new tuple per rating
 
     # Aggregates the triggers compare against (SPEC §5.2): peers on the same dimension, and the
     # counterpart department's low ratings. A rating's peers are its (department, dimension)
@@ -255,11 +311,11 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
     # every score as a whole number of units of 10**-places (Fractions cost a tenth of the
     # evaluation's own Python time), and a quotient of two ints is the correctly rounded float,
     # the same one float() of the exact Fraction gives.
-    scores, scale = _units([r["score"] for r in accepted])
-    groups = [(r["ratee_dept_id"], norm_dimension(r["dimension"])) for r in accepted]
+    scores, scale = _units([r["score"] for _, r in accepted])
+    groups = [(r["ratee_dept_id"], norm_dimension(r["dimension"])) for _, r in accepted]
     group_sum: dict[tuple[str, str], list] = {}
     rater_sum: dict[tuple[tuple[str, str], str], list] = {}
-    for r, score, g in zip(accepted, scores, groups):
+    for (_, r), score, g in zip(accepted, scores, groups):
         for acc, k in ((group_sum, g), (rater_sum, (g, r["rater_id"]))):
             got = acc.get(k)
             if got is None:
@@ -267,14 +323,14 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
             else:
                 got[0] += score
                 got[1] += 1
-    low_by_pair: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    low_by_pair: dict[tuple[str, str], list[tuple[str, dict]]] = defaultdict(list)
     if sheet == "InternalRatings":
-        for r in accepted:
+        for name, r in accepted:
             if r["score"] <= rp.mutual_low:
-                low_by_pair[(company.dept_of(r["rater_id"]), r["ratee_dept_id"])].append(r)
+                low_by_pair[(company.dept_of(r["rater_id"]), r["ratee_dept_id"])].append((name, r))
 
     extras = []          # per accepted rating: peers' mean and count, deviation, counterparts
-    for r, score, g in zip(accepted, scores, groups):
+    for (_, r), score, g in zip(accepted, scores, groups):
         total, n = group_sum[g]
         own_total, own_n = rater_sum[(g, r["rater_id"])]
         peer_count = n - own_n
@@ -293,7 +349,7 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
     all_open = {f: "open" for f in STATUS_FIELDS.values()}
 
     def review_facts():
-        for r, (_, peer_count, deviation, counterparts) in zip(accepted, extras):
+        for (name, r), (_, peer_count, deviation, counterparts) in zip(accepted, extras):
             fact = {"t": "rating_review", "sheet": sheet, "score": r["score"],
                     "extreme_low": rp.extreme_low, "extreme_high": rp.extreme_high,
                     "low_needs_comment": rp.low_needs_comment,
@@ -303,30 +359,31 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
                     "mutual_low": rp.mutual_low, "counterparts": len(counterparts),
                     "hold_pending": hold_pending}
             if ctx.decisions:     # else every review a trigger raises is open (no hashing)
-                key = (sheet, r["rating_id"])
+                key = (name, r["rating_id"])
                 fact.update((f, ctx.review_status(kind, key)) for kind, f in STATUS_FIELDS.items())
             else:
                 fact.update(all_open)
-            yield fact, ("rating_review", sheet, r["row"])
+            yield fact, ("rating_review", name, r["row"])
 
     # Step 2 feeds every accepted rating once: its review triggers fire, then rating.hold or
     # rating.count. All acceptances of the sheet fired before (step 1).
     assignees: dict[tuple[str, str], str] = {}     # (rater, rated department) -> assignee
-    for r, (peer_mean, peer_count, _, counterparts), firings in zip(
+    for pair, (peer_mean, peer_count, _, counterparts), firings in zip(
             accepted, extras, ctx.feed_many(ev, BOOK.name, review_facts())):
-        src = (sheet, r["row"])
+        name, r = pair
+        src = (name, r["row"])
         dept = r["ratee_dept_id"]
         holding = 0                 # reviews that hold the rating out, by their status
         for firing in firings:
             rule = firing.rule_id
             if rule == "rating.count":
                 ctx.record(firing, dept, [src])
-                counted.append(r)
+                counted.append(pair)
                 continue
             if rule == "rating.hold":
                 ctx.record(firing, dept, [src])
                 if not holding:
-                    raise RatingsInconsistent(f"{sheet} row {r['row']} was held, but none of its "
+                    raise RatingsInconsistent(f"{name} row {r['row']} was held, but none of its "
                                               "reviews is overturned or open while hold_pending")
                 holding = -1
                 continue
@@ -336,18 +393,18 @@ def _run_sheet(ev, ctx: Context, sheet: str) -> list[dict]:
                 assignee = assignees[who] = rating_review_assignee(company.employees, *who)
             sources = [src]
             if rule == "RATING_MUTUAL_LOW":
-                sources += [(sheet, c["row"]) for c in counterparts]
+                sources += [(c_name, c["row"]) for c_name, c in counterparts]
             entry = ctx.record(firing, dept, sources)
             for o in firing.outcomes:
                 kind = o["exception"]
-                exc = ctx.exception(entry, kind, mechanism, dept, (sheet, r["rating_id"]), sources,
+                exc = ctx.exception(entry, kind, mechanism, dept, (name, r["rating_id"]), sources,
                                     assignee, _review_message(kind, r, peer_mean, peer_count,
                                                               counterparts))
                 status = exc["status"]
                 if status == "overturned" or (status == "open" and hold_pending):
                     holding += 1
         if holding > 0:
-            raise RatingsInconsistent(f"{sheet} row {r['row']} was counted although one of its "
+            raise RatingsInconsistent(f"{name} row {r['row']} was counted although one of its "
                                       "reviews holds it out")
     return counted
 
@@ -371,12 +428,12 @@ def _units(values) -> tuple[list[int], int]:
 
 
 def _review_message(kind: str, r: dict, peer_mean: float | None, peer_count: int,
-                    counterparts: list[dict]):
+                    counterparts: list[tuple[str, dict]]):
     """The message of a rating review: who rated what, and why it is reviewed."""
     says = dict(rating=r["rating_id"], rater=r["rater_id"], dept=r["ratee_dept_id"],
                 score=str(r["score"]), dimension=r["dimension"])
     if kind == "RATING_OUTLIER":
         says.update(mean=f"{peer_mean:.2f}", n=str(peer_count))
     elif kind == "RATING_MUTUAL_LOW":
-        says["counterparts"] = [c["rating_id"] for c in counterparts]
+        says["counterparts"] = [c["rating_id"] for _, c in counterparts]
     return REVIEW_SAYS[kind](**says)

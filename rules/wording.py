@@ -59,7 +59,8 @@ class Template:
 
     `words`: argument name -> a mapping (anything with [value]) of values to anything with `.zh`
     and `.en` (a Text; a book's `Kinds`, whose kinds have their descriptions), for arguments
-    that are codes spelled differently in each language; an unknown value is shown as it is."""
+    that are codes spelled differently in each language (for a list argument, each of its
+    items); an unknown value is shown as it is."""
 
     __slots__ = ("key", "text", "words")
 
@@ -73,16 +74,22 @@ class Template:
         words, values = self.words, {}
         for name, value in args.items():
             if type(value) is list:
+                if name in words:            # a list of codes: each spelled in the language
+                    value = [self._word(words[name], v, lang) for v in value]
                 value = LIST_SEPARATOR["zh" if lang == "zh" else "en"].join(map(str, value))
             elif name in words:
-                try:
-                    word = words[name][value]
-                except KeyError:
-                    pass
-                else:
-                    value = word.zh if lang == "zh" else word.en
+                value = self._word(words[name], value, lang)
             values[name] = value
         return self.text.pick(lang).format_map(values)
+
+    @staticmethod
+    def _word(spelled, value, lang: str):
+        """`value` spelled in `lang` by the mapping `spelled`; as it is when not a known code."""
+        try:
+            word = spelled[value]
+        except KeyError:
+            return value
+        return word.zh if lang == "zh" else word.en
 
     def __repr__(self) -> str:
         return f"Template({self.key!r})"

@@ -317,10 +317,13 @@ _CATALOG = {
 }
 
 
-def random_ledger(seed: int, size: int = 1, catalog: dict | None = None) -> LedgerBuilder:
-    """A random ledger for PERIOD, the same for the same seed. `size` scales the row counts;
-    `catalog` maps code → (min, max, zh) (default: the shipped catalog's shape)."""
-    return _random_ledger(_Seeded(seed), size, catalog or _CATALOG, f"random-{seed}.xlsx")
+def random_ledger(seed: int, size: int = 1, catalog: dict | None = None,
+                  period: str = PERIOD) -> LedgerBuilder:
+    """A random ledger for `period` (its behaviours' dates), the same for the same seed. `size`
+    scales the row counts; `catalog` maps code → (min, max, zh) (default: the shipped catalog's
+    shape)."""
+    return _random_ledger(_Seeded(seed), size, catalog or _CATALOG, f"random-{seed}.xlsx",
+                          period)
 
 
 def random_decisions(exceptions: list[dict], seed: int) -> dict[str, str]:
@@ -329,11 +332,11 @@ def random_decisions(exceptions: list[dict], seed: int) -> dict[str, str]:
 
 
 @st.composite
-def ledgers(draw, min_size: int = 1, max_size: int = 4) -> LedgerBuilder:
-    """Hypothesis strategy: the builder of a random ledger for PERIOD, of a size between
+def ledgers(draw, min_size: int = 1, max_size: int = 4, period: str = PERIOD) -> LedgerBuilder:
+    """Hypothesis strategy: the builder of a random ledger for `period`, of a size between
     min_size and max_size (as random_ledger's `size`); its repr lists the rows."""
     size = draw(st.integers(min_size, max_size))
-    return _random_ledger(_Drawn(draw), size, _CATALOG, "drawn.xlsx")
+    return _random_ledger(_Drawn(draw), size, _CATALOG, "drawn.xlsx", period)
 
 
 @st.composite
@@ -349,6 +352,16 @@ def _decisions(c: _Choices, exceptions: list[dict]) -> dict[str, str]:
         if e["type"] == "review" and c.chance(0.6):
             out[e["review_id"]] = c.choice(("confirm", "overturn"))
     return out
+
+
+def _days(period: str) -> tuple[str, str, str, str, str]:
+    """Dates a random Behaviours row of `period` takes: three in the month (the 3rd, its last
+    day, the 1st), the day before it and the day after it."""
+    first = date.fromisoformat(f"{period}-01")
+    after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    last = after.toordinal() - 1
+    return (f"{period}-03", date.fromordinal(last).isoformat(), first.isoformat(),
+            date.fromordinal(first.toordinal() - 1).isoformat(), after.isoformat())
 
 
 # Where review items stood before an evaluation (SPEC §11.4): review id → (first raised, the
@@ -385,8 +398,10 @@ def _standing(c: _Choices, exceptions, employee_ids):
     return out
 
 
-def _random_ledger(c: _Choices, size: int, catalog: dict, file_name: str) -> LedgerBuilder:
+def _random_ledger(c: _Choices, size: int, catalog: dict, file_name: str,
+                   period: str = PERIOD) -> LedgerBuilder:
     b = LedgerBuilder(file_name)
+    days = _days(period)
 
     def gap(sheet):                     # blank rows are skipped by the importer: rows may jump
         rows = b.rows[sheet]
@@ -492,7 +507,7 @@ def _random_ledger(c: _Choices, size: int, catalog: dict, file_name: str) -> Led
         project = c.choice([None, None] + projects + ["P99"])
         candidates = chain + ([leads[project]] if project in leads else []) + [employee] + emps
         proposer = c.choice(candidates[:3] if c.chance(0.7) else candidates)
-        day = c.choice((IN_PERIOD, "2026-11-30", "2026-11-01", "2026-10-31", "2026-12-01"))
+        day = c.choice(days)
         b.add("Behaviours", row=gap("Behaviours"), event_id=f"B{i}", date=day,
               employee_id=employee, behaviour_code=spelled, points=str(points),
               proposer_id=proposer if c.chance(0.95) else "X98", project_id=project,
@@ -502,7 +517,7 @@ def _random_ledger(c: _Choices, size: int, catalog: dict, file_name: str) -> Led
         employee = c.choice(emps)
         proposer = emp_manager[employee] or c.choice(emps)
         for j in c.rows(2, 5):
-            b.add("Behaviours", row=gap("Behaviours"), event_id=f"F{j}", date=IN_PERIOD,
+            b.add("Behaviours", row=gap("Behaviours"), event_id=f"F{j}", date=days[0],
                   employee_id=employee, behaviour_code=c.choice(("LEAD", "RESCUE", "IMPROVE")),
                   points=c.choice(("1", "2", "3", "2.505")), proposer_id=proposer,
                   project_id=None, evidence="纪要")
@@ -515,4 +530,113 @@ def _random_ledger(c: _Choices, size: int, catalog: dict, file_name: str) -> Led
                   rater_id=c.choice([e for e in emps if emp_dept[e] == rater_dept]),
                   ratee_dept_id=ratee, dimension=c.choice(_DIMENSIONS),
                   score=c.choice(("2", "1", "1.5")), comment=c.choice((None, "说明")))
+    return b
+
+
+# ---------------------------------------------------------------------------------------------
+# Other months (SPEC §11.5–§11.9): the ledgers of the months before a ledger's, for the rules
+# that read them — quarterly ratings, LINKAGE_CHANGED, the frequent-proposer window. Each month
+# keeps the ledger's company (a few employees gone, so that a rating of theirs is an unknown
+# reference at the quarter's end), a matrix that may differ, and transactions of its own:
+# ratings reusing the ledger's rating ids (two months' R3 are two review items) and
+# behaviours, many from the ledger's own frequent pairs.
+
+def random_history(seed: int, builder: LedgerBuilder, months: Sequence[str],
+                   size: int = 1) -> dict[str, LedgerBuilder]:
+    """The ledgers of `months` (each its own draw) for `builder`'s company, the same for the
+    same seed."""
+    c = _Seeded(seed)
+    return {m: _random_month(c, builder, m, size) for m in months}
+
+
+@st.composite
+def histories(draw, builder: LedgerBuilder, months: Sequence[str], max_size: int = 2
+              ) -> dict[str, LedgerBuilder]:
+    """Hypothesis strategy: random_history's months, drawn (a month may be missing: no
+    import)."""
+    c = _Drawn(draw)
+    out = {}
+    for m in months:
+        if c.chance(0.9):
+            out[m] = _random_month(c, builder, m, c.randint(1, max_size))
+    return out
+
+
+def history_rows(history: dict[str, LedgerBuilder]) -> dict[str, dict[str, list[dict]]]:
+    """period → sheet → rows, as an evaluation takes them."""
+    return {m: {k: [dict(r) for r in v] for k, v in b.rows.items()} for m, b in history.items()}
+
+
+def _random_month(c: _Choices, base: LedgerBuilder, period: str, size: int) -> LedgerBuilder:
+    b = LedgerBuilder(f"history-{period}.xlsx")
+    days = _days(period)
+
+    def gap(sheet):
+        rows = b.rows[sheet]
+        return (rows[-1]["row"] if rows else 1) + c.choice((1, 1, 2))
+
+    def copy(sheet, row=None, **changes):
+        values = {k: v for k, v in (row or {}).items() if k != "row"}
+        values.update(changes)
+        b.add(sheet, row=gap(sheet), **values)
+
+    depts = [d["dept_id"] for d in base.rows["Departments"]]
+    gone = set()
+    for e in base.rows["Employees"]:
+        if c.chance(0.1) and e["employee_id"] not in gone:
+            gone.add(e["employee_id"])
+    emps = [e["employee_id"] for e in base.rows["Employees"] if e["employee_id"] not in gone]
+    for d in base.rows["Departments"]:
+        copy("Departments", d, manager_id=None if d["manager_id"] in gone else d["manager_id"])
+    for e in base.rows["Employees"]:
+        if e["employee_id"] not in gone:
+            copy("Employees", e, manager_id=None if e["manager_id"] in gone else e["manager_id"])
+    projects = []
+    for p in base.rows["Projects"]:
+        if p["lead_id"] not in gone:
+            projects.append(p["project_id"])
+            copy("Projects", p)
+    kpis = [k["kpi_id"] for k in base.rows["CompanyKPIs"]]
+    for k in base.rows["CompanyKPIs"]:
+        copy("CompanyKPIs", k)
+    pairs = set()
+    for link in base.rows["Linkage"]:
+        if c.chance(0.8):
+            level = link["level"] if c.chance(0.8) else c.choice(("high", "medium", "low"))
+            copy("Linkage", link, level=level)
+            pairs.add((link["dept_id"], link["kpi_id"]))
+    for d in depts:
+        for k in kpis:
+            if (d, k) not in pairs and c.chance(0.1):
+                b.add("Linkage", row=gap("Linkage"), dept_id=d, kpi_id=k,
+                      level=c.choice(("high", "medium", "low")))
+    if not emps:
+        return b
+
+    def some_emp():
+        return c.choice(emps) if c.chance(0.93) else c.choice(sorted(gone) or ["X99"])
+
+    for i in c.rows(0, 6 * size + 3):
+        b.add("InternalRatings", row=gap("InternalRatings"), rating_id=f"R{i}",
+              rater_id=some_emp(), ratee_dept_id=c.choice(depts),
+              dimension=c.choice(_DIMENSIONS), score=c.choice(_SCORES),
+              comment=c.choice((None, None, "说明")))
+    for i in c.rows(0, 3 * size + 1):
+        b.add("RaciRatings", row=gap("RaciRatings"), rating_id=f"Q{i}",
+              project_id=c.choice(projects + ["P99"]) if projects else "P99",
+              rater_id=some_emp(), ratee_dept_id=c.choice(depts), raci_role=c.choice("RACI"),
+              dimension=c.choice(_DIMENSIONS), score=c.choice(_SCORES),
+              comment=c.choice((None, "说明")))
+    # behaviours: many repeat one of the ledger's own (proposer, employee) bonus pairs
+    known = [(r["proposer_id"], r["employee_id"]) for r in base.rows["Behaviours"]
+             if r["points"] > 0] or [(c.choice(emps), c.choice(emps))]
+    for i in c.rows(0, 4 * size + 2):
+        proposer, employee = c.choice(known) if c.chance(0.7) else (some_emp(), some_emp())
+        code = c.choice(("LEAD", "RESCUE", "IMPROVE", "SHARE", "DELAY"))
+        lo, hi, _ = _CATALOG[code]
+        b.add("Behaviours", row=gap("Behaviours"), event_id=f"B{i}",
+              date=c.choice((days[0], days[0], days[1], days[3])), employee_id=employee,
+              behaviour_code=code, points=str(c.choice((lo, hi, hi + 1))),
+              proposer_id=proposer, project_id=None,
+              evidence=c.choice(("纪要", "纪要", None)))
     return b

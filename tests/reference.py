@@ -98,7 +98,43 @@ can follow the same one:
     manager a member.
 17. `HR` is not an employee: as a rater or proposer it is an unknown reference.
 18. Subject ids sort as plain Python strings (code points): "E10" before "E9", "D3" before "M1".
-19. Deadlines (SPEC §11.4). With `standing` (review id → (first raised, assignee in the latest
+
+Part II (SPEC §11.5–§11.9): other months
+-----------------------------------------
+`history` (period → sheet → rows) holds the other months' active rows the evaluation reads; a
+month without an import is absent. A row of another month is cited as
+("<Sheet>@<YYYY-MM>", Excel row), and that qualified name is also the sheet part of a rating's
+review key, so a January R7 and a March R7 are two items.
+
+19. Order with other months: a source sorts by its sheet, then its month (an earlier month
+    before the period's own), then its row; so exceptions and adjustments whose primary source
+    is an earlier month's row come before the period's own within one subject and sheet.
+20. Quarterly cadence ([peripheral] or [raci] cadence = "quarterly", §11.5), per rating sheet.
+    In a quarter's last month (03, 06, 09, 12) the sheet's rows of the quarter's two earlier
+    months (oldest first), then the period's own, are screened, reviewed, held and counted as
+    one set: against the period's own master data (the company as it stands at the quarter's
+    end: a rater who left is an unknown reference); peers and mutual-low counterparts across
+    the three months. The blend's sources list the counted ratings in that order. In the
+    quarter's other months the sheet's rows are neither screened nor counted (carried to the
+    quarter's end): no blend of that mechanism and, for InternalRatings, no
+    PERIPHERAL_NO_RATINGS.
+21. LINKAGE_CHANGED (§11.7): when the previous month (period − 1) has an import and the period
+    is not in [linkage] revision_month: every department of the period whose set of (KPI,
+    level) pairs differs from the previous month's (a department without rows has the empty
+    set; a department absent from the period's Departments is not looked at). Sources: the
+    department's Linkage rows of the period, then those of the previous month (row order);
+    key dept_id; for HR.
+22. Interlocks (§11.8). A valid achieved metric rewards bonus × w × min(a, reward_cap) with
+    reward_scale "linear" (a = +∞ for lower with actual 0: the cap), bonus × w with "flat".
+    Every party of a missed metric (a < 1 at the tolerance) gets INTERLOCK_MISSED, valid or
+    not; an invalid metric applies no points.
+23. Frequent proposers across months (§11.9, frequent_window_months = N). A pair (proposer,
+    employee) with at least one positive accepted row in the period counts those rows plus the
+    positive rows of the pair in each of the N − 1 months before (oldest first) that pass the
+    behaviour checks of their own month (its date, its master data; this policy's catalog).
+    The review's sources: the period's rows, then the earlier months' (row order); an overturn
+    removes the period's rows only. A pair with no row in the period raises nothing.
+24. Deadlines (SPEC §11.4). With `standing` (review id → (first raised, assignee in the latest
     earlier run of the period)) and `clock` (the evaluation's start): the item's levels are its
     assignee and the successive climbs from each level's manager (passing over the same people
     as the first climb: the rated department for a rating review, the employee who got the
@@ -142,7 +178,7 @@ KINDS = (
     ("RATING_NOT_SUPPORT", "rejection"), ("RACI_REVERSE", "rejection"),
     ("RATING_EXTREME", "review"), ("RATING_LOW_NO_COMMENT", "review"),
     ("RATING_OUTLIER", "review"), ("RATING_MUTUAL_LOW", "review"),
-    ("PERIPHERAL_NO_RATINGS", "rejection"),
+    ("LINKAGE_CHANGED", "rejection"), ("PERIPHERAL_NO_RATINGS", "rejection"),
     ("INTERLOCK_WEIGHTS", "rejection"), ("INTERLOCK_PARTIES", "rejection"),
     ("INTERLOCK_ASYMMETRIC", "rejection"), ("INTERLOCK_TOO_MANY", "rejection"),
     ("INTERLOCK_MISSED", "review"),
@@ -172,16 +208,32 @@ class ReferenceResult:
 
 def reference_evaluate(ledger: Ledger, policy: Policy, period: str,
                        decisions: dict[str, str] | None = None,
+                       history: dict[str, dict[str, list[dict]]] | None = None,
                        standing: dict[str, tuple[datetime, str | None]] | None = None,
                        clock: datetime | None = None) -> ReferenceResult:
     """Evaluate `ledger` for `period` ("YYYY-MM") under `policy`, applying `decisions`
-    (review_id → "confirm" | "overturn"); with `standing` and `clock`, open items past their
-    deadline move up (reading 19). See the module docstring for the readings of SPEC."""
-    evaluation = _Evaluation(ledger, policy, period, decisions or {})
+    (review_id → "confirm" | "overturn"); `history`: other months' active rows (period → sheet
+    → rows, readings 19–23); with `standing` and `clock`, open items past their deadline move up
+    (reading 24). See the module docstring for the readings of SPEC."""
+    evaluation = _Evaluation(ledger, policy, period, decisions or {}, history or {})
     result = evaluation.run()
     if standing and clock is not None:
         evaluation.escalate(result, standing, clock)
     return result
+
+
+def _month(period: str, k: int) -> str:
+    """The month k months after `period` (before, k < 0)."""
+    year, month = int(period[:4]), int(period[5:7])
+    n = year * 12 + (month - 1) + k
+    return f"{n // 12:04d}-{n % 12 + 1:02d}"
+
+
+class _Rows:
+    """Another month's rows, shaped as a ledger for an _Evaluation of that month."""
+
+    def __init__(self, rows: dict[str, list[dict]]):
+        self.rows = rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,12 +267,19 @@ def _src(sheet: str, row: dict) -> tuple[str, int]:
     return (sheet, row["row"])
 
 
+def _order(source: tuple[str, int], period: str) -> tuple:
+    """Reading 19: sheet, month, row."""
+    sheet, _, month = source[0].partition("@")
+    return SHEET_ORDER[sheet], month or period, source[1]
+
+
 def _utc(t: datetime) -> datetime:
     return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
 
 
 class _Evaluation:
-    def __init__(self, ledger: Ledger, policy: Policy, period: str, decisions: dict[str, str]):
+    def __init__(self, ledger: Ledger, policy: Policy, period: str, decisions: dict[str, str],
+                 history: dict[str, dict[str, list[dict]]] | None = None):
         year, _, month = period.partition("-")
         if len(year) != 4 or len(month) != 2 or not (year + month).isdigit():
             raise ValueError(f"period must be YYYY-MM, got {period!r}")
@@ -229,16 +288,23 @@ class _Evaluation:
         self.policy = policy
         self.decisions = decisions
         self.ledger = ledger
+        self.history = history or {}
         self.depts = {d["dept_id"]: d for d in self.rows("Departments")}
         self.emps = {e["employee_id"]: e for e in self.rows("Employees")}
         self.projects = {p["project_id"]: p for p in self.rows("Projects")}
         self.kpis = {k["kpi_id"]: k for k in self.rows("CompanyKPIs")}
         self.adjustments: list[dict] = []
         self.exceptions: list[dict] = []
-        self.counted: dict[str, list[dict]] = {"InternalRatings": [], "RaciRatings": []}
+        # per sheet: (source sheet name, row) of each counted rating
+        self.counted: dict[str, list[tuple[str, dict]]] = {"InternalRatings": [],
+                                                           "RaciRatings": []}
+        self.carried: set[str] = set()      # rating sheets carried to the quarter's end
 
     def rows(self, sheet: str) -> list[dict]:
         return sorted(self.ledger.rows.get(sheet, []), key=lambda r: r["row"])
+
+    def month_rows(self, period: str, sheet: str) -> list[dict]:
+        return sorted(self.history.get(period, {}).get(sheet, []), key=lambda r: r["row"])
 
     # -- outcomes ---------------------------------------------------------------------------
 
@@ -248,7 +314,7 @@ class _Evaluation:
                       "mechanism": mechanism, "rule": rule, "points": _round(value),
                       "sources": list(sources)}
         key = (MECHANISM_ORDER[mechanism], subject_id, after_credits,
-               SHEET_ORDER[sources[0][0]], sources[0][1])
+               *_order(sources[0], self.period))
         self.adjustments.append((key, adjustment))
         return adjustment
 
@@ -260,8 +326,8 @@ class _Evaluation:
         exc = {"review_id": rid, "kind": kind, "type": KIND_TYPE[kind], "subject_id": subject_id,
                "assignee_id": assignee if KIND_TYPE[kind] == "review" else HR,
                "status": status, "sources": list(sources)}
-        key = (MECHANISM_ORDER[mechanism], subject_id, SHEET_ORDER[sources[0][0]],
-               sources[0][1], KIND_ORDER[kind], rid)
+        key = (MECHANISM_ORDER[mechanism], subject_id, *_order(sources[0], self.period),
+               KIND_ORDER[kind], rid)
         self.exceptions.append((key, exc))
         return exc
 
@@ -294,6 +360,7 @@ class _Evaluation:
     def run(self) -> ReferenceResult:
         self.ratings()          # before peripheral and raci: they average the counted ratings
         self.linkage()
+        self.linkage_changes()
         self.peripheral()
         self.raci()
         self.interlocks()
@@ -325,6 +392,20 @@ class _Evaluation:
                             [_src("Linkage", link), _src("CompanyKPIs", kpi),
                              _src("Departments", dept)])
 
+    def linkage_changes(self) -> None:
+        """Reading 21."""
+        previous = _month(self.period, -1)
+        if previous not in self.history or self.month == self.policy.linkage.revision_month:
+            return
+        for dept_id in sorted(self.depts):
+            new = [x for x in self.rows("Linkage") if x["dept_id"] == dept_id]
+            old = [x for x in self.month_rows(previous, "Linkage") if x["dept_id"] == dept_id]
+            if {(x["kpi_id"], x["level"]) for x in new} == {(x["kpi_id"], x["level"]) for x in old}:
+                continue
+            sources = [_src("Linkage", x) for x in new] + [_src(f"Linkage@{previous}", x)
+                                                            for x in old]
+            self.exception("LINKAGE_CHANGED", "linkage", dept_id, (dept_id,), sources, HR)
+
     def coefficient(self, kpi: dict) -> Fraction:
         lp = self.policy.linkage
         target, actual = _f(kpi["target"]), _f(kpi["actual"])
@@ -339,27 +420,37 @@ class _Evaluation:
         rp = self.policy.review
         for sheet in ("InternalRatings", "RaciRatings"):
             mechanism = "peripheral" if sheet == "InternalRatings" else "raci"
+            cadence = (self.policy.peripheral if sheet == "InternalRatings"
+                       else self.policy.raci).cadence
+            rows = [(sheet, r) for r in self.rows(sheet)]
+            if cadence == "quarterly":                   # reading 20
+                if self.month % 3:
+                    self.carried.add(sheet)
+                    continue
+                earlier = [_month(self.period, -2), _month(self.period, -1)]
+                rows = [(f"{sheet}@{m}", r) for m in earlier
+                        for r in self.month_rows(m, sheet)] + rows
             kept = []
-            for r in self.rows(sheet):
+            for name, r in rows:
                 kinds = self.rating_rejections(sheet, r)
                 for kind in kinds:
-                    self.exception(kind, mechanism, r["ratee_dept_id"], (sheet, r["rating_id"]),
-                                   [_src(sheet, r)], HR)
+                    self.exception(kind, mechanism, r["ratee_dept_id"], (name, r["rating_id"]),
+                                   [_src(name, r)], HR)
                 if not kinds:
-                    kept.append(r)
-            for r in kept:
+                    kept.append((name, r))
+            for name, r in kept:
                 assignee = self.climb(self.emps[r["rater_id"]].get("manager_id"),
                                       excluded_dept=r["ratee_dept_id"])
                 statuses = []
-                for kind, sources in self.rating_reviews(sheet, r, kept):
+                for kind, sources in self.rating_reviews(sheet, name, r, kept):
                     exc = self.exception(kind, mechanism, r["ratee_dept_id"],
-                                         (sheet, r["rating_id"]), sources, assignee)
+                                         (name, r["rating_id"]), sources, assignee)
                     statuses.append(exc["status"])
                 if "overturned" in statuses:
                     continue
                 if "open" in statuses and rp.hold_pending:
                     continue
-                self.counted[sheet].append(r)
+                self.counted[sheet].append((name, r))
 
     def rating_rejections(self, sheet: str, r: dict) -> list[str]:
         rater = self.emps.get(r["rater_id"])
@@ -379,29 +470,31 @@ class _Evaluation:
                 kinds.append("RACI_REVERSE")
         return kinds
 
-    def rating_reviews(self, sheet: str, r: dict, kept: list[dict]):
+    def rating_reviews(self, sheet: str, name: str, r: dict, kept: list[tuple[str, dict]]):
+        """`name`: the rating's source sheet (qualified for an earlier month, reading 20);
+        `kept`: every non-rejected (name, rating) evaluated with it."""
         rp = self.policy.review
         score = _f(r["score"])
         if score <= _f(rp.extreme_low) or score >= _f(rp.extreme_high):
-            yield "RATING_EXTREME", [_src(sheet, r)]
+            yield "RATING_EXTREME", [_src(name, r)]
         if score <= _f(rp.low_needs_comment) and _blank(r.get("comment")):
-            yield "RATING_LOW_NO_COMMENT", [_src(sheet, r)]
+            yield "RATING_LOW_NO_COMMENT", [_src(name, r)]
         dimension = _label(r["dimension"])
-        peers = [p for p in kept
+        peers = [p for _, p in kept
                  if p["ratee_dept_id"] == r["ratee_dept_id"] and p["rater_id"] != r["rater_id"]
                  and _label(p["dimension"]) == dimension]
         if len(peers) >= rp.outlier_min_peers:
             mean = sum((_f(p["score"]) for p in peers), Fraction(0)) / len(peers)
             if _at_least(abs(score - mean), _f(rp.outlier_deviation)):
-                yield "RATING_OUTLIER", [_src(sheet, r)]
+                yield "RATING_OUTLIER", [_src(name, r)]
         if sheet == "InternalRatings" and score <= _f(rp.mutual_low):
             rater_dept = self.emps[r["rater_id"]]["dept_id"]
-            counterparts = [c for c in kept
+            counterparts = [(c_name, c) for c_name, c in kept
                             if c["ratee_dept_id"] == rater_dept
                             and self.emps[c["rater_id"]]["dept_id"] == r["ratee_dept_id"]
                             and _f(c["score"]) <= _f(rp.mutual_low)]
             if counterparts:
-                yield "RATING_MUTUAL_LOW", [_src(sheet, r)] + [_src(sheet, c) for c in counterparts]
+                yield "RATING_MUTUAL_LOW", [_src(name, r)] + [_src(n, c) for n, c in counterparts]
 
     # §5.4 周边绩效 ------------------------------------------------------------------------------
     def peripheral(self) -> None:
@@ -409,15 +502,18 @@ class _Evaluation:
         metrics_by_dept = defaultdict(list)
         for m in self.rows("ServiceMetrics"):
             metrics_by_dept[m["dept_id"]].append(m)
+        if "InternalRatings" in self.carried:        # reading 20: no blend, no notice
+            return
         for dept_id, dept in self.depts.items():
             if dept["tier"] == "front":
                 continue
-            ratings = [r for r in self.counted["InternalRatings"] if r["ratee_dept_id"] == dept_id]
+            ratings = [(n, r) for n, r in self.counted["InternalRatings"]
+                       if r["ratee_dept_id"] == dept_id]
             if not ratings:
                 self.exception("PERIPHERAL_NO_RATINGS", "peripheral", dept_id, (dept_id,),
                                [_src("Departments", dept)], HR)
                 continue
-            r_d = scale * sum((_f(r["score"]) for r in ratings), Fraction(0)) / len(ratings)
+            r_d = scale * sum((_f(r["score"]) for _, r in ratings), Fraction(0)) / len(ratings)
             metrics = metrics_by_dept.get(dept_id, [])
             if metrics:
                 o_d = 100 * sum((_f(m["value"]) for m in metrics), Fraction(0)) / len(metrics)
@@ -425,7 +521,7 @@ class _Evaluation:
                 p_d = (1 - share) * r_d + share * o_d
             else:
                 p_d = r_d
-            sources = ([_src("Departments", dept)] + [_src("InternalRatings", r) for r in ratings]
+            sources = ([_src("Departments", dept)] + [_src(n, r) for n, r in ratings]
                        + [_src("ServiceMetrics", m) for m in metrics])
             self.adjust("department", dept_id, "peripheral", "peripheral.blend",
                         _f(pp.weight) * (p_d - _f(dept["base_score"])), sources)
@@ -433,14 +529,17 @@ class _Evaluation:
     # §5.5 前中后台责任矩阵联动 ---------------------------------------------------------------------
     def raci(self) -> None:
         weight, scale = _f(self.policy.raci.weight), _f(self.policy.scale.rating_to_points)
+        if "RaciRatings" in self.carried:            # reading 20
+            return
         for dept_id, dept in self.depts.items():
             if dept["tier"] == "front":
                 continue
-            ratings = [r for r in self.counted["RaciRatings"] if r["ratee_dept_id"] == dept_id]
+            ratings = [(n, r) for n, r in self.counted["RaciRatings"]
+                       if r["ratee_dept_id"] == dept_id]
             if not ratings:
                 continue
-            q_d = scale * sum((_f(r["score"]) for r in ratings), Fraction(0)) / len(ratings)
-            sources = [_src("Departments", dept)] + [_src("RaciRatings", r) for r in ratings]
+            q_d = scale * sum((_f(r["score"]) for _, r in ratings), Fraction(0)) / len(ratings)
+            sources = [_src("Departments", dept)] + [_src(n, r) for n, r in ratings]
             self.adjust("department", dept_id, "raci", "raci.blend",
                         weight * (q_d - _f(dept["base_score"])), sources)
 
@@ -472,8 +571,7 @@ class _Evaluation:
             for kind in kinds:
                 self.exception(kind, "interlock", m["metric_id"], (m["metric_id"],),
                                metric_sources, HR)
-            if kinds:
-                continue                            # invalid: nothing applied, no post-mortem
+            valid = not kinds                       # invalid: no points, but the post-mortem
 
             target, actual = _f(m["target"]), _f(m["actual"])
             if m.get("direction", "higher") == "lower":
@@ -484,13 +582,18 @@ class _Evaluation:
                         else ip.severe_miss_ratio)
             achieved = achieved_ratio is None or _at_least(achieved_ratio, Fraction(1))
             severe_miss = achieved_ratio is not None and not _at_least(achieved_ratio, severe)
+            cap = _f(ip.reward_cap)
+            if ip.reward_scale == "flat":           # reading 22
+                factor = Fraction(1)
+            else:
+                factor = cap if achieved_ratio is None else min(achieved_ratio, cap)
             for p in parties:
                 sources = [_src("Interlocks", m), _src("InterlockParties", p)]
                 w = _f(p["weight"])
-                if achieved:
+                if valid and achieved:
                     self.adjust("department", p["dept_id"], "interlock", "interlock.reward",
-                                bonus * w, sources)
-                if severe_miss:
+                                bonus * w * factor, sources)
+                if valid and severe_miss:
                     self.adjust("department", p["dept_id"], "interlock", "interlock.penalty",
                                 -penalty * w, sources)
                 if not achieved:
@@ -520,14 +623,24 @@ class _Evaluation:
             if r["points"] > 0:
                 positive[(r["proposer_id"], r["employee_id"])].append(r)
         removed = set()
+        earlier = [_month(self.period, -k) for k in range(bp.frequent_window_months - 1, 0, -1)]
         for (proposer_id, employee_id), rows in positive.items():
-            if len(rows) < bp.frequent_proposer:
+            before = []                                 # reading 23
+            for month in earlier:
+                if month not in self.history:
+                    continue
+                then = _Evaluation(_Rows(self.history[month]), self.policy, month, {})
+                before += [_src(f"Behaviours@{month}", r) for r in then.rows("Behaviours")
+                           if r["points"] > 0 and r["proposer_id"] == proposer_id
+                           and r["employee_id"] == employee_id
+                           and not then.behaviour_rejections(r)]
+            if len(rows) + len(before) < bp.frequent_proposer:
                 continue
             assignee = self.climb(self.emps[proposer_id].get("manager_id"),
                                   excluded_ids=(employee_id,))
             exc = self.exception("BEH_FREQUENT_PROPOSER", "behaviour", employee_id,
                                  (proposer_id, employee_id),
-                                 [_src("Behaviours", r) for r in rows], assignee)
+                                 [_src("Behaviours", r) for r in rows] + before, assignee)
             if exc["status"] == "overturned":
                 removed.update(r["event_id"] for r in rows)
 

@@ -428,10 +428,12 @@ def test_decimal_text_examples():
 def test_the_default_policy_fingerprint_is_as_before():
     """Recorded with every run (Run.policy_sha256, chained): computed by the code before
     the policy's decimal_text was the evaluator's (commit 27eb68a) — d8cb78d8c3ec… — and
-    changed once since, on purpose, when the default gained `review.deadline_days` and
-    `[feedback] show_raters` (SPEC §11.3, §11.4; tests/test_policy.py writes the new canonical
-    text out by hand)."""
-    assert load_policy().sha256 == "00619faca91610a3f5f1e977cb560f81367f62cb901deac6d7b846eec1eed714"
+    changed since, on purpose, when the default gained `review.deadline_days` and
+    `[feedback] show_raters` (SPEC §11.3, §11.4) and the rating cadences,
+    `linkage.revision_month`, `interlock.reward_scale`/`reward_cap` and
+    `behaviour.frequent_window_months` (SPEC §11.5–§11.9; tests/test_policy.py writes the new
+    canonical text out by hand)."""
+    assert load_policy().sha256 == "1e83e5f3f087dfb8b2f07530e7903d6f7f9621a64230dca9753d946a915f12df"
 
 
 def _decimal_result(dialect):

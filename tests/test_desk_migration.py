@@ -2,8 +2,8 @@
 and then records accounts in the chain (docs/decisions.md "Who changed it").
 
 The old database is made with today's code path (import, evaluate, a returned review workbook's
-decision) and then given back the old schema: the `account` columns dropped, as they were
-before. Its chain links are compared with hashes recomputed here by the old rule (every field
+decision) and then given back the old schema: the `account` columns and the run's
+`other_imports` (SPEC §11.5–§11.9) dropped, as they were before. Its chain links are compared with hashes recomputed here by the old rule (every field
 but the id), so nothing of the new code decides what an old record's hash is.
 """
 from __future__ import annotations
@@ -40,6 +40,7 @@ def test_an_old_database_migrates_and_still_verifies(tmp_path):
         with engine.begin() as c:
             for table in ACCOUNT_COLUMN_TABLES:
                 c.exec_driver_sql(f'ALTER TABLE "{table}" DROP COLUMN account')
+            c.exec_driver_sql('ALTER TABLE "run" DROP COLUMN other_imports')
             links_before = c.exec_driver_sql(
                 "SELECT seq, record_type, record_id, prev_hash, hash FROM chain_link ORDER BY seq").all()
             run = c.exec_driver_sql("SELECT * FROM run").mappings().one()
@@ -65,6 +66,8 @@ def test_an_old_database_migrates_and_still_verifies(tmp_path):
             for table in ACCOUNT_COLUMN_TABLES:
                 assert c.exec_driver_sql(f'SELECT count(*) FROM "{table}" WHERE account IS NOT NULL'
                                          ).scalar() == 0
+            assert c.exec_driver_sql('SELECT count(*) FROM "run" WHERE other_imports IS NOT NULL'
+                                     ).scalar() == 0
         engine.dispose()
 
         # a desk account's change is chained with its name, and everything verifies
@@ -82,7 +85,8 @@ def test_an_old_database_migrates_and_still_verifies(tmp_path):
         with xietong.open_database(url) as db:
             result = xietong.verify(db)
             assert result.ok, result.problem
-            assert result.checked == len(links_before) + 1
+            # the first verify's checkpoint (SPEC §10.8), then the decision
+            assert result.checked == len(links_before) + 2
         engine = sa.create_engine(url)
         with engine.connect() as c:
             assert c.exec_driver_sql(

@@ -1,5 +1,5 @@
 """The trace browser's server-side filters and paging (SPEC §12) give exactly what filtering the
-run's trace.json entries by hand gives: the sample company (200 employees, 3,780 firings),
+run's trace.json entries by hand gives: the sample company (200 employees, 3,787 firings),
 filtered through GET /api/periods/{p}/firings, against `xietong.firings` filtered in Python."""
 from __future__ import annotations
 
@@ -80,7 +80,12 @@ FILTERS = [
 
 def test_the_sample_has_firings_of_every_kind(sample):
     _, entries, _ = sample
-    assert len(entries) == 3780      # 5,408 before issue 15 less the 1,628 rating.screened
+    # 5408 before SPEC §11.8, and 7 more firings since: every party of an invalid metric fires
+    # interlock.not_applied — M04 (weights 0.95) 3 parties, M05 (one party) 1, M06
+    # (asymmetric) 2 — and M05, missed (45/52 < 1), its party's post-mortem: 3 + 1 + 2 + 1 = 7.
+    # (The sample's other rules read no other month: its database holds one.) Issue 15: less
+    # the 1,628 rating.screened firings (one per accepted rating).
+    assert len(entries) == 5415 - 1628
     assert {_result(e["outcome"]) for e in entries} == {"adjustment", "exception", "note", "none"}
 
 

@@ -2,22 +2,35 @@
 ledgers: the same adjustments to the cent, in the same order, with the same sources, and the
 same exceptions (ids, kinds, subjects, assignees, statuses, sources) — before and after random
 decisions. Ledgers and decisions are drawn by hypothesis (tests/ledgers.py), so a disagreement
-shrinks to a small ledger."""
+shrinks to a small ledger. With the months before a ledger's (SPEC §11.5–§11.9: quarterly
+ratings, LINKAGE_CHANGED, the frequent-proposer window), each evaluation gets exactly the other
+months' sheets rules.months.other_months names, as the evaluator reads them."""
 from collections import Counter
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from evaluator.evaluate import evaluate_ledger
 from rules.books import BOOKS
-from rules.policy import load_policy, policy_from_mapping
 from rules.deadlines import Standing
-from tests.ledgers import (CLOCK, PERIOD, decisions, ledgers, random_decisions, random_ledger,
-                           random_standing, standings)
+from rules.months import other_months
+from rules.policy import load_policy, policy_from_mapping
+from tests.ledgers import (CLOCK, PERIOD, decisions, histories, history_rows, ledgers,
+                           random_decisions, random_history, random_ledger, random_standing,
+                           standings)
 from tests.reference import reference_evaluate
 
 POLICY = load_policy()
 NO_HOLD = policy_from_mapping({"review": {"hold_pending": False},
                                "interlock": {"symmetry": "both"}})
+# Every rule that reads other months, at once; the flat reward on the side.
+MONTHS = policy_from_mapping({"peripheral": {"cadence": "quarterly"},
+                              "raci": {"cadence": "quarterly"},
+                              "behaviour": {"frequent_window_months": 3},
+                              "interlock": {"reward_scale": "flat"}})
+# The same in the revision month of the matrix (December), RACI monthly, a two-month window.
+REVISING = policy_from_mapping({"peripheral": {"cadence": "quarterly"},
+                                "linkage": {"revision_month": 12},
+                                "behaviour": {"frequent_window_months": 2}})
 
 ADJ_FIELDS = ("subject_type", "subject_id", "mechanism", "rule", "points", "sources")
 EXC_FIELDS = ("review_id", "kind", "type", "subject_id", "assignee_id", "status", "sources")
@@ -31,9 +44,18 @@ def _exc(items):
     return [tuple((k, tuple(e[k]) if k == "sources" else e[k]) for k in EXC_FIELDS) for e in items]
 
 
-def _compare(ledger, policy, decisions, standing=None):
-    ref = reference_evaluate(ledger, policy, PERIOD, decisions, standing, CLOCK)
-    got = evaluate_ledger(ledger.rows, policy, PERIOD, decisions,
+def _read(history, policy, period):
+    """The other months' rows as the evaluator reads them: the sheets other_months names, of
+    the months that have a ledger."""
+    rows = history_rows(history)
+    return {m: {s: rows[m].get(s, []) for s in sheets}
+            for m, sheets in other_months(policy, period).items() if m in rows}
+
+
+def _compare(ledger, policy, decisions, period=PERIOD, history=None, standing=None):
+    months = _read(history or {}, policy, period)
+    ref = reference_evaluate(ledger, policy, period, decisions, months, standing, CLOCK)
+    got = evaluate_ledger(ledger.rows, policy, period, decisions, history=months,
                           standing={rid: Standing(*s) for rid, s in (standing or {}).items()},
                           clock=CLOCK)
     assert _adj(got.adjustments) == _adj(ref.adjustments)
@@ -69,6 +91,21 @@ def test_engine_agrees_with_reference_other_policy(builder, data):
     _compare(ledger, NO_HOLD, data.draw(decisions(ref.exceptions), label="decisions"))
 
 
+@settings(max_examples=80, **SETTINGS)
+@given(period=st.sampled_from(("2026-12", "2026-11")), policy=st.sampled_from((MONTHS, REVISING)),
+       data=st.data())
+def test_engine_agrees_with_reference_over_months(period, policy, data):
+    """A quarter's end (December) and a month before it (November), with the two months before
+    drawn: ratings carried or gathered, matrices compared, proposers counted across months."""
+    builder = data.draw(ledgers(max_size=3, period=period), label="ledger")
+    before = ("2026-10", "2026-11") if period == "2026-12" else ("2026-09", "2026-10")
+    history = data.draw(histories(builder, before), label="history")
+    ledger = builder.build()
+    ref, _ = _compare(ledger, policy, {}, period, history)
+    _compare(ledger, policy, data.draw(decisions(ref.exceptions), label="decisions"), period,
+             history)
+
+
 @settings(max_examples=100, **SETTINGS)
 @given(builder=ledgers(), data=st.data())
 def test_engine_agrees_with_reference_on_deadlines(builder, data):
@@ -78,7 +115,8 @@ def test_engine_agrees_with_reference_on_deadlines(builder, data):
     ref = reference_evaluate(ledger, POLICY, PERIOD, {})
     employees = [e["employee_id"] for e in ledger.rows["Employees"]]
     standing = data.draw(standings(ref.exceptions, employees), label="standing")
-    _compare(ledger, POLICY, data.draw(decisions(ref.exceptions), label="decisions"), standing)
+    _compare(ledger, POLICY, data.draw(decisions(ref.exceptions), label="decisions"),
+             standing=standing)
 
 
 @settings(max_examples=40, **SETTINGS)
@@ -110,6 +148,15 @@ def test_random_ledgers_reach_every_rule_and_kind():
                               random_decisions(undecided.exceptions, seed),
                               standing={r: Standing(*s) for r, s in standing.items()},
                               clock=CLOCK)
+        seen.update(t.rule for t in got.trace)
+        seen.update(e["kind"] for e in got.exceptions)
+    # the rules of other months (SPEC §11.5–§11.9), on seeded histories
+    for seed in range(12):
+        period, policy = (("2026-12", MONTHS), ("2026-11", MONTHS), ("2026-12", REVISING))[seed % 3]
+        builder = random_ledger(seed, 2, period=period)
+        before = ("2026-10", "2026-11") if period == "2026-12" else ("2026-09", "2026-10")
+        months = _read(random_history(seed, builder, before), policy, period)
+        got = evaluate_ledger(builder.build().rows, policy, period, {}, history=months)
         seen.update(t.rule for t in got.trace)
         seen.update(e["kind"] for e in got.exceptions)
     assert sorted(every - seen) == []

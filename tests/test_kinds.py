@@ -34,6 +34,8 @@ SPEC_TABLE = [
     ("RATING_LOW_NO_COMMENT", REVIEW, False, "department", RATING, R),
     ("RATING_OUTLIER", REVIEW, False, "department", RATING, R),
     ("RATING_MUTUAL_LOW", REVIEW, False, "department", RATING, P),
+    # SPEC §11.7, with the linkage book (§5.3 comes before §5.4)
+    ("LINKAGE_CHANGED", REJECTION, True, "department", ("dept_id",), ("linkage",)),
     ("PERIPHERAL_NO_RATINGS", REJECTION, True, "department", ("dept_id",), P),
     ("INTERLOCK_WEIGHTS", REJECTION, False, "metric", ("metric_id",), I),
     ("INTERLOCK_PARTIES", REJECTION, False, "metric", ("metric_id",), I),

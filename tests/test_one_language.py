@@ -114,6 +114,40 @@ def every_rule():
     return b
 
 
+def every_rule_october():
+    """The month before every_rule()'s (SPEC §11.7, §11.9): the same company and matrix, but X
+    (法务部) linked to K1 at low (gone in November: LINKAGE_CHANGED, "K1 弱 → 无"; M's matrix is
+    unchanged), and F1's two bonus rows for F4 (with November's LEAD 2, three over a two-month
+    window: BEH_FREQUENT_PROPOSER says so). No rating: November is before its quarter's end."""
+    b = every_rule()
+    for sheet in ("InternalRatings", "RaciRatings", "Behaviours", "ServiceMetrics"):
+        b.rows[sheet].clear()
+    b.link("X", "K1", "low")
+    b.behaviour("B1", "F4", "RESCUE", 2, "F1", day="2026-10-12", evidence="支援记录")
+    b.behaviour("B2", "F4", "SHARE", 1, "F1", day="2026-10-20", evidence="分享记录")
+    return b
+
+
+# Policy over time (SPEC §11.5–§11.9): the rules that read other months, on every_rule()'s
+# November after every_rule_october() — quarterly ratings (November carries them), a two-month
+# frequent-proposer window, the flat interlock reward (its sentences); then the same month in
+# the matrix's revision month.
+OVER_TIME_POLICY = """\
+[peripheral]
+cadence = "quarterly"
+[raci]
+cadence = "quarterly"
+[behaviour]
+frequent_window_months = 2
+[interlock]
+reward_scale = "flat"
+"""
+REVISING_POLICY = OVER_TIME_POLICY + """\
+[linkage]
+revision_month = 11
+"""
+
+
 BAD_POLICY = """\
 [linkage]
 high = 0.4
@@ -290,6 +324,22 @@ def every_rule_run(tmp: Path, lang: str) -> Run:
     run.quoted.update(('"loose"', '"often"', "Led", "Delayed", "New", "Twin", "奇怪", "新行为",
                        "故意拖延", "主动牵头跨部门项目并推动关键节点落地", "behaviour.bonus",
                        "extra", "x"))
+    # the rules that read other months, and their commands (SPEC §11.5–§11.10)
+    october = tmp / "ledger-2026-10.xlsx"
+    write_ledger(october, every_rule_october().build().rows, lang)
+    run.ledger(october)
+    run.cli("import", october, "--period", "2026-10", "--db", db)
+    for name, text, folder in (("over-time.toml", OVER_TIME_POLICY, "over-time"),
+                               ("revising.toml", REVISING_POLICY, "revising")):
+        (tmp / name).write_text(text, "utf-8")
+        run.cli("evaluate", "--period", PERIOD, "--policy", tmp / name, "--db", db)
+        run.cli("report", "--period", PERIOD, "--out", tmp / folder, "--db", db)
+        run.report(tmp / folder)
+    run.cli("whatif", "--policy", tmp / "over-time.toml", "--quarter", "2026-Q4",
+            "--out", tmp / "whatif", "--db", db)
+    run.files.append(tmp / "whatif" / "whatif.xlsx")
+    run.cli("policy", "check", "--period", PERIOD, "--db", db)
+    run.quoted.update(('"quarterly"', '"flat"'))
     run.cli("close", "--period", PERIOD, "--with-open-reviews", "--db", db)
     reason = {"zh": "补录复核结论", "en": "late decisions"}[lang]
     run.quoted.add(reason)
@@ -341,7 +391,7 @@ def test_the_hand_made_ledger_uses_every_rule_kind_and_sentence(runs):
                                            "trace.html", "HR.xlsx", "C0.xlsx", "F1.xlsx"}
     commands = {name for name, _ in run.lines}
     assert commands == {"template", "run", "decisions", "evaluate", "report", "verify", "status",
-                        "policy", "close", "reopen"}
+                        "policy", "close", "reopen", "import", "whatif"}
 
 
 @pytest.mark.parametrize("scenario", ["every rule", "demo"])

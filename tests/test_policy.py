@@ -36,11 +36,15 @@ def codes(issues):
 SPEC_DEFAULTS = {
     "scale": {"rating_to_points": D(20)},
     "linkage": {"high": D("0.25"), "medium": D("0.12"), "low": D("0.03"), "total_cap": D("0.30"),
-                "coefficient_floor": D("0.0"), "coefficient_cap": D("1.5")},
-    "peripheral": {"weight": D("0.15"), "objective_share": D("0.5")},
-    "raci": {"weight": D("0.15")},
-    "interlock": {"severe_miss_ratio": D("0.8"), "max_metrics_per_dept": 3, "symmetry": "equal"},
-    "behaviour": {"cap": D(10), "frequent_proposer": 3, "catalog": {
+                "coefficient_floor": D("0.0"), "coefficient_cap": D("1.5"),
+                "revision_month": 1},                                    # SPEC §11.7
+    "peripheral": {"weight": D("0.15"), "objective_share": D("0.5"),
+                   "cadence": "monthly"},                                # SPEC §11.5
+    "raci": {"weight": D("0.15"), "cadence": "monthly"},
+    "interlock": {"severe_miss_ratio": D("0.8"), "max_metrics_per_dept": 3, "symmetry": "equal",
+                  "reward_scale": "linear", "reward_cap": D("1.2")},     # SPEC §11.8
+    "behaviour": {"cap": D(10), "frequent_proposer": 3,
+                  "frequent_window_months": 1, "catalog": {              # SPEC §11.9
         "LEAD": {"min": D(1), "max": D(3), "zh": "主动牵头跨部门项目并推动关键节点落地",
                  "en": "Led a cross-department project through a key milestone"},
         "RESCUE": {"min": D(1), "max": D(3), "zh": "他部门遇到紧急问题时主动投入资源支援",
@@ -147,7 +151,7 @@ def test_canonical_json_is_sorted_compact_utf8_with_decimal_strings():
                          '"low_needs_comment":"2","mutual_low":"2","outlier_deviation":"2",'
                          '"outlier_min_peers":2},"scale":{"rating_to_points":"20"}}')
     assert '"linkage":{"coefficient_cap":"1.5","coefficient_floor":"0","high":"0.25","low":"0.03",' \
-           '"medium":"0.12","total_cap":"0.3"}' in text
+           '"medium":"0.12","revision_month":1,"total_cap":"0.3"}' in text
     # canonical: re-serialising with sorted keys, no spaces and unescaped UTF-8 changes nothing
     assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"),
                               ensure_ascii=False)
@@ -172,23 +176,27 @@ DEFAULT_CANONICAL_JSON = (
     '"max":"2","min":"1","zh":"跨部门分享经验、数据、工具，明显提升整体效率"},'
     '"WITHHOLD":{"en":"Withheld important information, causing serious loss",'
     '"max":"-2","min":"-5","zh":"明知信息重要却长期不共享，导致重大损失"}},'
-    '"frequent_proposer":3},'
+    '"frequent_proposer":3,"frequent_window_months":1},'
     '"feedback":{"show_raters":false},'
-    '"interlock":{"max_metrics_per_dept":3,"severe_miss_ratio":"0.8","symmetry":"equal"},'
+    '"interlock":{"max_metrics_per_dept":3,"reward_cap":"1.2","reward_scale":"linear",'
+    '"severe_miss_ratio":"0.8","symmetry":"equal"},'
     '"linkage":{"coefficient_cap":"1.5","coefficient_floor":"0","high":"0.25","low":"0.03",'
-    '"medium":"0.12","total_cap":"0.3"},'
-    '"peripheral":{"objective_share":"0.5","weight":"0.15"},'
-    '"raci":{"weight":"0.15"},'
+    '"medium":"0.12","revision_month":1,"total_cap":"0.3"},'
+    '"peripheral":{"cadence":"monthly","objective_share":"0.5","weight":"0.15"},'
+    '"raci":{"cadence":"monthly","weight":"0.15"},'
     '"review":{"deadline_days":14,"extreme_high":"5","extreme_low":"1","hold_pending":true,'
     '"low_needs_comment":"2","mutual_low":"2","outlier_deviation":"2","outlier_min_peers":2},'
     '"scale":{"rating_to_points":"20"}}'
 )
 # Its SHA-256. Every stored run records the effective policy's hash, and the demo prints it
-# ("policy sha256 00619faca916"): if the default's canonical text ever changes, runs stored
+# ("policy sha256 1e83e5f3f087"): if the default's canonical text ever changes, runs stored
 # before can no longer be matched with a re-evaluation under the same defaults. The literal is
 # the hash of the hand-written text above (checked below with hashlib alone), so neither side
-# is computed by the code under test.
-DEFAULT_SHA256 = "00619faca91610a3f5f1e977cb560f81367f62cb901deac6d7b846eec1eed714"
+# is computed by the code under test. (It changed on purpose when the default gained
+# `review.deadline_days` and `[feedback] show_raters` (SPEC §11.3, §11.4) and the cadences,
+# revision_month, reward_scale/reward_cap and frequent_window_months (SPEC §11.5–§11.9); before
+# both: d8cb78d8c3ec….)
+DEFAULT_SHA256 = "1e83e5f3f087dfb8b2f07530e7903d6f7f9621a64230dca9753d946a915f12df"
 
 
 def test_default_policy_fingerprint_is_pinned():
@@ -351,8 +359,9 @@ def test_warning_messages_quote_the_article(tmp_path):
     _, warnings = check_policy(write(tmp_path, "[linkage]\nhigh = 0.35\n"))
     assert warnings[0].message("en") == ("linkage.high = 0.35: outside the article's band for "
                                          "strongly linked departments; allowed: 0.20–0.30")
-    assert warnings[0].message("zh") == ("linkage.high = 0.35：超出原文“高度相关部门：公司系数占本部门"
-                                         "绩效结果的20%–30%”；允许：0.20–0.30")
+    # verbatim, with the article's own ASCII colon (「高度相关部门:公司系数占本部门绩效结果的20%–30%;」)
+    assert warnings[0].message("zh") == ("linkage.high = 0.35：超出原文「高度相关部门:公司系数占本部门"
+                                         "绩效结果的20%–30%」；允许：0.20–0.30")
 
 
 def test_a_key_in_error_gets_no_band_warning_too():

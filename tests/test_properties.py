@@ -32,9 +32,18 @@ def test_interlock_shares_sum_to_the_points(builder):
         if a["mechanism"] == "interlock":
             (_, metric_row), (_, party_row) = a["sources"]
             shares[(metric_row, a["rule"])].append((a["points"], parties[party_row]["weight"]))
+    cap = Fraction(POLICY.interlock.reward_cap)
     for (metric_row, rule), items in shares.items():
         m = metrics[metric_row]
-        points = m["bonus_points"] if rule == "interlock.reward" else -m["penalty_points"]
+        # SPEC §11.8: the linear reward is bonus × w × min(a, reward_cap); a = ∞ (lower is
+        # better, actual 0) rewards at the cap
+        target, actual = Fraction(m["target"]), Fraction(m["actual"])
+        if (m["direction"] or "higher") == "lower":
+            a = cap if actual == 0 else target / actual
+        else:
+            a = actual / target
+        points = (Fraction(m["bonus_points"]) * min(a, cap) if rule == "interlock.reward"
+                  else -m["penalty_points"])
         weight = sum(Fraction(w) for _, w in items)
         total = sum(p for p, _ in items)
         # each share is rounded to the cent on its own: the sum is within half a cent per party

@@ -401,14 +401,48 @@ def test_interlock_reward_when_achieved(run):
 
 
 def test_interlock_lower_with_actual_zero_is_achieved(run):
+    # a = +∞: the linear reward stops at the cap, 6 × 0.5 × 1.2 = 3.60; flat: 6 × 0.5 = 3.00
     assert adj(run(interlocked(10, 0, direction="lower")), "interlock") == [
-        ("B", "interlock.reward", "3.00"), ("F", "interlock.reward", "3.00")]
+        ("B", "interlock.reward", "3.60"), ("F", "interlock.reward", "3.60")]
+    assert adj(run(interlocked(10, 0, direction="lower"), interlock={"reward_scale": "flat"}),
+               "interlock") == [("B", "interlock.reward", "3.00"),
+                                ("F", "interlock.reward", "3.00")]
+
+
+@pytest.mark.parametrize("target, actual, direction, overrides, points", [
+    # SPEC §11.8: bonus × w × min(a, reward_cap), bonus 6, w 0.5
+    (100, 100, None, {}, "3.00"),                        # a = 1: 6 × 0.5 × 1
+    (100, 110, None, {}, "3.30"),                        # a = 1.1: 6 × 0.5 × 1.1
+    (100, 150, None, {}, "3.60"),                        # a = 1.5, capped at 1.2
+    (110, 100, "lower", {}, "3.30"),                     # lower: a = 110/100 = 1.1
+    (100, 150, None, {"reward_cap": D("1.5")}, "4.50"),     # 6 × 0.5 × 1.5
+    (100, 150, None, {"reward_cap": D("1")}, "3.00"),       # a cap of 1 is the flat reward
+    (100, 150, None, {"reward_scale": "flat"}, "3.00"),
+    (100, 107, None, {}, "3.21"),                        # 6 × 0.5 × 1.07 = 3.21
+    (300, 301, None, {}, "3.01"),                        # 3 × 301/300 = 3.01 exactly
+    (100, "99.9999999995", None, {}, "3.00"),            # a within 1e-9 of 1: achieved,
+])                                                       # 3 × 0.999999999995 = 2.999… → 3.00
+def test_interlock_reward_grows_with_achievement(run, target, actual, direction, overrides,
+                                                 points):
+    result = run(interlocked(target, actual, direction=direction),
+                 **({"interlock": overrides} if overrides else {}))
+    assert adj(result, "interlock") == [("B", "interlock.reward", points),
+                                        ("F", "interlock.reward", points)]
+
+
+def test_interlock_linear_reward_rounds_once(run):
+    # bonus 5, weights 0.333/0.667, a = 107/100: 5 × 0.333 × 1.07 = 1.78155 → 1.78 and
+    # 5 × 0.667 × 1.07 = 3.56845 → 3.57 (rounded once, half-up)
+    result = run(interlocked(100, 107, bonus=5, penalty=5, weights=("0.333", "0.667")))
+    assert adj(result, "interlock") == [("B", "interlock.reward", "1.78"),
+                                        ("F", "interlock.reward", "3.57")]
 
 
 def test_interlock_weight_zero_party_gets_a_zero_reward_and_the_post_mortem(run):
+    # a = 1.2 = the cap: 6 × 0.5 × 1.2 = 3.60; the weight-0 party 0.00
     b = interlocked(100, 120, weights=("0.5", "0.5", "0"), depts=("B", "F", "M"))
-    assert adj(run(b), "interlock") == [("B", "interlock.reward", "3.00"),
-                                        ("F", "interlock.reward", "3.00"),
+    assert adj(run(b), "interlock") == [("B", "interlock.reward", "3.60"),
+                                        ("F", "interlock.reward", "3.60"),
                                         ("M", "interlock.reward", "0.00")]
     b = interlocked(100, 50, weights=("0.5", "0.5", "0"), depts=("B", "F", "M"))
     assert [e[1] for e in exc(run(b), "INTERLOCK_MISSED")] == ["B", "F", "M"]
@@ -465,10 +499,12 @@ def test_invalid_interlocks(run, builder_args, policy, kinds):
     parties = [("InterlockParties", p["row"]) for p in b.rows["InterlockParties"]]
     assert exc(result, "INTERLOCK_WEIGHTS", "INTERLOCK_PARTIES", "INTERLOCK_ASYMMETRIC") == [
         (k, "M1", "HR", "open", [("Interlocks", 2)] + parties) for k in kinds]
-    if kinds:          # invalid: nothing applied, no post-mortem
-        assert adj(result, "interlock") == [] and exc(result, "INTERLOCK_MISSED") == []
-    else:
-        assert len(exc(result, "INTERLOCK_MISSED")) == len(parties)
+    if kinds:          # invalid: nothing applied
+        assert adj(result, "interlock") == []
+    # a = 50/100 < 1: every party holds the post-mortem, valid metric or not (SPEC §11.8)
+    assert [(e[1], e[4]) for e in exc(result, "INTERLOCK_MISSED")] == [
+        (p["dept_id"], [("Interlocks", 2), ("InterlockParties", p["row"])])
+        for p in sorted(b.rows["InterlockParties"], key=lambda p: p["dept_id"])]
     assert {e["review_id"] for e in result.exceptions_of("INTERLOCK_WEIGHTS")} <= \
         {rid("INTERLOCK_WEIGHTS", "M1")}
 
@@ -674,7 +710,7 @@ def test_exception_catalog_matches_spec_tables():
         "BEH_NO_EVIDENCE", "BEH_SELF_PROPOSED", "BEH_UNAUTHORIZED", "BEH_FREQUENT_PROPOSER",
         "RATING_UNKNOWN_REF", "RATING_SELF", "RATING_NOT_SUPPORT", "RACI_REVERSE",
         "RATING_EXTREME", "RATING_LOW_NO_COMMENT", "RATING_OUTLIER", "RATING_MUTUAL_LOW",
-        "PERIPHERAL_NO_RATINGS", "INTERLOCK_WEIGHTS", "INTERLOCK_PARTIES",
+        "LINKAGE_CHANGED", "PERIPHERAL_NO_RATINGS", "INTERLOCK_WEIGHTS", "INTERLOCK_PARTIES",
         "INTERLOCK_ASYMMETRIC", "INTERLOCK_TOO_MANY", "INTERLOCK_MISSED"]
     reviews = {k.kind for k in rx.KINDS if k.type == rx.REVIEW}
     assert reviews == {"BEH_FREQUENT_PROPOSER", "RATING_EXTREME", "RATING_LOW_NO_COMMENT",

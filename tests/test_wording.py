@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import tomllib
+from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -17,12 +19,12 @@ import sqlalchemy as sa
 import evaluator.runs
 from evaluator.evaluate import evaluate_ledger
 from importers.lang import Text
-from rules.policy import load_policy
+from rules.policy import load_policy, policy_from_mapping
 from rules.sentences import NOTES, TEMPLATES, explanation, message, note_text, render
 from rules.wording import Template, Wording
 from reports.template import write_ledger
 from tests.ledgers import PERIOD, small_company, worked_example
-from tests.test_one_language import every_rule
+from tests.test_one_language import OVER_TIME_POLICY, every_rule, every_rule_october
 from xietong.cli import main
 
 
@@ -110,10 +112,22 @@ def test_rejections_say_their_kind_and_lists_join_in_each_language():
 def test_every_stored_english_text_is_its_template_in_english():
     """What a run stores as text is what its `says` renders in English: English reports (the
     stored text) and Chinese ones (the template) say the same thing."""
+    said = []
+    # every_rule()'s month under the default policy, and with its month before under the
+    # policy that reads other months (the flat reward's, the window's and the matrix's
+    # sentences: tests/test_one_language.py)
     rows = every_rule().build().rows
+    october = {s: [dict(r) for r in sheet_rows]
+               for s, sheet_rows in every_rule_october().rows.items()}
+    for policy, history in ((load_policy(), None),
+                            (policy_from_mapping(tomllib.loads(OVER_TIME_POLICY,
+                                                               parse_float=Decimal)),
+                             {"2026-10": october})):
+        got = evaluate_ledger(rows, policy, PERIOD, {}, history=history)
+        said += [(a["says"], a["explanation"]) for a in got.adjustments] + \
+                [(e["says"], e["message"]) for e in got.exceptions]
+    # the deadlines' moves (a note each), under the default policy
     got = evaluate_ledger(rows, load_policy(), PERIOD, {})
-    said = [(a["says"], a["explanation"]) for a in got.adjustments] + \
-           [(e["says"], e["message"]) for e in got.exceptions]
     said += [(o["says"], o["note"]) for t in _moved(rows, got.exceptions).trace
              for o in t.outcome.get("outcomes", ()) if "says" in o and "note" in o]
     assert {s[0] for s, _ in said} == set(TEMPLATES)

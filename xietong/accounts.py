@@ -76,8 +76,9 @@ def may(actor: Actor | None, action: str, item: dict | None = None) -> bool:
     * auditor: every reading action, no change.
     * manager: the review items assigned to its employee id — read them ("review"), decide
       them ("decide"), and list its own ("my_reviews", "my_decisions"); an item that moved up
-      from it past its deadline (SPEC §11.4: `item["moved_from"]`) it may still read, not
-      decide; the feedback of the departments it heads ("feedback": `item["manager_id"]`, the
+      from it past its deadline (SPEC §11.4: `item["moved_from"]`) it may still read and
+      decide, as its returned workbook may (the new assignee decides it too; the later
+      decision stands); the feedback of the departments it heads ("feedback": `item["manager_id"]`, the
       department's head in the period's ledger; "my_feedback" lists them). No summary: the
       range's figures are everyone's scores (docs/decisions.md).
     """
@@ -100,9 +101,7 @@ def may(actor: Actor | None, action: str, item: dict | None = None) -> bool:
             return True
         if item is None:
             return False
-        if action == "decide":
-            return item.get("assignee_id") == me
-        if action == "review":
+        if action in ("decide", "review"):
             return item.get("assignee_id") == me or me in (item.get("moved_from") or ())
         if action == "feedback":
             return item.get("manager_id") == me

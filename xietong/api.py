@@ -272,9 +272,11 @@ def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
 @dataclass
 class ChainStatus:
     ok: bool
-    checked: int
+    checked: int                   # links checked (since the checkpoint, when incremental)
     problem: str | None
     head: str | None
+    since_seq: int = 0             # incremental: a full verify passed up to this link …
+    since_at: datetime | None = None   # … at this time (UTC); 0 and None: the whole chain
 
 
 @dataclass
@@ -308,7 +310,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     trace.html (which show the audit chain's status, so they verify the chain first), review
     workbooks, and the JSON files. Labels follow `lang`, else the ledger's header language;
     `Sheet!row` references use the ledger's own sheet names."""
-    from evaluator.chain import verify as verify_chain
+    from evaluator.chain import verify_since
     from evaluator.db import ChainLink, Decision, ImportActivation, LedgerImport, reader
     from evaluator.evaluate import default_workers
     from evaluator.periods import state as period_state_of
@@ -331,7 +333,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                 raise Refused([refusal(lang or "en", "no_run", period=period)])
             imp = session.get(LedgerImport, run.import_id)
             stored = load_run(session, run)
-            rows = load_rows(session, run.import_id)
+            rows, changed = _run_rows(session, run)
             newest = [session.exec(select(sa.func.max(LedgerImport.imported_at))
                                    .where(LedgerImport.period == period)).one(),
                       session.exec(select(sa.func.max(ImportActivation.activated_at))
@@ -341,7 +343,8 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             ledger_lang = imp.lang if imp is not None and imp.lang in ("zh", "en") else "en"
             lang = lang or ledger_lang
             ledger_file = imp.file_name if imp is not None else None
-            stale = any(t is not None and _aware(t) > _aware(run.started_at) for t in newest)
+            stale = changed or any(t is not None and _aware(t) > _aware(run.started_at)
+                                   for t in newest)
             period_state = period_state_of(session, period)
             closed = ({"at": period_state.since, "by": period_state.by}
                       if period_state.closed else None)
@@ -375,12 +378,15 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                 other = Forked(without_chain, point="reports")
             chain = None
             if formats & {"xlsx", "html"}:
-                result = verify_chain(session, period)
+                # SPEC §10.8: from the newest checkpoint, plus the run's import and its rows
+                result = verify_since(session, period, run.id)
                 head = session.exec(select(ChainLink).order_by(ChainLink.seq.desc())
                                     .limit(1)).first()
                 chain = {"ok": result.ok, "checked": result.checked,
                          "problem": result.problem.pick(lang) if result.problem else None,
                          "head": head.hash if head else None}
+                if result.since_seq:
+                    chain.update(since_seq=result.since_seq, since_at=_aware(result.since_at))
         files: dict[str, list[Path]] = {}
         if "xlsx" in formats:
             files["trace_xlsx"] = [trace.write_xlsx(out_dir / "trace.xlsx", period, rows, stored,
@@ -409,6 +415,25 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                         employees, len(stored["firings"]), len(files.get("reviews", [])), r, j,
                         None if chain is None else ChainStatus(**chain), removed, n_open,
                         len(files.get("feedback", [])))
+
+
+def _run_rows(session, run) -> tuple[dict, bool]:
+    """The rows a stored run's sources name: its import's, and the other months' imports it
+    read (Run.other_imports) under their qualified sheet names (rules/sources.py) — and whether
+    one of those months has another active import since (the run is then out of date)."""
+    import json
+    from evaluator.store import active_import, load_rows
+    from rules.sources import with_months
+    rows = load_rows(session, run.import_id)
+    others = json.loads(run.other_imports) if getattr(run, "other_imports", None) else {}
+    if not others:
+        return rows, False
+    months, changed = {}, False
+    for month, imported in others.items():
+        months[month] = load_rows(session, imported["import_id"])
+        now = active_import(session, month)
+        changed = changed or now is None or now.id != imported["import_id"]
+    return with_months(rows, months), changed
 
 
 def _emails(session) -> dict[str, str]:
@@ -570,15 +595,24 @@ class VerifyResult:
     ok: bool
     checked: int                   # chained records checked
     problem: str | None            # the first record changed, missing, inserted or out of order
-    head_seq: int                  # the newest link: auditors note it down
+    head_seq: int                  # the newest link verified: auditors note it down
     head_hash: str
+    checkpoint_seq: int = 0        # the link of the checkpoint this verify wrote (0: none)
+    checkpoint_error: str | None = None   # why none could be written (e.g. a read-only account)
 
 
-def verify(db: Database, period: str | None = None, *, lang: str | None = None) -> VerifyResult:
+def verify(db: Database, period: str | None = None, *, lang: str | None = None,
+           account: str | None = None) -> VerifyResult:
     """Recompute the audit chain (SPEC §6); `period` narrows the ledger-row checks to it.
     Refused ("nothing to verify") when the database, or the period, holds no import: a green
-    check over nothing would tell an auditor nothing."""
-    from evaluator.chain import verify as verify_chain
+    check over nothing would tell an auditor nothing.
+
+    A verify of the whole database that passed writes a checkpoint (SPEC §10.8; `account`: the
+    desk's account that asked, chained with it), from which `run` and `report` verify
+    incrementally. The chain is read without the write lock; the checkpoint is then written
+    in a short write transaction. When it cannot be (a database user who may only read), the
+    verification still stands and `checkpoint_error` says why."""
+    from evaluator.chain import verify as verify_chain, write_checkpoint
     from evaluator.db import LedgerImport, reader
     _existing(db, lang)
     with Session(reader(db.engine)) as session, session.begin():
@@ -589,8 +623,16 @@ def verify(db: Database, period: str | None = None, *, lang: str | None = None) 
             key = "verify_nothing" if period is None else "verify_nothing_period"
             raise Refused([i18n.t(lang, key, url=db.shown_url, period=period)])
         r = verify_chain(session, period)
-    return VerifyResult(r.ok, r.checked, r.problem.pick(lang) if r.problem else None, r.head_seq,
-                        r.head_hash)
+    result = VerifyResult(r.ok, r.checked, r.problem.pick(lang) if r.problem else None,
+                          r.head_seq, r.head_hash)
+    if r.ok and period is None:
+        try:
+            with Session(db.engine) as session, session.begin():
+                _, link = write_checkpoint(session, r, account)
+                result.checkpoint_seq = link.seq
+        except sa.exc.DBAPIError as e:
+            result.checkpoint_error = str(getattr(e, "orig", e)).strip().splitlines()[0]
+    return result
 
 
 @dataclass
@@ -710,19 +752,27 @@ def period_state(db: Database, period: str):
 def firings(db: Database, period: str) -> Iterator[dict]:
     """The latest run's firings in order, as trace.json entries: {"seq", "rule", "sources":
     [{"sheet", "row"}], "outcome"}. Refused when the period has no run."""
-    stored = _latest(db, period)
-    for f in stored["firings"]:
-        yield {"seq": f["seq"], "rule": f["rule"],
-               "sources": [{"sheet": s, "row": r} for s, r in f["sources"]],
-               "outcome": f["outcome"]}
+    from evaluator.db import reader
+    from evaluator.runs import iter_firings, latest_run, refusal
+    from reports.json_files import source_entries
+    # read from the database in batches as the caller consumes them: one batch in memory, not
+    # the millions of firings of a big month (the read transaction stays open meanwhile)
+    with Session(reader(db.engine)) as session, session.begin():
+        run = latest_run(session, period)
+        if run is None:
+            raise Refused([refusal("en", "no_run", period=period)])
+        for f in iter_firings(session, run.id):
+            yield {"seq": f["seq"], "rule": f["rule"],
+                   "sources": source_entries(f["sources"]),
+                   "outcome": f["outcome"]}
 
 
 def ledger_rows(db: Database, period: str, sheet: str) -> Iterator[dict]:
     """The typed rows of one sheet (canonical English name, e.g. "Behaviours") of the period's
     active ledger, in Excel-row order, each with its "row" number."""
     from evaluator.db import reader
-    from evaluator.runs import refusal
-    from evaluator.store import active_import, load_rows
+    from evaluator.runs import iter_ledger_rows, refusal
+    from evaluator.store import active_import
     from importers.schema import SHEET_BY_NAME
     if sheet not in SHEET_BY_NAME:
         raise ValueError(f"unknown sheet {sheet!r}: expected one of {', '.join(SHEET_BY_NAME)}")
@@ -730,18 +780,141 @@ def ledger_rows(db: Database, period: str, sheet: str) -> Iterator[dict]:
         imp = active_import(session, period)
         if imp is None:
             raise Refused([refusal("en", "no_import", period=period)])
-        rows = load_rows(session, imp.id)[sheet]
-    yield from rows
+        yield from iter_ledger_rows(session, imp.id, sheet)      # in batches, as firings()
 
 
-def _latest(db: Database, period: str) -> dict:
-    from evaluator.db import reader
-    from evaluator.runs import latest_run, load_run, refusal
-    with Session(reader(db.engine), expire_on_commit=False) as session, session.begin():
-        run = latest_run(session, period)
-        if run is None:
-            raise Refused([refusal("en", "no_run", period=period)])
-        return load_run(session, run)
+# --------------------------------------------------------------------------- what-if
+
+@dataclass
+class WhatIfChange:
+    """One subject's change in one month, for the terminal's list of the largest."""
+    subject_type: str              # "department" | "employee"
+    subject_id: str
+    name: str
+    period: str
+    current: object                # Decimal | None
+    alternative: object
+    difference: object
+
+
+@dataclass
+class WhatIfResult:
+    range: str
+    policy_file: str | None
+    policy_sha256: str
+    months: list[str]              # evaluated under the alternative
+    skipped: list[dict]            # {"period", "reason": "no_import" | "refused", "lines"}
+    data: dict                     # what whatif.json holds (reports/whatif.py), points exact
+    files: list[Path]
+    largest: list[WhatIfChange]    # the largest |difference| first
+
+
+def whatif_months(*, period: str | None = None, quarter: str | None = None,
+                  year: str | int | None = None) -> tuple[str, list[str]]:
+    """(the range's name, its months) for exactly one of period "YYYY-MM", quarter "YYYY-Qn",
+    year YYYY."""
+    from rules.months import months_of_quarter, months_of_year
+    given = [x for x in (period, quarter, year) if x is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of period, quarter, year")
+    if period is not None:
+        return period, [period]
+    if quarter is not None:
+        return quarter, list(months_of_quarter(quarter))
+    return str(year), list(months_of_year(year))
+
+
+def whatif(db: Database, policy, months: list[str], out_dir, *, range_name: str | None = None,
+           lang: str | None = None, progress: Progress | None = None, largest: int = 10,
+           workers: int | None = None) -> WhatIfResult:
+    """SPEC §11.6: each month's stored active ledger and decisions evaluated under `policy`
+    (a TOML path or a rules.policy.Policy) in memory, beside its latest run; stores nothing.
+    Writes whatif.json and whatif.xlsx into `out_dir`. A policy with errors is refused before
+    anything is read, with the messages of `policy check`; months without an import are listed
+    in `skipped` and the others evaluated. The months are evaluated in parallel processes,
+    `workers` at a time (default: every core this process may use), each figure equal to what
+    `evaluate --policy` would store (evaluator/whatif.py)."""
+    from engine.isolation import ChildError, EvaluationCrashed, Forked
+    from evaluator.whatif import differences, month_figures, read_month
+    from reports import whatif as files
+    lang = lang or "en"
+    alternative = load_policy_or_refuse(policy, lang)       # refused before anything is read
+    _existing(db, lang)
+    cores = _cores() if workers is None else max(1, workers)
+    months = sorted(dict.fromkeys(months))
+    inner = max(1, cores // max(1, min(len(months), cores)))   # feed workers inside a month
+    running: list[tuple[str, Forked]] = []
+    figures, skipped = {}, []
+
+    def collect(block: bool) -> None:
+        while running and (block or len(running) >= cores):
+            period, child = running.pop(0)
+            try:
+                figures[period] = child.result()
+            except (ChildError, EvaluationCrashed) as e:
+                raise Refused([i18n.t(lang, "evaluation_failed",
+                                      error=f"{period}: {getattr(e, 'kind', 'crash')}: {e}")]
+                              ) from None
+            if progress is not None:
+                progress("whatif", len(figures), len(months), "months")
+
+    try:
+        for period in months:
+            month = read_month(db.engine, period, alternative)
+            if month is None:
+                skipped.append({"period": period, "reason": "no_import", "lines": []})
+                continue
+            collect(block=False)
+            # a forked child per month (a native crash of the engine fails the what-if, not
+            # the process), `cores` at a time; reading the next month overlaps their work
+            running.append((period, Forked(month_figures, month, alternative, lang, inner,
+                                           point="whatif")))
+            del month                      # the child has its copy
+        collect(block=True)
+    finally:
+        for _, child in running:
+            child.cancel()
+    data = {"range": range_name or (months[0] if len(months) == 1 else
+                                    f"{months[0]}–{months[-1]}"),
+            "policy": {"file": alternative.source, "sha256": alternative.sha256},
+            "months": [], "skipped": skipped, "departments": [], "employees": []}
+    subjects = {"department": {}, "employee": {}}
+    changes = []
+    for period in months:
+        f = figures.get(period)
+        if f is None:
+            continue
+        if f.refused is not None:
+            skipped.append({"period": period, "reason": "refused", "lines": f.refused})
+            continue
+        data["months"].append(period)
+        for subject_type in ("department", "employee"):
+            for d in differences(f, subject_type):
+                entry = subjects[subject_type].setdefault(d["id"], {"name": d["name"],
+                                                                    "months": {}})
+                entry["months"][period] = {k: d[k] for k in ("current", "alternative",
+                                                              "difference", "rules")}
+                if d["difference"]:
+                    changes.append(WhatIfChange(subject_type, d["id"], d["name"], period,
+                                                d["current"], d["alternative"],
+                                                d["difference"]))
+    skipped.sort(key=lambda s: s["period"])
+    for subject_type, kind, key in (("department", "departments", "dept_id"),
+                                    ("employee", "employees", "employee_id")):
+        data[kind] = [{key: sid, "name": e["name"], "months": e["months"]}
+                      for sid, e in sorted(subjects[subject_type].items())]
+    written = files.write(out_dir, data, lang)
+    changes.sort(key=lambda c: (-abs(c.difference), c.period, c.subject_type, c.subject_id))
+    return WhatIfResult(data["range"], data["policy"]["file"], alternative.sha256,
+                        list(data["months"]), skipped, data, written, changes[:largest])
+
+
+def _cores() -> int:
+    """The cores this process may use (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 # --------------------------------------------------------------------------- files for people
@@ -753,11 +926,38 @@ class PolicyCheck:
     warnings: list
 
 
-def check_policy(path=None, *, strict: bool = False) -> PolicyCheck:
-    """Errors and warnings (values outside the article's bands) of a policy file (SPEC §4)."""
+def check_policy(path=None, *, strict: bool = False, db: Database | None = None,
+                 period: str | None = None, lang: str | None = None) -> PolicyCheck:
+    """Errors and warnings (values outside the article's bands) of a policy file (SPEC §4).
+    With `db` and `period`, also a warning for each Linkage row of the period's active ledger
+    whose effective weight after total_cap falls below the article's band for its level
+    (SPEC §11.10; errors with `strict`). Refused when the period has no import."""
     from rules.policy import check_policy as check
+    from rules.policy import effective_weight_warnings, load_policy
     errors, warnings = check(path, strict=strict)
+    if period is not None and db is not None:
+        links = _active_rows(db, period, "Linkage", lang)
+        if not errors:
+            extra = effective_weight_warnings(load_policy(path), links)
+            if strict:
+                from dataclasses import replace
+                errors = list(errors) + [replace(w, severity="error") for w in extra]
+            else:
+                warnings = list(warnings) + extra
     return PolicyCheck(None if path is None else str(path), list(errors), list(warnings))
+
+
+def _active_rows(db: Database, period: str, sheet: str, lang: str | None) -> list[dict]:
+    """A sheet of the period's active ledger; Refused when the period has no import."""
+    from evaluator.db import reader
+    from evaluator.runs import refusal
+    from evaluator.store import active_import, load_rows
+    _existing(db, lang)
+    with Session(reader(db.engine)) as session, session.begin():
+        imp = active_import(session, period)
+        if imp is None:
+            raise Refused([refusal(lang or "en", "no_import", period=period)])
+        return load_rows(session, imp.id, (sheet,))[sheet]
 
 
 def write_template(path, *, lang: str = "zh") -> Path:

@@ -130,6 +130,11 @@ def cmd_verify(args, db, lang, out) -> int:
     _say(out, i18n.t(lang, "verify_ok", n=result.checked))
     if result.head_seq:
         _say(out, i18n.t(lang, "verify_head", seq=result.head_seq, hash=result.head_hash))
+    if result.checkpoint_seq:
+        _say(out, i18n.t(lang, "verify_checkpoint", seq=result.checkpoint_seq,
+                         upto=result.head_seq))
+    elif result.checkpoint_error:
+        _say(out, i18n.t(lang, "verify_no_checkpoint", error=result.checkpoint_error))
     return 0
 
 
@@ -163,7 +168,8 @@ def cmd_summary(args, db, lang, out) -> int:
 
 
 def cmd_policy_check(args, db, lang, out) -> int:
-    checked = api.check_policy(args.file, strict=args.strict)
+    checked = api.check_policy(args.file, strict=args.strict,
+                               db=db if args.period else None, period=args.period, lang=lang)
     for w in checked.warnings:
         _say(out, i18n.t(lang, "policy_warning", text=w.message(lang)))
     if checked.errors:
@@ -171,6 +177,33 @@ def cmd_policy_check(args, db, lang, out) -> int:
                            for e in checked.errors])
     _say(out, i18n.t(lang, "policy_ok", path=args.file or "rules/policy.toml",
                      n=len(checked.warnings)))
+    return 0
+
+
+def cmd_whatif(args, db, lang, out) -> int:
+    name, months = api.whatif_months(period=args.period, quarter=args.quarter, year=args.year)
+    done = api.whatif(db, args.policy, months, args.out, range_name=name, lang=lang,
+                      progress=Progress())
+    from reports.whatif import range_text
+    _say(out, i18n.t(lang, "whatif_done", range=range_text(lang, done.range), path=args.policy,
+                     sha=done.policy_sha256[:12], n=len(done.months)))
+    for s in done.skipped:
+        _say(out, i18n.t(lang, f"whatif_{s['reason']}", period=s["period"]))
+        for line in s["lines"]:
+            _say(out, f"  {line}")
+    for path in done.files:
+        _say(out, i18n.t(lang, "whatif_written", path=path))
+    if not done.largest:
+        _say(out, i18n.t(lang, "whatif_none"))
+        return 0
+    _say(out, i18n.t(lang, "whatif_largest", n=len(done.largest)))
+    none = i18n.t(lang, "whatif_no_figure")
+    for c in done.largest:
+        _say(out, i18n.t(lang, "whatif_change", period=c.period, id=c.subject_id, name=c.name,
+                         kind=i18n.t(lang, f"whatif_{c.subject_type}"),
+                         current=none if c.current is None else f"{c.current:.2f}",
+                         alternative=none if c.alternative is None else f"{c.alternative:.2f}",
+                         difference=f"{c.difference:+.2f}"))
     return 0
 
 
@@ -319,6 +352,18 @@ HELP: dict[str, Text] = {
                               en="close even with review items still open (they are listed)"),
     "policy_check": Text(zh="校验政策文件（错误与超出原文区间的警告）",
                          en="validate a policy file (errors and band warnings)"),
+    "policy_period": Text(zh="同时检查该考核期当前台账的关联矩阵：总上限缩放后的有效权重低于原文区间时警告",
+                          en="also check that period's Linkage rows: warn where a weight after "
+                             "total_cap falls below the article's band"),
+    "whatif": Text(zh="试算：在另一政策下重新计算已保存的台账与复核结论，不写入任何数据",
+                   en="evaluate the stored ledgers and decisions under another policy, storing "
+                      "nothing"),
+    "whatif_policy": Text(zh="替代政策 TOML 文件", en="the alternative policy TOML"),
+    "quarter": Text(zh="季度 YYYY-Qn", en="YYYY-Qn"),
+    "year": Text(zh="年份 YYYY", en="YYYY"),
+    "bad_quarter": Text(zh="应为 YYYY-Qn（n 为 1–4），实际为 {value!r}",
+                        en="expected YYYY-Qn (n 1–4), got {value!r}"),
+    "bad_year": Text(zh="应为 YYYY，实际为 {value!r}", en="expected YYYY, got {value!r}"),
     "strict": Text(zh="超出原文区间的警告也视为错误",
                    en="warnings outside the article's bands are errors"),
     "demo": Text(zh="示例公司走完整个流程", en="sample company through the whole pipeline"),
@@ -416,6 +461,16 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
     def period(value: str) -> str:
         if not PERIOD_RE.match(value or ""):
             raise argparse.ArgumentTypeError(HELP["bad_period"].format(lang, value=value))
+        return value
+
+    def quarter(value: str) -> str:
+        if not re.fullmatch(r"\d{4}-Q[1-4]", value or ""):
+            raise argparse.ArgumentTypeError(HELP["bad_quarter"].format(lang, value=value))
+        return value
+
+    def year(value: str) -> str:
+        if not re.fullmatch(r"\d{4}", value or ""):
+            raise argparse.ArgumentTypeError(HELP["bad_year"].format(lang, value=value))
         return value
 
     def formats(value: str) -> set[str]:
@@ -519,6 +574,15 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
     c = command("check", cmd_policy_check, "policy_check", psub)
     c.add_argument("file", nargs="?", default=None, metavar="FILE")
     c.add_argument("--strict", action="store_true", help=h("strict"))
+    c.add_argument("--period", type=period, default=None, help=h("policy_period"))
+
+    s = command("whatif", cmd_whatif)
+    s.add_argument("--policy", required=True, metavar="ALT.toml", help=h("whatif_policy"))
+    which = s.add_mutually_exclusive_group(required=True)
+    which.add_argument("--period", type=period, default=None, help=h("period"))
+    which.add_argument("--quarter", type=quarter, default=None, help=h("quarter"))
+    which.add_argument("--year", type=year, default=None, help=h("year"))
+    s.add_argument("--out", required=True, help=h("out_dir"))
 
     s = command("user", None)
     usub = s.add_subparsers(dest="user_command", required=True, metavar=h("commands"))
@@ -620,7 +684,8 @@ def main(argv: list[str] | None = None, out=None, err=None) -> int:
         elif lang is None and args.command not in _READS_A_LEDGER:
             lang = (api.database_language(db, getattr(args, "period", None))
                     if args.command not in _NO_DATABASE else early) or "en"
-        if args.command not in _NO_DATABASE | _READS_A_LEDGER | _QUIET | {"demo"}:
+        if args.command not in _NO_DATABASE | _READS_A_LEDGER | _QUIET | {"demo"} \
+                or (args.command == "policy" and getattr(args, "period", None)):
             _say(out, i18n.t(lang, "database", url=db.shown_url))
         # A command builds millions of short-lived, acyclic objects (rows, firings, report
         # cells): the cyclic collector paused, as in importers.memory (2.7 s of a 52-s

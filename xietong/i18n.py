@@ -74,6 +74,14 @@ MESSAGES: dict[str, Text] = {
     "verify_head": Text(
         zh="链头：第 {seq} 条，SHA-256 {hash}（请记录：之后的校验须能到达此处）。",
         en="Chain head: link {seq}, sha256 {hash} (note it down: a later verify must reach it)."),
+    "verify_checkpoint": Text(
+        zh="已写入检查点（审计链第 {seq} 条）：完整校验截至第 {upto} 条；此后的运行与报告从此处起增量校验。",
+        en="Checkpoint written (chain link {seq}): full verification up to link {upto}; runs "
+           "and reports verify incrementally from there."),
+    "verify_no_checkpoint": Text(
+        zh="未能写入检查点（{error}）：此后的运行与报告仍从上一个检查点起校验。",
+        en="No checkpoint was written ({error}): runs and reports still verify from the "
+           "previous one."),
     "database_busy": Text(
         zh="数据库 {url} 正忙：另一个 xietong 命令占用写锁已超过 {s} 秒。未写入任何数据；请待其结束后重试（等待时长由 "
            "`XIETONG_LOCK_TIMEOUT` 设置）。",
@@ -98,6 +106,32 @@ MESSAGES: dict[str, Text] = {
     "policy_error": Text(
         zh="错误：{text}",
         en="error: {text}"),
+    # what-if (SPEC §11.6)
+    "whatif_done": Text(
+        zh="试算 {range}（政策 {path}，SHA-256 {sha}）：已试算 {n} 个月，未写入任何数据。",
+        en="What-if of {range} under {path} (policy sha256 {sha}): {n} month(s) evaluated, "
+           "nothing stored."),
+    "whatif_no_import": Text(
+        zh="{period}：没有导入台账，已跳过",
+        en="{period}: no ledger imported, skipped"),
+    "whatif_refused": Text(
+        zh="{period}：在该政策下台账中的复核结论被拒绝，已跳过：",
+        en="{period}: its ledger's Reviews rows are refused under this policy, skipped:"),
+    "whatif_written": Text(
+        zh="已写入：{path}",
+        en="Written: {path}"),
+    "whatif_largest": Text(
+        zh="最终分变化最大的 {n} 项：",
+        en="The {n} largest changes of a final:"),
+    "whatif_change": Text(
+        zh="  {period} {kind} {id} {name}：{current} → {alternative}（{difference}）",
+        en="  {period} {kind} {id} {name}: {current} → {alternative} ({difference})"),
+    "whatif_none": Text(
+        zh="没有任何最终分发生变化。",
+        en="No final changes."),
+    "whatif_department": Text(zh="部门", en="department"),
+    "whatif_employee": Text(zh="员工", en="employee"),
+    "whatif_no_figure": Text(zh="无", en="none"),
     "demo_ledger": Text(
         zh="示例公司台账（{n} 名员工）：{path}",
         en="Sample company ledger ({n} employees): {path}"),
@@ -244,6 +278,9 @@ MESSAGES: dict[str, Text] = {
     "chain_ok_short": Text(
         zh="校验通过",
         en="verified"),
+    "chain_ok_since_short": Text(
+        zh="校验通过（截至第 {seq} 条于 {at} 完整校验，其后为增量校验）",
+        en="verified (full up to link {seq} at {at}, incremental since)"),
     "chain_bad_short": Text(
         zh="校验失败",
         en="verification FAILED"),
@@ -278,7 +315,11 @@ def report_summary(r) -> list[str]:
     if "xlsx" in formats:
         lines.append(("statement.xlsx", t(lang, "report_statement", d=r.departments,
                                           e=r.employees)))
-        chain_word = t(lang, "chain_ok_short" if r.chain and r.chain.ok else "chain_bad_short")
+        if r.chain and r.chain.ok and r.chain.since_seq:
+            chain_word = t(lang, "chain_ok_since_short", seq=r.chain.since_seq,
+                           at=r.chain.since_at.isoformat(timespec="seconds"))
+        else:
+            chain_word = t(lang, "chain_ok_short" if r.chain and r.chain.ok else "chain_bad_short")
         lines.append(("trace.xlsx", t(lang, "report_trace_xlsx", n=r.firings, chain=chain_word)))
     if "html" in formats:
         lines.append(("trace.html", t(lang, "report_trace_html")))

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from evaluator.canonical import parse_sources
 from evaluator.db import ROW_TABLES, Decision, ExceptionItem, Firing, LedgerImport, Run
 from importers.schema import SHEET_BY_NAME
+from reports.json_files import source_entries
 from reports.labels import cited_values, ref
 from rules.books import describe
 from rules.exceptions import HR, KIND_BY_NAME
@@ -135,7 +136,7 @@ def items(session: Session, *, period: str | None = None, assignee: str | None =
         out.append({"review_id": m.review_id, "kind": r.kind, "type": m.type,
                     "subject_id": r.subject_id, "assignee_id": r.assignee_id, "status": state,
                     "decision": decision_dict(current), "message": r.message,
-                    "sources": [{"sheet": s, "row": n} for s, n in parse_sources(r.sources)],
+                    "sources": source_entries(parse_sources(r.sources)),
                     "period": p, "run_id": m.run_id, "import_id": import_id,
                     "firing_seq": r.firing_seq})
     return len(matched), out
@@ -155,11 +156,18 @@ def with_context(session: Session, found: list[dict], lang: str) -> list[dict]:
         sheet_lang = imp.lang if imp is not None and imp.lang in ("zh", "en") else "en"
         ids = {it["subject_id"] for it in group} | {it["assignee_id"] for it in group}
         names = _names(conn, import_id, ids)
-        wanted: dict[str, set[int]] = {}
+        # a source of another month (its "period", SPEC §11.5–§11.9) is a row of the import
+        # its run read for that month (Run.other_imports)
+        months = _other_imports(session, {it["run_id"] for it in group})
+        wanted: dict[tuple[int | None, str], set[int]] = {}
         for it in group:
             for s in it["sources"]:
-                wanted.setdefault(s["sheet"], set()).add(s["row"])
-        rows = {sheet: _rows(conn, import_id, sheet, numbers) for sheet, numbers in wanted.items()}
+                imp_id = (import_id if "period" not in s
+                          else months.get(it["run_id"], {}).get(s["period"]))
+                s["_import"] = imp_id
+                wanted.setdefault((imp_id, s["sheet"]), set()).add(s["row"])
+        rows = {(imp_id, sheet): _rows(conn, imp_id, sheet, numbers) if imp_id else {}
+                for (imp_id, sheet), numbers in wanted.items()}
         says = _sentences(session, group)
         for it in group:
             it["kind_text"] = kind_text(it["kind"], lang)
@@ -170,9 +178,21 @@ def with_context(session: Session, found: list[dict], lang: str) -> list[dict]:
             it["subject_name"] = names.get(it["subject_id"], "")
             it["assignee_name"] = names.get(it["assignee_id"], "HR" if it["assignee_id"] == HR else "")
             for s in it["sources"]:
-                s["ref"] = ref(sheet_lang, s["sheet"], s["row"])
-                s["cited"] = cited_values(sheet_lang, s["sheet"], rows[s["sheet"]].get(s["row"]))
+                name = s["sheet"] if "period" not in s else f"{s['sheet']}@{s['period']}"
+                s["ref"] = ref(sheet_lang, name, s["row"])
+                s["cited"] = cited_values(sheet_lang, s["sheet"],
+                                          rows[(s.pop("_import"), s["sheet"])].get(s["row"]))
     return found
+
+
+def _other_imports(session: Session, run_ids: set[int]) -> dict[int, dict[str, int]]:
+    """run id -> {period: import id} of the other months' imports the run read."""
+    out = {}
+    for run_id in run_ids:
+        run = session.get(Run, run_id)
+        text = getattr(run, "other_imports", None) if run is not None else None
+        out[run_id] = {m: x["import_id"] for m, x in json.loads(text).items()} if text else {}
+    return out
 
 
 def _sentences(session: Session, items: list[dict]) -> dict[tuple[int, int], list | None]:

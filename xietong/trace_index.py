@@ -24,7 +24,9 @@ from evaluator.canonical import OutcomeCodec, parse_sources
 from evaluator.chain import BulkInsert
 from evaluator.db import ExceptionItem, Firing, reader
 from evaluator.desk_tables import FacetCount, FacetedRun, FiringFacet, ensure_tables
+from reports.json_files import source_entries
 from reports.labels import firing_mechanism
+from rules.sources import base as base_sheet
 
 FILTERS = ("subject", "rule", "mechanism", "sheet", "result")
 RESULTS = ("adjustment", "exception", "note", "none")
@@ -84,7 +86,8 @@ def build(engine, run_id: int, progress=None) -> int:
                         results[outcome_text] = result
                 sources = parse_sources(sources_text)
                 mechanism = firing_mechanism(rule, sources)
-                sheets = list(dict.fromkeys(s for s, _ in sources)) or [""]
+                # another month's row ("Sheet@YYYY-MM", rules/sources.py) under its sheet
+                sheets = list(dict.fromkeys(base_sheet(s) for s, _ in sources)) or [""]
                 for i, sheet in enumerate(sheets):
                     batch.append((run_id, seq, fid, 1 if i == 0 else 0, rule, mechanism,
                                   subject, sheet, result))
@@ -165,8 +168,7 @@ def query(engine, run_id: int, *, subject: str | None = None, rule: str | None =
             for i in ids:
                 r = found[i]
                 items.append({"seq": r.seq, "rule": r.rule,
-                              "sources": [{"sheet": s, "row": n}
-                                          for s, n in parse_sources(r.sources)],
+                              "sources": source_entries(parse_sources(r.sources)),
                               "outcome": codec.value(r.outcome), "subject_id": r.subject_id})
     return Page(total, offset, limit, items)
 

@@ -223,10 +223,10 @@ def firings(request: Request):
 
 
 def verify(request: Request):
-    require(request, "verify")
+    actor = require(request, "verify")
     _, db = desk(request)
     try:
-        r = api.verify(db, lang=language(request))
+        r = api.verify(db, lang=language(request), account=actor.username)
     except api.Refused as e:                 # nothing to verify is a result, not an error
         return JSONResponse({"ok": False, "records": 0, "head": None,
                              "problem": "\n".join(e.lines)})

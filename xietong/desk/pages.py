@@ -416,10 +416,10 @@ def runs_page(request: Request):
 
 
 def verify_page(request: Request):
-    require(request, "verify")
+    actor = require(request, "verify")
     _, db = desk(request)
     try:
-        result = api.verify(db, lang=language(request))
+        result = api.verify(db, lang=language(request), account=actor.username)
         problem = None
     except api.Refused as e:
         result, problem = None, "\n".join(e.lines)
