@@ -40,6 +40,7 @@ def one(way: str, url: str, period: str, sheet: str) -> dict:
     from evaluator.db import reader
     from evaluator.runs import latest_run, load_run
     from evaluator.store import active_import, load_rows
+    from reports.json_files import source_entries
     with xietong.open_database(url) as db:
         db.engine                                 # tables checked before the clock starts
         base = _peak_mb()
@@ -59,8 +60,7 @@ def one(way: str, url: str, period: str, sheet: str) -> dict:
                     items = load_rows(s, active_import(s, period).id)[sheet]
             for f in items:
                 if way == "firings-before":     # what firings() built from each
-                    {"seq": f["seq"], "rule": f["rule"],
-                     "sources": [{"sheet": a, "row": b} for a, b in f["sources"]],
+                    {"seq": f["seq"], "rule": f["rule"], "sources": source_entries(f["sources"]),
                      "outcome": f["outcome"]}
                 n += 1
         return {"way": way, "items": n, "seconds": round(time.perf_counter() - t, 2),
