@@ -26,6 +26,7 @@ from pathlib import Path
 from openpyxl import Workbook
 
 from importers.lang import Text
+from reports import summary
 from reports.workbook import BulkWriter, fit_width, header, item_sheet, landscape
 
 LABELS: dict[str, Text] = {
@@ -62,14 +63,11 @@ def label(lang: str, key: str) -> str:
 
 
 def range_text(lang: str, name: str) -> str:
-    """A range as people read it: "2026-Q4" is 2026年第4季度 in Chinese, "2026" 2026年; a month
-    (YYYY-MM) is the same in both languages."""
-    if lang == "zh":
-        if re.fullmatch(r"\d{4}-Q[1-4]", name):
-            return f"{name[:4]}年第{name[-1]}季度"
-        if re.fullmatch(r"\d{4}", name):
-            return f"{name}年"
-    return name
+    """A range as people read it, as the summary writes it (2026 年第 4 季度, 2026 年); a
+    month (YYYY-MM) is the same in both languages."""
+    if re.fullmatch(r"\d{4}-\d{2}", name):
+        return name
+    return summary.range_text(lang, name)
 
 
 def _num(d: Decimal | None):
