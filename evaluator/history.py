@@ -26,7 +26,7 @@ from evaluator.canonical import parse_sources
 from evaluator.db import ROW_TABLES, Adjustment, ExceptionItem, Firing, Run
 from evaluator.runs import latest_run
 from rules import ratings
-from rules.months import is_quarter_end, quarter_months
+from rules.months import is_quarter_end, months_of_quarter, months_of_year, quarter_months
 from rules.sources import qualify, split as split_sheet
 
 YEAR_RE = re.compile(r"^(\d{4})$")
@@ -53,13 +53,10 @@ def months_of(year: int | str | None = None, quarter: str | None = None) -> tupl
         found = YEAR_RE.match(str(year))
         if not found:
             raise ValueError(f"expected a year YYYY, got {year!r}")
-        y = int(found.group(1))
-        return str(y), [f"{y}-{m:02d}" for m in range(1, 13)]
-    found = QUARTER_RE.match(str(quarter))
-    if not found:
+        return found.group(1), list(months_of_year(found.group(1)))
+    if not QUARTER_RE.match(str(quarter)):
         raise ValueError(f"expected a quarter YYYY-Q1…Q4, got {quarter!r}")
-    y, q = int(found.group(1)), int(found.group(2))
-    return f"{y}-Q{q}", [f"{y}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)]
+    return quarter, list(months_of_quarter(quarter))
 
 
 @dataclass

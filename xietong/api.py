@@ -812,16 +812,13 @@ class WhatIfResult:
 def whatif_months(*, period: str | None = None, quarter: str | None = None,
                   year: str | int | None = None) -> tuple[str, list[str]]:
     """(the range's name, its months) for exactly one of period "YYYY-MM", quarter "YYYY-Qn",
-    year YYYY."""
-    from rules.months import months_of_quarter, months_of_year
-    given = [x for x in (period, quarter, year) if x is not None]
-    if len(given) != 1:
+    year YYYY (a quarter or a year as the summary reads it: evaluator.history.months_of)."""
+    from evaluator.history import months_of
+    if sum(x is not None for x in (period, quarter, year)) != 1:
         raise ValueError("give exactly one of period, quarter, year")
     if period is not None:
         return period, [period]
-    if quarter is not None:
-        return quarter, list(months_of_quarter(quarter))
-    return str(year), list(months_of_year(year))
+    return months_of(year, quarter)
 
 
 def whatif(db: Database, policy, months: list[str], out_dir, *, range_name: str | None = None,
