@@ -359,11 +359,6 @@ HELP: dict[str, Text] = {
                    en="evaluate the stored ledgers and decisions under another policy, storing "
                       "nothing"),
     "whatif_policy": Text(zh="替代政策 TOML 文件", en="the alternative policy TOML"),
-    "quarter": Text(zh="季度 YYYY-Qn", en="YYYY-Qn"),
-    "year": Text(zh="年份 YYYY", en="YYYY"),
-    "bad_quarter": Text(zh="应为 YYYY-Qn（n 为 1–4），实际为 {value!r}",
-                        en="expected YYYY-Qn (n 1–4), got {value!r}"),
-    "bad_year": Text(zh="应为 YYYY，实际为 {value!r}", en="expected YYYY, got {value!r}"),
     "strict": Text(zh="超出原文区间的警告也视为错误",
                    en="warnings outside the article's bands are errors"),
     "demo": Text(zh="示例公司走完整个流程", en="sample company through the whole pipeline"),
@@ -461,16 +456,6 @@ def build_parser(lang: str = "en") -> argparse.ArgumentParser:
     def period(value: str) -> str:
         if not PERIOD_RE.match(value or ""):
             raise argparse.ArgumentTypeError(HELP["bad_period"].format(lang, value=value))
-        return value
-
-    def quarter(value: str) -> str:
-        if not re.fullmatch(r"\d{4}-Q[1-4]", value or ""):
-            raise argparse.ArgumentTypeError(HELP["bad_quarter"].format(lang, value=value))
-        return value
-
-    def year(value: str) -> str:
-        if not re.fullmatch(r"\d{4}", value or ""):
-            raise argparse.ArgumentTypeError(HELP["bad_year"].format(lang, value=value))
         return value
 
     def formats(value: str) -> set[str]:
