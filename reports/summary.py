@@ -42,7 +42,7 @@ from openpyxl.styles import Alignment
 from evaluator.canonical import IndentedJSON
 from reports import feedback
 from reports.labels import label, sheet_name
-from reports.workbook import (NUMBER_FORMAT, BulkWriter, fit_columns, header, item_sheet,
+from reports.workbook import (NUMBER_FORMAT, BulkWriter, fit_columns, header,
                               landscape, put_text)
 from rules.finals import DEPT_MECHANISMS, finals
 

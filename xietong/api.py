@@ -315,7 +315,6 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     from evaluator.evaluate import default_workers
     from evaluator.periods import state as period_state_of
     from evaluator.runs import latest_run, load_run, refusal
-    from evaluator.store import load_rows
     from engine.isolation import ChildError, EvaluationCrashed, Forked
     from reports import feedback, json_files, reviews, statement, trace
     formats = frozenset(formats)
