@@ -264,7 +264,7 @@ def period_moves(session: Session, period: str) -> dict[str, list[dict]]:
     read from the end of its trace (its firings have consecutive ids in seq order,
     evaluator/runs.py) until the first firing of another book; a run whose stored counts say it
     fired no `review.escalate` is not read at all."""
-    from reports.moves import DEADLINE_RULES, ESCALATE
+    from reports.moves import DEADLINE_RULES, ESCALATE, by_item
     runs = session.exec(select(Run.id, Run.started_at, Run.counts).where(
         Run.period == period, Run.finished_at != None).order_by(Run.id)).all()  # noqa: E711
     first_at: dict[tuple[str, str, str], tuple] = {}
@@ -272,7 +272,7 @@ def period_moves(session: Session, period: str) -> dict[str, list[dict]]:
     f = Firing.__table__.c
     conn = session.connection()
     for run_id, started, counts in runs:
-        found: list[tuple[str, str, str]] = []
+        found: list[tuple[str, str, str]] = []      # (review_id, from, to)
         try:
             by_rule = json.loads(counts or "{}").get("by_rule")
         except (ValueError, AttributeError):
@@ -282,6 +282,7 @@ def period_moves(session: Session, period: str) -> dict[str, list[dict]]:
             continue
         lo, hi = conn.execute(sa.select(sa.func.min(f.id), sa.func.max(f.id)).where(
             f.run_id == run_id)).one()
+        tail: list[dict] = []           # the run's escalations, newest first
         while lo is not None and hi >= lo:
             chunk = conn.execute(sa.select(f.run_id, f.rule, f.outcome).where(
                 f.id.between(max(lo, hi - 499), hi)).order_by(f.id.desc())).all()
@@ -293,14 +294,12 @@ def period_moves(session: Session, period: str) -> dict[str, list[dict]]:
                 if rule not in DEADLINE_RULES:
                     done = True
                     break
-                if rule != ESCALATE:
-                    continue
-                moved = [o["moved"] for o in json.loads(outcome).get("outcomes", ())
-                         if isinstance(o, dict) and "moved" in o]
-                found += [(m["review_id"], m["from"], m["to"]) for m in reversed(moved)]
+                if rule == ESCALATE:
+                    tail.append({"rule": rule, "outcome": json.loads(outcome)})
             if done:
                 break
-        found.reverse()
+        # what the review workbooks read from a loaded run (reports.moves), in firing order
+        found = [(rid, a, b) for rid, steps in by_item(tail[::-1]).items() for a, b in steps]
         for key in found:
             first_at.setdefault(key, (_iso(started), run_id))
         latest = found
@@ -314,7 +313,7 @@ def period_moves(session: Session, period: str) -> dict[str, list[dict]]:
 
 def with_moves(session: Session, found: list[dict]) -> list[dict]:
     """`found` (items of `items`) with "moves" (period_moves') and "moved_from" (everyone the
-    item moved from: who may still read it, not decide it, in the desk)."""
+    item moved from: who may still read and decide it, as its returned workbook may)."""
     by_period: dict[str, dict] = {}
     for it in found:
         if it["period"] not in by_period:
@@ -327,8 +326,8 @@ def with_moves(session: Session, found: list[dict]) -> list[dict]:
 
 def moved_away(session: Session, assignee: str, period: str | None = None) -> list[dict]:
     """The items of the latest runs (of `period`, or of every period) that moved up from
-    `assignee` past their deadlines and are someone else's now — what that person still sees,
-    read-only, in the desk — each as `items` gives it with "moves", "moved_from", and
+    `assignee` past their deadlines and are someone else's now — what that person still sees
+    (and may still decide) in the desk — each as `items` gives it with "moves", "moved_from", and
     "moved_to"/"moved_at" (the move away from `assignee`)."""
     out = []
     for p, _ in sorted(set(latest_runs(session, period).values()), reverse=True):
