@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator
@@ -680,13 +681,19 @@ def _aware(t: datetime) -> datetime:
 
 # --------------------------------------------------------------------------- reading a run back
 
-def load_run(session: Session, run: Run) -> dict:
+def load_run(session: Session, run: Run, stream: sa.Engine | None = None) -> dict:
     """A stored run as plain dicts, in stored order (what reports read). Read through SQLAlchemy
-    Core: the dicts are what the models' model_dump() gives, without an ORM object per row
-    (millions of firings in a 100,000-employee month), with sources and outcomes parsed.
-    Firings of this load with the same common outcome (nothing, one note or flag) share one
-    outcome dict (canonical.OutcomeCodec): read them, do not change them. "decisions" and
-    "current_decisions": the decision records behind its review items (`run_decisions`)."""
+    Core: the dicts are what the models' model_dump() gives, without an ORM object per row,
+    with sources and outcomes parsed. Firings with the same common outcome (nothing, one note
+    or flag) share one outcome dict (canonical.OutcomeCodec): read them, do not change them.
+    "decisions" and "current_decisions": the decision records behind its review items
+    (`run_decisions`).
+
+    "firings": with `stream` (the engine the run was read from), a RunFirings — sized, and read
+    from the database in batches each time it is iterated, so that no process holds the
+    millions of firings of a big month (what `report` does); without it, every firing as a
+    list (the desk's pages, tests and benchmarks of small runs). Adjustments and exceptions get
+    the sentences their firings hold ("says", `_attach_says`) either way."""
     conn = session.connection()
 
     def rows(cls, order):
@@ -698,17 +705,54 @@ def load_run(session: Session, run: Run) -> dict:
 
     adjustments = rows(Adjustment, "ord")
     exceptions = rows(ExceptionItem, "ord")
-    firings = rows(Firing, "seq")
-    for collection in (adjustments, exceptions, firings):
+    for collection in (adjustments, exceptions):
         for x in collection:
             x["sources"] = parse_sources(x["sources"])
-    outcome = OutcomeCodec().value
-    for f in firings:
-        f["outcome"] = outcome(f["outcome"])
-    _attach_says(firings, adjustments, exceptions)
+    if stream is None:
+        firings = rows(Firing, "seq")
+        outcome = OutcomeCodec().value
+        for f in firings:
+            f["sources"] = parse_sources(f["sources"])
+            f["outcome"] = outcome(f["outcome"])
+        outcomes = {f["seq"]: f["outcome"] for f in firings}
+    else:
+        firings = RunFirings(stream, run.id, _count_firings(conn, run.id))
+        outcomes = _named_outcomes(conn, run.id)
+    _attach_says(outcomes, adjustments, exceptions)
     applied, current = run_decisions(session, run, exceptions)
     return {"run": run.model_dump(), "adjustments": adjustments, "exceptions": exceptions,
             "firings": firings, "decisions": applied, "current_decisions": current}
+
+
+def _count_firings(conn, run_id: int) -> int:
+    table = Firing.__table__
+    return conn.execute(sa.select(sa.func.count()).select_from(table)
+                        .where(table.c.run_id == run_id)).scalar_one()
+
+
+def _stream(conn, query, batch: int):
+    """The rows of `query` as they are read: `batch` rows at a time through a server-side
+    cursor on PostgreSQL (psycopg would otherwise fetch the whole result first); sqlite3 steps
+    through its own cursor as rows are taken, so there the rows are taken from that cursor
+    itself (a firing's columns are integers and texts, which SQLAlchemy hands on as sqlite3
+    gives them: its row objects were half the cost of a pass)."""
+    if conn.dialect.name == "sqlite":
+        result = conn.execute(query)
+        return result, result.cursor
+    result = conn.execution_options(yield_per=batch).execute(query)
+    return result, (r for part in result.partitions() for r in part)
+
+
+def _firing_rows(conn, query, batch: int) -> Iterator[dict]:
+    """The firings `query` selects, each as load_run gives it, read `batch` rows at a time."""
+    result, rows = _stream(conn, query, batch)
+    keys = tuple(result.keys())
+    outcome = OutcomeCodec().value
+    for r in rows:
+        f = dict(zip(keys, r))
+        f["sources"] = parse_sources(f["sources"])
+        f["outcome"] = outcome(f["outcome"])
+        yield f
 
 
 def iter_firings(session: Session, run_id: int, batch: int = 5000) -> Iterator[dict]:
@@ -719,15 +763,65 @@ def iter_firings(session: Session, run_id: int, batch: int = 5000) -> Iterator[d
     the millions of a big month. The session's transaction must stay open while it is read."""
     table = Firing.__table__
     q = sa.select(table).where(table.c.run_id == run_id).order_by(table.c.seq)
-    result = session.connection().execution_options(yield_per=batch).execute(q)
-    keys = tuple(result.keys())
-    outcome = OutcomeCodec().value
-    for part in result.partitions():
-        for r in part:
-            f = dict(zip(keys, r))
-            f["sources"] = parse_sources(f["sources"])
-            f["outcome"] = outcome(f["outcome"])
-            yield f
+    yield from _firing_rows(session.connection(), q, batch)
+
+
+class RunFirings:
+    """A stored run's firings as the reports read them: `len()` is their number; each
+    iteration reads them again from the database in seq order, `batch` rows at a time, through
+    a connection of its own (a committed run's firings never change, so every read sees the
+    same firings, whatever is committed meanwhile). What a caller holds is one batch.
+
+    It works in a forked child (engine.isolation.Forked: the report's writers that need no
+    chain status): a process must not use connections its parent opened (SQLAlchemy, "Using
+    Connection Pools with Multiprocessing or os.fork()"), so the first read in another process
+    gives the engine a fresh pool (`dispose(close=False)`: the parent's connections are left
+    alone, neither used nor closed) and connects anew."""
+
+    def __init__(self, engine: sa.Engine, run_id: int, count: int, batch: int = 5000):
+        self.engine, self.run_id, self.count, self.batch = engine, run_id, count, batch
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[dict]:
+        return self.range(0, None)
+
+    def range(self, first: int = 0, stop: int | None = None) -> Iterator[dict]:
+        """The firings at positions first … stop - 1 (0 is the first firing; None: to the
+        end), what islice(self, first, stop) gives, without reading those before `first` into
+        Python."""
+        table = Firing.__table__
+        q = sa.select(table).where(table.c.run_id == self.run_id).order_by(table.c.seq)
+        if stop is not None:
+            q = q.limit(max(stop - first, 0))
+        if first:
+            q = q.offset(first)
+        return self._read(q)
+
+    def slim(self, outcomes_of: frozenset[str]) -> Iterator[tuple]:
+        """(rule, subject_id, sources, outcome) of each firing in seq order, as stored: the
+        sources their canonical JSON text (evaluator.canonical.parse_sources reads it), the
+        outcome parsed for the rules in `outcomes_of` and None for the others — what a reader
+        that looks at every firing's rule and sources, and at a few rules' outcomes, needs
+        (reports/facts.py), without a dict per firing or reading every outcome."""
+        t = Firing.__table__.c
+        kept = sa.case((t.rule.in_(sorted(outcomes_of)), t.outcome), else_=sa.null())
+        q = (sa.select(t.rule, t.subject_id, t.sources, kept)
+             .where(t.run_id == self.run_id).order_by(t.seq))
+        for rule, subject, sources, outcome in self._read(q, dicts=False):
+            yield rule, subject, sources, None if outcome is None else json.loads(outcome)
+
+    def _read(self, query, dicts: bool = True) -> Iterator:
+        if os.getpid() != self._pid:         # a forked child: never the parent's connections
+            self.engine.dispose(close=False)
+            self._pid = os.getpid()
+        with reader(self.engine).connect() as conn, conn.begin():
+            if dicts:
+                yield from _firing_rows(conn, query, self.batch)
+            else:
+                yield from _stream(conn, query, self.batch)[1]
 
 
 def iter_ledger_rows(session: Session, import_id: int, sheet: str, batch: int = 5000
@@ -746,32 +840,35 @@ def iter_ledger_rows(session: Session, import_id: int, sheet: str, batch: int = 
             yield dict(zip(keys, r))
 
 
-def _attach_says(firings: list[dict], adjustments: list[dict], exceptions: list[dict]) -> None:
-    """Give each adjustment and exception the sentence its firing's outcome holds for it, as
-    "says" (rules.sentences renders it); None for a run stored before sentences had templates."""
-    by_seq = None
-    first = firings[0]["seq"] if firings else 0
+def _named_outcomes(conn, run_id: int) -> dict[int, dict]:
+    """seq -> outcome of the run's firings that an adjustment or an exception names (their
+    firing_seq): one query, the database picks them out (a few per cent of a big month's
+    firings)."""
+    f, a, e = Firing.__table__.c, Adjustment.__table__.c, ExceptionItem.__table__.c
+    named = sa.union(sa.select(a.firing_seq).where(a.run_id == run_id),
+                     sa.select(e.firing_seq).where(e.run_id == run_id))
+    q = sa.select(f.seq, f.outcome).where(f.run_id == run_id, f.seq.in_(named))
+    outcome = OutcomeCodec().value
+    return {seq: outcome(text) for seq, text in conn.execute(q)}
 
-    def firing(seq):
-        nonlocal by_seq
-        i = seq - first                  # firings are loaded in seq order, numbered from 1
-        if 0 <= i < len(firings) and firings[i]["seq"] == seq:
-            return firings[i]
-        if by_seq is None:
-            by_seq = {f["seq"]: f for f in firings}
-        return by_seq.get(seq)
+
+def _attach_says(outcomes: dict[int, dict], adjustments: list[dict], exceptions: list[dict]
+                 ) -> None:
+    """Give each adjustment and exception the sentence its firing's outcome holds for it, as
+    "says" (rules.sentences renders it); None for a run stored before sentences had templates.
+    `outcomes`: firing seq -> its outcome, at least for the firings they name."""
 
     def items(seq):
-        f = firing(seq)
-        got = f["outcome"].get("outcomes") if f is not None and type(f["outcome"]) is dict else None
+        got = outcomes.get(seq)
+        got = got.get("outcomes") if type(got) is dict else None
         return got if type(got) is list else ()
 
     for a in adjustments:
         a["says"] = next((o.get("says") for o in items(a["firing_seq"])
                           if type(o) is dict and "points" in o), None)
     for e in exceptions:
-        f = firing(e["firing_seq"])
-        e["says"] = says_of(f["outcome"], e["kind"]) if f is not None else None
+        outcome = outcomes.get(e["firing_seq"])
+        e["says"] = says_of(outcome, e["kind"]) if outcome is not None else None
 
 
 STATUS_OF_DECISION = {"confirm": "confirmed", "overturn": "overturned"}

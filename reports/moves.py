@@ -20,7 +20,8 @@ _WORDS = {
 
 
 def by_item(firings: list[dict]) -> dict[str, list[tuple[str, str]]]:
-    """review_id -> its moves [(from, to), …] in order, from a run's firings (load_run's)."""
+    """review_id -> its moves [(from, to), …] in order, from a run's firings (a list: load_run's,
+    or the escalations that end them, reports/facts.py's deadline_tail)."""
     out: dict[str, list[tuple[str, str]]] = {}
     for f in reversed(firings):
         if f["rule"] not in DEADLINE_RULES:

@@ -72,6 +72,7 @@ from openpyxl.worksheet.page import PageMargins
 
 from importers import stamp
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
+from reports import facts as firing_facts
 from reports import moves
 from reports.labels import label, sheet_name, show_value
 from reports.view import RowIndex
@@ -575,7 +576,7 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     items = _Items(stored, rows, lang, sheet_lang or lang)
     reviews: dict[str, list[dict]] = defaultdict(list)
     rejections: list[dict] = []
-    moved = moves.by_item(stored.get("firings", ()))
+    moved = moves.by_item(firing_facts.of(stored).deadline_tail)
     for e in stored["exceptions"]:
         if e["type"] == "review":
             steps = moved.get(e["review_id"])
@@ -662,7 +663,7 @@ def counts(stored: dict) -> tuple[int, int, int, int]:
         else:
             d = current.get(e["review_id"])
             n_open += d is None or STATUS_OF.get(d["value"]) is None
-    for steps in moves.by_item(stored.get("firings", ())).values():
+    for steps in moves.by_item(firing_facts.of(stored).deadline_tail).values():
         reviewers.update(moves.earlier_assignees(steps))   # SPEC §11.4: their files list it too
     if n or rejections:
         reviewers.add(HR)

@@ -39,10 +39,11 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
+from reports import facts as firing_facts
 from reports import why_not
 from reports.labels import MECHANISMS, label, sheet_name
-from reports.view import (RESULTS, CitedRows, Firing, FiringView, chain_text, cited_keys,
-                          run_info, run_table)
+from reports.view import (RESULTS, CitedRows, Firing, FiringView, chain_text, run_info,
+                          run_table)
 from reports.workbook import (CELL_LIMIT, NUMBER_FORMAT, PLAIN_CLOSE, PLAIN_OPEN,
                               WIDTH_SAMPLE_ROWS, BulkWriter, CellXml, clip, fit_columns, header,
                               is_plain_text, item_sheet, put_text)
@@ -233,6 +234,13 @@ def _paged_sheets(wb, bulk, pages, titles: list[str], rows_of, sample: list, fit
         bulk.add_rows(ws, rows_of(first, stop), ncols=len(titles), count=stop - first, **add)
 
 
+def _firing_range(firings, first: int, stop: int):
+    """The firings at positions first … stop - 1: read from the database for just those when
+    they come from it (evaluator.runs.RunFirings.range), else islice."""
+    ranged = getattr(firings, "range", None)
+    return ranged(first, stop) if ranged is not None else islice(firings, first, stop)
+
+
 def write_xlsx(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
                sheet_lang: str | None = None, ledger_file: str | None = None,
                chain: dict | None = None) -> Path:
@@ -241,9 +249,10 @@ def write_xlsx(path: Path, period: str, rows: dict, stored: dict, lang: str = "z
     The firings and the cited rows are streamed into the sheets' XML as the file is written;
     what is held meanwhile is one text per cited ledger row, never a row per firing."""
     firings = stored["firings"]
-    n = len(firings)
+    facts = firing_facts.of(stored)
+    n = facts.count
     cited = _CellCitedRows(rows, sheet_lang or lang)
-    keys = cited_keys(firings)
+    keys = facts.cited_keys
     pages = _pages(label(lang, "tr_firings"), n)
     spages = _pages(label(lang, "tr_sources"), len(keys))
     wb = Workbook()
@@ -261,8 +270,8 @@ def write_xlsx(path: Path, period: str, rows: dict, stored: dict, lang: str = "z
     table = _FiringRows(stored, lang, cited)
     _paged_sheets(
         wb, bulk, pages, [label(lang, k) for k in FIRING_KEYS],
-        lambda first, stop: islice(firings, first, stop),
-        [table.values(f) for f in islice(firings, WIDTH_SAMPLE_ROWS)],
+        lambda first, stop: _firing_range(firings, first, stop),
+        [table.values(f) for f in _firing_range(firings, 0, WIDTH_SAMPLE_ROWS)],
         dict(maximum={5: 40, 6: 60, 13: 60}, number_cols=(0, 8)), "C2",
         formats={"I": NUMBER_FORMAT}, render=table.xml)
     _paged_sheets(
@@ -291,9 +300,35 @@ def write_xlsx(path: Path, period: str, rows: dict, stored: dict, lang: str = "z
 
 def _json_for_script(obj) -> str:
     """JSON that cannot end the <script> element it sits in, whatever the ledger holds."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return _script_safe(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+
+
+def _script_safe(text: str) -> str:
+    """JSON text with what could end or confuse a script element escaped (character by
+    character: the JSON of a whole is the escaped JSON of its pieces, joined)."""
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _script_json_parts(head: dict, firings, sources, why_not, chunk: int = 2000):
+    """The pieces of _json_for_script({**head, "firings": [*firings], "sources": [*sources],
+    "why_not": why_not}), in order: the lists' entries are encoded a chunk at a time as they
+    come, never held."""
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    yield _script_safe(dumps(head)[:-1] + ("," if head else ""))
+    for name, items in (("firings", firings), ("sources", sources)):
+        yield ("" if name == "firings" else ",") + f'"{name}":['
+        sep, parts = "", []
+        for item in items:
+            parts.append(dumps(item))
+            if len(parts) >= chunk:
+                yield sep + _script_safe(",".join(parts))
+                sep = ","
+                parts.clear()
+        if parts:
+            yield sep + _script_safe(",".join(parts))
+        yield "]"
+    yield ',"why_not":' + _json_for_script(why_not) + "}"
 
 
 def _csp_hash(text: str) -> str:
@@ -310,32 +345,39 @@ def _asset(name: str) -> str:
 def html_payload(period: str, rows: dict, stored: dict, lang: str, sheet_lang: str,
                  ledger_file: str | None, chain: dict | None) -> dict:
     """The data trace.js renders: labels, the run, the firings (sheets, rules, mechanisms and
-    results as indexes into their lists), the cited rows and the why-not table."""
+    results as indexes into their lists), the cited rows and the why-not table. (write_html
+    streams the same data into the page, the firings and cited rows a chunk at a time.)"""
+    head, firings, sources, why = _html_parts(period, rows, stored, lang, sheet_lang,
+                                              ledger_file, chain)
+    return {**head, "firings": list(firings), "sources": list(sources), "why_not": why}
+
+
+def _html_parts(period: str, rows: dict, stored: dict, lang: str, sheet_lang: str,
+                ledger_file: str | None, chain: dict | None):
+    """html_payload in four parts: (the keys before "firings", in order; an iterator of the
+    firings' entries; an iterator of the cited rows' entries; the why-not table). The lists of
+    rules and sheets come first and index the firings: they are the rules and sheets in the
+    order the firings first name them (reports/facts.py), so each firing's entry is made as it
+    is written."""
     view = FiringView(stored, lang)
     cited = CitedRows(rows, sheet_lang)
-    sheets: list[str] = []
-    sheet_idx: dict[str, int] = {}
-    rules: list[str] = []
-    rule_idx: dict[str, int] = {}
+    facts = firing_facts.of(stored)
+    sheet_idx = {s: i for i, s in enumerate(facts.sheets)}
+    rule_idx = {r: i for i, r in enumerate(facts.rules)}
     mechanism_idx = {m: i for i, m in enumerate(MECHANISMS)}
     result_idx = {r: i for i, r in enumerate(RESULTS)}
-    firings = []
-    for f in stored["firings"]:
-        v = view(f)
-        if v.rule not in rule_idx:
-            rule_idx[v.rule] = len(rules)
-            rules.append(v.rule)
-        flat = []
-        for s, r in v.sources:
-            if s not in sheet_idx:
-                sheet_idx[s] = len(sheets)
-                sheets.append(s)
-            flat += [sheet_idx[s], r]
-        firings.append([v.seq, rule_idx[v.rule], mechanism_idx[v.mechanism], v.subject, flat,
-                        result_idx[v.result],
-                        None if v.points is None else f"{v.points:.2f}",
-                        v.kind, v.review_id, v.status, v.assignee, v.explanation])
-    sources = [[sheet_idx[s], r, cited.values(s, r)] for s, r in cited_keys(stored["firings"])]
+
+    def firings():
+        for f in stored["firings"]:
+            v = view(f)
+            flat = []
+            for s, r in v.sources:
+                flat += [sheet_idx[s], r]
+            yield [v.seq, rule_idx[v.rule], mechanism_idx[v.mechanism], v.subject, flat,
+                   result_idx[v.result], None if v.points is None else f"{v.points:.2f}",
+                   v.kind, v.review_id, v.status, v.assignee, v.explanation]
+
+    sources = ([sheet_idx[s], r, cited.values(s, r)] for s, r in facts.cited_keys)
     info = _info(period, stored, lang, ledger_file, chain)
     ui_keys = ("tr_title", "tr_run", "tr_firings", "tr_sources", "tr_why_not", "seq", "rule",
                "description", "mechanism", "subject", "sources", "cited", "result", "points",
@@ -346,19 +388,17 @@ def html_payload(period: str, rows: dict, stored: dict, lang: str, sheet_lang: s
                "ui_filter_result", "ui_all", "ui_clear", "ui_prev", "ui_next", "ui_page",
                "ui_shown", "ui_sources_shown", "ui_cited_by", "ui_no_rows")
     _, run_rows = run_table(lang, info)
-    return {
+    head = {
         "lang": lang,
         "period": period,
         "labels": {k: label(lang, k) for k in ui_keys},
         "mechanisms": [[m, label(lang, m)] for m in MECHANISMS],
         "results": [label(lang, r) for r in RESULTS],
-        "rules": [[r, view.description(r)] for r in rules],
-        "sheets": [sheet_name(sheet_lang, s) for s in sheets],
+        "rules": [[r, view.description(r)] for r in facts.rules],
+        "sheets": [sheet_name(sheet_lang, s) for s in facts.sheets],
         "run": [[k, v, _run_class(key, chain)] for key, (k, v) in zip(info, run_rows)],
-        "firings": firings,
-        "sources": sources,
-        "why_not": _why_not_rows(rows, stored, lang),
     }
+    return head, firings(), sources, _why_not_rows(rows, stored, lang)
 
 
 _MONO = {"file_sha256", "policy_sha256", "rules_version", "decisions_digest", "chain_head"}
@@ -373,13 +413,16 @@ def _run_class(key: str, chain: dict | None) -> str:
 def write_html(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
                sheet_lang: str | None = None, ledger_file: str | None = None,
                chain: dict | None = None) -> Path:
-    payload = html_payload(period, rows, stored, lang, sheet_lang or lang, ledger_file, chain)
+    """trace.html: the page around the data (html_payload's, streamed into the file: the
+    firings' entries are made and written a chunk at a time)."""
+    head, firings, sources, why = _html_parts(period, rows, stored, lang, sheet_lang or lang,
+                                              ledger_file, chain)
     title = f"{label(lang, 'tr_title')} · {period}"
     style, script = _asset("trace.css"), _asset("trace.js")
     csp = (f"default-src 'none'; script-src {_csp_hash(script)}; style-src {_csp_hash(style)}; "
            "img-src 'none'; connect-src 'none'; font-src 'none'; base-uri 'none'; "
            "form-action 'none'")
-    page = (
+    before = (
         "<!DOCTYPE html>\n"
         f'<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
@@ -392,11 +435,17 @@ def write_html(path: Path, period: str, rows: dict, stored: dict, lang: str = "z
         '<section id="firings"></section>\n'
         '<section id="whynot"></section>\n'
         '<section id="sources"></section>\n'
-        f'<script type="application/json" id="data">{_json_for_script(payload)}</script>\n'
-        f"<script>{script}</script>\n</body>\n</html>\n")
+        '<script type="application/json" id="data">')
+    after = f"</script>\n<script>{script}</script>\n</body>\n</html>\n"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(before)
+            for piece in _script_json_parts(head, firings, sources, why):
+                out.write(piece)
+            out.write(after)
+    except BaseException:
+        path.unlink(missing_ok=True)        # never half a page
+        raise
     return path
-
-

@@ -12,7 +12,7 @@
   trace.html's data are two renderings of it.
 - `CitedRows`: each ledger row a firing or an exception cites, as its reference (`周边评价!17`)
   and its line (`周边评价!17: 评价编号=R1; …`), made once per row and shown alike by trace.xlsx,
-  trace.html and the review workbooks; `cited_keys`: the rows a run's firings cite, in order.
+  trace.html and the review workbooks (the rows a run's firings cite: reports/facts.py).
 
 Sheet names in references are the ledger's own (its header language, SPEC §7); words are in the
 report's language. Nothing here is recomputed from the ledger: these are the stored firings,
@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from importers.schema import ENUM_ZH
-from reports.labels import SHEET_ORDER, cited_values, firing_mechanism, label, sheet_name
+from reports.labels import cited_values, firing_mechanism, label, sheet_name
 from rules.books import describe
 from rules.sentences import explanation, message, note_text, render
 
@@ -269,20 +269,3 @@ class CitedRows:
         entries = [lines.get((s, r)) or self(s, r) for s, r in sources]
         return ("; ".join(e[0] for e in entries),
                 "\n".join(e[1] for e in entries[:shown]))
-
-
-def cited_keys(firings) -> list[tuple[str, int]]:
-    """Every (sheet, row) some firing cites, once, in sheet order then row order."""
-    keys: set = set()
-    for f in firings:
-        try:
-            keys.update(f["sources"])
-        except TypeError:                       # sources as lists, not tuples
-            keys.update(map(tuple, f["sources"]))
-    by_sheet: dict[str, list[int]] = {}
-    for s, r in keys:
-        by_sheet.setdefault(s, []).append(r)
-    out = []
-    for s in sorted(by_sheet, key=lambda s: (SHEET_ORDER.get(s, 99), s)):
-        out += [(s, r) for r in sorted(by_sheet[s])]
-    return out

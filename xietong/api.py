@@ -316,6 +316,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     from evaluator.periods import state as period_state_of
     from evaluator.runs import latest_run, load_run, refusal
     from engine.isolation import ChildError, EvaluationCrashed, Forked
+    from reports import facts as firing_facts
     from reports import feedback, json_files, reviews, statement, trace
     formats = frozenset(formats)
     engine = _existing(db, lang).engine
@@ -331,7 +332,11 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             if run is None:
                 raise Refused([refusal(lang or "en", "no_run", period=period)])
             imp = session.get(LedgerImport, run.import_id)
-            stored = load_run(session, run)
+            # the firings are read from the database as each writer iterates them (one
+            # pass each, never all held: evaluator.runs.RunFirings); what several writers need
+            # from all of them is gathered once, here, before the second writer forks
+            stored = load_run(session, run, stream=engine)
+            firing_facts.of(stored)
             rows, changed = _run_rows(session, run)
             newest = [session.exec(select(sa.func.max(LedgerImport.imported_at))
                                    .where(LedgerImport.period == period)).one(),
@@ -369,10 +374,11 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                 return done
 
             # Two writers at once on a multi-core machine: a forked child writes the reports
-            # that need no database (statement, reviews, JSON) while this process verifies the
-            # chain, in the same snapshot, and writes the trace, which shows the chain's status.
-            # The child inherits the loaded run (copy-on-write), never touches the database,
-            # and sends back only the paths it wrote.
+            # that need no chain status (statement, reviews, JSON) while this process verifies
+            # the chain, in the same snapshot, and writes the trace, which shows the chain's
+            # status. The child inherits the loaded run (copy-on-write: adjustments, exceptions,
+            # rows, the firings' facts), reads the firings for trace.json through a connection
+            # of its own (RunFirings), and sends back only the paths it wrote.
             if default_workers() > 1:
                 other = Forked(without_chain, point="reports")
             chain = None
@@ -1335,11 +1341,11 @@ def review_workbook(db: Database, period: str, assignee: str, out_dir, *,
     from evaluator.store import load_rows
     from reports.reviews import write
     issued_at = datetime.now(timezone.utc)          # before the snapshot: see `report`
-    with Session(reader(_engine(_existing(db, lang))), expire_on_commit=False) as session, \
-            session.begin():
+    engine = _engine(_existing(db, lang))
+    with Session(reader(engine), expire_on_commit=False) as session, session.begin():
         run = _latest_run_or_404(session, period, lang)
         imp = session.get(LedgerImport, run.import_id)
-        stored = load_run(session, run)
+        stored = load_run(session, run, stream=engine)     # the firings: streamed (RunFirings)
         rows = load_rows(session, run.import_id)
         emails = _emails(session) if assignee == "HR" else {}
     sheet_lang = imp.lang if imp is not None and imp.lang in ("zh", "en") else "en"

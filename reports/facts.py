@@ -1,0 +1,126 @@
+"""What the reports need from ALL of a run's firings, gathered in one pass over them, so that no
+writer holds the firings: a big month has millions (1.85 million at 100,000 employees), read
+from the database as they are iterated (evaluator.runs.RunFirings), each pass costing seconds.
+
+- `count`, and the rules and sheets in the order the firings first name them (trace.html's
+  lists of rules and sheets precede its firings);
+- `cited_keys`: every (sheet, row) some firing cites, once, in sheet order then row order
+  (trace.xlsx's and trace.html's Sources; reports/view.py `cited_keys`);
+- `kept`: the firings of the few rules why-not reads (reports/why_not.py: the reasons a
+  mechanism did not apply), as {"rule", "subject_id", "sources"} — a firing per department,
+  per held or withdrawn row, per interlock party, never one per firing of the month;
+- `deadline_tail`: the review.escalate firings that end the trace, with their outcomes (the
+  review items that moved past their deadline: reports/moves.py).
+
+What is held is a set per cited ledger row (and per distinct sources text) and a small record per
+kept firing. When the firings come from the database the pass reads their rule, subject and
+sources text, and the outcome only of the rules that need it (`RunFirings.slim`): a sources text
+is parsed the first time it is seen; a plain list of firings (tests, small runs) is read as it
+is.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from evaluator.canonical import parse_sources
+from reports.labels import SHEET_ORDER
+from reports.moves import DEADLINE_RULES, ESCALATE
+
+# The rules whose firings why-not reads (reports/why_not.py): kept by the pass.
+KEPT_RULES = frozenset({
+    "linkage.blend", "peripheral.front_office", "raci.front_office", "peripheral.carried",
+    "raci.carried", "PERIPHERAL_NO_RATINGS", "raci.no_ratings", "rating.hold",
+    "interlock.reward", "interlock.penalty", "interlock.metric_count_ok", "INTERLOCK_TOO_MANY",
+    "behaviour.withdrawn"})
+
+
+@dataclass
+class FiringFacts:
+    count: int = 0
+    rules: list[str] = field(default_factory=list)       # in the order of first firing
+    sheets: list[str] = field(default_factory=list)      # in the order first cited
+    cited_keys: list[tuple[str, int]] = field(default_factory=list)
+    kept: dict[str, list[dict]] = field(default_factory=dict)   # rule -> its firings
+    deadline_tail: list[dict] = field(default_factory=list)
+
+    def firings_of(self, *rules: str) -> list[dict]:
+        """The kept firings of `rules` (each of KEPT_RULES), in seq order within a rule."""
+        if len(rules) == 1:
+            return self.kept.get(rules[0], [])
+        return [f for r in rules for f in self.kept.get(r, ())]
+
+
+def gather(firings) -> FiringFacts:
+    """FiringFacts of `firings` (a RunFirings or any iterable of stored firings), in one pass."""
+    slim = getattr(firings, "slim", None)
+    if slim is None:
+        rows = ((f["rule"], f["subject_id"], f["sources"], f["outcome"]) for f in firings)
+    else:
+        rows = slim(frozenset({ESCALATE}))
+    facts = FiringFacts()
+    rules: dict[str, None] = {}
+    sheets: dict[str, None] = {}
+    keys: set = set()
+    seen: set = set()                  # the sources texts read (RunFirings.slim's), each once
+    kept = facts.kept
+    tail: list[dict] = []
+    n = 0
+    for rule, subject, sources, outcome in rows:
+        n += 1
+        if rule not in rules:
+            rules[rule] = None
+        if type(sources) is str:
+            if sources in seen:
+                parsed = None
+            else:
+                seen.add(sources)
+                parsed = sources = parse_sources(sources)
+        else:
+            parsed = sources
+        if parsed is not None:
+            for src in parsed:
+                if type(src) is not tuple:
+                    src = tuple(src)             # sources as lists (a plain list of firings)
+                if src not in keys:
+                    keys.add(src)
+                    if src[0] not in sheets:
+                        sheets[src[0]] = None
+        if rule in KEPT_RULES:
+            if type(sources) is str:
+                sources = parse_sources(sources)
+            kept.setdefault(rule, []).append(
+                {"rule": rule, "subject_id": subject, "sources": sources})
+        if rule not in DEADLINE_RULES:
+            if tail:
+                tail = []
+        elif rule == ESCALATE:
+            tail.append({"rule": rule, "outcome": outcome})
+    facts.count = n
+    facts.rules = list(rules)
+    facts.sheets = list(sheets)
+    facts.cited_keys = _sorted_keys(keys)
+    facts.deadline_tail = tail
+    return facts
+
+
+def _sorted_keys(keys) -> list[tuple[str, int]]:
+    by_sheet: dict[str, list[int]] = {}
+    for s, r in keys:
+        by_sheet.setdefault(s, []).append(r)
+    out = []
+    for s in sorted(by_sheet, key=lambda s: (SHEET_ORDER.get(s, 99), s)):
+        out += [(s, r) for r in sorted(by_sheet[s])]
+    return out
+
+
+def of(stored: dict) -> FiringFacts:
+    """The FiringFacts of a stored run's firings, gathered on first use and kept with the run
+    (stored["firing_facts"]) for as long as its "firings" are the same object. `report` asks
+    for them before it forks its second writer, so that both processes share one pass."""
+    firings = stored.get("firings", ())
+    cached = stored.get("firing_facts")
+    if cached is not None and cached[0] is firings:
+        return cached[1]
+    facts = gather(firings)
+    stored["firing_facts"] = (firings, facts)
+    return facts
