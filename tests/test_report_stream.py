@@ -1,0 +1,173 @@
+"""The reports read a run's firings from the database as they write (evaluator.runs.RunFirings,
+reports/facts.py), never holding them: what they write is exactly what the same writers write
+from the whole run loaded as a list (load_run without `stream`, the way every report was made
+before), on SQLite and, with XIETONG_TEST_DB, on PostgreSQL; the firings are read in a forked
+child through a connection of its own; and a run's firings read while another process stores a
+new run of the same period are the run's own, from first to last."""
+from __future__ import annotations
+
+import json
+import zipfile
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlmodel import Session
+
+import evaluator.runs
+import xietong
+from engine.isolation import Forked
+from evaluator.db import reader
+from evaluator.runs import RunFirings, latest_run, load_run
+from evaluator.store import load_rows
+from reports import facts, feedback, json_files, reviews, statement, trace
+from reports.labels import SHEET_ORDER
+
+PERIOD = "2026-11"
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)       # the first evaluation's start
+ISSUED = datetime(2026, 12, 20, 9, 30, tzinfo=timezone.utc)
+CHAIN = {"ok": True, "checked": 12, "problem": None, "head": "ab" * 32}
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory):
+    """An 80-employee sample company, evaluated once (over a thousand firings, review items
+    moved past their deadline, held ratings: every part of the facts the reports gather)."""
+    from tests.dbs import ON_POSTGRES, create_database, drop_database
+    tmp = tmp_path_factory.mktemp("report-stream")
+    url = create_database() if ON_POSTGRES else f"sqlite:///{tmp / 'x.db'}"
+    ledger = xietong.write_sample_ledger(tmp / "ledger.xlsx", employees=80, period=PERIOD,
+                                         lang="zh")
+    with xietong.open_database(url) as db, pytest.MonkeyPatch.context() as mp:
+        clock = [T0]
+        mp.setattr(evaluator.runs, "utcnow", lambda: clock[0])
+        xietong.import_ledger(db, ledger, PERIOD)
+        xietong.evaluate(db, PERIOD)
+        clock[0] = T0 + timedelta(days=15)      # past the 14-day deadline: open items move up
+        xietong.evaluate(db, PERIOD)
+        yield db, tmp
+    if ON_POSTGRES:
+        drop_database(url)
+
+
+def _write_all(out, rows, stored):
+    """Every report file, by the writers `report` calls, with fixed stamps."""
+    out.mkdir()
+    files = [statement.write(out / "statement.xlsx", PERIOD, rows, stored, "zh",
+                             {"ledger_file": "ledger.xlsx"}),
+             trace.write_xlsx(out / "trace.xlsx", PERIOD, rows, stored, "zh", "zh",
+                              "ledger.xlsx", CHAIN),
+             trace.write_html(out / "trace.html", PERIOD, rows, stored, "zh", "zh",
+                              "ledger.xlsx", CHAIN)]
+    files += reviews.write(out / "reviews", PERIOD, rows, stored, "zh", "zh", issued_at=ISSUED)
+    files += feedback.write(out / "feedback", PERIOD, rows, stored, "zh", "zh")
+    files += json_files.write(out, PERIOD, rows, stored)
+    return sorted(p.relative_to(out).as_posix() for p in files)
+
+
+def _content(path):
+    """A file's bytes; an xlsx file's members but its creation time (docProps/core.xml)."""
+    if path.suffix != ".xlsx":
+        return path.read_bytes()
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+
+
+def test_streamed_reports_are_the_whole_runs_reports(company):
+    db, tmp = company
+    with Session(reader(db.engine)) as s, s.begin():
+        run = latest_run(s, PERIOD)
+        rows = load_rows(s, run.import_id)
+        whole = load_run(s, run)
+        streamed = load_run(s, run, stream=db.engine)
+    assert isinstance(streamed["firings"], RunFirings)
+    assert isinstance(whole["firings"], list) and len(whole["firings"]) > 1000
+    assert len(streamed["firings"]) == len(whole["firings"])
+    assert list(streamed["firings"]) == whole["firings"]
+    # the sentences adjustments and exceptions carry, read from just the firings they name
+    for key in ("adjustments", "exceptions"):
+        assert streamed[key] == whole[key]
+        assert any(x["says"] for x in streamed[key])
+    # the run has what the facts are for: moved review items, held ratings
+    assert any(f["rule"] == "review.escalate" for f in whole["firings"])
+    assert any(f["rule"] == "rating.hold" for f in whole["firings"])
+    names = _write_all(tmp / "whole", rows, whole)
+    assert _write_all(tmp / "streamed", rows, streamed) == names
+    assert {"trace.html", "trace.json", "trace.xlsx", "statement.xlsx"} <= set(names)
+    for name in names:
+        assert _content(tmp / "streamed" / name) == _content(tmp / "whole" / name), name
+    # trace.json: the firings themselves, as stored (the library's own reading of them)
+    trace_json = json.loads((tmp / "streamed" / "trace.json").read_text("utf-8"))
+    assert trace_json == list(xietong.firings(db, PERIOD))
+
+
+def test_the_facts_are_gathered_once_and_agree_with_the_firings(company):
+    db, _ = company
+    with Session(reader(db.engine)) as s, s.begin():
+        run = latest_run(s, PERIOD)
+        whole = load_run(s, run)["firings"]
+        stored = load_run(s, run, stream=db.engine)
+    got = facts.of(stored)
+    assert facts.of(stored) is got                      # kept with the run: one pass
+    assert got == facts.gather(whole)
+    assert got.count == len(whole)
+    # by their definitions, from the list: every cited row once, in sheet order then row order
+    assert got.cited_keys == sorted({tuple(s) for f in whole for s in f["sources"]},
+                                    key=lambda k: (SHEET_ORDER.get(k[0], 99), k[0], k[1]))
+    assert got.rules == list(dict.fromkeys(f["rule"] for f in whole))
+    assert got.kept["rating.hold"] == [
+        {"rule": f["rule"], "subject_id": f["subject_id"], "sources": f["sources"]}
+        for f in whole if f["rule"] == "rating.hold"]
+    tail = []
+    for f in reversed(whole):
+        if f["rule"] not in ("review.escalate", "review.stays"):
+            break
+        if f["rule"] == "review.escalate":
+            tail.insert(0, f["outcome"])
+    assert tail and [f["outcome"] for f in got.deadline_tail] == tail
+
+
+def test_a_forked_child_reads_the_firings_through_its_own_connection(company):
+    db, _ = company
+    with Session(reader(db.engine)) as s, s.begin():
+        run = latest_run(s, PERIOD)
+        stored = load_run(s, run, stream=db.engine)
+        expected = [(f["seq"], f["rule"]) for f in load_run(s, run)["firings"]]
+        # the parent's connection stays checked out, inside its transaction, while the child
+        # reads; the child must neither use nor close it
+        child = Forked(lambda: [(f["seq"], f["rule"]) for f in stored["firings"]],
+                       point="reports")
+        assert child.result() == expected
+        assert latest_run(s, PERIOD).id == run.id           # the parent's connection still works
+    assert [(f["seq"], f["rule"]) for f in stored["firings"]] == expected
+
+
+def test_a_run_read_while_a_new_run_is_stored_is_the_run_it_named(db_url, tmp_path):
+    ledger = xietong.write_sample_ledger(tmp_path / "ledger.xlsx", employees=40, period=PERIOD,
+                                         lang="zh")
+    other = xietong.write_sample_ledger(tmp_path / "other.xlsx", employees=30, period=PERIOD,
+                                        lang="zh", seed=3)
+    with xietong.open_database(db_url) as db:
+        xietong.import_ledger(db, ledger, PERIOD)
+        named = xietong.evaluate(db, PERIOD).run_id
+        with Session(reader(db.engine)) as s, s.begin():
+            run = latest_run(s, PERIOD)
+            assert run.id == named
+            stored = load_run(s, run, stream=db.engine)
+            expected = load_run(s, run)["firings"]
+        assert len(expected) > 500
+        reading = iter(stored["firings"])
+        first = [next(reading) for _ in range(100)]
+
+        def another_run():
+            """Another ledger of the period imported and evaluated by another process."""
+            with xietong.open_database(db_url) as theirs:
+                xietong.import_ledger(theirs, other, PERIOD)
+                return xietong.evaluate(theirs, PERIOD).run_id
+
+        newer = Forked(another_run, point="reports").result()
+        assert newer > named
+        with Session(reader(db.engine)) as s, s.begin():
+            assert latest_run(s, PERIOD).id == newer
+        assert first + list(reading) == expected            # the rest: still the named run's
+        assert list(stored["firings"]) == expected          # and read again after it committed
+        assert len(stored["firings"]) == len(expected)
