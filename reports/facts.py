@@ -124,3 +124,8 @@ def of(stored: dict) -> FiringFacts:
     facts = gather(firings)
     stored["firing_facts"] = (firings, facts)
     return facts
+
+
+def keep(stored: dict, facts: FiringFacts) -> None:
+    """Keep `facts` (gathered from stored["firings"], e.g. by a forked child) with the run."""
+    stored["firing_facts"] = (stored.get("firings", ()), facts)

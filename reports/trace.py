@@ -241,13 +241,26 @@ def _firing_range(firings, first: int, stop: int):
     return ranged(first, stop) if ranged is not None else islice(firings, first, stop)
 
 
+def _tapped(firings, tap):
+    """`firings`, each handed to `tap` (when there is one) as it is taken."""
+    if tap is None:
+        return firings
+
+    def tapped():
+        for f in firings:
+            tap(f)
+            yield f
+    return tapped()
+
+
 def write_xlsx(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
                sheet_lang: str | None = None, ledger_file: str | None = None,
-               chain: dict | None = None) -> Path:
+               chain: dict | None = None, tap=None) -> Path:
     """chain: {"ok", "checked", "problem", "head"} from the audit chain's verification.
 
     The firings and the cited rows are streamed into the sheets' XML as the file is written;
-    what is held meanwhile is one text per cited ledger row, never a row per firing."""
+    what is held meanwhile is one text per cited ledger row, never a row per firing. `tap`,
+    when given, is called with each firing as its row is written (write_both)."""
     firings = stored["firings"]
     facts = firing_facts.of(stored)
     n = facts.count
@@ -270,7 +283,7 @@ def write_xlsx(path: Path, period: str, rows: dict, stored: dict, lang: str = "z
     table = _FiringRows(stored, lang, cited)
     _paged_sheets(
         wb, bulk, pages, [label(lang, k) for k in FIRING_KEYS],
-        lambda first, stop: _firing_range(firings, first, stop),
+        lambda first, stop: _tapped(_firing_range(firings, first, stop), tap),
         [table.values(f) for f in _firing_range(firings, 0, WIDTH_SAMPLE_ROWS)],
         dict(maximum={5: 40, 6: 60, 13: 60}, number_cols=(0, 8)), "C2",
         formats={"I": NUMBER_FORMAT}, render=table.xml)
@@ -310,27 +323,6 @@ def _script_safe(text: str) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def _script_json_parts(head: dict, firings, sources, why_not, chunk: int = 2000):
-    """The pieces of _json_for_script({**head, "firings": [*firings], "sources": [*sources],
-    "why_not": why_not}), in order: the lists' entries are encoded a chunk at a time as they
-    come, never held."""
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    yield _script_safe(dumps(head)[:-1] + ("," if head else ""))
-    for name, items in (("firings", firings), ("sources", sources)):
-        yield ("" if name == "firings" else ",") + f'"{name}":['
-        sep, parts = "", []
-        for item in items:
-            parts.append(dumps(item))
-            if len(parts) >= chunk:
-                yield sep + _script_safe(",".join(parts))
-                sep = ","
-                parts.clear()
-        if parts:
-            yield sep + _script_safe(",".join(parts))
-        yield "]"
-    yield ',"why_not":' + _json_for_script(why_not) + "}"
-
-
 def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
 
@@ -345,20 +337,20 @@ def _asset(name: str) -> str:
 def html_payload(period: str, rows: dict, stored: dict, lang: str, sheet_lang: str,
                  ledger_file: str | None, chain: dict | None) -> dict:
     """The data trace.js renders: labels, the run, the firings (sheets, rules, mechanisms and
-    results as indexes into their lists), the cited rows and the why-not table. (write_html
-    streams the same data into the page, the firings and cited rows a chunk at a time.)"""
-    head, firings, sources, why = _html_parts(period, rows, stored, lang, sheet_lang,
-                                              ledger_file, chain)
-    return {**head, "firings": list(firings), "sources": list(sources), "why_not": why}
+    results as indexes into their lists), the cited rows and the why-not table. (trace.html
+    holds the same data, written a firing at a time: _HtmlPage.)"""
+    head, entry, sources, why = _html_parts(period, rows, stored, lang, sheet_lang,
+                                            ledger_file, chain)
+    return {**head, "firings": [entry(f) for f in stored["firings"]], "sources": list(sources),
+            "why_not": why}
 
 
 def _html_parts(period: str, rows: dict, stored: dict, lang: str, sheet_lang: str,
                 ledger_file: str | None, chain: dict | None):
-    """html_payload in four parts: (the keys before "firings", in order; an iterator of the
-    firings' entries; an iterator of the cited rows' entries; the why-not table). The lists of
-    rules and sheets come first and index the firings: they are the rules and sheets in the
-    order the firings first name them (reports/facts.py), so each firing's entry is made as it
-    is written."""
+    """html_payload in parts: (the keys before "firings", in order; a firing's entry, a function;
+    an iterator of the cited rows' entries; the why-not table). The lists of rules and sheets
+    come first and index the firings: they are the rules and sheets in the order the firings
+    first name them (reports/facts.py), so a firing's entry is made when it is written."""
     view = FiringView(stored, lang)
     cited = CitedRows(rows, sheet_lang)
     facts = firing_facts.of(stored)
@@ -367,15 +359,14 @@ def _html_parts(period: str, rows: dict, stored: dict, lang: str, sheet_lang: st
     mechanism_idx = {m: i for i, m in enumerate(MECHANISMS)}
     result_idx = {r: i for i, r in enumerate(RESULTS)}
 
-    def firings():
-        for f in stored["firings"]:
-            v = view(f)
-            flat = []
-            for s, r in v.sources:
-                flat += [sheet_idx[s], r]
-            yield [v.seq, rule_idx[v.rule], mechanism_idx[v.mechanism], v.subject, flat,
-                   result_idx[v.result], None if v.points is None else f"{v.points:.2f}",
-                   v.kind, v.review_id, v.status, v.assignee, v.explanation]
+    def entry(f) -> list:
+        v = view(f)
+        flat = []
+        for s, r in v.sources:
+            flat += [sheet_idx[s], r]
+        return [v.seq, rule_idx[v.rule], mechanism_idx[v.mechanism], v.subject, flat,
+                result_idx[v.result], None if v.points is None else f"{v.points:.2f}",
+                v.kind, v.review_id, v.status, v.assignee, v.explanation]
 
     sources = ([sheet_idx[s], r, cited.values(s, r)] for s, r in facts.cited_keys)
     info = _info(period, stored, lang, ledger_file, chain)
@@ -398,7 +389,7 @@ def _html_parts(period: str, rows: dict, stored: dict, lang: str, sheet_lang: st
         "sheets": [sheet_name(sheet_lang, s) for s in facts.sheets],
         "run": [[k, v, _run_class(key, chain)] for key, (k, v) in zip(info, run_rows)],
     }
-    return head, firings(), sources, _why_not_rows(rows, stored, lang)
+    return head, entry, sources, _why_not_rows(rows, stored, lang)
 
 
 _MONO = {"file_sha256", "policy_sha256", "rules_version", "decisions_digest", "chain_head"}
@@ -410,42 +401,120 @@ def _run_class(key: str, chain: dict | None) -> str:
     return "mono" if key in _MONO else ""
 
 
+class _HtmlPage:
+    """trace.html written as its firings come: the page up to the data's "firings" when made,
+    each firing's entry by `firing(f)` (encoded and written a chunk at a time, never a list of
+    them), the rest by `finish()`. The file holds exactly what the page of html_payload's data
+    would (_json_for_script's escapes are of single characters: the escaped JSON of a whole is
+    its pieces' escaped JSON, joined). `firings`/`in_order` tell whether the firings given were
+    the run's, in seq order; `abandon()` removes a page not finished."""
+
+    CHUNK = 2000
+
+    def __init__(self, path: Path, period: str, rows: dict, stored: dict, lang: str,
+                 sheet_lang: str, ledger_file: str | None, chain: dict | None):
+        head, self._entry, self._sources, self._why = _html_parts(
+            period, rows, stored, lang, sheet_lang, ledger_file, chain)
+        self.path = Path(path)
+        self.firings, self.in_order, self._last = 0, True, None
+        self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self._parts: list[str] = []
+        self._sep = ""
+        title = f"{label(lang, 'tr_title')} · {period}"
+        style, script = _asset("trace.css"), _asset("trace.js")
+        csp = (f"default-src 'none'; script-src {_csp_hash(script)}; "
+               f"style-src {_csp_hash(style)}; img-src 'none'; connect-src 'none'; "
+               "font-src 'none'; base-uri 'none'; form-action 'none'")
+        self._after = f"</script>\n<script>{script}</script>\n</body>\n</html>\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._out = open(self.path, "w", encoding="utf-8")
+        self._out.write(
+            "<!DOCTYPE html>\n"
+            f'<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
+            '<meta name="referrer" content="no-referrer">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{html.escape(title)}</title>\n"
+            f"<style>{style}</style>\n</head>\n<body>\n"
+            f"<h1>{html.escape(title)}</h1>\n"
+            '<section id="run"></section>\n'
+            '<section id="firings"></section>\n'
+            '<section id="whynot"></section>\n'
+            '<section id="sources"></section>\n'
+            '<script type="application/json" id="data">'
+            + _script_safe(self._dumps(head)[:-1] + ',"firings":['))
+
+    def firing(self, f: dict) -> None:
+        seq = f["seq"]
+        if self._last is not None and not seq > self._last:
+            self.in_order = False
+        self._last = seq
+        self.firings += 1
+        self._parts.append(self._dumps(self._entry(f)))
+        if len(self._parts) >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._parts:
+            self._out.write(self._sep + _script_safe(",".join(self._parts)))
+            self._sep = ","
+            self._parts.clear()
+
+    def finish(self) -> Path:
+        self._flush()
+        self._out.write('],"sources":[')
+        self._sep = ""
+        for item in self._sources:
+            self._parts.append(self._dumps(item))
+            if len(self._parts) >= self.CHUNK:
+                self._flush()
+        self._flush()
+        self._out.write('],"why_not":' + _json_for_script(self._why) + "}" + self._after)
+        self._out.close()
+        return self.path
+
+    def abandon(self) -> None:
+        self._out.close()
+        self.path.unlink(missing_ok=True)
+
+
 def write_html(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
                sheet_lang: str | None = None, ledger_file: str | None = None,
                chain: dict | None = None) -> Path:
-    """trace.html: the page around the data (html_payload's, streamed into the file: the
-    firings' entries are made and written a chunk at a time)."""
-    head, firings, sources, why = _html_parts(period, rows, stored, lang, sheet_lang or lang,
-                                              ledger_file, chain)
-    title = f"{label(lang, 'tr_title')} · {period}"
-    style, script = _asset("trace.css"), _asset("trace.js")
-    csp = (f"default-src 'none'; script-src {_csp_hash(script)}; style-src {_csp_hash(style)}; "
-           "img-src 'none'; connect-src 'none'; font-src 'none'; base-uri 'none'; "
-           "form-action 'none'")
-    before = (
-        "<!DOCTYPE html>\n"
-        f'<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
-        '<meta name="referrer" content="no-referrer">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(title)}</title>\n"
-        f"<style>{style}</style>\n</head>\n<body>\n"
-        f"<h1>{html.escape(title)}</h1>\n"
-        '<section id="run"></section>\n'
-        '<section id="firings"></section>\n'
-        '<section id="whynot"></section>\n'
-        '<section id="sources"></section>\n'
-        '<script type="application/json" id="data">')
-    after = f"</script>\n<script>{script}</script>\n</body>\n</html>\n"
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """trace.html: the page of html_payload's data, the firings written as they are read."""
+    page = _HtmlPage(path, period, rows, stored, lang, sheet_lang or lang, ledger_file, chain)
     try:
-        with open(path, "w", encoding="utf-8") as out:
-            out.write(before)
-            for piece in _script_json_parts(head, firings, sources, why):
-                out.write(piece)
-            out.write(after)
+        for f in stored["firings"]:
+            page.firing(f)
+        return page.finish()
     except BaseException:
-        path.unlink(missing_ok=True)        # never half a page
+        page.abandon()                     # never half a page
         raise
-    return path
+
+
+def write_both(xlsx_path: Path | None, html_path: Path | None, period: str, rows: dict,
+               stored: dict, lang: str = "zh", sheet_lang: str | None = None,
+               ledger_file: str | None = None, chain: dict | None = None
+               ) -> tuple[Path | None, Path | None]:
+    """trace.xlsx and trace.html (either may be None: not written), the two files what
+    write_xlsx and write_html write, from ONE reading of the firings when both are written:
+    trace.html takes each firing as trace.xlsx's Firings sheets are written (a pass over a big
+    month's firings is seconds). Should the sheets not have read every firing once in order
+    (they always do), trace.html is written from a reading of its own."""
+    if html_path is None or xlsx_path is None:
+        return (None if xlsx_path is None else
+                write_xlsx(xlsx_path, period, rows, stored, lang, sheet_lang, ledger_file, chain),
+                None if html_path is None else
+                write_html(html_path, period, rows, stored, lang, sheet_lang, ledger_file, chain))
+    page = _HtmlPage(html_path, period, rows, stored, lang, sheet_lang or lang, ledger_file,
+                     chain)
+    try:
+        xlsx = write_xlsx(xlsx_path, period, rows, stored, lang, sheet_lang, ledger_file, chain,
+                          tap=page.firing)
+    except BaseException:
+        page.abandon()
+        raise
+    if page.in_order and page.firings == firing_facts.of(stored).count:
+        return xlsx, page.finish()
+    page.abandon()
+    return xlsx, write_html(html_path, period, rows, stored, lang, sheet_lang, ledger_file, chain)

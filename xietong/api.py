@@ -315,13 +315,13 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     from evaluator.evaluate import default_workers
     from evaluator.periods import state as period_state_of
     from evaluator.runs import latest_run, load_run, refusal
-    from engine.isolation import ChildError, EvaluationCrashed, Forked
+    from engine.isolation import Forked
     from reports import facts as firing_facts
     from reports import feedback, json_files, reviews, statement, trace
     formats = frozenset(formats)
     engine = _existing(db, lang).engine
     earlier = _earlier_manifest(Path(out_dir), period, lang)
-    other = None
+    other = gathering = None
     # the review workbooks' stamp (SPEC §10.3): taken before the snapshot is read, so every
     # decision they show was recorded before it
     issued_at = datetime.now(timezone.utc)
@@ -334,9 +334,12 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             imp = session.get(LedgerImport, run.import_id)
             # the firings are read from the database as each writer iterates them (one
             # pass each, never all held: evaluator.runs.RunFirings); what several writers need
-            # from all of them is gathered once, here, before the second writer forks
+            # from all of them (reports/facts.py) is gathered in one pass, by a child of its
+            # own while this process reads the rows and verifies the chain
             stored = load_run(session, run, stream=engine)
-            firing_facts.of(stored)
+            workers = default_workers() > 1
+            if workers:
+                gathering = Forked(firing_facts.gather, stored["firings"], point="report-facts")
             rows, changed = _run_rows(session, run)
             newest = [session.exec(select(sa.func.max(LedgerImport.imported_at))
                                    .where(LedgerImport.period == period)).one(),
@@ -374,12 +377,14 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                 return done
 
             # Two writers at once on a multi-core machine: a forked child writes the reports
-            # that need no chain status (statement, reviews, JSON) while this process verifies
-            # the chain, in the same snapshot, and writes the trace, which shows the chain's
-            # status. The child inherits the loaded run (copy-on-write: adjustments, exceptions,
-            # rows, the firings' facts), reads the firings for trace.json through a connection
-            # of its own (RunFirings), and sends back only the paths it wrote.
-            if default_workers() > 1:
+            # that need no chain status (statement, reviews, JSON) while this process writes
+            # the trace, which shows the chain's status (verified in this snapshot). The child
+            # inherits the loaded run (copy-on-write: adjustments, exceptions, rows, the
+            # firings' facts when it needs them: the statement and review workbooks do), reads
+            # the firings for trace.json through a connection of its own (RunFirings), and
+            # sends back only the paths it wrote.
+            facts_first = "xlsx" in formats
+            if workers and not facts_first:
                 other = Forked(without_chain, point="reports")
             chain = None
             if formats & {"xlsx", "html"}:
@@ -392,24 +397,31 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                          "head": head.hash if head else None}
                 if result.since_seq:
                     chain.update(since_seq=result.since_seq, since_at=_aware(result.since_at))
+        if gathering is not None:
+            facts, gathering = _child_result(gathering, lang, out_dir), None
+            firing_facts.keep(stored, facts)
+        firing_facts.of(stored)            # (gathered here when there is no child)
+        if workers and facts_first:
+            other = Forked(without_chain, point="reports")
         files: dict[str, list[Path]] = {}
-        if "xlsx" in formats:
-            files["trace_xlsx"] = [trace.write_xlsx(out_dir / "trace.xlsx", period, rows, stored,
-                                                    lang, ledger_lang, ledger_file, chain)]
-        if "html" in formats:
-            files["trace_html"] = [trace.write_html(out_dir / "trace.html", period, rows, stored,
-                                                    lang, ledger_lang, ledger_file, chain)]
+        if formats & {"xlsx", "html"}:
+            # one reading of the firings for both files (trace.write_both)
+            xlsx, page = trace.write_both(out_dir / "trace.xlsx" if "xlsx" in formats else None,
+                                          out_dir / "trace.html" if "html" in formats else None,
+                                          period, rows, stored, lang, ledger_lang, ledger_file,
+                                          chain)
+            if xlsx is not None:
+                files["trace_xlsx"] = [xlsx]
+            if page is not None:
+                files["trace_html"] = [page]
         if other is None:
             others = without_chain()
         else:
-            try:
-                others = other.result()
-            except (ChildError, EvaluationCrashed) as e:
-                raise Refused([i18n.t(lang, "report_failed", dir=out_dir,
-                                      error=f"{getattr(e, 'kind', 'crash')}: {e}")]) from None
+            others = _child_result(other, lang, out_dir)
     except BaseException:
-        if other is not None:
-            other.cancel()
+        for child in (other, gathering):
+            if child is not None:
+                child.cancel()
         raise
     files.update(others)
     manifest, removed = _write_manifest(out_dir, period, run.id, files, earlier)
@@ -420,6 +432,16 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                         employees, len(stored["firings"]), len(files.get("reviews", [])), r, j,
                         None if chain is None else ChainStatus(**chain), removed, n_open,
                         len(files.get("feedback", [])))
+
+
+def _child_result(child, lang, out_dir):
+    """What a report's forked child returned; a refusal naming the folder when it failed."""
+    from engine.isolation import ChildError, EvaluationCrashed
+    try:
+        return child.result()
+    except (ChildError, EvaluationCrashed) as e:
+        raise Refused([i18n.t(lang, "report_failed", dir=out_dir,
+                              error=f"{getattr(e, 'kind', 'crash')}: {e}")]) from None
 
 
 def _run_rows(session, run) -> tuple[dict, bool]:
