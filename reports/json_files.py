@@ -125,10 +125,12 @@ def dump_items(items, f, chunk: int = 2000) -> None:
     IndentedJSON(chunk).dump_items(items, f)
 
 
-def write_trace(firings: list[dict], f, chunk: int = 2000, encoder: IndentedJSON | None = None
+def write_trace(firings, f, chunk: int = 2000, encoder: IndentedJSON | None = None
                 ) -> None:
-    """trace.json straight from the stored firings: what dump(build(...)["trace.json"]) writes,
-    without building a dict per firing first (a big month has millions), a chunk at a time.
+    """trace.json straight from the stored firings (any iterable: a report's are read from the
+    database as they are written, evaluator.runs.RunFirings): what dump(build(...)["trace.json"])
+    writes, without building a dict per firing first (a big month has millions), a chunk at a
+    time.
 
     A trace entry's layout is written here; its values are the encoder's. The texts that repeat
     are made once per call: a rule's encoded id, a sheet's `{"sheet": …, "row": ` and the

@@ -19,11 +19,17 @@ One sheet holds 1,048,576 rows: more firings (a 100,000-employee month fires 2.7
 rules) continue on 规则触发 (2) / Firings (2), … with the header repeated, and the Run sheet
 says how they were split; the same for a Sources sheet that would overflow.
 
+Neither file holds the run's firings: they are read from the database as the file is written
+(evaluator.runs.RunFirings), once for both files (`write_both`), and what needs all of them
+before the first is written — the cited rows, the rules and sheets in the order first named,
+why-not's firings — was gathered in one pass before (reports/facts.py).
+
 trace.html is one file with no network access at all: its CSS and JS (reports/assets/trace.css
 and trace.js) inline, pinned by hash in a Content-Security-Policy that forbids everything else,
 the data embedded as JSON (escaped so no ledger text can close the script element) and rendered
 a page at a time by the script, only through `textContent` — a ledger comment such as
-`<img src=x onerror=…>` shows as text.
+`<img src=x onerror=…>` shows as text. The data is streamed into the file a chunk of firings at
+a time (`_HtmlPage`); the file's bytes are those of the whole payload's JSON.
 """
 from __future__ import annotations
 
