@@ -171,3 +171,39 @@ def test_a_run_read_while_a_new_run_is_stored_is_the_run_it_named(db_url, tmp_pa
         assert first + list(reading) == expected            # the rest: still the named run's
         assert list(stored["firings"]) == expected          # and read again after it committed
         assert len(stored["firings"]) == len(expected)
+
+
+def test_firings_split_over_sheets_are_read_a_sheet_at_a_time(company, monkeypatch):
+    """More firings than a sheet holds (lowered here to 500 rows): each Firings sheet reads
+    its own range from the database (RunFirings.range), and trace.html, written from the same
+    reading (write_both), is still the whole page."""
+    db, tmp = company
+    monkeypatch.setattr(trace, "SHEET_ROWS", 500)
+    with Session(reader(db.engine)) as s, s.begin():
+        run = latest_run(s, PERIOD)
+        rows = load_rows(s, run.import_id)
+        whole = load_run(s, run)
+        streamed = load_run(s, run, stream=db.engine)
+    n = len(whole["firings"])
+    assert [f["seq"] for f in streamed["firings"].range(499, 998)] == \
+        [f["seq"] for f in whole["firings"][499:998]]
+    out = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(trace, "write_html", None)     # write_both's second reading: never needed
+        for name, stored in (("whole", whole), ("streamed", streamed)):
+            out[name] = tmp / f"split-{name}"
+            trace.write_both(out[name] / "trace.xlsx", out[name] / "trace.html", PERIOD, rows,
+                             stored, "en", "zh", "ledger.xlsx", CHAIN)
+    with zipfile.ZipFile(out["streamed"] / "trace.xlsx") as z:
+        sheets = [n_ for n_ in z.namelist() if n_.startswith("xl/worksheets/sheet")]
+    assert len(sheets) >= 2 + -(-n // 499)        # Run, Firings ×⌈n/499⌉, Sources…, why-not
+    for name in ("trace.xlsx", "trace.html"):
+        assert _content(out["streamed"] / name) == _content(out["whole"] / name), name
+    assert (out["streamed"] / "trace.html").read_bytes() == trace_html(tmp, rows, whole)
+
+
+def trace_html(tmp, rows, stored) -> bytes:
+    """trace.html as write_html writes it alone (from its own reading of the firings)."""
+    path = trace.write_html(tmp / "alone" / "trace.html", PERIOD, rows, stored, "en", "zh",
+                            "ledger.xlsx", CHAIN)
+    return path.read_bytes()
