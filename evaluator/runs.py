@@ -714,7 +714,7 @@ def load_run(session: Session, run: Run, stream: sa.Engine | None = None) -> dic
         for f in firings:
             f["sources"] = parse_sources(f["sources"])
             f["outcome"] = outcome(f["outcome"])
-        outcomes = {f["seq"]: f["outcome"] for f in firings}
+        outcomes = ((f["seq"], f["outcome"]) for f in firings)
     else:
         firings = RunFirings(stream, run.id, _count_firings(conn, run.id))
         outcomes = _named_outcomes(conn, run.id)
@@ -840,35 +840,43 @@ def iter_ledger_rows(session: Session, import_id: int, sheet: str, batch: int = 
             yield dict(zip(keys, r))
 
 
-def _named_outcomes(conn, run_id: int) -> dict[int, dict]:
-    """seq -> outcome of the run's firings that an adjustment or an exception names (their
-    firing_seq): one query, the database picks them out (a few per cent of a big month's
-    firings)."""
+def _named_outcomes(conn, run_id: int) -> Iterator[tuple[int, dict]]:
+    """(seq, outcome) of the run's firings that an adjustment or an exception names (their
+    firing_seq), as read: one query, the database picks them out (a few per cent of a big
+    month's firings, but the biggest outcomes: 80,000 of them parsed at once were 150 MB)."""
     f, a, e = Firing.__table__.c, Adjustment.__table__.c, ExceptionItem.__table__.c
     named = sa.union(sa.select(a.firing_seq).where(a.run_id == run_id),
                      sa.select(e.firing_seq).where(e.run_id == run_id))
     q = sa.select(f.seq, f.outcome).where(f.run_id == run_id, f.seq.in_(named))
     outcome = OutcomeCodec().value
-    return {seq: outcome(text) for seq, text in conn.execute(q)}
+    for seq, text in conn.execute(q):
+        yield seq, outcome(text)
 
 
-def _attach_says(outcomes: dict[int, dict], adjustments: list[dict], exceptions: list[dict]
-                 ) -> None:
+def _attach_says(outcomes, adjustments: list[dict], exceptions: list[dict]) -> None:
     """Give each adjustment and exception the sentence its firing's outcome holds for it, as
     "says" (rules.sentences renders it); None for a run stored before sentences had templates.
-    `outcomes`: firing seq -> its outcome, at least for the firings they name."""
-
-    def items(seq):
-        got = outcomes.get(seq)
-        got = got.get("outcomes") if type(got) is dict else None
-        return got if type(got) is list else ()
-
+    `outcomes`: (firing seq, its outcome) pairs, at least of the firings they name, each
+    outcome read as it comes (only the sentences are kept)."""
+    adjustments_of: dict[int, list[dict]] = {}
     for a in adjustments:
-        a["says"] = next((o.get("says") for o in items(a["firing_seq"])
-                          if type(o) is dict and "points" in o), None)
+        a["says"] = None
+        adjustments_of.setdefault(a["firing_seq"], []).append(a)
+    exceptions_of: dict[int, list[dict]] = {}
     for e in exceptions:
-        outcome = outcomes.get(e["firing_seq"])
-        e["says"] = says_of(outcome, e["kind"]) if outcome is not None else None
+        e["says"] = None
+        exceptions_of.setdefault(e["firing_seq"], []).append(e)
+    for seq, outcome in outcomes:
+        adjs, excs = adjustments_of.get(seq), exceptions_of.get(seq)
+        if adjs:
+            got = outcome.get("outcomes") if type(outcome) is dict else None
+            items = got if type(got) is list else ()
+            for a in adjs:
+                a["says"] = next((o.get("says") for o in items
+                                  if type(o) is dict and "points" in o), None)
+        if excs:
+            for e in excs:
+                e["says"] = says_of(outcome, e["kind"])
 
 
 STATUS_OF_DECISION = {"confirm": "confirmed", "overturn": "overturned"}
