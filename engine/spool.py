@@ -33,7 +33,7 @@ import tempfile
 import weakref
 from typing import Callable, Iterator
 
-CHUNK = 32_768          # records per pickled chunk: ≈5 MB of pickle for trace entries
+CHUNK = 32_768          # records per pickled chunk: ≈1.3 MB of pickle for trace entries
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 # the spools this process made, by token: where a spool's index coming back through a pipe
@@ -83,6 +83,7 @@ class Spool:
             self._pending = []
 
     def _write(self, records: list) -> tuple[int, int, int]:
+        self._check_open()          # a closed descriptor's number may be another file's now
         data = pickle.dumps(tuple(map(list, zip(*records))), protocol=_PROTOCOL)
         offset = self._end
         view, done = memoryview(data), 0
