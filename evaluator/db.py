@@ -60,10 +60,23 @@ class ExactDecimal(sa.types.TypeDecorator):
             value = Decimal(str(value))
         return value if dialect.name == "postgresql" else str(value)
 
+    # A ledger's numbers repeat (a million ratings are a handful of scores): the Decimal of a
+    # stored text is made once and shared (Decimals are immutable), keyed by the text itself,
+    # so "4" and "4.0" stay two values. Bounded: a column of distinct amounts stops adding.
+    SHARED_MAX = 4096
+
     def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value if isinstance(value, Decimal) else Decimal(value)
+        if value is None or isinstance(value, Decimal):
+            return value
+        shared = self.__dict__.get("_shared")
+        if shared is None:
+            shared = self.__dict__.setdefault("_shared", {})
+        number = shared.get(value)
+        if number is None:
+            number = Decimal(value)
+            if len(shared) < self.SHARED_MAX:
+                shared[value] = number
+        return number
 
 
 # --------------------------------------------------------------------------- records

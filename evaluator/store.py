@@ -117,7 +117,14 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress,
 
 def load_rows(session: Session, import_id: int, sheets=None) -> dict[str, list[dict]]:
     """The typed rows of one import, per canonical sheet, in Excel-row order (only `sheets`,
-    canonical names, when given)."""
+    canonical names, when given).
+
+    Equal texts and dates are one object: a 100,000-employee ledger repeats a few dozen
+    departments and dimensions and each rater in its million rating rows, and the driver
+    returns a new string for each. They are immutable, so sharing them changes nothing a reader
+    sees. The sheet's key columns (unique by definition) are left as they come, and so are
+    numbers: Decimal("4") == Decimal("4.0"), so sharing them by equality would change how a
+    value is written (db.ExactDecimal shares them by their stored text instead)."""
     out: dict[str, list[dict]] = {}
     conn = session.connection()
     for sheet in SHEETS:
@@ -125,7 +132,18 @@ def load_rows(session: Session, import_id: int, sheets=None) -> dict[str, list[d
             continue
         table = ROW_TABLES[sheet.name]
         names = [c.name for c in sheet.columns]
+        keys = ("row", *names)
         q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
             table.c.import_id == import_id).order_by(table.c.row)
-        out[sheet.name] = [dict(zip(("row", *names), rec)) for rec in conn.execute(q)]
+        shared = [(c.name, {}) for c in sheet.columns
+                  if c.name not in sheet.key and c.kind not in ("number", "ratio")]
+        rows = []
+        append = rows.append
+        for rec in conn.execute(q):
+            r = dict(zip(keys, rec))
+            for name, seen in shared:
+                value = r[name]
+                r[name] = seen.setdefault(value, value)
+            append(r)
+        out[sheet.name] = rows
     return out

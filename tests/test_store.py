@@ -129,3 +129,24 @@ def test_verify_detects_deleted_row_and_changed_import(new_db):
         c.execute(sa.text("UPDATE ledger_import SET file_name = 'other.xlsx'"))
     with Session(engine2) as s:
         assert verify(s).problem.en == f"import {out2.import_id} (chain link 1) was changed"
+
+
+def test_loaded_rows_share_equal_texts_but_keep_each_number_as_written(new_db):
+    """load_rows makes one object of equal texts (a million ratings name a few departments);
+    numbers are shared by their stored text only: 2, 2.0 and 2.00 stay three values."""
+    engine = make_engine(new_db())
+    ledger = _ledger("c" * 64)
+    first = ledger.rows["Behaviours"][0]
+    ledger.rows["Behaviours"] = [
+        dict(first, row=2 + i, event_id=f"B{i}", points=Decimal(points),
+             proposer_id="".join(["E", "1"]))        # a new str object each row
+        for i, points in enumerate(["2", "2.0", "2.00", "2.0"])]
+    outcome = store_import(engine, ledger, "2026-11")
+    with Session(engine) as s:
+        back = load_rows(s, outcome.import_id)["Behaviours"]
+    assert [str(r["points"]) for r in back] == ["2", "2.0", "2.00", "2.0"]
+    if engine.dialect.name == "sqlite":       # PostgreSQL's driver hands Decimals back itself
+        assert back[1]["points"] is back[3]["points"]
+    assert back[0]["proposer_id"] is back[1]["proposer_id"] is back[3]["proposer_id"] == "E1"
+    assert back[0]["event_id"] == "B0" and back[3]["event_id"] == "B3"
+    assert back == ledger.rows["Behaviours"]
