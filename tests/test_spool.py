@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import tempfile
 
 import pytest
@@ -26,7 +27,8 @@ from evaluator.canonical import sources_json
 from evaluator.chain import verify
 from evaluator.db import make_engine
 from evaluator.evaluate import ReconciliationFailed, evaluate_ledger
-from evaluator.runs import EvaluationFailed, evaluate_period, latest_run, load_run
+from evaluator.runs import (EvaluationFailed, _compute, _Inputs, evaluate_period, latest_run,
+                            load_run)
 from evaluator.store import store_import
 from rules.context import TraceEntry
 from rules.policy import load_policy
@@ -249,3 +251,35 @@ def test_rows_are_reconciled_from_their_marks_not_the_trace(monkeypatch):
         f"{sheet} row {row} ended neither applied, rejected nor carried"
         for sheet, row in (("InternalRatings", 2), ("InternalRatings", 3), ("InternalRatings", 4),
                            ("RaciRatings", 2)))
+
+
+def test_a_second_pass_writes_over_the_first_in_the_same_spool(small_chunks):
+    """A stored decision whose rows changed lapses: _compute evaluates again without it, into
+    the same spool, which then holds the second pass's 22 firings only — with the rating
+    the lapsed confirmation had let count held again, as it is without any decision."""
+    lapsed = {"Re8142e982af0": {"decision": "confirm", "source_hash": "0" * 64,
+                                "file_sha256": "0" * 64, "row": 2, "reviewer_id": "HR"}}
+    inputs = _Inputs(1, "ledger.xlsx", "f" * 64, worked_example().build().rows, lapsed, 1)
+    spool = Spool(TraceEntry)
+    _, result, _, _, in_force, _ = _compute(inputs, POLICY, PERIOD, "en", trace=spool)
+    assert in_force == {}
+    assert result.trace is spool and len(spool) == WORKED_EXAMPLE_FIRINGS
+    assert [t.rule for t in spool if t.rule in ("rating.count", "rating.hold")] == \
+           ["rating.count", "rating.count", "rating.hold", "rating.count"]
+    assert str(result.departments["D3"]["final"]) == "82.41"      # tests/test_runs.py
+
+
+def test_nothing_is_left_in_tmpdir_when_the_run_process_is_killed(tmp_path, db_url, monkeypatch):
+    """The spool's file never had a name: killing the process that made it (at the commit,
+    the child done and the spool full) leaves nothing to remove."""
+    from reports.template import write_ledger
+    from tests.test_crash_safety import xietong
+    where = tmp_path / "tmp"
+    where.mkdir()
+    monkeypatch.setenv("TMPDIR", str(where))
+    ledger = tmp_path / "ledger.xlsx"
+    write_ledger(ledger, worked_example().build().rows, lang="en")
+    assert xietong("import", ledger, "--period", PERIOD, "--db", db_url).returncode == 0
+    p = xietong("evaluate", "--period", PERIOD, "--db", db_url, fault="kill:evaluate-commit")
+    assert p.returncode == -signal.SIGKILL
+    assert os.listdir(where) == []
