@@ -138,9 +138,9 @@ def _reconcile(ctx: Context, rec) -> None:
             sheets += [(qualify(sheet, month), ctx.month_sheet(month, sheet))
                        for month in quarter_months(ctx.period)[:2]]
     for sheet, rows in sheets:
-        no_rows = set()
+        rejected_here = rejected.get(sheet, set())
         for r in rows:
-            ways = (ended("applied", sheet, r["row"]), r["row"] in rejected.get(sheet, no_rows),
+            ways = (ended("applied", sheet, r["row"]), r["row"] in rejected_here,
                     ended("carried", sheet, r["row"]))
             if sum(ways) != 1:
                 problems.append(f"{sheet} row {r['row']} ended "

@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from itertools import chain as chained
 from datetime import datetime, timezone
+from itertools import chain as chained
 from typing import Iterator
 
 import sqlalchemy as sa
@@ -312,8 +312,8 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
         inputs = _read_inputs(engine, period, lang, policy)    # refuses a closed period first
         if import_id is not None and inputs.import_id != import_id:
             raise RunRefused([_switched(engine, period, import_id, lang)])
-        spool = Spool(TraceEntry)       # before the fork: this process closes it, whatever ends
-        try:                            # the child
+        spool = Spool(TraceEntry)       # made before the fork, closed below whatever the child does
+        try:
             try:
                 outcome = run_forked(_compute, inputs, policy, period, lang, progress, None,
                                      spool)
