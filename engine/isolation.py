@@ -10,7 +10,9 @@ parent, which holds the database, carries on and reports it. The child dies with
 (PR_SET_PDEATHSIG): a killed command leaves no orphan behind.
 
 fork, not spawn: the child starts in milliseconds with the parent's modules, rules and input
-rows already in memory (copy-on-write), and only the result is pickled.
+rows already in memory (copy-on-write), and only the result is pickled. An evaluation's trace
+does not cross the pipe: the child writes it to a spool the parent made before the fork
+(engine/spool.py), and the result carries the spool's index.
 
 Fault injection for the tests lives here too (`fault`): `XIETONG_FAULT=segv:engine` makes the
 child crash with SIGSEGV exactly where durable_rules would, and `kill:<point>` makes a process

@@ -19,12 +19,14 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import chain as chained
 from typing import Iterator
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
+from engine.spool import Spool
 from evaluator import chain, periods
 from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing_content,
                                  parse_sources, sha256_text, sources_json)
@@ -35,6 +37,7 @@ from evaluator.store import active_import, load_rows
 from importers.lang import Text
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
 from rules.books import RULES_VERSION
+from rules.context import TraceEntry
 from rules.deadlines import MOVED, Standing
 from rules.months import other_months, quarter_months
 from rules.policy import Policy, decimal_text
@@ -289,10 +292,14 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     1. read the inputs in a read transaction (no write lock: other commands go on);
     2. compute in a forked child (`engine.isolation`): a native crash of durable_rules kills
        the child, and the evaluation fails with a clear message while the database was never
-       touched;
+       touched. The child writes the trace to a spool (engine/spool.py) this process made
+       before the fork, and sends back only the rest of the result and the spool's index;
     3. store in one write transaction — after checking that no import or decision of the period
        was committed meanwhile (else read and compute again, at most EVALUATION_ATTEMPTS times),
-       so that a run always matches the inputs it names.
+       so that a run always matches the inputs it names — the firings streamed from the spool.
+       The spool is closed whatever happens (stored, refused, failed, the child killed): its
+       unnamed file is then gone. The returned result's trace is that closed spool (its
+       length only).
 
     `import_id`, when given, is the import the caller means (`xietong run` evaluates the import
     it just made): if another import of the period became active meanwhile, nothing is
@@ -306,43 +313,48 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
         inputs = _read_inputs(engine, period, lang, policy)    # refuses a closed period first
         if import_id is not None and inputs.import_id != import_id:
             raise RunRefused([_switched(engine, period, import_id, lang)])
+        spool = Spool(TraceEntry)       # made before the fork, closed below whatever the child does
         try:
-            outcome = run_forked(_compute, inputs, policy, period, lang, progress)
-        except EvaluationCrashed as e:
-            raise EvaluationFailed(refusal(lang, "crashed", error=e)) from None
-        except ChildError as e:
-            raise EvaluationFailed(f"{e.kind}: {e}", e.trace) from None
-        if outcome[0] == "refused":
-            raise RunRefused(outcome[1])
-        _, result, hashes, new_decisions, in_force, started = outcome
-        with Session(engine) as session, session.begin():
-            _refuse_if_closed(session, period, lang)      # closed while it computed
-            now = _fingerprint(session, period, policy)
-            if now != (inputs.import_id, inputs.last_decision_id, _imported(inputs)):
-                if import_id is not None and now[0] != import_id:
-                    raise RunRefused([_switched(engine, period, import_id, lang)])
-                continue                        # the period changed under us: again
-            writer = chain.ChainWriter(session)
-            if new_decisions:
-                next_id = writer.next_id(Decision)
-                records = [Decision(id=next_id + i, decided_at=started, account=account, **d)
-                           for i, d in enumerate(new_decisions)]
-                writer.insert(Decision, records, "decision")
-            run = Run(id=writer.next_id(Run), period=period, import_id=inputs.import_id,
-                      file_sha256=inputs.file_sha256, policy_sha256=policy.sha256,
-                      policy_json=policy.canonical_json(), rules_version=RULES_VERSION,
-                      program_version=PROGRAM_VERSION,
-                      decisions_digest=sha256_text(canonical_json(sorted(in_force.items()))),
-                      started_at=started, finished_at=utcnow(),
-                      counts=canonical_json(result.counts), account=account,
-                      other_imports=(canonical_json(inputs.other_imports)
-                                     if inputs.other_imports else None))
-            writer.insert(Run, [run], "run")
-            _store_results(writer, run, result, hashes, progress)
-            writer.flush()
-            fault("evaluate-commit")
-            session.expunge_all()
-            return RunOutcome(run, result, len(new_decisions))
+            try:
+                outcome = run_forked(_compute, inputs, policy, period, lang, progress, None,
+                                     spool)
+            except EvaluationCrashed as e:
+                raise EvaluationFailed(refusal(lang, "crashed", error=e)) from None
+            except ChildError as e:
+                raise EvaluationFailed(f"{e.kind}: {e}", e.trace) from None
+            if outcome[0] == "refused":
+                raise RunRefused(outcome[1])
+            _, result, hashes, new_decisions, in_force, started = outcome
+            with Session(engine) as session, session.begin():
+                _refuse_if_closed(session, period, lang)      # closed while it computed
+                now = _fingerprint(session, period, policy)
+                if now != (inputs.import_id, inputs.last_decision_id, _imported(inputs)):
+                    if import_id is not None and now[0] != import_id:
+                        raise RunRefused([_switched(engine, period, import_id, lang)])
+                    continue                        # the period changed under us: again
+                writer = chain.ChainWriter(session)
+                if new_decisions:
+                    next_id = writer.next_id(Decision)
+                    records = [Decision(id=next_id + i, decided_at=started, account=account, **d)
+                               for i, d in enumerate(new_decisions)]
+                    writer.insert(Decision, records, "decision")
+                run = Run(id=writer.next_id(Run), period=period, import_id=inputs.import_id,
+                          file_sha256=inputs.file_sha256, policy_sha256=policy.sha256,
+                          policy_json=policy.canonical_json(), rules_version=RULES_VERSION,
+                          program_version=PROGRAM_VERSION,
+                          decisions_digest=sha256_text(canonical_json(sorted(in_force.items()))),
+                          started_at=started, finished_at=utcnow(),
+                          counts=canonical_json(result.counts), account=account,
+                          other_imports=(canonical_json(inputs.other_imports)
+                                         if inputs.other_imports else None))
+                writer.insert(Run, [run], "run")
+                _store_results(writer, run, result, hashes, progress)
+                writer.flush()
+                fault("evaluate-commit")
+                session.expunge_all()
+                return RunOutcome(run, result, len(new_decisions))
+        finally:
+            spool.close()
     raise RunRefused([refusal(lang, "busy_period", period=period, n=EVALUATION_ATTEMPTS)])
 
 
@@ -446,10 +458,13 @@ def _refuse_other_cadence(session: Session, period: str, policy: Policy, lang: s
 
 
 def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=None,
-             workers: int | None = None):
+             workers: int | None = None, trace: Spool | None = None):
     """The engine part of an evaluation (runs in the forked child): no database here.
     ("refused", problems) or ("ok", result, hashes, new decisions as dicts, in_force, started).
     `workers`: the evaluation's feed workers (default: evaluator.evaluate.default_workers()).
+    `trace`: the spool the result's trace goes to (evaluate_period's; without one the
+    evaluation makes its own, evaluator.evaluate.evaluate_ledger). A second pass writes over
+    the first pass's trace in the same spool.
     What-if (evaluator/whatif.py) computes its alternative with this same function."""
     rows, stored = inputs.rows, inputs.stored
     ledger_reviews = [DecisionRow(r["review_id"], r["decision"], r["reviewer_id"],
@@ -465,7 +480,8 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     history = inputs.history or {}
     result = evaluate_ledger(rows, policy, period, candidates, progress=progress,
                              history=history, workers=workers,
-                             standing=inputs.standing, clock=started)
+                             standing=inputs.standing, clock=started, trace=trace)
+    fault("evaluate-spooled")       # a test kills the child here: its trace spooled, not sent
     items = {e["review_id"]: e for e in result.exceptions}
     index = row_index(with_months(rows, history))
     hashes = {rid: source_hash(index, e["sources"]) for rid, e in items.items()}
@@ -491,7 +507,7 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     if in_force != {rid: dec for rid, dec in candidates.items() if rid in items}:
         result = evaluate_ledger(rows, policy, period, in_force, progress=progress,
                                  history=history, workers=workers,
-                                 standing=inputs.standing, clock=started)
+                                 standing=inputs.standing, clock=started, trace=result.trace)
         # notices can follow decisions (PERIPHERAL_NO_RATINGS when every rating of a department
         # is held or overturned): hash what this run produced
         for e in result.exceptions:
@@ -507,7 +523,8 @@ def _already_recorded(latest: dict | None, d: DecisionRow, file_sha256: str, h: 
 
 
 def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -> None:
-    """Every firing, adjustment and exception of the run, chained. Rows are plain dicts built
+    """Every firing, adjustment and exception of the run, chained; the firings streamed from
+    the result's trace spool a chunk at a time (or from a list). Rows are plain dicts built
     as the models would store them, and each record's chain content is rendered once: a
     100,000-employee month has millions of firings, and a SQLModel instance per firing cost
     more than the evaluation itself (measured: 10 s of 15 s at 1,000 employees)."""
@@ -529,10 +546,13 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
         if e.get("says"):
             exc_says.setdefault(e["firing_seq"], {})[e["kind"]] = e["says"]
 
-    total = len(result.trace)
+    trace = result.trace
+    total = len(trace)
+    # a chunk of the spool at a time (engine/spool.py), as stored: never the whole trace
+    chunks = trace.chunks() if isinstance(trace, Spool) else (trace,)   # (a list: by hand)
 
     def firings(start):
-        for i, t in enumerate(result.trace):
+        for i, t in enumerate(chained.from_iterable(chunks)):
             if progress is not None and not i & 16383:
                 progress("persist", i, total, "firings")
             if t.seq in adj_ids or t.seq in exc_ids:

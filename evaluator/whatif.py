@@ -129,6 +129,7 @@ def month_figures(month: MonthInputs, policy: Policy, lang: str = "en",
         return MonthFigures(month.period, month.names, month.current, None, month.current_run,
                             refused=list(outcome[1]))
     result = outcome[1]
+    result.trace.close()            # the trace is not shown: its spool file goes at once
     return MonthFigures(month.period, month.names, month.current,
                         _side(month.inputs.rows, result.adjustments), month.current_run)
 

@@ -3,7 +3,9 @@ index, the policy, the decisions in force, and what the firings produced.
 
 Each mechanism module feeds facts through `feed()` and hands every firing back here with the
 subject and sources of its outcomes; this module turns them into adjustments, exceptions and
-trace entries. It is pure: no file, no database (evaluator/ stores the result).
+trace entries. It is pure: no database (evaluator/ stores the result). The trace goes wherever
+the evaluation says: a spool file (engine/spool.py: a big month's trace is never held whole) or
+a list.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Iterable, Iterator, Mapping, NamedTuple
 
+from engine.spool import Spool
 from importers.schema import SHEETS
 from rules.assignees import HR
 from rules.company import Company
@@ -82,7 +85,15 @@ class Context:
     company: Company = None
     adjustments: list[tuple[tuple, dict]] = field(default_factory=list)
     exceptions: list[tuple[tuple, dict]] = field(default_factory=list)
-    trace: list[TraceEntry] = field(default_factory=list)
+    # every firing's entry, in order: anything with append() and len() (evaluator.evaluate
+    # gives an engine.spool.Spool, which keeps all but its last chunk on a file)
+    trace: list[TraceEntry] | Spool = field(default_factory=list)
+    # rule id -> how its firing ends the row of its first source ("applied", "carried"), and
+    # the rows so ended: how -> sheet -> a byte per Excel row (1: ended). The evaluation's
+    # reconciliation reads them (evaluator.evaluate): kept per ledger row as the rules fire,
+    # so that nobody reads the trace back for it.
+    endings: Mapping[str, str] = field(default_factory=dict)
+    ended: dict[str, dict[str, bytearray]] = field(default_factory=dict)
     fed: int = 0
     progress: object = None      # progress(phase, done, total, unit), e.g. xietong.cli.Progress
     # other months' active rows the policy reads (rules.months.other_months): period -> sheet
@@ -166,7 +177,24 @@ class Context:
             outcome = {"outcomes": list(firing.outcomes)}
         entry = TraceEntry(firing.seq, firing.rule_id, subject_id, list(sources), outcome)
         self.trace.append(entry)
+        how = self.endings.get(firing.rule_id)
+        if how is not None:
+            self._end_row(how, sources[0])
         return entry
+
+    def _end_row(self, how: str, source: Source) -> None:
+        sheet, row = source
+        rows = self.ended.setdefault(how, {}).get(sheet)
+        if rows is None:
+            rows = self.ended[how][sheet] = bytearray()
+        if row >= len(rows):
+            rows.extend(bytes(row + 1 - len(rows)))
+        rows[row] = 1
+
+    def row_ended(self, how: str, sheet: str, row: int) -> bool:
+        """Whether a firing of a rule ending rows `how` (see `endings`) named this row first."""
+        rows = self.ended.get(how, {}).get(sheet)
+        return rows is not None and row < len(rows) and rows[row] == 1
 
     # -- outcomes --------------------------------------------------------------------------
 

@@ -1,0 +1,184 @@
+"""A spool: an append-only sequence of records kept in a temporary file, written in chunks, so
+that no process holds them all.
+
+An evaluation's trace is the reason (rules/context.py appends a TraceEntry per firing): a
+100,000-employee month fires about two million rules, gigabytes as Python objects. The trace is
+appended here as the rules fire; every CHUNK records are pickled (as columns: a named tuple
+pickles its class with every record) to the file and dropped from memory. The spool can be read
+in order, chunk by chunk, as many times as needed, and has a length.
+
+Where the file lives and who removes it (docs/decisions.md, "The trace spool"): the file is
+unnamed from the start — `tempfile.TemporaryFile` in TMPDIR (O_TMPFILE on Linux; elsewhere
+created 0600 and unlinked at once) — so nothing can be left behind whatever ends the processes
+that hold it open: the kernel frees it when the last descriptor closes. `evaluator.runs` makes
+the spool in the parent process before it forks the evaluation's child; the child inherits the
+descriptor and writes, the parent reads what the child wrote and closes it. The descriptor is
+shared, the file offset with it: every read and write here is positional (os.pread, os.pwrite),
+so that two processes never disturb each other.
+
+A spool crosses the pipe back from the child as its index (where each chunk is), never its
+records: unpickled in the process that made it, it is that process's own spool again, now
+knowing what the child wrote (`_reattach`); anywhere else it cannot be unpickled.
+
+The records of the chunk being filled are the objects appended: a change made to one of them is
+written with the chunk. A chunk on the file is read back as it was written; iterating the spool
+writes a chunk back when the caller changed one of its records meanwhile (a test takes the
+`says` out of every outcome of a finished evaluation, tests/test_wording.py).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import weakref
+from typing import Callable, Iterator
+
+CHUNK = 32_768          # records per pickled chunk: ≈1.3 MB of pickle for trace entries
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+# the spools this process made, by token: where a spool's index coming back through a pipe
+# finds its file (a forked child holds copies of them under the same tokens)
+_LIVE: weakref.WeakValueDictionary[str, "Spool"] = weakref.WeakValueDictionary()
+
+
+class SpoolClosed(RuntimeError):
+    """The spool's file was closed (its evaluation was stored or dropped): only its length is
+    left."""
+
+
+class Spool:
+    """Records appended in order, kept in an unnamed temporary file (in `directory`, default
+    TMPDIR). `make(*fields)` turns a stored record's fields back into a record (a named tuple
+    class; default: tuple). Every record has the same number of fields."""
+
+    def __init__(self, make: Callable = tuple, chunk: int | None = None,
+                 directory: str | None = None):
+        self._file = tempfile.TemporaryFile(buffering=0, dir=directory)
+        self._fd = self._file.fileno()
+        self._make = make
+        self._chunk = chunk or CHUNK
+        self._pending: list = []
+        self._index: list[tuple[int, int, int]] = []    # (offset, bytes, records) per chunk
+        self._written = 0           # records in the chunks on the file
+        self._end = 0               # the file's end: where the next chunk goes
+        self._token = os.urandom(12).hex()
+        _LIVE[self._token] = self
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(self, record) -> None:
+        pending = self._pending
+        pending.append(record)
+        if len(pending) >= self._chunk:
+            self._flush()
+
+    def extend(self, records) -> None:
+        for record in records:
+            self.append(record)
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._index.append(self._write(self._pending))
+            self._written += len(self._pending)
+            self._pending = []
+
+    def _write(self, records: list) -> tuple[int, int, int]:
+        self._check_open()          # a closed descriptor's number may be another file's now
+        data = pickle.dumps(tuple(map(list, zip(*records))), protocol=_PROTOCOL)
+        offset = self._end
+        view, done = memoryview(data), 0
+        while done < len(data):
+            done += os.pwrite(self._fd, view[done:], offset + done)
+        self._end += len(data)
+        return offset, len(data), len(records)
+
+    def clear(self) -> None:
+        """Empties the spool and gives its disk space back (the file stays open)."""
+        self._check_open()
+        os.ftruncate(self._fd, 0)
+        self._pending, self._index, self._written, self._end = [], [], 0, 0
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._written + len(self._pending)
+
+    def _read(self, offset: int, size: int) -> tuple[bytes, list]:
+        """A written chunk: its bytes and its records."""
+        data = os.pread(self._fd, size, offset)
+        while len(data) < size:             # a regular file reads short only at its end
+            more = os.pread(self._fd, size - len(data), offset + len(data))
+            if not more:
+                raise EOFError(f"the spool's chunk at byte {offset} is cut short")
+            data += more
+        return data, list(map(self._make, *pickle.loads(data)))
+
+    def chunks(self) -> Iterator[list]:
+        """The records in order, a chunk (a list) at a time, as stored — for readers that only
+        read (the store). The last, unwritten chunk is the live list: do not change it."""
+        self._check_open()
+        for offset, size, _ in list(self._index):
+            yield self._read(offset, size)[1]
+        if self._pending:
+            yield self._pending
+
+    def __iter__(self) -> Iterator:
+        """The records in order. A written chunk whose records the caller changed while they
+        were iterated is written back, so that the change is seen by every later reader."""
+        self._check_open()
+        for i, (offset, size, _) in enumerate(list(self._index)):
+            data, records = self._read(offset, size)
+            yield from records
+            if pickle.dumps(tuple(map(list, zip(*records))), protocol=_PROTOCOL) != data:
+                self._index[i] = self._write(records)       # changed: the old bytes stay unused
+        yield from self._pending
+
+    def __eq__(self, other) -> bool:
+        """Equal to another spool or a list with the same records in the same order."""
+        if not isinstance(other, (Spool, list, tuple)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self._file is None else f"{self._end} bytes"
+        return f"<Spool of {len(self)} records, {state}>"
+
+    # -- ending ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Closes the file (its space is freed when no process holds it any more); the length
+        stays. Idempotent."""
+        if self._file is not None:
+            self._written, self._pending = len(self), []
+            self._file.close()
+            self._file = None
+            _LIVE.pop(self._token, None)
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None
+
+    def _check_open(self) -> None:
+        if self._file is None:
+            raise SpoolClosed(f"the spool of {len(self)} records was closed")
+
+    # -- crossing a pipe -------------------------------------------------------------------
+
+    def __reduce__(self):
+        """Pickled as its index (the records stay on the file): only the process that made the
+        spool (or a fork of it) can take it back."""
+        self._check_open()
+        self._flush()
+        return _reattach, (self._token, list(self._index), self._written, self._end)
+
+
+def _reattach(token: str, index: list, written: int, end: int) -> Spool:
+    """The spool `token` of this process, now holding the chunks another process wrote."""
+    spool = _LIVE.get(token)
+    if spool is None or spool.closed:
+        raise pickle.UnpicklingError("a spool comes back only to the open spool it was forked "
+                                     "from")
+    spool._index, spool._written, spool._end, spool._pending = index, written, end, []
+    return spool

@@ -1,0 +1,285 @@
+"""The trace spool (engine/spool.py): an evaluation's firings go to an unnamed temporary file in
+chunks instead of a list, the evaluation's child sends back only the spool's index, and the
+parent streams the spool into the database.
+
+What must hold: the spool gives back exactly what was appended, in order, as often as asked; a
+change made to an entry while it is iterated is kept; no file is left behind — after a run,
+after the child raised, after the child was SIGKILLed — and none is ever named in TMPDIR; the
+counts are still reconciled against the engine's.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import tempfile
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlmodel import Session
+
+import engine.spool
+import evaluator.evaluate
+import evaluator.runs
+from engine.spool import Spool, SpoolClosed
+from evaluator.canonical import sources_json
+from evaluator.chain import verify
+from evaluator.db import make_engine
+from evaluator.evaluate import ReconciliationFailed, evaluate_ledger
+from evaluator.runs import (EvaluationFailed, _compute, _Inputs, evaluate_period, latest_run,
+                            load_run)
+from evaluator.store import store_import
+from rules.context import TraceEntry
+from rules.policy import load_policy
+from tests.dbs import db_state
+from tests.ledgers import PERIOD, worked_example
+
+POLICY = load_policy()
+WORKED_EXAMPLE_FIRINGS = 22          # README's worked example: "run #1, 22 firings"
+
+
+def open_under(directory) -> list[str]:
+    """What this process's open descriptors point at under `directory`."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(directory)):
+            found.append(target)
+    return found
+
+
+@pytest.fixture
+def tmpdir_only(tmp_path, monkeypatch):
+    """TMPDIR for this test: an empty directory of its own."""
+    where = tmp_path / "tmp"
+    where.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(where))
+    return where
+
+
+# --------------------------------------------------------------------------- the spool itself
+
+texts = st.text(max_size=6)
+sources = st.lists(st.tuples(st.sampled_from(["Behaviours", "InternalRatings@2026-10"]),
+                             st.integers(2, 1_048_576)), max_size=3)
+outcome_items = st.one_of(
+    st.dictionaries(st.sampled_from(["note", "exception", "points"]), texts, max_size=2),
+    st.fixed_dictionaries({"points": texts, "says": st.lists(st.one_of(texts, st.none()),
+                                                              max_size=3)}))
+outcomes = st.one_of(st.just({}), st.fixed_dictionaries(
+    {"outcomes": st.lists(outcome_items, max_size=3)}))
+entries = st.builds(TraceEntry, st.integers(1, 2**40), texts, st.one_of(st.none(), texts),
+                    sources, outcomes)
+
+
+@settings(max_examples=80, deadline=None)
+@given(got=st.lists(entries, max_size=40), chunk=st.integers(1, 9))
+def test_a_spool_gives_back_exactly_what_was_appended(got, chunk):
+    spool = Spool(TraceEntry, chunk=chunk)
+    for entry in got:
+        spool.append(entry)
+    assert len(spool) == len(got)
+    for _ in range(2):                               # as many times as asked
+        back = list(spool)
+        # == tells a tuple from a list and 1 from 1.0 only partly: compare the reprs too
+        assert back == got and repr(back) == repr(got)
+        assert all(type(t) is TraceEntry for t in back)
+    assert [t for chunk_ in spool.chunks() for t in chunk_] == got
+    assert [len(c) for c in spool.chunks()] == \
+           [min(chunk, len(got) - i) for i in range(0, len(got), chunk)]
+    assert pickle.loads(pickle.dumps(spool)) is spool        # back to its own process
+    assert list(spool) == got
+    spool.close()
+
+
+def test_a_change_made_while_iterating_is_kept():
+    spool = Spool(TraceEntry, chunk=2)
+    for seq in range(1, 6):                          # chunks [1, 2] [3, 4] on the file, [5] not
+        spool.append(TraceEntry(seq, "r", None, [("Behaviours", seq + 1)],
+                                {"outcomes": [{"note": "x", "says": ["note"]}]}))
+    for t in spool:
+        for o in t.outcome["outcomes"]:
+            o.pop("says")
+    assert [t.outcome for t in spool] == [{"outcomes": [{"note": "x"}]}] * 5
+    assert [t.outcome for c in spool.chunks() for t in c] == [{"outcomes": [{"note": "x"}]}] * 5
+
+
+def test_clear_empties_a_spool_and_gives_its_space_back():
+    spool = Spool(chunk=2)
+    spool.extend((i, "x" * 100) for i in range(7))
+    assert os.fstat(spool._fd).st_size > 0
+    spool.clear()
+    assert len(spool) == 0 and list(spool) == [] and os.fstat(spool._fd).st_size == 0
+    spool.append((1, "y"))
+    assert list(spool) == [(1, "y")]
+
+
+def test_a_spool_is_unnamed_in_tmpdir_and_gone_when_closed(tmpdir_only):
+    spool = Spool(chunk=2)
+    spool.extend((i,) for i in range(5))
+    [held] = open_under(tmpdir_only)
+    assert held.endswith("(deleted)")                # the file has no name: nothing to remove
+    assert os.listdir(tmpdir_only) == []
+    spool.close()
+    assert open_under(tmpdir_only) == [] and len(spool) == 5
+    with pytest.raises(SpoolClosed):
+        list(spool)
+
+
+def test_a_spool_comes_back_only_to_the_process_that_made_it():
+    spool = Spool()
+    spool.append((1,))
+    data = pickle.dumps(spool)
+    spool.close()
+    with pytest.raises(pickle.UnpicklingError):
+        pickle.loads(data)
+
+
+# --------------------------------------------------------------------------- evaluations
+
+
+def test_an_evaluation_without_a_spool_makes_its_own(tmpdir_only):
+    got = evaluate_ledger(worked_example().build().rows, POLICY, PERIOD, {})
+    assert isinstance(got.trace, Spool) and len(got.trace) == WORKED_EXAMPLE_FIRINGS
+    assert len(open_under(tmpdir_only)) == 1
+    got.trace.close()
+    assert open_under(tmpdir_only) == []
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 5 entries: the worked example's trace then goes to the file (22 firings)."""
+    monkeypatch.setattr(engine.spool, "CHUNK", 5)
+
+
+def _stored_firings(engine_):
+    with Session(engine_) as s:
+        return [(f["seq"], f["rule"], f["subject_id"], sources_json(f["sources"]))
+                for f in load_run(s, latest_run(s, PERIOD))["firings"]]
+
+
+def test_a_run_streams_the_spool_into_the_database(db_url, tmpdir_only, small_chunks):
+    engine_ = make_engine(db_url)
+    store_import(engine_, worked_example().build(), PERIOD)
+    outcome = evaluate_period(engine_, PERIOD, POLICY)
+    assert outcome.evaluated.counts["firings"] == WORKED_EXAMPLE_FIRINGS
+    assert len(outcome.evaluated.trace) == WORKED_EXAMPLE_FIRINGS
+    assert outcome.evaluated.trace.closed                   # stored: its file is gone
+    assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
+    # the same firings as an evaluation in this process whose trace never left memory
+    in_memory = evaluate_ledger(worked_example().build().rows, POLICY, PERIOD, {},
+                                       trace=Spool(TraceEntry, chunk=1000))
+    expected = [(t.seq, t.rule, t.subject_id, sources_json(t.sources))
+                for t in in_memory.trace]
+    assert _stored_firings(engine_) == expected
+    with Session(engine_) as s:
+        assert verify(s).ok
+
+
+def test_no_file_is_left_when_the_child_raises(db_url, tmpdir_only, small_chunks, monkeypatch):
+    engine_ = make_engine(db_url)
+    store_import(engine_, worked_example().build(), PERIOD)
+    before = db_state(db_url)
+    real = evaluator.runs.evaluate_ledger
+
+    def then_raise(*args, **kw):             # runs in the child, its trace spooled
+        result = real(*args, **kw)
+        spooled = [t for t in open_under(tempfile.gettempdir()) if t.endswith("(deleted)")]
+        raise RuntimeError(f"{len(spooled)} spool file, {len(list(result.trace))} entries")
+
+    monkeypatch.setattr(evaluator.runs, "evaluate_ledger", then_raise)
+    with pytest.raises(EvaluationFailed) as e:
+        evaluate_period(engine_, PERIOD, POLICY)
+    assert str(e.value) == f"RuntimeError: 1 spool file, {WORKED_EXAMPLE_FIRINGS} entries"
+    assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
+    assert db_state(db_url) == before
+
+
+def test_no_file_is_left_when_the_child_is_killed(db_url, tmpdir_only, small_chunks,
+                                                  monkeypatch):
+    engine_ = make_engine(db_url)
+    store_import(engine_, worked_example().build(), PERIOD)
+    before = db_state(db_url)
+    monkeypatch.setenv("XIETONG_FAULT", "kill:evaluate-spooled")   # the child, trace spooled
+    with pytest.raises(EvaluationFailed, match=r"the rules engine crashed \(signal SIGKILL\)"):
+        evaluate_period(engine_, PERIOD, POLICY)
+    assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
+    assert db_state(db_url) == before
+
+
+class LosesAnEntry(Spool):
+    """A spool that drops the entry of firing 3: the trace no longer holds every firing."""
+
+    def append(self, record):
+        if record.seq != 3:
+            super().append(record)
+
+
+def test_a_trace_that_lost_a_firing_does_not_reconcile():
+    with pytest.raises(ReconciliationFailed) as e:
+        evaluate_ledger(worked_example().build().rows, POLICY, PERIOD, {},
+                        trace=LosesAnEntry(TraceEntry, chunk=5))
+    assert str(e.value) == (f"{WORKED_EXAMPLE_FIRINGS} firings, "
+                            f"{WORKED_EXAMPLE_FIRINGS - 1} recorded")
+
+
+def test_a_run_whose_trace_lost_a_firing_stores_nothing(db_url, tmpdir_only, monkeypatch):
+    engine_ = make_engine(db_url)
+    store_import(engine_, worked_example().build(), PERIOD)
+    before = db_state(db_url)
+    monkeypatch.setattr(evaluator.runs, "Spool", LosesAnEntry)     # made before the fork
+    with pytest.raises(EvaluationFailed) as e:
+        evaluate_period(engine_, PERIOD, POLICY)
+    assert str(e.value) == (f"ReconciliationFailed: {WORKED_EXAMPLE_FIRINGS} firings, "
+                            f"{WORKED_EXAMPLE_FIRINGS - 1} recorded")
+    assert open_under(tmpdir_only) == [] and db_state(db_url) == before
+
+
+def test_rows_are_reconciled_from_their_marks_not_the_trace(monkeypatch):
+    """The rows an acceptance ended are marked as the firings are recorded: without the mark
+    of rating.accept, the worked example's four ratings (InternalRatings rows 2–4, RaciRatings
+    row 2, all accepted) ended no way."""
+    monkeypatch.setattr(evaluator.evaluate, "ENDINGS",
+                        {"behaviour.accept": "applied", "rating.carried": "carried"})
+    with pytest.raises(ReconciliationFailed) as e:
+        evaluate_ledger(worked_example().build().rows, POLICY, PERIOD, {})
+    assert str(e.value) == "; ".join(
+        f"{sheet} row {row} ended neither applied, rejected nor carried"
+        for sheet, row in (("InternalRatings", 2), ("InternalRatings", 3), ("InternalRatings", 4),
+                           ("RaciRatings", 2)))
+
+
+def test_a_second_pass_writes_over_the_first_in_the_same_spool(small_chunks):
+    """A stored decision whose rows changed lapses: _compute evaluates again without it, into
+    the same spool, which then holds the second pass's 22 firings only — with the rating
+    the lapsed confirmation had let count held again, as it is without any decision."""
+    lapsed = {"Re8142e982af0": {"decision": "confirm", "source_hash": "0" * 64,
+                                "file_sha256": "0" * 64, "row": 2, "reviewer_id": "HR"}}
+    inputs = _Inputs(1, "ledger.xlsx", "f" * 64, worked_example().build().rows, lapsed, 1)
+    spool = Spool(TraceEntry)
+    _, result, _, _, in_force, _ = _compute(inputs, POLICY, PERIOD, "en", trace=spool)
+    assert in_force == {}
+    assert result.trace is spool and len(spool) == WORKED_EXAMPLE_FIRINGS
+    assert [t.rule for t in spool if t.rule in ("rating.count", "rating.hold")] == \
+           ["rating.count", "rating.count", "rating.hold", "rating.count"]
+    assert str(result.departments["D3"]["final"]) == "82.41"      # tests/test_runs.py
+
+
+def test_nothing_is_left_in_tmpdir_when_the_run_process_is_killed(tmp_path, db_url, monkeypatch):
+    """The spool's file never had a name: killing the process that made it (at the commit,
+    the child done and the spool full) leaves nothing to remove."""
+    from reports.template import write_ledger
+    from tests.test_crash_safety import xietong
+    where = tmp_path / "tmp"
+    where.mkdir()
+    monkeypatch.setenv("TMPDIR", str(where))
+    ledger = tmp_path / "ledger.xlsx"
+    write_ledger(ledger, worked_example().build().rows, lang="en")
+    assert xietong("import", ledger, "--period", PERIOD, "--db", db_url).returncode == 0
+    p = xietong("evaluate", "--period", PERIOD, "--db", db_url, fault="kill:evaluate-commit")
+    assert p.returncode == -signal.SIGKILL
+    assert os.listdir(where) == []
