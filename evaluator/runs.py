@@ -792,11 +792,14 @@ class RunFirings:
     a connection of its own (a committed run's firings never change, so every read sees the
     same firings, whatever is committed meanwhile). What a caller holds is one batch.
 
-    It works in a forked child (engine.isolation.Forked: the report's writers that need no
-    chain status): a process must not use connections its parent opened (SQLAlchemy, "Using
-    Connection Pools with Multiprocessing or os.fork()"), so the first read in another process
-    gives the engine a fresh pool (`dispose(close=False)`: the parent's connections are left
-    alone, neither used nor closed) and connects anew."""
+    Only the process that made it reads it: a forked child (engine.isolation.Forked, the
+    report's writers that need no chain status) never opens the database. SQLite keeps its
+    locks' bookkeeping per process, and a child inherits its parent's (open files, the WAL
+    index's read marks): a connection made in the child would trust locks the kernel never
+    gave it (SQLite, "How To Corrupt An SQLite Database File", §2.6), and it showed as an
+    intermittent "database is locked" in two runs at once. What a child needs from the
+    firings is gathered before it is forked (reports/facts.py); trace.json is written by the
+    parent."""
 
     def __init__(self, engine: sa.Engine, run_id: int, count: int, batch: int = 5000):
         self.engine, self.run_id, self.count, self.batch = engine, run_id, count, batch
@@ -834,9 +837,9 @@ class RunFirings:
             yield rule, subject, sources, None if outcome is None else json.loads(outcome)
 
     def _read(self, query, dicts: bool = True) -> Iterator:
-        if os.getpid() != self._pid:         # a forked child: never the parent's connections
-            self.engine.dispose(close=False)
-            self._pid = os.getpid()
+        if os.getpid() != self._pid:
+            raise RuntimeError("a run's firings are read by the process that loaded the run, "
+                               "never by a forked child (RunFirings)")
         with reader(self.engine).connect() as conn, conn.begin():
             if dicts:
                 yield from _firing_rows(conn, query, self.batch)

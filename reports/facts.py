@@ -116,7 +116,8 @@ def _sorted_keys(keys) -> list[tuple[str, int]]:
 def of(stored: dict) -> FiringFacts:
     """The FiringFacts of a stored run's firings, gathered on first use and kept with the run
     (stored["firing_facts"]) for as long as its "firings" are the same object. `report` asks
-    for them before it forks its second writer, so that both processes share one pass."""
+    for them before it forks its second writer, which inherits them: one pass for both
+    processes, and the child never reads the database."""
     firings = stored.get("firings", ())
     cached = stored.get("firing_facts")
     if cached is not None and cached[0] is firings:
@@ -125,7 +126,3 @@ def of(stored: dict) -> FiringFacts:
     stored["firing_facts"] = (firings, facts)
     return facts
 
-
-def keep(stored: dict, facts: FiringFacts) -> None:
-    """Keep `facts` (gathered from stored["firings"], e.g. by a forked child) with the run."""
-    stored["firing_facts"] = (stored.get("firings", ()), facts)

@@ -91,13 +91,17 @@ def build(period: str, rows: dict, stored: dict) -> dict[str, object]:
             "trace.json": trace}
 
 
-def write(out_dir: Path, period: str, rows: dict, stored: dict) -> list[Path]:
-    """The four files, as dump(build(...)[name]) writes each; the lists are streamed, a record
-    at a time, never built whole."""
+JSON_FILES = ("scores.json", "adjustments.json", "exceptions.json", "trace.json")
+
+
+def write(out_dir: Path, period: str, rows: dict, stored: dict,
+          names: tuple[str, ...] = JSON_FILES) -> list[Path]:
+    """The four files (or those of `names`), as dump(build(...)[name]) writes each; the lists
+    are streamed, a record at a time, never built whole."""
     out_dir.mkdir(parents=True, exist_ok=True)
     encoder = IndentedJSON()
     written = []
-    for name in ("scores.json", "adjustments.json", "exceptions.json", "trace.json"):
+    for name in (n for n in JSON_FILES if n in names):
         path = out_dir / name
         with open(path, "w", encoding="utf-8") as f:
             if name == "scores.json":

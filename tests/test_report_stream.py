@@ -1,12 +1,15 @@
 """The reports read a run's firings from the database as they write (evaluator.runs.RunFirings,
 reports/facts.py), never holding them: what they write is exactly what the same writers write
 from the whole run loaded as a list (load_run without `stream`, the way every report was made
-before), on SQLite and, with XIETONG_TEST_DB, on PostgreSQL; the firings are read in a forked
-child through a connection of its own; and a run's firings read while another process stores a
-new run of the same period are the run's own, from first to last."""
+before), on SQLite and, with XIETONG_TEST_DB, on PostgreSQL; a forked child is refused the
+firings (a child never opens the database); and a run's firings read while another process
+stores a new run of the same period are the run's own, from first to last."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from datetime import datetime, timedelta, timezone
 
@@ -15,7 +18,7 @@ from sqlmodel import Session
 
 import evaluator.runs
 import xietong
-from engine.isolation import Forked
+from engine.isolation import ChildError, Forked
 from evaluator.db import reader
 from evaluator.runs import RunFirings, latest_run, load_run
 from evaluator.store import load_rows
@@ -126,17 +129,20 @@ def test_the_facts_are_gathered_once_and_agree_with_the_firings(company):
     assert tail and [f["outcome"] for f in got.deadline_tail] == tail
 
 
-def test_a_forked_child_reads_the_firings_through_its_own_connection(company):
+def test_a_forked_child_is_refused_the_firings_and_the_parent_reads_on(company):
+    """SQLite's lock bookkeeping is per process and a forked child inherits its parent's: a
+    child never opens the database, so reading a run's firings there is refused, plainly."""
     db, _ = company
     with Session(reader(db.engine)) as s, s.begin():
         run = latest_run(s, PERIOD)
         stored = load_run(s, run, stream=db.engine)
         expected = [(f["seq"], f["rule"]) for f in load_run(s, run)["firings"]]
-        # the parent's connection stays checked out, inside its transaction, while the child
-        # reads; the child must neither use nor close it
         child = Forked(lambda: [(f["seq"], f["rule"]) for f in stored["firings"]],
                        point="reports")
-        assert child.result() == expected
+        with pytest.raises(ChildError) as refused:
+            child.result()
+        assert refused.value.kind == "RuntimeError"
+        assert "never by a forked child" in str(refused.value)
         assert latest_run(s, PERIOD).id == run.id           # the parent's connection still works
     assert [(f["seq"], f["rule"]) for f in stored["firings"]] == expected
 
@@ -158,16 +164,15 @@ def test_a_run_read_while_a_new_run_is_stored_is_the_run_it_named(db_url, tmp_pa
         reading = iter(stored["firings"])
         first = [next(reading) for _ in range(100)]
 
-        def another_run():
-            """Another ledger of the period imported and evaluated by another process."""
-            with xietong.open_database(db_url) as theirs:
-                xietong.import_ledger(theirs, other, PERIOD)
-                return xietong.evaluate(theirs, PERIOD).run_id
-
-        newer = Forked(another_run, point="reports").result()
-        assert newer > named
+        # another ledger of the period imported and evaluated by another process
+        command = [sys.executable, "-m", "xietong.cli", "run", str(other), "--period", PERIOD,
+                   "--db", db_url, "--out", str(tmp_path / "theirs"), "--format", "json"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "XIETONG_LANG": "en"})
+        assert done.returncode == 0, done.stderr
         with Session(reader(db.engine)) as s, s.begin():
-            assert latest_run(s, PERIOD).id == newer
+            newer = latest_run(s, PERIOD).id
+        assert newer > named
         assert first + list(reading) == expected            # the rest: still the named run's
         assert list(stored["firings"]) == expected          # and read again after it committed
         assert len(stored["firings"]) == len(expected)

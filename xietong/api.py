@@ -319,9 +319,10 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     from reports import facts as firing_facts
     from reports import feedback, json_files, reviews, statement, trace
     formats = frozenset(formats)
+    small_json = tuple(n for n in json_files.JSON_FILES if n != "trace.json")
     engine = _existing(db, lang).engine
     earlier = _earlier_manifest(Path(out_dir), period, lang)
-    other = gathering = None
+    other = None
     # the review workbooks' stamp (SPEC §10.3): taken before the snapshot is read, so every
     # decision they show was recorded before it
     issued_at = datetime.now(timezone.utc)
@@ -334,12 +335,9 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             imp = session.get(LedgerImport, run.import_id)
             # the firings are read from the database as each writer iterates them (one
             # pass each, never all held: evaluator.runs.RunFirings); what several writers need
-            # from all of them (reports/facts.py) is gathered in one pass, by a child of its
-            # own while this process reads the rows and verifies the chain
+            # from all of them (reports/facts.py) is gathered in one pass, below
             stored = load_run(session, run, stream=engine)
             workers = default_workers() > 1
-            if workers:
-                gathering = Forked(firing_facts.gather, stored["firings"], point="report-facts")
             rows, changed = _run_rows(session, run)
             newest = [session.exec(select(sa.func.max(LedgerImport.imported_at))
                                    .where(LedgerImport.period == period)).one(),
@@ -373,18 +371,20 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                     done["feedback"] = feedback.write(out_dir / "feedback", period, rows, stored,
                                                       lang, ledger_lang)
                 if "json" in formats:
-                    done["json"] = json_files.write(out_dir, period, rows, stored)
+                    done["json"] = json_files.write(out_dir, period, rows, stored,
+                                                    names=small_json)
                 return done
 
             # Two writers at once on a multi-core machine: a forked child writes the reports
-            # that need no chain status (statement, reviews, JSON) while this process writes
-            # the trace, which shows the chain's status (verified in this snapshot). The child
-            # inherits the loaded run (copy-on-write: adjustments, exceptions, rows, the
-            # firings' facts when it needs them: the statement and review workbooks do), reads
-            # the firings for trace.json through a connection of its own (RunFirings), and
+            # that need no chain status (statement, reviews, feedback, the small JSON files)
+            # while this process verifies the chain in this snapshot and writes the trace,
+            # which shows the chain's status, and trace.json. The child never touches the
+            # database (evaluator.runs.RunFirings says why): it inherits the loaded run
+            # (copy-on-write: adjustments, exceptions, rows, and the firings' facts, gathered
+            # here in one pass first: the statement and the review workbooks read them) and
             # sends back only the paths it wrote.
-            facts_first = "xlsx" in formats
-            if workers and not facts_first:
+            firing_facts.of(stored)
+            if workers:
                 other = Forked(without_chain, point="reports")
             chain = None
             if formats & {"xlsx", "html"}:
@@ -397,12 +397,6 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                          "head": head.hash if head else None}
                 if result.since_seq:
                     chain.update(since_seq=result.since_seq, since_at=_aware(result.since_at))
-        if gathering is not None:
-            facts, gathering = _child_result(gathering, lang, out_dir), None
-            firing_facts.keep(stored, facts)
-        firing_facts.of(stored)            # (gathered here when there is no child)
-        if workers and facts_first:
-            other = Forked(without_chain, point="reports")
         files: dict[str, list[Path]] = {}
         if formats & {"xlsx", "html"}:
             # one reading of the firings for both files (trace.write_both)
@@ -414,16 +408,19 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                 files["trace_xlsx"] = [xlsx]
             if page is not None:
                 files["trace_html"] = [page]
+        if "json" in formats:
+            trace_json = json_files.write(out_dir, period, rows, stored, names=("trace.json",))
         if other is None:
             others = without_chain()
         else:
             others = _child_result(other, lang, out_dir)
     except BaseException:
-        for child in (other, gathering):
-            if child is not None:
-                child.cancel()
+        if other is not None:
+            other.cancel()
         raise
     files.update(others)
+    if "json" in formats:
+        files["json"] = files.get("json", []) + trace_json
     manifest, removed = _write_manifest(out_dir, period, run.id, files, earlier)
     files["manifest"] = [manifest]
     departments, employees = statement.summary(rows)
