@@ -26,6 +26,7 @@ import os
 import pickle
 import select
 import signal
+import tempfile
 import time
 import traceback
 
@@ -89,6 +90,11 @@ class Forked:
     finaliser of the parent's runs twice. `point` names it for fault injection (`fault`)."""
 
     def __init__(self, fn, *args, point: str = "worker"):
+        # The answer goes into an unnamed temporary file, not the pipe: a child whose answer
+        # outgrew the pipe's buffer (64 KB: a report's thousands of review workbook paths)
+        # would wait, holding all its memory, until the parent came to read it — after the
+        # parent's own long work. The pipe only says the child has ended (EOF).
+        answer = tempfile.TemporaryFile()
         read_end, write_end = os.pipe()
         parent_pid = os.getpid()
         gc.freeze()                     # the child's collector then leaves our objects (and
@@ -98,6 +104,7 @@ class Forked:
             gc.unfreeze()
             os.close(read_end)
             os.close(write_end)
+            answer.close()
             raise
         if pid == 0:                    # the child
             code = 1
@@ -116,27 +123,32 @@ class Forked:
                 except BaseException as e:          # noqa: BLE001 - e.g. unpicklable
                     data = pickle.dumps(("error", (type(e).__name__,
                                                    f"cannot return the result: {e}", "")))
-                with os.fdopen(write_end, "wb") as f:
-                    f.write(data)
+                answer.write(data)
+                answer.flush()
+                os.close(write_end)
                 code = 0
             finally:
                 os._exit(code)
         gc.unfreeze()
         os.close(write_end)
-        self.pid, self._read_end = pid, read_end
+        self.pid, self._read_end, self._answer = pid, read_end, answer
 
     def result(self, timeout: float | None = None):
         """The child's return value, once it has ended; after `timeout` seconds without its
         answer the child is killed and EvaluationCrashed raised."""
         fd, self._read_end = self._read_end, None
         try:
-            data = _read_all(fd, timeout)
+            _wait_for_end(fd, timeout)
         except TimeoutError:
             os.kill(self.pid, signal.SIGKILL)
+            self._answer.close()
             raise EvaluationCrashed(f"no answer within {timeout:.0f} s; stopped") from None
         finally:
             os.close(fd)
             _, status = os.waitpid(self.pid, 0)
+        with self._answer as answer:
+            answer.seek(0)
+            data = answer.read()
         exitcode = os.waitstatus_to_exitcode(status)
         if exitcode != 0 or not data:
             raise EvaluationCrashed(_signal_name(exitcode))
@@ -164,21 +176,20 @@ class Forked:
         os.close(self._read_end)
         self._read_end = None
         os.waitpid(self.pid, 0)
+        self._answer.close()
 
 
-def _read_all(fd: int, timeout: float | None) -> bytes:
-    """Everything written to the pipe until the child closes its end (exits or dies)."""
+def _wait_for_end(fd: int, timeout: float | None) -> None:
+    """Until the child closes its end of the pipe (it has written its answer, or died); a
+    TimeoutError after `timeout` seconds."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    chunks = []
     while True:
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 raise TimeoutError
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
+        if not os.read(fd, 1 << 16):
+            return
 
 
 def run_forked(fn, *args, timeout: float | None = None):

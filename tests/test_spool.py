@@ -189,12 +189,13 @@ def test_no_file_is_left_when_the_child_raises(db_url, tmpdir_only, small_chunks
     def then_raise(*args, **kw):             # runs in the child, its trace spooled
         result = real(*args, **kw)
         spooled = [t for t in open_under(tempfile.gettempdir()) if t.endswith("(deleted)")]
-        raise RuntimeError(f"{len(spooled)} spool file, {len(list(result.trace))} entries")
+        raise RuntimeError(f"{len(spooled)} unnamed files, {len(list(result.trace))} entries")
 
     monkeypatch.setattr(evaluator.runs, "evaluate_ledger", then_raise)
     with pytest.raises(EvaluationFailed) as e:
         evaluate_period(engine_, PERIOD, POLICY)
-    assert str(e.value) == f"RuntimeError: 1 spool file, {WORKED_EXAMPLE_FIRINGS} entries"
+    # in the child: the spool, and the file its answer goes back in (engine.isolation.Forked)
+    assert str(e.value) == f"RuntimeError: 2 unnamed files, {WORKED_EXAMPLE_FIRINGS} entries"
     assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
     assert db_state(db_url) == before
 
