@@ -514,9 +514,10 @@ def _write_manifest(out_dir: Path, period: str, run_id: int, files: dict[str, li
     written = sorted(p for paths in files.values() for p in paths)
     entries = []
     for p in written:
-        data = p.read_bytes()
+        with open(p, "rb") as f:           # in pieces: a big month's trace.json is 400 MB
+            digest = hashlib.file_digest(f, "sha256")
         entries.append({"path": p.relative_to(out_dir).as_posix(),
-                        "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+                        "sha256": digest.hexdigest(), "bytes": p.stat().st_size})
     keep = {e["path"] for e in entries}
     removed = []
     for old in (earlier or {}).get("files", ()):
