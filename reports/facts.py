@@ -21,6 +21,7 @@ is.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from evaluator.canonical import parse_sources
 from reports.labels import SHEET_ORDER
@@ -39,7 +40,7 @@ class FiringFacts:
     count: int = 0
     rules: list[str] = field(default_factory=list)       # in the order of first firing
     sheets: list[str] = field(default_factory=list)      # in the order first cited
-    cited_keys: list[tuple[str, int]] = field(default_factory=list)
+    cited_keys: "CitedKeys" = field(default_factory=lambda: CitedKeys())
     kept: dict[str, list[dict]] = field(default_factory=dict)   # rule -> its firings
     deadline_tail: list[dict] = field(default_factory=list)
 
@@ -60,7 +61,7 @@ def gather(firings) -> FiringFacts:
     facts = FiringFacts()
     rules: dict[str, None] = {}
     sheets: dict[str, None] = {}
-    keys: set = set()
+    keys = CitedKeys()
     seen: set = set()                  # the sources texts read (RunFirings.slim's), each once
     kept = facts.kept
     tail: list[dict] = []
@@ -78,13 +79,9 @@ def gather(firings) -> FiringFacts:
         else:
             parsed = sources
         if parsed is not None:
-            for src in parsed:
-                if type(src) is not tuple:
-                    src = tuple(src)             # sources as lists (a plain list of firings)
-                if src not in keys:
-                    keys.add(src)
-                    if src[0] not in sheets:
-                        sheets[src[0]] = None
+            for sheet, row in parsed:
+                if keys.add(sheet, row) and sheet not in sheets:
+                    sheets[sheet] = None
         if rule in KEPT_RULES:
             if type(sources) is str:
                 sources = parse_sources(sources)
@@ -98,19 +95,57 @@ def gather(firings) -> FiringFacts:
     facts.count = n
     facts.rules = list(rules)
     facts.sheets = list(sheets)
-    facts.cited_keys = _sorted_keys(keys)
+    facts.cited_keys = keys
     facts.deadline_tail = tail
     return facts
 
 
-def _sorted_keys(keys) -> list[tuple[str, int]]:
-    by_sheet: dict[str, list[int]] = {}
-    for s, r in keys:
-        by_sheet.setdefault(s, []).append(r)
-    out = []
-    for s in sorted(by_sheet, key=lambda s: (SHEET_ORDER.get(s, 99), s)):
-        out += [(s, r) for r in sorted(by_sheet[s])]
-    return out
+class CitedKeys:
+    """Every (sheet, row) some firing cites, once: iterated in sheet order (SHEET_ORDER, then
+    name), then row order; `len()` is their number. A byte per Excel row of each cited sheet,
+    not a tuple per cited row in a set: a 100,000-employee month cites a million rows (a set
+    of tuples was ≈ 150 MB while gathering). A row that is not a whole number ≥ 0 (none is,
+    from the store) is kept in a set of its sheet's."""
+
+    def __init__(self):
+        self._marks: dict[str, bytearray] = {}
+        self._other: dict[str, set] = {}
+        self._n = 0
+
+    def add(self, sheet: str, row) -> bool:
+        """Note (sheet, row); True when it was not noted before."""
+        if type(row) is int and row >= 0:
+            marks = self._marks.get(sheet)
+            if marks is None:
+                marks = self._marks[sheet] = bytearray()
+            if row >= len(marks):
+                marks.extend(bytes(row + 1 - len(marks) + 4096))
+            elif marks[row]:
+                return False
+            marks[row] = 1
+        else:
+            other = self._other.setdefault(sheet, set())
+            if row in other:
+                return False
+            other.add(row)
+        self._n += 1
+        return True
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, CitedKeys) and len(self) == len(other) and \
+            list(self) == list(other)
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        for sheet in sorted({*self._marks, *self._other}, key=lambda s: (SHEET_ORDER.get(s, 99), s)):
+            marks = self._marks.get(sheet)
+            rows = [r for r, m in enumerate(marks) if m] if marks else []
+            if sheet in self._other:
+                rows = sorted([*rows, *self._other[sheet]])
+            for r in rows:
+                yield sheet, r
 
 
 def of(stored: dict) -> FiringFacts:

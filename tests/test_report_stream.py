@@ -114,8 +114,8 @@ def test_the_facts_are_gathered_once_and_agree_with_the_firings(company):
     assert got == facts.gather(whole)
     assert got.count == len(whole)
     # by their definitions, from the list: every cited row once, in sheet order then row order
-    assert got.cited_keys == sorted({tuple(s) for f in whole for s in f["sources"]},
-                                    key=lambda k: (SHEET_ORDER.get(k[0], 99), k[0], k[1]))
+    assert list(got.cited_keys) == sorted({tuple(s) for f in whole for s in f["sources"]},
+                                          key=lambda k: (SHEET_ORDER.get(k[0], 99), k[0], k[1]))
     assert got.rules == list(dict.fromkeys(f["rule"] for f in whole))
     assert got.kept["rating.hold"] == [
         {"rule": f["rule"], "subject_id": f["subject_id"], "sources": f["sources"]}
