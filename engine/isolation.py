@@ -4,14 +4,15 @@ durable_rules is unmaintained C code known to crash the whole process (SIGSEGV i
 cross-fact inequality, docs/engine.md §5: the layer refuses joins, but a crash it does not know
 of would take the process with it). `evaluator.runs` therefore runs the engine
 part of an evaluation here: in a child forked *between* database transactions (it inherits no
-open transaction and never touches the database), whose result comes back through a pipe. A
-crash or a kill of the child (or a hang, given a timeout) becomes `EvaluationCrashed`; the
-parent, which holds the database, carries on and reports it. The child dies with its parent
+open transaction and never touches the database), whose result comes back in an unnamed
+temporary file (the pipe beside it only says the child has ended). A crash or a kill of the
+child (or a hang, given a timeout) becomes `EvaluationCrashed`; the parent, which holds the
+database, carries on and reports it. The child dies with its parent
 (PR_SET_PDEATHSIG): a killed command leaves no orphan behind.
 
 fork, not spawn: the child starts in milliseconds with the parent's modules, rules and input
 rows already in memory (copy-on-write), and only the result is pickled. An evaluation's trace
-does not cross the pipe: the child writes it to a spool the parent made before the fork
+is not in the result: the child writes it to a spool the parent made before the fork
 (engine/spool.py), and the result carries the spool's index.
 
 Fault injection for the tests lives here too (`fault`): `XIETONG_FAULT=segv:engine` makes the
