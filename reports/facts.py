@@ -26,6 +26,7 @@ from typing import Iterator
 from evaluator.canonical import parse_sources
 from reports.labels import SHEET_ORDER
 from reports.moves import DEADLINE_RULES, ESCALATE
+from rules.sources import SourceMarks
 
 # The rules whose firings why-not reads (reports/why_not.py): kept by the pass.
 KEPT_RULES = frozenset({
@@ -100,52 +101,21 @@ def gather(firings) -> FiringFacts:
     return facts
 
 
-class CitedKeys:
-    """Every (sheet, row) some firing cites, once: iterated in sheet order (SHEET_ORDER, then
-    name), then row order; `len()` is their number. A byte per Excel row of each cited sheet,
-    not a tuple per cited row in a set: a 100,000-employee month cites a million rows (a set
-    of tuples was ≈ 150 MB while gathering). A row that is not a whole number ≥ 0 (none is,
-    from the store) is kept in a set of its sheet's."""
+class CitedKeys(SourceMarks):
+    """Every (sheet, row) some firing cites, once (rules.sources.SourceMarks: a byte per Excel
+    row of each cited sheet): iterated in sheet order (SHEET_ORDER, then name), then row
+    order; `len()` is their number."""
 
-    def __init__(self):
-        self._marks: dict[str, bytearray] = {}
-        self._other: dict[str, set] = {}
-        self._n = 0
+    __slots__ = ()
 
-    def add(self, sheet: str, row) -> bool:
-        """Note (sheet, row); True when it was not noted before."""
-        if type(row) is int and row >= 0:
-            marks = self._marks.get(sheet)
-            if marks is None:
-                marks = self._marks[sheet] = bytearray()
-            if row >= len(marks):
-                marks.extend(bytes(row + 1 - len(marks) + 4096))
-            elif marks[row]:
-                return False
-            marks[row] = 1
-        else:
-            other = self._other.setdefault(sheet, set())
-            if row in other:
-                return False
-            other.add(row)
-        self._n += 1
-        return True
-
-    def __len__(self) -> int:
-        return self._n
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        for sheet in sorted(self.sheets(), key=lambda s: (SHEET_ORDER.get(s, 99), s)):
+            for row in self.rows(sheet):
+                yield sheet, row
 
     def __eq__(self, other) -> bool:
         return isinstance(other, CitedKeys) and len(self) == len(other) and \
             list(self) == list(other)
-
-    def __iter__(self) -> Iterator[tuple[str, int]]:
-        for sheet in sorted({*self._marks, *self._other}, key=lambda s: (SHEET_ORDER.get(s, 99), s)):
-            marks = self._marks.get(sheet)
-            rows = [r for r, m in enumerate(marks) if m] if marks else []
-            if sheet in self._other:
-                rows = sorted([*rows, *self._other[sheet]])
-            for r in rows:
-                yield sheet, r
 
 
 def of(stored: dict) -> FiringFacts:

@@ -20,7 +20,7 @@ from rules.assignees import HR
 from rules.company import Company
 from rules.kinds import MECHANISMS, ExceptionKind
 from rules.policy import Policy
-from rules.sources import base, month_of, qualify
+from rules.sources import SourceMarks, base, month_of, qualify
 from rules.wording import Said
 
 MECHANISM_ORDER = {m: i for i, m in enumerate(MECHANISMS)}
@@ -89,11 +89,11 @@ class Context:
     # gives an engine.spool.Spool, which keeps all but its last chunk on a file)
     trace: list[TraceEntry] | Spool = field(default_factory=list)
     # rule id -> how its firing ends the row of its first source ("applied", "carried"), and
-    # the rows so ended: how -> sheet -> a byte per Excel row (1: ended). The evaluation's
-    # reconciliation reads them (evaluator.evaluate): kept per ledger row as the rules fire,
-    # so that nobody reads the trace back for it.
+    # the rows so ended, per how (rules.sources.SourceMarks: a byte per Excel row). The
+    # evaluation's reconciliation reads them (evaluator.evaluate): kept per ledger row as the
+    # rules fire, so that nobody reads the trace back for it.
     endings: Mapping[str, str] = field(default_factory=dict)
-    ended: dict[str, dict[str, bytearray]] = field(default_factory=dict)
+    ended: dict[str, SourceMarks] = field(default_factory=dict)
     fed: int = 0
     progress: object = None      # progress(phase, done, total, unit), e.g. xietong.cli.Progress
     # other months' active rows the policy reads (rules.months.other_months): period -> sheet
@@ -183,18 +183,15 @@ class Context:
         return entry
 
     def _end_row(self, how: str, source: Source) -> None:
-        sheet, row = source
-        rows = self.ended.setdefault(how, {}).get(sheet)
-        if rows is None:
-            rows = self.ended[how][sheet] = bytearray()
-        if row >= len(rows):
-            rows.extend(bytes(row + 1 - len(rows)))
-        rows[row] = 1
+        marks = self.ended.get(how)
+        if marks is None:
+            marks = self.ended[how] = SourceMarks()
+        marks.add(*source)
 
     def row_ended(self, how: str, sheet: str, row: int) -> bool:
         """Whether a firing of a rule ending rows `how` (see `endings`) named this row first."""
-        rows = self.ended.get(how, {}).get(sheet)
-        return rows is not None and row < len(rows) and rows[row] == 1
+        marks = self.ended.get(how)
+        return marks is not None and (sheet, row) in marks
 
     # -- outcomes --------------------------------------------------------------------------
 

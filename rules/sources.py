@@ -21,7 +21,7 @@ January and a rating of March with the same rating_id are two review items.
     >>> split("InternalRatings@2026-01"), split("InternalRatings")
     (('InternalRatings', '2026-01'), ('InternalRatings', None))
 
-Pure: names only.
+Pure: names, and `SourceMarks`, a compact set of sources.
 """
 from __future__ import annotations
 
@@ -61,3 +61,59 @@ def with_months(rows: Mapping[str, list], months: Mapping[str, Mapping[str, list
         for sheet, lst in sheets.items():
             out[qualify(sheet, period)] = lst
     return out
+
+
+class SourceMarks:
+    """A set of sources, (sheet, Excel row), kept as a byte per Excel row of each sheet rather
+    than a tuple per source in a set: a 100,000-employee month names a million rows (the
+    evaluation marks the rows its firings ended, the reports the rows its firings cite), and a
+    set of tuples was ≈ 150 MB. A row that is not a whole number ≥ 0 (none is, from a ledger)
+    is kept in a set of its sheet's."""
+
+    __slots__ = ("_marks", "_other", "_n")
+
+    def __init__(self):
+        self._marks: dict[str, bytearray] = {}
+        self._other: dict[str, set] = {}
+        self._n = 0
+
+    def add(self, sheet: str, row) -> bool:
+        """Note (sheet, row); True when it was not noted before."""
+        if type(row) is int and row >= 0:
+            marks = self._marks.get(sheet)
+            if marks is None:
+                marks = self._marks[sheet] = bytearray()
+            if row >= len(marks):
+                marks.extend(bytes(row + 1 - len(marks) + 4096))
+            elif marks[row]:
+                return False
+            marks[row] = 1
+        else:
+            other = self._other.setdefault(sheet, set())
+            if row in other:
+                return False
+            other.add(row)
+        self._n += 1
+        return True
+
+    def __contains__(self, source) -> bool:
+        sheet, row = source
+        if type(row) is int and row >= 0:
+            marks = self._marks.get(sheet)
+            return marks is not None and row < len(marks) and marks[row] == 1
+        return row in self._other.get(sheet, ())
+
+    def __len__(self) -> int:
+        return self._n
+
+    def sheets(self) -> set[str]:
+        """The sheets with a source noted."""
+        return {*self._marks, *self._other}
+
+    def rows(self, sheet: str) -> list:
+        """The rows of `sheet` noted, in order."""
+        marks = self._marks.get(sheet)
+        rows = [r for r, m in enumerate(marks) if m] if marks else []
+        if sheet in self._other:
+            rows = sorted([*rows, *self._other[sheet]])
+        return rows
