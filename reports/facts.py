@@ -28,12 +28,17 @@ from reports.labels import SHEET_ORDER
 from reports.moves import DEADLINE_RULES, ESCALATE
 from rules.sources import SourceMarks
 
-# The rules whose firings why-not reads (reports/why_not.py): kept by the pass.
-KEPT_RULES = frozenset({
-    "linkage.blend", "peripheral.front_office", "raci.front_office", "peripheral.carried",
-    "raci.carried", "PERIPHERAL_NO_RATINGS", "raci.no_ratings", "rating.hold",
-    "interlock.reward", "interlock.penalty", "interlock.metric_count_ok", "INTERLOCK_TOO_MANY",
-    "behaviour.withdrawn"})
+# The rules whose firings why-not reads (reports/why_not.py), kept by the pass: those that
+# say by their subject alone why a department's mechanism did not apply; those whose sources
+# say which ratings were held and which metrics a department was party to; an employee's
+# withdrawn behaviour rows.
+WHY_NOT_BY_SUBJECT = ("linkage.blend", "peripheral.front_office", "raci.front_office",
+                      "peripheral.carried", "raci.carried", "PERIPHERAL_NO_RATINGS",
+                      "raci.no_ratings")
+WHY_NOT_BY_SOURCES = ("rating.hold", "interlock.reward", "interlock.penalty",
+                      "interlock.metric_count_ok", "INTERLOCK_TOO_MANY")
+WHY_NOT_WITHDRAWN = "behaviour.withdrawn"
+KEPT_RULES = frozenset({*WHY_NOT_BY_SUBJECT, *WHY_NOT_BY_SOURCES, WHY_NOT_WITHDRAWN})
 
 
 @dataclass

@@ -26,7 +26,8 @@ metric of the department counted. Employees get the same kind of
 notes for the behaviour module (rejected rows, withdrawn rows, the cap, an open review).
 
 The firings of the rules read here come from one pass over the run's firings that every report
-shares (reports/facts.py, whose KEPT_RULES are these rules); the run's firings are never held.
+shares (reports/facts.py, whose WHY_NOT_* name these rules); the run's firings are never
+held.
 
 The metric a party firing concerns is read from the cited ledger rows (the Interlocks /
 InterlockParties row in its sources): that is looking up a source, not recomputing.
@@ -46,10 +47,6 @@ from rules.exceptions import KIND_BY_NAME
 from rules.sources import base as base_sheet
 
 _INVALID = ("INTERLOCK_WEIGHTS", "INTERLOCK_PARTIES", "INTERLOCK_ASYMMETRIC")
-# the rules whose firings say, by their subject alone, why a mechanism did not apply
-_BY_SUBJECT_RULES = ("linkage.blend", "peripheral.front_office", "raci.front_office",
-                     "peripheral.carried", "raci.carried", "PERIPHERAL_NO_RATINGS",
-                     "raci.no_ratings")
 _RATING_SHEET = {"peripheral": "InternalRatings", "raci": "RaciRatings"}
 
 
@@ -139,7 +136,7 @@ def department_reasons(rows: dict[str, list[dict]], stored: dict) -> dict[str, l
 
     facts = firing_facts.of(stored)         # one pass over the firings, shared by the reports
     by_rule_subject: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for f in facts.firings_of(*_BY_SUBJECT_RULES):
+    for f in facts.firings_of(*firing_facts.WHY_NOT_BY_SUBJECT):
         by_rule_subject[(f["rule"], f["subject_id"])].append(f)
 
     # Ratings held out of the averages, per (dept, sheet): pending vs overturned, from the
@@ -163,8 +160,7 @@ def department_reasons(rows: dict[str, list[dict]], stored: dict) -> dict[str, l
     held: dict[tuple[str, str], list[str]] = defaultdict(list)
     party_of: dict[str, set[str]] = defaultdict(set)          # dept -> metrics named with it
     scored: dict[str, set[str]] = defaultdict(set)            # dept -> metrics with points
-    for f in facts.firings_of("rating.hold", "interlock.reward", "interlock.penalty",
-                              "interlock.metric_count_ok", "INTERLOCK_TOO_MANY"):
+    for f in facts.firings_of(*firing_facts.WHY_NOT_BY_SOURCES):
         rule = f["rule"]
         if rule == "rating.hold":
             src = f["sources"][0]
@@ -253,7 +249,7 @@ def employee_reasons(stored: dict) -> dict[str, list[Reason]]:
         elif e["status"] == "open":
             open_reviews[e["subject_id"]] += len(e["sources"])
     withdrawn: dict[str, int] = defaultdict(int)
-    for f in firing_facts.of(stored).firings_of("behaviour.withdrawn"):
+    for f in firing_facts.of(stored).firings_of(firing_facts.WHY_NOT_WITHDRAWN):
         withdrawn[f["subject_id"]] += 1
     capped = {a["subject_id"]: a["points"] for a in stored["adjustments"]
               if a["rule"] == "behaviour.cap"}
