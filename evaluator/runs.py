@@ -729,11 +729,7 @@ def load_run(session: Session, run: Run, stream: sa.Engine | None = None) -> dic
         for x in collection:
             x["sources"] = parse_sources(x["sources"])
     if stream is None:
-        firings = rows(Firing, "seq")
-        outcome = OutcomeCodec().value
-        for f in firings:
-            f["sources"] = parse_sources(f["sources"])
-            f["outcome"] = outcome(f["outcome"])
+        firings = list(_firing_rows(conn, _firings_query(run.id), 5000))
         outcomes = ((f["seq"], f["outcome"]) for f in firings)
     else:
         firings = RunFirings(stream, run.id, _count_firings(conn, run.id))
@@ -742,6 +738,12 @@ def load_run(session: Session, run: Run, stream: sa.Engine | None = None) -> dic
     applied, current = run_decisions(session, run, exceptions)
     return {"run": run.model_dump(), "adjustments": adjustments, "exceptions": exceptions,
             "firings": firings, "decisions": applied, "current_decisions": current}
+
+
+def _firings_query(run_id: int):
+    """A run's firings, every column, in seq order."""
+    table = Firing.__table__
+    return sa.select(table).where(table.c.run_id == run_id).order_by(table.c.seq)
 
 
 def _count_firings(conn, run_id: int) -> int:
@@ -781,9 +783,7 @@ def iter_firings(session: Session, run_id: int, batch: int = 5000) -> Iterator[d
     read `batch` rows at a time — a server-side cursor on PostgreSQL, sqlite3 stepping through
     its own cursor on SQLite — so a caller that takes them one by one holds one batch, never
     the millions of a big month. The session's transaction must stay open while it is read."""
-    table = Firing.__table__
-    q = sa.select(table).where(table.c.run_id == run_id).order_by(table.c.seq)
-    yield from _firing_rows(session.connection(), q, batch)
+    yield from _firing_rows(session.connection(), _firings_query(run_id), batch)
 
 
 class RunFirings:
@@ -815,8 +815,7 @@ class RunFirings:
         """The firings at positions first … stop - 1 (0 is the first firing; None: to the
         end), what islice(self, first, stop) gives, without reading those before `first` into
         Python."""
-        table = Firing.__table__
-        q = sa.select(table).where(table.c.run_id == self.run_id).order_by(table.c.seq)
+        q = _firings_query(self.run_id)
         if stop is not None:
             q = q.limit(max(stop - first, 0))
         if first:
