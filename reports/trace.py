@@ -456,7 +456,10 @@ class _HtmlPage:
             self.in_order = False
         self._last = seq
         self.firings += 1
-        self._parts.append(self._dumps(self._entry(f)))
+        self._add(self._entry(f))
+
+    def _add(self, item) -> None:
+        self._parts.append(self._dumps(item))
         if len(self._parts) >= self.CHUNK:
             self._flush()
 
@@ -471,9 +474,7 @@ class _HtmlPage:
         self._out.write('],"sources":[')
         self._sep = ""
         for item in self._sources:
-            self._parts.append(self._dumps(item))
-            if len(self._parts) >= self.CHUNK:
-                self._flush()
+            self._add(item)
         self._flush()
         self._out.write('],"why_not":' + _json_for_script(self._why) + "}" + self._after)
         self._out.close()
