@@ -86,8 +86,9 @@ class ExactDecimal(sa.types.TypeDecorator):
 # part of a record's chained content only when it is set. Records written before the column
 # existed (and every record the command line writes) hash exactly as they always did, so old
 # databases still verify; `_add_missing_columns` adds the column to an old database at start-up
-# (and any other nullable column these tables gained since: a run's `other_imports`).
-ACCOUNT_COLUMN_TABLES = ("ledger_import", "import_activation", "run", "decision")
+# (and any other nullable column these tables gained since: a run's `other_imports`, a
+# checkpoint's `run_id`, likewise chained only when set).
+NULLABLE_COLUMN_TABLES = ("ledger_import", "import_activation", "run", "decision", "checkpoint")
 
 
 def with_account(d, content: dict) -> dict:
@@ -318,9 +319,12 @@ class PeriodEvent(SQLModel, table=True):
 
 
 class Checkpoint(SQLModel, table=True):
-    """A successful full verification of the audit chain (SPEC §10.8): the whole chain was
-    recomputed up to link `seq`, whose hash was `head_hash`, at `at` (by `account` in the desk).
-    `run` and `report` then verify only the links after it (evaluator.chain.verify_since).
+    """A successful verification of the audit chain up to link `seq` (SPEC §10.8), whose hash
+    was `head_hash`, at `at` (by `account` in the desk): either a full `verify` (`run_id`
+    None), which recomputed the whole chain, or the check of run `run_id`'s report, which
+    recomputed everything after the checkpoint before it — every link and the rows of every
+    import linked there (evaluator.chain.verify_since) — so that the checkpoints chain back to
+    a full verification. `run` and `report` then verify only the links after the newest.
     `record_ids` is canonical JSON {record type: the largest id of that type then}: a record
     with a larger id must be linked after the checkpoint, else it was inserted behind the
     chain's back. A checkpoint is itself chained, so changing one is tampering like any other."""
@@ -331,14 +335,20 @@ class Checkpoint(SQLModel, table=True):
     record_ids: str = "{}"                     # canonical JSON {record type: largest id}
     at: datetime = Field(default_factory=utcnow)
     account: str | None = None
+    run_id: int | None = None                  # the run whose report's check made it; None: a full verify
 
     def chain_content(self) -> dict:
         return self.content_of(self.model_dump())
 
     @staticmethod
     def content_of(d) -> dict:
-        return with_account(d, {"seq": d["seq"], "head_hash": d["head_hash"],
-                                "record_ids": d["record_ids"], "at": iso_utc(d["at"])})
+        content = with_account(d, {"seq": d["seq"], "head_hash": d["head_hash"],
+                                   "record_ids": d["record_ids"], "at": iso_utc(d["at"])})
+        # only when set: a full verify's checkpoint (and every one written before the column
+        # existed) hashes as it always did
+        if d.get("run_id") is not None:
+            content["run_id"] = d["run_id"]
+        return content
 
 
 # --------------------------------------------------------------------------- ledger rows
@@ -485,7 +495,7 @@ def _missing_columns(inspector, names: set[str]) -> list[tuple[str, sa.Column]]:
     """Nullable columns a model has that an existing table (of an older database) lacks."""
     out = []
     for table in SQLModel.metadata.sorted_tables:
-        if table.name not in ACCOUNT_COLUMN_TABLES or table.name not in names:
+        if table.name not in NULLABLE_COLUMN_TABLES or table.name not in names:
             continue
         have = {c["name"] for c in inspector.get_columns(table.name)}
         out += [(table.name, c) for c in table.columns if c.name not in have and c.nullable]

@@ -3,7 +3,7 @@ and then records accounts in the chain (docs/decisions.md "Who changed it").
 
 The old database is made with today's code path (import, evaluate, a returned review workbook's
 decision) and then given back the old schema: the `account` columns and the run's
-`other_imports` (SPEC §11.5–§11.9) dropped, as they were before. Its chain links are compared with hashes recomputed here by the old rule (every field
+`other_imports` (SPEC §11.5–§11.9) and the checkpoint's `run_id` (SPEC §10.8) dropped, as they were before. Its chain links are compared with hashes recomputed here by the old rule (every field
 but the id), so nothing of the new code decides what an old record's hash is.
 """
 from __future__ import annotations
@@ -15,9 +15,12 @@ import sqlalchemy as sa
 
 import xietong
 from evaluator.canonical import canonical_json
-from evaluator.db import ACCOUNT_COLUMN_TABLES, iso_utc
+from evaluator.db import iso_utc
 from tests import desk_support
 from tests.ledgers import PERIOD
+
+# the tables whose records gained an `account` column with the desk
+ACCOUNT_TABLES = ("ledger_import", "import_activation", "run", "decision")
 
 
 def _old_run_content(row: dict) -> dict:
@@ -38,16 +41,17 @@ def test_an_old_database_migrates_and_still_verifies(tmp_path):
                                account=None)
         engine = sa.create_engine(url)
         with engine.begin() as c:
-            for table in ACCOUNT_COLUMN_TABLES:
+            for table in ACCOUNT_TABLES:
                 c.exec_driver_sql(f'ALTER TABLE "{table}" DROP COLUMN account')
             c.exec_driver_sql('ALTER TABLE "run" DROP COLUMN other_imports')
+            c.exec_driver_sql('ALTER TABLE "checkpoint" DROP COLUMN run_id')
             links_before = c.exec_driver_sql(
                 "SELECT seq, record_type, record_id, prev_hash, hash FROM chain_link ORDER BY seq").all()
             run = c.exec_driver_sql("SELECT * FROM run").mappings().one()
             run_link = c.exec_driver_sql(
                 "SELECT prev_hash, hash FROM chain_link WHERE record_type = 'run'").one()
             cols = {t: [r[1] for r in c.exec_driver_sql(f'PRAGMA table_info("{t}")')]
-                    for t in ACCOUNT_COLUMN_TABLES} if url.startswith("sqlite") else None
+                    for t in ACCOUNT_TABLES} if url.startswith("sqlite") else None
         engine.dispose()
         if cols is not None:
             assert all("account" not in names for names in cols.values())
@@ -63,10 +67,12 @@ def test_an_old_database_migrates_and_still_verifies(tmp_path):
             xietong.api.add_account(db, "hr", "hr", "password-1")
         engine = sa.create_engine(url)
         with engine.connect() as c:
-            for table in ACCOUNT_COLUMN_TABLES:
+            for table in ACCOUNT_TABLES:
                 assert c.exec_driver_sql(f'SELECT count(*) FROM "{table}" WHERE account IS NOT NULL'
                                          ).scalar() == 0
             assert c.exec_driver_sql('SELECT count(*) FROM "run" WHERE other_imports IS NOT NULL'
+                                     ).scalar() == 0
+            assert c.exec_driver_sql('SELECT count(*) FROM "checkpoint" WHERE run_id IS NOT NULL'
                                      ).scalar() == 0
         engine.dispose()
 
