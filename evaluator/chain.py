@@ -15,8 +15,13 @@ run's records against the counts its chained run record holds.
 A full `verify` that passes is recorded as a checkpoint (itself a chained record: the link it
 reached, that link's hash, when). `run` and `report` then check only what came after the newest
 checkpoint, plus the reported run's import and its rows (`verify_since`, SPEC §10.8): the
-twelfth month of a history costs what the first did. A change made before the checkpoint is
-for the next full verify to find.
+twelfth month of a history costs what the first did. A `run`'s check that passed is recorded as
+a checkpoint too (with the run's id), when it checked what a full verify would have checked
+past the checkpoint before it: every link after it and the rows of every import linked there,
+not only the period's. So each checkpoint rests on the one before it, back to a full verify (or
+to the first run's check, which walked the whole chain), and a year of runs that nobody
+verifies still costs month by month. A change made before the newest checkpoint is for the
+next full verify to find.
 
 What is hashed — canonical JSON, a ledger row's text — is spelled by evaluator/canonical.py.
 
@@ -292,11 +297,14 @@ class VerifyResult:
     problem: Text | None = None      # the first problem found, in both languages
     head_seq: int = 0            # the newest link: auditors note it, a later verify must reach it
     head_hash: str = ""
-    # incremental (verify_since): the checkpoint's link, up to which a full verify passed, and
-    # when; 0 and None when the whole chain was verified
+    # incremental (verify_since): the checkpoint's link, up to which the chain was verified,
+    # when, and the run whose check wrote it (None: a full verify); 0 and None when the whole
+    # chain was verified
     since_seq: int = 0
     since_at: datetime | None = None
-    # a full verify that passed: {record type: largest id}, what a checkpoint records
+    since_run: int | None = None
+    # a check that passed and may make a checkpoint (a full verify; verify_since(checkpoint=
+    # True)): {record type: largest id}, what a checkpoint records
     record_ids: dict | None = None
 
 
@@ -451,9 +459,15 @@ def verify(session: Session, period: str | None = None) -> VerifyResult:
     conn = session.connection()
     result, _ = _walk(conn, lambda imp: period is None or imp["period"] == period)
     if result.ok:
-        result.record_ids = {t: conn.execute(sa.select(sa.func.max(cls.__table__.c.id))).scalar() or 0
-                             for t, cls in CHAINED.items()}
+        result.record_ids = _record_ids(conn)
     return result
+
+
+def _record_ids(conn) -> dict:
+    """{record type: its largest id} in the caller's snapshot, the one the check just read:
+    what a checkpoint of a passed check records (a larger id must be linked after it)."""
+    return {t: conn.execute(sa.select(sa.func.max(cls.__table__.c.id))).scalar() or 0
+            for t, cls in CHAINED.items()}
 
 
 def _walk(conn, rows_of, seq: int = 0, prev: str = GENESIS, after: dict | None = None
@@ -540,19 +554,21 @@ def _walk(conn, rows_of, seq: int = 0, prev: str = GENESIS, after: dict | None =
 # --------------------------------------------------------------------------- checkpoints (§10.8)
 
 def newest_checkpoint(session: Session) -> Checkpoint | None:
-    """The newest checkpoint (the largest id), or None when no full verify has passed yet."""
+    """The newest checkpoint (the largest id), or None when no check has written one yet."""
     return session.exec(select(Checkpoint).order_by(Checkpoint.id.desc()).limit(1)).first()
 
 
-def write_checkpoint(session: Session, result: VerifyResult, account: str | None = None
-                     ) -> tuple[Checkpoint, ChainLink]:
-    """Record, chained, that the full verify `result` passed (inside the caller's write
-    transaction). The chain may have grown since that verify read it: the checkpoint names the
-    link the verify reached, so what came after is verified incrementally like the rest."""
+def write_checkpoint(session: Session, result: VerifyResult, account: str | None = None,
+                     run_id: int | None = None) -> tuple[Checkpoint, ChainLink]:
+    """Record, chained, that the check `result` passed (inside the caller's write transaction):
+    a full verify, or (`run_id`: the run whose report made it) verify_since(checkpoint=True).
+    The chain may have grown since the check read it: the checkpoint names the link the check
+    reached, so what came after is verified incrementally like the rest."""
     if not result.ok or result.record_ids is None or not result.head_seq:
-        raise ValueError("only a full verify that passed makes a checkpoint")
+        raise ValueError("only a check that passed and covered what a full verify would have "
+                         "(verify, or verify_since with checkpoint=True) makes a checkpoint")
     cp = Checkpoint(seq=result.head_seq, head_hash=result.head_hash,
-                    record_ids=canonical_json(result.record_ids), account=account)
+                    record_ids=canonical_json(result.record_ids), account=account, run_id=run_id)
     session.add(cp)
     session.flush()
     link = append(session, "checkpoint", cp)
@@ -560,24 +576,28 @@ def write_checkpoint(session: Session, result: VerifyResult, account: str | None
     return cp, link
 
 
-def verify_since(session: Session, period: str | None = None, run_id: int | None = None
-                 ) -> VerifyResult:
+def verify_since(session: Session, period: str | None = None, run_id: int | None = None,
+                 checkpoint: bool = False) -> VerifyResult:
     """What `run` and `report` verify (SPEC §10.8): the chain from the newest checkpoint up to
     the head — every link after the link the checkpoint names, every record they link, no
     record inserted since, the counts of the runs among them, the rows of the imports among
     them of `period` — and the run `run_id`: its record, its import's record and every row
     of that import, wherever they are in the chain. What lies before the checkpoint was
     verified when it was written: changes there are found by a full verify, not here.
-    Without a checkpoint, the full verify."""
+    Without a checkpoint, the full verify (of `period`'s rows).
+
+    `checkpoint`: the result is meant for a checkpoint (write_checkpoint), so it checks what a
+    full verify would have checked past the newest checkpoint: the rows of EVERY import linked
+    after it, whatever its period; a passed result then holds `record_ids`."""
     cp = newest_checkpoint(session)
     conn = session.connection()
-    of_period = lambda imp: period is None or imp["period"] == period   # noqa: E731
+    if checkpoint:
+        of_period = lambda imp: True   # noqa: E731
+    else:
+        of_period = lambda imp: period is None or imp["period"] == period   # noqa: E731
     if cp is None:
         result, rows_checked = _walk(conn, of_period)
-        if result.ok and run_id is not None:
-            result.problem = _run_import_rows(conn, run_id, rows_checked)
-            result.ok = result.problem is None
-        return result
+        return _with_run(conn, result, run_id, rows_checked, checkpoint)
     bad = _own_link(conn, "checkpoint", Checkpoint, cp.id)
     if bad is None:
         at = session.get(ChainLink, cp.seq)
@@ -586,16 +606,25 @@ def verify_since(session: Session, period: str | None = None, run_id: int | None
         if at is None or at.hash != cp.head_hash or own.seq <= cp.seq:
             bad = _problem("checkpoint_head", cid=cp.id, seq=cp.seq)
     if bad is not None:
-        return VerifyResult(False, 0, bad, since_seq=cp.seq, since_at=cp.at)
+        return VerifyResult(False, 0, bad, since_seq=cp.seq, since_at=cp.at, since_run=cp.run_id)
     try:
         after = json.loads(cp.record_ids)
     except ValueError:
         after = {}
     result, rows_checked = _walk(conn, of_period, seq=cp.seq, prev=cp.head_hash, after=after)
-    result.since_seq, result.since_at = cp.seq, cp.at
+    result.since_seq, result.since_at, result.since_run = cp.seq, cp.at, cp.run_id
+    return _with_run(conn, result, run_id, rows_checked, checkpoint)
+
+
+def _with_run(conn, result: VerifyResult, run_id: int | None, rows_checked: set[int],
+              checkpoint: bool) -> VerifyResult:
+    """`result` of the chain after the checkpoint, plus the run's own records and rows; with
+    the record ids a checkpoint of it records when it passed and is meant for one."""
     if result.ok and run_id is not None:
         result.problem = _run_import_rows(conn, run_id, rows_checked)
         result.ok = result.problem is None
+    if result.ok and checkpoint:
+        result.record_ids = _record_ids(conn)
     return result
 
 
