@@ -82,6 +82,10 @@ _WORDS: dict[str, tuple[str, str]] = {           # key: (zh, en)
     "chain_ok_since": ("通过：截至第 {seq} 条已于 {at} 完整校验，其后增量校验 {n} 条后续记录及本次运行所用台账的每一行，未发现篡改",
                        "verified: full up to link {seq} at {at}, incremental since: {n} later record(s) "
                        "and every row of the run's ledger, no change found"),
+    "chain_ok_since_run": ("通过：截至第 {seq} 条已于 {at} 校验（运行记录 #{run} 校验时写入的检查点），其后增量校验 {n} 条后续记录及本次运行所用台账的每一行，未发现篡改",
+                           "verified: up to link {seq} at {at} (checkpoint of run {run}'s check), "
+                           "incremental since: {n} later record(s) and every row of the run's "
+                           "ledger, no change found"),
     "chain_bad": ("失败：{problem}", "FAILED: {problem}"),
     "chain_unchecked": ("未校验", "not checked"),
     "counts": ("数量", "counts"),

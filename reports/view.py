@@ -56,10 +56,15 @@ def _time(v):
 def chain_text(lang: str, chain: dict | None) -> str:
     """The audit chain's status in words. chain: {"ok", "checked", "problem", ...} or None;
     "since_seq" and "since_at" when the verification was incremental (SPEC §10.8): a full
-    verify passed up to that link at that time, and the links after it were checked now."""
+    verify passed up to that link at that time, and the links after it were checked now;
+    "since_run" when that checkpoint was written by the check of that run's report, not by a
+    full verify (the words must not claim one)."""
     if not chain:
         return label(lang, "chain_unchecked")
     if chain["ok"] and chain.get("since_seq"):
+        if chain.get("since_run") is not None:
+            return label(lang, "chain_ok_since_run", seq=chain["since_seq"], n=chain["checked"],
+                         at=_time(chain.get("since_at")), run=chain["since_run"])
         return label(lang, "chain_ok_since", seq=chain["since_seq"], n=chain["checked"],
                      at=_time(chain.get("since_at")))
     if chain["ok"]:

@@ -277,6 +277,7 @@ class ChainStatus:
     head: str | None
     since_seq: int = 0             # incremental: a full verify passed up to this link …
     since_at: datetime | None = None   # … at this time (UTC); 0 and None: the whole chain
+    since_run: int | None = None   # … or the check of this run's report did (its checkpoint)
 
 
 @dataclass
@@ -298,6 +299,8 @@ class ReportResult:
     removed: list[str] = field(default_factory=list)   # the earlier report's files not rewritten
     open_reviews: int = 0          # of the review items, those still open (no current decision)
     feedback: int = 0              # feedback/<dept_id>.xlsx written: the rated departments
+    checkpoint_seq: int = 0        # report(checkpoint=True): the checkpoint's link (0: none)
+    checkpoint_error: str | None = None   # why none could be written (e.g. a read-only account)
 
     @property
     def written(self) -> list[Path]:
@@ -305,11 +308,18 @@ class ReportResult:
 
 
 def report(db: Database, period: str, out_dir, *, formats=FORMATS,
-           lang: str | None = None) -> ReportResult:
+           lang: str | None = None, checkpoint: bool = False) -> ReportResult:
     """Write the latest run's reports into `out_dir` (SPEC §8): statement.xlsx, trace.xlsx and
     trace.html (which show the audit chain's status, so they verify the chain first), review
     workbooks, and the JSON files. Labels follow `lang`, else the ledger's header language;
-    `Sheet!row` references use the ledger's own sheet names."""
+    `Sheet!row` references use the ledger's own sheet names.
+
+    `checkpoint` (what `xietong run` and the desk's evaluation pass; never a report alone,
+    which must not change a database): the chain check also covers the rows of every import
+    linked since the newest checkpoint, and when it passed a checkpoint of it is written, in
+    its own short write transaction after the files (SPEC §10.8), so the next run's check
+    starts there. When it cannot be (a read-only account, a busy database), the report still
+    stands and `checkpoint_error` says why."""
     from evaluator.chain import verify_since
     from evaluator.db import ChainLink, Decision, ImportActivation, LedgerImport, reader
     from evaluator.evaluate import default_workers
@@ -386,17 +396,18 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             firing_facts.of(stored)
             if workers:
                 other = Forked(without_chain, point="reports")
-            chain = None
+            chain = check = None
             if formats & {"xlsx", "html"}:
                 # SPEC §10.8: from the newest checkpoint, plus the run's import and its rows
-                result = verify_since(session, period, run.id)
+                check = result = verify_since(session, period, run.id, checkpoint=checkpoint)
                 head = session.exec(select(ChainLink).order_by(ChainLink.seq.desc())
                                     .limit(1)).first()
                 chain = {"ok": result.ok, "checked": result.checked,
                          "problem": result.problem.pick(lang) if result.problem else None,
                          "head": head.hash if head else None}
                 if result.since_seq:
-                    chain.update(since_seq=result.since_seq, since_at=_aware(result.since_at))
+                    chain.update(since_seq=result.since_seq, since_at=_aware(result.since_at),
+                                 since_run=result.since_run)
         files: dict[str, list[Path]] = {}
         if formats & {"xlsx", "html"}:
             # one reading of the firings for both files (trace.write_both)
@@ -425,10 +436,26 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     files["manifest"] = [manifest]
     departments, employees = statement.summary(rows)
     _, r, n_open, j = reviews.counts(stored)
-    return ReportResult(period, run.id, out_dir, lang, formats, stale, files, departments,
+    done = ReportResult(period, run.id, out_dir, lang, formats, stale, files, departments,
                         employees, len(stored["firings"]), len(files.get("reviews", [])), r, j,
                         None if chain is None else ChainStatus(**chain), removed, n_open,
                         len(files.get("feedback", [])))
+    if checkpoint and check is not None and check.ok:
+        done.checkpoint_seq, done.checkpoint_error = _run_checkpoint(engine, check, run)
+    return done
+
+
+def _run_checkpoint(engine, check, run) -> tuple[int, str | None]:
+    """A run's passed check written as a checkpoint (SPEC §10.8), chained with the run's id and
+    account, in its own short write transaction: (its link, None), or (0, why it could not be
+    written) — the report it belongs to stands either way."""
+    from evaluator.chain import write_checkpoint
+    try:
+        with Session(engine) as session, session.begin():
+            _, link = write_checkpoint(session, check, run.account, run_id=run.id)
+            return link.seq, None
+    except sa.exc.DBAPIError as e:
+        return 0, str(getattr(e, "orig", e)).strip().splitlines()[0]
 
 
 def _child_result(child, lang, out_dir):

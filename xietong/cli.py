@@ -91,8 +91,9 @@ def cmd_evaluate(args, db, lang, out) -> int:
     return 0
 
 
-def _report(args, db, lang, out, out_dir, formats) -> api.ReportResult:
-    written = api.report(db, args.period, out_dir, formats=formats, lang=lang)
+def _report(args, db, lang, out, out_dir, formats, checkpoint: bool = False) -> api.ReportResult:
+    written = api.report(db, args.period, out_dir, formats=formats, lang=lang,
+                         checkpoint=checkpoint)
     for line in i18n.report_summary(written):
         _say(out, line)
     return written
@@ -107,7 +108,8 @@ def cmd_run(args, db, lang, out) -> int:
     imported = _import(args, db, lang, out, args.ledger)
     lang = lang or imported.lang
     _evaluate(args, db, lang, out, imported.import_id)
-    _report(args, db, lang, out, args.out, args.format)
+    # its passed chain check becomes the checkpoint the next month's check starts from
+    _report(args, db, lang, out, args.out, args.format, checkpoint=True)
     return 0
 
 
@@ -215,7 +217,7 @@ def cmd_demo(args, db, lang, out) -> int:
     _say(out, i18n.t(lang, "demo_ledger", path=ledger, n=args.employees))
     imported = _import(args, db, lang, out, str(ledger))
     _evaluate(args, db, lang, out, imported.import_id)
-    _report(args, db, lang, out, out_dir, set(api.FORMATS))
+    _report(args, db, lang, out, out_dir, set(api.FORMATS), checkpoint=True)   # a run, too
     _demo_accounts(db, lang, out, out_dir, args.period)
     return 0
 

@@ -281,6 +281,18 @@ MESSAGES: dict[str, Text] = {
     "chain_ok_since_short": Text(
         zh="校验通过（截至第 {seq} 条于 {at} 完整校验，其后为增量校验）",
         en="verified (full up to link {seq} at {at}, incremental since)"),
+    "chain_ok_since_run_short": Text(
+        zh="校验通过（截至第 {seq} 条于 {at} 校验，为运行记录 #{run} 校验时写入的检查点，其后为增量校验）",
+        en="verified (up to link {seq} at {at}, checkpoint of run {run}'s check, incremental "
+           "since)"),
+    "report_checkpoint": Text(
+        zh="已写入检查点（审计链第 {seq} 条）：审计链校验通过，下次运行从此处起增量校验。",
+        en="Checkpoint written (chain link {seq}): the chain check passed; the next run "
+           "verifies incrementally from there."),
+    "report_no_checkpoint": Text(
+        zh="未能写入检查点（{error}）：下次运行仍从上一个检查点起校验；报告不受影响。",
+        en="No checkpoint was written ({error}): the next run still verifies from the previous "
+           "one; the reports stand."),
     "chain_bad_short": Text(
         zh="校验失败",
         en="verification FAILED"),
@@ -316,7 +328,9 @@ def report_summary(r) -> list[str]:
         lines.append(("statement.xlsx", t(lang, "report_statement", d=r.departments,
                                           e=r.employees)))
         if r.chain and r.chain.ok and r.chain.since_seq:
-            chain_word = t(lang, "chain_ok_since_short", seq=r.chain.since_seq,
+            # a run's checkpoint is not a full verify: say whose check it was
+            key = "chain_ok_since_short" if r.chain.since_run is None else "chain_ok_since_run_short"
+            chain_word = t(lang, key, seq=r.chain.since_seq, run=r.chain.since_run,
                            at=r.chain.since_at.isoformat(timespec="seconds"))
         else:
             chain_word = t(lang, "chain_ok_short" if r.chain and r.chain.ok else "chain_bad_short")
@@ -342,6 +356,10 @@ def report_summary(r) -> list[str]:
     out += [f"  {name.ljust(width)}  {what}" for name, what in lines]
     if r.chain is not None and not r.chain.ok:
         out.append(t(lang, "verify_bad", problem=r.chain.problem))
+    if r.checkpoint_seq:
+        out.append(t(lang, "report_checkpoint", seq=r.checkpoint_seq))
+    elif r.checkpoint_error:
+        out.append(t(lang, "report_no_checkpoint", error=r.checkpoint_error))
     return out
 
 
