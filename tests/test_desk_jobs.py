@@ -58,6 +58,15 @@ def test_an_evaluation_runs_in_the_background_and_applies_the_decisions(tmp_path
             assert "scores.json" in page and "trace.html" in page
             runs = hr.get("/api/runs").json()
             assert (runs[0]["run_id"], runs[0]["account"]) == (2, "hr")
+            # the job's report checked the chain and wrote its checkpoint, as `xietong run`
+            # does (SPEC §10.8), chained with the run and the account that asked for it
+            engine = sa.create_engine(url)
+            try:
+                with engine.connect() as c:
+                    assert c.exec_driver_sql("SELECT run_id, account FROM checkpoint").all() == \
+                        [(2, "hr")]
+            finally:
+                engine.dispose()
             with xietong.open_database(url) as db:
                 assert xietong.verify(db).ok
     finally:
