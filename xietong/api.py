@@ -275,9 +275,9 @@ class ChainStatus:
     checked: int                   # links checked (since the checkpoint, when incremental)
     problem: str | None
     head: str | None
-    since_seq: int = 0             # incremental: a full verify passed up to this link …
+    since_seq: int = 0             # incremental: the chain was verified up to this link …
     since_at: datetime | None = None   # … at this time (UTC); 0 and None: the whole chain
-    since_run: int | None = None   # … or the check of this run's report did (its checkpoint)
+    since_run: int | None = None   # … by this run's check (None: by a full verify)
 
 
 @dataclass
