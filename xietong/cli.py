@@ -91,8 +91,10 @@ def cmd_evaluate(args, db, lang, out) -> int:
     return 0
 
 
-def _report(args, db, lang, out, out_dir, formats) -> api.ReportResult:
-    written = api.report(db, args.period, out_dir, formats=formats, lang=lang)
+def _report(args, db, lang, out, out_dir, formats,
+            evaluated: api.RunResult | None = None) -> api.ReportResult:
+    written = api.report(db, args.period, out_dir, formats=formats, lang=lang,
+                         evaluated=evaluated)
     for line in i18n.report_summary(written):
         _say(out, line)
     return written
@@ -106,8 +108,8 @@ def cmd_report(args, db, lang, out) -> int:
 def cmd_run(args, db, lang, out) -> int:
     imported = _import(args, db, lang, out, args.ledger)
     lang = lang or imported.lang
-    _evaluate(args, db, lang, out, imported.import_id)
-    _report(args, db, lang, out, args.out, args.format)
+    evaluated = _evaluate(args, db, lang, out, imported.import_id)
+    _report(args, db, lang, out, args.out, args.format, evaluated)
     return 0
 
 

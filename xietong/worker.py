@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
         api.refuse_if_closed(db, job.period, lang)
         run = api.evaluate(db, job.period, lang=lang, progress=progress, account=job.account)
         progress("report", 0, None, "files")
-        api.report(db, job.period, data_dir / "reports" / job.period, lang=lang)
+        api.report(db, job.period, data_dir / "reports" / job.period, lang=lang, evaluated=run)
         api.index_trace(db, run.run_id, progress)
         jobs.finish(engine, job_id, "done", run_id=run.run_id,
                     message_key=("job_done", {"run": run.run_id, "adjustments": run.adjustments,
