@@ -263,6 +263,9 @@ class RunOutcome:
     run: Run
     evaluated: Evaluated
     decisions_recorded: int
+    # the rows of the run's import the evaluation read (load_rows): a report that follows
+    # (`xietong run`) shows them without reading them again
+    rows: dict | None = None
 
 
 EVALUATION_ATTEMPTS = 3
@@ -352,7 +355,7 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                 writer.flush()
                 fault("evaluate-commit")
                 session.expunge_all()
-                return RunOutcome(run, result, len(new_decisions))
+                return RunOutcome(run, result, len(new_decisions), inputs.rows)
         finally:
             spool.close()
     raise RunRefused([refusal(lang, "busy_period", period=period, n=EVALUATION_ATTEMPTS)])

@@ -15,6 +15,7 @@ newline, written by evaluator.canonical.IndentedJSON; the lists are streamed a r
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timezone
 from decimal import Decimal
 from pathlib import Path
@@ -118,6 +119,47 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict,
     return written
 
 
+class TraceFile:
+    """trace.json being written from firings that another writer reads (trace_writer)."""
+
+    def __init__(self, path: Path, f):
+        self.path, self._f = path, f
+        self._out = TraceWriter(f)
+        self.firing = self._out.firing
+        self.finished = False
+
+    def whole(self, count: int) -> bool:
+        """Whether the firings given were the run's `count` firings, each once, in seq order."""
+        return self._out.in_order and self._out.firings == count
+
+    def finish(self) -> Path:
+        self._out.finish()
+        self._f.write("\n")
+        self.finished = True
+        return self.path
+
+
+@contextmanager
+def trace_writer(out_dir: Path, wanted: bool = True):
+    """A TraceFile writing out_dir/trace.json (None when not `wanted`), for a report that
+    reads the firings for trace.xlsx or trace.html anyway: one reading for all. The file is
+    what write(..., names=("trace.json",)) writes once `finish()` is called; without it (the
+    firings given were not the run's whole, or the writing failed) the file is removed."""
+    if not wanted:
+        yield None
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "trace.json"
+    f = open(path, "w", encoding="utf-8")
+    trace_file = TraceFile(path, f)
+    try:
+        yield trace_file
+    finally:
+        f.close()
+        if not trace_file.finished:
+            path.unlink(missing_ok=True)
+
+
 def dump(obj, f, chunk: int = 2000) -> None:
     """Writes `obj` as json.dump(obj, f, ensure_ascii=False, indent=1) would."""
     IndentedJSON(chunk).dump(obj, f)
@@ -134,25 +176,48 @@ def write_trace(firings, f, chunk: int = 2000, encoder: IndentedJSON | None = No
     """trace.json straight from the stored firings (any iterable: a report's are read from the
     database as they are written, evaluator.runs.RunFirings): what dump(build(...)["trace.json"])
     writes, without building a dict per firing first (a big month has millions), a chunk at a
-    time.
+    time (TraceWriter)."""
+    out = TraceWriter(f, chunk, encoder)
+    for fi in firings:
+        out.firing(fi)
+    out.finish()
+
+
+class TraceWriter:
+    """trace.json written as its firings come (`firing(f)` each, in order; then `finish()`):
+    what write_trace writes. `firings` and `in_order` tell whether the firings given were the
+    run's, in seq order (a report hands it the firings trace.xlsx reads: one reading for
+    the three trace files).
 
     A trace entry's layout is written here; its values are the encoder's. The texts that repeat
-    are made once per call: a rule's encoded id, a sheet's `{"sheet": …, "row": ` and the
+    are made once per writer: a rule's encoded id, a sheet's `{"sheet": …, "row": ` and the
     common outcomes ({} and one note or flag); a firing is then one concatenation."""
-    enc = encoder or IndentedJSON()
-    string, value = enc.string, enc.value
-    parts: list[str] = []
-    outcomes: dict[tuple, str] = {}
-    rules: dict[str, str] = {}
-    sheets: dict[str, str] = {}
-    sep = "["
-    for fi in firings:
+
+    def __init__(self, f, chunk: int = 2000, encoder: IndentedJSON | None = None):
+        enc = encoder or IndentedJSON()
+        self._f, self._chunk = f, chunk
+        self._string, self._value = enc.string, enc.value
+        self._parts: list[str] = []
+        self._outcomes: dict[tuple, str] = {}
+        self._rules: dict[str, str] = {}
+        self._sheets: dict[str, str] = {}
+        self._sep = "["
+        self.firings, self.in_order, self._last = 0, True, None
+
+    def firing(self, fi: dict) -> None:
         seq, rule, sources, outcome = fi["seq"], fi["rule"], fi["sources"], fi["outcome"]
+        self.firings += 1
+        if self._last is not None and not (type(seq) is int and seq > self._last):
+            self.in_order = False
+        self._last = seq if type(seq) is int else self._last
+        string, value, parts, sep = self._string, self._value, self._parts, self._sep
         if type(seq) is not int or type(rule) is not str:
             parts.append(sep + "\n " + value(
                 {"seq": seq, "rule": rule, "sources": _sources(sources), "outcome": outcome}, 1))
-            sep = ","
-            continue
+            self._sep = ","
+            self._spill()
+            return
+        rules, sheets, outcomes = self._rules, self._sheets, self._outcomes
         rule_text = rules.get(rule)
         if rule_text is None:
             rule_text = rules[rule] = string(rule)
@@ -193,9 +258,17 @@ def write_trace(firings, f, chunk: int = 2000, encoder: IndentedJSON | None = No
                 outcomes[key] = out_text
         parts.append(f'{sep}\n {{\n  "seq": {seq},\n  "rule": {rule_text},'
                      f'\n  "sources": {src_text},\n  "outcome": {out_text}\n }}')
-        sep = ","
-        if len(parts) >= chunk:
-            f.write("".join(parts))
-            parts.clear()
-    parts.append("[]" if sep == "[" else "\n]")
-    f.write("".join(parts))
+        self._sep = ","
+        if len(parts) >= self._chunk:
+            self._spill()
+
+    def _spill(self) -> None:
+        if len(self._parts) >= self._chunk:
+            self._f.write("".join(self._parts))
+            self._parts.clear()
+
+    def finish(self) -> None:
+        parts = self._parts
+        parts.append("[]" if self._sep == "[" else "\n]")
+        self._f.write("".join(parts))
+        parts.clear()

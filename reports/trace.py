@@ -459,13 +459,15 @@ class _HtmlPage:
         self._add(self._entry(f))
 
     def _add(self, item) -> None:
-        self._parts.append(self._dumps(item))
+        self._parts.append(item)
         if len(self._parts) >= self.CHUNK:
             self._flush()
 
     def _flush(self) -> None:
         if self._parts:
-            self._out.write(self._sep + _script_safe(",".join(self._parts)))
+            # a chunk's items encoded as one list, its brackets dropped: the same text as
+            # each item's own JSON joined by commas, in one call of the encoder, not thousands
+            self._out.write(self._sep + _script_safe(self._dumps(self._parts)[1:-1]))
             self._sep = ","
             self._parts.clear()
 
@@ -487,11 +489,12 @@ class _HtmlPage:
 
 def write_html(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
                sheet_lang: str | None = None, ledger_file: str | None = None,
-               chain: dict | None = None) -> Path:
-    """trace.html: the page of html_payload's data, the firings written as they are read."""
+               chain: dict | None = None, tap=None) -> Path:
+    """trace.html: the page of html_payload's data, the firings written as they are read.
+    `tap`, when given, is called with each firing as it is written (write_both)."""
     page = _HtmlPage(path, period, rows, stored, lang, sheet_lang or lang, ledger_file, chain)
     try:
-        for f in stored["firings"]:
+        for f in _tapped(stored["firings"], tap):
             page.firing(f)
         return page.finish()
     except BaseException:
@@ -501,23 +504,31 @@ def write_html(path: Path, period: str, rows: dict, stored: dict, lang: str = "z
 
 def write_both(xlsx_path: Path | None, html_path: Path | None, period: str, rows: dict,
                stored: dict, lang: str = "zh", sheet_lang: str | None = None,
-               ledger_file: str | None = None, chain: dict | None = None
+               ledger_file: str | None = None, chain: dict | None = None, tap=None
                ) -> tuple[Path | None, Path | None]:
     """trace.xlsx and trace.html (either may be None: not written), the two files what
     write_xlsx and write_html write, from ONE reading of the firings when both are written:
     trace.html takes each firing as trace.xlsx's Firings sheets are written (a pass over a big
     month's firings is seconds). Should the sheets not have read every firing once in order
-    (they always do), trace.html is written from a reading of its own."""
+    (they always do), trace.html is written from a reading of its own. `tap`, when given, is
+    called with each firing of the first reading (a report's trace.json writer)."""
     if html_path is None or xlsx_path is None:
         return (None if xlsx_path is None else
-                write_xlsx(xlsx_path, period, rows, stored, lang, sheet_lang, ledger_file, chain),
+                write_xlsx(xlsx_path, period, rows, stored, lang, sheet_lang, ledger_file, chain,
+                           tap=tap),
                 None if html_path is None else
-                write_html(html_path, period, rows, stored, lang, sheet_lang, ledger_file, chain))
+                write_html(html_path, period, rows, stored, lang, sheet_lang, ledger_file, chain,
+                           tap=tap))
     page = _HtmlPage(html_path, period, rows, stored, lang, sheet_lang or lang, ledger_file,
                      chain)
+    both = page.firing
+    if tap is not None:
+        def both(f, page_firing=page.firing):
+            page_firing(f)
+            tap(f)
     try:
         xlsx = write_xlsx(xlsx_path, period, rows, stored, lang, sheet_lang, ledger_file, chain,
-                          tap=page.firing)
+                          tap=both)
     except BaseException:
         page.abandon()
         raise

@@ -212,3 +212,83 @@ def trace_html(tmp, rows, stored) -> bytes:
     path = trace.write_html(tmp / "alone" / "trace.html", PERIOD, rows, stored, "en", "zh",
                             "ledger.xlsx", CHAIN)
     return path.read_bytes()
+
+
+def test_trace_json_taken_from_the_trace_files_reading_is_the_one_written_alone(company,
+                                                                                  tmp_path):
+    """`report` writes trace.json from the firings trace.xlsx / trace.html read (one reading
+    for the three): the same bytes as a report of JSON alone, whichever trace files are asked
+    for, and the same as the library's own reading of the firings."""
+    db, _ = company
+    alone = xietong.report(db, PERIOD, tmp_path / "json", formats={"json"})
+    assert alone.chain is None                       # JSON alone: no trace file, no reading
+    expected = (tmp_path / "json" / "trace.json").read_bytes()
+    assert json.loads(expected) == list(xietong.firings(db, PERIOD))
+    for formats in ({"xlsx", "json"}, {"html", "json"}, {"xlsx", "html", "json"}):
+        out = tmp_path / "-".join(sorted(formats))
+        done = xietong.report(db, PERIOD, out, formats=formats)
+        assert (out / "trace.json").read_bytes() == expected, formats
+        assert done.files["json"][-1] == out / "trace.json"
+
+
+def test_a_trace_json_not_given_every_firing_in_order_is_not_left_behind(company, tmp_path):
+    """trace.json taken from another writer's reading is kept only when it saw the run's
+    firings, each once and in seq order; else the file is removed (the report then writes
+    it from a reading of its own)."""
+    db, _ = company
+    with Session(reader(db.engine)) as s, s.begin():
+        firings = load_run(s, latest_run(s, PERIOD))["firings"]
+    n = len(firings)
+    with json_files.trace_writer(tmp_path / "a") as out:      # every firing, in order
+        for f in firings:
+            out.firing(f)
+        assert out.whole(n)
+        path = out.finish()
+    assert json.loads(path.read_text("utf-8")) == list(xietong.firings(db, PERIOD))
+    with json_files.trace_writer(tmp_path / "b") as out:      # two swapped
+        for f in [firings[1], firings[0], *firings[2:]]:
+            out.firing(f)
+        assert not out.whole(n)
+    with json_files.trace_writer(tmp_path / "c") as out:      # one missing
+        for f in firings[1:]:
+            out.firing(f)
+        assert not out.whole(n)
+    with pytest.raises(ZeroDivisionError):                     # the writing failed
+        with json_files.trace_writer(tmp_path / "d") as out:
+            out.firing(firings[0])
+            1 / 0
+    assert [p.name for p in tmp_path.glob("*/trace.json")] == ["trace.json"]
+    assert (tmp_path / "a" / "trace.json").exists()
+    with json_files.trace_writer(tmp_path / "e", wanted=False) as out:
+        assert out is None
+
+
+def test_a_report_after_its_evaluation_shows_the_rows_it_read_and_only_its_own(db_url,
+                                                                                tmp_path):
+    """`xietong run` hands the report the ledger rows its evaluation read (`evaluated=`): the
+    reports are those of a report reading the rows itself; an evaluation of another run (the
+    period was evaluated again meanwhile) is ignored, its rows never shown."""
+    forty = xietong.write_sample_ledger(tmp_path / "forty.xlsx", employees=40, period=PERIOD,
+                                        lang="zh")
+    thirty = xietong.write_sample_ledger(tmp_path / "thirty.xlsx", employees=30, period=PERIOD,
+                                         lang="zh", seed=3)
+    with xietong.open_database(db_url) as db:
+        xietong.import_ledger(db, forty, PERIOD)
+        first = xietong.evaluate(db, PERIOD)
+        assert len(first.ledger_rows["Employees"]) == 40
+        xietong.report(db, PERIOD, tmp_path / "handed", formats={"json", "xlsx"},
+                       evaluated=first)
+        xietong.report(db, PERIOD, tmp_path / "read", formats={"json", "xlsx"})
+        for name in ("scores.json", "adjustments.json", "exceptions.json", "trace.json"):
+            assert ((tmp_path / "handed" / name).read_bytes()
+                    == (tmp_path / "read" / name).read_bytes()), name
+        assert (_content(tmp_path / "handed" / "trace.xlsx")
+                == _content(tmp_path / "read" / "trace.xlsx"))
+        xietong.import_ledger(db, thirty, PERIOD)
+        second = xietong.evaluate(db, PERIOD)
+        done = xietong.report(db, PERIOD, tmp_path / "later", formats={"json"},
+                              evaluated=first)            # not the run reported: ignored
+        assert done.run_id == second.run_id != first.run_id
+        assert done.employees == 30
+        scores = json.loads((tmp_path / "later" / "scores.json").read_text("utf-8"))
+        assert len(scores["employees"]) == 30

@@ -91,9 +91,10 @@ def cmd_evaluate(args, db, lang, out) -> int:
     return 0
 
 
-def _report(args, db, lang, out, out_dir, formats, checkpoint: bool = False) -> api.ReportResult:
+def _report(args, db, lang, out, out_dir, formats, evaluated: api.RunResult | None = None,
+            checkpoint: bool = False) -> api.ReportResult:
     written = api.report(db, args.period, out_dir, formats=formats, lang=lang,
-                         checkpoint=checkpoint)
+                         evaluated=evaluated, checkpoint=checkpoint)
     for line in i18n.report_summary(written):
         _say(out, line)
     return written
@@ -107,9 +108,9 @@ def cmd_report(args, db, lang, out) -> int:
 def cmd_run(args, db, lang, out) -> int:
     imported = _import(args, db, lang, out, args.ledger)
     lang = lang or imported.lang
-    _evaluate(args, db, lang, out, imported.import_id)
+    evaluated = _evaluate(args, db, lang, out, imported.import_id)
     # its passed chain check becomes the checkpoint the next month's check starts from
-    _report(args, db, lang, out, args.out, args.format, checkpoint=True)
+    _report(args, db, lang, out, args.out, args.format, evaluated, checkpoint=True)
     return 0
 
 

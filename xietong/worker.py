@@ -51,7 +51,8 @@ def main(argv: list[str]) -> int:
         run = api.evaluate(db, job.period, lang=lang, progress=progress, account=job.account)
         progress("report", 0, None, "files")
         # a run's report: its passed chain check is written as a checkpoint (SPEC §10.8)
-        api.report(db, job.period, data_dir / "reports" / job.period, lang=lang, checkpoint=True)
+        api.report(db, job.period, data_dir / "reports" / job.period, lang=lang, evaluated=run,
+                   checkpoint=True)
         api.index_trace(db, run.run_id, progress)
         jobs.finish(engine, job_id, "done", run_id=run.run_id,
                     message_key=("job_done", {"run": run.run_id, "adjustments": run.adjustments,
