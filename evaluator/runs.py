@@ -289,7 +289,7 @@ class _Inputs:
 
 def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                     progress=None, import_id: int | None = None,
-                    account: str | None = None) -> RunOutcome:
+                    account: str | None = None, observe=None) -> RunOutcome:
     """Evaluate the period's active ledger and store the run, in three steps:
 
     1. read the inputs in a read transaction (no write lock: other commands go on);
@@ -311,6 +311,10 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
 
     `account`: the desk's account that asked for the run, chained with the run record and with
     the decisions the ledger's Reviews sheet brings (None from the command line).
+
+    `observe`, when given, is called with each firing as it is stored, in seq order: (rule,
+    subject_id, sources as (sheet, row) pairs, the stored outcome's text) — what a report that
+    follows needs from all of them, gathered without reading them back (xietong/api.py).
     """
     for _ in range(EVALUATION_ATTEMPTS):
         inputs = _read_inputs(engine, period, lang, policy)    # refuses a closed period first
@@ -351,7 +355,7 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                           other_imports=(canonical_json(inputs.other_imports)
                                          if inputs.other_imports else None))
                 writer.insert(Run, [run], "run")
-                _store_results(writer, run, result, hashes, progress)
+                _store_results(writer, run, result, hashes, progress, observe)
                 writer.flush()
                 fault("evaluate-commit")
                 session.expunge_all()
@@ -525,7 +529,8 @@ def _already_recorded(latest: dict | None, d: DecisionRow, file_sha256: str, h: 
             and latest["source_hash"] == h)
 
 
-def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -> None:
+def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None,
+                   observe=None) -> None:
     """Every firing, adjustment and exception of the run, chained; the firings streamed from
     the result's trace spool a chunk at a time (or from a list). Rows are plain dicts built
     as the models would store them, and each record's chain content is rendered once: a
@@ -570,6 +575,8 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None) -
                 text = canonical_json(outcome)
             else:
                 text = outcome_text(t.outcome)
+            if observe is not None:
+                observe(t.rule, t.subject_id, t.sources, text)
             row = {"id": start + i, "run_id": run_id, "seq": t.seq, "rule": t.rule,
                    "subject_id": t.subject_id, "sources": src(t.sources), "outcome": text}
             yield row, firing_content(row)

@@ -20,6 +20,7 @@ is.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -64,19 +65,38 @@ def gather(firings) -> FiringFacts:
         rows = ((f["rule"], f["subject_id"], f["sources"], f["outcome"]) for f in firings)
     else:
         rows = slim(frozenset({ESCALATE}))
-    facts = FiringFacts()
-    rules: dict[str, None] = {}
-    sheets: dict[str, None] = {}
-    keys = CitedKeys()
-    seen: set = set()                  # the sources texts read (RunFirings.slim's), each once
-    kept = facts.kept
-    tail: list[dict] = []
-    n = 0
+    gathering = Gathering()
+    add = gathering.add
     for rule, subject, sources, outcome in rows:
-        n += 1
+        add(rule, subject, sources, outcome)
+    return gathering.facts()
+
+
+class Gathering:
+    """FiringFacts gathered a firing at a time (`add`), in seq order: what `gather` does over
+    the stored firings, and what `xietong run` does as its evaluation stores them (the
+    report that follows then reads the firings once fewer: `seed`).
+
+    `sources`: the stored sources text (parsed here the first time it is seen) or the
+    (sheet, row) pairs themselves; `outcome`: the stored outcome, parsed or its text, of the
+    review.escalate firings (None or anything for the others: only those are read)."""
+
+    def __init__(self):
+        self._facts = FiringFacts()
+        self._rules: dict[str, None] = {}
+        self._sheets: dict[str, None] = {}
+        self._keys = CitedKeys()
+        self._seen: set = set()           # the sources texts read, each once
+        self._tail: list[dict] = []
+        self._count = 0
+
+    def add(self, rule: str, subject, sources, outcome) -> None:
+        self._count += 1
+        rules = self._rules
         if rule not in rules:
             rules[rule] = None
         if type(sources) is str:
+            seen = self._seen
             if sources in seen:
                 parsed = None
             else:
@@ -85,25 +105,30 @@ def gather(firings) -> FiringFacts:
         else:
             parsed = sources
         if parsed is not None:
+            keys, sheets = self._keys, self._sheets
             for sheet, row in parsed:
                 if keys.add(sheet, row) and sheet not in sheets:
                     sheets[sheet] = None
         if rule in KEPT_RULES:
-            if type(sources) is str:
-                sources = parse_sources(sources)
-            kept.setdefault(rule, []).append(
+            sources = parse_sources(sources) if type(sources) is str else list(map(tuple, sources))
+            self._facts.kept.setdefault(rule, []).append(
                 {"rule": rule, "subject_id": subject, "sources": sources})
         if rule not in DEADLINE_RULES:
-            if tail:
-                tail = []
+            if self._tail:
+                self._tail = []
         elif rule == ESCALATE:
-            tail.append({"rule": rule, "outcome": outcome})
-    facts.count = n
-    facts.rules = list(rules)
-    facts.sheets = list(sheets)
-    facts.cited_keys = keys
-    facts.deadline_tail = tail
-    return facts
+            self._tail.append({"rule": rule,
+                               "outcome": json.loads(outcome) if type(outcome) is str
+                               else outcome})
+
+    def facts(self) -> FiringFacts:
+        facts = self._facts
+        facts.count = self._count
+        facts.rules = list(self._rules)
+        facts.sheets = list(self._sheets)
+        facts.cited_keys = self._keys
+        facts.deadline_tail = self._tail
+        return facts
 
 
 class CitedKeys(SourceMarks):
@@ -121,6 +146,12 @@ class CitedKeys(SourceMarks):
     def __eq__(self, other) -> bool:
         return isinstance(other, CitedKeys) and len(self) == len(other) and \
             list(self) == list(other)
+
+
+def seed(stored: dict, facts: FiringFacts) -> None:
+    """Keep `facts`, gathered as the run's firings were stored (Gathering), with the run as
+    `of` would: the caller vouches that they are the facts of exactly these firings."""
+    stored["firing_facts"] = (stored.get("firings", ()), facts)
 
 
 def of(stored: dict) -> FiringFacts:

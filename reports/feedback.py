@@ -42,8 +42,8 @@ from openpyxl.styles import Alignment
 
 from reports.labels import label, sheet_name
 from reports.reviews import safe_file_stem
-from reports.workbook import (NUMBER_FORMAT, BulkWriter, fit_columns, header, item_sheet,
-                              landscape, put_text)
+from reports.workbook import (NUMBER_FORMAT, RUN_REPORT_ZLIB_LEVEL, BulkWriter, fit_columns,
+                              header, item_sheet, landscape, put_text)
 from rules.company import norm_dimension
 from rules.months import is_quarter_end, quarter_end, quarter_months
 from rules.sources import base as base_sheet, split as split_sheet
@@ -398,7 +398,7 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
 def _workbook(path: Path, period: str, fb: DeptFeedback, stored: dict, lang: str,
               sheet_lang: str, raters: bool, names: dict, projects: dict) -> Path:
     wb = Workbook()
-    bulk = BulkWriter(wb)
+    bulk = BulkWriter(wb, compresslevel=RUN_REPORT_ZLIB_LEVEL)
 
     ws = wb.active
     ws.title = word(lang, "fb_overview")

@@ -40,8 +40,8 @@ from importers.schema import ENUM_ZH
 from reports import why_not
 from reports.labels import label
 from reports.view import run_info
-from reports.workbook import (NUMBER_FORMAT, BulkWriter, fit_columns, fit_heights, header,
-                              item_sheet, landscape, put_text)
+from reports.workbook import (NUMBER_FORMAT, RUN_REPORT_ZLIB_LEVEL, BulkWriter, fit_columns,
+                              fit_heights, header, item_sheet, landscape, put_text)
 from rules.exceptions import HR
 from rules.finals import DEPT_MECHANISMS, finals
 
@@ -63,7 +63,7 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
     no_base = label(lang, "no_base")
 
     wb = Workbook()
-    bulk = BulkWriter(wb)
+    bulk = BulkWriter(wb, compresslevel=RUN_REPORT_ZLIB_LEVEL)
 
     # -- departments
     ws = wb.active

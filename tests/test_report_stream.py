@@ -292,3 +292,40 @@ def test_a_report_after_its_evaluation_shows_the_rows_it_read_and_only_its_own(d
         assert done.employees == 30
         scores = json.loads((tmp_path / "later" / "scores.json").read_text("utf-8"))
         assert len(scores["employees"]) == 30
+
+
+def test_the_facts_gathered_as_a_run_is_stored_are_those_read_back(db_url, tmp_path,
+                                                                   monkeypatch):
+    """`evaluate(for_report=True)` gathers what the reports need from all the firings as it
+    stores them (reports/facts.py Gathering): exactly what a pass over the stored firings
+    gathers — review items moved past their deadline and held ratings included — and the
+    report that follows, which then reads the firings once fewer, writes the same files."""
+    ledger = xietong.write_sample_ledger(tmp_path / "ledger.xlsx", employees=80, period=PERIOD,
+                                         lang="zh")
+    clock = [T0]
+    monkeypatch.setattr(evaluator.runs, "utcnow", lambda: clock[0])
+    with xietong.open_database(db_url) as db:
+        xietong.import_ledger(db, ledger, PERIOD)
+        xietong.evaluate(db, PERIOD)
+        clock[0] = T0 + timedelta(days=15)      # past the 14-day deadline: open items move up
+        done = xietong.evaluate(db, PERIOD, for_report=True)
+        assert xietong.evaluate(db, PERIOD).firing_facts is None      # nobody asked
+        with Session(reader(db.engine)) as s, s.begin():
+            whole = load_run(s, latest_run(s, PERIOD))["firings"]
+        got = done.firing_facts
+        assert got == facts.gather(whole)
+        assert got.count == len(whole) > 1000
+        assert got.deadline_tail and got.kept["rating.hold"]
+        assert [f["outcome"] for f in got.deadline_tail] == [
+            f["outcome"] for f in whole if f["rule"] == "review.escalate"][-len(got.deadline_tail):]
+        # a report following the second evaluation (not the third, the latest) ignores them
+        stale = xietong.report(db, PERIOD, tmp_path / "stale", formats={"html", "json"},
+                               evaluated=done)
+        assert stale.run_id != done.run_id
+        latest = xietong.evaluate(db, PERIOD, for_report=True)
+        xietong.report(db, PERIOD, tmp_path / "handed", formats={"html", "json"},
+                       evaluated=latest)
+        xietong.report(db, PERIOD, tmp_path / "read", formats={"html", "json"})
+        for name in ("trace.html", "trace.json", "scores.json", "exceptions.json"):
+            assert ((tmp_path / "handed" / name).read_bytes()
+                    == (tmp_path / "read" / name).read_bytes()), name

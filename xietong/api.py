@@ -224,9 +224,12 @@ class RunResult:
     reviews: int                   # exceptions that take a decision
     open_reviews: int
     decisions_recorded: int        # from the ledger's own Reviews sheet
-    # the rows of the run's import the evaluation read: `report(..., evaluated=this)` shows
-    # them instead of reading them again (a second of reading per 25,000 employees)
+    # what a report that follows (`report(..., evaluated=this)`) would otherwise read again:
+    # the rows of the run's import the evaluation read (a second per 25,000 employees), and
+    # what the reports need from all the firings, gathered as they were stored (a pass over
+    # them: reports/facts.py)
     ledger_rows: dict | None = field(default=None, repr=False, compare=False)
+    firing_facts: object | None = field(default=None, repr=False, compare=False)
 
 
 def load_policy_or_refuse(policy, lang: str | None = None):
@@ -243,18 +246,23 @@ def load_policy_or_refuse(policy, lang: str | None = None):
 
 def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
              progress: Progress | None = None, import_id: int | None = None,
-             account: str | None = None) -> RunResult:
+             account: str | None = None, for_report: bool = False) -> RunResult:
     """Fire the rules on the period's active ledger with the decisions in force and store the
     run (SPEC §5, §6). `policy`: a TOML path, a rules.policy.Policy, or None for the default.
     `import_id`: evaluate only if that import is (still) the period's active ledger — what
-    import-then-evaluate needs when another import of the period may land in between."""
+    import-then-evaluate needs when another import of the period may land in between.
+    `for_report`: a report follows (`report(..., evaluated=the result)`): what it needs from
+    all the firings is gathered as they are stored, not read back from the database."""
     from evaluator.runs import EvaluationFailed, RunRefused, evaluate_period
+    from reports.facts import Gathering
     lang = lang or "en"
     policy = load_policy_or_refuse(policy, lang)
     _existing(db, lang)
+    gathering = Gathering() if for_report else None
     try:
         outcome = evaluate_period(db.engine, period, policy, lang=lang, progress=progress,
-                                  import_id=import_id, account=account)
+                                  import_id=import_id, account=account,
+                                  observe=None if gathering is None else gathering.add)
     except RunRefused as e:
         raise Refused(e.lines) from None
     except EvaluationFailed as e:
@@ -267,7 +275,8 @@ def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
     return RunResult(run.id, run.period, run.file_sha256, run.policy_sha256, run.rules_version,
                      len(ev.trace), len(ev.adjustments), len(ev.exceptions), len(reviews),
                      sum(1 for e in reviews if e["status"] == "open"),
-                     outcome.decisions_recorded, outcome.rows)
+                     outcome.decisions_recorded, outcome.rows,
+                     None if gathering is None else gathering.facts())
 
 
 # --------------------------------------------------------------------------- report
@@ -355,9 +364,11 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             # from all of them (reports/facts.py) is gathered in one pass, below
             stored = load_run(session, run, stream=engine)
             workers = default_workers() > 1
-            rows, changed = _run_rows(session, run, evaluated.ledger_rows
-                                      if evaluated is not None and evaluated.run_id == run.id
-                                      else None)
+            follows = evaluated is not None and evaluated.run_id == run.id
+            rows, changed = _run_rows(session, run, evaluated.ledger_rows if follows else None)
+            if (follows and evaluated.firing_facts is not None
+                    and evaluated.firing_facts.count == len(stored["firings"])):
+                firing_facts.seed(stored, evaluated.firing_facts)
             newest = [session.exec(select(sa.func.max(LedgerImport.imported_at))
                                    .where(LedgerImport.period == period)).one(),
                       session.exec(select(sa.func.max(ImportActivation.activated_at))

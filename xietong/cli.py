@@ -79,9 +79,10 @@ def cmd_import(args, db, lang, out) -> int:
     return 0
 
 
-def _evaluate(args, db, lang, out, import_id: int | None = None) -> api.RunResult:
+def _evaluate(args, db, lang, out, import_id: int | None = None,
+              for_report: bool = False) -> api.RunResult:
     result = api.evaluate(db, args.period, policy=getattr(args, "policy", None), lang=lang,
-                          progress=Progress(), import_id=import_id)
+                          progress=Progress(), import_id=import_id, for_report=for_report)
     _say(out, i18n.run_summary(lang, result))
     return result
 
@@ -108,7 +109,7 @@ def cmd_report(args, db, lang, out) -> int:
 def cmd_run(args, db, lang, out) -> int:
     imported = _import(args, db, lang, out, args.ledger)
     lang = lang or imported.lang
-    evaluated = _evaluate(args, db, lang, out, imported.import_id)
+    evaluated = _evaluate(args, db, lang, out, imported.import_id, for_report=True)
     # its passed chain check becomes the checkpoint the next month's check starts from
     _report(args, db, lang, out, args.out, args.format, evaluated, checkpoint=True)
     return 0

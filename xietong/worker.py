@@ -48,7 +48,8 @@ def main(argv: list[str]) -> int:
     progress = _ProgressFile(jobs.progress_path(data_dir, job_id))
     try:
         api.refuse_if_closed(db, job.period, lang)
-        run = api.evaluate(db, job.period, lang=lang, progress=progress, account=job.account)
+        run = api.evaluate(db, job.period, lang=lang, progress=progress, account=job.account,
+                           for_report=True)
         progress("report", 0, None, "files")
         # a run's report: its passed chain check is written as a checkpoint (SPEC §10.8)
         api.report(db, job.period, data_dir / "reports" / job.period, lang=lang, evaluated=run,
