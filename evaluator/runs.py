@@ -19,7 +19,6 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from itertools import chain as chained
 from typing import Iterator
 
 import sqlalchemy as sa
@@ -556,29 +555,30 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None,
 
     trace = result.trace
     total = len(trace)
-    # a chunk of the spool at a time (engine/spool.py), as stored: never the whole trace
-    chunks = trace.chunks() if isinstance(trace, Spool) else (trace,)   # (a list: by hand)
+    # the spool read a chunk at a time (engine/spool.py), as stored: never the whole trace;
+    # each firing's fields (seq, rule, subject_id, sources, outcome) as a plain tuple
+    entries = trace.fields() if isinstance(trace, Spool) else map(tuple, trace)  # (a list: by hand)
 
     def firings(start):
-        for i, t in enumerate(chained.from_iterable(chunks)):
+        for i, (seq, rule, subject_id, sources, outcome) in enumerate(entries):
             if progress is not None and not i & 16383:
                 progress("persist", i, total, "firings")
-            if t.seq in adj_ids or t.seq in exc_ids:
-                outcome = dict(t.outcome)
-                if t.seq in adj_ids:
-                    outcome["adjustments"] = adj_ids[t.seq]
-                if t.seq in exc_ids:
-                    outcome["exceptions"] = exc_ids[t.seq]
-                    says = exc_says.get(t.seq)
+            if seq in adj_ids or seq in exc_ids:
+                outcome = dict(outcome)
+                if seq in adj_ids:
+                    outcome["adjustments"] = adj_ids[seq]
+                if seq in exc_ids:
+                    outcome["exceptions"] = exc_ids[seq]
+                    says = exc_says.get(seq)
                     if says:
                         outcome["outcomes"] = [_with_says(o, says) for o in outcome["outcomes"]]
                 text = canonical_json(outcome)
             else:
-                text = outcome_text(t.outcome)
+                text = outcome_text(outcome)
             if observe is not None:
-                observe(t.rule, t.subject_id, t.sources, text)
-            row = {"id": start + i, "run_id": run_id, "seq": t.seq, "rule": t.rule,
-                   "subject_id": t.subject_id, "sources": src(t.sources), "outcome": text}
+                observe(rule, subject_id, sources, text)
+            row = {"id": start + i, "run_id": run_id, "seq": seq, "rule": rule,
+                   "subject_id": subject_id, "sources": src(sources), "outcome": text}
             yield row, firing_content(row)
 
     writer.insert_rows(Firing, firings(writer.next_id(Firing)), "firing")

@@ -284,3 +284,21 @@ def test_nothing_is_left_in_tmpdir_when_the_run_process_is_killed(tmp_path, db_u
     p = xietong("evaluate", "--period", PERIOD, "--db", db_url, fault="kill:evaluate-commit")
     assert p.returncode == -signal.SIGKILL
     assert os.listdir(where) == []
+
+
+def test_fields_are_each_records_fields_in_order_without_records():
+    """Spool.fields: what the store reads — each record's fields as a plain tuple, in order,
+    over the chunks on the file and the chunk still being filled."""
+    spool = Spool(TraceEntry, chunk=3)
+    try:
+        entries = [TraceEntry(i, f"r{i % 2}", None if i % 3 else f"S{i}", [("Sheet", i + 2)],
+                              {} if i % 2 else {"outcomes": [{"note": "x"}]}) for i in range(8)]
+        spool.extend(entries)
+        got = list(spool.fields())
+        assert got == [tuple(e) for e in entries]
+        assert all(type(f) is tuple for f in got)
+        # by hand: two chunks of three on the file, two records still in the filling chunk
+        assert got[0] == (0, "r0", "S0", [("Sheet", 2)], {"outcomes": [{"note": "x"}]})
+        assert got[7] == (7, "r1", None, [("Sheet", 9)], {})
+    finally:
+        spool.close()
