@@ -329,3 +329,56 @@ def test_the_facts_gathered_as_a_run_is_stored_are_those_read_back(db_url, tmp_p
         for name in ("trace.html", "trace.json", "scores.json", "exceptions.json"):
             assert ((tmp_path / "handed" / name).read_bytes()
                     == (tmp_path / "read" / name).read_bytes()), name
+
+
+def _members(path):
+    """An xlsx file's members but its creation time, by name (their order aside)."""
+    with zipfile.ZipFile(path) as z:
+        return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+
+
+def test_a_big_check_runs_in_its_own_process_and_the_trace_says_the_same(db_url, tmp_path,
+                                                                          monkeypatch):
+    """A check with many links to walk is made by a spawned process while trace.xlsx is
+    written, its Run sheet last (xietong/chain_check.py): the files are those of the check made
+    in the report's own process, and so is what the report says; a change to a firing is found
+    there too; a spawned check that gives no answer is made again by the report itself."""
+    from xietong import chain_check
+    ledger = xietong.write_sample_ledger(tmp_path / "ledger.xlsx", employees=40, period=PERIOD,
+                                         lang="en")
+    monkeypatch.setenv("XIETONG_WORKERS", "2")
+    spawned, answers = [], []
+    start, result = chain_check.start, chain_check.Check.result
+    monkeypatch.setattr(chain_check, "start", lambda *a: spawned.append(a) or start(*a))
+    monkeypatch.setattr(chain_check.Check, "result",
+                        lambda self: answers.append(result(self)) or answers[-1])
+    with xietong.open_database(db_url) as db:
+        xietong.import_ledger(db, ledger, PERIOD)
+        xietong.evaluate(db, PERIOD)
+        formats = {"xlsx", "json"}
+        here = xietong.report(db, PERIOD, tmp_path / "here", formats=formats)
+        assert not spawned                                      # a small check: made here
+        monkeypatch.setattr(chain_check, "SPAWN_MIN", 1)
+        there = xietong.report(db, PERIOD, tmp_path / "there", formats=formats)
+        assert len(spawned) == 1 and spawned[0][1:] == (PERIOD, there.run_id, False)
+        assert len(answers) == 1 and answers[0][0].ok         # the spawned process answered
+        assert there.chain == here.chain and there.chain.ok
+        for name in ("trace.xlsx", "statement.xlsx"):
+            assert _members(tmp_path / "there" / name) == _members(tmp_path / "here" / name)
+        # the same firing changed behind the chain's back: both checks find it
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE firing SET rule = 'rating.count' WHERE id = "
+                                 "(SELECT MAX(id) FROM firing WHERE rule <> 'rating.count')")
+        bad_there = xietong.report(db, PERIOD, tmp_path / "bad-there", formats=formats)
+        monkeypatch.setattr(chain_check, "SPAWN_MIN", 10**9)
+        bad_here = xietong.report(db, PERIOD, tmp_path / "bad-here", formats=formats)
+        assert not bad_there.chain.ok and "was changed" in bad_there.chain.problem
+        assert len(answers) == 2 and not answers[1][0].ok
+        assert bad_there.chain == bad_here.chain
+        assert (_members(tmp_path / "bad-there" / "trace.xlsx")
+                == _members(tmp_path / "bad-here" / "trace.xlsx"))
+        # a spawned check that answers nothing: the report checks the chain itself
+        monkeypatch.setattr(chain_check, "SPAWN_MIN", 1)
+        monkeypatch.setattr(chain_check.Check, "result", lambda self: self.cancel())
+        again = xietong.report(db, PERIOD, tmp_path / "again", formats=formats)
+        assert again.chain == bad_here.chain
