@@ -427,10 +427,12 @@ def _is_read(conn) -> bool:
 
 def _sqlite_pragmas(dbapi_conn, _record):
     cur = dbapi_conn.cursor()
-    # WAL lets a report read while an evaluation writes; the busy timeout makes a second
-    # writer wait instead of failing at once.
-    cur.execute("PRAGMA journal_mode=WAL")
+    # The busy timeout makes a second writer wait instead of failing at once — set first:
+    # switching a new database to WAL takes a lock too, and two commands that both start on
+    # a new database then race for it (without the timeout, one failed: "database is
+    # locked"). WAL lets a report read while an evaluation writes.
     cur.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT_S * 1000}")
+    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
