@@ -460,7 +460,7 @@ class _HtmlPage:
     its pieces' escaped JSON, joined). `firings`/`in_order` tell whether the firings given were
     the run's, in seq order; `abandon()` removes a page not finished."""
 
-    CHUNK = 2000
+    CHUNK = 64          # entries encoded and written at a time (json_files.TRACE_CHUNK: why small)
 
     def __init__(self, path: Path, period: str, rows: dict, stored: dict, lang: str,
                  sheet_lang: str, ledger_file: str | None, chain: dict | None):
