@@ -42,10 +42,7 @@ from importlib import resources
 from itertools import islice
 from pathlib import Path
 
-from xml.sax.saxutils import escape as xml_escape
-
 from openpyxl import Workbook
-from openpyxl.compat import safe_string
 from openpyxl.utils import get_column_letter
 
 from reports import facts as firing_facts
@@ -53,18 +50,14 @@ from reports import why_not
 from reports.labels import MECHANISMS, label, sheet_name
 from reports.view import (RESULTS, CitedRows, Firing, FiringView, chain_text, run_info,
                           run_table)
-from reports.workbook import (CELL_LIMIT, FORMULA_LEADS, NUMBER_FORMAT, PLAIN_CLOSE, PLAIN_OPEN,
-                              WIDTH_SAMPLE_ROWS, BulkWriter, CellXml, clean_text, clip,
-                              fit_columns, header, is_plain_text, item_sheet, item_widths,
-                              put_text)
+from reports.workbook import (CELL_LIMIT, NUMBER_FORMAT, PLAIN_CLOSE, PLAIN_OPEN,
+                              WIDTH_SAMPLE_ROWS, BulkWriter, CellXml, clip, fit_columns, header,
+                              is_plain_text, item_sheet, put_text)
 
 CITED_IN_ROW = 5              # cited values shown beside a firing; the Sources sheet has all
 
 
 def _info(period, stored, lang, ledger_file, chain) -> dict:
-    if chain is _CHAIN_SLOTS:                   # laid out now, filled in last (write_xlsx)
-        return run_info(period, stored, {"ledger_file": ledger_file,
-                                         "chain_status": _STATUS_SLOT, "chain_head": _HEAD_SLOT})
     extra = {"ledger_file": ledger_file, "chain_status": chain_text(lang, chain)}
     if chain and chain.get("head"):
         extra["chain_head"] = chain["head"]
@@ -268,10 +261,8 @@ def _tapped(firings, tap):
 
 def write_xlsx(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
                sheet_lang: str | None = None, ledger_file: str | None = None,
-               chain=None, tap=None) -> Path:
-    """chain: {"ok", "checked", "problem", "head"} from the audit chain's verification — or a
-    function that returns it, called once the firings are written: the Run sheet, which shows
-    it, is then written last (the check runs in another process meanwhile: xietong/api.py).
+               chain: dict | None = None, tap=None) -> Path:
+    """chain: {"ok", "checked", "problem", "head"} from the audit chain's verification.
 
     The firings and the cited rows are streamed into the sheets' XML as the file is written;
     what is held meanwhile is one text per cited ledger row, never a row per firing. `tap`,
@@ -288,22 +279,12 @@ def write_xlsx(path: Path, period: str, rows: dict, stored: dict, lang: str = "z
 
     ws = wb.active
     ws.title = label(lang, "tr_run")
-
-    def run_sheet(chain: dict | None) -> tuple[list[str], list[tuple[str, str]]]:
-        info = _info(period, stored, lang, ledger_file, chain)
-        if len(pages) > 1:
-            info["firings_sheets"] = _split_note(lang, pages, n)
-        if len(spages) > 1:
-            info["sources_sheets"] = _split_note(lang, spages, len(keys))
-        return run_table(lang, info)
-
-    late = None
-    if callable(chain):
-        item_sheet(ws, *run_sheet(_CHAIN_SLOTS))
-        ws.column_dimensions["B"].width = _SLOT_WIDTH
-        late = {ws.title: functools.partial(_fill_run_sheet, run_sheet, chain)}
-    else:
-        item_sheet(ws, *run_sheet(chain))
+    info = _info(period, stored, lang, ledger_file, chain)
+    if len(pages) > 1:
+        info["firings_sheets"] = _split_note(lang, pages, n)
+    if len(spages) > 1:
+        info["sources_sheets"] = _split_note(lang, spages, len(keys))
+    item_sheet(ws, *run_table(lang, info))
 
     table = _FiringRows(stored, lang, cited)
     _paged_sheets(
@@ -331,33 +312,7 @@ def write_xlsx(path: Path, period: str, rows: dict, stored: dict, lang: str = "z
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return bulk.save(path, late=late)
-
-
-# The Run sheet of a trace whose chain status comes last (write_xlsx given a function): laid
-# out with these in the places of the status and the head, then filled in as item_sheet
-# would have written the real ones (their cells' text, the value column's width).
-_STATUS_SLOT = "xietong-chain-status-slot-0b5e"
-_HEAD_SLOT = "xietong-chain-head-slot-0b5e"
-_CHAIN_SLOTS = {"slots": True}
-_SLOT_WIDTH = 77.0625
-
-
-def _fill_run_sheet(run_sheet, chain_of, xml: str) -> str:
-    """The Run sheet's XML, as laid out with the slots, with the chain's status and head."""
-    slot_label = {v: k for k, v in run_sheet(_CHAIN_SLOTS)[1]}
-    titles, rows = run_sheet(chain_of())
-    real = dict(rows)
-    width = f'width="{safe_string(_SLOT_WIDTH)}"'
-    if xml.count(width) != 1:
-        raise ValueError("the Run sheet's value column is not where it was laid out")
-    xml = xml.replace(width, f'width="{safe_string(item_widths(titles, rows)[1])}"')
-    for slot in (_STATUS_SLOT, _HEAD_SLOT):
-        text = clean_text(real.get(slot_label[slot]) or "")
-        if xml.count(slot) != 1 or text.startswith(FORMULA_LEADS):
-            raise ValueError("the Run sheet's chain status is not where it was laid out")
-        xml = xml.replace(slot, xml_escape(text))
-    return xml
+    return bulk.save(path)
 
 
 # ----------------------------------------------------------------------------- trace.html
@@ -566,9 +521,8 @@ def write_both(xlsx_path: Path | None, html_path: Path | None, period: str, rows
                            tap=tap))
     page = _HtmlPage(html_path, period, rows, stored, lang, sheet_lang or lang, ledger_file,
                      chain)
-    if tap is None:
-        both = page.firing
-    else:
+    both = page.firing
+    if tap is not None:
         def both(f, page_firing=page.firing):
             page_firing(f)
             tap(f)

@@ -230,14 +230,9 @@ def item_sheet(ws, titles: Sequence[str], rows: Sequence[tuple[str, str]]) -> No
         put_text(ws.cell(row=i, column=1), k)
         put_text(ws.cell(row=i, column=2), v)
         ws.cell(row=i, column=2).alignment = Alignment(horizontal="left")
-    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = item_widths(titles, rows)
+    ws.column_dimensions["A"].width = fit_width([titles[0]] + [k for k, _ in rows])
+    ws.column_dimensions["B"].width = fit_width([titles[1]] + [v for _, v in rows], maximum=80)
     ws.freeze_panes = "A2"
-
-
-def item_widths(titles: Sequence[str], rows: Sequence[tuple[str, str]]) -> tuple[float, float]:
-    """The widths of an item sheet's two columns (item_sheet)."""
-    return (fit_width([titles[0]] + [k for k, _ in rows]),
-            fit_width([titles[1]] + [v for _, v in rows], maximum=80))
 
 
 def landscape(ws) -> None:
@@ -695,7 +690,7 @@ class Skeleton:
         return self._bytes[name].decode("utf-8")
 
     def write(self, path, fills: dict[str, SheetFill], level: int | None = None,
-              parts: dict[str, str] | None = None, late: dict | None = None) -> Path:
+              parts: dict[str, str] | None = None) -> Path:
         """Write the file: the skeleton with `fills` (sheet title -> SheetFill) in its sheets;
         `level`: zlib level of the file's own parts (None: zlib's default); `parts`: the
         file's own text of some of the skeleton's other parts (part name -> text; e.g. its
@@ -704,11 +699,7 @@ class Skeleton:
         A file with streamed rows is written beside `path` and renamed, so a failure while its
         rows stream never leaves half a workbook (the file then gets the mode any other new
         file gets). Any other file is made in memory and written in one go: creating and
-        renaming a file costs more than making a review workbook.
-
-        `late`: {part name: function(the skeleton's text of it) -> the file's text}, written
-        after every other part — a part that shows what is known only once the rest is
-        written (trace.xlsx's Run sheet: the chain's check runs meanwhile)."""
+        renaming a file costs more than making a review workbook."""
         own: dict[str, SheetFill | str] = {}       # part -> SheetFill, or workbook.xml's text
         filters = []
         for i, title in enumerate(self.titles):
@@ -725,20 +716,17 @@ class Skeleton:
             own[name] = text
         if filters:
             own["xl/workbook.xml"] = self._workbook_xml(tuple(filters))
-        for name in late or ():
-            if name not in self._bytes or name in own:
-                raise KeyError(f"not a fixed part of the skeleton: {name}")
         if not isinstance(path, Path):
             path = Path(path)
         if all(isinstance(f.rows, str) for f in fills.values()):
             out = io.BytesIO()
-            self._lay_out(out, own, level, late)
+            self._lay_out(out, own, level)
             path.write_bytes(out.getbuffer())
             return path
         fd, tmp = tempfile.mkstemp(suffix=".xlsx.part", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as out:
-                self._lay_out(out, own, level, late)
+                self._lay_out(out, own, level)
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
@@ -747,13 +735,10 @@ class Skeleton:
         os.chmod(path, 0o666 & ~_umask())
         return path
 
-    def _lay_out(self, out, own: dict[str, SheetFill | str], level: int | None,
-                 late: dict | None = None) -> None:
+    def _lay_out(self, out, own: dict[str, SheetFill | str], level: int | None) -> None:
         z = ZipWriter(out, self.stamp)
         packed = self._packed
         for name, data in self.parts:
-            if late and name in late:
-                continue
             mine = own.get(name)
             if mine is None:
                 member = packed.get(name)
@@ -764,9 +749,6 @@ class Skeleton:
                 z.add(pack(name, mine.encode("utf-8"), self.stamp, level))
             else:
                 self._write_sheet(z, name, self._sheet_of_part(name), mine, level)
-        for name, finish in (late or {}).items():      # a zip's members may come in any order
-            z.add(pack(name, finish(self._bytes[name].decode("utf-8")).encode("utf-8"),
-                       self.stamp, level))
         z.close()
 
     def _write_sheet(self, z: ZipWriter, name: str, part: SheetPart, fill: SheetFill,
@@ -1026,10 +1008,8 @@ class BulkWriter:
                          for col, fmt in (formats or {}).items()}
         self._sheets[ws.title] = (rows, ncols, first_row, count, render, number_styles)
 
-    def save(self, path, late: dict | None = None) -> Path:
-        """Save the workbook with the registered rows to `path`, through a temporary file.
-        `late`: {sheet title: function(the sheet's XML as openpyxl saved it) -> its XML}, for a
-        sheet written after all others (Skeleton.write)."""
+    def save(self, path) -> Path:
+        """Save the workbook with the registered rows to `path`, through a temporary file."""
         skeleton = Skeleton(self.wb)
         fills = {}
         for title, (rows, ncols, first_row, count, render, number_styles) in self._sheets.items():
@@ -1045,5 +1025,4 @@ class BulkWriter:
             fills[title] = SheetFill(pieces, ncols,
                                      None if n is None else max(first_row - 1 + n, 1),
                                      count=count)
-        return skeleton.write(path, fills, self.compresslevel,
-                              late={skeleton.part_of[t]: f for t, f in (late or {}).items()})
+        return skeleton.write(path, fills, self.compresslevel)

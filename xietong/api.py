@@ -336,8 +336,8 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     its own short write transaction after the files (SPEC §10.8), so the next run's check
     starts there. When it cannot be (a read-only account, a busy database), the report still
     stands and `checkpoint_error` says why."""
-    from evaluator.db import Decision, ImportActivation, LedgerImport, reader
-    from xietong import chain_check
+    from evaluator.chain import verify_since
+    from evaluator.db import ChainLink, Decision, ImportActivation, LedgerImport, reader
     from evaluator.evaluate import default_workers
     from evaluator.periods import state as period_state_of
     from evaluator.runs import latest_run, load_run, refusal
@@ -348,7 +348,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     small_json = tuple(n for n in json_files.JSON_FILES if n != "trace.json")
     engine = _existing(db, lang).engine
     earlier = _earlier_manifest(Path(out_dir), period, lang)
-    other = elsewhere = None
+    other = None
     # the review workbooks' stamp (SPEC §10.3): taken before the snapshot is read, so every
     # decision they show was recorded before it
     issued_at = datetime.now(timezone.utc)
@@ -416,30 +416,18 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             firing_facts.of(stored)
             if workers:
                 other = Forked(without_chain, point="reports")
-            chain = check = elsewhere = None
+            chain = check = None
             if formats & {"xlsx", "html"}:
-                # SPEC §10.8: from the newest checkpoint, plus the run's import and its rows —
-                # a big check in a process of its own while trace.xlsx is written, its Run
-                # sheet last (xietong/chain_check.py); trace.html shows it first: not then
-                if (workers and "html" not in formats
-                        and _links_to_check(session) >= chain_check.SPAWN_MIN):
-                    elsewhere = chain_check.start(db.url, period, run.id, checkpoint)
-                if elsewhere is None:
-                    check, head = chain_check.check(session, period, run.id, checkpoint)
-                    chain = _chain_status(check, head, lang)
-
-        def chain_when_written() -> dict:
-            """The chain's status once the trace's firings are written: the spawned check's,
-            else (it gave none) this process's own, in a snapshot of its own."""
-            nonlocal check, chain
-            answer = elsewhere.result()
-            if answer is None:
-                with Session(reader(engine)) as session, session.begin():
-                    answer = chain_check.check(session, period, run.id, checkpoint)
-            check, head = answer
-            chain = _chain_status(check, head, lang)
-            return chain
-
+                # SPEC §10.8: from the newest checkpoint, plus the run's import and its rows
+                check = result = verify_since(session, period, run.id, checkpoint=checkpoint)
+                head = session.exec(select(ChainLink).order_by(ChainLink.seq.desc())
+                                    .limit(1)).first()
+                chain = {"ok": result.ok, "checked": result.checked,
+                         "problem": result.problem.pick(lang) if result.problem else None,
+                         "head": head.hash if head else None}
+                if result.since_seq:
+                    chain.update(since_seq=result.since_seq, since_at=_aware(result.since_at),
+                                 since_run=result.since_run)
         files: dict[str, list[Path]] = {}
         trace_json: list[Path] = []
         if formats & {"xlsx", "html"}:
@@ -449,8 +437,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                 xlsx, page = trace.write_both(
                     out_dir / "trace.xlsx" if "xlsx" in formats else None,
                     out_dir / "trace.html" if "html" in formats else None,
-                    period, rows, stored, lang, ledger_lang, ledger_file,
-                    chain if elsewhere is None else chain_when_written,
+                    period, rows, stored, lang, ledger_lang, ledger_file, chain,
                     tap=None if json_trace is None else json_trace.firing)
                 if json_trace is not None and json_trace.whole(len(stored["firings"])):
                     trace_json = [json_trace.finish()]
@@ -467,8 +454,6 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     except BaseException:
         if other is not None:
             other.cancel()
-        if elsewhere is not None:
-            elsewhere.cancel()
         raise
     files.update(others)
     if "json" in formats:
@@ -484,24 +469,6 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     if checkpoint and check is not None and check.ok:
         done.checkpoint_seq, done.checkpoint_error = _run_checkpoint(engine, check, run)
     return done
-
-
-def _links_to_check(session) -> int:
-    """How many links a report's check walks: those after the newest checkpoint."""
-    from evaluator.db import ChainLink, Checkpoint
-    head = session.exec(select(sa.func.max(ChainLink.seq))).one() or 0
-    since = session.exec(select(Checkpoint.seq).order_by(Checkpoint.id.desc()).limit(1)).first()
-    return head - (since or 0)
-
-
-def _chain_status(result, head: str | None, lang: str) -> dict:
-    """The chain's status as the trace and the command show it, from the report's check."""
-    chain = {"ok": result.ok, "checked": result.checked,
-             "problem": result.problem.pick(lang) if result.problem else None, "head": head}
-    if result.since_seq:
-        chain.update(since_seq=result.since_seq, since_at=_aware(result.since_at),
-                     since_run=result.since_run)
-    return chain
 
 
 def _run_checkpoint(engine, check, run) -> tuple[int, str | None]:
