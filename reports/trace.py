@@ -521,8 +521,9 @@ def write_both(xlsx_path: Path | None, html_path: Path | None, period: str, rows
                            tap=tap))
     page = _HtmlPage(html_path, period, rows, stored, lang, sheet_lang or lang, ledger_file,
                      chain)
-    both = page.firing
-    if tap is not None:
+    if tap is None:
+        both = page.firing
+    else:
         def both(f, page_firing=page.firing):
             page_firing(f)
             tap(f)
