@@ -467,18 +467,21 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                         None if chain is None else ChainStatus(**chain), removed, n_open,
                         len(files.get("feedback", [])))
     if checkpoint and check is not None and check.ok:
-        done.checkpoint_seq, done.checkpoint_error = _run_checkpoint(engine, check, run)
+        done.checkpoint_seq, done.checkpoint_error = _write_checkpoint(engine, check, run.account,
+                                                                       run.id)
     return done
 
 
-def _run_checkpoint(engine, check, run) -> tuple[int, str | None]:
-    """A run's passed check written as a checkpoint (SPEC §10.8), chained with the run's id and
-    account, in its own short write transaction: (its link, None), or (0, why it could not be
-    written) — the report it belongs to stands either way."""
+def _write_checkpoint(engine, check, account: str | None, run_id: int | None = None
+                      ) -> tuple[int, str | None]:
+    """A passed check written as a checkpoint (SPEC §10.8: a full verify's, or a run's with its
+    id), chained with the account, in its own short write transaction: (its link, None), or
+    (0, why it could not be written: a database user who may only read, a busy database) —
+    the verification or the report it belongs to stands either way."""
     from evaluator.chain import write_checkpoint
     try:
         with Session(engine) as session, session.begin():
-            _, link = write_checkpoint(session, check, run.account, run_id=run.id)
+            _, link = write_checkpoint(session, check, account, run_id=run_id)
             return link.seq, None
     except sa.exc.DBAPIError as e:
         return 0, str(getattr(e, "orig", e)).strip().splitlines()[0]
@@ -691,7 +694,7 @@ def verify(db: Database, period: str | None = None, *, lang: str | None = None,
     incrementally. The chain is read without the write lock; the checkpoint is then written
     in a short write transaction. When it cannot be (a database user who may only read), the
     verification still stands and `checkpoint_error` says why."""
-    from evaluator.chain import verify as verify_chain, write_checkpoint
+    from evaluator.chain import verify as verify_chain
     from evaluator.db import LedgerImport, reader
     _existing(db, lang)
     with Session(reader(db.engine)) as session, session.begin():
@@ -705,12 +708,7 @@ def verify(db: Database, period: str | None = None, *, lang: str | None = None,
     result = VerifyResult(r.ok, r.checked, r.problem.pick(lang) if r.problem else None,
                           r.head_seq, r.head_hash)
     if r.ok and period is None:
-        try:
-            with Session(db.engine) as session, session.begin():
-                _, link = write_checkpoint(session, r, account)
-                result.checkpoint_seq = link.seq
-        except sa.exc.DBAPIError as e:
-            result.checkpoint_error = str(getattr(e, "orig", e)).strip().splitlines()[0]
+        result.checkpoint_seq, result.checkpoint_error = _write_checkpoint(db.engine, r, account)
     return result
 
 
