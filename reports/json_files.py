@@ -267,10 +267,10 @@ class TraceWriter:
         parts.append(f'{sep}\n {{\n  "seq": {seq},\n  "rule": {rule_text},'
                      f'\n  "sources": {src_text},\n  "outcome": {out_text}\n }}')
         self._sep = ","
-        if len(parts) >= self._chunk:
-            self._spill()
+        self._spill()
 
     def _spill(self) -> None:
+        """Writes the entries held once there are a chunk of them."""
         if len(self._parts) >= self._chunk:
             self._f.write("".join(self._parts))
             self._parts.clear()
