@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import openpyxl
@@ -48,6 +49,27 @@ def one(url, statement):
 
 def seq_of(url, rtype, rid):
     return one(url, f"SELECT seq FROM chain_link WHERE record_type = '{rtype}' AND record_id = {rid}")
+
+
+@contextmanager
+def read_only(url):
+    """The PostgreSQL database `url` opened by a new role that may only read it (SELECT on
+    every table); the role is dropped afterwards."""
+    role = f"ro_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with admin.begin() as c:
+        c.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        c.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    try:
+        with xietong.open_database(sa.engine.make_url(url).set(username=role, password=None)
+                                   .render_as_string(hide_password=False)) as ro:
+            yield ro
+    finally:
+        with admin.begin() as c:
+            c.exec_driver_sql(f"REASSIGN OWNED BY {role} TO CURRENT_USER")
+            c.exec_driver_sql(f"DROP OWNED BY {role}")
+            c.exec_driver_sql(f"DROP ROLE {role}")
+        admin.dispose()
 
 
 def cli(*argv):
@@ -266,26 +288,13 @@ def test_a_database_from_before_checkpoints_verifies_and_gets_them(db_url, tmp_p
 @postgres_only
 def test_a_read_only_account_verifies_without_writing_a_checkpoint(history):
     db, url, upto = history
-    role = f"ro_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with admin.begin() as c:
-        c.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
-        c.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
-    try:
+    with read_only(url) as ro:
         links = one(url, "SELECT count(*) FROM chain_link")
-        with xietong.open_database(sa.engine.make_url(url).set(username=role, password=None)
-                                   .render_as_string(hide_password=False)) as ro:
-            result = xietong.verify(ro)
-            ro.close()
+        result = xietong.verify(ro)
+        ro.close()
         assert (result.ok, result.checked, result.checkpoint_seq) == (True, links, 0)
         assert "permission denied" in result.checkpoint_error
         assert one(url, "SELECT count(*) FROM checkpoint") == 1
-    finally:
-        with admin.begin() as c:
-            c.exec_driver_sql(f"REASSIGN OWNED BY {role} TO CURRENT_USER")
-            c.exec_driver_sql(f"DROP OWNED BY {role}")
-            c.exec_driver_sql(f"DROP ROLE {role}")
-        admin.dispose()
 
 
 # --------------------------------------------------------------------------- a run's checkpoint
@@ -481,22 +490,9 @@ def test_a_runs_report_stands_when_the_checkpoint_cannot_be_written(run_history,
 @postgres_only
 def test_a_read_only_account_runs_report_without_a_checkpoint(run_history, tmp_path):
     db, url, ledger, upto = run_history
-    role = f"ro_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with admin.begin() as c:
-        c.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
-        c.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
-    try:
-        with xietong.open_database(sa.engine.make_url(url).set(username=role, password=None)
-                                   .render_as_string(hide_password=False)) as ro:
-            second = run_report(ro, LATER, tmp_path)
-            ro.close()
+    with read_only(url) as ro:
+        second = run_report(ro, LATER, tmp_path)
+        ro.close()
         assert (second.chain.ok, second.chain.since_seq, second.checkpoint_seq) == (True, upto, 0)
         assert "permission denied" in second.checkpoint_error
         assert one(url, "SELECT count(*) FROM checkpoint") == 1
-    finally:
-        with admin.begin() as c:
-            c.exec_driver_sql(f"REASSIGN OWNED BY {role} TO CURRENT_USER")
-            c.exec_driver_sql(f"DROP OWNED BY {role}")
-            c.exec_driver_sql(f"DROP ROLE {role}")
-        admin.dispose()

@@ -147,11 +147,16 @@ def test_a_forked_child_is_refused_the_firings_and_the_parent_reads_on(company):
     assert [(f["seq"], f["rule"]) for f in stored["firings"]] == expected
 
 
+def two_ledgers(tmp_path):
+    """Two different ledgers of the period: 40 employees, and 30 of another seed."""
+    return (xietong.write_sample_ledger(tmp_path / "forty.xlsx", employees=40, period=PERIOD,
+                                        lang="zh"),
+            xietong.write_sample_ledger(tmp_path / "thirty.xlsx", employees=30, period=PERIOD,
+                                        lang="zh", seed=3))
+
+
 def test_a_run_read_while_a_new_run_is_stored_is_the_run_it_named(db_url, tmp_path):
-    ledger = xietong.write_sample_ledger(tmp_path / "ledger.xlsx", employees=40, period=PERIOD,
-                                         lang="zh")
-    other = xietong.write_sample_ledger(tmp_path / "other.xlsx", employees=30, period=PERIOD,
-                                        lang="zh", seed=3)
+    ledger, other = two_ledgers(tmp_path)
     with xietong.open_database(db_url) as db:
         xietong.import_ledger(db, ledger, PERIOD)
         named = xietong.evaluate(db, PERIOD).run_id
@@ -268,10 +273,7 @@ def test_a_report_after_its_evaluation_shows_the_rows_it_read_and_only_its_own(d
     """`xietong run` hands the report the ledger rows its evaluation read (`evaluated=`): the
     reports are those of a report reading the rows itself; an evaluation of another run (the
     period was evaluated again meanwhile) is ignored, its rows never shown."""
-    forty = xietong.write_sample_ledger(tmp_path / "forty.xlsx", employees=40, period=PERIOD,
-                                        lang="zh")
-    thirty = xietong.write_sample_ledger(tmp_path / "thirty.xlsx", employees=30, period=PERIOD,
-                                         lang="zh", seed=3)
+    forty, thirty = two_ledgers(tmp_path)
     with xietong.open_database(db_url) as db:
         xietong.import_ledger(db, forty, PERIOD)
         first = xietong.evaluate(db, PERIOD)
