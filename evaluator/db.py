@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
+import time
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -427,15 +429,34 @@ def _is_read(conn) -> bool:
 
 def _sqlite_pragmas(dbapi_conn, _record):
     cur = dbapi_conn.cursor()
-    # The busy timeout makes a second writer wait instead of failing at once — set first:
-    # switching a new database to WAL takes a lock too, and two commands that both start on
-    # a new database then race for it (without the timeout, one failed: "database is
-    # locked"). WAL lets a report read while an evaluation writes.
+    # The busy timeout makes a second writer wait instead of failing at once. WAL lets a
+    # report read while an evaluation writes.
     cur.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT_S * 1000}")
-    cur.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cur)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _switch_to_wal(cur) -> None:
+    """PRAGMA journal_mode=WAL, waiting as the busy timeout would. On a database already in WAL
+    mode it takes no lock. On a new (empty) file it reads the header under a shared lock and
+    then needs the write lock to write it; when another command holds that lock (it is
+    creating the same new database), SQLite answers "database is locked" at once without
+    calling the busy handler — it never waits while holding a read lock, to avoid deadlock
+    (measured with strace: one of two commands started together on a new database failed
+    about one time in four). So the switch is retried here until the lock timeout."""
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    pause = 0.001
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if not is_busy_error(e) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def _pg_settings(dbapi_conn, _record):

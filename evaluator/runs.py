@@ -806,8 +806,9 @@ class RunFirings:
     report's writers that need no chain status) never opens the database. SQLite keeps its
     locks' bookkeeping per process, and a child inherits its parent's (open files, the WAL
     index's read marks): a connection made in the child would trust locks the kernel never
-    gave it (SQLite, "How To Corrupt An SQLite Database File", §2.6), and it showed as an
-    intermittent "database is locked" in two runs at once. What a child needs from the
+    gave it (SQLite, "How To Corrupt An SQLite Database File", §2.6). (An intermittent
+    "database is locked" of two runs at once, first blamed on this, may have been the WAL
+    switch of a new file: evaluator.db._switch_to_wal.) What a child needs from the
     firings is gathered before it is forked (reports/facts.py); trace.json is written by the
     parent."""
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
@@ -69,7 +72,7 @@ def test_two_periods_at_once(tmp_path, db_url):
     a, b = tmp_path / "oct.xlsx", tmp_path / "nov.xlsx"
     write_sample_ledger(a, employees=150, period="2026-10", seed=1, lang="en")
     write_sample_ledger(b, employees=150, period="2026-11", seed=2, lang="en")
-    cli("verify", "--db", db_url)                 # tables exist before the race
+    make_engine(db_url).dispose()                 # tables exist before the race (verify makes none)
     results = finish(start("run", a, "--period", "2026-10", "--out", tmp_path / "o10", "--db", db_url,
                            "--format", "json"),
                      start("run", b, "--period", "2026-11", "--out", tmp_path / "o11", "--db", db_url,
@@ -94,6 +97,29 @@ def test_fresh_database_raced_by_two_commands(tmp_path, db_url):
     for code, out, err in results:
         assert code == 0, err
     verified(db_url)
+
+
+def test_a_new_database_file_waits_for_the_command_creating_it(tmp_path):
+    """The state strace showed when one of two commands started on a new database failed at
+    once: the other holds the write lock of the still-empty file while it switches it to WAL.
+    SQLite then fails the switch without calling the busy handler; the command must wait for
+    the lock instead (evaluator.db._switch_to_wal)."""
+    path = tmp_path / "x.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")             # the write lock of the empty file, held
+    plain = sqlite3.connect(path, isolation_level=None)
+    plain.execute("PRAGMA busy_timeout=60000")
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        plain.execute("PRAGMA journal_mode=WAL")  # at once, in spite of the busy timeout
+    plain.close()
+    released = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    released.start()
+    engine = make_engine(f"sqlite:///{path}")     # waits for the commit, then switches
+    released.join()
+    holder.close()
+    assert query(f"sqlite:///{path}", "PRAGMA journal_mode") == [("wal",)]
+    assert ("chain_link",) in query(f"sqlite:///{path}", "SELECT name FROM sqlite_master")
+    engine.dispose()
 
 
 def test_same_period_at_once(tmp_path, db_url):
