@@ -590,7 +590,7 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
                 reviews[e["assignee_id"]].append(e)
         else:
             rejections.append(e)
-    assignees = set(reviews) | ({HR} if reviews or rejections else set())
+    assignees = _assignees(stored["exceptions"], moved)
     order = sorted(assignees, key=lambda a: (a != HR, a))
     stems = _stems(assignees)
     out_dir = Path(out_dir)
@@ -650,21 +650,28 @@ def counts(stored: dict) -> tuple[int, int, int, int]:
     """(assignee workbooks, review items, of them open now, rejections) — for the command
     line's summary. HR's workbook is written whenever any is (it lists them all)."""
     current = stored.get("current_decisions")
-    reviewers = set()
     n = n_open = rejections = 0
     for e in stored["exceptions"]:
         if e["type"] != "review":
             rejections += 1
             continue
-        reviewers.add(e["assignee_id"])
         n += 1
         if current is None:
             n_open += e["status"] == "open"
         else:
             d = current.get(e["review_id"])
             n_open += d is None or STATUS_OF.get(d["value"]) is None
-    for steps in moves.by_item(firing_facts.of(stored).deadline_tail).values():
-        reviewers.update(moves.earlier_assignees(steps))   # SPEC §11.4: their files list it too
-    if n or rejections:
-        reviewers.add(HR)
-    return len(reviewers), n, n_open, rejections
+    moved = moves.by_item(firing_facts.of(stored).deadline_tail)
+    return len(_assignees(stored["exceptions"], moved)), n, n_open, rejections
+
+
+def _assignees(exceptions: list[dict], moved: dict) -> set[str]:
+    """Who gets a review workbook: the assignee of each review item, the earlier assignees of
+    an item moved past its deadline (SPEC §11.4: their files list it too), and HR whenever
+    anyone does or there is a rejection (HR's workbook lists them all)."""
+    out: set[str] = set()
+    for e in exceptions:
+        if e["type"] == "review":
+            out.add(e["assignee_id"])
+            out.update(moves.earlier_assignees(moved.get(e["review_id"]) or ()))
+    return out | {HR} if exceptions else out
