@@ -14,7 +14,8 @@ explanations and messages are in the report's language (rules/sentences.py words
 stored sentences).
 
 trace.xlsx is streamed: each firing's row is made as the sheet's XML is written (BulkWriter with
-a renderer of its own), so memory holds one text per cited ledger row, not a row per firing.
+a renderer of its own), so memory holds at most `CitedRows.HELD` texts of cited ledger rows,
+never a row per firing.
 One sheet holds 1,048,576 rows: more firings (a 100,000-employee month fires 2.7 million
 rules) continue on 规则触发 (2) / Firings (2), … with the header repeated, and the Run sheet
 says how they were split; the same for a Sources sheet that would overflow.
@@ -203,7 +204,7 @@ def _source_values(keys, cited: _CellCitedRows):
     """The Sources sheet's rows: reference, sheet, row and cited values of each cited row."""
     names = cited.names
     for s, r in keys:
-        ref_text, line, _ = cited(s, r)
+        ref_text, line, _ = cited.fresh(s, r)
         yield (ref_text, names[s], r, clip(line[len(ref_text) + 2:]))
 
 
@@ -265,7 +266,8 @@ def write_xlsx(path: Path, period: str, rows: dict, stored: dict, lang: str = "z
     """chain: {"ok", "checked", "problem", "head"} from the audit chain's verification.
 
     The firings and the cited rows are streamed into the sheets' XML as the file is written;
-    what is held meanwhile is one text per cited ledger row, never a row per firing. `tap`,
+    what is held meanwhile is at most CitedRows.HELD texts of cited rows, never a row per
+    firing (the Sources sheet makes each row's text again: reports/view.py). `tap`,
     when given, is called with each firing as its row is written (write_both)."""
     firings = stored["firings"]
     facts = firing_facts.of(stored)

@@ -11,8 +11,8 @@
   link, the comment: SPEC §10.3). Made once per firing by one function; trace.xlsx's rows and
   trace.html's data are two renderings of it.
 - `CitedRows`: each ledger row a firing or an exception cites, as its reference (`周边评价!17`)
-  and its line (`周边评价!17: 评价编号=R1; …`), made once per row and shown alike by trace.xlsx,
-  trace.html and the review workbooks (the rows a run's firings cite: reports/facts.py).
+  and its line (`周边评价!17: 评价编号=R1; …`), shown alike by trace.xlsx, trace.html and the
+  review workbooks (the rows a run's firings cite: reports/facts.py).
 
 Sheet names in references are the ledger's own (its header language, SPEC §7); words are in the
 report's language. Nothing here is recomputed from the ledger: these are the stored firings,
@@ -229,10 +229,17 @@ class RowIndex:
 
 class CitedRows:
     """`cited(sheet, row)`: (reference, line) of a cited ledger row — `周边评价!17` and
-    `周边评价!17: 评价编号=R1; …` (the reference and `cited_values`). Made once per row and held
-    (`lines`): a rating row is cited by three or four firings, and trace.xlsx's Sources sheet
-    lists it once more. `sheet_lang`: the language of the ledger's sheet and column names.
-    A subclass may note more of each row in its entry (`_entry`), once."""
+    `周边评价!17: 评价编号=R1; …` (the reference and `cited_values`). `sheet_lang`: the
+    language of the ledger's sheet and column names. A subclass may note more of each row in
+    its entry (`_entry`), once.
+
+    Entries are held (`lines`) because a rating row is cited by three or four firings, one
+    after another — but at most HELD of them: the cache is emptied when full, since holding a
+    line for every cited row cost 474 MB at 100,000 employees (and grows with the length of
+    the ledger's texts). The Sources sheet, which lists every cited row once, takes them with
+    `fresh`, which holds nothing."""
+
+    HELD = 65_536
 
     def __init__(self, rows: dict, sheet_lang: str):
         self.index = RowIndex(rows)
@@ -244,13 +251,27 @@ class CitedRows:
         key = (sheet, row)
         entry = self.lines.get(key)
         if entry is None:
-            name = self.names.get(sheet)
-            if name is None:
-                name = self.names[sheet] = sheet_name(self.lang, sheet)
-            ref_text = f"{name}!{row}"
-            line = f"{ref_text}: {cited_values(self.lang, sheet, self.index.get(key))}"
-            entry = self.lines[key] = self._entry(ref_text, line)
+            lines = self.lines
+            if len(lines) >= self.HELD:
+                lines.clear()       # the same dict: renderers hold it (trace._FiringRows.xml)
+            entry = lines[key] = self.fresh(sheet, row)
         return entry
+
+    def fresh(self, sheet: str, row: int) -> tuple:
+        """The entry of a cited row, as `cited(sheet, row)` gives it, without holding it."""
+        entry = self.lines.get((sheet, row))
+        if entry is not None:
+            return entry
+        ref_text = self.reference(sheet, row)
+        line = f"{ref_text}: {cited_values(self.lang, sheet, self.index.get((sheet, row)))}"
+        return self._entry(ref_text, line)
+
+    def reference(self, sheet: str, row: int) -> str:
+        """`周边评价!17`: the reference alone."""
+        name = self.names.get(sheet)
+        if name is None:
+            name = self.names[sheet] = sheet_name(self.lang, sheet)
+        return f"{name}!{row}"
 
     @staticmethod
     def _entry(ref_text: str, line: str) -> tuple:
@@ -265,12 +286,16 @@ class CitedRows:
 
     def texts(self, sources, shown: int | None = None) -> tuple[str, str]:
         """(the references of `sources`, `; `-joined; the lines of the first `shown` of them,
-        one a line; None: all)."""
+        one a line; None: all). Only the rows whose lines are shown are made whole: a
+        department's firing may cite hundreds."""
         lines = self.lines
         if len(sources) == 1:
             (s, r), = sources
             entry = lines.get((s, r)) or self(s, r)
             return entry[0], entry[1]
-        entries = [lines.get((s, r)) or self(s, r) for s, r in sources]
-        return ("; ".join(e[0] for e in entries),
-                "\n".join(e[1] for e in entries[:shown]))
+        entries = [lines.get((s, r)) or self(s, r) for s, r in sources[:shown]]
+        refs = [e[0] for e in entries]
+        if shown is not None:
+            refs += [self.reference(s, r) for s, r in sources[shown:]]
+        return ("; ".join(refs),
+                "\n".join(e[1] for e in entries))
