@@ -313,7 +313,7 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
 
     `observe`, when given, is called with each firing as it is stored, in seq order: (rule,
     subject_id, sources as (sheet, row) pairs, the stored outcome's text) — what a report that
-    follows needs from all of them, gathered without reading them back (xietong/api.py).
+    follows needs from all of them, gathered without reading them back (xietong/api/month.py).
     """
     for _ in range(EVALUATION_ATTEMPTS):
         inputs = _read_inputs(engine, period, lang, policy)    # refuses a closed period first

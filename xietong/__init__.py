@@ -1,8 +1,8 @@
 """xietong 协同: HR ledger workbooks → audited collaboration-performance adjustments.
 
 The package is the library first (xietong.api, re-exported here), with the faces on it: the
-command line (xietong.cli) and the desk (xietong.desk, `xietong serve`). See xietong/api.py for
-an example.
+command line (xietong.cli) and the desk (xietong.desk, `xietong serve`). See
+xietong/api/__init__.py for an example.
 """
 from xietong.api import (Database, DecisionsResult, ImportResult, PeriodStatus, PolicyCheck,
                          Refused, ReportResult, RunResult, SummaryResult, VerifyResult,

@@ -1,0 +1,450 @@
+"""The month's pipeline (SPEC §3, §5, §8, §10.8): a ledger imported (`import_ledger`), the
+rules fired on it and the run stored (`evaluate`), the run's reports written (`report`, with
+its manifest and the chain's checkpoint).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from xietong import i18n
+from xietong.api.base import (Database, FORMATS, Progress, Refused, _aware, _existing,
+                              _refuse_if_closed)
+
+
+# --------------------------------------------------------------------------- import
+
+@dataclass
+class ImportResult:
+    path: str
+    period: str
+    lang: str                      # the ledger's header language: "zh" or "en"
+    file_sha256: str
+    status: str                    # "stored" | "unchanged" | "reactivated"
+    import_id: int
+    previous_import_id: int | None
+    rows_per_sheet: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+
+
+def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
+                  progress: Progress | None = None, force: bool = False,
+                  account: str | None = None, file_name: str | None = None) -> ImportResult:
+    """Read, validate and store one ledger workbook as the period's active ledger (SPEC §3).
+    Refused (every problem by sheet and cell, nothing stored) when the workbook is bad, or when
+    it looks like another period's (SPEC §10.2) — unless `force`, and then the import record
+    keeps a warning saying so. `account`: the desk's account that uploads it (chained with the
+    import); `file_name`: the name to record when `path` is a temporary copy (an upload)."""
+    from evaluator.db import reader
+    from evaluator.period_check import forced_warning, period_problems
+    from evaluator.store import store_import
+    from importers import LedgerRefused, read_ledger
+    path = str(path)
+    if not Path(path).exists():
+        raise Refused([i18n.t(lang or "en", "file_missing", path=path)])
+    try:
+        ledger = read_ledger(path, lang=lang, progress=progress)
+    except LedgerRefused as refused:
+        # the problems are already worded in the refusal's language
+        raise Refused.listing(lang or refused.lang, path, refused.problems) from None
+    if db.exists():
+        with Session(reader(db.engine)) as session, session.begin():
+            _refuse_if_closed(session, period, lang or ledger.lang)
+            wrong = period_problems(session, ledger, period)
+    else:                               # a refused first import must not create the database
+        wrong = period_problems(None, ledger, period)
+    if wrong and not force:
+        raise Refused.listing(lang or ledger.lang, path, wrong)
+    ledger.warnings.extend(forced_warning(p) for p in wrong)
+    if file_name:
+        ledger.file_name = file_name
+    outcome = store_import(db.engine, ledger, period, progress=progress, account=account)
+    return ImportResult(path, period, ledger.lang, ledger.sha256, outcome.status,
+                        outcome.import_id, outcome.previous_import_id,
+                        dict(outcome.rows_per_sheet), list(ledger.warnings))
+
+
+# --------------------------------------------------------------------------- evaluate
+
+@dataclass
+class RunResult:
+    run_id: int
+    period: str
+    file_sha256: str
+    policy_sha256: str
+    rules_version: str
+    firings: int
+    adjustments: int
+    exceptions: int
+    reviews: int                   # exceptions that take a decision
+    open_reviews: int
+    decisions_recorded: int        # from the ledger's own Reviews sheet
+    # what a report that follows (`report(..., evaluated=this)`) would otherwise read again:
+    # the rows of the run's import the evaluation read (a second per 25,000 employees), and
+    # what the reports need from all the firings, gathered as they were stored (a pass over
+    # them: reports/facts.py)
+    ledger_rows: dict | None = field(default=None, repr=False, compare=False)
+    firing_facts: object | None = field(default=None, repr=False, compare=False)
+
+
+def load_policy_or_refuse(policy, lang: str | None = None):
+    """A Policy from a path (None: the shipped default), or Refused with its errors."""
+    from rules.policy import Policy, PolicyError, load_policy
+    if isinstance(policy, Policy):
+        return policy
+    try:
+        return load_policy(policy)
+    except PolicyError as e:
+        raise Refused([i18n.t(lang or "en", "policy_error", text=x.message(lang or "en"))
+                       for x in e.errors]) from None
+
+
+def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
+             progress: Progress | None = None, import_id: int | None = None,
+             account: str | None = None, for_report: bool = False) -> RunResult:
+    """Fire the rules on the period's active ledger with the decisions in force and store the
+    run (SPEC §5, §6). `policy`: a TOML path, a rules.policy.Policy, or None for the default.
+    `import_id`: evaluate only if that import is (still) the period's active ledger — what
+    import-then-evaluate needs when another import of the period may land in between.
+    `for_report`: a report follows (`report(..., evaluated=the result)`): what it needs from
+    all the firings is gathered as they are stored, not read back from the database."""
+    from evaluator.runs import EvaluationFailed, RunRefused, evaluate_period
+    from reports.facts import Gathering
+    lang = lang or "en"
+    policy = load_policy_or_refuse(policy, lang)
+    _existing(db, lang)
+    gathering = Gathering() if for_report else None
+    try:
+        outcome = evaluate_period(db.engine, period, policy, lang=lang, progress=progress,
+                                  import_id=import_id, account=account,
+                                  observe=None if gathering is None else gathering.add)
+    except RunRefused as e:
+        raise Refused(e.lines) from None
+    except EvaluationFailed as e:
+        lines = [i18n.t(lang, "evaluation_failed", error=str(e))]
+        if os.environ.get("XIETONG_DEBUG") and e.trace:
+            lines.append(e.trace.rstrip())
+        raise Refused(lines) from None
+    run, ev = outcome.run, outcome.evaluated
+    reviews = [e for e in ev.exceptions if e["type"] == "review"]
+    return RunResult(run.id, run.period, run.file_sha256, run.policy_sha256, run.rules_version,
+                     len(ev.trace), len(ev.adjustments), len(ev.exceptions), len(reviews),
+                     sum(1 for e in reviews if e["status"] == "open"),
+                     outcome.decisions_recorded, outcome.rows,
+                     None if gathering is None else gathering.facts())
+
+
+# --------------------------------------------------------------------------- report
+
+@dataclass
+class ChainStatus:
+    ok: bool
+    checked: int                   # links checked (since the checkpoint, when incremental)
+    problem: str | None
+    head: str | None
+    since_seq: int = 0             # incremental: the chain was verified up to this link …
+    since_at: datetime | None = None   # … at this time (UTC); 0 and None: the whole chain
+    since_run: int | None = None   # … by this run's check (None: by a full verify)
+
+
+@dataclass
+class ReportResult:
+    period: str
+    run_id: int
+    out_dir: Path
+    lang: str
+    formats: frozenset
+    stale: bool                    # the run is older than the period's newest import or decision
+    files: dict[str, list[Path]]   # "statement" | "trace_xlsx" | "trace_html" | "reviews" | "json"
+    departments: int
+    employees: int
+    firings: int
+    review_workbooks: int
+    reviews: int                   # review items, over all review workbooks
+    rejections: int                # rejections and notices listed in HR.xlsx
+    chain: ChainStatus | None      # None when no trace was written (json only)
+    removed: list[str] = field(default_factory=list)   # the earlier report's files not rewritten
+    open_reviews: int = 0          # of the review items, those still open (no current decision)
+    feedback: int = 0              # feedback/<dept_id>.xlsx written: the rated departments
+    checkpoint_seq: int = 0        # report(checkpoint=True): the checkpoint's link (0: none)
+    checkpoint_error: str | None = None   # why none could be written (e.g. a read-only account)
+
+    @property
+    def written(self) -> list[Path]:
+        return [p for paths in self.files.values() for p in paths]
+
+
+def report(db: Database, period: str, out_dir, *, formats=FORMATS,
+           lang: str | None = None, evaluated: RunResult | None = None,
+           checkpoint: bool = False) -> ReportResult:
+    """Write the latest run's reports into `out_dir` (SPEC §8): statement.xlsx, trace.xlsx and
+    trace.html (which show the audit chain's status, so they verify the chain first), review
+    workbooks, and the JSON files. Labels follow `lang`, else the ledger's header language;
+    `Sheet!row` references use the ledger's own sheet names. `evaluated`: the evaluation this
+    report follows (`xietong run`): when its run is the one reported, the ledger rows it read
+    are shown, not read again (an import's rows never change; the chain's check reads the
+    stored ones).
+
+    `checkpoint` (what `xietong run` and the desk's evaluation pass; never a report alone,
+    which must not change a database): the chain check also covers the rows of every import
+    linked since the newest checkpoint, and when it passed a checkpoint of it is written, in
+    its own short write transaction after the files (SPEC §10.8), so the next run's check
+    starts there. When it cannot be (a read-only account, a busy database), the report still
+    stands and `checkpoint_error` says why."""
+    from evaluator.chain import verify_since
+    from evaluator.db import ChainLink, Decision, ImportActivation, LedgerImport, reader
+    from evaluator.evaluate import default_workers
+    from evaluator.periods import state as period_state_of
+    from evaluator.runs import latest_run, load_run, refusal
+    from engine.isolation import Forked
+    from reports import facts as firing_facts
+    from reports import feedback, json_files, reviews, statement, trace
+    formats = frozenset(formats)
+    small_json = tuple(n for n in json_files.JSON_FILES if n != "trace.json")
+    engine = _existing(db, lang).engine
+    earlier = _earlier_manifest(Path(out_dir), period, lang)
+    other = None
+    # the review workbooks' stamp (SPEC §10.3): taken before the snapshot is read, so every
+    # decision they show was recorded before it
+    issued_at = datetime.now(timezone.utc)
+    try:
+        # a read-only snapshot: reports neither wait for nor block a writer (evaluator.db.reader)
+        with Session(reader(engine), expire_on_commit=False) as session, session.begin():
+            run = latest_run(session, period)
+            if run is None:
+                raise Refused([refusal(lang or "en", "no_run", period=period)])
+            imp = session.get(LedgerImport, run.import_id)
+            # the firings are read from the database as each writer iterates them (one
+            # pass each, never all held: evaluator.runs.RunFirings); what several writers need
+            # from all of them (reports/facts.py) is gathered in one pass, below
+            stored = load_run(session, run, stream=engine)
+            workers = default_workers() > 1
+            follows = evaluated is not None and evaluated.run_id == run.id
+            rows, changed = _run_rows(session, run, evaluated.ledger_rows if follows else None)
+            if (follows and evaluated.firing_facts is not None
+                    and evaluated.firing_facts.count == len(stored["firings"])):
+                firing_facts.seed(stored, evaluated.firing_facts)
+            newest = [session.exec(select(sa.func.max(LedgerImport.imported_at))
+                                   .where(LedgerImport.period == period)).one(),
+                      session.exec(select(sa.func.max(ImportActivation.activated_at))
+                                   .where(ImportActivation.period == period)).one(),
+                      session.exec(select(sa.func.max(Decision.decided_at))
+                                   .where(Decision.period == period)).one()]
+            ledger_lang = imp.lang if imp is not None and imp.lang in ("zh", "en") else "en"
+            lang = lang or ledger_lang
+            ledger_file = imp.file_name if imp is not None else None
+            stale = changed or any(t is not None and _aware(t) > _aware(run.started_at)
+                                   for t in newest)
+            period_state = period_state_of(session, period)
+            closed = ({"at": period_state.since, "by": period_state.by}
+                      if period_state.closed else None)
+            emails = _emails(session)
+            out_dir = Path(out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+
+            def without_chain() -> dict[str, list[Path]]:
+                """The reports that need no chain status: statement, review workbooks, JSON."""
+                done: dict[str, list[Path]] = {}
+                if "xlsx" in formats:
+                    done["statement"] = [statement.write(out_dir / "statement.xlsx", period, rows,
+                                                         stored, lang, {"ledger_file": ledger_file},
+                                                         closed)]
+                    done["reviews"] = reviews.write(out_dir / "reviews", period, rows, stored,
+                                                    lang, ledger_lang, issued_at=issued_at,
+                                                    emails=emails)
+                    # SPEC §11.3: what its internal customers said, to each rated department
+                    done["feedback"] = feedback.write(out_dir / "feedback", period, rows, stored,
+                                                      lang, ledger_lang)
+                if "json" in formats:
+                    done["json"] = json_files.write(out_dir, period, rows, stored,
+                                                    names=small_json)
+                return done
+
+            # Two writers at once on a multi-core machine: a forked child writes the reports
+            # that need no chain status (statement, reviews, feedback, the small JSON files)
+            # while this process verifies the chain in this snapshot and writes the trace,
+            # which shows the chain's status, and trace.json. The child never touches the
+            # database (evaluator.runs.RunFirings says why): it inherits the loaded run
+            # (copy-on-write: adjustments, exceptions, rows, and the firings' facts, gathered
+            # here in one pass first: the statement and the review workbooks read them) and
+            # sends back only the paths it wrote.
+            firing_facts.of(stored)
+            if workers:
+                other = Forked(without_chain, point="reports")
+            chain = check = None
+            if formats & {"xlsx", "html"}:
+                # SPEC §10.8: from the newest checkpoint, plus the run's import and its rows
+                check = result = verify_since(session, period, run.id, checkpoint=checkpoint)
+                head = session.exec(select(ChainLink).order_by(ChainLink.seq.desc())
+                                    .limit(1)).first()
+                chain = {"ok": result.ok, "checked": result.checked,
+                         "problem": result.problem.pick(lang) if result.problem else None,
+                         "head": head.hash if head else None}
+                if result.since_seq:
+                    chain.update(since_seq=result.since_seq, since_at=_aware(result.since_at),
+                                 since_run=result.since_run)
+        files: dict[str, list[Path]] = {}
+        trace_json: list[Path] = []
+        if formats & {"xlsx", "html"}:
+            # one reading of the firings for the trace files (trace.write_both), trace.json
+            # taking each firing as the sheets or the page are written
+            with json_files.trace_writer(out_dir, "json" in formats) as json_trace:
+                xlsx, page = trace.write_both(
+                    out_dir / "trace.xlsx" if "xlsx" in formats else None,
+                    out_dir / "trace.html" if "html" in formats else None,
+                    period, rows, stored, lang, ledger_lang, ledger_file, chain,
+                    tap=None if json_trace is None else json_trace.firing)
+                if json_trace is not None and json_trace.whole(len(stored["firings"])):
+                    trace_json = [json_trace.finish()]
+            if xlsx is not None:
+                files["trace_xlsx"] = [xlsx]
+            if page is not None:
+                files["trace_html"] = [page]
+        if "json" in formats and not trace_json:
+            trace_json = json_files.write(out_dir, period, rows, stored, names=("trace.json",))
+        if other is None:
+            others = without_chain()
+        else:
+            others = _child_result(other, lang, out_dir)
+    except BaseException:
+        if other is not None:
+            other.cancel()
+        raise
+    files.update(others)
+    if "json" in formats:
+        files["json"] = files.get("json", []) + trace_json
+    manifest, removed = _write_manifest(out_dir, period, run.id, files, earlier)
+    files["manifest"] = [manifest]
+    departments, employees = statement.summary(rows)
+    _, r, n_open, j = reviews.counts(stored)
+    done = ReportResult(period, run.id, out_dir, lang, formats, stale, files, departments,
+                        employees, len(stored["firings"]), len(files.get("reviews", [])), r, j,
+                        None if chain is None else ChainStatus(**chain), removed, n_open,
+                        len(files.get("feedback", [])))
+    if checkpoint and check is not None and check.ok:
+        done.checkpoint_seq, done.checkpoint_error = _write_checkpoint(engine, check, run.account,
+                                                                       run.id)
+    return done
+
+
+def _write_checkpoint(engine, check, account: str | None, run_id: int | None = None
+                      ) -> tuple[int, str | None]:
+    """A passed check written as a checkpoint (SPEC §10.8: a full verify's, or a run's with its
+    id), chained with the account, in its own short write transaction: (its link, None), or
+    (0, why it could not be written: a database user who may only read, a busy database) —
+    the verification or the report it belongs to stands either way."""
+    from evaluator.chain import write_checkpoint
+    try:
+        with Session(engine) as session, session.begin():
+            _, link = write_checkpoint(session, check, account, run_id=run_id)
+            return link.seq, None
+    except sa.exc.DBAPIError as e:
+        return 0, str(getattr(e, "orig", e)).strip().splitlines()[0]
+
+
+def _child_result(child, lang, out_dir):
+    """What a report's forked child returned; a refusal naming the folder when it failed."""
+    from engine.isolation import ChildError, EvaluationCrashed
+    try:
+        return child.result()
+    except (ChildError, EvaluationCrashed) as e:
+        raise Refused([i18n.t(lang, "report_failed", dir=out_dir,
+                              error=f"{getattr(e, 'kind', 'crash')}: {e}")]) from None
+
+
+def _run_rows(session, run, loaded: dict | None = None) -> tuple[dict, bool]:
+    """The rows a stored run's sources name: its import's (`loaded`, when its evaluation just
+    read them), and the other months' imports it read (Run.other_imports) under their qualified
+    sheet names (rules/sources.py) — and whether one of those months has another active import
+    since (the run is then out of date)."""
+    import json
+    from evaluator.store import active_import, load_rows
+    from rules.sources import with_months
+    rows = loaded if loaded is not None else load_rows(session, run.import_id)
+    others = json.loads(run.other_imports) if getattr(run, "other_imports", None) else {}
+    if not others:
+        return rows, False
+    months, changed = {}, False
+    for month, imported in others.items():
+        months[month] = load_rows(session, imported["import_id"])
+        now = active_import(session, month)
+        changed = changed or now is None or now.id != imported["import_id"]
+    return with_months(rows, months), changed
+
+
+def _emails(session) -> dict[str, str]:
+    """employee id -> the e-mail address of its desk account (the enabled manager account
+    first by username, as `notify` mails it), for HR's list of review workbooks. None before
+    the desk made its tables. (The table is named here, not imported from
+    evaluator.desk_tables: importing it puts the desk's tables on the metadata, and the next
+    engine this process makes would create them — a report must not change a database.)"""
+    conn = session.connection()
+    if not sa.inspect(conn).has_table("desk_account"):
+        return {}
+    a = sa.table("desk_account", sa.column("employee_id"), sa.column("email"),
+                 sa.column("disabled"), sa.column("username"))
+    out: dict[str, str | None] = {}
+    for employee_id, email in conn.execute(
+            sa.select(a.c.employee_id, a.c.email)
+            .where(a.c.employee_id.is_not(None), a.c.disabled == sa.false())
+            .order_by(a.c.username)):
+        out.setdefault(employee_id, email)
+    return {k: v for k, v in out.items() if v}
+
+
+MANIFEST = "manifest.json"
+
+
+def _earlier_manifest(out_dir: Path, period: str, lang: str | None) -> dict | None:
+    """The manifest of the report already in `out_dir`, if any. A folder holds one period's
+    report: writing another period's into it is refused (its files would be mixed up)."""
+    import json
+    path = out_dir / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+        files = [f["path"] for f in manifest["files"]]
+        other = manifest["period"]
+    except (ValueError, KeyError, TypeError):
+        return None                  # not ours, or damaged: rewritten, nothing removed
+    if other != period:
+        raise Refused([i18n.t(lang or "en", "report_other_period", dir=out_dir, other=other,
+                              period=period)])
+    return {"period": other, "files": files}
+
+
+def _write_manifest(out_dir: Path, period: str, run_id: int, files: dict[str, list[Path]],
+                    earlier: dict | None) -> tuple[Path, list[str]]:
+    """manifest.json (SPEC §10.4): every file this report wrote, with its SHA-256 and size; the
+    files of the earlier report of the period that this one did not write are removed, so the
+    folder holds one run (never a file the manifest did not list: a manager's returned copy
+    saved beside the reports stays)."""
+    import hashlib
+    import json
+    out_dir = Path(out_dir)
+    written = sorted(p for paths in files.values() for p in paths)
+    entries = []
+    for p in written:
+        with open(p, "rb") as f:           # in pieces: a big month's trace.json is 400 MB
+            digest = hashlib.file_digest(f, "sha256")
+        entries.append({"path": p.relative_to(out_dir).as_posix(),
+                        "sha256": digest.hexdigest(), "bytes": p.stat().st_size})
+    keep = {e["path"] for e in entries}
+    removed = []
+    for old in (earlier or {}).get("files", ()):
+        stale = out_dir / old
+        if old not in keep and ".." not in Path(old).parts and stale.is_file():
+            stale.unlink()
+            removed.append(old)
+    manifest = {"period": period, "run_id": run_id,
+                "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "files": entries}
+    path = out_dir / MANIFEST
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    return path, removed
