@@ -201,11 +201,12 @@ def _pieces(*cells: tuple[str, str]) -> list[str]:
 
 
 def _source_values(keys, cited: _CellCitedRows):
-    """The Sources sheet's rows: reference, sheet, row and cited values of each cited row."""
-    names = cited.names
+    """The Sources sheet's rows: reference, sheet, row and cited values of each cited row
+    (made here, not held: CitedRows.values)."""
+    names, reference, values = cited.names, cited.reference, cited.values
     for s, r in keys:
-        ref_text, line, _ = cited.fresh(s, r)
-        yield (ref_text, names[s], r, clip(line[len(ref_text) + 2:]))
+        ref_text = reference(s, r)
+        yield (ref_text, names[s], r, clip(values(s, r)))
 
 
 def _source_xml(cited: _CellCitedRows):

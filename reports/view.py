@@ -233,11 +233,12 @@ class CitedRows:
     language of the ledger's sheet and column names. A subclass may note more of each row in
     its entry (`_entry`), once.
 
-    Entries are held (`lines`) because a rating row is cited by three or four firings, one
-    after another — but at most HELD of them: the cache is emptied when full, since holding a
-    line for every cited row cost 474 MB at 100,000 employees (and grows with the length of
-    the ledger's texts). The Sources sheet, which lists every cited row once, takes them with
-    `fresh`, which holds nothing."""
+    Entries are held (`lines`) because the firings of a row mostly come one after another (its
+    rules fire as it is fed) — but at most HELD of them: the cache is emptied when full, since
+    holding a line for every cited row cost 474 MB at 100,000 employees (and grows with the
+    length of the ledger's texts). A rating row's count fires in a later pass, so its line is
+    made twice (823k of 1.7M lines at 100,000 employees). The Sources sheet, which lists every
+    cited row once, takes each row's `reference` and `values`, which hold nothing."""
 
     HELD = 65_536
 
@@ -254,17 +255,10 @@ class CitedRows:
             lines = self.lines
             if len(lines) >= self.HELD:
                 lines.clear()       # the same dict: renderers hold it (trace._FiringRows.xml)
-            entry = lines[key] = self.fresh(sheet, row)
+            ref_text = self.reference(sheet, row)
+            line = f"{ref_text}: {cited_values(self.lang, sheet, self.index.get(key))}"
+            entry = lines[key] = self._entry(ref_text, line)
         return entry
-
-    def fresh(self, sheet: str, row: int) -> tuple:
-        """The entry of a cited row, as `cited(sheet, row)` gives it, without holding it."""
-        entry = self.lines.get((sheet, row))
-        if entry is not None:
-            return entry
-        ref_text = self.reference(sheet, row)
-        line = f"{ref_text}: {cited_values(self.lang, sheet, self.index.get((sheet, row)))}"
-        return self._entry(ref_text, line)
 
     def reference(self, sheet: str, row: int) -> str:
         """`周边评价!17`: the reference alone."""
