@@ -294,7 +294,7 @@ def test_the_earlier_assignee_sees_it_moved_and_may_still_decide_it(moved):
         "moved up to C0 总经理 at 2026-11-18 09:00 UTC, past its deadline"
     page = f1.get(f"/periods/{NOV}/reviews/{EXTREME}")
     assert page.status_code == 200
-    assert 'id="moved-read-only"' in page.text and 'id="decide-form"' in page.text
+    assert 'id="moved-notice"' in page.text and 'id="decide-form"' in page.text
     r = f1.post(f"/api/periods/{NOV}/reviews/{EXTREME}/decision",
                 headers={"X-CSRF-Token": token}, json={"decision": "overturn", "comment": "迟交"})
     assert r.status_code == 200 and r.json()["status"] == "overturned"

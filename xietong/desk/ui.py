@@ -221,7 +221,7 @@ UI: dict[str, Text] = {
     "moved_away": Text("已上移给他人的事项（您仍可作出结论）", "Moved up to someone else (you may still decide them)"),
     "moved_to_at": Text("{at} 超过期限，已上移至 {to}", "moved up to {to} at {at}, past its deadline"),
     "moved_from_at": Text("{at} 超过期限，由 {who} 上移至此", "moved up from {who} at {at}, past its deadline"),
-    "moved_read_only": Text("此事项已超过期限上移至 {to}；您仍可作出结论，与交回的复核清单相同，以最后记录的结论为准。",
+    "moved_still_yours": Text("此事项已超过期限上移至 {to}；您仍可作出结论，与交回的复核清单相同，以最后记录的结论为准。",
                             "This item moved up to {to} past its deadline; you may still decide it, as with a returned review workbook: the last decision recorded stands."),
     "moved_note": Text("上移", "Moved"),
 }
