@@ -140,3 +140,20 @@ def test_only_departments_with_a_rating_that_counts_for_them(tmp_path, db_url):
     b.rating("R9", "E31", "D1", 2, comment="慢")
     out_dir, _ = report(tmp_path, db_url, b)
     assert sorted(p.name for p in (out_dir / "feedback").iterdir()) == ["D3.xlsx"]
+
+
+def test_a_rating_reads_as_its_row_with_what_the_run_made_of_it():
+    """reports.feedback.Rating: the ledger row shared, not copied, read as the dict
+    dict(row, sheet=…, status=…, rater_dept_id=…, rater_dept_name=…) was."""
+    from reports.feedback import Rating
+    row = {"row": 7, "rating_id": "R7", "rater_id": "E2", "ratee_dept_id": "D3",
+           "dimension": "响应速度", "score": 4, "comment": "=HYPERLINK(\"x\")"}
+    r = Rating(row, "InternalRatings", "fb_held", "D1", "销售一部")
+    assert r == {"row": 7, "rating_id": "R7", "rater_id": "E2", "ratee_dept_id": "D3",
+                 "dimension": "响应速度", "score": 4, "comment": "=HYPERLINK(\"x\")",
+                 "sheet": "InternalRatings", "status": "fb_held", "rater_dept_id": "D1",
+                 "rater_dept_name": "销售一部"}
+    assert list(r)[:7] == ["row", "rating_id", "rater_id", "ratee_dept_id", "dimension", "score",
+                           "comment"] and len(r) == 11
+    assert r.get("project_id") is None and r["status"] == "fb_held"
+    assert r.row is row and dict(r, score=4.0)["score"] == 4.0
