@@ -78,15 +78,22 @@ def cli(*argv):
     return code, out.getvalue(), err.getvalue()
 
 
+def evaluated_example(db, tmp_path):
+    """The worked example's ledger written into tmp_path, imported and evaluated as PERIOD;
+    its path (the tests import it again for later periods)."""
+    ledger = tmp_path / "ledger.xlsx"
+    write_ledger(ledger, worked_example().build().rows, lang="en")
+    xietong.import_ledger(db, ledger, PERIOD)
+    xietong.evaluate(db, PERIOD)
+    return ledger
+
+
 @pytest.fixture
 def history(db_url, tmp_path):
     """(db, url, the link the checkpoint verified up to): 2026-11 evaluated and fully verified
     (run 1, import 1), then 2026-12 imported and evaluated after the checkpoint (run 2, import 2)."""
-    ledger = tmp_path / "ledger.xlsx"
-    write_ledger(ledger, worked_example().build().rows, lang="en")
     with xietong.open_database(db_url) as db:
-        xietong.import_ledger(db, ledger, PERIOD)
-        xietong.evaluate(db, PERIOD)
+        ledger = evaluated_example(db, tmp_path)
         full = xietong.verify(db)
         assert full.ok and full.checkpoint_seq == full.head_seq + 1
         xietong.import_ledger(db, ledger, LATER, force=True)
@@ -109,11 +116,8 @@ def trace_chain_cell(path) -> str:
 
 
 def test_a_full_verify_writes_a_chained_checkpoint(db_url, tmp_path):
-    ledger = tmp_path / "ledger.xlsx"
-    write_ledger(ledger, worked_example().build().rows, lang="en")
     with xietong.open_database(db_url) as db:
-        xietong.import_ledger(db, ledger, PERIOD)
-        xietong.evaluate(db, PERIOD)
+        evaluated_example(db, tmp_path)
         links = one(db_url, "SELECT count(*) FROM chain_link")
         head = one(db_url, f"SELECT hash FROM chain_link WHERE seq = {links}")
         first = xietong.verify(db)
@@ -134,11 +138,8 @@ def test_a_full_verify_writes_a_chained_checkpoint(db_url, tmp_path):
 
 
 def test_without_a_checkpoint_the_report_verifies_the_whole_chain(db_url, tmp_path):
-    ledger = tmp_path / "ledger.xlsx"
-    write_ledger(ledger, worked_example().build().rows, lang="en")
     with xietong.open_database(db_url) as db:
-        xietong.import_ledger(db, ledger, PERIOD)
-        xietong.evaluate(db, PERIOD)
+        evaluated_example(db, tmp_path)
         links = one(db_url, "SELECT count(*) FROM chain_link")
         status = report_chain(db, PERIOD, tmp_path)
         assert (status.ok, status.checked, status.since_seq, status.since_at) == (True, links, 0, None)
@@ -271,11 +272,8 @@ def test_the_verify_command_names_the_checkpoint(history):
 def test_a_database_from_before_checkpoints_verifies_and_gets_them(db_url, tmp_path):
     """An older database has no checkpoint table: opening it adds the table, its records
     verify as before (their hashes never included anything of checkpoints)."""
-    ledger = tmp_path / "ledger.xlsx"
-    write_ledger(ledger, worked_example().build().rows, lang="en")
     with xietong.open_database(db_url) as db:
-        xietong.import_ledger(db, ledger, PERIOD)
-        xietong.evaluate(db, PERIOD)
+        evaluated_example(db, tmp_path)
     links = one(db_url, "SELECT count(*) FROM chain_link")
     sql(db_url, "DROP TABLE checkpoint")
     with xietong.open_database(db_url) as db:
@@ -316,11 +314,8 @@ def run_history(db_url, tmp_path):
     """(db, url, ledger, the link the first run's check reached): 2026-11 imported, evaluated
     and reported as `xietong run` does — no verify ever — then 2026-12 imported and evaluated
     (run 2, import 2) after the checkpoint that check wrote (checkpoint 1, run_id 1)."""
-    ledger = tmp_path / "ledger.xlsx"
-    write_ledger(ledger, worked_example().build().rows, lang="en")
     with xietong.open_database(db_url) as db:
-        xietong.import_ledger(db, ledger, PERIOD)
-        xietong.evaluate(db, PERIOD)
+        ledger = evaluated_example(db, tmp_path)
         links = one(db_url, "SELECT count(*) FROM chain_link")
         first = run_report(db, PERIOD, tmp_path)
         # no checkpoint before it: the check walked the whole chain, and every import's rows
