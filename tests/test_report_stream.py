@@ -268,6 +268,15 @@ def test_a_trace_json_not_given_every_firing_in_order_is_not_left_behind(company
         assert out is None
 
 
+def handed_as_read(db, tmp_path, evaluated, formats, names):
+    """A report handed its evaluation (`evaluated=`) writes the files `names` as a report that
+    reads the run for itself does (an xlsx file: its members but the creation time)."""
+    for folder, given in (("handed", evaluated), ("read", None)):
+        xietong.report(db, PERIOD, tmp_path / folder, formats=formats, evaluated=given)
+    for name in names:
+        assert _content(tmp_path / "handed" / name) == _content(tmp_path / "read" / name), name
+
+
 def test_a_report_after_its_evaluation_shows_the_rows_it_read_and_only_its_own(db_url,
                                                                                 tmp_path):
     """`xietong run` hands the report the ledger rows its evaluation read (`evaluated=`): the
@@ -278,14 +287,9 @@ def test_a_report_after_its_evaluation_shows_the_rows_it_read_and_only_its_own(d
         xietong.import_ledger(db, forty, PERIOD)
         first = xietong.evaluate(db, PERIOD)
         assert len(first.ledger_rows["Employees"]) == 40
-        xietong.report(db, PERIOD, tmp_path / "handed", formats={"json", "xlsx"},
-                       evaluated=first)
-        xietong.report(db, PERIOD, tmp_path / "read", formats={"json", "xlsx"})
-        for name in ("scores.json", "adjustments.json", "exceptions.json", "trace.json"):
-            assert ((tmp_path / "handed" / name).read_bytes()
-                    == (tmp_path / "read" / name).read_bytes()), name
-        assert (_content(tmp_path / "handed" / "trace.xlsx")
-                == _content(tmp_path / "read" / "trace.xlsx"))
+        handed_as_read(db, tmp_path, first, {"json", "xlsx"},
+                       ("scores.json", "adjustments.json", "exceptions.json", "trace.json",
+                        "trace.xlsx"))
         xietong.import_ledger(db, thirty, PERIOD)
         second = xietong.evaluate(db, PERIOD)
         done = xietong.report(db, PERIOD, tmp_path / "later", formats={"json"},
@@ -325,12 +329,8 @@ def test_the_facts_gathered_as_a_run_is_stored_are_those_read_back(db_url, tmp_p
                                evaluated=done)
         assert stale.run_id != done.run_id
         latest = xietong.evaluate(db, PERIOD, for_report=True)
-        xietong.report(db, PERIOD, tmp_path / "handed", formats={"html", "json"},
-                       evaluated=latest)
-        xietong.report(db, PERIOD, tmp_path / "read", formats={"html", "json"})
-        for name in ("trace.html", "trace.json", "scores.json", "exceptions.json"):
-            assert ((tmp_path / "handed" / name).read_bytes()
-                    == (tmp_path / "read" / name).read_bytes()), name
+        handed_as_read(db, tmp_path, latest, {"html", "json"},
+                       ("trace.html", "trace.json", "scores.json", "exceptions.json"))
 
 
 def test_the_trace_holds_a_bounded_number_of_cited_rows_and_writes_the_same_file(company,
