@@ -108,11 +108,16 @@ def cmd_report(args, db, lang, out) -> int:
 
 def cmd_run(args, db, lang, out) -> int:
     imported = _import(args, db, lang, out, args.ledger)
-    lang = lang or imported.lang
-    evaluated = _evaluate(args, db, lang, out, imported.import_id, for_report=True)
-    # its passed chain check becomes the checkpoint the next month's check starts from
-    _report(args, db, lang, out, args.out, args.format, evaluated, checkpoint=True)
+    _evaluate_and_report(args, db, lang or imported.lang, out, imported, args.out, args.format)
     return 0
+
+
+def _evaluate_and_report(args, db, lang, out, imported, out_dir, formats) -> None:
+    """The rest of a run (`run`, `demo`): the import evaluated, and its reports written from
+    what the evaluation read; the report's passed chain check becomes the checkpoint the next
+    month's check starts from."""
+    evaluated = _evaluate(args, db, lang, out, imported.import_id, for_report=True)
+    _report(args, db, lang, out, out_dir, formats, evaluated, checkpoint=True)
 
 
 def cmd_decisions(args, db, lang, out) -> int:
@@ -218,8 +223,7 @@ def cmd_demo(args, db, lang, out) -> int:
                                      seed=args.seed, lang=lang)
     _say(out, i18n.t(lang, "demo_ledger", path=ledger, n=args.employees))
     imported = _import(args, db, lang, out, str(ledger))
-    _evaluate(args, db, lang, out, imported.import_id)
-    _report(args, db, lang, out, out_dir, set(api.FORMATS), checkpoint=True)   # a run, too
+    _evaluate_and_report(args, db, lang, out, imported, out_dir, set(api.FORMATS))
     _demo_accounts(db, lang, out, out_dir, args.period)
     return 0
 
