@@ -119,6 +119,27 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict,
     return written
 
 
+class FiringsSeen:
+    """Whether the firings handed to a writer one by one (`see(seq)` each) were a run's
+    `count` firings, each once and in seq order (`whole(count)`): a trace file written from
+    another writer's reading is kept only then (trace.write_both, xietong.api.month.report)."""
+
+    __slots__ = ("count", "in_order", "_last")
+
+    def __init__(self):
+        self.count, self.in_order, self._last = 0, True, None
+
+    def see(self, seq) -> None:
+        self.count += 1
+        if type(seq) is not int or (self._last is not None and seq <= self._last):
+            self.in_order = False
+        else:
+            self._last = seq
+
+    def whole(self, count: int) -> bool:
+        return self.in_order and self.count == count
+
+
 class TraceFile:
     """trace.json being written from firings that another writer reads (trace_writer)."""
 
@@ -130,7 +151,7 @@ class TraceFile:
 
     def whole(self, count: int) -> bool:
         """Whether the firings given were the run's `count` firings, each once, in seq order."""
-        return self._out.in_order and self._out.firings == count
+        return self._out.seen.whole(count)
 
     def finish(self) -> Path:
         self._out.finish()
@@ -193,8 +214,8 @@ def write_trace(firings, f, chunk: int = TRACE_CHUNK, encoder: IndentedJSON | No
 
 class TraceWriter:
     """trace.json written as its firings come (`firing(f)` each, in order; then `finish()`):
-    what write_trace writes. `firings` and `in_order` tell whether the firings given were the
-    run's, in seq order (a report hands it the firings trace.xlsx reads: one reading for
+    what write_trace writes. `seen` tells whether the firings given were the run's, in seq
+    order (a report hands it the firings trace.xlsx reads: one reading for
     the three trace files).
 
     A trace entry's layout is written here; its values are the encoder's. The texts that repeat
@@ -210,14 +231,11 @@ class TraceWriter:
         self._rules: dict[str, str] = {}
         self._sheets: dict[str, str] = {}
         self._sep = "["
-        self.firings, self.in_order, self._last = 0, True, None
+        self.seen = FiringsSeen()
 
     def firing(self, fi: dict) -> None:
         seq, rule, sources, outcome = fi["seq"], fi["rule"], fi["sources"], fi["outcome"]
-        self.firings += 1
-        if self._last is not None and not (type(seq) is int and seq > self._last):
-            self.in_order = False
-        self._last = seq if type(seq) is int else self._last
+        self.seen.see(seq)
         string, value, parts, sep = self._string, self._value, self._parts, self._sep
         if type(seq) is not int or type(rule) is not str:
             parts.append(sep + "\n " + value(

@@ -48,6 +48,7 @@ from openpyxl.utils import get_column_letter
 
 from reports import facts as firing_facts
 from reports import why_not
+from reports.json_files import FiringsSeen
 from reports.labels import MECHANISMS, label, sheet_name
 from reports.view import (RESULTS, CitedRows, Firing, FiringView, chain_text, run_info,
                           run_table)
@@ -415,8 +416,8 @@ class _HtmlPage:
     each firing's entry by `firing(f)` (encoded and written a chunk at a time, never a list of
     them), the rest by `finish()`. The file holds exactly what the page of html_payload's data
     would (_json_for_script's escapes are of single characters: the escaped JSON of a whole is
-    its pieces' escaped JSON, joined). `firings`/`in_order` tell whether the firings given were
-    the run's, in seq order; `abandon()` removes a page not finished."""
+    its pieces' escaped JSON, joined). `seen` tells whether the firings given were the run's,
+    in seq order; `abandon()` removes a page not finished."""
 
     CHUNK = 64          # entries encoded and written at a time (json_files.TRACE_CHUNK: why small)
 
@@ -425,7 +426,7 @@ class _HtmlPage:
         head, self._entry, self._sources, self._why = _html_parts(
             period, rows, stored, lang, sheet_lang, ledger_file, chain)
         self.path = Path(path)
-        self.firings, self.in_order, self._last = 0, True, None
+        self.seen = FiringsSeen()
         self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         self._parts: list[str] = []
         self._sep = ""
@@ -454,11 +455,7 @@ class _HtmlPage:
             + _script_safe(self._dumps(head)[:-1] + ',"firings":['))
 
     def firing(self, f: dict) -> None:
-        seq = f["seq"]
-        if self._last is not None and not seq > self._last:
-            self.in_order = False
-        self._last = seq
-        self.firings += 1
+        self.seen.see(f["seq"])
         self._add(self._entry(f))
 
     def _add(self, item) -> None:
@@ -536,7 +533,7 @@ def write_both(xlsx_path: Path | None, html_path: Path | None, period: str, rows
     except BaseException:
         page.abandon()
         raise
-    if page.in_order and page.firings == firing_facts.of(stored).count:
+    if page.seen.whole(firing_facts.of(stored).count):
         return xlsx, page.finish()
     page.abandon()
     return xlsx, write_html(html_path, period, rows, stored, lang, sheet_lang, ledger_file, chain)
