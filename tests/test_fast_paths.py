@@ -175,6 +175,21 @@ def test_parse_sources_reads_as_json_loads(text):
     assert canonical.parse_sources(text) == want
 
 
+def test_parsed_sheet_names_are_one_object_each():
+    """A run's sources cite the same few sheets hundreds of thousands of times: each parsing
+    path gives the name it read as one shared object, not a new string per source."""
+    texts = ['[["InternalRatings",17]]',                              # one source
+             '[["InternalRatings",18],["Employees",3]]',               # several
+             '[["InternalRatings", 19]]',                               # json.loads's path
+             '[["Employees",4],["InternalRatings",20]]']
+    parsed = [canonical.parse_sources(t) for t in texts]
+    assert parsed == [[("InternalRatings", 17)], [("InternalRatings", 18), ("Employees", 3)],
+                      [("InternalRatings", 19)], [("Employees", 4), ("InternalRatings", 20)]]
+    ratings = {id(src[0]) for p in parsed for src in p if src[0] == "InternalRatings"}
+    employees = {id(src[0]) for p in parsed for src in p if src[0] == "Employees"}
+    assert len(ratings) == 1 and len(employees) == 1
+
+
 def test_shared_outcomes_belong_to_one_evaluation():
     """An evaluation's common outcomes are one object per distinct outcome within it, and
     another evaluation's are other objects."""
