@@ -1,9 +1,13 @@
 """xietong's benchmark (`make bench`): sample companies of 1,000 / 10,000 / 100,000 employees
-(≈10 ledger rows each) through `xietong run`, phase by phase, beside three yardsticks measured
+(≈10 ledger rows each) through `xietong run`, phase by phase, beside four yardsticks measured
 in the same run on the same files:
 
 * **floor**: python-calamine alone parsing the workbook (`to_python`, every sheet) — no reader
   of the file can be faster than the parser it stands on;
+* **streaming floor**: the standard library reading the same sheets as a stream, a row at a
+  time (zipfile, xml.etree's iterparse), holding only the shared strings — what a reader whose
+  memory does not grow with the rows costs at least; a yardstick, not a reader (it skips what
+  the importer guards against);
 * **peer**: the same behaviour and rating rules on CLIPS (`bench/clips_peer.py`), fed the same
   rows — what a mature rule engine costs for the same work;
 * **plain Python**: the tests' reference implementation with its quadratic scans indexed
@@ -249,6 +253,62 @@ def child_floor(ledger: str, workdir: str) -> dict:
     return {"seconds": time.perf_counter() - t0, "peak_mb": _hwm_kb() / 1024, "cells": cells}
 
 
+def child_stream_floor(ledger: str, workdir: str) -> dict:
+    """The standard library reading every sheet as a stream (zipfile, xml.etree's iterparse on
+    expat): each cell's value as its text (a shared string looked up, an inline string's runs
+    joined), each row dropped once built. Only the shared strings are held, as any reader of
+    the format must. What a reader whose memory does not grow with the rows costs at least,
+    beside calamine's floor, which holds a whole sheet (python-calamine cannot iterate a sheet
+    without reading it first)."""
+    import zipfile
+    from xml.etree.ElementTree import iterparse
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    cell, value, inline, row_tag, data, si = (ns + "c", ns + "v", ns + "is", ns + "row",
+                                              ns + "sheetData", ns + "si")
+    _reset_hwm()
+    t0 = time.perf_counter()
+    cells = rows = 0
+    with zipfile.ZipFile(ledger) as z:
+        names = z.namelist()
+        strings: list[str] = []
+        if "xl/sharedStrings.xml" in names:
+            with z.open("xl/sharedStrings.xml") as f:
+                for _, el in iterparse(f):
+                    if el.tag == si:
+                        strings.append("".join(el.itertext()))
+                        el.clear()
+        for name in names:
+            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                continue
+            with z.open(name) as f:
+                parent, row = None, []
+                for event, el in iterparse(f, events=("start", "end")):
+                    if event == "start":
+                        if el.tag == data:
+                            parent = el
+                        continue
+                    if el.tag == cell:
+                        v, kind = el.find(value), el.get("t")
+                        if kind == "inlineStr":
+                            is_ = el.find(inline)
+                            text = None if is_ is None else "".join(is_.itertext())
+                        elif v is None:
+                            text = None
+                        elif kind == "s":
+                            text = strings[int(v.text)]
+                        else:
+                            text = v.text
+                        row.append(text)
+                        cells += text is not None
+                    elif el.tag == row_tag:
+                        rows += 1
+                        row = []
+                        if parent is not None:
+                            parent.clear()       # the rows read so far: nothing is kept
+    return {"seconds": time.perf_counter() - t0, "peak_mb": _hwm_kb() / 1024, "cells": cells,
+            "rows": rows, "shared_strings": len(strings)}
+
+
 def child_import(ledger: str, workdir: str) -> dict:
     """`xietong import` alone (issue 2): read and validate, then store."""
     from importers import read_ledger
@@ -329,7 +389,8 @@ def _digest(adjustments, exceptions, by_rule) -> dict:
     return out
 
 
-CHILDREN = {"pipeline": child_pipeline, "floor": child_floor, "import": child_import,
+CHILDREN = {"pipeline": child_pipeline, "floor": child_floor, "stream_floor": child_stream_floor,
+            "import": child_import,
             "peer": child_peer, "plain": child_plain, "reference": child_reference}
 
 
@@ -464,7 +525,7 @@ def _fmt_s(x) -> str:
 def table(results: list[dict]) -> str:
     head = ("| employees | ledger rows | read | validate | store | evaluate | persist | reports "
             "| **whole run** | peak memory (all processes, PSS) | peak RSS (run; evaluation child) "
-            "| floor (calamine) | import ÷ floor "
+            "| floor (calamine) | streaming floor (stdlib) | import ÷ floor "
             "| CLIPS peer | evaluate ÷ peer | plain Python | µs/row (run) |")
     lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
     for r in results:
@@ -473,6 +534,7 @@ def table(results: list[dict]) -> str:
         get = lambda name: ph.get(name, {}).get("seconds")  # noqa: E731
         rows = (p.get("digest", {}).get("counts", {}) or {}).get("rows") or r.get("rows")
         floor = r.get("floor") or {}
+        stream = r.get("stream_floor") or {}
         peer, plain = r.get("peer"), r.get("plain")
         imp = None
         if get("read") is not None and floor.get("seconds"):
@@ -489,6 +551,7 @@ def table(results: list[dict]) -> str:
             f"{p['tree_peak_mb']:.0f} MB" if p.get("tree_peak_mb") else "–",
             _peaks(p),
             f"{_fmt_s(floor or None)}, {floor['peak_mb']:.0f} MB" if floor.get("seconds") else "–",
+            f"{_fmt_s(stream)}, {stream['peak_mb']:.0f} MB" if stream.get("seconds") else "–",
             f"{imp:.2f}×" if imp else "–",
             _fmt_s(peer), f"{ratio:.2f}×" if ratio else "–", _fmt_s(plain),
             f"{whole / rows * 1e6:.0f}" if whole and rows else "–"]) + " |")
@@ -588,7 +651,7 @@ def main(argv=None) -> int:
         ledger = ensure_ledger(size, cache)
         r = {"employees": size, "ledger": ledger.name, "ledger_mb": ledger.stat().st_size / 2**20,
              "repeat": repeat}
-        for kind in ("pipeline", "floor", "import", "peer", "plain") + \
+        for kind in ("pipeline", "floor", "stream_floor", "import", "peer", "plain") + \
                 (("reference",) if size <= args.reference_max else ()):
             print(f"  {size:,} employees: {kind} (best of {repeat}) …", flush=True)
             r[kind] = best_of(kind, ledger, repeat, args.timeout)
