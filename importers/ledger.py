@@ -39,6 +39,7 @@ import unicodedata
 from decimal import Decimal
 from functools import lru_cache
 from itertools import repeat
+from keyword import iskeyword
 from operator import itemgetter
 from pathlib import Path
 from typing import Callable
@@ -533,15 +534,22 @@ class _Reader:
 def _row_builder(names: tuple[str, ...]):
     """A function turning columns into row dicts, compiled for these keys.
 
-    A dict display with constant keys builds each row ~40 % faster than dict(zip(names, t))
-    (measured: 0.16 s against 0.26 s for 100k rows of 10 keys). The keys are the schema's
-    column names, never user text.
+    Each row is the `__dict__` of an instance of a class made for these keys, filled by a
+    compiled __init__ in their order: CPython makes those key-sharing dictionaries (PEP 412),
+    plain dicts all the same (equal, ordered, mutable) that share one table of keys — 102
+    instead of 187 MB for 700,000 rating rows, for 0.04 s more than a dict display with
+    constant keys (which was itself ~40 % faster than dict(zip(names, t))). The keys are the
+    schema's column names, never user text.
     """
-    assert all(n.isidentifier() for n in names)
+    assert all(n.isidentifier() and not iskeyword(n) for n in names)
     values = [f"v{i}" for i in range(len(names))]
-    body = ", ".join(f"{n!r}: {v}" for n, v in zip(names, values))
-    src = f"def build(columns):\n    return [{{{body}}} for {', '.join(values)}, in zip(*columns)]"
+    init = (f"def __init__(self, {', '.join(values)}):\n"
+            + "".join(f"    self.{n} = {v}\n" for n, v in zip(names, values)))
     namespace: dict = {}
+    exec(init, namespace)                               # noqa: S102 - see the docstring
+    namespace["Row"] = type("LedgerRow", (), {"__init__": namespace["__init__"]})
+    src = (f"def build(columns):\n    return [Row({', '.join(values)}).__dict__ "
+           f"for {', '.join(values)}, in zip(*columns)]")
     exec(src, namespace)                                # noqa: S102 - see the docstring
     return namespace["build"]
 

@@ -290,3 +290,44 @@ def test_type_rows_on_the_sample_ledger_shapes():
     assert [p for p in got[1] if p.startswith("InternalRatings!")] == ["InternalRatings!E19 (score): expected a number from 1 to 5, got 6",
                       "InternalRatings!F35 (comment): expected a value, got the error value #N/A",
                       "InternalRatings!E42 (score): expected a value, got the error value #DIV/0!"]
+
+
+
+def test_read_rows_are_plain_dicts_that_share_their_keys():
+    """The typed rows are dicts in the sheet's column order, then the Excel row, that share one
+    table of keys per sheet — they hold less than the same dicts built anew — and stay
+    ordinary dicts."""
+    import tracemalloc
+    s = next(s for s in SHEETS if s.name == "InternalRatings")
+    body = [[f"IR-{k:06d}", f"XT{k:04d}", "D01", "响应速度", 4.0, ""] for k in range(3)]
+    book = RawBook("xlsx", [(s.name, "visible")], rows={s.name: [[c.name for c in s.columns]] + body},
+                   errors={})
+    r = ledger._Reader("x.xlsx", "en", None)
+    r._match_sheets(book)                             # (finds the other sheets missing)
+    (sh,) = r.sheets.values()
+    r._read_header(sh, book)
+    missing = len(r.found)
+    r._type_rows(sh, book, 0, 1)
+    assert len(r.found) == missing                   # no cell refused
+    assert sh.rows == [{"rating_id": f"IR-{k:06d}", "rater_id": f"XT{k:04d}",
+                        "ratee_dept_id": "D01", "dimension": "响应速度", "score": Decimal("4"),
+                        "comment": None, "row": k + 2} for k in range(3)]
+    assert all(type(row) is dict for row in sh.rows)
+    sh.rows[0]["comment"] = "x"
+    assert sh.rows[1]["comment"] is None
+
+    names = ("rating_id", "rater_id", "ratee_dept_id", "dimension", "score", "comment", "row")
+    columns = [[f"IR-{k}" for k in range(2000)], ["XT1"] * 2000, ["D1"] * 2000, ["d"] * 2000,
+               [None] * 2000, [None] * 2000, list(range(2, 2002))]
+    build = ledger._row_builder(names)
+    build(columns)                                    # compiled and its class made once
+    tracemalloc.start()
+    try:
+        shared = build(columns)
+        held = tracemalloc.get_traced_memory()[0]
+        anew = [dict(zip(names, t)) for t in zip(*columns)]
+        plain = tracemalloc.get_traced_memory()[0] - held
+    finally:
+        tracemalloc.stop()
+    assert shared == anew
+    assert held < 0.75 * plain, (held, plain)
