@@ -37,7 +37,7 @@ open, so IT's peripheral mean is 4 → R = 80.
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -311,45 +311,63 @@ def _run_sheet(ev, ctx: Context, sheet: str, rows: list[tuple[str, dict]]
     # every score as a whole number of units of 10**-places (Fractions cost a tenth of the
     # evaluation's own Python time), and a quotient of two ints is the correctly rounded float,
     # the same one float() of the exact Fraction gives.
+    # Held for every accepted rating until step 2 is done, so kept small: a group is a number
+    # (the index of its (department, dimension) in `group_of`), a (group, rater) with one rating
+    # holds that rating's score alone, and the per-rating figures step 2 needs (`peers`) are
+    # made as its facts are fed, a batch ahead — at 100,000 employees the groups as tuples, a
+    # [sum, count] list per (group, rater) and a tuple of figures per rating were 346 MB.
     scores, scale = _units([r["score"] for _, r in accepted])
-    groups = [(r["ratee_dept_id"], norm_dimension(r["dimension"])) for _, r in accepted]
-    group_sum: dict[tuple[str, str], list] = {}
-    rater_sum: dict[tuple[tuple[str, str], str], list] = {}
+    group_of: dict[tuple[str, str], int] = {}
+    groups = [group_of.setdefault((r["ratee_dept_id"], norm_dimension(r["dimension"])),
+                                  len(group_of)) for _, r in accepted]
+    group_total = [0] * len(group_of)
+    group_count = [0] * len(group_of)
+    rater_sum: dict[tuple[int, str], int | list[int]] = {}   # its score, or [sum, count]
     for (_, r), score, g in zip(accepted, scores, groups):
-        for acc, k in ((group_sum, g), (rater_sum, (g, r["rater_id"]))):
-            got = acc.get(k)
-            if got is None:
-                acc[k] = [score, 1]
-            else:
-                got[0] += score
-                got[1] += 1
+        group_total[g] += score
+        group_count[g] += 1
+        k = (g, r["rater_id"])
+        got = rater_sum.get(k)
+        if got is None:
+            rater_sum[k] = score
+        elif type(got) is int:
+            rater_sum[k] = [got + score, 2]
+        else:
+            got[0] += score
+            got[1] += 1
     low_by_pair: dict[tuple[str, str], list[tuple[str, dict]]] = defaultdict(list)
     if sheet == "InternalRatings":
         for name, r in accepted:
             if r["score"] <= rp.mutual_low:
                 low_by_pair[(company.dept_of(r["rater_id"]), r["ratee_dept_id"])].append((name, r))
 
-    extras = []          # per accepted rating: peers' mean and count, deviation, counterparts
-    for (_, r), score, g in zip(accepted, scores, groups):
-        total, n = group_sum[g]
-        own_total, own_n = rater_sum[(g, r["rater_id"])]
-        peer_count = n - own_n
-        deviation = 0.0
-        peer_mean = None
-        if peer_count:
-            peers = total - own_total                       # in units
-            peer_mean = peers / (peer_count * scale)         # only shown, to 2 places
-            deviation = abs(score * peer_count - peers) / (peer_count * scale)
-        counterparts = (low_by_pair.get((r["ratee_dept_id"], company.dept_of(r["rater_id"])), [])
-                        if sheet == "InternalRatings" else [])
-        extras.append((peer_mean, peer_count, deviation, counterparts))
+    def peers():
+        """Per accepted rating, in order: its peers' mean and count, its deviation from that
+        mean, and the counterpart department's low ratings."""
+        for (_, r), score, g in zip(accepted, scores, groups):
+            total, n = group_total[g], group_count[g]
+            own = rater_sum[(g, r["rater_id"])]
+            own_total, own_n = (own, 1) if type(own) is int else own
+            peer_count = n - own_n
+            deviation = 0.0
+            peer_mean = None
+            if peer_count:
+                peers = total - own_total                       # in units
+                peer_mean = peers / (peer_count * scale)         # only shown, to 2 places
+                deviation = abs(score * peer_count - peers) / (peer_count * scale)
+            counterparts = (low_by_pair.get((r["ratee_dept_id"], company.dept_of(r["rater_id"])),
+                                            ()) if sheet == "InternalRatings" else ())
+            yield peer_mean, peer_count, deviation, counterparts
 
     hold_pending = bool(rp.hold_pending)
     outlier_at = float(rp.outlier_deviation) - TOLERANCE_FLOAT
     all_open = {f: "open" for f in STATUS_FIELDS.values()}
+    fed_figures: deque = deque()   # peers() of the facts fed and not yet seen below: a batch
 
     def review_facts():
-        for (name, r), (_, peer_count, deviation, counterparts) in zip(accepted, extras):
+        for (name, r), figures in zip(accepted, peers()):
+            fed_figures.append(figures)
+            _, peer_count, deviation, counterparts = figures
             fact = {"t": "rating_review", "sheet": sheet, "score": r["score"],
                     "extreme_low": rp.extreme_low, "extreme_high": rp.extreme_high,
                     "low_needs_comment": rp.low_needs_comment,
@@ -368,8 +386,8 @@ def _run_sheet(ev, ctx: Context, sheet: str, rows: list[tuple[str, dict]]
     # Step 2 feeds every accepted rating once: its review triggers fire, then rating.hold or
     # rating.count. All acceptances of the sheet fired before (step 1).
     assignees: dict[tuple[str, str], str] = {}     # (rater, rated department) -> assignee
-    for pair, (peer_mean, peer_count, _, counterparts), firings in zip(
-            accepted, extras, ctx.feed_many(ev, BOOK.name, review_facts())):
+    for pair, firings in zip(accepted, ctx.feed_many(ev, BOOK.name, review_facts())):
+        peer_mean, peer_count, _, counterparts = fed_figures.popleft()
         name, r = pair
         src = (name, r["row"])
         dept = r["ratee_dept_id"]
