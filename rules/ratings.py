@@ -352,9 +352,9 @@ def _run_sheet(ev, ctx: Context, sheet: str, rows: list[tuple[str, dict]]
             deviation = 0.0
             peer_mean = None
             if peer_count:
-                peers = total - own_total                       # in units
-                peer_mean = peers / (peer_count * scale)         # only shown, to 2 places
-                deviation = abs(score * peer_count - peers) / (peer_count * scale)
+                peer_units = total - own_total
+                peer_mean = peer_units / (peer_count * scale)    # only shown, to 2 places
+                deviation = abs(score * peer_count - peer_units) / (peer_count * scale)
             counterparts = (low_by_pair.get((r["ratee_dept_id"], company.dept_of(r["rater_id"])),
                                             ()) if sheet == "InternalRatings" else ())
             yield peer_mean, peer_count, deviation, counterparts
