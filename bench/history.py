@@ -4,9 +4,10 @@ first?
 Twelve months of the sample company (`xietong.sample.write_sample_ledger`, one seed per month:
 month m is seed m, period 2026-mm) go through `xietong run` one after another into ONE database,
 as a company would run them over a year. Each month is a fresh `xietong run` process (what HR
-would start), timed from outside, with the peak memory of its whole process tree (the largest
-sum of PSS, sampled every `--interval` seconds: 0.2 by default, as `bench/run.py` measures it;
-a 1,000-employee month lasts under 2 s, and its peak is seen within ±15 MB only at 0.02). The goal: month 12 within 1.1× of
+would start), timed from outside, with the peak memory of its whole process tree (the
+largest sum of PSS, sampled every `--interval` seconds: 0.2 by default, as `bench/run.py`
+measures it; a 1,000-employee month lasts under 2 s, and its peak is seen within ±15 MB only
+at 0.02). The goal: month 12 within 1.1× of
 month 1 in time and in memory — what grows with the history (verifying the whole chain inside
 every run, reading all earlier records) shows here and nowhere else.
 
@@ -116,13 +117,20 @@ def table(months: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected seconds above 0, got {text}")
+    return value
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--employees", type=int, default=1000)
     p.add_argument("--months", type=int, default=12)
     p.add_argument("--db", help="an EMPTY database URL (default: a new SQLite file)")
     p.add_argument("--timeout", type=float, default=3600)
-    p.add_argument("--interval", type=float, default=0.2,
+    p.add_argument("--interval", type=_positive, default=0.2,
                    help="seconds between two samples of the process tree's memory")
     p.add_argument("--verify-each-month", action="store_true",
                    help="a full `xietong verify` after each month's run (not in the month's "

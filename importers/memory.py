@@ -1,4 +1,5 @@
-"""Holding a big ledger in less memory.
+"""Building millions of ledger objects cheaply: the cyclic collector paused (time), and rows that
+share their keys (memory).
 
 `gc_paused`: Python's cyclic garbage collector paused around the phases that build millions of
 acyclic objects (reading a ledger, generating a sample company, evaluating): the collector
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
+from functools import lru_cache
 from keyword import iskeyword
 
 
@@ -28,6 +30,7 @@ def gc_paused():
             gc.enable()
 
 
+@lru_cache(maxsize=None)
 def row_maker(keys: tuple[str, ...]):
     """A class whose instances' `__dict__` is a ledger row: `row_maker(keys)(*values).__dict__`
     equals `dict(zip(keys, values))`, in the same order.
@@ -36,11 +39,14 @@ def row_maker(keys: tuple[str, ...]):
     values). CPython shares one table among the attribute dicts of a class's instances
     (key-sharing dictionaries, PEP 412) when their attributes are set in the same order, as the
     compiled `__init__` here sets them: 153 bytes. The row is a plain `dict` all the same —
-    equal, ordered, JSON-able, mutable (a key added later gives that row a table of its own).
+    equal, ordered, JSON-able, mutable (a key added later may give that row a table of its
+    own; either way it behaves as a dict).
     The keys are the schema's column names (identifiers, never user text), compiled into the
-    `__init__`: a call is faster than dict(zip(keys, values)).
+    `__init__`: a call is faster than dict(zip(keys, values)). One class per tuple of keys, made
+    once (a new class per call would pile up while the collector is paused).
     """
-    assert all(k.isidentifier() and not iskeyword(k) and not k.startswith("__") for k in keys)
+    assert all(k.isascii() and k.isidentifier() and not iskeyword(k) and not k.startswith("__")
+               for k in keys)           # ASCII: Python would NFKC-normalise a compiled name
     args = [f"v{i}" for i in range(len(keys))]
     src = (f"def __init__(self, {', '.join(args)}):\n"
            + "".join(f"    self.{k} = {v}\n" for k, v in zip(keys, args)))
