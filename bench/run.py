@@ -558,15 +558,44 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _peaks(p: dict) -> str:
-    """The run's own peak (the largest of its phases) and the forked evaluation child's."""
+def _process_peaks(p: dict) -> tuple[float, float | None]:
+    """A pipeline's run process's peak (the largest of its own phases) and the forked
+    evaluation child's."""
     ph = p.get("phases") or {}
     run = max((v["peak_mb"] for k, v in ph.items() if k != "evaluate" and not v.get("forked")),
               default=0)
-    child = ph.get("evaluate", {}).get("peak_mb")
+    return run, ph.get("evaluate", {}).get("peak_mb")
+
+
+def _peaks(p: dict) -> str:
+    """The run's own peak and the forked evaluation child's, as the table shows them."""
+    run, child = _process_peaks(p)
     if not run:
         return "–"
     return f"{run:.0f} MB; {child:.0f} MB" if child else f"{run:.0f} MB"
+
+
+def per_process(results: list[dict]) -> str:
+    """Each process's peak at the largest size ÷ its peak at a tenth of it (issue 15's goal:
+    memory flat in the run's size, within 1.5×), beside the two floors' ratios."""
+    by_size = {r["employees"]: r for r in results}
+    big = max(by_size, default=0)
+    small = by_size.get(big // 10)
+    if not big or small is None:
+        return ""
+
+    def peaks(r: dict) -> dict[str, float]:
+        run, child = _process_peaks(r.get("pipeline") or {})
+        out = {"run process": run, "evaluation child": child or 0}
+        for kind, name in (("floor", "calamine floor"), ("stream_floor", "streaming floor")):
+            out[name] = (r.get(kind) or {}).get("peak_mb", 0)
+        return out
+
+    a, b = peaks(by_size[big]), peaks(small)
+    parts = [f"{name} {a[name]:.0f} ÷ {b[name]:.0f} MB = {a[name] / b[name]:.2f}×"
+             for name in a if a[name] and b[name]]
+    return (f"Per process, {big:,} ÷ {big // 10:,} employees (issue 15's goal: within 1.5×): "
+            + "; ".join(parts) + ".")
 
 
 def detail(results: list[dict]) -> str:
@@ -659,7 +688,7 @@ def main(argv=None) -> int:
         r["agreement"] = agreement(r)
         results.append(r)
         _save(info, results)
-    text = table(results) + "\n" + detail(results)
+    text = table(results) + "\n\n" + per_process(results) + "\n" + detail(results)
     print("\n" + text)
     md = _save(info, results, text)
     print(f"\nwritten: {md.with_suffix('.json')} and {md}")
