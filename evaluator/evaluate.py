@@ -139,11 +139,12 @@ def _reconcile(ctx: Context, rec) -> None:
                        for month in quarter_months(ctx.period)[:2]]
     for sheet, rows in sheets:
         rejected_here = rejected.get(sheet, set())
-        for r in rows:
-            ways = (ended("applied", sheet, r["row"]), r["row"] in rejected_here,
-                    ended("carried", sheet, r["row"]))
+        numbers = rows.row_numbers() if hasattr(rows, "row_numbers") else (r["row"] for r in rows)
+        for row in numbers:            # (a SpooledRows gives its rows' numbers without the rows)
+            ways = (ended("applied", sheet, row), row in rejected_here,
+                    ended("carried", sheet, row))
             if sum(ways) != 1:
-                problems.append(f"{sheet} row {r['row']} ended "
+                problems.append(f"{sheet} row {row} ended "
                                 + ("two ways (applied, rejected, carried)" if sum(ways)
                                    else "neither applied, rejected nor carried"))
     if problems:

@@ -31,9 +31,10 @@ from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing
                                  parse_sources, sha256_text, sources_json)
 from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExceptionItem, Firing, Run,
                           reader, utcnow)
-from evaluator.evaluate import Evaluated, evaluate_ledger
-from evaluator.store import active_import, load_rows
+from evaluator.evaluate import TRANSACTION_SHEETS, Evaluated, evaluate_ledger
+from evaluator.store import active_import, close_spooled, load_rows
 from importers.lang import Text
+from importers.memory import give_back_free_memory
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
 from rules.books import RULES_VERSION
 from rules.context import TraceEntry
@@ -41,7 +42,7 @@ from rules.deadlines import MOVED, Standing
 from rules.months import other_months, quarter_months
 from rules.policy import Policy, decimal_text
 from rules.sentences import says_of
-from rules.sources import base, with_months
+from rules.sources import SourceMarks, base, with_months
 
 
 def _program_version() -> str:
@@ -91,8 +92,21 @@ class DecisionRow:
 
 # --------------------------------------------------------------------------- hashing helpers
 
-def row_index(rows: dict[str, list[dict]]) -> dict[tuple[str, int], dict]:
-    return {(sheet, r["row"]): r for sheet, lst in rows.items() for r in lst}
+def cited_rows(rows: dict, sources) -> dict[tuple[str, int], dict]:
+    """The rows these sources cite, by (sheet, Excel row), from `rows` (sheet → rows, another
+    month's sheets under their qualified names): one pass over each cited sheet, keeping only
+    the cited rows (a sheet on a file, evaluator.store.SpooledRows, makes only those)."""
+    wanted = SourceMarks()
+    for sheet, row in sources:
+        wanted.add(sheet, row)
+    index: dict[tuple[str, int], dict] = {}
+    for sheet in wanted.sheets():
+        lst = rows.get(sheet) or ()
+        picked = (lst.numbered(lambda row: (sheet, row) in wanted) if hasattr(lst, "numbered")
+                  else (r for r in lst if (sheet, r["row"]) in wanted))
+        for r in picked:
+            index[(sheet, r["row"])] = r
+    return index
 
 
 def source_hash(index: dict[tuple[str, int], dict], sources) -> str:
@@ -262,12 +276,17 @@ class RunOutcome:
     run: Run
     evaluated: Evaluated
     decisions_recorded: int
-    # the rows of the run's import the evaluation read (load_rows): a report that follows
-    # (`xietong run`) shows them without reading them again
+    # the rows of the run's import the evaluation held (load_rows), for a report that follows
+    # (`xietong run`) to show without reading them again: all but SPOOLED_SHEETS, which the
+    # evaluation read from files, closed once it was stored
     rows: dict | None = None
 
 
 EVALUATION_ATTEMPTS = 3
+# The sheets an evaluation reads from a file, a chunk at a time, and never holds
+# (evaluator.store.SpooledRows): a 100,000-employee month's 870,000 ratings and behaviours
+# were 230 MB in the process that reads the database, and again in the evaluation's child.
+SPOOLED_SHEETS = frozenset(TRANSACTION_SHEETS)
 
 
 @dataclass
@@ -316,11 +335,14 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     follows needs from all of them, gathered without reading them back (xietong/api/month.py).
     """
     for _ in range(EVALUATION_ATTEMPTS):
-        inputs = _read_inputs(engine, period, lang, policy)    # refuses a closed period first
-        if import_id is not None and inputs.import_id != import_id:
-            raise RunRefused([_switched(engine, period, import_id, lang)])
-        spool = Spool(TraceEntry)       # made before the fork, closed below whatever the child does
+        # refuses a closed period first; its big sheets on files, closed below, as the spool
+        inputs = _read_inputs(engine, period, lang, policy, SPOOLED_SHEETS)
+        spool = None
         try:
+            if import_id is not None and inputs.import_id != import_id:
+                raise RunRefused([_switched(engine, period, import_id, lang)])
+            spool = Spool(TraceEntry)   # made before the fork, closed below whatever the child does
+            give_back_free_memory()     # the child starts with every page this process holds
             try:
                 outcome = run_forked(_compute, inputs, policy, period, lang, progress, None,
                                      spool)
@@ -358,9 +380,12 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                 writer.flush()
                 fault("evaluate-commit")
                 session.expunge_all()
-                return RunOutcome(run, result, len(new_decisions), inputs.rows)
+                return RunOutcome(run, result, len(new_decisions),
+                                  {k: v for k, v in inputs.rows.items() if k not in SPOOLED_SHEETS})
         finally:
-            spool.close()
+            if spool is not None:
+                spool.close()
+            close_spooled(inputs.rows, inputs.history)
     raise RunRefused([refusal(lang, "busy_period", period=period, n=EVALUATION_ATTEMPTS)])
 
 
@@ -401,34 +426,47 @@ def _refuse_if_closed(session: Session, period: str, lang: str) -> None:
         raise RunRefused(e.lines) from None
 
 
-def _read_inputs(engine, period: str, lang: str, policy: Policy) -> _Inputs:
+def _read_inputs(engine, period: str, lang: str, policy: Policy, spooled=()) -> _Inputs:
+    """`spooled`: the sheets read into files (evaluator.store.SpooledRows), this month's and
+    the other months'; the caller closes them (close_spooled)."""
     with Session(reader(engine)) as session, session.begin():
         _refuse_if_closed(session, period, lang)
         imp = active_import(session, period)
         if imp is None:
             raise RunRefused([refusal(lang, "no_import", period=period)])
         _refuse_other_cadence(session, period, policy, lang)
-        history, other_imports = read_other_months(session, policy, period)
         stored = {rid: {"decision": d.decision, "source_hash": d.source_hash,
                         "file_sha256": d.file_sha256, "row": d.row, "reviewer_id": d.reviewer_id}
                   for rid, d in decisions_in_force(session, period).items()}
         top = session.exec(select(sa.func.max(Decision.id)).where(Decision.period == period)).one()
-        return _Inputs(imp.id, imp.file_name, imp.sha256, load_rows(session, imp.id), stored,
-                       top or 0, history, other_imports, review_standing(session, period))
+        standing = review_standing(session, period)
+        history, other_imports = read_other_months(session, policy, period, spooled)
+        try:
+            rows = load_rows(session, imp.id, spooled=spooled)
+        except BaseException:
+            close_spooled(history)
+            raise
+        return _Inputs(imp.id, imp.file_name, imp.sha256, rows, stored, top or 0, history,
+                       other_imports, standing)
 
 
-def read_other_months(session: Session, policy: Policy, period: str) -> tuple[dict, dict]:
+def read_other_months(session: Session, policy: Policy, period: str, spooled=()
+                      ) -> tuple[dict, dict]:
     """The other months' rows the evaluation of `period` under `policy` reads
     (rules.months.other_months), from each month's active import — a month without one is left
     out — and which imports those are: (period → sheet → rows, period → {"import_id",
-    "file_sha256"})."""
+    "file_sha256"}). `spooled`: the sheets read into files (load_rows)."""
     history, imports = {}, {}
-    for month, sheets in other_months(policy, period).items():
-        imp = active_import(session, month)
-        if imp is None:
-            continue
-        history[month] = load_rows(session, imp.id, sheets)
-        imports[month] = {"import_id": imp.id, "file_sha256": imp.sha256}
+    try:
+        for month, sheets in other_months(policy, period).items():
+            imp = active_import(session, month)
+            if imp is None:
+                continue
+            history[month] = load_rows(session, imp.id, sheets, spooled=spooled)
+            imports[month] = {"import_id": imp.id, "file_sha256": imp.sha256}
+    except BaseException:
+        close_spooled(history)
+        raise
     return history, imports
 
 
@@ -489,7 +527,8 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
                              standing=inputs.standing, clock=started, trace=trace)
     fault("evaluate-spooled")       # a test kills the child here: its trace spooled, not sent
     items = {e["review_id"]: e for e in result.exceptions}
-    index = row_index(with_months(rows, history))
+    all_rows = with_months(rows, history)
+    index = cited_rows(all_rows, (s for e in items.values() for s in e["sources"]))
     hashes = {rid: source_hash(index, e["sources"]) for rid, e in items.items()}
     problems = validate_decisions(ledger_reviews, items, lang)
     if problems:
@@ -516,9 +555,10 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
                                  standing=inputs.standing, clock=started, trace=result.trace)
         # notices can follow decisions (PERIPHERAL_NO_RATINGS when every rating of a department
         # is held or overturned): hash what this run produced
-        for e in result.exceptions:
-            if e["review_id"] not in hashes:
-                hashes[e["review_id"]] = source_hash(index, e["sources"])
+        new = [e for e in result.exceptions if e["review_id"] not in hashes]
+        index = cited_rows(all_rows, (s for e in new for s in e["sources"]))
+        for e in new:
+            hashes[e["review_id"]] = source_hash(index, e["sources"])
     return ("ok", result, hashes, new_decisions, in_force, started)
 
 

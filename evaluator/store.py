@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Iterator
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -17,6 +18,7 @@ from sqlmodel import Session, select
 from evaluator import chain
 from evaluator.canonical import GENESIS, RowsDigest, canonical_json, next_row_hash
 from engine.isolation import fault
+from engine.spool import Spool
 from evaluator.db import ROW_TABLES, ImportActivation, LedgerImport
 from importers.memory import row_maker
 from importers.result import Ledger
@@ -116,9 +118,16 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress,
     return imp
 
 
-def load_rows(session: Session, import_id: int, sheets=None) -> dict[str, list[dict]]:
+def load_rows(session: Session, import_id: int, sheets=None, spooled=()
+              ) -> dict[str, list[dict] | "SpooledRows"]:
     """The typed rows of one import, per canonical sheet, in Excel-row order (only `sheets`,
     canonical names, when given).
+
+    The sheets named in `spooled` are not held: each is a SpooledRows, its rows streamed from
+    the database into an unnamed temporary file a batch at a time and read back from there,
+    in order, each time it is iterated (the evaluation's transaction sheets: a
+    100,000-employee month's 870,000 ratings and behaviours were 230 MB held in the process
+    that evaluates, and in its parent). The caller closes them (close_spooled).
 
     Equal texts and dates are one object: a 100,000-employee ledger repeats a few dozen
     departments and dimensions and each rater in its million rating rows, and the driver
@@ -130,7 +139,7 @@ def load_rows(session: Session, import_id: int, sheets=None) -> dict[str, list[d
     A sheet's rows share one table of keys (importers.memory.row_maker): plain dicts all the
     same, 250 instead of 367 MB at 100,000 employees, in the evaluation and in the report
     alike."""
-    out: dict[str, list[dict]] = {}
+    out: dict[str, list[dict] | SpooledRows] = {}
     conn = session.connection()
     for sheet in SHEETS:
         if sheets is not None and sheet.name not in sheets:
@@ -140,6 +149,15 @@ def load_rows(session: Session, import_id: int, sheets=None) -> dict[str, list[d
         keys = ("row", *names)
         q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
             table.c.import_id == import_id).order_by(table.c.row)
+        if sheet.name in spooled:
+            rows = out[sheet.name] = SpooledRows(keys)
+            try:
+                for part in conn.execution_options(yield_per=SPOOL_READ).execute(q).partitions():
+                    rows.extend(part)
+            except BaseException:
+                close_spooled(out)
+                raise
+            continue
         shared = [(c.name, {}) for c in sheet.columns
                   if c.name not in sheet.key and c.kind not in ("number", "ratio")]
         rows = []
@@ -153,3 +171,62 @@ def load_rows(session: Session, import_id: int, sheets=None) -> dict[str, list[d
             append(r)
         out[sheet.name] = rows
     return out
+
+
+SPOOL_READ = 10_000        # rows fetched from the database at a time into a SpooledRows
+
+
+class SpooledRows:
+    """One sheet's rows, in Excel-row order, kept in a spool (engine/spool.py: an unnamed
+    temporary file, written in chunks) instead of in memory: sized, and iterated as often as
+    needed, each time read back a chunk at a time as plain dicts (the same dicts load_rows
+    gives). What a reader holds is one chunk and the rows it keeps.
+
+    Made in the process that reads the database, before the evaluation's child is forked: the
+    child inherits the descriptor and reads (positional reads: the two never disturb each
+    other); the maker closes it (`close`), after which its file is gone."""
+
+    def __init__(self, keys: tuple[str, ...]):
+        self.keys = keys
+        self._spool = Spool()
+        self._make = row_maker(keys)
+
+    def extend(self, records) -> None:
+        """Appends rows given as tuples of values in `keys` order (the first: the Excel row)."""
+        self._spool.extend(map(tuple, records))
+
+    def __len__(self) -> int:
+        return len(self._spool)
+
+    def __iter__(self) -> Iterator[dict]:
+        make = self._make
+        for values in self._spool.fields():
+            yield make(*values).__dict__
+
+    def numbered(self, wanted) -> Iterator[dict]:
+        """The rows whose Excel row `wanted(row)` is true, in order; no other row is made."""
+        make = self._make
+        for values in self._spool.fields():
+            if wanted(values[0]):
+                yield make(*values).__dict__
+
+    def row_numbers(self) -> Iterator[int]:
+        """The Excel row of each row, in order, without making the rows."""
+        for values in self._spool.fields():
+            yield values[0]
+
+    def close(self) -> None:
+        self._spool.close()
+
+    def __repr__(self) -> str:
+        return f"<SpooledRows of {len(self)} rows>"
+
+
+def close_spooled(*row_maps) -> None:
+    """Closes every SpooledRows in these sheet → rows mappings (or period → sheet → rows)."""
+    for rows in row_maps:
+        for value in (rows or {}).values():
+            if isinstance(value, SpooledRows):
+                value.close()
+            elif isinstance(value, dict):
+                close_spooled(value)

@@ -8,9 +8,13 @@ Measured: a 10,000-employee evaluation spent 3.4 s of 17 s in 16 full collection
 100,000-employee sample company was 12x slower per row than 10,000 with the collector on.
 
 `row_maker`: ledger rows as dicts that share one table of keys per sheet.
+
+`give_back_free_memory`: the heap's free pages handed back to the system before a fork.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 from contextlib import contextmanager
 from functools import lru_cache
@@ -53,3 +57,24 @@ def row_maker(keys: tuple[str, ...]):
     namespace: dict = {}
     exec(src, namespace)                                # noqa: S102 - see the docstring
     return type("LedgerRow", (), {"__init__": namespace["__init__"]})
+
+
+def give_back_free_memory() -> None:
+    """Asks the C library to hand the heap's free pages back to the system (glibc's
+    malloc_trim; nothing elsewhere). Called before the evaluation's child is forked: an import
+    leaves freed memory resident in the process's heap (after a 100,000-employee import: 167 MB
+    resident, 109 MB after this), and a forked child starts with every resident page of its
+    parent. (A full collection first freed 5 MB more, and cost a long-lived process with a big
+    heap — the desk, the test suite — far more time than this.)"""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim():
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    except OSError:
+        return None

@@ -139,33 +139,31 @@ def raci_front(d):
     return [note(FRONT_OFFICE)]
 
 
-def run(ev, ctx: Context, counted: dict[str, list[tuple[str, dict]]]) -> None:
-    """`counted`: per rating sheet, (source sheet name, row) of each counted rating
-    (rules.ratings.run)."""
+def run(ev, ctx: Context, counted: dict[str, dict[str, ratings.Counted]]) -> None:
+    """`counted`: per rating sheet, the counted ratings of each rated department, their
+    sources in SPEC §5.7's order (an earlier month's before the period's own, a quarter's
+    months in order, each month's in row order) and their exact sum (rules.ratings.run)."""
     policy = ctx.policy
     metrics = defaultdict(list)
     for mrow in ctx.sheet("ServiceMetrics"):
         metrics[mrow["dept_id"]].append(mrow)
-    internal, raci = defaultdict(list), defaultdict(list)
-    for pair in counted["InternalRatings"]:             # pair: (source sheet name, row)
-        internal[pair[1]["ratee_dept_id"]].append(pair)
-    for pair in counted["RaciRatings"]:
-        raci[pair[1]["ratee_dept_id"]].append(pair)
+    internal, raci = counted["InternalRatings"], counted["RaciRatings"]
     carry_internal = ratings.carried_over(ctx, "InternalRatings")
     carry_raci = ratings.carried_over(ctx, "RaciRatings")
+    none = ratings.Counted()
     for dept in ctx.sheet("Departments"):
         d = dept["dept_id"]
         dsrc = ("Departments", dept["row"])
-        rs, ms = internal.get(d, []), metrics.get(d, [])
+        rs, ms = internal.get(d, none), metrics.get(d, [])
         fact = {"t": "periph", "dept_id": d, "tier": dept["tier"], "counted": len(rs),
                 "carried": carry_internal,
                 "metrics": len(ms), "base": str(dept["base_score"]),
-                "score_sum": _sum_text(r["score"] for _, r in rs),
+                "score_sum": str(rs.total),
                 "metric_sum": _sum_text(x["value"] for x in ms),
                 "scale": str(policy.scale.rating_to_points),
                 "objective_share": str(policy.peripheral.objective_share),
                 "weight": str(policy.peripheral.weight)}
-        sources = [dsrc] + _rating_sources(rs) + [("ServiceMetrics", x["row"]) for x in ms]
+        sources = [dsrc] + rs.sources + [("ServiceMetrics", x["row"]) for x in ms]
         for firing in ctx.feed(ev, BOOK.name, fact, ("periph", d)):
             entry = ctx.record(firing, d, sources if firing.rule_id == "peripheral.blend" else [dsrc])
             for o in firing.outcomes:
@@ -174,23 +172,17 @@ def run(ev, ctx: Context, counted: dict[str, list[tuple[str, dict]]]) -> None:
                 elif "exception" in o:
                     ctx.exception(entry, o["exception"], "peripheral", d, (d,), [dsrc], None,
                                   NO_RATINGS_SAYS(dept=d, name=dept["name"]))
-        qs = raci.get(d, [])
+        qs = raci.get(d, none)
         fact = {"t": "raci", "dept_id": d, "tier": dept["tier"], "counted": len(qs),
                 "carried": carry_raci,
-                "base": str(dept["base_score"]), "score_sum": _sum_text(r["score"] for _, r in qs),
+                "base": str(dept["base_score"]), "score_sum": str(qs.total),
                 "scale": str(policy.scale.rating_to_points), "weight": str(policy.raci.weight)}
-        sources = [dsrc] + _rating_sources(qs)
+        sources = [dsrc] + qs.sources
         for firing in ctx.feed(ev, BOOK.name, fact, ("raci", d)):
             entry = ctx.record(firing, d, sources)
             for o in firing.outcomes:
                 if "points" in o:
                     ctx.adjust(entry, "department", d, "raci", o, sources)
-
-
-def _rating_sources(counted: list[tuple[str, dict]]) -> list[tuple[str, int]]:
-    """The counted ratings' sources in SPEC §5.7's order: an earlier month's before the
-    period's own (a quarter's months in order), each month's in row order."""
-    return [(name, r["row"]) for name, r in counted]
 
 
 def _sum_text(values) -> str:

@@ -9,6 +9,7 @@ a list.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
@@ -110,21 +111,24 @@ class Context:
         year, month = self.period.split("-")
         self.year, self.month = int(year), int(month)
 
-    def sheet(self, name: str) -> list[dict]:
-        """The sheet's rows in Excel-row order (sorted once: several mechanisms ask for it)."""
+    def sheet(self, name: str) -> Iterable[dict]:
+        """The sheet's rows in Excel-row order (a list is sorted once: several mechanisms ask
+        for it). A sheet that is not a list — the evaluator's SpooledRows, read from the
+        database in Excel-row order and kept on a file — is given as it is: iterable as often
+        as needed, and sized, but not indexable; a mechanism reads it in order, as it comes."""
         rows = self._sheets.get(name)
         if rows is None:
-            rows = self._sheets[name] = sorted(self.rows.get(name, []), key=lambda r: r["row"])
+            rows = self._sheets[name] = _in_row_order(self.rows.get(name, []))
         return rows
 
-    def month_sheet(self, period: str, name: str) -> list[dict]:
+    def month_sheet(self, period: str, name: str) -> Iterable[dict]:
         """Another month's rows of a sheet in Excel-row order ([] when that month has no
-        import); their sources name the sheet qualified with the month (rules.sources)."""
+        import), as `sheet` gives them; their sources name the sheet qualified with the month
+        (rules.sources)."""
         key = qualify(name, period)
         rows = self._sheets.get(key)
         if rows is None:
-            rows = self._sheets[key] = sorted(self.history.get(period, {}).get(name, []),
-                                              key=lambda r: r["row"])
+            rows = self._sheets[key] = _in_row_order(self.history.get(period, {}).get(name, []))
         return rows
 
     def has_month(self, period: str) -> bool:
@@ -154,6 +158,21 @@ class Context:
         if self.progress is not None and not self.fed & 4095:
             self.progress("evaluate", self.fed, None, "facts")
         return ev.feed(book, fact, key=key)
+
+    def feed_each(self, ev, book: str, items: Iterable, fact_of) -> Iterator[tuple]:
+        """(item, its firings) for each item, in order: `fact_of(item)` is the item's (fact,
+        key), fed as feed_many feeds them. The items are read once (a sheet on a file is not
+        read twice); those fed and not yet handed back wait in a queue at most a feeding
+        batch long."""
+        waiting: deque = deque()
+
+        def facts():
+            for item in items:
+                waiting.append(item)
+                yield fact_of(item)
+
+        for firings in self.feed_many(ev, book, facts()):
+            yield waiting.popleft(), firings
 
     def feed_many(self, ev, book: str, facts: Iterable[tuple[dict, Source | tuple]]
                   ) -> Iterator[list]:
@@ -242,3 +261,8 @@ class Context:
 
     def ordered_exceptions(self) -> list[dict]:
         return [e for _, e in sorted(self.exceptions, key=lambda kv: kv[0])]
+
+
+def _in_row_order(rows):
+    """A list sorted by Excel row; any other iterable of rows as it is (in row order already)."""
+    return sorted(rows, key=lambda r: r["row"]) if isinstance(rows, (list, tuple)) else rows

@@ -37,8 +37,9 @@ open, so IT's peripheral mean is 4 → R = 80.
 """
 from __future__ import annotations
 
-from collections import defaultdict, deque
-from decimal import Decimal
+from array import array
+from collections import defaultdict
+from decimal import Decimal, getcontext
 from typing import TYPE_CHECKING
 
 from engine import RuleBook, m
@@ -226,24 +227,52 @@ def carried(r):
 # -- the run --------------------------------------------------------------------------------
 
 
-def run(ev, ctx: Context) -> dict[str, list[tuple[str, dict]]]:
-    """Screen, review and count every rating; returns the counted ratings per sheet, each as
-    (its source's sheet name, the row): a rating of an earlier month of the quarter is counted
-    at the quarter's end under its qualified sheet (rules.sources)."""
-    counted: dict[str, list[tuple[str, dict]]] = {}
+class Counted:
+    """The ratings of one sheet counted for one rated department (rules.blends averages them):
+    their sources in order, and the exact sum of their scores (each as Decimal(str(score)),
+    added at 60 digits: a sum of ledger decimals is exact there)."""
+
+    __slots__ = ("sources", "total")
+
+    def __init__(self):
+        self.sources: list[tuple[str, int]] = []
+        self.total = Decimal(0)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+
+def run(ev, ctx: Context) -> dict[str, dict[str, Counted]]:
+    """Screen, review and count every rating; returns per sheet the counted ratings of each
+    rated department (Counted). A rating of an earlier month of the quarter is counted at the
+    quarter's end under its qualified sheet (rules.sources)."""
+    counted: dict[str, dict[str, Counted]] = {}
     for sheet in SHEETS:
         if not quarterly(ctx, sheet):
-            rows = [(sheet, r) for r in ctx.sheet(sheet)]
+            ratings = _ratings(ctx, sheet, ())
         elif is_quarter_end(ctx.period):
-            rows = [(qualify(sheet, month), r) for month in quarter_months(ctx.period)[:2]
-                    for r in ctx.month_sheet(month, sheet)]
-            rows += [(sheet, r) for r in ctx.sheet(sheet)]
+            ratings = _ratings(ctx, sheet, quarter_months(ctx.period)[:2])
         else:
             _carry(ev, ctx, sheet)
-            counted[sheet] = []
+            counted[sheet] = {}
             continue
-        counted[sheet] = _run_sheet(ev, ctx, sheet, rows)
+        counted[sheet] = _run_sheet(ev, ctx, sheet, ratings)
     return counted
+
+
+def _ratings(ctx: Context, sheet: str, months):
+    """The ratings evaluated now, as a function giving them anew, in order, each time it is
+    called: (source sheet name, row) of the earlier `months`' ratings (under their qualified
+    sheet), then the period's own. A big sheet is read from its file on each call (the
+    evaluation's SpooledRows), never held."""
+    def ratings():
+        for month in months:
+            name = qualify(sheet, month)
+            for r in ctx.month_sheet(month, sheet):
+                yield name, r
+        for r in ctx.sheet(sheet):
+            yield sheet, r
+    return ratings
 
 
 def quarterly(ctx: Context, sheet: str) -> bool:
@@ -260,38 +289,67 @@ def carried_over(ctx: Context, sheet: str) -> bool:
 def _carry(ev, ctx: Context, sheet: str) -> None:
     """A month before its quarter's end under the quarterly cadence: each rating says where it
     went (`rating.carried`); nothing is screened, reviewed or counted here."""
-    rows = ctx.sheet(sheet)
-    facts = (({"t": "rating_carried", "sheet": sheet}, (sheet, r["row"])) for r in rows)
-    for r, firings in zip(rows, ctx.feed_many(ev, BOOK.name, facts)):
+    def fact(r):
+        return {"t": "rating_carried", "sheet": sheet}, (sheet, r["row"])
+
+    for r, firings in ctx.feed_each(ev, BOOK.name, ctx.sheet(sheet), fact):
         for firing in firings:
             ctx.record(firing, r["ratee_dept_id"], [(sheet, r["row"])])
 
 
-def _run_sheet(ev, ctx: Context, sheet: str, rows: list[tuple[str, dict]]
-               ) -> list[tuple[str, dict]]:
-    """`rows`: (source sheet name, row) of every rating evaluated now — the month's, or the
-    quarter's three months' at its end."""
+GROUP_BITS = 32           # a (rater, group) key: the rater's number above a group's index
+
+
+def _run_sheet(ev, ctx: Context, sheet: str, ratings) -> dict[str, Counted]:
+    """`ratings()`: (source sheet name, row) of every rating evaluated now — the month's, or
+    the quarter's three months' at its end — anew, in the same order, on each call. It is
+    called twice: step 1 screens every rating, step 2 reviews and counts the accepted ones. In
+    between, nothing is held per rating but what step 2's figures need (below)."""
     company, rp = ctx.company, ctx.policy.review
     mechanism = "peripheral" if sheet == "InternalRatings" else "raci"
-    accepted: list[tuple[str, dict]] = []
-    counted: list[tuple[str, dict]] = []
+    counted: dict[str, Counted] = {}
 
-    def screening_facts():
-        for name, r in rows:
-            rater = company.employees.get(r["rater_id"])
-            ratee = company.departments.get(r["ratee_dept_id"])
-            rater_tier = company.tier_of_dept(rater["dept_id"]) if rater else ""
-            yield ({"t": "rating", "sheet": sheet, "ratee_dept_id": r["ratee_dept_id"],
-                    "rater_known": rater is not None, "ratee_known": ratee is not None,
-                    "project_known": (sheet == "InternalRatings"
-                                      or r.get("project_id") in company.projects),
-                    "rater_dept": rater["dept_id"] if rater else "",
-                    "rater_tier": rater_tier or "", "ratee_tier": ratee["tier"] if ratee else ""},
-                   (name, r["row"]))
+    # Aggregates the triggers compare against (SPEC §5.2): peers on the same dimension, and the
+    # counterpart department's low ratings. A rating's peers are its (department, dimension)
+    # group less the ratings of its own rater, so exact sums and counts per group and per
+    # (group, rater) give their mean in O(1): O(n) per sheet, not O(n²). Exact in integers:
+    # every score as a whole number of units of 1/scale (Fractions cost a tenth of the
+    # evaluation's own Python time), and a quotient of two ints is the correctly rounded float,
+    # the same one float() of the exact Fraction gives — whatever the scale, so it grows (and
+    # the units kept so far with it) when a score has more decimal places than those before.
+    # Kept per accepted rating, in order, until step 2: its (rater, group) as one integer in
+    # an array, and its score in units — at 100,000 employees 14 MB, where the accepted rows
+    # themselves (and tuples of their figures) were 250 MB and more. Almost every rater rates
+    # a group once: the (rater, group) pairs with more ratings are found by sorting the keys,
+    # and only theirs are summed.
+    accepted = bytearray()          # per rating of ratings(), in order: 1 if accepted
+    keys = array("q")               # per accepted rating: rater number << GROUP_BITS | group
+    scores: list[int] = []          # per accepted rating: its score in units of 1/scale
+    group_of: dict[tuple[str, str], int] = {}
+    group_total: list[int] = []
+    group_count: list[int] = []
+    to_units = Units(scores, group_total)
+    rater_no: dict[str, int] = {}
+    low_by_pair: dict[tuple[str, str], list[tuple[str, int, str]]] = defaultdict(list)
+    low_pairs = sheet == "InternalRatings"
 
-    for pair, firings in zip(rows, ctx.feed_many(ev, BOOK.name, screening_facts())):
+    def screening_fact(pair):
         name, r = pair
+        rater = company.employees.get(r["rater_id"])
+        ratee = company.departments.get(r["ratee_dept_id"])
+        rater_tier = company.tier_of_dept(rater["dept_id"]) if rater else ""
+        return ({"t": "rating", "sheet": sheet, "ratee_dept_id": r["ratee_dept_id"],
+                 "rater_known": rater is not None, "ratee_known": ratee is not None,
+                 "project_known": (sheet == "InternalRatings"
+                                   or r.get("project_id") in company.projects),
+                 "rater_dept": rater["dept_id"] if rater else "",
+                 "rater_tier": rater_tier or "", "ratee_tier": ratee["tier"] if ratee else ""},
+                (name, r["row"]))
+
+    # Step 1 feeds every rating once: a rejection fires, or rating.accept.
+    for (name, r), firings in ctx.feed_each(ev, BOOK.name, ratings(), screening_fact):
         src = (name, r["row"])
+        ok = 0
         for firing in firings:
             entry = ctx.record(firing, r["ratee_dept_id"], [src])
             for o in firing.outcomes:
@@ -302,93 +360,82 @@ def _run_sheet(ev, ctx: Context, sheet: str, rows: list[tuple[str, dict]]
                                   REJECTED_SAYS(rating=r["rating_id"], rater=r["rater_id"],
                                                 kind=kind))
             if firing.rule_id == "rating.accept":
-                accepted.append(pair)           # the same pair: no new tuple per rating
-
-    # Aggregates the triggers compare against (SPEC §5.2): peers on the same dimension, and the
-    # counterpart department's low ratings. A rating's peers are its (department, dimension)
-    # group less the ratings of its own rater, so exact sums and counts per group and per
-    # (group, rater) give their mean in O(1): O(n) per sheet, not O(n²). Exact in integers:
-    # every score as a whole number of units of 10**-places (Fractions cost a tenth of the
-    # evaluation's own Python time), and a quotient of two ints is the correctly rounded float,
-    # the same one float() of the exact Fraction gives.
-    # Held for every accepted rating until step 2 is done, so kept small: a group is a number
-    # (the index of its (department, dimension) in `group_of`), a (group, rater) with one rating
-    # holds that rating's score alone, and the per-rating figures step 2 needs (`peers`) are
-    # made as its facts are fed, a batch ahead — at 100,000 employees the groups as tuples, a
-    # [sum, count] list per (group, rater) and a tuple of figures per rating were 346 MB.
-    scores, scale = _units([r["score"] for _, r in accepted])
-    group_of: dict[tuple[str, str], int] = {}
-    groups = [group_of.setdefault((r["ratee_dept_id"], norm_dimension(r["dimension"])),
-                                  len(group_of)) for _, r in accepted]
-    group_total = [0] * len(group_of)
-    group_count = [0] * len(group_of)
-    rater_sum: dict[tuple[int, str], int | list[int]] = {}   # its score, or [sum, count]
-    for (_, r), score, g in zip(accepted, scores, groups):
-        group_total[g] += score
+                ok = 1
+        accepted.append(ok)
+        if not ok:
+            continue
+        units = to_units.of(r["score"])
+        g = group_of.setdefault((r["ratee_dept_id"], norm_dimension(r["dimension"])),
+                                len(group_of))
+        if g == len(group_total):
+            group_total.append(0)
+            group_count.append(0)
+        group_total[g] += units
         group_count[g] += 1
-        k = (g, r["rater_id"])
-        got = rater_sum.get(k)
-        if got is None:
-            rater_sum[k] = score
-        elif type(got) is int:
-            rater_sum[k] = [got + score, 2]
-        else:
-            got[0] += score
-            got[1] += 1
-    low_by_pair: dict[tuple[str, str], list[tuple[str, dict]]] = defaultdict(list)
-    if sheet == "InternalRatings":
-        for name, r in accepted:
-            if r["score"] <= rp.mutual_low:
-                low_by_pair[(company.dept_of(r["rater_id"]), r["ratee_dept_id"])].append((name, r))
+        keys.append(rater_no.setdefault(r["rater_id"], len(rater_no)) << GROUP_BITS | g)
+        scores.append(units)
+        if low_pairs and r["score"] <= rp.mutual_low:
+            low_by_pair[(company.dept_of(r["rater_id"]), r["ratee_dept_id"])].append(
+                (name, r["row"], r["rating_id"]))
+    del rater_no
+    own = _repeated_sums(keys, scores)      # (rater, group) with two ratings or more -> sum, n
+    scale = to_units.scale
 
-    def peers():
-        """Per accepted rating, in order: its peers' mean and count, its deviation from that
-        mean, and the counterpart department's low ratings."""
-        for (_, r), score, g in zip(accepted, scores, groups):
-            total, n = group_total[g], group_count[g]
-            own = rater_sum[(g, r["rater_id"])]
-            own_total, own_n = (own, 1) if type(own) is int else own
-            peer_count = n - own_n
+    def reviewed():
+        """Per accepted rating, in order: (its pair, its figures) — its peers' mean and count,
+        its deviation from that mean, and the counterpart department's low ratings."""
+        i = j = 0
+        for i, pair in enumerate(ratings(), 1):
+            if not accepted[i - 1]:
+                continue
+            key, score = keys[j], scores[j]
+            j += 1
+            g = key & GROUP_MASK
+            own_total, own_n = own.get(key) or (score, 1)
+            peer_count = group_count[g] - own_n
             deviation = 0.0
             peer_mean = None
             if peer_count:
-                peer_units = total - own_total
+                peer_units = group_total[g] - own_total
                 peer_mean = peer_units / (peer_count * scale)    # only shown, to 2 places
                 deviation = abs(score * peer_count - peer_units) / (peer_count * scale)
+            r = pair[1]
             counterparts = (low_by_pair.get((r["ratee_dept_id"], company.dept_of(r["rater_id"])),
-                                            ()) if sheet == "InternalRatings" else ())
-            yield peer_mean, peer_count, deviation, counterparts
+                                            ()) if low_pairs else ())
+            yield pair, (peer_mean, peer_count, deviation, counterparts)
+        if j != len(keys) or i != len(accepted):
+            raise RatingsInconsistent(f"{sheet}: the ratings read again were not those screened "
+                                      f"({i} of {len(accepted)} read, {j} of {len(keys)} "
+                                      "accepted)")
 
     hold_pending = bool(rp.hold_pending)
     outlier_at = float(rp.outlier_deviation) - TOLERANCE_FLOAT
     all_open = {f: "open" for f in STATUS_FIELDS.values()}
-    fed_figures: deque = deque()   # peers() of the facts fed and not yet seen below: a batch
 
-    def review_facts():
-        for (name, r), figures in zip(accepted, peers()):
-            fed_figures.append(figures)
-            _, peer_count, deviation, counterparts = figures
-            fact = {"t": "rating_review", "sheet": sheet, "score": r["score"],
-                    "extreme_low": rp.extreme_low, "extreme_high": rp.extreme_high,
-                    "low_needs_comment": rp.low_needs_comment,
-                    "comment_blank": is_blank(r.get("comment")),
-                    "peer_count": peer_count, "min_peers": rp.outlier_min_peers,
-                    "deviation": deviation, "outlier_at": outlier_at,
-                    "mutual_low": rp.mutual_low, "counterparts": len(counterparts),
-                    "hold_pending": hold_pending}
-            if ctx.decisions:     # else every review a trigger raises is open (no hashing)
-                key = (name, r["rating_id"])
-                fact.update((f, ctx.review_status(kind, key)) for kind, f in STATUS_FIELDS.items())
-            else:
-                fact.update(all_open)
-            yield fact, ("rating_review", name, r["row"])
+    def review_fact(item):
+        (name, r), (_, peer_count, deviation, counterparts) = item
+        fact = {"t": "rating_review", "sheet": sheet, "score": r["score"],
+                "extreme_low": rp.extreme_low, "extreme_high": rp.extreme_high,
+                "low_needs_comment": rp.low_needs_comment,
+                "comment_blank": is_blank(r.get("comment")),
+                "peer_count": peer_count, "min_peers": rp.outlier_min_peers,
+                "deviation": deviation, "outlier_at": outlier_at,
+                "mutual_low": rp.mutual_low, "counterparts": len(counterparts),
+                "hold_pending": hold_pending}
+        if ctx.decisions:     # else every review a trigger raises is open (no hashing)
+            key = (name, r["rating_id"])
+            fact.update((f, ctx.review_status(kind, key)) for kind, f in STATUS_FIELDS.items())
+        else:
+            fact.update(all_open)
+        return fact, ("rating_review", name, r["row"])
 
     # Step 2 feeds every accepted rating once: its review triggers fire, then rating.hold or
     # rating.count. All acceptances of the sheet fired before (step 1).
+    exact = getcontext().copy()
+    exact.prec = 60                 # a sum of ledger decimals is exact at this precision
     assignees: dict[tuple[str, str], str] = {}     # (rater, rated department) -> assignee
-    for pair, firings in zip(accepted, ctx.feed_many(ev, BOOK.name, review_facts())):
-        peer_mean, peer_count, _, counterparts = fed_figures.popleft()
-        name, r = pair
+    for item, firings in ctx.feed_each(ev, BOOK.name, reviewed(), review_fact):
+        (name, r), (peer_mean, peer_count, _, counterparts) = item
         src = (name, r["row"])
         dept = r["ratee_dept_id"]
         holding = 0                 # reviews that hold the rating out, by their status
@@ -396,7 +443,11 @@ def _run_sheet(ev, ctx: Context, sheet: str, rows: list[tuple[str, dict]]
             rule = firing.rule_id
             if rule == "rating.count":
                 ctx.record(firing, dept, [src])
-                counted.append(pair)
+                c = counted.get(dept)
+                if c is None:
+                    c = counted[dept] = Counted()
+                c.sources.append(src)
+                c.total = exact.add(c.total, Decimal(str(r["score"])))
                 continue
             if rule == "rating.hold":
                 ctx.record(firing, dept, [src])
@@ -411,7 +462,7 @@ def _run_sheet(ev, ctx: Context, sheet: str, rows: list[tuple[str, dict]]
                 assignee = assignees[who] = rating_review_assignee(company.employees, *who)
             sources = [src]
             if rule == "RATING_MUTUAL_LOW":
-                sources += [(c_name, c["row"]) for c_name, c in counterparts]
+                sources += [(c_name, c_row) for c_name, c_row, _ in counterparts]
             entry = ctx.record(firing, dept, sources)
             for o in firing.outcomes:
                 kind = o["exception"]
@@ -427,31 +478,62 @@ def _run_sheet(ev, ctx: Context, sheet: str, rows: list[tuple[str, dict]]
     return counted
 
 
+GROUP_MASK = (1 << GROUP_BITS) - 1
+
+
+class Units:
+    """Exact decimal values as whole numbers of 1/scale, the scale a power of ten that grows
+    when a value has more decimal places than those before; every list in `kept` (values
+    already in units, and sums of them) grows with it. (4.5 → 45 at scale 10; then 3.25 → 325,
+    and the 45 becomes 450, at scale 100.)"""
+
+    __slots__ = ("scale", "kept")
+
+    def __init__(self, *kept: list[int]):
+        self.scale = 1
+        self.kept = kept
+
+    def of(self, value) -> int:
+        num, den = (Decimal(value) if type(value) is not Decimal else value).as_integer_ratio()
+        if self.scale % den:         # a decimal's denominator is 2**a * 5**b: divides 10**k
+            grow = 1
+            while (self.scale * grow) % den:
+                grow *= 10
+            self.scale *= grow
+            for values in self.kept:
+                values[:] = [v * grow for v in values]
+        return num * (self.scale // den)
+
+
+def _repeated_sums(keys: array, scores: list[int]) -> dict[int, tuple[int, int]]:
+    """For each key that occurs more than once: (the sum of its scores, how many)."""
+    repeated, previous = set(), None
+    for k in sorted(keys):
+        if k == previous:
+            repeated.add(k)
+        previous = k
+    sums: dict[int, tuple[int, int]] = {}
+    if repeated:
+        for k, s in zip(keys, scores):
+            if k in repeated:
+                total, n = sums.get(k, (0, 0))
+                sums[k] = (total + s, n + 1)
+    return sums
+
+
 class RatingsInconsistent(RuntimeError):
     """rating.hold or rating.count disagrees with the statuses of the reviews the rating's
     triggers raised (the statuses on the fact came from the same decisions): a bug, never a
     user error. The evaluation fails; nothing is stored."""
 
 
-def _units(values) -> tuple[list[int], int]:
-    """Exact decimal values as integers of one unit, and the unit's inverse: ([45, 30], 10)
-    for 4.5 and 3."""
-    ratios = [Decimal(v).as_integer_ratio() if type(v) is not Decimal else v.as_integer_ratio()
-              for v in values]
-    scale = 1
-    for _, den in ratios:               # a decimal's denominator is 2**a * 5**b: divides 10**k
-        while scale % den:
-            scale *= 10
-    return [n * (scale // den) for n, den in ratios], scale
-
-
 def _review_message(kind: str, r: dict, peer_mean: float | None, peer_count: int,
-                    counterparts: list[tuple[str, dict]]):
+                    counterparts: list[tuple[str, int, str]]):
     """The message of a rating review: who rated what, and why it is reviewed."""
     says = dict(rating=r["rating_id"], rater=r["rater_id"], dept=r["ratee_dept_id"],
                 score=str(r["score"]), dimension=r["dimension"])
     if kind == "RATING_OUTLIER":
         says.update(mean=f"{peer_mean:.2f}", n=str(peer_count))
     elif kind == "RATING_MUTUAL_LOW":
-        says["counterparts"] = [c["rating_id"] for _, c in counterparts]
+        says["counterparts"] = [rating_id for _, _, rating_id in counterparts]
     return REVIEW_SAYS[kind](**says)

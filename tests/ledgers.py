@@ -164,6 +164,24 @@ def worked_example() -> LedgerBuilder:
     return b
 
 
+def spooled(rows: dict[str, list[dict]]) -> dict:
+    """The rows as evaluator.runs.evaluate_period hands them to the evaluation: the sheets it
+    reads from files (evaluator.runs.SPOOLED_SHEETS) as evaluator.store.SpooledRows, in Excel-row
+    order, every column present (as the database gives them); the others as they are."""
+    from evaluator.runs import SPOOLED_SHEETS
+    from evaluator.store import SpooledRows
+    out: dict = {}
+    for sheet, lst in rows.items():
+        if sheet not in SPOOLED_SHEETS:
+            out[sheet] = lst
+            continue
+        keys = ("row", *(c.name for c in SHEET_BY_NAME[sheet].columns))
+        out[sheet] = SpooledRows(keys)
+        out[sheet].extend(tuple(r.get(k) for k in keys)
+                          for r in sorted(lst, key=lambda r: r["row"]))
+    return out
+
+
 def small_company() -> LedgerBuilder:
     """Three departments and a two-level chain under C0, to add transactions to:
 

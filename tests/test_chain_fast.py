@@ -314,8 +314,9 @@ def test_source_hash_and_adjustment_id_as_before():
             "Behaviours": [{"row": 3, "event_id": "B2", "date": None, "employee_id": "E1",
                             "behaviour_code": "HELP", "points": Decimal("1E+2"),
                             "proposer_id": "1001", "project_id": "P1", "evidence": "", "note": "😀"}]}
-    index = runs.row_index(rows)
-    assert runs.source_hash(index, [("Employees", 5), ("Behaviours", 3), ("Departments", 9)]) == \
+    sources = [("Employees", 5), ("Behaviours", 3), ("Departments", 9)]
+    index = runs.cited_rows(rows, sources)
+    assert runs.source_hash(index, sources) == \
         "00d8dff976ec93a1c9011eb8e277166b3972afe7ca5fd25f0af3f5af457d783a"
     assert runs.adjustment_id(PERIOD, RESULT_ADJUSTMENTS[1]) == "Aaf4a61c7b48e"
 

@@ -15,7 +15,7 @@ from evaluator.evaluate import evaluate_ledger
 from rules import exceptions as rx
 from rules.months import other_months
 from rules.policy import load_policy, policy_from_mapping
-from tests.ledgers import LedgerBuilder, small_company
+from tests.ledgers import LedgerBuilder, small_company, spooled
 from tests.reference import reference_evaluate
 
 D = Decimal
@@ -33,15 +33,24 @@ def reference_run(builder, period, history=None, decisions=None, **overrides):
                               _months(history or {}, policy, period))
 
 
-def engine_run(builder, period, history=None, decisions=None, **overrides):
+def engine_run(builder, period, history=None, decisions=None, files=False, **overrides):
+    """`files`: the transaction sheets of the month and of the other months read from files,
+    as evaluate_period hands them (tests.ledgers.spooled)."""
     policy = policy_from_mapping(overrides) if overrides else load_policy()
-    got = evaluate_ledger(builder.build().rows, policy, period, decisions,
-                          history=_months(history or {}, policy, period))
+    rows, months = builder.build().rows, _months(history or {}, policy, period)
+    if files:
+        rows, months = spooled(rows), {m: spooled(sheets) for m, sheets in months.items()}
+    got = evaluate_ledger(rows, policy, period, decisions, history=months)
     got.trace_rules = [t.rule for t in got.trace]
     return got
 
 
-@pytest.fixture(params=[reference_run, engine_run], ids=["reference", "engine"])
+def spooled_run(builder, period, history=None, decisions=None, **overrides):
+    return engine_run(builder, period, history, decisions, files=True, **overrides)
+
+
+@pytest.fixture(params=[reference_run, engine_run, spooled_run],
+                ids=["reference", "engine", "spooled"])
 def run(request):
     return request.param
 

@@ -11,7 +11,8 @@ import pytest
 from evaluator.evaluate import evaluate_ledger
 from rules import exceptions as rx
 from rules.policy import load_policy, policy_from_mapping
-from tests.ledgers import PERIOD, random_decisions, random_ledger, small_company, worked_example
+from tests.ledgers import (PERIOD, random_decisions, random_ledger, small_company, spooled,
+                           worked_example)
 from tests.reference import MECHANISM_ORDER, SHEET_ORDER, reference_evaluate
 
 D = Decimal
@@ -50,7 +51,10 @@ REFERENCE_EXC_KEYS = ("review_id", "kind", "type", "subject_id", "assignee_id", 
 def engine_run(builder, decisions=None, **overrides):
     """The durable_rules evaluation (evaluator.evaluate) of the same ledger, in that shape."""
     policy = policy_from_mapping(overrides) if overrides else DEFAULT
-    got = evaluate_ledger(builder.build().rows, policy, PERIOD, decisions)
+    return _shaped(evaluate_ledger(builder.build().rows, policy, PERIOD, decisions))
+
+
+def _shaped(got) -> EngineResult:
     return EngineResult(
         PERIOD,
         [{k: a[k] for k in REFERENCE_ADJ_KEYS} for a in got.adjustments],
@@ -59,10 +63,19 @@ def engine_run(builder, decisions=None, **overrides):
         {e: dict(x) for e, x in got.employees.items()})
 
 
-@pytest.fixture(params=[reference_run, engine_run], ids=["reference", "engine"])
+def spooled_run(builder, decisions=None, **overrides):
+    """The engine again, its transaction sheets read from files as evaluate_period hands them
+    (tests.ledgers.spooled): each rating sheet read twice, in order, never held."""
+    policy = policy_from_mapping(overrides) if overrides else DEFAULT
+    return _shaped(evaluate_ledger(spooled(builder.build().rows), policy, PERIOD, decisions))
+
+
+@pytest.fixture(params=[reference_run, engine_run, spooled_run],
+                ids=["reference", "engine", "spooled"])
 def run(request):
-    """The evaluation a test pins: every test that takes `run` runs twice, on the reference and
-    on the engine, and both must give its exact values."""
+    """The evaluation a test pins: every test that takes `run` runs three times, on the
+    reference, on the engine, and on the engine reading its big sheets from files; each must
+    give its exact values."""
     return request.param
 
 
@@ -292,6 +305,23 @@ def test_outlier_against_other_raters_on_the_same_dimension(run):
     # R3: peers R1, R2 (mean 4) → |2 − 4| = 2 ≥ 2. R1: peers R2, R3 (mean 3) → 1. R2 likewise.
     assert exc(result, "RATING_OUTLIER") == [
         ("RATING_OUTLIER", "B", "F1", "open", [("InternalRatings", 4)])]
+
+
+def test_outlier_when_scores_gain_decimal_places_as_they_come(run):
+    """The peers' figures are exact whatever order the decimal places come in (the engine keeps
+    scores in units of a scale that grows as they come: 1, then 10 at 4.5, then 1000)."""
+    b = small_company()
+    b.rating("R1", "F2", "B", 4)
+    b.rating("R2", "F3", "B", "4.5")
+    b.rating("R3", "F4", "B", "2.25", comment="慢")
+    # R3: peers 4 and 4.5, mean 4.25 → |2.25 − 4.25| = 2 ≥ 2.
+    # R1: peers 4.5 and 2.25, mean 3.375 → 0.625. R2: peers 4 and 2.25, mean 3.125 → 1.375.
+    assert exc(run(b), "RATING_OUTLIER") == [
+        ("RATING_OUTLIER", "B", "F1", "open", [("InternalRatings", 4)])]
+    b.rating("R4", "F1", "B", "4.125")
+    # R3: peers 4, 4.5 and 4.125, mean 4.208333… → 1.958333… < 2: no longer an outlier.
+    # R4: peers 4, 4.5 and 2.25, mean 3.583333… → 0.541666….
+    assert exc(run(b), "RATING_OUTLIER") == []
 
 
 def test_outlier_needs_min_peers_of_other_raters(run):

@@ -67,11 +67,15 @@ def test_docs_rules_md_is_current():
                 min_size=2, max_size=40),
        st.integers(1, 39))
 def test_rating_peer_arithmetic_in_units_is_exact(values, peer_count):
-    """rules.ratings computes peers' means and deviations on integer units: the same floats as
-    exact Fractions give."""
+    """rules.ratings computes peers' means and deviations on integer units, its scale growing as
+    values with more decimal places come: the same floats as exact Fractions give."""
     from fractions import Fraction
-    from rules.ratings import _units
-    units, scale = _units(values)
+    from rules.ratings import Units
+    units = []
+    to_units = Units(units)
+    for v in values:
+        units.append(to_units.of(v))
+    scale = to_units.scale
     assert [Fraction(u, scale) for u in units] == [Fraction(v) for v in values]
     peers = sum(units[1:])
     exact_mean = Fraction(peers, scale) / peer_count

@@ -27,8 +27,8 @@ from evaluator.canonical import sources_json
 from evaluator.chain import verify
 from evaluator.db import make_engine
 from evaluator.evaluate import ReconciliationFailed, evaluate_ledger
-from evaluator.runs import (EvaluationFailed, _compute, _Inputs, evaluate_period, latest_run,
-                            load_run)
+from evaluator.runs import (SPOOLED_SHEETS, EvaluationFailed, _compute, _Inputs, evaluate_period,
+                            latest_run, load_run)
 from evaluator.store import store_import
 from rules.context import TraceEntry
 from rules.policy import load_policy
@@ -194,8 +194,10 @@ def test_no_file_is_left_when_the_child_raises(db_url, tmpdir_only, small_chunks
     monkeypatch.setattr(evaluator.runs, "evaluate_ledger", then_raise)
     with pytest.raises(EvaluationFailed) as e:
         evaluate_period(engine_, PERIOD, POLICY)
-    # in the child: the spool, and the file its answer goes back in (engine.isolation.Forked)
-    assert str(e.value) == f"RuntimeError: 2 unnamed files, {WORKED_EXAMPLE_FIRINGS} entries"
+    # in the child: the spool, the file its answer goes back in (engine.isolation.Forked), and
+    # the files the transaction sheets are read from (evaluator.store.SpooledRows)
+    assert str(e.value) == (f"RuntimeError: {2 + len(SPOOLED_SHEETS)} unnamed files, "
+                            f"{WORKED_EXAMPLE_FIRINGS} entries")
     assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
     assert db_state(db_url) == before
 

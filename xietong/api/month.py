@@ -358,14 +358,21 @@ def _child_result(child, lang, out_dir):
 
 
 def _run_rows(session, run, loaded: dict | None = None) -> tuple[dict, bool]:
-    """The rows a stored run's sources name: its import's (`loaded`, when its evaluation just
-    read them), and the other months' imports it read (Run.other_imports) under their qualified
-    sheet names (rules/sources.py) — and whether one of those months has another active import
-    since (the run is then out of date)."""
+    """The rows a stored run's sources name: its import's (those in `loaded`, when its
+    evaluation just read them; the sheets it read from files, evaluator.runs.SPOOLED_SHEETS,
+    are not there and are read here), and the other months' imports it read (Run.other_imports)
+    under their qualified sheet names (rules/sources.py) — and whether one of those months has
+    another active import since (the run is then out of date)."""
     import json
     from evaluator.store import active_import, load_rows
+    from importers.schema import SHEETS
     from rules.sources import with_months
-    rows = loaded if loaded is not None else load_rows(session, run.import_id)
+    if loaded is None:
+        rows = load_rows(session, run.import_id)
+    else:
+        missing = {s.name for s in SHEETS} - set(loaded)
+        rows = {**loaded, **load_rows(session, run.import_id, missing)} if missing else loaded
+        rows = {s.name: rows[s.name] for s in SHEETS}           # in the schema's order
     others = json.loads(run.other_imports) if getattr(run, "other_imports", None) else {}
     if not others:
         return rows, False
