@@ -73,8 +73,15 @@ class Spool:
             self._flush()
 
     def extend(self, records) -> None:
-        for record in records:
-            self.append(record)
+        """Appends every record of `records`, in order (as append, a whole batch at once)."""
+        pending = self._pending
+        pending.extend(records)
+        chunk = self._chunk
+        if len(pending) >= chunk:
+            for start in range(0, len(pending) - chunk + 1, chunk):
+                self._index.append(self._write(pending[start:start + chunk]))
+                self._written += chunk
+            self._pending = pending[start + chunk:]
 
     def _flush(self) -> None:
         if self._pending:

