@@ -276,9 +276,10 @@ class RunOutcome:
     run: Run
     evaluated: Evaluated
     decisions_recorded: int
-    # the rows of the run's import the evaluation held (load_rows), for a report that follows
-    # (`xietong run`) to show without reading them again: all but SPOOLED_SHEETS, which the
-    # evaluation read from files, closed once it was stored
+    # the rows of the run's import the evaluation read (load_rows), for a report that follows
+    # (`xietong run`) to show without reading them again: with `keep_rows`, SPOOLED_SHEETS too,
+    # still on their files (the caller closes them: evaluator.store.close_spooled); else
+    # the others only
     rows: dict | None = None
 
 
@@ -307,7 +308,8 @@ class _Inputs:
 
 def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                     progress=None, import_id: int | None = None,
-                    account: str | None = None, observe=None) -> RunOutcome:
+                    account: str | None = None, observe=None,
+                    keep_rows: bool = False) -> RunOutcome:
     """Evaluate the period's active ledger and store the run, in three steps:
 
     1. read the inputs in a read transaction (no write lock: other commands go on);
@@ -333,6 +335,10 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     `observe`, when given, is called with each firing as it is stored, in seq order: (rule,
     subject_id, sources as (sheet, row) pairs, the stored outcome's text) — what a report that
     follows needs from all of them, gathered without reading them back (xietong/api/month.py).
+
+    `keep_rows`: the returned RunOutcome.rows keeps the sheets read into files open for a
+    report that follows (reading them back is faster than from the database); the caller
+    closes them (evaluator.store.close_spooled). Otherwise they are closed here.
     """
     for _ in range(EVALUATION_ATTEMPTS):
         # refuses a closed period first; its big sheets on files, closed below, as the spool
@@ -380,8 +386,12 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                 writer.flush()
                 fault("evaluate-commit")
                 session.expunge_all()
-                return RunOutcome(run, result, len(new_decisions),
-                                  {k: v for k, v in inputs.rows.items() if k not in SPOOLED_SHEETS})
+                kept = inputs.rows if keep_rows else {
+                    k: v for k, v in inputs.rows.items() if k not in SPOOLED_SHEETS}
+                outcome = RunOutcome(run, result, len(new_decisions), kept)
+                if keep_rows:
+                    inputs.rows = None                  # the caller's now: not closed below
+                return outcome
         finally:
             if spool is not None:
                 spool.close()

@@ -150,8 +150,10 @@ def load_rows(session: Session, import_id: int, sheets=None, spooled=()
         keys = ("row", *names)
         q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
             table.c.import_id == import_id).order_by(table.c.row)
+        shared = [(c.name, {}) for c in sheet.columns
+                  if c.name not in sheet.key and c.kind not in ("number", "ratio")]
         if sheet.name in spooled:
-            rows = out[sheet.name] = SpooledRows(keys)
+            rows = out[sheet.name] = SpooledRows(keys, tuple(name for name, _ in shared))
             try:
                 result = _as_read(conn, q)
                 while part := list(islice(result, SPOOL_READ)):
@@ -160,8 +162,6 @@ def load_rows(session: Session, import_id: int, sheets=None, spooled=()
                 close_spooled(out)
                 raise
             continue
-        shared = [(c.name, {}) for c in sheet.columns
-                  if c.name not in sheet.key and c.kind not in ("number", "ratio")]
         rows = []
         append = rows.append
         make = row_maker(keys)                 # rows sharing one table of keys (above)
@@ -199,8 +199,9 @@ class SpooledRows:
     child inherits the descriptor and reads (positional reads: the two never disturb each
     other); the maker closes it (`close`), after which its file is gone."""
 
-    def __init__(self, keys: tuple[str, ...]):
-        self.keys = keys
+    def __init__(self, keys: tuple[str, ...], shared: tuple[str, ...] = ()):
+        """`shared`: the columns whose equal values `held()` makes one object (load_rows')."""
+        self.keys, self.shared = keys, shared
         self._spool = Spool()
         self._make = row_maker(keys)
 
@@ -224,6 +225,19 @@ class SpooledRows:
             if wanted(values[0]):
                 yield make(*values).__dict__
 
+    def held(self) -> list[dict]:
+        """Every row, in a list: what load_rows gives for the sheet, equal texts and dates
+        of the `shared` columns one object as there."""
+        shared = [(name, {}) for name in self.shared]
+        rows = []
+        append = rows.append
+        for r in self:
+            for name, seen in shared:
+                value = r[name]
+                r[name] = seen.setdefault(value, value)
+            append(r)
+        return rows
+
     def row_numbers(self) -> Iterator[int]:
         """The Excel row of each row, in order, without making the rows."""
         for values in self._spool.fields():
@@ -231,6 +245,10 @@ class SpooledRows:
 
     def close(self) -> None:
         self._spool.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._spool.closed
 
     def __repr__(self) -> str:
         return f"<SpooledRows of {len(self)} rows>"

@@ -20,10 +20,11 @@ import evaluator.runs
 import xietong
 from engine.isolation import ChildError, Forked
 from evaluator.db import reader
-from evaluator.runs import RunFirings, latest_run, load_run
-from evaluator.store import load_rows
+from evaluator.runs import SPOOLED_SHEETS, RunFirings, latest_run, load_run
+from evaluator.store import SpooledRows, load_rows
 from reports import facts, feedback, json_files, reviews, statement, trace
 from reports.labels import SHEET_ORDER
+from tests.test_spool import open_under, tmpdir_only  # noqa: F401 - tmpdir_only is a fixture
 
 PERIOD = "2026-11"
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)       # the first evaluation's start
@@ -275,6 +276,29 @@ def handed_as_read(db, tmp_path, evaluated, formats, names):
         xietong.report(db, PERIOD, tmp_path / folder, formats=formats, evaluated=given)
     for name in names:
         assert _content(tmp_path / "handed" / name) == _content(tmp_path / "read" / name), name
+
+
+def test_a_report_reads_its_evaluations_sheets_back_from_their_files_and_closes_them(
+        db_url, tmp_path, tmpdir_only):
+    """An evaluation a report follows (`for_report`) hands it its transaction sheets still on
+    the files it read them from: the report reads them back from there (its files as a report
+    reading the database writes them) and closes them. A second report of the same evaluation
+    reads those sheets from the database."""
+    forty, _ = two_ledgers(tmp_path)
+    with xietong.open_database(db_url) as db:
+        xietong.import_ledger(db, forty, PERIOD)
+        first = xietong.evaluate(db, PERIOD, for_report=True)
+        on_files = {k: v for k, v in first.ledger_rows.items() if isinstance(v, SpooledRows)}
+        assert sorted(on_files) == sorted(SPOOLED_SHEETS)
+        assert not any(v.closed for v in on_files.values())
+        assert len(on_files["InternalRatings"]) > 0
+        names = ("scores.json", "adjustments.json", "exceptions.json", "trace.json", "trace.xlsx")
+        handed_as_read(db, tmp_path, first, {"json", "xlsx"}, names)
+        assert all(v.closed for v in on_files.values())
+        assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
+        xietong.report(db, PERIOD, tmp_path / "again", formats={"json", "xlsx"}, evaluated=first)
+        for name in names:
+            assert _content(tmp_path / "again" / name) == _content(tmp_path / "read" / name), name
 
 
 def test_a_report_after_its_evaluation_shows_the_rows_it_read_and_only_its_own(db_url,

@@ -85,7 +85,9 @@ class RunResult:
     open_reviews: int
     decisions_recorded: int        # from the ledger's own Reviews sheet
     # what a report that follows (`report(..., evaluated=this)`) would otherwise read again:
-    # the rows of the run's import the evaluation read (a second per 25,000 employees), and
+    # the rows of the run's import the evaluation read (a second per 25,000 employees; its
+    # transaction sheets still on the files the evaluation read them from, closed by that
+    # report, or when this is dropped: evaluator.store.SpooledRows), and
     # what the reports need from all the firings, gathered as they were stored (a pass over
     # them: reports/facts.py)
     ledger_rows: dict | None = field(default=None, repr=False, compare=False)
@@ -122,7 +124,8 @@ def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
     try:
         outcome = evaluate_period(db.engine, period, policy, lang=lang, progress=progress,
                                   import_id=import_id, account=account,
-                                  observe=None if gathering is None else gathering.add)
+                                  observe=None if gathering is None else gathering.add,
+                                  keep_rows=for_report)
     except RunRefused as e:
         raise Refused(e.lines) from None
     except EvaluationFailed as e:
@@ -202,6 +205,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     from evaluator.periods import state as period_state_of
     from evaluator.runs import latest_run, load_run, refusal
     from engine.isolation import Forked
+    from evaluator.store import close_spooled
     from reports import facts as firing_facts
     from reports import feedback, json_files, reviews, statement, trace
     formats = frozenset(formats)
@@ -226,6 +230,8 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             workers = default_workers() > 1
             follows = evaluated is not None and evaluated.run_id == run.id
             rows, changed = _run_rows(session, run, evaluated.ledger_rows if follows else None)
+            if evaluated is not None:                   # read: their files are done with
+                close_spooled(evaluated.ledger_rows)
             if (follows and evaluated.firing_facts is not None
                     and evaluated.firing_facts.count == len(stored["firings"])):
                 firing_facts.seed(stored, evaluated.firing_facts)
@@ -314,6 +320,8 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     except BaseException:
         if other is not None:
             other.cancel()
+        if evaluated is not None:
+            close_spooled(evaluated.ledger_rows)
         raise
     files.update(others)
     if "json" in formats:
@@ -370,6 +378,10 @@ def _run_rows(session, run, loaded: dict | None = None) -> tuple[dict, bool]:
     if loaded is None:
         rows = load_rows(session, run.import_id)
     else:
+        # a sheet on a file is read back from there; one already closed (a report made before
+        # from the same evaluation closed it) is read from the database
+        loaded = {k: v.held() if hasattr(v, "held") else v for k, v in loaded.items()
+                  if not getattr(v, "closed", False)}
         missing = {s.name for s in SHEETS} - set(loaded)
         rows = {**loaded, **load_rows(session, run.import_id, missing)} if missing else loaded
         rows = {s.name: rows[s.name] for s in SHEETS}           # in the schema's order
