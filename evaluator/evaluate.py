@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from engine import MIN_PARALLEL_ROWS, Evaluation
 from engine.spool import Spool
@@ -66,14 +66,17 @@ def default_workers() -> int:
     return max(1, min(cores, 4)) if hasattr(os, "fork") else 1
 
 
-def evaluate_ledger(rows: dict[str, list[dict]], policy: Policy, period: str,
+def evaluate_ledger(rows: Mapping[str, Iterable[dict]], policy: Policy, period: str,
                     decisions: dict[str, str] | None = None, progress=None,
                     workers: int | None = None,
                     min_parallel_rows: int = MIN_PARALLEL_ROWS,
-                    history: Mapping[str, Mapping[str, list[dict]]] | None = None,
+                    history: Mapping[str, Mapping[str, Iterable[dict]]] | None = None,
                     standing: dict[str, deadlines.Standing] | None = None,
                     clock: datetime | None = None, trace: Spool | None = None) -> Evaluated:
     """progress(phase, done, total, unit), if given, hears of the facts fed as they go.
+    `rows`: sheet → its rows, each sheet a list or a sized iterable in Excel-row order that
+    can be read again (evaluator.store.SpooledRows: evaluate_period's transaction sheets,
+    read from files).
     `workers` (default: default_workers()) and `min_parallel_rows` go to the Evaluation: the
     results are the same whichever they are (Evaluation.feed_many).
     `history`: the other months' active rows the policy reads (period → sheet → rows, as

@@ -386,12 +386,12 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                 writer.flush()
                 fault("evaluate-commit")
                 session.expunge_all()
-                kept = inputs.rows if keep_rows else {
-                    k: v for k, v in inputs.rows.items() if k not in SPOOLED_SHEETS}
-                outcome = RunOutcome(run, result, len(new_decisions), kept)
-                if keep_rows:
-                    inputs.rows = None                  # the caller's now: not closed below
-                return outcome
+            # committed: only now are the rows the caller's (a failed commit closes them below)
+            kept = inputs.rows if keep_rows else {
+                k: v for k, v in inputs.rows.items() if k not in SPOOLED_SHEETS}
+            if keep_rows:
+                inputs.rows = None
+            return RunOutcome(run, result, len(new_decisions), kept)
         finally:
             if spool is not None:
                 spool.close()
@@ -438,26 +438,31 @@ def _refuse_if_closed(session: Session, period: str, lang: str) -> None:
 
 def _read_inputs(engine, period: str, lang: str, policy: Policy, spooled=()) -> _Inputs:
     """`spooled`: the sheets read into files (evaluator.store.SpooledRows), this month's and
-    the other months'; the caller closes them (close_spooled)."""
-    with Session(reader(engine)) as session, session.begin():
-        _refuse_if_closed(session, period, lang)
-        imp = active_import(session, period)
-        if imp is None:
-            raise RunRefused([refusal(lang, "no_import", period=period)])
-        _refuse_other_cadence(session, period, policy, lang)
-        stored = {rid: {"decision": d.decision, "source_hash": d.source_hash,
-                        "file_sha256": d.file_sha256, "row": d.row, "reviewer_id": d.reviewer_id}
-                  for rid, d in decisions_in_force(session, period).items()}
-        top = session.exec(select(sa.func.max(Decision.id)).where(Decision.period == period)).one()
-        standing = review_standing(session, period)
-        history, other_imports = read_other_months(session, policy, period, spooled)
-        try:
+    the other months'; the caller closes them (close_spooled) — unless this fails, when they
+    are closed here."""
+    rows = history = None
+    try:
+        with Session(reader(engine)) as session, session.begin():
+            _refuse_if_closed(session, period, lang)
+            imp = active_import(session, period)
+            if imp is None:
+                raise RunRefused([refusal(lang, "no_import", period=period)])
+            _refuse_other_cadence(session, period, policy, lang)
+            stored = {rid: {"decision": d.decision, "source_hash": d.source_hash,
+                            "file_sha256": d.file_sha256, "row": d.row,
+                            "reviewer_id": d.reviewer_id}
+                      for rid, d in decisions_in_force(session, period).items()}
+            top = session.exec(select(sa.func.max(Decision.id))
+                               .where(Decision.period == period)).one()
+            standing = review_standing(session, period)
+            history, other_imports = read_other_months(session, policy, period, spooled)
             rows = load_rows(session, imp.id, spooled=spooled)
-        except BaseException:
-            close_spooled(history)
-            raise
-        return _Inputs(imp.id, imp.file_name, imp.sha256, rows, stored, top or 0, history,
-                       other_imports, standing)
+            inputs = _Inputs(imp.id, imp.file_name, imp.sha256, rows, stored, top or 0,
+                             history, other_imports, standing)
+        return inputs
+    except BaseException:
+        close_spooled(rows, history)
+        raise
 
 
 def read_other_months(session: Session, policy: Policy, period: str, spooled=()
@@ -917,7 +922,9 @@ def iter_ledger_rows(session: Session, import_id: int, sheet: str, batch: int = 
     q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
         table.c.import_id == import_id).order_by(table.c.row)
     keys = ("row", *names)
-    result = session.connection().execution_options(yield_per=batch).execute(q)
+    # yield_per for this statement only: Connection.execution_options would change the
+    # session's connection for the rest of its transaction
+    result = session.connection().execute(q, execution_options={"yield_per": batch})
     for part in result.partitions():
         for r in part:
             yield dict(zip(keys, r))

@@ -141,7 +141,16 @@ def load_rows(session: Session, import_id: int, sheets=None, spooled=()
     same, 250 instead of 367 MB at 100,000 employees, in the evaluation and in the report
     alike."""
     out: dict[str, list[dict] | SpooledRows] = {}
-    conn = session.connection()
+    try:
+        _load(session.connection(), import_id, sheets, spooled, out)
+    except BaseException:
+        close_spooled(out)                    # the files of the sheets read before
+        raise
+    return out
+
+
+def _load(conn, import_id: int, sheets, spooled, out: dict) -> None:
+    """load_rows' reading, into `out`."""
     for sheet in SHEETS:
         if sheets is not None and sheet.name not in sheets:
             continue
@@ -154,13 +163,9 @@ def load_rows(session: Session, import_id: int, sheets=None, spooled=()
                   if c.name not in sheet.key and c.kind not in ("number", "ratio")]
         if sheet.name in spooled:
             rows = out[sheet.name] = SpooledRows(keys, tuple(name for name, _ in shared))
-            try:
-                result = _as_read(conn, q)
-                while part := list(islice(result, SPOOL_READ)):
-                    rows.extend(part)
-            except BaseException:
-                close_spooled(out)
-                raise
+            result = _as_read(conn, q)
+            while part := list(islice(result, SPOOL_READ)):
+                rows.extend(part)
             continue
         rows = []
         append = rows.append
@@ -172,7 +177,6 @@ def load_rows(session: Session, import_id: int, sheets=None, spooled=()
                 r[name] = seen.setdefault(value, value)
             append(r)
         out[sheet.name] = rows
-    return out
 
 
 SPOOL_READ = 10_000        # rows fetched from the database at a time into a SpooledRows
@@ -185,7 +189,9 @@ def _as_read(conn, query) -> Iterator:
     first, so PostgreSQL's are read SPOOL_READ at a time through a server-side cursor."""
     if conn.dialect.name == "sqlite":
         return iter(conn.execute(query))
-    result = conn.execution_options(yield_per=SPOOL_READ).execute(query)
+    # for this statement only (Connection.execution_options would change the session's
+    # connection for the rest of its transaction)
+    result = conn.execute(query, execution_options={"yield_per": SPOOL_READ})
     return (r for part in result.partitions() for r in part)
 
 
@@ -197,7 +203,8 @@ class SpooledRows:
 
     Made in the process that reads the database, before the evaluation's child is forked: the
     child inherits the descriptor and reads (positional reads: the two never disturb each
-    other); the maker closes it (`close`), after which its file is gone."""
+    other); the run process closes it (`close`: evaluate_period, or the report it hands the
+    rows to), after which its file is gone."""
 
     def __init__(self, keys: tuple[str, ...], shared: tuple[str, ...] = ()):
         """`shared`: the columns whose equal values `held()` makes one object (load_rows')."""

@@ -31,10 +31,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from engine import RuleBook, m
 from rules.assignees import behaviour_review_assignee
+from importers.memory import row_maker
 from rules.company import is_blank
 from rules.kinds import Kinds
 from rules.months import months_before
@@ -202,14 +203,20 @@ def within_cap(total):
 # -- the run --------------------------------------------------------------------------------
 
 
+# what the steps after screening read of an accepted row (the rest — evidence, notes — is not
+# kept: the sheet is read once, from a file for a big month, and its rows are not held)
+_ACCEPTED = row_maker(("row", "event_id", "employee_id", "proposer_id", "points", "code"))
+
+
 def run(ev, ctx: Context) -> None:
     policy, company = ctx.policy, ctx.company
     bp = policy.behaviour
     accepted: list[dict] = []
-    rows = ctx.sheet(SHEET)
 
-    for r, firings in zip(rows, ctx.feed_many(ev, BOOK.name,
-                                              _row_facts(rows, SHEET, ctx.period, company, bp))):
+    def fact(r):
+        return _row_fact(r, SHEET, ctx.period, company, bp)
+
+    for r, firings in ctx.feed_each(ev, BOOK.name, ctx.sheet(SHEET), fact):
         src: Source = (SHEET, r["row"])
         emp = r["employee_id"]
         entry = bp.lookup(r["behaviour_code"])
@@ -221,7 +228,8 @@ def run(ev, ctx: Context) -> None:
                     ctx.exception(entry_, kind, MECHANISM, emp, (r["event_id"],), [src], None,
                                   REJECTED_SAYS(event=r["event_id"], kind=kind))
             if firing.rule_id == "behaviour.accept":
-                accepted.append(dict(r, code=entry.code))
+                accepted.append(_ACCEPTED(r["row"], r["event_id"], emp, r["proposer_id"],
+                                          r["points"], entry.code).__dict__)
 
     # 2. frequent proposers, over the period and the window's earlier months (SPEC §11.9)
     positive: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -284,35 +292,40 @@ def run(ev, ctx: Context) -> None:
                 ctx.adjust(entry_, "employee", emp, MECHANISM, o, applied, after_credits=True)
 
 
-def _row_facts(rows: list[dict], name: str, period: str, company, bp):
+def _row_facts(rows: Iterable[dict], name: str, period: str, company, bp):
     """The screening fact of each Behaviours row of `period` (the evaluated month, or an earlier
     month of the frequent-proposer window), with its key: (`name`, Excel row)."""
     for r in rows:
-        emp, prop, proj = r["employee_id"], r["proposer_id"], r.get("project_id")
-        employee_known, proposer_known = emp in company.employees, prop in company.employees
-        project_known = is_blank(proj) or proj in company.projects
-        entry = bp.lookup(r["behaviour_code"])
-        # A check that needs an unknown reference is skipped (SPEC §5): authority is known only
-        # when both people are known, and either the proposer is above the employee or the
-        # row's project (if any) is known so its lead can be compared.
-        above = employee_known and proposer_known and company.is_above(prop, emp)
-        leads = (not is_blank(proj) and proj in company.projects
-                 and company.projects[proj]["lead_id"] == prop)
-        authority_known = employee_known and proposer_known and (above or is_blank(proj) or
-                                                                 proj in company.projects)
-        fact = {
-            "t": "beh", "employee_id": emp, "proposer_id": prop,
-            "employee_known": employee_known, "proposer_known": proposer_known,
-            "project_known": project_known,
-            "month": f"{r['date'].year:04d}-{r['date'].month:02d}", "period": period,
-            "code_known": entry is not None,
-            "points": r["points"],
-            "min_points": entry.min if entry else 0, "max_points": entry.max if entry else 0,
-            "evidence_blank": is_blank(r.get("evidence")),
-            "authority_known": authority_known, "proposer_above": above,
-            "proposer_leads_project": leads,
-        }
-        yield fact, (name, r["row"])
+        yield _row_fact(r, name, period, company, bp)
+
+
+def _row_fact(r: dict, name: str, period: str, company, bp) -> tuple[dict, Source]:
+    """A Behaviours row's screening fact and its key (_row_facts)."""
+    emp, prop, proj = r["employee_id"], r["proposer_id"], r.get("project_id")
+    employee_known, proposer_known = emp in company.employees, prop in company.employees
+    project_known = is_blank(proj) or proj in company.projects
+    entry = bp.lookup(r["behaviour_code"])
+    # A check that needs an unknown reference is skipped (SPEC §5): authority is known only
+    # when both people are known, and either the proposer is above the employee or the
+    # row's project (if any) is known so its lead can be compared.
+    above = employee_known and proposer_known and company.is_above(prop, emp)
+    leads = (not is_blank(proj) and proj in company.projects
+             and company.projects[proj]["lead_id"] == prop)
+    authority_known = employee_known and proposer_known and (above or is_blank(proj) or
+                                                             proj in company.projects)
+    fact = {
+        "t": "beh", "employee_id": emp, "proposer_id": prop,
+        "employee_known": employee_known, "proposer_known": proposer_known,
+        "project_known": project_known,
+        "month": f"{r['date'].year:04d}-{r['date'].month:02d}", "period": period,
+        "code_known": entry is not None,
+        "points": r["points"],
+        "min_points": entry.min if entry else 0, "max_points": entry.max if entry else 0,
+        "evidence_blank": is_blank(r.get("evidence")),
+        "authority_known": authority_known, "proposer_above": above,
+        "proposer_leads_project": leads,
+    }
+    return fact, (name, r["row"])
 
 
 def _earlier_positive(ev, ctx: Context, positive: dict[tuple[str, str], list[dict]]

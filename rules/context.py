@@ -78,7 +78,9 @@ class SharedOutcomes:
 class Context:
     period: str
     policy: Policy
-    rows: dict[str, list[dict]]
+    # sheet -> its rows: a list, or any sized iterable in Excel-row order read anew on each
+    # pass (the evaluator's SpooledRows: the transaction sheets, read from files)
+    rows: Mapping[str, Iterable[dict]]
     # the catalog of exception kinds in SPEC order (rules.exceptions.KIND_BY_NAME), given by the
     # evaluation: the books declare the kinds, so the context cannot import them
     kinds: Mapping[str, ExceptionKind]
@@ -99,7 +101,7 @@ class Context:
     progress: object = None      # progress(phase, done, total, unit), e.g. xietong.cli.Progress
     # other months' active rows the policy reads (rules.months.other_months): period -> sheet
     # -> rows; a month without an import is absent
-    history: Mapping[str, Mapping[str, list[dict]]] = field(default_factory=dict)
+    history: Mapping[str, Mapping[str, Iterable[dict]]] = field(default_factory=dict)
     _sheets: dict = field(default_factory=dict, repr=False)    # sheet -> rows in row order
     _companies: dict = field(default_factory=dict, repr=False)  # period -> its Company
     _outcomes: SharedOutcomes = field(default_factory=SharedOutcomes, repr=False)

@@ -10,13 +10,14 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from evaluator.evaluate import evaluate_ledger
+from evaluator.store import close_spooled
 from rules.books import BOOKS
 from rules.deadlines import Standing
 from rules.months import other_months
 from rules.policy import load_policy, policy_from_mapping
 from tests.ledgers import (CLOCK, PERIOD, decisions, histories, history_rows, ledgers,
                            random_decisions, random_history, random_ledger, random_standing,
-                           standings)
+                           spooled, standings)
 from tests.reference import reference_evaluate
 
 POLICY = load_policy()
@@ -53,19 +54,27 @@ def _read(history, policy, period):
 
 
 def _compare(ledger, policy, decisions, period=PERIOD, history=None, standing=None):
+    """The engine agrees with the reference — on the rows as lists, and again on the
+    transaction sheets (this month's and the other months') read from files, as
+    evaluate_period hands them (tests.ledgers.spooled)."""
     months = _read(history or {}, policy, period)
     ref = reference_evaluate(ledger, policy, period, decisions, months, standing, CLOCK)
-    got = evaluate_ledger(ledger.rows, policy, period, decisions, history=months,
-                          standing={rid: Standing(*s) for rid, s in (standing or {}).items()},
-                          clock=CLOCK)
-    assert _adj(got.adjustments) == _adj(ref.adjustments)
-    assert _exc(got.exceptions) == _exc(ref.exceptions)
-    for dept_id, d in ref.departments.items():
-        assert got.departments[dept_id]["final"] == d["final"]
-        assert got.departments[dept_id]["by_mechanism"] == d["by_mechanism"]
-    for emp_id, e in ref.employees.items():
-        assert got.employees[emp_id]["final"] == e["final"]
-        assert got.employees[emp_id]["behaviour"] == e["behaviour"]
+    for files in (False, True):
+        rows, other = ledger.rows, months
+        if files:
+            rows, other = spooled(rows), {m: spooled(sheets) for m, sheets in months.items()}
+        got = evaluate_ledger(rows, policy, period, decisions, history=other,
+                              standing={rid: Standing(*s) for rid, s in (standing or {}).items()},
+                              clock=CLOCK)
+        close_spooled(rows, other)
+        assert _adj(got.adjustments) == _adj(ref.adjustments)
+        assert _exc(got.exceptions) == _exc(ref.exceptions)
+        for dept_id, d in ref.departments.items():
+            assert got.departments[dept_id]["final"] == d["final"]
+            assert got.departments[dept_id]["by_mechanism"] == d["by_mechanism"]
+        for emp_id, e in ref.employees.items():
+            assert got.employees[emp_id]["final"] == e["final"]
+            assert got.employees[emp_id]["behaviour"] == e["behaviour"]
     return ref, got
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from evaluator.evaluate import evaluate_ledger
+from evaluator.store import close_spooled
 from rules import exceptions as rx
 from rules.months import other_months
 from rules.policy import load_policy, policy_from_mapping
@@ -40,7 +41,10 @@ def engine_run(builder, period, history=None, decisions=None, files=False, **ove
     rows, months = builder.build().rows, _months(history or {}, policy, period)
     if files:
         rows, months = spooled(rows), {m: spooled(sheets) for m, sheets in months.items()}
-    got = evaluate_ledger(rows, policy, period, decisions, history=months)
+    try:
+        got = evaluate_ledger(rows, policy, period, decisions, history=months)
+    finally:
+        close_spooled(rows, months)
     got.trace_rules = [t.rule for t in got.trace]
     return got
 

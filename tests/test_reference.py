@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from evaluator.evaluate import evaluate_ledger
+from evaluator.store import close_spooled
 from rules import exceptions as rx
 from rules.policy import load_policy, policy_from_mapping
 from tests.ledgers import (PERIOD, random_decisions, random_ledger, small_company, spooled,
@@ -67,7 +68,11 @@ def spooled_run(builder, decisions=None, **overrides):
     """The engine again, its transaction sheets read from files as evaluate_period hands them
     (tests.ledgers.spooled): each rating sheet read twice, in order, never held."""
     policy = policy_from_mapping(overrides) if overrides else DEFAULT
-    return _shaped(evaluate_ledger(spooled(builder.build().rows), policy, PERIOD, decisions))
+    rows = spooled(builder.build().rows)
+    try:
+        return _shaped(evaluate_ledger(rows, policy, PERIOD, decisions))
+    finally:
+        close_spooled(rows)
 
 
 @pytest.fixture(params=[reference_run, engine_run, spooled_run],
@@ -322,6 +327,21 @@ def test_outlier_when_scores_gain_decimal_places_as_they_come(run):
     # R3: peers 4, 4.5 and 4.125, mean 4.208333… → 1.958333… < 2: no longer an outlier.
     # R4: peers 4, 4.5 and 2.25, mean 3.583333… → 0.541666….
     assert exc(run(b), "RATING_OUTLIER") == []
+
+
+def test_outlier_leaves_out_every_rating_of_its_own_rater(run):
+    """A rater who rated the same department and dimension twice is not a peer of either of
+    those ratings (the engine finds such repeated (rater, group) pairs by sorting)."""
+    b = small_company()
+    b.rating("R1", "F2", "B", "4.5")
+    b.rating("R2", "F2", "B", "4.5")
+    b.rating("R3", "F3", "B", "2.5")
+    b.rating("R4", "F4", "B", "2.5")
+    # R1, R2: peers R3, R4 (mean 2.5) → 2 ≥ 2; with R2 counted as R1's peer it would be
+    # |4.5 − 3.1666…| = 1.33…. R3, R4: peers 4.5, 4.5, 2.5 (mean 3.833…) → 1.33….
+    assert exc(run(b), "RATING_OUTLIER") == [
+        ("RATING_OUTLIER", "B", "F1", "open", [("InternalRatings", 2)]),
+        ("RATING_OUTLIER", "B", "F1", "open", [("InternalRatings", 3)])]
 
 
 def test_outlier_needs_min_peers_of_other_raters(run):

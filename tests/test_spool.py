@@ -9,12 +9,14 @@ counts are still reconciled against the engine's.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import signal
 import tempfile
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session
@@ -22,13 +24,14 @@ from sqlmodel import Session
 import engine.spool
 import evaluator.evaluate
 import evaluator.runs
+import evaluator.store
 from engine.spool import Spool, SpoolClosed
 from evaluator.canonical import sources_json
 from evaluator.chain import verify
 from evaluator.db import make_engine
 from evaluator.evaluate import ReconciliationFailed, evaluate_ledger
-from evaluator.runs import (SPOOLED_SHEETS, EvaluationFailed, _compute, _Inputs, evaluate_period,
-                            latest_run, load_run)
+from evaluator.runs import (SPOOLED_SHEETS, EvaluationFailed, RunRefused, _compute, _Inputs,
+                            evaluate_period, latest_run, load_run)
 from evaluator.store import store_import
 from rules.context import TraceEntry
 from rules.policy import load_policy
@@ -229,6 +232,65 @@ def test_no_file_is_left_when_the_child_is_killed(db_url, tmpdir_only, small_chu
         evaluate_period(engine_, PERIOD, POLICY)
     assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
     assert db_state(db_url) == before
+
+
+def _stored_worked_example(db_url):
+    engine_ = make_engine(db_url)
+    store_import(engine_, worked_example().build(), PERIOD)
+    return engine_
+
+
+def test_no_file_is_left_when_the_store_fails_for_a_report_to_follow(db_url, tmpdir_only,
+                                                                     monkeypatch):
+    """With `keep_rows` the transaction sheets' files become the caller's only once the run is
+    committed: a failure in the write transaction closes them with the trace spool."""
+    engine_ = _stored_worked_example(db_url)
+    before = db_state(db_url)
+    stored = []
+
+    def fail_commit(session):                # the commit itself, after every row was written
+        if stored:
+            raise RuntimeError("the commit failed")
+
+    monkeypatch.setattr(evaluator.runs, "fault",
+                        lambda point: point == "evaluate-commit" and stored.append(point))
+    sa.event.listen(Session, "before_commit", fail_commit)
+    try:
+        with pytest.raises(RuntimeError, match="the commit failed"):
+            evaluate_period(engine_, PERIOD, POLICY, keep_rows=True)
+    finally:
+        sa.event.remove(Session, "before_commit", fail_commit)
+    assert stored == ["evaluate-commit"]
+    assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
+    assert db_state(db_url) == before
+
+
+def test_no_file_is_left_by_a_refused_evaluation(db_url, tmpdir_only):
+    """Refused after its rows were read into files (another import is active): none is left."""
+    engine_ = make_engine(db_url)
+    ledger = worked_example().build()
+    first = store_import(engine_, ledger, PERIOD).import_id
+    store_import(engine_, dataclasses.replace(ledger, sha256="f" * 64), PERIOD)   # now active
+    with pytest.raises(RunRefused, match="2026-11"):
+        evaluate_period(engine_, PERIOD, POLICY, import_id=first, keep_rows=True)
+    assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
+
+
+def test_no_file_is_left_when_reading_the_rows_fails_midway(db_url, tmpdir_only, monkeypatch):
+    """load_rows fails on a sheet after the transaction sheets were read into files (Reviews
+    comes after them): it closes those files before the failure goes on."""
+    engine_ = _stored_worked_example(db_url)
+    real = evaluator.store.row_maker
+
+    def failing(keys):
+        if "review_id" in keys:
+            raise MemoryError("out of memory reading Reviews")
+        return real(keys)
+
+    monkeypatch.setattr(evaluator.store, "row_maker", failing)
+    with pytest.raises(MemoryError):
+        evaluate_period(engine_, PERIOD, POLICY)
+    assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
 
 
 class LosesAnEntry(Spool):

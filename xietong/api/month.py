@@ -87,7 +87,8 @@ class RunResult:
     # what a report that follows (`report(..., evaluated=this)`) would otherwise read again:
     # the rows of the run's import the evaluation read (a second per 25,000 employees; its
     # transaction sheets still on the files the evaluation read them from, closed by that
-    # report, or when this is dropped: evaluator.store.SpooledRows), and
+    # report — or, when none follows, by the garbage collector once this is dropped:
+    # evaluator.store.SpooledRows), and
     # what the reports need from all the firings, gathered as they were stored (a pass over
     # them: reports/facts.py)
     ledger_rows: dict | None = field(default=None, repr=False, compare=False)
@@ -367,8 +368,9 @@ def _child_result(child, lang, out_dir):
 
 def _run_rows(session, run, loaded: dict | None = None) -> tuple[dict, bool]:
     """The rows a stored run's sources name: its import's (those in `loaded`, when its
-    evaluation just read them; the sheets it read from files, evaluator.runs.SPOOLED_SHEETS,
-    are not there and are read here), and the other months' imports it read (Run.other_imports)
+    evaluation just read them — the sheets it read from files, evaluator.runs.SPOOLED_SHEETS,
+    read back from there while open, else from the database, as a sheet missing from
+    `loaded`), and the other months' imports it read (Run.other_imports)
     under their qualified sheet names (rules/sources.py) — and whether one of those months has
     another active import since (the run is then out of date)."""
     import json
