@@ -585,8 +585,10 @@ def per_process(results: list[dict]) -> str:
         return ""
 
     def peaks(r: dict) -> dict[str, float]:
-        run, child = _process_peaks(r.get("pipeline") or {})
-        out = {"run process": run, "evaluation child": child or 0}
+        p = r.get("pipeline") or {}
+        run, child = _process_peaks(p)
+        worker = (p.get("phases") or {}).get("evaluate", {}).get("workers_peak_mb", 0)
+        out = {"run process": run, "evaluation child": child or 0, "its feed worker": worker}
         for kind, name in (("floor", "calamine floor"), ("stream_floor", "streaming floor")):
             out[name] = (r.get(kind) or {}).get("peak_mb", 0)
         return out
