@@ -342,12 +342,18 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     """
     for _ in range(EVALUATION_ATTEMPTS):
         # refuses a closed period first; its big sheets on files, closed below, as the spool
-        inputs = _read_inputs(engine, period, lang, policy, SPOOLED_SHEETS)
+        try:
+            inputs = _read_inputs(engine, period, lang, policy, SPOOLED_SHEETS)
+        except OSError as e:
+            raise _files_failed(e) from None
         spool = None
         try:
             if import_id is not None and inputs.import_id != import_id:
                 raise RunRefused([_switched(engine, period, import_id, lang)])
-            spool = Spool(TraceEntry)   # made before the fork, closed below whatever the child does
+            try:                        # made before the fork, closed below whatever the child does
+                spool = Spool(TraceEntry)
+            except OSError as e:
+                raise _files_failed(e) from None
             give_back_free_memory()     # the child starts with every page this process holds
             try:
                 outcome = run_forked(_compute, inputs, policy, period, lang, progress, None,
@@ -397,6 +403,13 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                 spool.close()
             close_spooled(inputs.rows, inputs.history)
     raise RunRefused([refusal(lang, "busy_period", period=period, n=EVALUATION_ATTEMPTS)])
+
+
+def _files_failed(e: OSError) -> EvaluationFailed:
+    """The evaluation's temporary files (the trace spool, the sheets read into files) could not
+    be made or written — TMPDIR full or not writable: a failed evaluation, worded as the
+    child's own failures are (nothing was stored)."""
+    return EvaluationFailed(f"{type(e).__name__}: {e}")
 
 
 def _switched(engine, period: str, import_id: int, lang: str) -> str:

@@ -293,6 +293,26 @@ def test_no_file_is_left_when_reading_the_rows_fails_midway(db_url, tmpdir_only,
     assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
 
 
+def test_a_full_tmpdir_fails_the_evaluation_plainly_and_leaves_nothing(db_url, tmpdir_only,
+                                                                       monkeypatch):
+    """TMPDIR fills up while the sheets are read into their files (in the run process, before
+    the fork): the evaluation fails with the system's words, as the child's failures do; no
+    file is left and nothing is stored."""
+    engine_ = _stored_worked_example(db_url)
+    before = db_state(db_url)
+
+    def no_space(self, records):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Spool, "_write", no_space)
+    monkeypatch.setattr(evaluator.store, "SPOOL_READ", 1)       # a write before the end
+    monkeypatch.setattr(engine.spool, "CHUNK", 1)
+    with pytest.raises(EvaluationFailed, match=r"^OSError: \[Errno 28\] No space left on device$"):
+        evaluate_period(engine_, PERIOD, POLICY)
+    assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
+    assert db_state(db_url) == before
+
+
 class LosesAnEntry(Spool):
     """A spool that drops the entry of firing 3: the trace no longer holds every firing."""
 
