@@ -38,6 +38,9 @@ class EvaluationCrashed(RuntimeError):
     """The child died (signal or exit code) or did not answer in time."""
 
 
+PIPE_NOTE = 4096        # bytes of a child's note on the pipe: why its answer could not be written
+
+
 class ChildError(RuntimeError):
     """The function raised in the child: `kind` is the exception's class name."""
 
@@ -124,8 +127,12 @@ class Forked:
                 except BaseException as e:          # noqa: BLE001 - e.g. unpicklable
                     data = pickle.dumps(("error", (type(e).__name__,
                                                    f"cannot return the result: {e}", "")))
-                answer.write(data)
-                answer.flush()
+                try:
+                    answer.write(data)
+                    answer.flush()
+                except OSError as e:                # TMPDIR full: say why through the pipe
+                    os.write(write_end, f"{type(e).__name__}: {e}".encode()[:PIPE_NOTE])
+                    raise
                 os.close(write_end)
                 code = 0
             finally:
@@ -138,8 +145,9 @@ class Forked:
         """The child's return value, once it has ended; after `timeout` seconds without its
         answer the child is killed and EvaluationCrashed raised."""
         fd, self._read_end = self._read_end, None
+        note = b""
         try:
-            _wait_for_end(fd, timeout)
+            note = _wait_for_end(fd, timeout)
         except TimeoutError:
             os.kill(self.pid, signal.SIGKILL)
             self._answer.close()
@@ -151,6 +159,9 @@ class Forked:
             answer.seek(0)
             data = answer.read()
         exitcode = os.waitstatus_to_exitcode(status)
+        if not data and note:           # its answer could not be written: not a crash
+            kind, _, message = note.decode("utf-8", "replace").partition(": ")
+            raise ChildError(kind, message)
         if exitcode != 0 or not data:
             raise EvaluationCrashed(_signal_name(exitcode))
         enabled = gc.isenabled()
@@ -180,17 +191,21 @@ class Forked:
         self._answer.close()
 
 
-def _wait_for_end(fd: int, timeout: float | None) -> None:
-    """Until the child closes its end of the pipe (it has written its answer, or died); a
-    TimeoutError after `timeout` seconds."""
+def _wait_for_end(fd: int, timeout: float | None) -> bytes:
+    """Until the child closes its end of the pipe (it has written its answer, or died); what it
+    wrote there, if anything (why its answer could not be written; at most PIPE_NOTE bytes
+    kept); a TimeoutError after `timeout` seconds."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    note = b""
     while True:
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 raise TimeoutError
-        if not os.read(fd, 1 << 16):
-            return
+        got = os.read(fd, 1 << 16)
+        if not got:
+            return note
+        note = (note + got)[:PIPE_NOTE]
 
 
 def run_forked(fn, *args, timeout: float | None = None):

@@ -455,6 +455,26 @@ def test_closing_after_refused_rows_does_not_crash(rows):
     assert Forked(case).result(timeout=60) == (good, 2 * good)
 
 
+def test_a_child_whose_answer_cannot_be_written_says_why_and_is_not_called_a_crash(
+        monkeypatch):
+    """The child's answer goes into a temporary file: when that cannot be written (TMPDIR
+    full), the child says why through its pipe, and the parent raises that error — not
+    "crashed (exit code 1)", which would blame the engine for a full disk."""
+    import io
+    import tempfile
+
+    from engine.isolation import ChildError
+
+    class Full(io.BytesIO):
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda *a, **kw: Full())
+    with pytest.raises(ChildError, match=r"^\[Errno 28\] No space left on device$") as e:
+        Forked(lambda: 42).result(timeout=60)
+    assert e.value.kind == "OSError"
+
+
 def test_closed_evaluations_refuse_calls_and_close_twice_is_harmless():
     ev = Evaluation([kinds_book()])
     ev.close()
