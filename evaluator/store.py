@@ -159,24 +159,31 @@ def _load(conn, import_id: int, sheets, spooled, out: dict) -> None:
         keys = ("row", *names)
         q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
             table.c.import_id == import_id).order_by(table.c.row)
-        shared = [(c.name, {}) for c in sheet.columns
-                  if c.name not in sheet.key and c.kind not in ("number", "ratio")]
+        shared = tuple(c.name for c in sheet.columns
+                       if c.name not in sheet.key and c.kind not in ("number", "ratio"))
         if sheet.name in spooled:
-            rows = out[sheet.name] = SpooledRows(keys, tuple(name for name, _ in shared))
+            rows = out[sheet.name] = SpooledRows(keys, shared)
             result = _as_read(conn, q)
             while part := list(islice(result, SPOOL_READ)):
                 rows.extend(part)
             continue
-        rows = []
-        append = rows.append
         make = row_maker(keys)                 # rows sharing one table of keys (above)
-        for rec in conn.execute(q):
-            r = make(*rec).__dict__
-            for name, seen in shared:
-                value = r[name]
-                r[name] = seen.setdefault(value, value)
-            append(r)
-        out[sheet.name] = rows
+        out[sheet.name] = _sharing_values((make(*rec).__dict__ for rec in conn.execute(q)),
+                                          shared)
+
+
+def _sharing_values(rows, shared: tuple[str, ...]) -> list[dict]:
+    """The rows in a list, the equal values of each of the `shared` columns made one object
+    (load_rows says why)."""
+    seen_in = [(name, {}) for name in shared]
+    out = []
+    append = out.append
+    for r in rows:
+        for name, seen in seen_in:
+            value = r[name]
+            r[name] = seen.setdefault(value, value)
+        append(r)
+    return out
 
 
 SPOOL_READ = 10_000        # rows fetched from the database at a time into a SpooledRows
@@ -235,15 +242,7 @@ class SpooledRows:
     def held(self) -> list[dict]:
         """Every row, in a list: what load_rows gives for the sheet, equal texts and dates
         of the `shared` columns one object as there."""
-        shared = [(name, {}) for name in self.shared]
-        rows = []
-        append = rows.append
-        for r in self:
-            for name, seen in shared:
-                value = r[name]
-                r[name] = seen.setdefault(value, value)
-            append(r)
-        return rows
+        return _sharing_values(self, self.shared)
 
     def row_numbers(self) -> Iterator[int]:
         """The Excel row of each row, in order, without making the rows."""
