@@ -31,11 +31,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from fractions import Fraction
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from engine import RuleBook, m
-from rules.assignees import behaviour_review_assignee
 from importers.memory import row_maker
+from rules.assignees import behaviour_review_assignee
 from rules.company import is_blank
 from rules.kinds import Kinds
 from rules.months import months_before
@@ -292,15 +292,9 @@ def run(ev, ctx: Context) -> None:
                 ctx.adjust(entry_, "employee", emp, MECHANISM, o, applied, after_credits=True)
 
 
-def _row_facts(rows: Iterable[dict], name: str, period: str, company, bp):
-    """The screening fact of each Behaviours row of `period` (the evaluated month, or an earlier
-    month of the frequent-proposer window), with its key: (`name`, Excel row)."""
-    for r in rows:
-        yield _row_fact(r, name, period, company, bp)
-
-
 def _row_fact(r: dict, name: str, period: str, company, bp) -> tuple[dict, Source]:
-    """A Behaviours row's screening fact and its key (_row_facts)."""
+    """The screening fact of a Behaviours row of `period` (the evaluated month, or an earlier
+    month of the frequent-proposer window), with its key: (`name`, Excel row)."""
     emp, prop, proj = r["employee_id"], r["proposer_id"], r.get("project_id")
     employee_known, proposer_known = emp in company.employees, prop in company.employees
     project_known = is_blank(proj) or proj in company.projects
@@ -351,9 +345,11 @@ def _earlier_positive(ev, ctx: Context, positive: dict[tuple[str, str], list[dic
         if not rows:
             continue
         name = qualify(SHEET, month)
-        company = ctx.company_of(month)
-        facts = _row_facts(rows, name, month, company, bp)
-        for r, firings in zip(rows, ctx.feed_many(ev, BOOK.name, facts)):
+
+        def fact(r, name=name, month=month, company=ctx.company_of(month)):
+            return _row_fact(r, name, month, company, bp)
+
+        for r, firings in ctx.feed_each(ev, BOOK.name, rows, fact):
             src = (name, r["row"])
             for firing in firings:
                 ctx.record(firing, r["employee_id"], [src])
