@@ -28,13 +28,13 @@ P = 85 → peripheral 0.15 × (85 − 70) = 2.25; one RACI rating 3 → Q = 60 �
 from __future__ import annotations
 
 from collections import defaultdict
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from engine import RuleBook, m
 from rules import ratings
 from rules.kinds import Kinds
-from rules.outcomes import exact, flag, fmt, note, points
+from rules.outcomes import add_exact, exact, flag, fmt, note, points
 from rules.wording import Wording
 
 if TYPE_CHECKING:       # the context imports the kinds' catalog, which imports this book
@@ -186,7 +186,8 @@ def run(ev, ctx: Context, counted: dict[str, dict[str, ratings.Counted]]) -> Non
 
 
 def _sum_text(values) -> str:
-    """An exact sum of Decimals, as text (Decimal addition of ledger values is exact)."""
-    with localcontext() as c:
-        c.prec = 60          # a sum of ledger decimals is exact at this precision
-        return str(sum((Decimal(str(v)) for v in values), Decimal(0)))
+    """An exact sum of Decimals, as text (rules.outcomes.add_exact)."""
+    total = Decimal(0)
+    for v in values:
+        total = add_exact(total, v)
+    return str(total)

@@ -18,7 +18,7 @@ with fractions.Fraction, and rounded half-up to the cent once, when emitted (SPE
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+from decimal import Context, Decimal
 from fractions import Fraction
 
 from rules.wording import Said
@@ -27,6 +27,16 @@ from rules.wording import Said
 # (0.7/0.875 is 0.8). The engine compares them as doubles: the rule books subtract it from the
 # threshold in the fact.
 TOLERANCE_FLOAT = 1e-9
+
+
+# Sums of ledger decimals (the blends' score and metric sums) are exact at this precision:
+# Decimal addition rounds only past it.
+_SUMS = Context(prec=60)
+
+
+def add_exact(total: Decimal, value) -> Decimal:
+    """total + value, exactly (the value as Decimal(str(value))). Start a sum at Decimal(0)."""
+    return _SUMS.add(total, Decimal(str(value)))
 
 
 def exact(text) -> Fraction:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from decimal import Decimal, getcontext
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from engine import RuleBook, m
@@ -47,7 +47,7 @@ from rules.assignees import rating_review_assignee
 from rules.company import is_blank, norm_dimension
 from rules.kinds import Kinds
 from rules.months import is_quarter_end, quarter_months
-from rules.outcomes import TOLERANCE_FLOAT, flag, note
+from rules.outcomes import TOLERANCE_FLOAT, add_exact, flag, note
 from rules.sources import qualify
 from rules.wording import Wording
 
@@ -229,8 +229,7 @@ def carried(r):
 
 class Counted:
     """The ratings of one sheet counted for one rated department (rules.blends averages them):
-    their sources in order, and the exact sum of their scores (each as Decimal(str(score)),
-    added at 60 digits: a sum of ledger decimals is exact there)."""
+    their sources in order, and the exact sum of their scores (rules.outcomes.add_exact)."""
 
     __slots__ = ("sources", "total")
 
@@ -431,8 +430,6 @@ def _run_sheet(ev, ctx: Context, sheet: str, ratings) -> dict[str, Counted]:
 
     # Step 2 feeds every accepted rating once: its review triggers fire, then rating.hold or
     # rating.count. All acceptances of the sheet fired before (step 1).
-    exact = getcontext().copy()
-    exact.prec = 60                 # a sum of ledger decimals is exact at this precision
     assignees: dict[tuple[str, str], str] = {}     # (rater, rated department) -> assignee
     for item, firings in ctx.feed_each(ev, BOOK.name, reviewed(), review_fact):
         (name, r), (peer_mean, peer_count, _, counterparts) = item
@@ -447,7 +444,7 @@ def _run_sheet(ev, ctx: Context, sheet: str, ratings) -> dict[str, Counted]:
                 if c is None:
                     c = counted[dept] = Counted()
                 c.sources.append(src)
-                c.total = exact.add(c.total, Decimal(str(r["score"])))
+                c.total = add_exact(c.total, r["score"])
                 continue
             if rule == "rating.hold":
                 ctx.record(firing, dept, [src])
