@@ -33,6 +33,7 @@ from types import MappingProxyType
 
 from importers.schema import SHEETS
 from rules.policy import decimal_text
+from rules.sources import RowSources
 
 GENESIS = "0" * 64      # the "previous hash" of the first link of a chain
 
@@ -54,6 +55,8 @@ def _default(v):
         return str(v)
     if isinstance(v, (date, datetime)):
         return v.isoformat()
+    if isinstance(v, RowSources):           # a blend's sources (rules/sources.py)
+        return list(v)
     raise TypeError(f"not canonical-JSON serialisable: {type(v).__name__}")
 
 

@@ -35,6 +35,7 @@ from engine import RuleBook, m
 from rules import ratings
 from rules.kinds import Kinds
 from rules.outcomes import add_exact, exact, flag, fmt, note, points
+from rules.sources import chained
 from rules.wording import Wording
 
 if TYPE_CHECKING:       # the context imports the kinds' catalog, which imports this book
@@ -163,7 +164,7 @@ def run(ev, ctx: Context, counted: dict[str, dict[str, ratings.Counted]]) -> Non
                 "scale": str(policy.scale.rating_to_points),
                 "objective_share": str(policy.peripheral.objective_share),
                 "weight": str(policy.peripheral.weight)}
-        sources = [dsrc] + rs.sources + [("ServiceMetrics", x["row"]) for x in ms]
+        sources = chained([dsrc], rs.sources, (("ServiceMetrics", x["row"]) for x in ms))
         for firing in ctx.feed(ev, BOOK.name, fact, ("periph", d)):
             entry = ctx.record(firing, d, sources if firing.rule_id == "peripheral.blend" else [dsrc])
             for o in firing.outcomes:
@@ -177,7 +178,7 @@ def run(ev, ctx: Context, counted: dict[str, dict[str, ratings.Counted]]) -> Non
                 "carried": carry_raci,
                 "base": str(dept["base_score"]), "score_sum": str(qs.total),
                 "scale": str(policy.scale.rating_to_points), "weight": str(policy.raci.weight)}
-        sources = [dsrc] + qs.sources
+        sources = chained([dsrc], qs.sources)
         for firing in ctx.feed(ev, BOOK.name, fact, ("raci", d)):
             entry = ctx.record(firing, d, sources)
             for o in firing.outcomes:

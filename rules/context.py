@@ -21,7 +21,7 @@ from rules.assignees import HR
 from rules.company import Company
 from rules.kinds import MECHANISMS, ExceptionKind
 from rules.policy import Policy
-from rules.sources import SourceMarks, base, month_of, qualify
+from rules.sources import RowSources, SourceMarks, base, month_of, qualify
 from rules.wording import Said
 
 MECHANISM_ORDER = {m: i for i, m in enumerate(MECHANISMS)}
@@ -196,7 +196,7 @@ class Context:
         outcome = self._outcomes.shared(firing.outcomes)
         if outcome is None:
             outcome = {"outcomes": list(firing.outcomes)}
-        entry = TraceEntry(firing.seq, firing.rule_id, subject_id, list(sources), outcome)
+        entry = TraceEntry(firing.seq, firing.rule_id, subject_id, _kept(sources), outcome)
         self.trace.append(entry)
         how = self.endings.get(firing.rule_id)
         if how is not None:
@@ -220,7 +220,7 @@ class Context:
                outcome: dict, sources: list[Source], after_credits: bool = False) -> dict:
         adj = {"subject_type": subject_type, "subject_id": subject_id, "mechanism": mechanism,
                "rule": entry.rule, "points": Decimal(outcome["points"]),
-               "sources": list(sources), "explanation": outcome["explanation"],
+               "sources": _kept(sources), "explanation": outcome["explanation"],
                "says": outcome.get("says"), "firing_seq": entry.seq}
         key = (MECHANISM_ORDER[mechanism], subject_id, after_credits,
                *self._source_key(sources[0]))
@@ -237,7 +237,7 @@ class Context:
         status = self._status(info, rid)
         exc = {"review_id": rid, "kind": kind, "type": info.type, "subject_id": subject_id,
                "assignee_id": assignee if info.type == "review" else HR, "status": status,
-               "sources": list(sources), "message": message.text, "says": message.says,
+               "sources": _kept(sources), "message": message.text, "says": message.says,
                "firing_seq": entry.seq}
         key = (MECHANISM_ORDER[mechanism], subject_id, *self._source_key(sources[0]),
                self._kind_order[kind], rid)
@@ -263,6 +263,13 @@ class Context:
 
     def ordered_exceptions(self) -> list[dict]:
         return [e for _, e in sorted(self.exceptions, key=lambda kv: kv[0])]
+
+
+def _kept(sources) -> list[Source] | RowSources:
+    """The sources a trace entry, an adjustment or an exception keeps: a copy of a list, a
+    RowSources as it is (its maker does not change it afterwards: a blend's cite every
+    counted rating, and one copy is enough)."""
+    return sources if type(sources) is RowSources else list(sources)
 
 
 def _in_row_order(rows):

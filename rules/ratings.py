@@ -48,7 +48,7 @@ from rules.company import is_blank, norm_dimension
 from rules.kinds import Kinds
 from rules.months import is_quarter_end, quarter_months
 from rules.outcomes import TOLERANCE_FLOAT, add_exact, flag, note
-from rules.sources import qualify
+from rules.sources import RowSources, qualify
 from rules.wording import Wording
 
 if TYPE_CHECKING:       # the context imports the kinds' catalog, which imports this book
@@ -234,7 +234,7 @@ class Counted:
     __slots__ = ("sources", "total")
 
     def __init__(self):
-        self.sources: list[tuple[str, int]] = []
+        self.sources = RowSources()      # compact: every rating counted cites its row
         self.total = Decimal(0)
 
     def __len__(self) -> int:
@@ -443,7 +443,7 @@ def _run_sheet(ev, ctx: Context, sheet: str, ratings) -> dict[str, Counted]:
                 c = counted.get(dept)
                 if c is None:
                     c = counted[dept] = Counted()
-                c.sources.append(src)
+                c.sources.add(name, r["row"])
                 c.total = add_exact(c.total, r["score"])
                 continue
             if rule == "rating.hold":
