@@ -123,13 +123,7 @@ class Forked:
                 except BaseException as e:          # noqa: BLE001 - it goes back as data
                     result = ("error", (type(e).__name__, str(e), traceback.format_exc()))
                 try:
-                    data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-                except BaseException as e:          # noqa: BLE001 - e.g. unpicklable
-                    data = pickle.dumps(("error", (type(e).__name__,
-                                                   f"cannot return the result: {e}", "")))
-                try:
-                    answer.write(data)
-                    answer.flush()
+                    _answer(answer, result)
                 except OSError as e:                # TMPDIR full: say why through the pipe
                     os.write(write_end, f"{type(e).__name__}: {e}".encode()[:PIPE_NOTE])
                     raise
@@ -155,24 +149,24 @@ class Forked:
         finally:
             os.close(fd)
             _, status = os.waitpid(self.pid, 0)
-        with self._answer as answer:
-            answer.seek(0)
-            data = answer.read()
         exitcode = os.waitstatus_to_exitcode(status)
-        if not data and note:           # its answer could not be written: not a crash
-            kind, _, message = note.decode("utf-8", "replace").partition(": ")
-            raise ChildError(kind, message)
-        if exitcode != 0 or not data:
-            raise EvaluationCrashed(_signal_name(exitcode))
-        enabled = gc.isenabled()
-        gc.disable()                    # unpickling many containers: no collections meanwhile
-        try:
-            status_, payload = pickle.loads(data)
-        except Exception:               # noqa: BLE001 - a truncated answer is a crash
-            raise EvaluationCrashed(_signal_name(exitcode)) from None
-        finally:
-            if enabled:
-                gc.enable()
+        with self._answer as answer:
+            written = answer.seek(0, os.SEEK_END)
+            if not written and note:    # its answer could not be written: not a crash
+                kind, _, message = note.decode("utf-8", "replace").partition(": ")
+                raise ChildError(kind, message)
+            if exitcode != 0 or not written:
+                raise EvaluationCrashed(_signal_name(exitcode))
+            answer.seek(0)
+            enabled = gc.isenabled()
+            gc.disable()                # unpickling many containers: no collections meanwhile
+            try:                        # read as it is unpickled, not into one bytes first
+                status_, payload = pickle.load(answer)
+            except Exception:           # noqa: BLE001 - a truncated answer is a crash
+                raise EvaluationCrashed(_signal_name(exitcode)) from None
+            finally:
+                if enabled:
+                    gc.enable()
         if status_ == "ok":
             return payload
         raise ChildError(*payload)
@@ -189,6 +183,22 @@ class Forked:
         self._read_end = None
         os.waitpid(self.pid, 0)
         self._answer.close()
+
+
+def _answer(file, result) -> None:
+    """The child's result, pickled straight into its answer file (a 100,000-employee month's
+    adjustments and exceptions pickle to tens of MB, which the child held as one bytes beside
+    the objects, at its peak); a result that cannot be pickled is answered as the error it is,
+    over whatever part of it was written. OSError (the file cannot be written) goes up."""
+    try:
+        pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL)
+    except OSError:
+        raise
+    except BaseException as e:                      # noqa: BLE001 - e.g. unpicklable
+        file.seek(0)
+        file.truncate()
+        pickle.dump(("error", (type(e).__name__, f"cannot return the result: {e}", "")), file)
+    file.flush()
 
 
 def _wait_for_end(fd: int, timeout: float | None) -> bytes:

@@ -475,6 +475,34 @@ def test_a_child_whose_answer_cannot_be_written_says_why_and_is_not_called_a_cra
     assert e.value.kind == "OSError"
 
 
+def test_a_result_that_cannot_be_pickled_is_answered_as_the_error_it_is():
+    """The child pickles its result straight into its answer file: when pickling fails after
+    part of it was written (here a list bigger than a pickle frame, then a function), the
+    answer is the error, written over that part — not a truncated answer, which the parent
+    would call a crash."""
+    from engine.isolation import ChildError
+
+    with pytest.raises(ChildError, match="^cannot return the result: ") as e:
+        Forked(lambda: [list(range(100_000)), lambda: 0]).result(timeout=60)
+    assert e.value.kind in ("AttributeError", "PicklingError")   # local: not picklable
+    big = list(range(100_000))
+    assert Forked(lambda: big).result(timeout=60) == big
+
+
+def test_an_answer_that_failed_midway_holds_only_the_error():
+    import io
+    import pickle
+
+    from engine.isolation import _answer
+
+    f = io.BytesIO()
+    _answer(f, ("ok", [list(range(100_000)), lambda: 0]))
+    status, (kind, message, _) = pickle.loads(f.getvalue())   # one pickle, nothing after it
+    assert status == "error" and kind in ("AttributeError", "PicklingError")
+    assert message.startswith("cannot return the result: ")
+    assert len(f.getvalue()) == len(pickle.dumps(("error", (kind, message, ""))))
+
+
 def test_closed_evaluations_refuse_calls_and_close_twice_is_harmless():
     ev = Evaluation([kinds_book()])
     ev.close()
