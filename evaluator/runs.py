@@ -536,7 +536,8 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     `workers`: the evaluation's feed workers (default: evaluator.evaluate.default_workers()).
     `trace`: the spool the result's trace goes to (evaluate_period's; without one the
     evaluation makes its own, evaluator.evaluate.evaluate_ledger). A second pass writes over
-    the first pass's trace in the same spool.
+    the first pass's trace in the same spool. The result's finals are not computed (None):
+    what is stored is the adjustments, and every reader sums its finals from them.
     What-if (evaluator/whatif.py) computes its alternative with this same function."""
     rows, stored = inputs.rows, inputs.stored
     ledger_reviews = [DecisionRow(r["review_id"], r["decision"], r["reviewer_id"],
@@ -552,7 +553,8 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     history = inputs.history or {}
     result = evaluate_ledger(rows, policy, period, candidates, progress=progress,
                              history=history, workers=workers,
-                             standing=inputs.standing, clock=started, trace=trace)
+                             standing=inputs.standing, clock=started, trace=trace,
+                             finals=False)
     fault("evaluate-spooled")       # a test kills the child here: its trace spooled, not sent
     items = {e["review_id"]: e for e in result.exceptions}
     all_rows = with_months(rows, history)
@@ -578,9 +580,11 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     # Decisions on ids that are not items of this ledger change nothing; any other difference
     # means a decision lapsed and the statuses and scores must be computed without it.
     if in_force != {rid: dec for rid, dec in candidates.items() if rid in items}:
+        trace, result, items = result.trace, None, None     # the first pass's results go first
         result = evaluate_ledger(rows, policy, period, in_force, progress=progress,
                                  history=history, workers=workers,
-                                 standing=inputs.standing, clock=started, trace=result.trace)
+                                 standing=inputs.standing, clock=started, trace=trace,
+                                 finals=False)
         # notices can follow decisions (PERIPHERAL_NO_RATINGS when every rating of a department
         # is held or overturned): hash what this run produced
         new = [e for e in result.exceptions if e["review_id"] not in hashes]
