@@ -49,13 +49,14 @@ class SpoolClosed(RuntimeError):
 class Spool:
     """Records appended in order, kept in an unnamed temporary file (in `directory`, default
     TMPDIR). `make(*fields)` turns a stored record's fields back into a record (a named tuple
-    class; default: tuple). Every record has the same number of fields."""
+    class; default: a plain tuple of the fields). Every record has the same number of
+    fields."""
 
-    def __init__(self, make: Callable = tuple, chunk: int | None = None,
+    def __init__(self, make: Callable | None = None, chunk: int | None = None,
                  directory: str | None = None):
         self._file = tempfile.TemporaryFile(buffering=0, dir=directory)
         self._fd = self._file.fileno()
-        self._make = make
+        self._make = make or _as_tuple
         self._chunk = chunk or CHUNK
         self._pending: list = []
         self._index: list[tuple[int, int, int]] = []    # (offset, bytes, records) per chunk
@@ -70,7 +71,7 @@ class Spool:
         pending = self._pending
         pending.append(record)
         if len(pending) >= self._chunk:
-            self._flush()
+            self.flush()
 
     def extend(self, records) -> None:
         """Appends every record of `records`, in order (as append, a whole batch at once)."""
@@ -83,7 +84,9 @@ class Spool:
                 self._written += chunk
             self._pending = pending[start + chunk:]
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Writes the chunk being filled to the file, however short: its records are then
+        held by the file only."""
         if self._pending:
             self._index.append(self._write(self._pending))
             self._written += len(self._pending)
@@ -193,8 +196,13 @@ class Spool:
         """Pickled as its index (the records stay on the file): only the process that made the
         spool (or a fork of it) can take it back."""
         self._check_open()
-        self._flush()
+        self.flush()
         return _reattach, (self._token, list(self._index), self._written, self._end)
+
+
+def _as_tuple(*fields) -> tuple:
+    """A record read back as the plain tuple of its fields (`tuple` itself takes one)."""
+    return fields
 
 
 def _reattach(token: str, index: list, written: int, end: int) -> Spool:

@@ -166,6 +166,7 @@ def _load(conn, import_id: int, sheets, spooled, out: dict) -> None:
             result = _as_read(conn, q)
             while part := list(islice(result, SPOOL_READ)):
                 rows.extend(part)
+            rows.flush()
             continue
         make = row_maker(keys)                 # rows sharing one table of keys (above)
         out[sheet.name] = _sharing_values((make(*rec).__dict__ for rec in conn.execute(q)),
@@ -223,6 +224,13 @@ class SpooledRows:
         """Appends rows given as sequences of values in `keys` order (the first: the Excel
         row), such as the database's result rows: stored as their values."""
         self._spool.extend(records)
+
+    def flush(self) -> None:
+        """Every row appended so far goes to the file: the last, partial chunk is not left in
+        memory (up to 32,768 rows a sheet, as the database's result rows: held by the run
+        process and inherited by the evaluation's child it forks — ≈ 40 MB for the three
+        transaction sheets of a 100,000-employee month)."""
+        self._spool.flush()
 
     def __len__(self) -> int:
         return len(self._spool)
