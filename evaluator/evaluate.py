@@ -22,7 +22,7 @@ from importers.memory import gc_paused
 from rules.finals import finals
 from rules import behaviour, blends, deadlines, interlocks, linkage, ratings
 from rules.books import BOOKS
-from rules.context import Context, TraceEntry
+from rules.context import Context, Keyed, TraceEntry
 from rules.exceptions import KIND_BY_NAME
 from rules.months import is_quarter_end, quarter_months
 from rules.policy import Policy
@@ -51,6 +51,14 @@ class Evaluated:
     departments: dict[str, dict] | None          # None: not computed (evaluate_ledger's finals)
     employees: dict[str, dict] | None
     counts: dict = field(default_factory=dict)
+
+
+# Records per chunk of the evaluation's adjustments and exceptions on their files: the chunk
+# being filled is what is held of them while the rules run. Results are kept on files because
+# held, they grew with the company through the evaluation's transient batches and pinned the
+# memory those batches freed (at 100,000 employees, 41,000 rating exceptions by the end of the
+# InternalRatings sheet: ≈ 25 MB of objects, more in the pages they kept from being reused).
+RESULTS_CHUNK = 2048
 
 
 def default_workers() -> int:
@@ -96,33 +104,40 @@ def evaluate_ledger(rows: Mapping[str, Iterable[dict]], policy: Policy, period: 
     to be dropped)."""
     spool = trace if trace is not None else Spool(TraceEntry)
     spool.clear()
-    ctx = Context(period=period, policy=policy, rows=rows, kinds=KIND_BY_NAME,
-                  decisions=dict(decisions or {}), trace=spool, endings=ENDINGS,
-                  progress=progress, history=dict(history or {}))
-    with gc_paused(), Evaluation(list(BOOKS), keep_firings=False,
-                                 workers=workers or default_workers(),
-                                 min_parallel_rows=min_parallel_rows) as ev:
-        counted = ratings.run(ev, ctx)
-        linkage.run(ev, ctx)
-        blends.run(ev, ctx, counted)
-        interlocks.run(ev, ctx)
-        behaviour.run(ev, ctx)
-        deadlines.run(ev, ctx, standing, clock)       # last: it moves the items raised above
-        rec = ev.reconcile(require_fired=True)
-    if progress is not None:
-        progress("evaluate", ctx.fed, ctx.fed, "facts")
-    with gc_paused():
-        _reconcile(ctx, rec)
-        adjustments = ctx.ordered_adjustments()
-        exceptions = ctx.ordered_exceptions()
-        departments, employees = _finals(rows, adjustments) if finals else (None, None)
+    # the adjustments and exceptions as they are made, on files until the end (RESULTS_CHUNK)
+    results = Spool(Keyed, chunk=RESULTS_CHUNK), Spool(Keyed, chunk=RESULTS_CHUNK)
+    try:
+        ctx = Context(period=period, policy=policy, rows=rows, kinds=KIND_BY_NAME,
+                      decisions=dict(decisions or {}), trace=spool, endings=ENDINGS,
+                      progress=progress, history=dict(history or {}),
+                      adjustments=results[0], exceptions=results[1])
+        with gc_paused(), Evaluation(list(BOOKS), keep_firings=False,
+                                     workers=workers or default_workers(),
+                                     min_parallel_rows=min_parallel_rows) as ev:
+            counted = ratings.run(ev, ctx)
+            linkage.run(ev, ctx)
+            blends.run(ev, ctx, counted)
+            interlocks.run(ev, ctx)
+            behaviour.run(ev, ctx)
+            exceptions = ctx.ordered_exceptions()       # every item is raised by now
+            deadlines.run(ev, ctx, exceptions, standing, clock)   # last: it moves items raised
+            rec = ev.reconcile(require_fired=True)
+        if progress is not None:
+            progress("evaluate", ctx.fed, ctx.fed, "facts")
+        with gc_paused():
+            _reconcile(ctx, rec, exceptions)
+            adjustments = ctx.ordered_adjustments()
+            departments, employees = _finals(rows, adjustments) if finals else (None, None)
+    finally:
+        for r in results:
+            r.close()
     counts = {"rows": {s: len(v) for s, v in rows.items()}, "facts_fed": rec.fed,
               "firings": rec.firings, "adjustments": len(adjustments),
               "exceptions": len(exceptions), "by_rule": dict(sorted(rec.by_rule.items()))}
     return Evaluated(period, adjustments, exceptions, spool, departments, employees, counts)
 
 
-def _reconcile(ctx: Context, rec) -> None:
+def _reconcile(ctx: Context, rec, exceptions: list[dict]) -> None:
     """No silent loss: every fed fact was seen, every firing recorded, and every transaction
     row of the period ended exactly one way: applied (accepted), rejected with a reason, or —
     a rating under the quarterly cadence before its quarter's end — carried to the quarter's
@@ -135,7 +150,7 @@ def _reconcile(ctx: Context, rec) -> None:
     if rec.firings != len(ctx.trace):
         problems.append(f"{rec.firings} firings, {len(ctx.trace)} recorded")
     rejected = {}
-    for _, e in ctx.exceptions:
+    for e in exceptions:
         if e["type"] == "rejection":
             for sheet, row in e["sources"][:1]:
                 rejected.setdefault(sheet, set()).add(row)

@@ -43,6 +43,12 @@ class TraceEntry(NamedTuple):
     outcome: dict
 
 
+class Keyed(NamedTuple):
+    """An adjustment or an exception as made, with the key it sorts by (SPEC §5.7)."""
+    key: tuple
+    item: dict
+
+
 class SharedOutcomes:
     """One evaluation's common trace outcomes. Most firings' outcome is nothing, or one note or
     flag ({"note": "accepted"}): one object per distinct outcome instead of a dict and a list
@@ -86,8 +92,10 @@ class Context:
     kinds: Mapping[str, ExceptionKind]
     decisions: dict[str, str] = field(default_factory=dict)     # review_id -> confirm|overturn
     company: Company = None
-    adjustments: list[tuple[tuple, dict]] = field(default_factory=list)
-    exceptions: list[tuple[tuple, dict]] = field(default_factory=list)
+    # the results as made, each with its sort key (SPEC §5.7): a list, or a spool of (key, item)
+    # records (evaluator.evaluate: on files until the end); read in order once, at the end
+    adjustments: list[tuple[tuple, dict]] | Spool = field(default_factory=list)
+    exceptions: list[tuple[tuple, dict]] | Spool = field(default_factory=list)
     # every firing's entry, in order: anything with append() and len() (evaluator.evaluate
     # gives an engine.spool.Spool, which keeps all but its last chunk on a file)
     trace: list[TraceEntry] | Spool = field(default_factory=list)
@@ -229,7 +237,7 @@ class Context:
                "says": outcome.get("says"), "firing_seq": entry.seq}
         key = (MECHANISM_ORDER[mechanism], subject_id, after_credits,
                *self._source_key(sources[0]))
-        self.adjustments.append((key, adj))
+        self.adjustments.append(Keyed(key, adj))
         return adj
 
     def exception(self, entry: TraceEntry, kind: str, mechanism: str, subject_id: str,
@@ -246,7 +254,7 @@ class Context:
                "firing_seq": entry.seq}
         key = (MECHANISM_ORDER[mechanism], subject_id, *self._source_key(sources[0]),
                self._kind_order[kind], rid)
-        self.exceptions.append((key, exc))
+        self.exceptions.append(Keyed(key, exc))
         return exc
 
     def review_status(self, kind: str, key_parts) -> str:
@@ -264,19 +272,23 @@ class Context:
     # -- results in SPEC §5.7 order --------------------------------------------------------
 
     def ordered_adjustments(self) -> list[dict]:
-        """The adjustments in order; called once, at the end: their sort keys are let go."""
-        keyed, self.adjustments = self.adjustments, []
+        """The adjustments in order. Called once, when none is to come: their sort keys are let
+        go, and an adjustment made afterwards fails (there is nowhere left to keep it)."""
+        keyed, self.adjustments = self.adjustments, None
         return _in_key_order(keyed)
 
     def ordered_exceptions(self) -> list[dict]:
-        """The exceptions in order; called once, at the end: their sort keys are let go."""
-        keyed, self.exceptions = self.exceptions, []
+        """The exceptions in order. Called once, when none is to come (as ordered_adjustments)."""
+        keyed, self.exceptions = self.exceptions, None
         return _in_key_order(keyed)
 
 
-def _in_key_order(keyed: list[tuple]) -> list:
-    """The items of (key, item) pairs in key order; `keyed` sorted in place and emptied (a key
-    per result: ≈ 16 MB at 100,000 employees, held no longer than the sort)."""
+def _in_key_order(keyed: list[tuple] | Spool) -> list:
+    """The items of (key, item) pairs in key order; a list of them is sorted in place and
+    emptied (a key per result: ≈ 16 MB at 100,000 employees, held no longer than the sort), a
+    spool read back."""
+    if type(keyed) is not list:         # read only: chunks(), not iteration (which checks
+        keyed = [kv for chunk in keyed.chunks() for kv in chunk]    # for changes to write back)
     keyed.sort(key=lambda kv: kv[0])
     out = [item for _, item in keyed]
     keyed.clear()

@@ -98,17 +98,19 @@ def stays(f):
     return [note(NOT_DUE)]
 
 
-def run(ev, ctx: Context, standing: Mapping[str, Standing] | None, clock: datetime | None
-        ) -> None:
-    """Move the period's open review items whose deadlines passed. `standing`: review id →
-    Standing of the items raised by earlier runs of the period; `clock`: this evaluation's
-    start. Without them (an evaluation outside the stored history) nothing is fed."""
+def run(ev, ctx: Context, exceptions: list[dict], standing: Mapping[str, Standing] | None,
+        clock: datetime | None) -> None:
+    """Move the period's open review items whose deadlines passed. `exceptions`: every item
+    this evaluation raised, in order (Context.ordered_exceptions), changed here when moved.
+    `standing`: review id → Standing of the items raised by earlier runs of the period;
+    `clock`: this evaluation's start. Without them (an evaluation outside the stored history)
+    nothing is fed."""
     if not standing or clock is None:
         return
     deadline = ctx.policy.review.deadline_days
     now = _utc(clock)
     employees = ctx.company.employees
-    for key, exc in sorted(ctx.exceptions, key=lambda kv: kv[0]):
+    for exc in exceptions:
         if exc["type"] != "review":
             continue
         was = standing.get(exc["review_id"])

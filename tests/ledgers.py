@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
@@ -179,7 +180,21 @@ def spooled(rows: dict[str, list[dict]]) -> dict:
         out[sheet] = SpooledRows(keys)
         out[sheet].extend(tuple(r.get(k) for k in keys)
                           for r in sorted(lst, key=lambda r: r["row"]))
+        out[sheet].flush()                  # on the file, as load_rows leaves them
     return out
+
+
+@contextmanager
+def results_on_files(chunk: int = 3):
+    """The evaluation's adjustments and exceptions kept on their files a few at a time
+    (evaluator.evaluate.RESULTS_CHUNK), as at scale: a test ledger's would all stay in the
+    chunk being filled."""
+    import evaluator.evaluate as evaluate
+    saved, evaluate.RESULTS_CHUNK = evaluate.RESULTS_CHUNK, chunk
+    try:
+        yield
+    finally:
+        evaluate.RESULTS_CHUNK = saved
 
 
 def small_company() -> LedgerBuilder:

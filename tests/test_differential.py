@@ -6,6 +6,7 @@ shrinks to a small ledger. With the months before a ledger's (SPEC §11.5–§11
 ratings, LINKAGE_CHANGED, the frequent-proposer window), each evaluation gets exactly the other
 months' sheets rules.months.other_months names, as the evaluator reads them."""
 from collections import Counter
+from contextlib import nullcontext
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -17,7 +18,7 @@ from rules.months import other_months
 from rules.policy import load_policy, policy_from_mapping
 from tests.ledgers import (CLOCK, PERIOD, decisions, histories, history_rows, ledgers,
                            random_decisions, random_history, random_ledger, random_standing,
-                           spooled, standings)
+                           results_on_files, spooled, standings)
 from tests.reference import reference_evaluate
 
 POLICY = load_policy()
@@ -56,16 +57,19 @@ def _read(history, policy, period):
 def _compare(ledger, policy, decisions, period=PERIOD, history=None, standing=None):
     """The engine agrees with the reference — on the rows as lists, and again on the
     transaction sheets (this month's and the other months') read from files, as
-    evaluate_period hands them (tests.ledgers.spooled)."""
+    evaluate_period hands them (tests.ledgers.spooled), with its results kept on files three
+    at a time (tests.ledgers.results_on_files)."""
     months = _read(history or {}, policy, period)
     ref = reference_evaluate(ledger, policy, period, decisions, months, standing, CLOCK)
     for files in (False, True):
         rows, other = ledger.rows, months
         if files:
             rows, other = spooled(rows), {m: spooled(sheets) for m, sheets in months.items()}
-        got = evaluate_ledger(rows, policy, period, decisions, history=other,
-                              standing={rid: Standing(*s) for rid, s in (standing or {}).items()},
-                              clock=CLOCK)
+        with results_on_files(3) if files else nullcontext():
+            got = evaluate_ledger(rows, policy, period, decisions, history=other,
+                                  standing={rid: Standing(*s)
+                                            for rid, s in (standing or {}).items()},
+                                  clock=CLOCK)
         close_spooled(rows, other)
         assert _adj(got.adjustments) == _adj(ref.adjustments)
         assert _exc(got.exceptions) == _exc(ref.exceptions)

@@ -12,8 +12,8 @@ from evaluator.evaluate import evaluate_ledger
 from evaluator.store import close_spooled
 from rules import exceptions as rx
 from rules.policy import load_policy, policy_from_mapping
-from tests.ledgers import (PERIOD, random_decisions, random_ledger, small_company, spooled,
-                           worked_example)
+from tests.ledgers import (PERIOD, random_decisions, random_ledger, results_on_files,
+                           small_company, spooled, worked_example)
 from tests.reference import MECHANISM_ORDER, SHEET_ORDER, reference_evaluate
 
 D = Decimal
@@ -66,11 +66,13 @@ def _shaped(got) -> EngineResult:
 
 def spooled_run(builder, decisions=None, **overrides):
     """The engine again, its transaction sheets read from files as evaluate_period hands them
-    (tests.ledgers.spooled): each rating sheet read twice, in order, never held."""
+    (tests.ledgers.spooled): each rating sheet read twice, in order, never held; its results
+    kept on files two at a time (tests.ledgers.results_on_files)."""
     policy = policy_from_mapping(overrides) if overrides else DEFAULT
     rows = spooled(builder.build().rows)
     try:
-        return _shaped(evaluate_ledger(rows, policy, PERIOD, decisions))
+        with results_on_files(2):
+            return _shaped(evaluate_ledger(rows, policy, PERIOD, decisions))
     finally:
         close_spooled(rows)
 

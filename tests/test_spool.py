@@ -407,3 +407,32 @@ def test_fields_are_each_records_fields_in_order_without_records():
         assert got[7] == (7, "r1", None, [("Sheet", 9)], {})
     finally:
         spool.close()
+
+
+def test_results_kept_on_files_are_the_results_held(tmpdir_only, monkeypatch):
+    """The evaluation keeps its adjustments and exceptions on files as it makes them
+    (evaluator.evaluate.RESULTS_CHUNK) and reads them back in order at the end: a record at a
+    time, the results are those of chunks bigger than the run's, and no file is left but the
+    trace's."""
+    rows = worked_example().build().rows
+    held = evaluate_ledger(rows, POLICY, PERIOD, {})
+    written = []
+    real = engine.spool.Spool._write
+
+    def counting(self, records):
+        written.append(len(records))
+        return real(self, records)
+
+    monkeypatch.setattr(evaluator.evaluate, "RESULTS_CHUNK", 1)
+    monkeypatch.setattr(engine.spool.Spool, "_write", counting)
+    on_files = evaluate_ledger(rows, POLICY, PERIOD, {})
+    # the worked example (SPEC §9, tests/test_reference.py): 6 adjustments and 3 exceptions,
+    # each written alone
+    assert (len(held.adjustments), len(held.exceptions)) == (6, 3)
+    assert written == [1] * 9
+    assert on_files.adjustments == held.adjustments
+    assert on_files.exceptions == held.exceptions
+    assert len(open_under(tmpdir_only)) == 2            # the two evaluations' traces
+    held.trace.close()
+    on_files.trace.close()
+    assert open_under(tmpdir_only) == []
