@@ -198,8 +198,8 @@ class Context:
             if self.progress is not None:
                 self.progress("evaluate", self.fed, None, "facts")
             # each fact's firings let go of as they are handed on: kept until the batch's end,
-            # a batch's firings were still held while the next batch was read and fed — two
-            # batches at once (≈ 100 MB at 100,000 employees, where a sheet has more than one)
+            # a batch's firings were still held while the next batch was read and fed (the
+            # InternalRatings step's peak at 100,000 employees 35 MB higher, tracemalloc)
             got.reverse()
             while got:
                 yield got.pop()
