@@ -29,10 +29,10 @@ from engine.spool import Spool
 from evaluator import chain, periods
 from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing_content,
                                  parse_sources, sha256_text, sources_json)
-from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExceptionItem, Firing, Run,
+from evaluator.db import (Adjustment, ChainLink, Decision, ExceptionItem, Firing, Run,
                           reader, utcnow)
 from evaluator.evaluate import TRANSACTION_SHEETS, Evaluated, evaluate_ledger
-from evaluator.store import active_import, close_spooled, load_rows
+from evaluator.store import active_import, as_read, close_spooled, load_rows, sheet_query
 from importers.lang import Text
 from importers.memory import give_back_free_memory
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
@@ -933,18 +933,10 @@ def iter_ledger_rows(session: Session, import_id: int, sheet: str, batch: int = 
                      ) -> Iterator[dict]:
     """One sheet's typed rows of an import in Excel-row order, each with its "row" number — what
     evaluator.store.load_rows gives for that sheet — read `batch` rows at a time (as
-    iter_firings)."""
-    table = ROW_TABLES[sheet]
-    names = [c.name for c in SHEET_BY_NAME[sheet].columns]
-    q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
-        table.c.import_id == import_id).order_by(table.c.row)
-    keys = ("row", *names)
-    # yield_per for this statement only: Connection.execution_options would change the
-    # session's connection for the rest of its transaction
-    result = session.connection().execute(q, execution_options={"yield_per": batch})
-    for part in result.partitions():
-        for r in part:
-            yield dict(zip(keys, r))
+    iter_firings; on SQLite as its cursor steps, evaluator.store.as_read)."""
+    q, keys = sheet_query(SHEET_BY_NAME[sheet], import_id)
+    for r in as_read(session.connection(), q, batch):
+        yield dict(zip(keys, r))
 
 
 def _named_outcomes(conn, run_id: int) -> Iterator[tuple[int, dict]]:
