@@ -393,10 +393,10 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                 fault("evaluate-commit")
                 session.expunge_all()
             # committed: only now are the rows the caller's (a failed commit closes them below)
-            kept = inputs.rows if keep_rows else {
-                k: v for k, v in inputs.rows.items() if k not in SPOOLED_SHEETS}
             if keep_rows:
-                inputs.rows = None
+                kept, inputs.rows = inputs.rows, None
+            else:
+                kept = {k: v for k, v in inputs.rows.items() if k not in SPOOLED_SHEETS}
             return RunOutcome(run, result, len(new_decisions), kept)
         finally:
             if spool is not None:
