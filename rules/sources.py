@@ -121,10 +121,6 @@ class SourceMarks:
         return rows
 
 
-def _rows_array(rows=()) -> array:
-    return array("q", rows)
-
-
 _INT64 = range(-2**63, 2**63)
 
 
@@ -166,7 +162,7 @@ class RowSources(Sequence):
                 rows.append(row)
                 self._n += 1
                 return
-        runs.append((sheet, _rows_array((row,)) if packed else [row]))
+        runs.append((sheet, array("q", (row,)) if packed else [row]))
         self._n += 1
 
     def append(self, source) -> None:
