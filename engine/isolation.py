@@ -13,7 +13,7 @@ database, carries on and reports it. The child dies with its parent
 fork, not spawn: the child starts in milliseconds with the parent's modules, rules and input
 rows already in memory (copy-on-write), and only the result is pickled. An evaluation's trace
 is not in the result: the child writes it to a spool the parent made before the fork
-(engine/spool.py), and the result carries the spool's index.
+(importers/spool.py), and the result carries the spool's index.
 
 Fault injection for the tests lives here too (`fault`): `XIETONG_FAULT=segv:engine` makes the
 child crash with SIGSEGV exactly where durable_rules would, and `kill:<point>` makes a process

@@ -2,7 +2,7 @@
 turned into ordered adjustments, exceptions, trace and finals (SPEC §5). No database here:
 `evaluator/runs.py` reads the inputs and stores what this returns.
 
-The trace is spooled (engine/spool.py): its entries go to a temporary file in chunks as the
+The trace is spooled (importers/spool.py): its entries go to a temporary file in chunks as the
 rules fire, and the reconciliation keeps what it needs per ledger row meanwhile, so that no
 process holds every firing of a big month.
 
@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import Iterable, Mapping
 
 from engine import MIN_PARALLEL_ROWS, Evaluation
-from engine.spool import Spool
+from importers.spool import Spool
 from importers.memory import gc_paused
+from importers.schema import TRANSACTION_SHEETS
 from rules.finals import finals
 from rules import behaviour, blends, deadlines, interlocks, linkage, ratings
 from rules.books import BOOKS
@@ -28,7 +29,6 @@ from rules.months import is_quarter_end, quarter_months
 from rules.policy import Policy
 from rules.sources import qualify
 
-TRANSACTION_SHEETS = ("Behaviours", "InternalRatings", "RaciRatings")
 # the firings that end a transaction row (of their first source) other than a rejection
 ENDINGS = {"behaviour.accept": "applied", "rating.accept": "applied",
            "rating.carried": "carried"}
@@ -41,7 +41,7 @@ class ReconciliationFailed(RuntimeError):
 @dataclass
 class Evaluated:
     """An evaluation's results. `trace`: every firing's rules.context.TraceEntry in order, in a
-    spool (iterable as often as needed, with a length; engine/spool.py) — or a list, when made
+    spool (iterable as often as needed, with a length; importers/spool.py) — or a list, when made
     by hand. Pickled (it crosses the pipe from the evaluation's child, engine.isolation), a
     spool goes as the index of its file, not its entries."""
     period: str
@@ -84,7 +84,7 @@ def evaluate_ledger(rows: Mapping[str, Iterable[dict]], policy: Policy, period: 
                     finals: bool = True) -> Evaluated:
     """progress(phase, done, total, unit), if given, hears of the facts fed as they go.
     `rows`: sheet → its rows, each sheet a list or a sized iterable in Excel-row order that
-    can be read again (evaluator.store.SpooledRows: evaluate_period's transaction sheets,
+    can be read again (importers.spooled.SpooledRows: evaluate_period's transaction sheets,
     read from files).
     `workers` (default: default_workers()) and `min_parallel_rows` go to the Evaluation: the
     results are the same whichever they are (Evaluation.feed_many).

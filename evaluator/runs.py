@@ -25,17 +25,18 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
-from engine.spool import Spool
+from importers.spool import Spool
 from evaluator import chain, periods
 from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing_content,
                                  parse_sources, sha256_text, sources_json)
 from evaluator.db import (Adjustment, ChainLink, Decision, ExceptionItem, Firing, Run,
                           reader, utcnow)
 from evaluator.evaluate import TRANSACTION_SHEETS, Evaluated, evaluate_ledger
-from evaluator.store import active_import, as_read, close_spooled, load_rows, sheet_query
+from evaluator.store import active_import, as_read, load_rows, sheet_query
 from importers.lang import Text
 from importers.memory import give_back_free_memory
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
+from importers.spooled import close_spooled
 from rules.books import RULES_VERSION
 from rules.context import TraceEntry
 from rules.deadlines import MOVED, Standing
@@ -95,7 +96,7 @@ class DecisionRow:
 def cited_rows(rows: dict, sources) -> dict[tuple[str, int], dict]:
     """The rows these sources cite, by (sheet, Excel row), from `rows` (sheet → rows, another
     month's sheets under their qualified names): one pass over each cited sheet, keeping only
-    the cited rows (a sheet on a file, evaluator.store.SpooledRows, makes only those)."""
+    the cited rows (a sheet on a file, importers.spooled.SpooledRows, makes only those)."""
     wanted = SourceMarks()
     for sheet, row in sources:
         wanted.add(sheet, row)
@@ -285,7 +286,7 @@ class RunOutcome:
 
 EVALUATION_ATTEMPTS = 3
 # The sheets an evaluation reads from a file, a chunk at a time, and never holds
-# (evaluator.store.SpooledRows): a 100,000-employee month's 870,000 ratings and behaviours
+# (importers.spooled.SpooledRows): a 100,000-employee month's 870,000 ratings and behaviours
 # were 230 MB in the process that reads the database, and again in the evaluation's child.
 SPOOLED_SHEETS = frozenset(TRANSACTION_SHEETS)
 
@@ -315,7 +316,7 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     1. read the inputs in a read transaction (no write lock: other commands go on);
     2. compute in a forked child (`engine.isolation`): a native crash of durable_rules kills
        the child, and the evaluation fails with a clear message while the database was never
-       touched. The child writes the trace to a spool (engine/spool.py) this process made
+       touched. The child writes the trace to a spool (importers/spool.py) this process made
        before the fork, and sends back only the rest of the result and the spool's index;
     3. store in one write transaction — after checking that no import or decision of the period
        was committed meanwhile (else read and compute again, at most EVALUATION_ATTEMPTS times),
@@ -450,7 +451,7 @@ def _refuse_if_closed(session: Session, period: str, lang: str) -> None:
 
 
 def _read_inputs(engine, period: str, lang: str, policy: Policy, spooled=()) -> _Inputs:
-    """`spooled`: the sheets read into files (evaluator.store.SpooledRows), this month's and
+    """`spooled`: the sheets read into files (importers.spooled.SpooledRows), this month's and
     the other months'; the caller closes them (close_spooled) — unless this fails, when they
     are closed here."""
     rows = history = None
@@ -627,7 +628,7 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None,
 
     trace = result.trace
     total = len(trace)
-    # the spool read a chunk at a time (engine/spool.py), as stored: never the whole trace;
+    # the spool read a chunk at a time (importers/spool.py), as stored: never the whole trace;
     # each firing's fields (seq, rule, subject_id, sources, outcome) as a plain tuple
     entries = trace.fields() if isinstance(trace, Spool) else map(tuple, trace)  # (a list: by hand)
 

@@ -19,9 +19,9 @@ from sqlmodel import Session, select
 from evaluator import chain
 from evaluator.canonical import GENESIS, RowsDigest, canonical_json, next_row_hash
 from engine.isolation import fault
-from engine.spool import Spool
 from evaluator.db import ROW_TABLES, ImportActivation, LedgerImport
 from importers.memory import row_maker
+from importers.spooled import SpooledRows, close_spooled, shared_columns, sharing_values
 from importers.result import Ledger
 from importers.schema import SHEETS
 
@@ -92,16 +92,18 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress,
     done = 0
     for sheet in SHEETS:
         rows = ledger.rows.get(sheet.name, [])
-        if not rows:
+        if not len(rows):
             continue
         name = sheet.name
         names = [c.name for c in sheet.columns]
         put = chain.BulkInsert(conn, ROW_TABLES[name], ("import_id", "row", "row_hash", *names))
         # one pass per row: its values in schema order give both the hashed text and the
-        # stored tuple (canonical.row_hash, without looking every value up twice)
-        for i in range(0, len(rows), 20000):
+        # stored tuple (canonical.row_hash, without looking every value up twice); a batch at
+        # a time, since a transaction sheet is read back from its file (SpooledRows)
+        read = iter(rows)
+        while part := list(islice(read, 20000)):
             batch = []
-            for r in rows[i:i + 20000]:
+            for r in part:
                 values = list(map(r.get, names))
                 excel_row = r["row"]
                 prev = next_row_hash(prev, name, excel_row, values)
@@ -155,18 +157,16 @@ def _load(conn, import_id: int, sheets, spooled, out: dict) -> None:
         if sheets is not None and sheet.name not in sheets:
             continue
         q, keys = sheet_query(sheet, import_id)
-        shared = tuple(c.name for c in sheet.columns
-                       if c.name not in sheet.key and c.kind not in ("number", "ratio"))
         if sheet.name in spooled:
-            rows = out[sheet.name] = SpooledRows(keys, shared)
+            rows = out[sheet.name] = SpooledRows.for_sheet(sheet, keys)
             result = as_read(conn, q)
             while part := list(islice(result, SPOOL_READ)):
                 rows.extend(part)
             rows.flush()
             continue
         make = row_maker(keys)                 # rows sharing one table of keys (above)
-        out[sheet.name] = _sharing_values((make(*rec).__dict__ for rec in conn.execute(q)),
-                                          shared)
+        out[sheet.name] = sharing_values((make(*rec).__dict__ for rec in conn.execute(q)),
+                                         shared_columns(sheet))
 
 
 def sheet_query(sheet, import_id: int) -> tuple[sa.Select, tuple[str, ...]]:
@@ -177,20 +177,6 @@ def sheet_query(sheet, import_id: int) -> tuple[sa.Select, tuple[str, ...]]:
     q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
         table.c.import_id == import_id).order_by(table.c.row)
     return q, ("row", *names)
-
-
-def _sharing_values(rows, shared: tuple[str, ...]) -> list[dict]:
-    """The rows in a list, the equal values of each of the `shared` columns made one object
-    (load_rows says why)."""
-    seen_in = [(name, {}) for name in shared]
-    out = []
-    append = out.append
-    for r in rows:
-        for name, seen in seen_in:
-            value = r[name]
-            r[name] = seen.setdefault(value, value)
-        append(r)
-    return out
 
 
 SPOOL_READ = 10_000        # rows fetched from the database at a time into a SpooledRows
@@ -209,76 +195,3 @@ def as_read(conn, query, batch: int = SPOOL_READ) -> Iterator:
     return (r for part in result.partitions() for r in part)
 
 
-class SpooledRows:
-    """One sheet's rows, in Excel-row order, kept in a spool (engine/spool.py: an unnamed
-    temporary file, written in chunks) instead of in memory: sized, and iterated as often as
-    needed, each time read back a chunk at a time as plain dicts (the same dicts load_rows
-    gives). What a reader holds is one chunk and the rows it keeps.
-
-    Made in the process that reads the database, before the evaluation's child is forked: the
-    child inherits the descriptor and reads (positional reads: the two never disturb each
-    other); the run process closes it (`close`: evaluate_period, or the report it hands the
-    rows to), after which its file is gone."""
-
-    def __init__(self, keys: tuple[str, ...], shared: tuple[str, ...] = ()):
-        """`shared`: the columns whose equal values `held()` makes one object (load_rows')."""
-        self.keys, self.shared = keys, shared
-        self._spool = Spool()
-        self._make = row_maker(keys)
-
-    def extend(self, records) -> None:
-        """Appends rows given as sequences of values in `keys` order (the first: the Excel
-        row), such as the database's result rows: stored as their values."""
-        self._spool.extend(records)
-
-    def flush(self) -> None:
-        """Every row appended so far goes to the file: the last, partial chunk is not left in
-        memory (up to 32,768 rows a sheet, as the database's result rows: held by the run
-        process and inherited by the evaluation's child it forks — at 100,000 employees the
-        run process was 13 MB smaller at the fork, the child's peak 28 MB lower)."""
-        self._spool.flush()
-
-    def __len__(self) -> int:
-        return len(self._spool)
-
-    def __iter__(self) -> Iterator[dict]:
-        make = self._make
-        for values in self._spool.fields():
-            yield make(*values).__dict__
-
-    def numbered(self, wanted) -> Iterator[dict]:
-        """The rows whose Excel row `wanted(row)` is true, in order; no other row is made."""
-        make = self._make
-        for values in self._spool.fields():
-            if wanted(values[0]):
-                yield make(*values).__dict__
-
-    def held(self) -> list[dict]:
-        """Every row, in a list: what load_rows gives for the sheet, equal texts and dates
-        of the `shared` columns one object as there."""
-        return _sharing_values(self, self.shared)
-
-    def row_numbers(self) -> Iterator[int]:
-        """The Excel row of each row, in order, without making the rows."""
-        for values in self._spool.fields():
-            yield values[0]
-
-    def close(self) -> None:
-        self._spool.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._spool.closed
-
-    def __repr__(self) -> str:
-        return f"<SpooledRows of {len(self)} rows>"
-
-
-def close_spooled(*row_maps) -> None:
-    """Closes every SpooledRows in these sheet → rows mappings (or period → sheet → rows)."""
-    for rows in row_maps:
-        for value in (rows or {}).values():
-            if isinstance(value, SpooledRows):
-                value.close()
-            elif isinstance(value, dict):
-                close_spooled(value)

@@ -36,10 +36,11 @@ import datetime as dt
 import hashlib
 import os
 import unicodedata
+from array import array
 from decimal import Decimal
 from functools import lru_cache
-from itertools import repeat
-from operator import itemgetter
+from itertools import islice, repeat
+from operator import eq, itemgetter
 from pathlib import Path
 from typing import Callable
 
@@ -48,12 +49,29 @@ from .guard import Refusal, read_upload
 from .memory import gc_paused, row_maker
 from .normalize import BLANK, CONVERTERS, Bad, convert_column_types, make_enum, show
 from .result import Ledger, LedgerRefused, Problem
-from .schema import ENUMS, REFERENCES, RESERVED_EMPLOYEE_IDS, SHEET_BY_NAME, SHEETS, Column, Sheet
-from .workbook import open_book
+from .schema import (ENUMS, REFERENCES, RESERVED_EMPLOYEE_IDS, SHEET_BY_NAME, SHEETS,
+                     TRANSACTION_SHEETS, Column, Sheet)
+from .spooled import SpooledRows, close_spooled
+from .workbook import RawSheet, SheetUnreadable, open_book
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[str, int, int | None], None]
 
-_INVALID = object()          # a cell with a problem: never leaves this module
+TYPE_CHUNK = 65_536          # rows typed at a time: what is held of a sheet's raw values
+
+
+class _Invalid:
+    """A cell with a problem: never leaves this module. One object, and stays so through
+    pickle (a transaction sheet's rows go to their file as they are typed, problems or not)."""
+    __slots__ = ()
+
+    def __reduce__(self):
+        return "_INVALID"
+
+    def __repr__(self) -> str:
+        return "<invalid>"
+
+
+_INVALID = _Invalid()
 
 
 def _key(name) -> str:
@@ -127,7 +145,9 @@ class _Sheet:
         self.d, self.name, self.pos = d, name, pos
         self.colmap: dict[str, int] = {}            # canonical column -> 0-based index
         self.usable = True                          # False: unreadable or no header
-        self.rows: list[dict] = []
+        # a transaction sheet's rows go to a file as they are typed; the others are held
+        self.rows: list[dict] | SpooledRows = []
+        self.key_hashes = array("q")                # hash of each typed row's key, in order
 
 
 GUIDE_SHEETS = {"说明", "guide"}     # the template's explanation sheet: expected, not "extra"
@@ -179,21 +199,21 @@ class _Reader:
             if book.format in ("xls", "xlsb"):
                 self.warnings.append((len(book.sheets) + 1, "errors_unchecked", (book.format,)))
             self._match_sheets(book)
-            for sh in self.sheets.values():
-                self._read_header(sh, book)
-            total = sum(max(len(book.rows.get(sh.name, ())) - 1, 0) for sh in self.sheets.values())
-            done = 0
-            for sh in sorted(self.sheets.values(), key=lambda s: s.pos):
-                done = self._type_rows(sh, book, done, total)
-                book.rows.pop(sh.name, None)          # free the raw values as we go
-            self.progress("check", 0, 1)
-            self._check_keys()
-            if self.only is None:
-                self._check_references()
-                self._check_managers()
-            self.progress("check", 1, 1)
+            try:
+                self._read_sheets(book)
+            except Refusal as r:              # the whole file, found as a sheet was read
+                self._close()
+                self.found = [_Found("workbook", r.key, r.args_)]
+            else:
+                self.progress("check", 0, 1)
+                self._check_keys()
+                if self.only is None:
+                    self._check_references()
+                    self._check_managers()
+                self.progress("check", 1, 1)
         lang = self.lang_arg or ("zh" if self.votes["zh"] > self.votes["en"] else "en")
         if self.found:
+            self._close()
             self.found.sort(key=lambda f: (f.sheet_pos, f.row, f.col_pos))
             raise LedgerRefused([f.render(lang) for f in self.found], lang)
         return Ledger(
@@ -208,6 +228,30 @@ class _Reader:
             columns={c: {name: col_letter(j) for name, j in sh.colmap.items()}
                      for c, sh in self.sheets.items()},
         )
+
+    def _read_sheets(self, book) -> None:
+        """Each sheet in the file's order: read, its header matched, its rows typed — one
+        sheet's raw values at a time (importers.workbook says why)."""
+        done = 0
+        try:
+            for sh in sorted(self.sheets.values(), key=lambda s: s.pos):
+                raw = book.sheet(sh.name) if sh.usable else None
+                if sh.usable and raw is None:
+                    self._unreadable(sh, book.unreadable[sh.name])
+                self._read_header(sh, raw)
+                done = self._type_rows(sh, raw, done)
+        finally:
+            book.close()
+        self.progress("read", done, done)
+
+    def _unreadable(self, sh: _Sheet, why: str) -> None:
+        sh.usable = False
+        self.found.append(_Found("sheet", "unreadable_sheet", (why,), sheet_pos=sh.pos,
+                                 sheet=sh.name))
+
+    def _close(self) -> None:
+        """Gives back the files of the transaction sheets typed so far (a refused ledger)."""
+        close_spooled({name: sh.rows for name, sh in self.sheets.items()})
 
     def _read_bytes(self) -> bytes | None:
         p = os.fspath(self.path) if isinstance(self.path, os.PathLike) else str(self.path)
@@ -268,18 +312,15 @@ class _Reader:
                 self.found.append(_Found("sheet", "duplicate_sheet",
                                          (d.name, d.zh, [name] + [n for _, n, _ in present[1:]]),
                                          sheet_pos=pos2, sheet=name2))
-            if name in book.unreadable:
-                sh.usable = False
-                self.found.append(_Found("sheet", "unreadable_sheet", (book.unreadable[name],),
-                                         sheet_pos=pos, sheet=name))
+            if name in book.unreadable:       # read in the child, which could not
+                self._unreadable(sh, book.unreadable[name])
         if extra:
             self.warnings.append((len(book.sheets), "extra_sheets", (extra,)))
 
-    def _read_header(self, sh: _Sheet, book) -> None:
-        if not sh.usable:
+    def _read_header(self, sh: _Sheet, raw: RawSheet | None) -> None:
+        if not sh.usable or raw is None:
             return
-        rows = book.rows.get(sh.name) or []
-        header = rows[0] if rows else []
+        header = raw.header
         seen: dict[str, tuple[int, str]] = {}
         extra, shown_headers = [], []
         last = -1
@@ -316,8 +357,10 @@ class _Reader:
         if extra:
             self.warnings.append((sh.pos, "extra_columns", (sh.name, extra)))
 
-    def _type_rows(self, sh: _Sheet, book, done: int, total: int) -> int:
-        """Convert every used cell of the sheet; rows become dicts in sh.rows.
+    def _type_rows(self, sh: _Sheet, raw: RawSheet | None, done: int) -> int:
+        """Convert every used cell of the sheet, TYPE_CHUNK rows at a time; rows become dicts
+        in sh.rows — held, or for a transaction sheet written to a file (SpooledRows) — and
+        each row's key is noted by its hash, for _check_keys.
 
         Column by column rather than row by row: map() runs the converter over a whole column
         at C speed, and a column whose results all have the expected type (the common case)
@@ -325,19 +368,41 @@ class _Reader:
         (comments, notes): its blanks take the default in one pass. This keeps 100k rows well
         under calamine's own parse time.
         """
-        if not sh.usable:
+        if not sh.usable or raw is None:
             return done
-        raw = book.rows.get(sh.name) or []
-        body = raw[1:]
-        n = len(body)
-        if not n:
-            return done
-        errors = book.errors.get(sh.name) or {}
-        error_rows: dict[int, list[int]] = {}       # column -> body rows of its error cells
-        for (i, jj) in errors:
-            if 0 < i <= n:
-                error_rows.setdefault(jj, []).append(i - 1)
         plan = [c for c in sh.d.columns if c.name in sh.colmap]
+        names = ("row", *(c.name for c in plan),
+                 *(c.name for c in sh.d.columns if c.name not in sh.colmap))
+        if sh.d.name in TRANSACTION_SHEETS:
+            sh.rows = SpooledRows.for_sheet(sh.d, names)
+        errors = raw.errors
+        first = 0                                    # body index of the chunk's first row
+        while True:
+            try:
+                chunk = list(islice(raw.body, TYPE_CHUNK))
+            except SheetUnreadable as e:             # calamine failed partway through
+                close_spooled({sh.name: sh.rows})
+                sh.rows, sh.key_hashes = [], array("q")
+                self._unreadable(sh, str(e))
+                return done
+            if not chunk:
+                break
+            self._type_chunk(sh, plan, names, chunk, first, errors)
+            first += len(chunk)
+            done += len(chunk)
+            self.progress("read", done, None)
+        if isinstance(sh.rows, SpooledRows):
+            sh.rows.flush()
+        return done
+
+    def _type_chunk(self, sh: _Sheet, plan: list[Column], names: tuple[str, ...],
+                    body: list[list], first: int, errors: dict) -> None:
+        """_type_rows' work on the rows `body`, the sheet's data rows from index `first`."""
+        n = len(body)
+        error_rows: dict[int, list[int]] = {}       # column -> chunk rows of its error cells
+        for (i, jj) in errors:
+            if first < i <= first + n:
+                error_rows.setdefault(jj, []).append(i - 1 - first)
         columns: list[list] = []
         kinds: list[set] = []                        # per column: the types of its results
         for c in plan:
@@ -347,19 +412,23 @@ class _Reader:
             values, types = convert_column_types(kind, conv, list(map(itemgetter(j), body)))
             columns.append(values)
             kinds.append(types)
+
+        def error_at(k: int, j: int) -> bool:
+            return (first + k + 1, j) in errors
+
         # Blank rows: every ledger column blank, and no error cell among them.
         blank: set[int] = set()
         if kinds and _Blank in kinds[0]:
             cand = [k for k, v in enumerate(columns[0]) if v is BLANK]
             blank = {k for k in cand
                      if all(col[k] is BLANK for col in columns)
-                     and not any((k + 1, sh.colmap[c.name]) in errors for c in plan)}
+                     and not any(error_at(k, sh.colmap[c.name]) for c in plan)}
         if sh.d.name == "Reviews" and "decision" in sh.colmap:
             # SPEC §6: blank decision cells are skipped — a manager decides some items of the
             # review workbook and leaves the rest (and HR's read-only rejections) blank.
             dcol = [c.name for c in plan].index("decision")
             blank |= {k for k in range(n) if columns[dcol][k] is BLANK
-                      and (k + 1, sh.colmap["decision"]) not in errors}
+                      and not error_at(k, sh.colmap["decision"])}
         for ci, (c, values, types) in enumerate(zip(plan, columns, kinds)):
             j = sh.colmap[c.name]
             good = _GOOD_TYPE[c.kind]
@@ -377,17 +446,18 @@ class _Reader:
                 if k in blank:
                     continue
                 v = values[k]
-                if (k + 1, j) in errors:
-                    self.found.append(self._cell(sh, k + 1, j, c, "error", (errors[(k + 1, j)] or None,)))
+                if error_at(k, j):
+                    self.found.append(self._cell(sh, first + k + 1, j, c, "error",
+                                                 (errors[(first + k + 1, j)] or None,)))
                     values[k] = _INVALID
                 elif v is BLANK:
                     if c.optional:
                         values[k] = c.default
                     else:
-                        self.found.append(self._cell(sh, k + 1, j, c, "blank", ()))
+                        self.found.append(self._cell(sh, first + k + 1, j, c, "blank", ()))
                         values[k] = _INVALID
                 elif type(v) is Bad:
-                    self.found.append(self._cell(sh, k + 1, j, c, v.key, v.args))
+                    self.found.append(self._cell(sh, first + k + 1, j, c, v.key, v.args))
                     values[k] = _INVALID
             if c.kind in ("number", "ratio") and (c.min is not None or c.max is not None):
                 decimals = (values if types == {Decimal} and not bad_rows
@@ -396,21 +466,22 @@ class _Reader:
                     continue
                 for k, d in enumerate(values):
                     if type(d) is Decimal and not _in_range(d, c):
-                        self.found.append(self._cell(sh, k + 1, j, c, "range", (body[k][j],)))
+                        self.found.append(self._cell(sh, first + k + 1, j, c, "range",
+                                                     (body[k][j],)))
                         values[k] = _INVALID
-        names = [c.name for c in plan]
-        iterables: list = list(columns)
+        iterables: list = [range(first + 2, first + n + 2), *columns]
         for c in sh.d.columns:
             if c.name not in sh.colmap:
-                names.append(c.name)
                 iterables.append(repeat(c.default, n))
-        names.append("row")
-        iterables.append(range(2, n + 2))
-        rows = _row_builder(tuple(names))(iterables)
-        sh.rows = [r for k, r in enumerate(rows) if k not in blank] if blank else rows
-        done += n
-        self.progress("read", done, total)
-        return done
+        if blank:
+            iterables = [[v for k, v in enumerate(it) if k not in blank] for it in iterables]
+        if sh.d.key and all(k in sh.colmap for k in sh.d.key):
+            keys = [iterables[names.index(k)] for k in sh.d.key]
+            sh.key_hashes.extend(map(hash, keys[0] if len(keys) == 1 else zip(*keys)))
+        if isinstance(sh.rows, SpooledRows):
+            sh.rows.extend(zip(*iterables))
+        else:
+            sh.rows.extend(_row_builder(names)(iterables))
 
     def _cell(self, sh: _Sheet, i: int, j: int, c: Column, key: str, args: tuple) -> _Found:
         return _Found("cell", key, args, sheet_pos=sh.pos, row=i + 1, col_pos=j, sheet=sh.name,
@@ -423,13 +494,9 @@ class _Reader:
     # -- cross-row checks -----------------------------------------------------------------
     def _check_keys(self) -> None:
         for sh in self.sheets.values():
-            if not sh.usable or any(k not in sh.colmap for k in sh.d.key):
+            if not sh.usable or not sh.d.key or any(k not in sh.colmap for k in sh.d.key):
                 continue
-            if len(sh.d.key) == 1:
-                keys = list(map(itemgetter(sh.d.key[0]), sh.rows))
-            else:
-                keys = list(zip(*(map(itemgetter(k), sh.rows) for k in sh.d.key)))
-            if len(set(keys)) == len(keys):
+            if _all_distinct(sh.key_hashes):
                 continue                              # the common case: all distinct
             self._report_duplicates(sh)
         emp = self.sheets.get("Employees")
@@ -541,6 +608,15 @@ def _row_builder(names: tuple[str, ...]):
     src = f"def build(columns):\n    return [Row({args}).__dict__ for {args}, in zip(*columns)]"
     exec(src, namespace)                                # noqa: S102 - only v0, v1, … names
     return namespace["build"]
+
+
+def _all_distinct(hashes: array) -> bool:
+    """True when no two of these hashes are equal, hence no two of the keys they hash; two
+    equal hashes are two equal keys or, rarely, a collision (_report_duplicates compares the
+    keys themselves). Sorted rather than put in a set: 8 bytes a key held instead of the keys,
+    and a transient list of ints instead of a set of them (a third of the memory)."""
+    ordered = sorted(hashes)
+    return not any(map(eq, ordered, islice(ordered, 1, None)))
 
 
 def _in_range(d, c: Column) -> bool:

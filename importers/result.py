@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .spooled import SpooledRows, close_spooled
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -50,12 +52,16 @@ class Problem:
 class Ledger:
     """A validated ledger: typed rows per canonical sheet name.
 
-    rows["Behaviours"] is a list of dicts {column: typed value, ..., "row": Excel row}.
-    Every sheet of importers.schema.SHEETS is present (empty list when the sheet was absent).
+    rows["Employees"] is a list of dicts {"row": Excel row, column: typed value, ...}.
+    The transaction sheets (importers.schema.TRANSACTION_SHEETS: the ratings and behaviours,
+    nine in ten rows of a big ledger) are kept in files as they are typed: each is an
+    importers.spooled.SpooledRows, sized and iterated as often as needed (the same dicts, a
+    chunk at a time), until `close()`. Every sheet of importers.schema.SHEETS is present (empty
+    when the sheet was absent).
     """
     file_name: str
     sha256: str
-    rows: dict[str, list[dict]]
+    rows: dict[str, list[dict] | SpooledRows]
     sheet_names: dict[str, str] = field(default_factory=dict)   # canonical -> name in the file
     lang: str = "en"                                              # "zh" when headers were Chinese
     warnings: list[str] = field(default_factory=list)
@@ -64,6 +70,10 @@ class Ledger:
 
     def count(self, sheet: str) -> int:
         return len(self.rows.get(sheet, ()))
+
+    def close(self) -> None:
+        """Gives back the files its transaction sheets are kept in (after it is stored)."""
+        close_spooled(self.rows)
 
 
 class LedgerRefused(Exception):

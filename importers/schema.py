@@ -254,6 +254,12 @@ SHEETS: tuple[Sheet, ...] = (
 
 SHEET_BY_NAME: dict[str, Sheet] = {s.name: s for s in SHEETS}
 
+# The sheets that grow with the company (a 100,000-employee month: 870,000 of its 980,000 rows):
+# each row is one rating or behaviour, a fact the rules are fed one at a time. No process holds
+# them: the import types them into files, the evaluation reads them back from files
+# (importers.spooled.SpooledRows). None of them is a master-data reference's source or target.
+TRANSACTION_SHEETS: tuple[str, ...] = ("Behaviours", "InternalRatings", "RaciRatings")
+
 # Master-data references checked at import (SPEC §3.1): (sheet, column) -> (target sheet, column).
 # Transaction sheets' references are *not* here: the rules turn those into exceptions.
 REFERENCES: tuple[tuple[str, str, str, str], ...] = (

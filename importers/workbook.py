@@ -1,16 +1,24 @@
 """Bytes -> the raw cell values of the sheets we need, without ever crashing the process.
 
 `open_book(data, choose)` sniffs the format, applies the guards of `importers.guard`, lets
-calamine read only the sheets `choose` picks (from the workbook's sheet list), and returns a
-RawBook: plain Python values, A1-anchored (`to_python(skip_empty_area=False)`), plus the error
-cells calamine hides. Anything unreadable ends as `guard.Refusal`; nothing else escapes.
+calamine open the workbook and returns a RawBook: the sheet list, the chosen sheets (`choose`
+picks them from the sheet list), plus the error cells calamine hides. `book.sheet(name)` gives
+one chosen sheet's plain Python values, A1-anchored, a row at a time. Anything unreadable ends
+as `guard.Refusal` (the whole file) or in `book.unreadable` (one sheet); nothing else escapes.
+
+A sheet is read when it is asked for, not before, and its rows are handed out one at a time:
+only one sheet's parsed cells (calamine's range) are ever held, and no list of a sheet's rows.
+At 100,000 employees the ratings sheet's range is 213 MB, and its rows as Python lists were
+300 MB more; reading every sheet first held all of them at once (587 MB for the book).
+Where calamine runs in the memory-capped child (a file the pre-checks cannot vouch for), the
+child sends the chosen sheets' rows back whole, as lists.
 """
 from __future__ import annotations
 
 import io
 import zipfile
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from . import guard
 from .guard import Refusal
@@ -24,26 +32,66 @@ def _fatal(e: BaseException) -> bool:
 
 
 @dataclass
+class RawSheet:
+    """One sheet's values, A1-anchored: its first row, and the rows after it, one list each;
+    its error cells, (0-based row, column) -> the error's text, which calamine reads as blank."""
+    header: list
+    body: Iterator[list]
+    errors: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+@dataclass
 class RawBook:
     format: str
     sheets: list[tuple[str, str]]              # (name, "visible" | "hidden" | "veryhidden"), in order
-    rows: dict[str, list[list]] = field(default_factory=dict)        # chosen sheets only
+    rows: dict[str, list[list]] = field(default_factory=dict)        # read in the child: whole
     unreadable: dict[str, str] = field(default_factory=dict)         # sheet -> why
     errors: dict[str, dict[tuple[int, int], str]] = field(default_factory=dict)
     isolated: bool = False
+    chosen: list[str] = field(default_factory=list)
+    workbook: object = field(default=None, repr=False)   # in-process: calamine's, read on demand
+
+    def sheet(self, name: str) -> RawSheet | None:
+        """The chosen sheet `name`, read now (None: unreadable, and why is in `unreadable`).
+        Each sheet is given once: the book lets go of it. Raises Refusal for the whole file
+        (a sheet too large, a password); its body raises SheetUnreadable if calamine fails
+        partway through its rows."""
+        if name in self.unreadable:
+            return None
+        if self.workbook is None:
+            rows = self.rows.pop(name, None) or []
+            body = iter(rows)
+            header = next(body, [])
+            del rows                            # the iterator holds them
+            return RawSheet(header, body, self.errors.get(name) or {})
+        try:
+            rows = _sheet_rows(self.workbook, name)
+            header = next(rows, [])
+        except SheetUnreadable as e:
+            self.unreadable[name] = str(e)
+            return None
+        return RawSheet(header, rows, self.errors.get(name) or {})
+
+    def close(self) -> None:
+        """Lets go of calamine's workbook (the file's bytes and its sheet index)."""
+        self.workbook = None
 
 
 class _Unsure(Exception):
     """The in-process pre-checks cannot vouch for this file: read it in the child instead."""
 
 
+class SheetUnreadable(Exception):
+    """calamine could not read one sheet, when it was opened or partway through its rows: the
+    message says why (the importer reports the sheet)."""
+
+
 def _visibility(meta) -> str:
     return str(meta.visible).rsplit(".", 1)[-1].lower()
 
 
-def _read(data: bytes, fmt: str, choose: Callable[[list[str]], list[str]],
-          before_read: Callable | None = None) -> RawBook:
-    """Open with calamine and read the chosen sheets. Runs in-process or in the child."""
+def _open(data: bytes, fmt: str, choose: Callable[[list[str]], list[str]]):
+    """calamine's workbook and the RawBook of its sheet list and chosen sheets."""
     from python_calamine import CalamineWorkbook, PasswordError
 
     try:
@@ -56,22 +104,58 @@ def _read(data: bytes, fmt: str, choose: Callable[[list[str]], list[str]],
             raise
         raise Refusal("corrupt", f"{type(e).__name__}: {e}"[:200]) from None
     book = RawBook(fmt, [(m.name, _visibility(m)) for m in metas])
-    chosen = choose([n for n, _ in book.sheets])
-    if before_read is not None:
-        before_read(chosen)
-    for name in chosen:
+    book.chosen = choose([n for n, _ in book.sheets])
+    return wb, book
+
+
+def _sheet_rows(wb, name: str) -> Iterator[list]:
+    """One sheet's rows as calamine reads them, A1-anchored, one list at a time: calamine
+    builds the sheet's range here (the part that can fail); the Python lists are made as the
+    rows are taken. Raises Refusal for the whole file, SheetUnreadable for this sheet."""
+    from python_calamine import PasswordError
+
+    try:
+        sheet = wb.get_sheet_by_name(name)
+        end = sheet.end                         # calamine's range is built; Python's is not yet
+        if end is not None and (end[0] + 1) * (end[1] + 1) > guard.MAX_CELLS:
+            raise Refusal("sheet_too_large", name, end[0] + 1, end[1] + 1, guard.MAX_CELLS)
+        start = sheet.start
+        rows = sheet.iter_rows()
+    except PasswordError:
+        raise Refusal("encrypted") from None
+    except BaseException as e:                  # noqa: BLE001 - see _fatal
+        if _fatal(e):
+            raise
+        raise SheetUnreadable(f"{type(e).__name__}: {e}"[:200]) from None
+    # iter_rows gives every row from the first, but each from the range's first column: the
+    # columns before it are blank, as to_python(skip_empty_area=False) gives them
+    return _guarded(rows, [""] * start[1] if start is not None else [])
+
+
+def _guarded(rows: Iterator[list], pad: list) -> Iterator[list]:
+    """The rows, each after `pad`; whatever calamine raises while it makes them (a value it
+    cannot convert) ends as SheetUnreadable."""
+    try:
+        if pad:
+            for row in rows:
+                yield pad + row
+        else:
+            yield from rows
+    except BaseException as e:                  # noqa: BLE001 - see _fatal
+        if _fatal(e):
+            raise
+        raise SheetUnreadable(f"{type(e).__name__}: {e}"[:200]) from None
+
+
+def _read(data: bytes, fmt: str, choose: Callable[[list[str]], list[str]]) -> RawBook:
+    """Open with calamine and read the chosen sheets whole (what the memory-capped child
+    does, and sends back)."""
+    wb, book = _open(data, fmt, choose)
+    for name in book.chosen:
         try:
-            sheet = wb.get_sheet_by_name(name)
-            end = sheet.end                     # calamine's range is built; Python's is not yet
-            if end is not None and (end[0] + 1) * (end[1] + 1) > guard.MAX_CELLS:
-                raise Refusal("sheet_too_large", name, end[0] + 1, end[1] + 1, guard.MAX_CELLS)
-            book.rows[name] = sheet.to_python(skip_empty_area=False)
-        except PasswordError:
-            raise Refusal("encrypted") from None
-        except BaseException as e:              # noqa: BLE001 - see _fatal
-            if _fatal(e):
-                raise
-            book.unreadable[name] = f"{type(e).__name__}: {e}"[:200]
+            book.rows[name] = list(_sheet_rows(wb, name))
+        except SheetUnreadable as e:
+            book.unreadable[name] = str(e)
     return book
 
 
@@ -103,19 +187,15 @@ def _read_xlsx_in_process(data: bytes, choose) -> RawBook:
     parts = guard.xlsx_sheet_parts(z)
     if parts is None:
         raise _Unsure()
-    errors: dict[str, dict] = {}
-
-    def before_read(chosen: list[str]) -> None:
-        for name in chosen:
-            if name not in parts:
-                raise _Unsure()
-            scan = guard.scan_sheet_xml(z, parts[name])
-            if not scan.sure:
-                raise _Unsure()
-            if scan.max_row * scan.max_col > guard.MAX_CELLS:
-                raise Refusal("sheet_too_large", name, scan.max_row, scan.max_col, guard.MAX_CELLS)
-            errors[name] = scan.errors
-
-    book = _read(data, "xlsx", choose, before_read)
-    book.errors = errors
+    wb, book = _open(data, "xlsx", choose)
+    for name in book.chosen:
+        if name not in parts:
+            raise _Unsure()
+        scan = guard.scan_sheet_xml(z, parts[name])
+        if not scan.sure:
+            raise _Unsure()
+        if scan.max_row * scan.max_col > guard.MAX_CELLS:
+            raise Refusal("sheet_too_large", name, scan.max_row, scan.max_col, guard.MAX_CELLS)
+        book.errors[name] = scan.errors
+    book.workbook = wb                          # each sheet read when asked for: RawBook.sheet
     return book

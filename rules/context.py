@@ -4,7 +4,7 @@ index, the policy, the decisions in force, and what the firings produced.
 Each mechanism module feeds facts through `feed()` and hands every firing back here with the
 subject and sources of its outcomes; this module turns them into adjustments, exceptions and
 trace entries. It is pure: no database (evaluator/ stores the result). The trace goes wherever
-the evaluation says: a spool file (engine/spool.py: a big month's trace is never held whole) or
+the evaluation says: a spool file (importers/spool.py: a big month's trace is never held whole) or
 a list.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Iterable, Iterator, Mapping, NamedTuple
 
-from engine.spool import Spool
+from importers.spool import Spool
 from importers.schema import SHEETS
 from rules.assignees import HR
 from rules.company import Company
@@ -97,7 +97,7 @@ class Context:
     adjustments: list[tuple[tuple, dict]] | Spool = field(default_factory=list)
     exceptions: list[tuple[tuple, dict]] | Spool = field(default_factory=list)
     # every firing's entry, in order: anything with append() and len() (evaluator.evaluate
-    # gives an engine.spool.Spool, which keeps all but its last chunk on a file)
+    # gives an importers.spool.Spool, which keeps all but its last chunk on a file)
     trace: list[TraceEntry] | Spool = field(default_factory=list)
     # rule id -> how its firing ends the row of its first source ("applied", "carried"), and
     # the rows so ended, per how (rules.sources.SourceMarks: a byte per Excel row). The

@@ -167,10 +167,10 @@ def worked_example() -> LedgerBuilder:
 
 def spooled(rows: dict[str, list[dict]]) -> dict:
     """The rows as evaluator.runs.evaluate_period hands them to the evaluation: the sheets it
-    reads from files (evaluator.runs.SPOOLED_SHEETS) as evaluator.store.SpooledRows, in Excel-row
+    reads from files (evaluator.runs.SPOOLED_SHEETS) as importers.spooled.SpooledRows, in Excel-row
     order, every column present (as the database gives them); the others as they are."""
     from evaluator.runs import SPOOLED_SHEETS
-    from evaluator.store import SpooledRows
+    from importers.spooled import SpooledRows
     out: dict = {}
     for sheet, lst in rows.items():
         if sheet not in SPOOLED_SHEETS:
@@ -182,6 +182,15 @@ def spooled(rows: dict[str, list[dict]]) -> dict:
                           for r in sorted(lst, key=lambda r: r["row"]))
         out[sheet].flush()                  # on the file, as load_rows leaves them
     return out
+
+
+def held(ledger: Ledger) -> Ledger:
+    """An imported ledger with its transaction sheets read back from their files into lists
+    (the files then closed): for tests that look rows up by position or compare ledgers."""
+    rows = {sheet: list(lst) for sheet, lst in ledger.rows.items()}
+    ledger.close()
+    ledger.rows = rows
+    return ledger
 
 
 @contextmanager

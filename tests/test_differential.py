@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from evaluator.evaluate import evaluate_ledger
-from evaluator.store import close_spooled
+from importers.spooled import close_spooled
 from rules.books import BOOKS
 from rules.deadlines import Standing
 from rules.months import other_months

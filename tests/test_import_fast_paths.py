@@ -9,6 +9,7 @@ code they replace: each must give exactly what the plain one gives. No timing he
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 from decimal import Decimal
@@ -24,7 +25,7 @@ _BIG = [HealthCheck.data_too_large, HealthCheck.too_slow, HealthCheck.large_base
 from importers import guard, ledger
 from importers.normalize import BLANK, CONVERTERS, Bad, convert_column_types, make_enum
 from importers.schema import ENUMS, SHEETS
-from importers.workbook import RawBook
+from importers.workbook import RawBook, RawSheet
 
 # ----------------------------------------------------------------------------- sheet scan
 #
@@ -84,6 +85,9 @@ def test_scan_common_answers_exactly_the_common_sheets(pieces, max_cells):
     guard.MAX_CELLS = max_cells
     try:
         fast, general = guard._scan_common(x), guard._scan_general(x)
+        # guard.read_member gives a part as a bytearray: the scans read it as they read bytes
+        as_read = bytearray(x)
+        assert (guard._scan_common(as_read), guard._scan_general(as_read)) == (fast, general)
     finally:
         guard.MAX_CELLS = old
     if _fast_path_answers(pieces, max_cells):
@@ -221,17 +225,30 @@ def _reference_type_rows(self, sh, book, done, total):
     return done + n
 
 
-def _typed(book: RawBook, type_rows):
+def _type_rows(r, sh, book):
+    """The importer's own steps for one sheet: read it, match its header, type its rows."""
+    raw = book.sheet(sh.name)
+    r._read_header(sh, raw)
+    r._type_rows(sh, raw, 0)
+
+
+def _reference_steps(r, sh, book):
+    rows = book.rows.get(sh.name) or []
+    r._read_header(sh, RawSheet(rows[0] if rows else [], iter(())))
+    _reference_type_rows(r, sh, book, 0, 1)
+
+
+def _typed(book: RawBook, steps):
+    book = copy.deepcopy(book)                    # reading a sheet takes it from the book
     r = ledger._Reader("x.xlsx", "en", None)
     r._match_sheets(book)
-    for sh in r.sheets.values():
-        r._read_header(sh, book)
     for sh in sorted(r.sheets.values(), key=lambda s: s.pos):
-        type_rows(r, sh, book, 0, 1)
+        steps(r, sh, book)
     r.found.sort(key=lambda f: (f.sheet_pos, f.row, f.col_pos))
     problems = [str(f.render("en")) for f in r.found]
     rows = {name: [{k: ("INVALID" if v is ledger._INVALID else repr(v)) for k, v in row.items()}
                    for row in sh.rows] for name, sh in r.sheets.items()}
+    r._close()
     return rows, problems
 
 
@@ -271,9 +288,18 @@ def _books(draw):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=_BIG)
-@given(_books())
-def test_type_rows_is_the_plain_typing(book):
-    assert _typed(book, ledger._Reader._type_rows) == _typed(book, _reference_type_rows)
+@given(_books(), st.sampled_from([ledger.TYPE_CHUNK, 1, 7, 64]))
+def test_type_rows_is_the_plain_typing(book, chunk):
+    """Typed a chunk of rows at a time (a 150-row sheet in 1, 7 and 64-row chunks too): the
+    same rows and problems as the whole sheet typed cell by cell."""
+    want = _typed(book, _reference_steps)
+    old = ledger.TYPE_CHUNK
+    ledger.TYPE_CHUNK = chunk
+    try:
+        got = _typed(book, _type_rows)
+    finally:
+        ledger.TYPE_CHUNK = old
+    assert got == want
 
 
 def test_type_rows_on_the_sample_ledger_shapes():
@@ -285,17 +311,17 @@ def test_type_rows_on_the_sample_ledger_shapes():
     body[33][5] = "#N/A"                                # an error literal typed as text
     book = RawBook("xlsx", [(s.name, "visible")], rows={s.name: [[c.name for c in s.columns]] + body},
                    errors={s.name: {(41, 4): "#DIV/0!"}})
-    got = _typed(book, ledger._Reader._type_rows)
-    assert got == _typed(book, _reference_type_rows)
+    got = _typed(book, _type_rows)
+    assert got == _typed(book, _reference_steps)
     assert [p for p in got[1] if p.startswith("InternalRatings!")] == ["InternalRatings!E19 (score): expected a number from 1 to 5, got 6",
                       "InternalRatings!F35 (comment): expected a value, got the error value #N/A",
                       "InternalRatings!E42 (score): expected a value, got the error value #DIV/0!"]
 
 
 def test_read_rows_are_plain_dicts_that_share_their_keys():
-    """The typed rows are dicts in the sheet's column order, then the Excel row, that share one
-    table of keys per sheet — they hold less than the same dicts built anew — and stay
-    ordinary dicts."""
+    """The typed rows are dicts, the Excel row then the sheet's columns in order, that share
+    one table of keys per sheet — they hold less than the same dicts built anew — and stay
+    ordinary dicts. A transaction sheet's are the same dicts, read back from its file."""
     import tracemalloc
     s = next(s for s in SHEETS if s.name == "InternalRatings")
     body = [[f"IR-{k:06d}", f"XT{k:04d}", "D01", "响应速度", 4.0, ""] for k in range(3)]
@@ -304,20 +330,22 @@ def test_read_rows_are_plain_dicts_that_share_their_keys():
     r = ledger._Reader("x.xlsx", "en", None)
     r._match_sheets(book)                             # (finds the other sheets missing)
     (sh,) = r.sheets.values()
-    r._read_header(sh, book)
     missing = len(r.found)
-    r._type_rows(sh, book, 0, 1)
+    _type_rows(r, sh, book)
     assert len(r.found) == missing                   # no cell refused
-    assert sh.rows == [{"rating_id": f"IR-{k:06d}", "rater_id": f"XT{k:04d}",
-                        "ratee_dept_id": "D01", "dimension": "响应速度", "score": Decimal("4"),
-                        "comment": None, "row": k + 2} for k in range(3)]
-    assert all(type(row) is dict for row in sh.rows)
-    sh.rows[0]["comment"] = "x"
-    assert sh.rows[1]["comment"] is None
+    rows = list(sh.rows)
+    assert [list(row.items()) for row in rows] == [
+        [("row", k + 2), ("rating_id", f"IR-{k:06d}"), ("rater_id", f"XT{k:04d}"),
+         ("ratee_dept_id", "D01"), ("dimension", "响应速度"), ("score", Decimal("4")),
+         ("comment", None)] for k in range(3)]
+    assert all(type(row) is dict for row in rows)
+    rows[0]["comment"] = "x"
+    assert rows[1]["comment"] is None
+    r._close()
 
-    names = ("rating_id", "rater_id", "ratee_dept_id", "dimension", "score", "comment", "row")
-    columns = [[f"IR-{k}" for k in range(2000)], ["XT1"] * 2000, ["D1"] * 2000, ["d"] * 2000,
-               [None] * 2000, [None] * 2000, list(range(2, 2002))]
+    names = ("row", "rating_id", "rater_id", "ratee_dept_id", "dimension", "score", "comment")
+    columns = [list(range(2, 2002)), [f"IR-{k}" for k in range(2000)], ["XT1"] * 2000,
+               ["D1"] * 2000, ["d"] * 2000, [None] * 2000, [None] * 2000]
     build = ledger._row_builder(names)
     build(columns)                                    # compiled and its class made once
     tracing = tracemalloc.is_tracing()               # (under -X tracemalloc: left on)

@@ -8,10 +8,18 @@ from decimal import Decimal
 
 import pytest
 
-from importers import LedgerRefused, read_ledger
+from importers import LedgerRefused
+from importers import read_ledger as read_from_files
+from tests.ledgers import held
 from importers.guard import MAX_CELLS
 from test_import_support import (OdsError, XlsError, minimal_ledger, write_ods, write_xls,
                                  write_xlsx)
+
+
+def read_ledger(path, **kw):
+    """importers.read_ledger, its transaction sheets then read back from their files into
+    lists (tests.ledgers.held): these tests look rows up by position."""
+    return held(read_from_files(path, **kw))
 
 
 def refused(path, **kw) -> list[str]:

@@ -13,8 +13,16 @@ from decimal import Decimal
 import pytest
 
 from xietong.cli import main
-from importers import Ledger, LedgerRefused, Problem, read_ledger
+from importers import Ledger, LedgerRefused, Problem
+from importers import read_ledger as read_from_files
+from tests.ledgers import held
 from test_import_support import BEHAVIOURS, DEPARTMENTS, EMPLOYEES, minimal_ledger, write_xlsx
+
+
+def read_ledger(path, **kw):
+    """importers.read_ledger, its transaction sheets then read back from their files into
+    lists (tests.ledgers.held): these tests look rows up by position."""
+    return held(read_from_files(path, **kw))
 
 
 def refused(path, **kw) -> list[str]:

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from evaluator.evaluate import evaluate_ledger
-from evaluator.store import close_spooled
+from importers.spooled import close_spooled
 from rules import exceptions as rx
 from rules.months import other_months
 from rules.policy import load_policy, policy_from_mapping

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from evaluator.evaluate import evaluate_ledger
-from evaluator.store import close_spooled
+from importers.spooled import close_spooled
 from rules import exceptions as rx
 from rules.policy import load_policy, policy_from_mapping
 from tests.ledgers import (PERIOD, random_decisions, random_ledger, results_on_files,

@@ -21,7 +21,8 @@ import xietong
 from engine.isolation import ChildError, Forked
 from evaluator.db import reader
 from evaluator.runs import SPOOLED_SHEETS, RunFirings, latest_run, load_run
-from evaluator.store import SpooledRows, load_rows
+from evaluator.store import load_rows
+from importers.spooled import SpooledRows
 from reports import facts, feedback, json_files, reviews, statement, trace
 from reports.labels import SHEET_ORDER
 from tests.test_spool import open_under, tmpdir_only  # noqa: F401 - tmpdir_only is a fixture

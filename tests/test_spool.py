@@ -1,4 +1,4 @@
-"""The trace spool (engine/spool.py): an evaluation's firings go to an unnamed temporary file in
+"""The trace spool (importers/spool.py): an evaluation's firings go to an unnamed temporary file in
 chunks instead of a list, the evaluation's child sends back only the spool's index, and the
 parent streams the spool into the database.
 
@@ -21,11 +21,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session
 
-import engine.spool
+import importers.spool
 import evaluator.evaluate
 import evaluator.runs
 import evaluator.store
-from engine.spool import Spool, SpoolClosed
+from importers.spool import Spool, SpoolClosed
 from evaluator.canonical import sources_json
 from evaluator.chain import verify
 from evaluator.db import make_engine
@@ -174,7 +174,7 @@ def test_an_evaluation_without_a_spool_makes_its_own(tmpdir_only):
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Chunks of 5 entries: the worked example's trace then goes to the file (22 firings)."""
-    monkeypatch.setattr(engine.spool, "CHUNK", 5)
+    monkeypatch.setattr(importers.spool, "CHUNK", 5)
 
 
 def _stored_firings(engine_):
@@ -216,7 +216,7 @@ def test_no_file_is_left_when_the_child_raises(db_url, tmpdir_only, small_chunks
     with pytest.raises(EvaluationFailed) as e:
         evaluate_period(engine_, PERIOD, POLICY)
     # in the child: the spool, the file its answer goes back in (engine.isolation.Forked), and
-    # the files the transaction sheets are read from (evaluator.store.SpooledRows)
+    # the files the transaction sheets are read from (importers.spooled.SpooledRows)
     assert str(e.value) == (f"RuntimeError: {2 + len(SPOOLED_SHEETS)} unnamed files, "
                             f"{WORKED_EXAMPLE_FIRINGS} entries")
     assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
@@ -307,7 +307,7 @@ def test_a_full_tmpdir_fails_the_evaluation_plainly_and_leaves_nothing(db_url, t
 
     monkeypatch.setattr(Spool, "_write", no_space)
     monkeypatch.setattr(evaluator.store, "SPOOL_READ", 1)       # a write before the end
-    monkeypatch.setattr(engine.spool, "CHUNK", 1)
+    monkeypatch.setattr(importers.spool, "CHUNK", 1)
     with pytest.raises(EvaluationFailed, match=r"^OSError: \[Errno 28\] No space left on device$"):
         evaluate_period(engine_, PERIOD, POLICY)
     assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
@@ -417,14 +417,14 @@ def test_results_kept_on_files_are_the_results_held(tmpdir_only, monkeypatch):
     rows = worked_example().build().rows
     held = evaluate_ledger(rows, POLICY, PERIOD, {})
     written = []
-    real = engine.spool.Spool._write
+    real = importers.spool.Spool._write
 
     def counting(self, records):
         written.append(len(records))
         return real(self, records)
 
     monkeypatch.setattr(evaluator.evaluate, "RESULTS_CHUNK", 1)
-    monkeypatch.setattr(engine.spool.Spool, "_write", counting)
+    monkeypatch.setattr(importers.spool.Spool, "_write", counting)
     on_files = evaluate_ledger(rows, POLICY, PERIOD, {})
     # the worked example (SPEC §9, tests/test_reference.py): 6 adjustments and 3 exceptions,
     # each written alone

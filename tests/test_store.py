@@ -10,8 +10,9 @@ from sqlmodel import Session, select
 
 from evaluator.chain import verify
 from evaluator.db import ROW_TABLES, ImportActivation, LedgerImport, make_engine
-from engine.spool import SpoolClosed
-from evaluator.store import SpooledRows, active_import, close_spooled, load_rows, store_import
+from importers.spool import SpoolClosed
+from evaluator.store import active_import, load_rows, store_import
+from importers.spooled import SpooledRows, close_spooled
 from importers.result import Ledger
 from importers.schema import SHEET_BY_NAME, SHEETS
 from tests.test_spool import open_under, tmpdir_only  # noqa: F401 - tmpdir_only is a fixture

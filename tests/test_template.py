@@ -16,7 +16,8 @@ import pytest
 from openpyxl.utils import get_column_letter
 from python_calamine import CalamineWorkbook
 
-from importers import read_ledger
+from importers import read_ledger as read_from_files
+from tests.ledgers import held
 from xietong.sample import generate_company, write_sample_ledger
 from importers.schema import ENUM_ZH, ENUMS, SHEET_BY_NAME, SHEETS
 from reports.template import (GUIDE_TITLE, LISTS_TITLE, MIN_VALIDATION_ROWS, write_ledger,
@@ -25,6 +26,12 @@ from reports.workbook import display_width, put_text
 from rules.policy import load_policy
 
 PERIOD = "2026-11"
+
+
+def read_ledger(path, **kw):
+    """importers.read_ledger, its transaction sheets then read back from their files into
+    lists (tests.ledgers.held): these tests look rows up by position."""
+    return held(read_from_files(path, **kw))
 
 
 def _title(sheet, lang):

@@ -52,18 +52,21 @@ def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
     except LedgerRefused as refused:
         # the problems are already worded in the refusal's language
         raise Refused.listing(lang or refused.lang, path, refused.problems) from None
-    if db.exists():
-        with Session(reader(db.engine)) as session, session.begin():
-            _refuse_if_closed(session, period, lang or ledger.lang)
-            wrong = period_problems(session, ledger, period)
-    else:                               # a refused first import must not create the database
-        wrong = period_problems(None, ledger, period)
-    if wrong and not force:
-        raise Refused.listing(lang or ledger.lang, path, wrong)
-    ledger.warnings.extend(forced_warning(p) for p in wrong)
-    if file_name:
-        ledger.file_name = file_name
-    outcome = store_import(db.engine, ledger, period, progress=progress, account=account)
+    try:                                # (its transaction sheets are on files: closed below)
+        if db.exists():
+            with Session(reader(db.engine)) as session, session.begin():
+                _refuse_if_closed(session, period, lang or ledger.lang)
+                wrong = period_problems(session, ledger, period)
+        else:                           # a refused first import must not create the database
+            wrong = period_problems(None, ledger, period)
+        if wrong and not force:
+            raise Refused.listing(lang or ledger.lang, path, wrong)
+        ledger.warnings.extend(forced_warning(p) for p in wrong)
+        if file_name:
+            ledger.file_name = file_name
+        outcome = store_import(db.engine, ledger, period, progress=progress, account=account)
+    finally:
+        ledger.close()
     return ImportResult(path, period, ledger.lang, ledger.sha256, outcome.status,
                         outcome.import_id, outcome.previous_import_id,
                         dict(outcome.rows_per_sheet), list(ledger.warnings))
@@ -88,7 +91,7 @@ class RunResult:
     # the rows of the run's import the evaluation read (a second per 25,000 employees; its
     # transaction sheets still on the files the evaluation read them from, closed by that
     # report — or, when none follows, by the garbage collector once this is dropped:
-    # evaluator.store.SpooledRows), and
+    # importers.spooled.SpooledRows), and
     # what the reports need from all the firings, gathered as they were stored (a pass over
     # them: reports/facts.py)
     ledger_rows: dict | None = field(default=None, repr=False, compare=False)
@@ -206,7 +209,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     from evaluator.periods import state as period_state_of
     from evaluator.runs import latest_run, load_run, refusal
     from engine.isolation import Forked
-    from evaluator.store import close_spooled
+    from importers.spooled import close_spooled
     from reports import facts as firing_facts
     from reports import feedback, json_files, reviews, statement, trace
     formats = frozenset(formats)

@@ -1,7 +1,12 @@
 """A spool: an append-only sequence of records kept in a temporary file, written in chunks, so
 that no process holds them all.
 
-An evaluation's trace is the reason (rules/context.py appends a TraceEntry per firing): a
+Two things too big to hold are kept in spools: a month's ratings and behaviours, as the import
+types them and as the evaluation reads them back (importers/spooled.py), and an evaluation's
+trace. It lives here, at the bottom, because the import uses it; the rules and the evaluator,
+above, use it too.
+
+The trace is the reason it was made (rules/context.py appends a TraceEntry per firing): a
 100,000-employee month fires about two million rules, gigabytes as Python objects. The trace is
 appended here as the rules fire; every CHUNK records are pickled (as columns: a named tuple
 pickles its class with every record) to the file and dropped from memory. The spool can be read

@@ -1,0 +1,120 @@
+"""The import reads one sheet at a time, types it a chunk of rows at a time, and keeps the
+transaction sheets in files (importers/workbook.py, importers/ledger.py, importers/spooled.py):
+what that changes for a reader, and what it must not.
+
+The typing itself, chunk by chunk, is checked against the plain typing in
+tests/test_import_fast_paths.py; the memory it saves is the benchmark's (bench/run.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+
+import pytest
+
+import importers.workbook as workbook
+from importers import LedgerRefused, read_ledger
+from importers.schema import REFERENCES, SHEETS, TRANSACTION_SHEETS
+from importers.spooled import SpooledRows
+from test_import_support import BEHAVIOURS, minimal_ledger, write_xlsx
+
+
+def _open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_transaction_sheets_come_back_from_their_files(tmp_path):
+    book = minimal_ledger()
+    book["Behaviours"] += [[f"B{k}", dt.date(2026, 11, 6), "E1", "SHARE", 1, "E2", None,
+                            f"证据 {k}", None] for k in range(3, 40)]
+    ledger = read_ledger(write_xlsx(tmp_path / "l.xlsx", book))
+    try:
+        behaviours = ledger.rows["Behaviours"]
+        assert isinstance(behaviours, SpooledRows) and ledger.count("Behaviours") == 39
+        assert isinstance(ledger.rows["Employees"], list)
+        rows = list(behaviours)
+        assert rows == list(behaviours)                     # read again: the same rows
+        assert rows[0] == {"row": 2, "event_id": "B1", "date": dt.date(2026, 11, 3),
+                           "employee_id": "E3", "behaviour_code": "LEAD",
+                           "points": Decimal("2"), "proposer_id": "E2", "project_id": None,
+                           "evidence": "minutes 12", "note": None}
+        assert [r["row"] for r in rows] == list(range(2, 41))
+        assert rows[-1]["evidence"] == "证据 39"
+    finally:
+        ledger.close()
+    assert behaviours.closed
+
+
+def test_a_duplicate_in_a_transaction_sheet_is_found_across_chunks(tmp_path, monkeypatch):
+    """The keys are compared by their hashes, kept as the rows go to the file: a repeat in a
+    later chunk is found and named at its cell, with the first row's."""
+    import importers.ledger as ledger_module
+    monkeypatch.setattr(ledger_module, "TYPE_CHUNK", 2)
+    book = minimal_ledger()
+    book["Behaviours"] += [["B3", dt.date(2026, 11, 6), "E1", "SHARE", 1, "E2", None, None, None],
+                           ["B1", dt.date(2026, 11, 7), "E1", "SHARE", 1, "E2", None, None, None]]
+    before = _open_files()
+    with pytest.raises(LedgerRefused) as refused:
+        read_ledger(write_xlsx(tmp_path / "l.xlsx", book))
+    assert [str(p) for p in refused.value.problems] == [
+        "Behaviours!A5 (event_id): expected a unique event_id, got 'B1' again (first at A2)"]
+    assert _open_files() == before                          # the refused ledger's files closed
+
+
+def test_a_sheet_calamine_fails_partway_through_is_reported_and_let_go(tmp_path, monkeypatch):
+    """calamine may fail on a value after the sheet's first rows are typed: the sheet is
+    reported unreadable, like one it could not open, and its file is closed."""
+    real = workbook._sheet_rows
+
+    def failing(wb, name):
+        rows = real(wb, name)
+        if name != "Behaviours":
+            return rows
+
+        def partway():
+            yield next(rows)                                # the header
+            yield next(rows)                                # the first behaviour
+            raise workbook.SheetUnreadable("ValueError: a date out of range")
+        return partway()
+
+    monkeypatch.setattr(workbook, "_sheet_rows", failing)
+    before = _open_files()
+    with pytest.raises(LedgerRefused) as refused:
+        read_ledger(write_xlsx(tmp_path / "l.xlsx", minimal_ledger()))
+    assert [str(p) for p in refused.value.problems] == [
+        "Behaviours: expected a readable worksheet, got ValueError: a date out of range"]
+    assert _open_files() == before
+
+
+def test_a_sheet_whose_cells_start_past_column_a_reads_as_anchored_at_a1(tmp_path):
+    """calamine's row iterator starts each row at the sheet's first used column: the columns
+    before it are blank, as the whole-sheet read gives them."""
+    import openpyxl
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in minimal_ledger().items():
+        ws = wb.create_sheet(name)
+        shift = 2 if name == "Behaviours" else 0        # the sheet's first column is C
+        for r, row in enumerate(rows, start=1):
+            for c, v in enumerate(row, start=1 + shift):
+                if v is not None:
+                    ws.cell(row=r, column=c, value=v)
+    wb.save(tmp_path / "shifted.xlsx")
+    shifted = read_ledger(tmp_path / "shifted.xlsx")
+    plain = read_ledger(write_xlsx(tmp_path / "plain.xlsx", minimal_ledger()))
+    try:
+        assert shifted.columns["Behaviours"]["event_id"] == "C"
+        assert len(shifted.rows["Behaviours"]) == 2
+        assert list(shifted.rows["Behaviours"]) == list(plain.rows["Behaviours"])
+    finally:
+        shifted.close()
+        plain.close()
+
+
+def test_no_transaction_sheet_is_a_master_data_reference():
+    """The reference checks read the held sheets only: none of them is a transaction sheet
+    (a transaction sheet's unknown ids are the rules' to turn into exceptions)."""
+    assert not {s for src, _, dst, _ in REFERENCES for s in (src, dst)} & set(TRANSACTION_SHEETS)
+    assert set(TRANSACTION_SHEETS) == {s.name for s in SHEETS if s.kind == "transaction"}
+    assert "event_id" in BEHAVIOURS
