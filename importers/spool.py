@@ -36,6 +36,8 @@ import os
 import pickle
 import tempfile
 import weakref
+from bisect import bisect_right
+from itertools import accumulate
 from typing import Callable, Iterator
 
 CHUNK = 32_768          # records per pickled chunk: ≈1.3 MB of pickle for trace entries
@@ -65,6 +67,7 @@ class Spool:
         self._chunk = chunk or CHUNK
         self._pending: list = []
         self._index: list[tuple[int, int, int]] = []    # (offset, bytes, records) per chunk
+        self._starts: list[int] = []    # where each chunk starts, and the end (chunk_bounds)
         self._written = 0           # records in the chunks on the file
         self._end = 0               # the file's end: where the next chunk goes
         self._token = os.urandom(12).hex()
@@ -112,6 +115,7 @@ class Spool:
         self._check_open()
         os.ftruncate(self._fd, 0)
         self._pending, self._index, self._written, self._end = [], [], 0, 0
+        self._starts = []
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -152,6 +156,28 @@ class Spool:
             yield from zip(*pickle.loads(self._read_bytes(offset, size)))
         for record in self._pending:
             yield tuple(record)
+
+    def chunk_bounds(self, i: int) -> tuple[int, int]:
+        """(first, stop): the positions of the records of the chunk that holds record `i`
+        (0-based, < len) — the chunk being filled counts as one."""
+        if i >= self._written:
+            return self._written, self._written + len(self._pending)
+        starts = self._starts
+        if len(starts) != len(self._index) + 1:
+            starts = self._starts = list(accumulate((n for _, _, n in self._index), initial=0))
+        k = bisect_right(starts, i) - 1
+        return starts[k], starts[k + 1]
+
+    def chunk_rows(self, i: int) -> list[tuple]:
+        """The fields of each record of the chunk that holds record `i` (chunk_bounds), as
+        plain tuples, as stored — for a reader that looks records up by position
+        (importers.spooled.SpooledRows.row)."""
+        self._check_open()
+        if i >= self._written:
+            return [tuple(record) for record in self._pending]
+        first, _ = self.chunk_bounds(i)
+        offset, size, _ = self._index[bisect_right(self._starts, first) - 1]
+        return list(zip(*pickle.loads(self._read_bytes(offset, size))))
 
     def __iter__(self) -> Iterator:
         """The records in order. A written chunk whose records the caller changed while they
@@ -217,4 +243,5 @@ def _reattach(token: str, index: list, written: int, end: int) -> Spool:
         raise pickle.UnpicklingError("a spool comes back only to the open spool it was forked "
                                      "from")
     spool._index, spool._written, spool._end, spool._pending = index, written, end, []
+    spool._starts = []
     return spool

@@ -253,7 +253,7 @@ def _policy(stored: dict) -> dict:
         return {}
 
 
-def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedback]:
+def build(rows: dict, stored: dict, ratings: bool = True, only=None) -> dict[str, DeptFeedback]:
     """dept_id -> its feedback, for every department with a rating that was not rejected.
     `rows`: the ledger's sheets (Departments, InternalRatings, RaciRatings, and Employees and
     ServiceMetrics for the workbooks); `stored`: the run's "adjustments" and "exceptions" (the
@@ -262,8 +262,10 @@ def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedb
     the list of ratings (what the summary's feedback by month needs: a year holds a million
     ratings at 10,000 employees). There a rating row may also stand for several ratings that no
     exception cites and the blend counted: {"n": how many, "counted": True}
-    (evaluator/history.py reads them grouped by rated department, dimension and score)."""
+    (evaluator/history.py reads them grouped by rated department, dimension and score).
+    `only`: the departments wanted (None: all)."""
     depts = {d["dept_id"]: d for d in rows.get("Departments", [])}
+    rated = depts if only is None else {k: v for k, v in depts.items() if k in only}
     emp_dept = {e["employee_id"]: e["dept_id"] for e in rows.get("Employees", [])} \
         if ratings else {}
     rejected: set[tuple[str, int]] = set()
@@ -301,7 +303,7 @@ def build(rows: dict, stored: dict, ratings: bool = True) -> dict[str, DeptFeedb
             key = (name, r["row"])
             dept_id = r["ratee_dept_id"]
             grouped = "n" in r
-            if (key in rejected and not grouped) or dept_id not in depts:
+            if (key in rejected and not grouped) or dept_id not in rated:
                 continue
             fb = found.get(dept_id)
             if fb is None:
@@ -409,11 +411,17 @@ def formulas(stored: dict, base: Decimal, lang: str) -> tuple[str, str]:
 WRAP = Alignment(wrap_text=True, vertical="top")
 
 
+# Ratings held at once while the workbooks are written: the departments are written a group at
+# a time, each group's ratings read in one pass over the rating sheets (kept in files,
+# importers.spooled.SpooledRows). All of a 100,000-employee month's were 820,000 rows.
+HELD_RATINGS = 131_072
+
+
 def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
           sheet_lang: str | None = None) -> list[Path]:
     """feedback/<dept_id>.xlsx for every rated department; the paths written."""
-    found = build(rows, stored)
-    if not found:
+    counted = build(rows, stored, ratings=False)        # who is rated, and how often
+    if not counted:
         return []
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -421,11 +429,27 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     names = {e["employee_id"]: e["name"] for e in rows.get("Employees", [])} if raters else {}
     projects = {p["project_id"]: p["name"] for p in rows.get("Projects", [])}
     written = []
-    for dept_id, fb in found.items():
-        path = out_dir / f"{safe_file_stem(dept_id)}.xlsx"
-        written.append(_workbook(path, period, fb, stored, lang, sheet_lang or lang, raters,
-                                 names, projects))
+    for group in _groups(counted, HELD_RATINGS):
+        for dept_id, fb in build(rows, stored, only=group).items():
+            path = out_dir / f"{safe_file_stem(dept_id)}.xlsx"
+            written.append(_workbook(path, period, fb, stored, lang, sheet_lang or lang,
+                                     raters, names, projects))
     return written
+
+
+def _groups(counted: dict[str, DeptFeedback], held: int) -> list[set[str]]:
+    """The departments in their order, in groups of at most `held` ratings between them (a
+    department with more is a group of its own)."""
+    groups: list[set[str]] = []
+    size = held
+    for dept_id, fb in counted.items():
+        n = sum(fb.received.values())
+        if size + n > held:
+            groups.append(set())
+            size = 0
+        groups[-1].add(dept_id)
+        size += n
+    return groups
 
 
 def _workbook(path: Path, period: str, fb: DeptFeedback, stored: dict, lang: str,

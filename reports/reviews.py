@@ -574,6 +574,7 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     accounts), listed in HR.xlsx. `only`: write that assignee's workbook alone."""
     issued_at = (issued_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
     items = _Items(stored, rows, lang, sheet_lang or lang)
+    items.cited.index.prefetch(s for e in stored["exceptions"] for s in e["sources"])
     reviews: dict[str, list[dict]] = defaultdict(list)
     rejections: list[dict] = []
     moved = moves.by_item(firing_facts.of(stored).deadline_tail)

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from importers.schema import ENUM_ZH
+from importers.spooled import SpooledRows
 from reports.labels import cited_values, firing_mechanism, label, sheet_name
 from rules.books import describe
 from rules.sentences import explanation, message, note_text, render
@@ -206,17 +207,37 @@ class RowIndex:
     """(sheet, Excel row) → that ledger row. The rows come in Excel-row order
     (evaluator/store.load_rows), so a row is found by its position and checked; a sheet whose
     rows are not where their numbers say is indexed by a dict instead. (A dict of every row was
-    0.1 s at 10,000 employees, 1 s at 100,000.)"""
+    0.1 s at 10,000 employees, 1 s at 100,000.) A sheet kept in a file (SpooledRows: the
+    transaction sheets) finds the row in its file, a chunk at a time."""
 
-    def __init__(self, rows: dict[str, list[dict]]):
+    def __init__(self, rows: dict[str, list[dict] | SpooledRows]):
         self.rows = rows
         self.by_number: dict[str, dict[int, dict]] = {}
+        self.fetched: dict[str, dict[int, dict]] = {}       # prefetch's
+
+    def prefetch(self, keys) -> None:
+        """Reads the rows among `keys`, (sheet, Excel row), that are kept in files into
+        memory, each sheet in one pass: for a writer that knows which rows it will look up,
+        and would look them up all over the sheet (the review workbooks, one assignee's
+        items after another: 9.9 instead of 2.9 s at 100,000 employees, row by row)."""
+        wanted: dict[str, set] = {}
+        for sheet, number in keys:
+            if isinstance(self.rows.get(sheet), SpooledRows):
+                wanted.setdefault(sheet, set()).add(number)
+        for sheet, numbers in wanted.items():
+            self.fetched[sheet] = {r["row"]: r
+                                   for r in self.rows[sheet].numbered(numbers.__contains__)}
 
     def get(self, key: tuple[str, int]) -> dict | None:
         sheet, number = key
         lst = self.rows.get(sheet)
         if not lst:
             return None
+        if isinstance(lst, SpooledRows):
+            fetched = self.fetched.get(sheet)
+            if fetched is not None and number in fetched:
+                return fetched[number]
+            return lst.row(number)
         table = self.by_number.get(sheet)
         if table is None:
             if isinstance(number, int):

@@ -157,3 +157,44 @@ def test_a_rating_reads_as_its_row_with_what_the_run_made_of_it():
                            "comment"] and len(r) == 11
     assert r.get("project_id") is None and r["status"] == "fb_held"
     assert r.row is row and dict(r, score=4.0)["score"] == 4.0
+
+
+def test_departments_written_a_group_at_a_time_read_the_same(tmp_path, db_url, monkeypatch):
+    """feedback.write holds at most HELD_RATINGS ratings: the departments are written a group
+    at a time, each group's ratings read in a pass of their own. With one department a group,
+    every workbook reads as the run's own (written in one group)."""
+    import xietong
+    from sqlmodel import Session
+    from evaluator.runs import latest_run, load_run
+    from importers.spooled import close_spooled
+    from reports import feedback
+    b = worked_example()
+    b.dept("D2", tier="back", base=75, manager="E20", name="财务部")
+    b.emp("E20", "D2", name="财务负责人")
+    b.rating("R7", "E2", "D2", 3, comment="还行")            # D2 is rated too
+    b.rating("R8", "E3", "D2", 4)
+    b.raci("Q2", "P1", "E3", "D2", 4)
+    out_dir, _ = report(tmp_path, db_url, b)
+    names = sorted(p.name for p in (out_dir / "feedback").iterdir())
+    assert len(names) >= 2, names
+    builds = []
+    real = feedback.build
+
+    def counting(*args, **kw):
+        builds.append(kw.get("only"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(feedback, "build", counting)
+    monkeypatch.setattr(feedback, "HELD_RATINGS", 1)
+    with xietong.open_database(db_url) as db, Session(db.engine) as s:
+        run = latest_run(s, PERIOD)
+        stored = load_run(s, run)
+        rows, _ = xietong.api._run_rows(s, run)
+        try:
+            paths = feedback.write(tmp_path / "grouped", PERIOD, rows, stored, "en", "en")
+        finally:
+            close_spooled(rows)
+    assert [p.name for p in paths] == names
+    assert builds == [None] + [{n.removesuffix(".xlsx")} for n in names]
+    for name in names:
+        assert sheets(tmp_path / "grouped" / name) == sheets(out_dir / "feedback" / name), name

@@ -12,6 +12,7 @@ import os
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import importers.workbook as workbook
 from importers import LedgerRefused, read_ledger
@@ -118,3 +119,38 @@ def test_no_transaction_sheet_is_a_master_data_reference():
     assert not {s for src, _, dst, _ in REFERENCES for s in (src, dst)} & set(TRANSACTION_SHEETS)
     assert set(TRANSACTION_SHEETS) == {s.name for s in SHEETS if s.kind == "transaction"}
     assert "event_id" in BEHAVIOURS
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 4), max_size=60), st.sampled_from([1, 3, 8, 1000]),
+       st.lists(st.integers(0, 250), max_size=40), st.booleans())
+def test_a_spooled_sheet_finds_each_row_by_its_number(gaps, chunk, wanted, flush):
+    """SpooledRows.row: the row with that Excel row, read from its chunk of the file (or the
+    chunk being filled), None for a number no row has — against the same rows in a list,
+    in any order of lookups, with fewer chunks kept than there are."""
+    import importers.spooled
+    numbers, n = [], 1
+    for gap in gaps:
+        n += gap
+        numbers.append(n)
+    rows = [{"row": r, "event_id": f"B{r}", "points": Decimal(r) / 4} for r in numbers]
+    saved = importers.spooled.ROWS_CHUNK
+    importers.spooled.ROWS_CHUNK = chunk
+    try:
+        spooled = SpooledRows(("row", "event_id", "points"))
+    finally:
+        importers.spooled.ROWS_CHUNK = saved
+    spooled.CACHED = 2
+    half = len(rows) // 2
+    spooled.extend([tuple(r.values()) for r in rows[:half]])
+    if flush:
+        spooled.flush()                             # a short chunk in the middle
+    spooled.extend(tuple(r.values()) for r in rows[half:])
+    by_number = {r["row"]: r for r in rows}
+    try:
+        for number in wanted + numbers[::-1] + ["7", None]:
+            assert spooled.row(number) == by_number.get(number), number
+        assert list(spooled.row_numbers()) == numbers
+        assert list(spooled) == rows
+    finally:
+        spooled.close()

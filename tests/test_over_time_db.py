@@ -128,6 +128,7 @@ def test_feedback_at_the_quarters_end_is_the_quarters_ratings(db_url, tmp_path):
     was computed from (the report's rows include the earlier months' under Sheet@YYYY-MM);
     October's says its ratings count in December."""
     from evaluator.history import read_feedback
+    from importers.spooled import close_spooled
     from reports import feedback
     _quarter_db(db_url)
     policy = _policy_file(tmp_path, QUARTERLY_TOML)
@@ -141,6 +142,7 @@ def test_feedback_at_the_quarters_end_is_the_quarters_ratings(db_url, tmp_path):
                 stored = load_run(s, run)
                 rows, _ = xietong.api._run_rows(s, run)
                 b = feedback.build(rows, stored)["B"]
+                close_spooled(rows)               # its rating sheets' files
                 got[period] = (b, dict(feedback.overview(b, period, stored, "en", False)))
                 # the desk reads one department's feedback by itself: the same
                 desk_rows, desk_stored = read_feedback(s, run, "B")

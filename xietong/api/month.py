@@ -217,6 +217,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     engine = _existing(db, lang).engine
     earlier = _earlier_manifest(Path(out_dir), period, lang)
     other = None
+    rows: dict = {}
     # the review workbooks' stamp (SPEC §10.3): taken before the snapshot is read, so every
     # decision they show was recorded before it
     issued_at = datetime.now(timezone.utc)
@@ -233,9 +234,9 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             stored = load_run(session, run, stream=engine)
             workers = default_workers() > 1
             follows = evaluated is not None and evaluated.run_id == run.id
+            # the transaction sheets stay on their files (read there as the writers need
+            # them), closed when the reports are written
             rows, changed = _run_rows(session, run, evaluated.ledger_rows if follows else None)
-            if evaluated is not None:                   # read: their files are done with
-                close_spooled(evaluated.ledger_rows)
             if (follows and evaluated.firing_facts is not None
                     and evaluated.firing_facts.count == len(stored["firings"])):
                 firing_facts.seed(stored, evaluated.firing_facts)
@@ -324,9 +325,11 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     except BaseException:
         if other is not None:
             other.cancel()
+        raise
+    finally:
+        close_spooled(rows)
         if evaluated is not None:
             close_spooled(evaluated.ledger_rows)
-        raise
     files.update(others)
     if "json" in formats:
         files["json"] = files.get("json", []) + trace_json
@@ -371,34 +374,45 @@ def _child_result(child, lang, out_dir):
 
 def _run_rows(session, run, loaded: dict | None = None) -> tuple[dict, bool]:
     """The rows a stored run's sources name: its import's (those in `loaded`, when its
-    evaluation just read them — the sheets it read from files, evaluator.runs.SPOOLED_SHEETS,
-    read back from there while open, else from the database, as a sheet missing from
-    `loaded`), and the other months' imports it read (Run.other_imports)
-    under their qualified sheet names (rules/sources.py) — and whether one of those months has
-    another active import since (the run is then out of date)."""
+    evaluation just read them, else from the database), and the other months' imports it read
+    (Run.other_imports) under their qualified sheet names (rules/sources.py) — and whether one
+    of those months has another active import since (the run is then out of date).
+
+    The transaction sheets (evaluator.runs.SPOOLED_SHEETS) are not held: each is a
+    SpooledRows — the evaluation's own, still open, or read from the database into a file —
+    that the writers iterate or look rows up in (reports.view.RowIndex). At 100,000 employees
+    they were 250 MB held by the process that writes the reports. The caller closes them
+    (close_spooled); an evaluation's sheet already closed (a report made before from the same
+    evaluation closed it) is read from the database."""
     import json
+    from evaluator.runs import SPOOLED_SHEETS
     from evaluator.store import active_import, load_rows
     from importers.schema import SHEETS
+    from importers.spooled import close_spooled
     from rules.sources import with_months
-    if loaded is None:
-        rows = load_rows(session, run.import_id)
-    else:
-        # a sheet on a file is read back from there; one already closed (a report made before
-        # from the same evaluation closed it) is read from the database
-        loaded = {k: v.held() if hasattr(v, "held") else v for k, v in loaded.items()
-                  if not getattr(v, "closed", False)}
-        missing = {s.name for s in SHEETS} - set(loaded)
-        rows = {**loaded, **load_rows(session, run.import_id, missing)} if missing else loaded
-        rows = {s.name: rows[s.name] for s in SHEETS}           # in the schema's order
-    others = json.loads(run.other_imports) if getattr(run, "other_imports", None) else {}
-    if not others:
-        return rows, False
-    months, changed = {}, False
-    for month, imported in others.items():
-        months[month] = load_rows(session, imported["import_id"])
-        now = active_import(session, month)
-        changed = changed or now is None or now.id != imported["import_id"]
-    return with_months(rows, months), changed
+    rows: dict = {}
+    months: dict = {}
+    try:
+        if loaded is None:
+            rows = load_rows(session, run.import_id, spooled=SPOOLED_SHEETS)
+        else:
+            rows = {k: v for k, v in loaded.items() if not getattr(v, "closed", False)}
+            missing = {s.name for s in SHEETS} - set(rows)
+            if missing:
+                rows.update(load_rows(session, run.import_id, missing, spooled=SPOOLED_SHEETS))
+            rows = {s.name: rows[s.name] for s in SHEETS}           # in the schema's order
+        others = json.loads(run.other_imports) if getattr(run, "other_imports", None) else {}
+        if not others:
+            return rows, False
+        changed = False
+        for month, imported in others.items():
+            months[month] = load_rows(session, imported["import_id"], spooled=SPOOLED_SHEETS)
+            now = active_import(session, month)
+            changed = changed or now is None or now.id != imported["import_id"]
+        return with_months(rows, months), changed
+    except BaseException:
+        close_spooled(rows, months)
+        raise
 
 
 def _emails(session) -> dict[str, str]:
