@@ -25,7 +25,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
-from importers.spool import Spool
 from evaluator import chain, periods
 from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing_content,
                                  parse_sources, sha256_text, sources_json)
@@ -34,8 +33,9 @@ from evaluator.db import (Adjustment, ChainLink, Decision, ExceptionItem, Firing
 from evaluator.evaluate import TRANSACTION_SHEETS, Evaluated, evaluate_ledger
 from evaluator.store import active_import, as_read, load_rows, sheet_query
 from importers.lang import Text
-from importers.memory import give_back_free_memory
+from importers.memory import give_back_free_memory, row_maker
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
+from importers.spool import Spool
 from importers.spooled import close_spooled
 from rules.books import RULES_VERSION
 from rules.context import TraceEntry
@@ -43,7 +43,7 @@ from rules.deadlines import MOVED, Standing
 from rules.months import other_months, quarter_months
 from rules.policy import Policy, decimal_text
 from rules.sentences import says_of
-from rules.sources import SourceMarks, base, with_months
+from rules.sources import RowSources, SourceMarks, base, with_months
 
 
 def _program_version() -> str:
@@ -798,19 +798,8 @@ def load_run(session: Session, run: Run, stream: sa.Engine | None = None) -> dic
     list (the desk's pages, tests and benchmarks of small runs). Adjustments and exceptions get
     the sentences their firings hold ("says", `_attach_says`) either way."""
     conn = session.connection()
-
-    def rows(cls, order):
-        table = cls.__table__
-        q = sa.select(table).where(table.c.run_id == run.id).order_by(table.c[order])
-        result = conn.execute(q)
-        keys = tuple(result.keys())
-        return [dict(zip(keys, r)) for r in result]
-
-    adjustments = rows(Adjustment, "ord")
-    exceptions = rows(ExceptionItem, "ord")
-    for collection in (adjustments, exceptions):
-        for x in collection:
-            x["sources"] = parse_sources(x["sources"])
+    adjustments = _loaded(conn, Adjustment, run.id)
+    exceptions = _loaded(conn, ExceptionItem, run.id)
     if stream is None:
         firings = list(_firing_rows(conn, _firings_query(run.id), 5000))
         outcomes = ((f["seq"], f["outcome"]) for f in firings)
@@ -821,6 +810,39 @@ def load_run(session: Session, run: Run, stream: sa.Engine | None = None) -> dic
     applied, current = run_decisions(session, run, exceptions)
     return {"run": run.model_dump(), "adjustments": adjustments, "exceptions": exceptions,
             "firings": firings, "decisions": applied, "current_decisions": current}
+
+
+# What a report holds of a run's adjustments and exceptions (100,000 employees: 80,000 of them,
+# 270 MB as they were read before). Their texts that repeat — a few dozen rules, kinds,
+# statuses and mechanisms, the departments and assignees — are one object each; each item is a
+# dict sharing its table's keys (importers.memory.row_maker); a department's blend cites
+# thousands of ratings (847,000 sources in all), kept as a RowSources (8 bytes a source
+# instead of a tuple and an int): a list of sources longer than COMPACT_SOURCES.
+_SHARED_COLUMNS = frozenset({"subject_type", "subject_id", "mechanism", "rule", "kind", "type",
+                             "assignee_id", "status"})
+COMPACT_SOURCES = 16
+
+
+def _loaded(conn, cls, run_id: int) -> list[dict]:
+    """A run's adjustments or exceptions (`cls`), in stored order, as load_run gives them
+    (their "says" None until _attach_says)."""
+    table = cls.__table__
+    result = conn.execute(sa.select(table).where(table.c.run_id == run_id)
+                          .order_by(table.c.ord))
+    keys = (*result.keys(), "says")
+    make = row_maker(keys)
+    shared = [(i, {}) for i, k in enumerate(keys) if k in _SHARED_COLUMNS]
+    at = keys.index("sources")
+    out = []
+    for r in result:
+        values = [*r, None]
+        for i, seen in shared:
+            v = values[i]
+            values[i] = seen.setdefault(v, v)
+        sources = parse_sources(values[at])
+        values[at] = RowSources(sources) if len(sources) > COMPACT_SOURCES else sources
+        out.append(make(*values).__dict__)
+    return out
 
 
 def _firings_query(run_id: int):
@@ -966,17 +988,31 @@ def _attach_says(outcomes, adjustments: list[dict], exceptions: list[dict]) -> N
     for e in exceptions:
         e["says"] = None
         exceptions_of.setdefault(e["firing_seq"], []).append(e)
+    texts: dict[str, str] = {}
     for seq, outcome in outcomes:
         adjs, excs = adjustments_of.get(seq), exceptions_of.get(seq)
         if adjs:
             got = outcome.get("outcomes") if type(outcome) is dict else None
             items = got if type(got) is list else ()
             for a in adjs:
-                a["says"] = next((o.get("says") for o in items
-                                  if type(o) is dict and "points" in o), None)
+                a["says"] = _sharing_texts(next((o.get("says") for o in items
+                                                 if type(o) is dict and "points" in o), None),
+                                           texts)
         if excs:
             for e in excs:
-                e["says"] = says_of(outcome, e["kind"])
+                e["says"] = _sharing_texts(says_of(outcome, e["kind"]), texts)
+
+
+def _sharing_texts(says, texts: dict[str, str]):
+    """A sentence ([key, {name: value}]) whose equal texts are one object, from `texts`: each
+    outcome is parsed by itself, so its template's key and argument names came anew for each of
+    a big month's 80,000 items (60 MB of their sentences). Another shape is left as it is."""
+    if type(says) is not list or len(says) != 2 or type(says[1]) is not dict:
+        return says
+    seen = texts.setdefault
+    key, values = says
+    return [seen(key, key) if type(key) is str else key,
+            {seen(k, k): seen(v, v) if type(v) is str else v for k, v in values.items()}]
 
 
 STATUS_OF_DECISION = {"confirm": "confirmed", "overturn": "overturned"}

@@ -41,7 +41,8 @@ def sharing_values(rows, shared: tuple[str, ...]) -> list[dict]:
 # Rows a chunk of the file: small, since a report looks its cited rows up one by one, and a
 # lookup outside the chunks held reads a whole chunk (the trace of a 100,000-employee month,
 # whose lookups mostly come in row order but go back for each pass and each department's
-# blend, read 51 million rows in chunks of 32,768, 4.7 million in chunks of 1,024).
+# blend, read 51 million rows in chunks of 32,768 (4 kept), 5 million in chunks of 1,024 (16
+# kept; 64 read barely fewer, and their turnover kept 100 MB more resident).
 ROWS_CHUNK = 1024
 
 
@@ -59,7 +60,7 @@ class SpooledRows:
     reads: the two never disturb each other); the run process closes it (`close`:
     evaluate_period, or the report it hands the rows to), after which its file is gone."""
 
-    CACHED = 64         # chunks `row()` keeps (ROWS_CHUNK rows each): 65,536 rows
+    CACHED = 16         # chunks `row()` keeps (ROWS_CHUNK rows each): 16,384 rows
 
     def __init__(self, keys: tuple[str, ...], shared: tuple[str, ...] = ()):
         """`shared`: the columns whose equal values `held()` makes one object (load_rows')."""

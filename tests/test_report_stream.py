@@ -105,6 +105,29 @@ def test_streamed_reports_are_the_whole_runs_reports(company):
     assert trace_json == list(xietong.firings(db, PERIOD))
 
 
+def test_a_run_loaded_compactly_writes_what_plain_lists_and_dicts_write(company):
+    """load_run keeps a long list of sources as a RowSources and makes equal texts one object
+    (evaluator.runs._loaded, _attach_says): the reports written from it are the reports of the
+    same run as plain dicts, lists of tuples and sentences of their own."""
+    from rules.sources import RowSources
+    db, tmp = company
+    with Session(reader(db.engine)) as s, s.begin():
+        run = latest_run(s, PERIOD)
+        rows = load_rows(s, run.import_id)
+        stored = load_run(s, run, stream=db.engine)
+    compact = [a for a in stored["adjustments"] if isinstance(a["sources"], RowSources)]
+    assert compact and all(len(a["sources"]) > evaluator.runs.COMPACT_SOURCES for a in compact)
+    plain = dict(stored)
+    for key in ("adjustments", "exceptions"):
+        plain[key] = [{**x, "sources": [tuple(s) for s in x["sources"]],
+                       "says": json.loads(json.dumps(x["says"]))} for x in stored[key]]
+        assert plain[key] == stored[key]
+    names = _write_all(tmp / "plain", rows, plain)
+    assert _write_all(tmp / "compact", rows, stored) == names
+    for name in names:
+        assert _content(tmp / "compact" / name) == _content(tmp / "plain" / name), name
+
+
 def test_the_facts_are_gathered_once_and_agree_with_the_firings(company):
     db, _ = company
     with Session(reader(db.engine)) as s, s.begin():
