@@ -46,7 +46,7 @@ from typing import Callable
 
 from . import messages
 from .guard import Refusal, read_upload
-from .memory import gc_paused, row_maker
+from .memory import gc_paused, give_back_free_memory, row_maker
 from .normalize import BLANK, CONVERTERS, Bad, convert_column_types, make_enum, show
 from .result import Ledger, LedgerRefused, Problem
 from .schema import (ENUMS, REFERENCES, RESERVED_EMPLOYEE_IDS, SHEET_BY_NAME, SHEETS,
@@ -194,6 +194,7 @@ class _Reader:
                 book = open_book(data, self._choose if self.only is None else self._choose_only)
             except Refusal as r:
                 self.found.append(_Found("workbook", r.key, r.args_))
+            del data                    # calamine has its own copy (39 MB at 100,000 employees)
             self.progress("open", 1, 1)
         if book is not None:
             if book.format in ("xls", "xlsb"):
@@ -240,6 +241,10 @@ class _Reader:
                     self._unreadable(sh, book.unreadable[sh.name])
                 self._read_header(sh, raw)
                 done = self._type_rows(sh, raw, done)
+                del raw
+                # calamine's range of the sheet is freed: its pages go back to the system
+                # before the next sheet's range is built (the ratings sheet's, 213 MB)
+                give_back_free_memory()
         finally:
             book.close()
         self.progress("read", done, done)
