@@ -103,9 +103,20 @@ class SpooledRows:
 
     def numbered(self, wanted) -> Iterator[dict]:
         """The rows whose Excel row `wanted(row)` is true, in order; no other row is made."""
-        make = self._make
+        return self.where("row", wanted)
+
+    def column(self, name: str) -> Iterator:
+        """Each row's value of column `name`, in order, without making the rows."""
+        at = self.keys.index(name)
         for values in self._spool.fields():
-            if wanted(values[0]):
+            yield values[at]
+
+    def where(self, column: str, wanted) -> Iterator[dict]:
+        """The rows whose `column` value `wanted(value)` is true, in order; no other row is
+        made (a reader that wants a few of them reads the file without a dict per row)."""
+        make, at = self._make, self.keys.index(column)
+        for values in self._spool.fields():
+            if wanted(values[at]):
                 yield make(*values).__dict__
 
     def row(self, number) -> dict | None:

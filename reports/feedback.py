@@ -41,6 +41,8 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Alignment
 
+from importers.spooled import SpooledRows
+
 from reports.labels import label, sheet_name
 from reports.reviews import safe_file_stem
 from reports.workbook import (NUMBER_FORMAT, RUN_REPORT_ZLIB_LEVEL, BulkWriter, fit_columns,
@@ -281,13 +283,11 @@ def build(rows: dict, stored: dict, ratings: bool = True, only=None) -> dict[str
         else:
             reviews[first].append(e["status"])
     known = stored.get("counted")            # the blends' rating sources, when already read
-    counted: set[tuple[str, int]] = set() if known is None else known
+    counted = _counted(stored) if known is None else known
     blends: dict[tuple[str, str], Blend] = {}
     for a in stored["adjustments"]:
         for sheet, rule in BLEND.items():
             if a["rule"] == rule and a["subject_type"] == "department":
-                if known is None:
-                    counted.update(tuple(s) for s in a["sources"] if base_sheet(s[0]) == sheet)
                 blends[(a["subject_id"], sheet)] = Blend(a["points"], a["explanation"],
                                                          a.get("says"))
     metrics: dict[str, list[dict]] = defaultdict(list)
@@ -299,7 +299,7 @@ def build(rows: dict, stored: dict, ratings: bool = True, only=None) -> dict[str
     labels: dict[str, str] = {}                 # dimension as typed -> as matched (a few)
     no_reviews = ()
     for name, sheet in _rating_sheets(rows, stored):
-        for r in rows.get(name, ()):
+        for r in _rated(rows.get(name, ()), rated, only is not None):
             key = (name, r["row"])
             dept_id = r["ratee_dept_id"]
             grouped = "n" in r
@@ -338,6 +338,25 @@ def build(rows: dict, stored: dict, ratings: bool = True, only=None) -> dict[str
         fb.dimensions = [by[k] for k in sorted(by, key=lambda k: (RATING_SHEETS.index(k[0]),
                                                                   k[1]))]
     return {k: found[k] for k in sorted(found)}
+
+
+def _counted(stored: dict) -> set[tuple[str, int]]:
+    """The rating rows the departments' blends counted: their sources on the rating sheets."""
+    counted: set[tuple[str, int]] = set()
+    for a in stored["adjustments"]:
+        for sheet, rule in BLEND.items():
+            if a["rule"] == rule and a["subject_type"] == "department":
+                counted.update(tuple(s) for s in a["sources"] if base_sheet(s[0]) == sheet)
+    return counted
+
+
+def _rated(ratings, rated: dict, some: bool):
+    """The rating rows to look at: when only `some` departments are `rated`, a sheet kept in a
+    file (importers.spooled.SpooledRows) gives theirs alone — write() reads the sheets once
+    for each group of departments, and a dict for every row of every pass was most of it."""
+    if some and isinstance(ratings, SpooledRows):
+        return ratings.where("ratee_dept_id", rated.__contains__)
+    return ratings
 
 
 _MECHANISM_OF = {"InternalRatings": "peripheral", "RaciRatings": "raci"}
@@ -420,30 +439,40 @@ HELD_RATINGS = 131_072
 def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
           sheet_lang: str | None = None) -> list[Path]:
     """feedback/<dept_id>.xlsx for every rated department; the paths written."""
-    counted = build(rows, stored, ratings=False)        # who is rated, and how often
-    if not counted:
-        return []
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     raters = show_raters(stored)
     names = {e["employee_id"]: e["name"] for e in rows.get("Employees", [])} if raters else {}
     projects = {p["project_id"]: p["name"] for p in rows.get("Projects", [])}
     written = []
-    for group in _groups(counted, HELD_RATINGS):
+    if stored.get("counted") is None:       # read once, for every group
+        stored = {**stored, "counted": _counted(stored)}
+    for group in _groups(_rating_rows(rows, stored), HELD_RATINGS):
         for dept_id, fb in build(rows, stored, only=group).items():
+            out_dir.mkdir(parents=True, exist_ok=True)
             path = out_dir / f"{safe_file_stem(dept_id)}.xlsx"
             written.append(_workbook(path, period, fb, stored, lang, sheet_lang or lang,
                                      raters, names, projects))
     return written
 
 
-def _groups(counted: dict[str, DeptFeedback], held: int) -> list[set[str]]:
-    """The departments in their order, in groups of at most `held` ratings between them (a
-    department with more is a group of its own)."""
+def _rating_rows(rows: dict, stored: dict) -> Counter:
+    """rated department -> its rating rows, counted from the one column (at least the
+    ratings its feedback lists)."""
+    count: Counter = Counter()
+    for name, _ in _rating_sheets(rows, stored):
+        sheet = rows.get(name, ())
+        count.update(sheet.column("ratee_dept_id") if isinstance(sheet, SpooledRows)
+                     else (r["ratee_dept_id"] for r in sheet))
+    return count
+
+
+def _groups(sizes: Counter, held: int) -> list[set[str]]:
+    """The departments in their order, in groups of at most `held` rating rows between them
+    (a department with more is a group of its own)."""
     groups: list[set[str]] = []
     size = held
-    for dept_id, fb in counted.items():
-        n = sum(fb.received.values())
+    for dept_id in sorted(sizes, key=str):
+        n = sizes[dept_id]
         if size + n > held:
             groups.append(set())
             size = 0
