@@ -134,6 +134,7 @@ def test_a_spooled_sheet_finds_each_row_by_its_number(gaps, chunk, wanted, flush
         n += gap
         numbers.append(n)
     rows = [{"row": r, "event_id": f"B{r}", "points": Decimal(r) / 4} for r in numbers]
+    by_number = {r["row"]: r for r in rows}
     saved = importers.spooled.ROWS_CHUNK
     importers.spooled.ROWS_CHUNK = chunk
     try:
@@ -145,8 +146,9 @@ def test_a_spooled_sheet_finds_each_row_by_its_number(gaps, chunk, wanted, flush
     spooled.extend([tuple(r.values()) for r in rows[:half]])
     if flush:
         spooled.flush()                             # a short chunk in the middle
+    for number in numbers[:half]:                   # looked up before the sheet is whole
+        assert spooled.row(number) == by_number[number]
     spooled.extend(tuple(r.values()) for r in rows[half:])
-    by_number = {r["row"]: r for r in rows}
     try:
         for number in wanted + numbers[::-1] + ["7", None]:
             assert spooled.row(number) == by_number.get(number), number
