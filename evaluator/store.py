@@ -21,7 +21,7 @@ from evaluator.canonical import GENESIS, RowsDigest, canonical_json, next_row_ha
 from engine.isolation import fault
 from evaluator.db import ROW_TABLES, ImportActivation, LedgerImport
 from importers.memory import row_maker
-from importers.spooled import SpooledRows, close_spooled, shared_columns, sharing_values
+from importers.spooled import SpooledRows, close_spooled
 from importers.result import Ledger
 from importers.schema import SHEETS
 
@@ -158,15 +158,15 @@ def _load(conn, import_id: int, sheets, spooled, out: dict) -> None:
             continue
         q, keys = sheet_query(sheet, import_id)
         if sheet.name in spooled:
-            rows = out[sheet.name] = SpooledRows.for_sheet(sheet, keys)
+            rows = out[sheet.name] = SpooledRows(keys)
             result = as_read(conn, q)
             while part := list(islice(result, SPOOL_READ)):
                 rows.extend(part)
             rows.flush()
             continue
         make = row_maker(keys)                 # rows sharing one table of keys (above)
-        out[sheet.name] = sharing_values((make(*rec).__dict__ for rec in conn.execute(q)),
-                                         shared_columns(sheet))
+        out[sheet.name] = _sharing_values((make(*rec).__dict__ for rec in conn.execute(q)),
+                                          _shared_columns(sheet))
 
 
 def sheet_query(sheet, import_id: int) -> tuple[sa.Select, tuple[str, ...]]:
@@ -177,6 +177,28 @@ def sheet_query(sheet, import_id: int) -> tuple[sa.Select, tuple[str, ...]]:
     q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
         table.c.import_id == import_id).order_by(table.c.row)
     return q, ("row", *names)
+
+
+def _shared_columns(sheet) -> tuple[str, ...]:
+    """The columns of `sheet` (an importers.schema.Sheet) whose equal values are made one
+    object (`_sharing_values`): neither its key (unique) nor numbers (Decimal("4") ==
+    Decimal("4.0"): sharing them by equality would change how a value is written)."""
+    return tuple(c.name for c in sheet.columns
+                 if c.name not in sheet.key and c.kind not in ("number", "ratio"))
+
+
+def _sharing_values(rows, shared: tuple[str, ...]) -> list[dict]:
+    """The rows in a list, the equal values of each of the `shared` columns made one object
+    (load_rows says why)."""
+    seen_in = [(name, {}) for name in shared]
+    out = []
+    append = out.append
+    for r in rows:
+        for name, seen in seen_in:
+            value = r[name]
+            r[name] = seen.setdefault(value, value)
+        append(r)
+    return out
 
 
 SPOOL_READ = 10_000        # rows fetched from the database at a time into a SpooledRows

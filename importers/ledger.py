@@ -379,7 +379,7 @@ class _Reader:
         names = ("row", *(c.name for c in plan),
                  *(c.name for c in sh.d.columns if c.name not in sh.colmap))
         if sh.d.name in TRANSACTION_SHEETS:
-            sh.rows = SpooledRows.for_sheet(sh.d, names)
+            sh.rows = SpooledRows(names)
         errors = raw.errors
         first = 0                                    # body index of the chunk's first row
         while True:

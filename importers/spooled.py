@@ -1,9 +1,9 @@
-"""A sheet's typed rows kept in a temporary file instead of in memory (`SpooledRows`), and the
-helpers that go with it.
+"""A sheet's typed rows kept in a temporary file instead of in memory (`SpooledRows`).
 
 A 100,000-employee month has about 870,000 ratings and behaviours: held as dicts they are
-230 MB in every process that holds them. The import writes them to a spool as it types them, the
-evaluation reads them back from the database into one; each reader then takes a chunk at a time.
+230 MB in every process that holds them. The import writes them to a spool as it types them,
+the evaluation and the reports read them back from the database into one; each reader then
+takes a chunk at a time, or looks a row up by its Excel row (`row`).
 """
 from __future__ import annotations
 
@@ -14,28 +14,6 @@ from typing import Iterator
 
 from .memory import row_maker
 from .spool import Spool
-
-
-def shared_columns(sheet) -> tuple[str, ...]:
-    """The columns of `sheet` (an importers.schema.Sheet) whose equal values are made one
-    object (`sharing_values`): neither its key (unique) nor numbers (Decimal("4") ==
-    Decimal("4.0"): sharing them by equality would change how a value is written)."""
-    return tuple(c.name for c in sheet.columns
-                 if c.name not in sheet.key and c.kind not in ("number", "ratio"))
-
-
-def sharing_values(rows, shared: tuple[str, ...]) -> list[dict]:
-    """The rows in a list, the equal values of each of the `shared` columns made one object
-    (evaluator.store.load_rows says why)."""
-    seen_in = [(name, {}) for name in shared]
-    out = []
-    append = out.append
-    for r in rows:
-        for name, seen in seen_in:
-            value = r[name]
-            r[name] = seen.setdefault(value, value)
-        append(r)
-    return out
 
 
 # Rows a chunk of the file: small, since a report looks its cited rows up one by one, and a
@@ -54,17 +32,17 @@ class SpooledRows:
 
     Two makers. The import types a workbook's transaction sheets straight into them
     (importers/ledger.py), so that no process holds a month's ratings while it checks and
-    stores them. The evaluation reads them back from the database into them
+    stores them. The evaluation and the reports read them back from the database into them
     (evaluator.store.load_rows), in the process that reads the database, before the
-    evaluation's child is forked: the child inherits the descriptor and reads (positional
-    reads: the two never disturb each other); the run process closes it (`close`:
-    evaluate_period, or the report it hands the rows to), after which its file is gone."""
+    evaluation's child (or the reports' second writer) is forked: the child inherits the
+    descriptor and reads (positional reads: the two never disturb each other); the run
+    process closes it (`close`: evaluate_period, or the report it hands the rows to), after
+    which its file is gone."""
 
     CACHED = 16         # chunks `row()` keeps (ROWS_CHUNK rows each): 16,384 rows
 
-    def __init__(self, keys: tuple[str, ...], shared: tuple[str, ...] = ()):
-        """`shared`: the columns whose equal values `held()` makes one object (load_rows')."""
-        self.keys, self.shared = keys, shared
+    def __init__(self, keys: tuple[str, ...]):
+        self.keys = keys
         self._spool = Spool(chunk=ROWS_CHUNK)
         self._make = row_maker(keys)
         # each row's Excel row, in order (where a row is): read from the file by the first
@@ -73,13 +51,6 @@ class SpooledRows:
         self._numbers: array | None = None
         self._chunks: OrderedDict[int, list] = OrderedDict()   # row()'s: first → rows
         self._hot: tuple = (0, 0, [])   # row()'s last chunk: (first, stop, rows)
-
-    @classmethod
-    def for_sheet(cls, sheet, keys: tuple[str, ...]) -> "SpooledRows":
-        """The rows of `sheet` (an importers.schema.Sheet) with values in `keys` order (the
-        first: "row"); equal texts and dates of its columns that are neither key nor number
-        made one object by `held()`."""
-        return cls(keys, shared_columns(sheet))
 
     def extend(self, records) -> None:
         """Appends rows given as sequences of values in `keys` order (the first: the Excel
@@ -150,11 +121,6 @@ class SpooledRows:
                 chunks.move_to_end(first)
             self._hot = first, stop, rows
         return self._make(*rows[i - first]).__dict__
-
-    def held(self) -> list[dict]:
-        """Every row, in a list: what load_rows gives for the sheet, equal texts and dates
-        of the `shared` columns one object as there."""
-        return sharing_values(self, self.shared)
 
     def row_numbers(self) -> Iterator[int]:
         """The Excel row of each row, in order, without making the rows."""
