@@ -43,7 +43,7 @@ from rules.deadlines import MOVED, Standing
 from rules.months import other_months, quarter_months
 from rules.policy import Policy, decimal_text
 from rules.sentences import says_of
-from rules.sources import RowSources, SourceMarks, base, with_months
+from rules.sources import RowSources, base, cited_rows, with_months
 
 
 def _program_version() -> str:
@@ -92,23 +92,6 @@ class DecisionRow:
 
 
 # --------------------------------------------------------------------------- hashing helpers
-
-def cited_rows(rows: dict, sources) -> dict[tuple[str, int], dict]:
-    """The rows these sources cite, by (sheet, Excel row), from `rows` (sheet → rows, another
-    month's sheets under their qualified names): one pass over each cited sheet, keeping only
-    the cited rows (a sheet on a file, importers.spooled.SpooledRows, makes only those)."""
-    wanted = SourceMarks()
-    for sheet, row in sources:
-        wanted.add(sheet, row)
-    index: dict[tuple[str, int], dict] = {}
-    for sheet in wanted.sheets():
-        lst = rows.get(sheet) or ()
-        picked = (lst.numbered(lambda row: (sheet, row) in wanted) if hasattr(lst, "numbered")
-                  else (r for r in lst if (sheet, r["row"]) in wanted))
-        for r in picked:
-            index[(sheet, r["row"])] = r
-    return index
-
 
 def source_hash(index: dict[tuple[str, int], dict], sources) -> str:
     """Content hash of an item's source rows: their values, not their Excel row numbers, so that

@@ -21,7 +21,8 @@ January and a rating of March with the same rating_id are two review items.
     >>> split("InternalRatings@2026-01"), split("InternalRatings")
     (('InternalRatings', '2026-01'), ('InternalRatings', None))
 
-Pure: names; `SourceMarks`, a compact set of sources; `RowSources`, a compact list of them.
+Pure: names; `SourceMarks`, a compact set of sources; `RowSources`, a compact list of them;
+`cited_rows`, the rows a set of sources names.
 """
 from __future__ import annotations
 
@@ -119,6 +120,25 @@ class SourceMarks:
         if sheet in self._other:
             rows = sorted([*rows, *self._other[sheet]])
         return rows
+
+
+def cited_rows(rows: dict, sources) -> dict[tuple[str, int], dict]:
+    """The rows these sources cite, by (sheet, Excel row), from `rows` (sheet → rows, another
+    month's sheets under their qualified names): one pass over each cited sheet, keeping only
+    the cited rows (a sheet on a file, importers.spooled.SpooledRows, makes only those): the
+    rows an evaluation hashes its items' sources by, and a report reads ahead
+    (reports.view.RowIndex.prefetch)."""
+    wanted = SourceMarks()
+    for sheet, row in sources:
+        wanted.add(sheet, row)
+    index: dict[tuple[str, int], dict] = {}
+    for sheet in wanted.sheets():
+        lst = rows.get(sheet) or ()
+        picked = (lst.numbered(lambda row: (sheet, row) in wanted) if hasattr(lst, "numbered")
+                  else (r for r in lst if (sheet, r["row"]) in wanted))
+        for r in picked:
+            index[(sheet, r["row"])] = r
+    return index
 
 
 _INT64 = range(-2**63, 2**63)
