@@ -31,7 +31,7 @@ from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing
 from evaluator.db import (Adjustment, ChainLink, Decision, ExceptionItem, Firing, Run,
                           reader, utcnow)
 from evaluator.evaluate import TRANSACTION_SHEETS, Evaluated, evaluate_ledger
-from evaluator.store import active_import, as_read, load_rows, sheet_query
+from evaluator.store import active_import, as_read, load_rows, sharing_values, sheet_query
 from importers.lang import Text
 from importers.memory import give_back_free_memory, row_maker
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
@@ -814,18 +814,12 @@ def _loaded(conn, cls, run_id: int) -> list[dict]:
                           .order_by(table.c.ord))
     keys = (*result.keys(), "says")
     make = row_maker(keys)
-    shared = [(i, {}) for i, k in enumerate(keys) if k in _SHARED_COLUMNS]
-    at = keys.index("sources")
-    out = []
-    for r in result:
-        values = [*r, None]
-        for i, seen in shared:
-            v = values[i]
-            values[i] = seen.setdefault(v, v)
-        sources = parse_sources(values[at])
-        values[at] = RowSources(sources) if len(sources) > COMPACT_SOURCES else sources
-        out.append(make(*values).__dict__)
-    return out
+    items = sharing_values((make(*r, None).__dict__ for r in result),
+                           tuple(k for k in keys if k in _SHARED_COLUMNS))
+    for x in items:
+        sources = parse_sources(x["sources"])
+        x["sources"] = RowSources(sources) if len(sources) > COMPACT_SOURCES else sources
+    return items
 
 
 def _firings_query(run_id: int):

@@ -165,7 +165,7 @@ def _load(conn, import_id: int, sheets, spooled, out: dict) -> None:
             rows.flush()
             continue
         make = row_maker(keys)                 # rows sharing one table of keys (above)
-        out[sheet.name] = _sharing_values((make(*rec).__dict__ for rec in conn.execute(q)),
+        out[sheet.name] = sharing_values((make(*rec).__dict__ for rec in conn.execute(q)),
                                           _shared_columns(sheet))
 
 
@@ -181,15 +181,15 @@ def sheet_query(sheet, import_id: int) -> tuple[sa.Select, tuple[str, ...]]:
 
 def _shared_columns(sheet) -> tuple[str, ...]:
     """The columns of `sheet` (an importers.schema.Sheet) whose equal values are made one
-    object (`_sharing_values`): neither its key (unique) nor numbers (Decimal("4") ==
+    object (`sharing_values`): neither its key (unique) nor numbers (Decimal("4") ==
     Decimal("4.0"): sharing them by equality would change how a value is written)."""
     return tuple(c.name for c in sheet.columns
                  if c.name not in sheet.key and c.kind not in ("number", "ratio"))
 
 
-def _sharing_values(rows, shared: tuple[str, ...]) -> list[dict]:
-    """The rows in a list, the equal values of each of the `shared` columns made one object
-    (load_rows says why)."""
+def sharing_values(rows, shared: tuple[str, ...]) -> list[dict]:
+    """The rows (dicts) in a list, the equal values of each of the `shared` columns made one
+    object (load_rows says why; evaluator.runs.load_run does the same for a run's results)."""
     seen_in = [(name, {}) for name in shared]
     out = []
     append = out.append
