@@ -92,7 +92,7 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress,
     done = 0
     for sheet in SHEETS:
         rows = ledger.rows.get(sheet.name, [])
-        if not len(rows):
+        if not rows:
             continue
         name = sheet.name
         names = [c.name for c in sheet.columns]

@@ -157,16 +157,20 @@ class Spool:
         for record in self._pending:
             yield tuple(record)
 
+    def _chunk_of(self, i: int) -> int:
+        """The written chunk that holds record `i` (< the records written): its index."""
+        starts = self._starts
+        if len(starts) != len(self._index) + 1:
+            starts = self._starts = list(accumulate((n for _, _, n in self._index), initial=0))
+        return bisect_right(starts, i) - 1
+
     def chunk_bounds(self, i: int) -> tuple[int, int]:
         """(first, stop): the positions of the records of the chunk that holds record `i`
         (0-based, < len) — the chunk being filled counts as one."""
         if i >= self._written:
             return self._written, self._written + len(self._pending)
-        starts = self._starts
-        if len(starts) != len(self._index) + 1:
-            starts = self._starts = list(accumulate((n for _, _, n in self._index), initial=0))
-        k = bisect_right(starts, i) - 1
-        return starts[k], starts[k + 1]
+        k = self._chunk_of(i)
+        return self._starts[k], self._starts[k + 1]
 
     def chunk_rows(self, i: int) -> list[tuple]:
         """The fields of each record of the chunk that holds record `i` (chunk_bounds), as
@@ -175,8 +179,7 @@ class Spool:
         self._check_open()
         if i >= self._written:
             return [tuple(record) for record in self._pending]
-        first, _ = self.chunk_bounds(i)
-        offset, size, _ = self._index[bisect_right(self._starts, first) - 1]
+        offset, size, _ = self._index[self._chunk_of(i)]
         return list(zip(*pickle.loads(self._read_bytes(offset, size))))
 
     def __iter__(self) -> Iterator:

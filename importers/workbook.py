@@ -126,7 +126,7 @@ def _sheet_rows(wb, name: str) -> Iterator[list]:
     except BaseException as e:                  # noqa: BLE001 - see _fatal
         if _fatal(e):
             raise
-        raise SheetUnreadable(f"{type(e).__name__}: {e}"[:200]) from None
+        raise _unreadable(e) from None
     # iter_rows gives every row from the first, but each from the range's first column: the
     # columns before it are blank, as to_python(skip_empty_area=False) gives them
     return _guarded(rows, [""] * start[1] if start is not None else [])
@@ -144,7 +144,12 @@ def _guarded(rows: Iterator[list], pad: list) -> Iterator[list]:
     except BaseException as e:                  # noqa: BLE001 - see _fatal
         if _fatal(e):
             raise
-        raise SheetUnreadable(f"{type(e).__name__}: {e}"[:200]) from None
+        raise _unreadable(e) from None
+
+
+def _unreadable(e: BaseException) -> SheetUnreadable:
+    """What calamine raised while it read a sheet (not _fatal), as the sheet's problem."""
+    return SheetUnreadable(f"{type(e).__name__}: {e}"[:200])
 
 
 def _read(data: bytes, fmt: str, choose: Callable[[list[str]], list[str]]) -> RawBook:
