@@ -38,6 +38,7 @@ import stat
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from typing import Iterable, Iterator
 
 from . import limits as _limits
 
@@ -53,6 +54,7 @@ MAX_CELLS = _LIMITS.max_cells                # rows x columns of one sheet's use
 CHILD_MEMORY = _LIMITS.reader_memory_mb * 2**20   # address space the isolated parser may add
 CHILD_TIMEOUT = _LIMITS.reader_timeout_s          # seconds
 XML_HEAD = 64 * 1024                         # where an XML part's prolog must end
+SCAN_WINDOW = 8 * 2**20                      # the common sheet scan holds one piece this large
 
 
 class Refusal(Exception):
@@ -119,6 +121,41 @@ def read_member(z: zipfile.ZipFile, name: str, limit: int | None = None) -> byte
                 size += len(chunk)
         del out[size:]                  # shorter than declared: zipfile's CRC check has spoken
         return out
+    except _ZIP_ERRORS as e:
+        raise Refusal("corrupt", f"{name}: {type(e).__name__}: {e}"[:200]) from None
+
+
+ROW_END = b"</row>"
+
+
+def member_windows(z: zipfile.ZipFile, name: str, size: int) -> Iterator[bytearray]:
+    """One worksheet part, inflated, in pieces that each end just after a `</row>`: the last
+    row end within `size` bytes, or if none, the first one after (the last piece ends where the
+    part ends). Guarded as `read_member` is: never past the declared size, and any damage is
+    Refusal("corrupt"). Only the piece being cut, and the megabyte being inflated, are held."""
+    try:
+        info = z.getinfo(name)
+        buf, inflated, looked = bytearray(), 0, 0
+        with z.open(info) as f:
+            while chunk := f.read(2**20):
+                inflated += len(chunk)
+                if inflated > info.file_size:
+                    raise Refusal("unsafe", f"{name}: larger than its declared size", "honest sizes")
+                buf += chunk
+                while len(buf) >= size:
+                    cut = buf.rfind(ROW_END, 0, size)
+                    if cut < 0:
+                        # a row longer than `size`: its end, looked for once per byte
+                        cut = buf.find(ROW_END, looked)
+                        if cut < 0:
+                            looked = max(0, len(buf) - len(ROW_END) + 1)
+                            break
+                    cut += len(ROW_END)
+                    yield buf[:cut]
+                    del buf[:cut]
+                    looked = 0
+        if buf:
+            yield buf
     except _ZIP_ERRORS as e:
         raise Refusal("corrupt", f"{name}: {type(e).__name__}: {e}"[:200]) from None
 
@@ -375,9 +412,8 @@ def scan_sheet_xml(z: zipfile.ZipFile, member: str) -> SheetScan:
     plus a literal search for prefixes and for error cells); anything else takes
     `_scan_general`, which gives the same answer for those sheets too (tests pin this).
     """
-    x = read_member(z, member)
-    scan = _scan_common(x)
-    return scan if scan is not None else _scan_general(x)
+    scan = _scan_common_windows(member_windows(z, member, SCAN_WINDOW))
+    return scan if scan is not None else _scan_general(read_member(z, member))
 
 
 # The common sheet in one pass: every cell element starts `<c r="`, and its reference is one
@@ -394,25 +430,38 @@ _ROW6_CELLS = re.compile(rb'<c(?! r="[A-Za-z][0-9]{1,6}+")[\s/>]')
 def _scan_common(x: bytes) -> SheetScan | None:
     """`_scan_general(x)` for a sheet whose cells all look like `<c r="B12…"`, in fewer passes;
     None for any other sheet, and for one the limits might refuse (the general path decides)."""
-    if _PREFIXED_CELL.search(x):
-        return None
-    has_cells = x.find(b'<c r="') >= 0
-    max_row = 99_999 if has_cells else 0
-    m = _SMALL_CELLS.search(x)
-    if m is not None:
-        # Before m every cell passed the stricter test; from m on, six digits may appear
-        # (rows 100,000-999,999: a big ledger), whose maximum _max_row6 finds without a
-        # Python step per cell.
-        if _ROW6_CELLS.search(x, m.start()) is not None:
+    return _scan_common_windows([x])
+
+
+def _scan_common_windows(windows: Iterable[bytes]) -> SheetScan | None:
+    """`_scan_common` of a sheet given in pieces, each ending where a row ends (`</row>`,
+    `member_windows`): no cell is cut, so every pass below reads each piece alone and the
+    pieces' answers combine (each is a maximum, or a union, over the cells) into the whole
+    part's answer. Only one piece is held at a time."""
+    has_cells = False
+    max_row6, max_col, errors = 0, 0, {}
+    for x in windows:
+        if _PREFIXED_CELL.search(x):
             return None
-        max_row = max(max_row, _max_row6(x))
-    max_col = 26 if has_cells else 0
-    if max_row * max_col > MAX_CELLS:
-        # As in _scan_general: the real last column, when it brings the sheet under the limit.
-        max_col = _last_letter_col(x)
+        has_cells = has_cells or x.find(b'<c r="') >= 0
+        m = _SMALL_CELLS.search(x)
+        if m is not None:
+            # From the first cell the stricter test rejects, six digits may appear (rows
+            # 100,000-999,999: a big ledger), whose maximum _max_row6 finds without a Python
+            # step per cell; anything else is not a common sheet.
+            if _ROW6_CELLS.search(x, m.start()) is not None:
+                return None
+            max_row6 = max(max_row6, _max_row6(x))
+        # the real last column, needed only when the coarse bound (Z) is over the limit below;
+        # found now, as the piece will not be read again
+        max_col = max(max_col, _last_letter_col(x))
+        errors.update(_scan_errors_fast(x))
+    max_row = max(99_999, max_row6) if has_cells else 0
+    if max_row * 26 > MAX_CELLS and has_cells:
         if max_row * max_col > MAX_CELLS:
             return None
-    return SheetScan(sure=True, max_row=max_row, max_col=max_col, errors=_scan_errors_fast(x))
+        return SheetScan(sure=True, max_row=max_row, max_col=max_col, errors=errors)
+    return SheetScan(sure=True, max_row=max_row, max_col=26 if has_cells else 0, errors=errors)
 
 
 def _scan_general(x: bytes) -> SheetScan:
@@ -523,10 +572,14 @@ def _scan_errors_fast(x: bytes) -> dict[tuple[int, int], str]:
         while pos >= 0:
             start = x.rfind(b"<", 0, pos)
             m = _REF.match(x, start)
-            if m and x.find(b">", start) > pos:
-                end = x.find(b"</c>", pos)
-                v = _ERR_VALUE.search(x, pos, end if end > 0 else pos + 200)
-                code = v.group(1).decode("utf-8", "replace").strip() if v else ""
+            gt = x.find(b">", start)
+            if m and gt > pos:
+                if x[gt - 1] == 47:             # <c … t="e"/>: no value (not the next cell's)
+                    code = ""
+                else:
+                    end = x.find(b"</c>", gt)
+                    v = _ERR_VALUE.search(x, gt, end if end > 0 else gt + 200)
+                    code = v.group(1).decode("utf-8", "replace").strip() if v else ""
                 found[(int(m.group(2)) - 1, _col_number(m.group(1)) - 1)] = code
             pos = x.find(needle, pos + 1)
     return found

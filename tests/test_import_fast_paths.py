@@ -96,6 +96,38 @@ def test_scan_common_answers_exactly_the_common_sheets(pieces, max_cells):
         assert fast is None
 
 
+def _zip_of(xml: bytes) -> "zipfile.ZipFile":
+    import io
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("sheet.xml", xml)
+    return zipfile.ZipFile(io.BytesIO(out.getvalue()))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=_BIG)
+@given(st.lists(_pieces, min_size=1, max_size=6), _limits, st.integers(1, 400))
+def test_the_scan_in_pieces_is_the_scan_of_the_whole(rows, max_cells, size):
+    """The sheet is scanned a piece at a time (guard.member_windows cuts it where rows end):
+    the pieces' answers combine into the whole part's, and the pieces are the part."""
+    x = ('<worksheet><sheetData>' + "".join(
+        '<row r="%d">' % (i + 1) + _sheet(r).decode()[len('<worksheet><sheetData><row r="1">'):
+                                                     -len("</sheetData></worksheet>")]
+        for i, r in enumerate(rows)) + "</sheetData></worksheet>").encode()
+    z = _zip_of(x)
+    pieces = list(guard.member_windows(z, "sheet.xml", size))
+    assert b"".join(pieces) == x
+    assert all(p.endswith(guard.ROW_END) for p in pieces[:-1])
+    old = guard.MAX_CELLS
+    guard.MAX_CELLS = max_cells
+    try:
+        assert guard._scan_common_windows(pieces) == guard._scan_common(x)
+        assert guard.scan_sheet_xml(z, "sheet.xml") == (guard._scan_common(x)
+                                                         or guard._scan_general(x))
+    finally:
+        guard.MAX_CELLS = old
+
+
 @pytest.mark.parametrize("piece, general", [
     *((p, (False, 0, 0)) for p in _UNREAD),           # the isolated reader will read these
     ('<c r="AB1"/>', (True, 99_999, 28)),              # AB is column 28
