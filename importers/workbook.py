@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 
 from . import guard
 from .guard import Refusal
+from .slices import Package, sliced_rows
 
 
 
@@ -49,7 +50,8 @@ class RawBook:
     errors: dict[str, dict[tuple[int, int], str]] = field(default_factory=dict)
     isolated: bool = False
     chosen: list[str] = field(default_factory=list)
-    workbook: object = field(default=None, repr=False)   # in-process: calamine's, read on demand
+    package: Package | None = field(default=None, repr=False)   # in-process: read on demand
+    members: dict[str, str] = field(default_factory=dict)       # chosen sheet -> its XML part
 
     def sheet(self, name: str) -> RawSheet | None:
         """The chosen sheet `name`, read now (None: unreadable, and why is in `unreadable`).
@@ -58,14 +60,14 @@ class RawBook:
         partway through its rows."""
         if name in self.unreadable:
             return None
-        if self.workbook is None:
+        if self.package is None:
             rows = self.rows.pop(name, None) or []
             body = iter(rows)
             header = next(body, [])
             del rows                            # the iterator holds them
             return RawSheet(header, body, self.errors.get(name) or {})
         try:
-            rows = _sheet_rows(self.workbook, name)
+            rows = _package_rows(self.package, name, self.members[name])
             header = next(rows, [])
         except SheetUnreadable as e:
             self.unreadable[name] = str(e)
@@ -73,8 +75,8 @@ class RawBook:
         return RawSheet(header, rows, self.errors.get(name) or {})
 
     def close(self) -> None:
-        """Lets go of calamine's workbook (the file's bytes and its sheet index)."""
-        self.workbook = None
+        """Lets go of the file's parts."""
+        self.package = None
 
 
 class _Unsure(Exception):
@@ -130,6 +132,26 @@ def _sheet_rows(wb, name: str) -> Iterator[list]:
     # iter_rows gives every row from the first, but each from the range's first column: the
     # columns before it are blank, as to_python(skip_empty_area=False) gives them
     return _guarded(rows, [""] * start[1] if start is not None else [])
+
+
+def _package_rows(package: Package, name: str, member: str) -> Iterator[list]:
+    """One sheet's rows, read by calamine from a workbook packed around it (importers.slices):
+    a slice at a time when its XML is big, else whole."""
+    if package.size(member) > package.slice_bytes:
+        rows = sliced_rows(package, name, member)
+        if rows is not None:
+            return _guarded(rows, [])
+    from python_calamine import CalamineWorkbook
+
+    packed = package.book(member, bytes(guard.read_member(package.z, member)))
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(packed))
+    except BaseException as e:                  # noqa: BLE001 - see _fatal
+        if _fatal(e):
+            raise
+        raise _unreadable(e) from None
+    del packed
+    return _sheet_rows(wb, name)
 
 
 def _guarded(rows: Iterator[list], pad: list) -> Iterator[list]:
@@ -192,7 +214,10 @@ def _read_xlsx_in_process(data: bytes, choose) -> RawBook:
     parts = guard.xlsx_sheet_parts(z)
     if parts is None:
         raise _Unsure()
-    wb, book = _open(data, "xlsx", choose)
+    # calamine is given workbooks packed from the file's parts, never the file: this first one
+    # has every worksheet empty (the sheet list is all it is read for)
+    package = Package(z, set(parts.values()))
+    _, book = _open(package.book(), "xlsx", choose)
     for name in book.chosen:
         if name not in parts:
             raise _Unsure()
@@ -202,5 +227,6 @@ def _read_xlsx_in_process(data: bytes, choose) -> RawBook:
         if scan.max_row * scan.max_col > guard.MAX_CELLS:
             raise Refusal("sheet_too_large", name, scan.max_row, scan.max_col, guard.MAX_CELLS)
         book.errors[name] = scan.errors
-    book.workbook = wb                          # each sheet read when asked for: RawBook.sheet
+        book.members[name] = parts[name]
+    book.package = package                      # each sheet read when asked for: RawBook.sheet
     return book
