@@ -198,6 +198,12 @@ def dump_items(items, f, chunk: int = 2000) -> None:
 # 100,000 employees, trace.json written beside trace.xlsx in 2,000-entry chunks raised the
 # report's peak by 185 MB, in 64-entry chunks by nothing, at the same speed.
 TRACE_CHUNK = 64
+# An entry citing more sources than this is written to the file in pieces of as many sources
+# (TraceWriter), not held in the chunk: a department's blend cites every rating it counted,
+# 30,000 at 100,000 employees, 1.7 MB of text an entry. Held until its chunk of 64 was full
+# (the blends come together: 168 of them among 260 firings), joined, and encoded by the file,
+# the blends' entries were 100 MB at once in the report's process.
+LONG_SOURCES = 512
 
 
 def write_trace(firings, f, chunk: int = TRACE_CHUNK, encoder: IndentedJSON | None = None
@@ -260,8 +266,11 @@ class TraceWriter:
                 src = None
                 break
             src.append(f"{head}{row}\n   }}")
+        pieces = None
         if src is None:
             src_text = value(_sources(sources), 2)
+        elif len(src) > LONG_SOURCES:
+            pieces, src_text = src, None
         else:
             src_text = ("[" + ",".join(src) + "\n  ]") if src else "[]"
         # the outcome's key: () for {}, (name, text) for one note or flag, else None
@@ -282,9 +291,20 @@ class TraceWriter:
             out_text = value(outcome, 2)
             if key is not None and len(outcomes) < 10_000:
                 outcomes[key] = out_text
+        self._sep = ","
+        if pieces is not None:
+            # a department's blend cites every rating it counted (30,000 at 100,000
+            # employees): its entry goes to the file in pieces, after the entries before it
+            write = self._f.write
+            write("".join(parts))
+            parts.clear()
+            write(f'{sep}\n {{\n  "seq": {seq},\n  "rule": {rule_text},\n  "sources": [')
+            for at in range(0, len(pieces), LONG_SOURCES):
+                write(("," if at else "") + ",".join(pieces[at:at + LONG_SOURCES]))
+            write(f'\n  ],\n  "outcome": {out_text}\n }}')
+            return
         parts.append(f'{sep}\n {{\n  "seq": {seq},\n  "rule": {rule_text},'
                      f'\n  "sources": {src_text},\n  "outcome": {out_text}\n }}')
-        self._sep = ","
         self._spill()
 
     def _spill(self) -> None:

@@ -48,6 +48,7 @@ from openpyxl.utils import get_column_letter
 
 from reports import facts as firing_facts
 from reports import why_not
+from reports import json_files
 from reports.json_files import FiringsSeen
 from reports.labels import MECHANISMS, label, sheet_name
 from reports.view import (RESULTS, CitedRows, Firing, FiringView, chain_text, run_info,
@@ -132,7 +133,7 @@ class _FiringRows:
 
     def row(self, v: Firing) -> tuple:
         """The sheet's row of a firing's view."""
-        refs, cited = self.cited.texts(v.sources, CITED_IN_ROW)
+        refs, cited = self.cited.texts(v.sources, CITED_IN_ROW, CELL_LIMIT)
         if len(v.sources) > CITED_IN_ROW:
             cited += "\n… " + label(self.lang, "more", n=len(v.sources) - CITED_IN_ROW)
         return (v.seq, v.rule, v.description, self.mechanisms[v.mechanism], v.subject,
@@ -456,7 +457,21 @@ class _HtmlPage:
 
     def firing(self, f: dict) -> None:
         self.seen.see(f["seq"])
-        self._add(self._entry(f))
+        entry = self._entry(f)
+        flat, step = entry[4], 2 * json_files.LONG_SOURCES
+        if len(flat) <= step:
+            self._add(entry)
+            return
+        # a department's blend (30,000 sources at 100,000 employees): written in pieces
+        # after the entries before it, never held with them (json_files.LONG_SOURCES); the
+        # pieces are the entry's JSON ([head, [flat…], tail…]), cut between sources
+        self._flush()
+        dumps, write = self._dumps, self._out.write
+        write(_script_safe(self._sep + dumps(entry[:4])[:-1] + ",["))
+        for at in range(0, len(flat), step):
+            write(("," if at else "") + _script_safe(dumps(flat[at:at + step])[1:-1]))
+        write(_script_safe("]," + dumps(entry[5:])[1:]))
+        self._sep = ","
 
     def _add(self, item) -> None:
         self._parts.append(item)

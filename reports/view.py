@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from datetime import timezone
 from decimal import Decimal
+from itertools import islice
 from typing import NamedTuple
 
 from importers.schema import ENUM_ZH
@@ -295,10 +296,14 @@ class CitedRows:
             return entry[1][len(entry[0]) + 2:]
         return cited_values(self.lang, sheet, self.index.get((sheet, row)))
 
-    def texts(self, sources, shown: int | None = None) -> tuple[str, str]:
+    def texts(self, sources, shown: int | None = None, limit: int | None = None
+              ) -> tuple[str, str]:
         """(the references of `sources`, `; `-joined; the lines of the first `shown` of them,
         one a line; None: all). Only the rows whose lines are shown are made whole: a
-        department's firing may cite hundreds."""
+        department's firing may cite hundreds. `limit`: the caller keeps no more than this
+        many characters of the references (a workbook cell's: `clip`), so once they are
+        longer the rest is not made — a department's blend cites 30,000 ratings, whose
+        references were 2 MB of text to keep 32,000 characters of."""
         lines = self.lines
         if len(sources) == 1:
             (s, r), = sources
@@ -307,6 +312,16 @@ class CitedRows:
         entries = [lines.get((s, r)) or self(s, r) for s, r in sources[:shown]]
         refs = [e[0] for e in entries]
         if shown is not None:
-            refs += [self.reference(s, r) for s, r in sources[shown:]]
+            if limit is None:
+                refs += [self.reference(s, r) for s, r in sources[shown:]]
+            else:
+                size = sum(map(len, refs)) + 2 * (len(refs) - 1)
+                reference = self.reference
+                for s, r in islice(sources, shown, None):
+                    if size > limit:
+                        break           # what is kept of the whole is already here
+                    ref = reference(s, r)
+                    refs.append(ref)
+                    size += 2 + len(ref)
         return ("; ".join(refs),
                 "\n".join(e[1] for e in entries))

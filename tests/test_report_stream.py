@@ -406,3 +406,69 @@ def test_the_trace_holds_a_bounded_number_of_cited_rows_and_writes_the_same_file
     trace.write_xlsx(dropped, PERIOD, rows, stored, "zh", "zh", "ledger.xlsx", CHAIN)
     assert len(facts.of(stored).cited_keys) > 300 and max(sizes) == 3 and len(dicts) == 1
     assert _content(dropped) == _content(held)
+
+
+def test_firings_citing_many_rows_are_written_in_pieces_as_the_same_files(company, tmp_path,
+                                                                         monkeypatch):
+    """A firing citing more than json_files.LONG_SOURCES rows (a department's blend: 30,000 at
+    100,000 employees) goes to trace.json and trace.html in pieces of that many sources, after
+    the entries before it, and trace.xlsx's rows are deflated in chunks of at most
+    workbook.CHUNK_CHARS characters: with both lowered so that every firing citing more than
+    two rows is cut, and every row is a chunk of its own, the three files are the same."""
+    from reports import workbook
+    db, _ = company
+    with Session(reader(db.engine)) as s, s.begin():
+        run = latest_run(s, PERIOD)
+        rows = load_rows(s, run.import_id)
+        stored = load_run(s, run, stream=db.engine)
+    many = [f for f in stored["firings"] if len(f["sources"]) > 2]
+    assert len(many) > 10 and max(len(f["sources"]) for f in many) > 100
+
+    def three(out):
+        with json_files.trace_writer(out) as trace_json:
+            trace.write_both(out / "trace.xlsx", out / "trace.html", PERIOD, rows, stored, "zh",
+                             "zh", "ledger.xlsx", CHAIN, tap=trace_json.firing)
+            assert trace_json.whole(len(stored["firings"]))
+            trace_json.finish()
+        return [_content(out / n) for n in ("trace.xlsx", "trace.html", "trace.json")]
+
+    whole = three(tmp_path / "whole")
+    writes = []
+    real_chunks = workbook._chunks
+
+    def chunks(*a):
+        for data in real_chunks(*a):
+            writes.append(len(data))
+            yield data
+    monkeypatch.setattr(json_files, "LONG_SOURCES", 2)
+    monkeypatch.setattr(workbook, "CHUNK_CHARS", 1)
+    monkeypatch.setattr(workbook, "_chunks", chunks)
+    assert three(tmp_path / "pieces") == whole
+    assert len(writes) > len(stored["firings"])        # a chunk a row, not 2,000 rows
+
+
+def test_the_references_a_cell_cannot_hold_are_not_made(company):
+    """CitedRows.texts with a `limit` stops making references once they are longer than it
+    (a blend's 30,000 references were 2 MB of text for a cell of 32,000 characters): what a
+    cell keeps of them (`clip`) is what it keeps of all of them."""
+    from reports import view
+    from reports.workbook import clip
+    db, _ = company
+    with Session(reader(db.engine)) as s, s.begin():
+        rows = load_rows(s, latest_run(s, PERIOD).import_id)
+    sources = [("InternalRatings", r["row"]) for r in rows["InternalRatings"]]
+    assert len(sources) > 200
+    cited = view.CitedRows(rows, "zh")
+    refs, lines = cited.texts(sources, 5)
+    made = []
+    real = cited.reference
+    cited.reference = lambda s, r: made.append(r) or real(s, r)
+    for limit in (10, 100, 1000, len(refs) - 1, len(refs), len(refs) + 5):
+        made.clear()
+        cut, cut_lines = cited.texts(sources, 5, limit)
+        assert clip(cut, limit) == clip(refs, limit) and cut_lines == lines, limit
+        assert refs.startswith(cut)
+        if limit < len(refs) // 2:
+            assert len(made) < len(sources) // 2, limit
+        if limit >= len(refs):
+            assert cut == refs
