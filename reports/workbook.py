@@ -333,16 +333,17 @@ class CellXml:
     `row(values, r)` is the generic rendering, for a row the renderer does not expect."""
 
     def __init__(self, ncols: int, date_s: int, stamp_s: int, quote_s: int,
-                 number_styles: dict[int, int] | None = None):
+                 number_styles: dict[int, int] | None = None, memo_size: int | None = None):
         self.ncols, self.date_s, self.stamp_s, self.quote_s = ncols, date_s, stamp_s, quote_s
         self.number_styles = number_styles or {}
         self.memo: dict[str, str] = {}         # text -> tail, of what `text` has seen
+        self.memo_size = _TAIL_MEMO_SIZE if memo_size is None else memo_size
 
     def text(self, v: str) -> str:
         tail = self.memo.get(v)
         if tail is None:
             tail = _text_tail(v, self.quote_s)
-            if len(v) <= _TAIL_MEMO_LEN and len(self.memo) < _TAIL_MEMO_SIZE:
+            if len(v) <= _TAIL_MEMO_LEN and len(self.memo) < self.memo_size:
                 self.memo[v] = tail
         return tail
 
@@ -351,18 +352,18 @@ class CellXml:
 
     def row(self, values, r: int) -> str:
         return next(_row_xml((values,), r, self.ncols, self.date_s, self.stamp_s, self.quote_s,
-                             self.number_styles, self.memo))
+                             self.number_styles, self.memo, self.memo_size))
 
     def rows(self, rows, first_row: int):
         """The generic rendering of every row."""
         return _row_xml(rows, first_row, self.ncols, self.date_s, self.stamp_s, self.quote_s,
-                        self.number_styles, self.memo)
+                        self.number_styles, self.memo, self.memo_size)
 
 
 # Text tails are memoised per save for short strings: ids, names, labels, statuses repeat on
 # thousands of rows (a trace's rule and mechanism on every one). Long texts are mostly unique.
 _TAIL_MEMO_LEN = 80
-_TAIL_MEMO_SIZE = 50_000
+_TAIL_MEMO_SIZE = 50_000   # a sheet's own: BulkWriter.add_rows(memo_size=)
 
 
 @functools.lru_cache(maxsize=64)
@@ -374,17 +375,19 @@ def _columns(ncols: int, styled: tuple[tuple[int, int], ...]) -> tuple[tuple[str
 
 
 def _row_xml(rows, first_row: int, ncols: int, date_s: int, stamp_s: int, quote_s: int,
-             number_styles: dict[int, int] | None = None, tails: dict[str, str] | None = None):
+             number_styles: dict[int, int] | None = None, tails: dict[str, str] | None = None,
+             memo_size: int | None = None):
     """Yield one `<row>` string per row, blank cells left out. The hot loop: keep it flat and
     local (measured 2x faster than the straightforward version; see the module docstring).
 
     `number_styles`: 0-based column -> style id of the number cells in that column; `tails`:
-    the memo of text tails to use (CellXml's)."""
+    the memo of text tails to use (CellXml's), holding at most `memo_size`."""
     cols = _columns(ncols, tuple(sorted((number_styles or {}).items())))
     if tails is None:
         tails = {}
     tail_of = _text_tail
-    memo_len, memo_size = _TAIL_MEMO_LEN, _TAIL_MEMO_SIZE
+    memo_len = _TAIL_MEMO_LEN
+    memo_size = _TAIL_MEMO_SIZE if memo_size is None else memo_size
     epoch = _EXCEL_EPOCH_ORDINAL
     str_, int_, dec_, date_, stamp_ = str, int, Decimal, _dt.date, _dt.datetime
     for r, values in enumerate(rows, first_row):
@@ -995,7 +998,7 @@ class BulkWriter:
 
     def add_rows(self, ws, rows: Iterable[Sequence], ncols: int, first_row: int = 2,
                  count: int | None = None, render=None,
-                 formats: dict[str, str] | None = None) -> None:
+                 formats: dict[str, str] | None = None, memo_size: int | None = None) -> None:
         """Register `rows` (each a sequence of at most `ncols` values) for sheet `ws`.
 
         `rows` may be a generator, consumed once at save time, so a big sheet is never held as a
@@ -1008,7 +1011,9 @@ class BulkWriter:
         firings: 2.5 times as fast).
 
         `formats` maps a column letter to the number format of its number cells (numbers are
-        otherwise General; text cells and dates are never restyled)."""
+        otherwise General; text cells and dates are never restyled).
+
+        `memo_size`: how many short texts' tails the sheet keeps (None: _TAIL_MEMO_SIZE)."""
         if self._styles is None:
             # the three cell formats of BulkWriter cells, in the workbook's style table
             self._styles = (style_id(ws, number_format="yyyy-mm-dd"),
@@ -1016,20 +1021,22 @@ class BulkWriter:
                             style_id(ws, quotePrefix=True))
         number_styles = {column_index_from_string(col) - 1: style_id(ws, number_format=fmt)
                          for col, fmt in (formats or {}).items()}
-        self._sheets[ws.title] = (rows, ncols, first_row, count, render, number_styles)
+        self._sheets[ws.title] = (rows, ncols, first_row, count, render, number_styles,
+                                  memo_size)
 
     def save(self, path) -> Path:
         """Save the workbook with the registered rows to `path`, through a temporary file."""
         skeleton = Skeleton(self.wb)
         fills = {}
-        for title, (rows, ncols, first_row, count, render, number_styles) in self._sheets.items():
+        for title, (rows, ncols, first_row, count, render, number_styles,
+                    memo_size) in self._sheets.items():
             n = count
             if n is None:
                 try:
                     n = len(rows)                 # a dimension tag needs the row count up front
                 except TypeError:
                     n = None
-            cells = CellXml(ncols, *self._styles, number_styles)
+            cells = CellXml(ncols, *self._styles, number_styles, memo_size)
             pieces = cells.rows(rows, first_row) if render is None else render(rows, first_row,
                                                                                cells)
             fills[title] = SheetFill(pieces, ncols,
