@@ -106,8 +106,9 @@ def _framed(head: bytes, tail: bytes, body: bytearray, windows) -> Iterator[byte
 
 def sliced_rows(package: Package, name: str, member: str) -> Iterator[list] | None:
     """The sheet's rows from row 1, A1-anchored, read slice by slice (the module says how);
-    None when it cannot be sliced. Raises Refusal for the whole file (the sheet is too large),
-    SheetUnreadable-worthy errors as they come (the caller words them)."""
+    None when its frame is not the plain one (read it whole then). The iteration raises Refusal
+    for the whole file (the sheet is too large), OutOfOrder, and whatever calamine raises on a
+    slice: importers.workbook words those as the sheet's problem."""
     slices = sheet_slices(package, member)
     return None if slices is None else _rows(package, name, member, slices)
 
