@@ -30,7 +30,7 @@ from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing
                                  parse_sources, sha256_text, sources_json)
 from evaluator.db import (Adjustment, ChainLink, Decision, ExceptionItem, Firing, Run,
                           reader, utcnow)
-from evaluator.evaluate import TRANSACTION_SHEETS, Evaluated, evaluate_ledger
+from evaluator.evaluate import RESULTS_CHUNK, TRANSACTION_SHEETS, Evaluated, evaluate_ledger
 from evaluator.store import active_import, as_read, load_rows, sharing_values, sheet_query
 from importers.lang import Text
 from importers.memory import give_back_free_memory, row_maker
@@ -265,6 +265,35 @@ class RunOutcome:
     # still on their files (the caller closes them: evaluator.store.close_spooled); else
     # the others only
     rows: dict | None = None
+    reviews: int = 0              # the run's review items (exceptions of type "review") …
+    open_reviews: int = 0         # … and how many of them are open
+
+
+class _ResultFiles:
+    """Where the evaluation's child leaves the run's results for the run process to store, each
+    in a spool (importers/spool.py) made before the fork and closed when the attempt ends, as the
+    trace's: `adjustments` (records (adjustment,)), `exceptions` ((exception, its source hash))
+    in SPEC §5.7's order, and `notes` (firing_notes: what each firing that produced some of them
+    adds to its stored outcome) in seq order. Sent back as lists, they were unpickled whole in
+    the run process and held while every firing was stored: at 100,000 employees 107 MB of
+    objects (50,590 adjustments 61 MB, 30,052 exceptions 40 MB, their hashes 6 MB), and the
+    notes built from them 20 MB more (docs/decisions.md, "Issue 15: the run process stores
+    its results from files")."""
+
+    def __init__(self):
+        self.adjustments = self.exceptions = self.notes = None
+        try:
+            self.adjustments = Spool(chunk=RESULTS_CHUNK)
+            self.exceptions = Spool(chunk=RESULTS_CHUNK)
+            self.notes = Spool(chunk=RESULTS_CHUNK)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for spool in (self.adjustments, self.exceptions, self.notes):
+            if spool is not None:
+                spool.close()
 
 
 EVALUATION_ATTEMPTS = 3
@@ -299,14 +328,16 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     1. read the inputs in a read transaction (no write lock: other commands go on);
     2. compute in a forked child (`engine.isolation`): a native crash of durable_rules kills
        the child, and the evaluation fails with a clear message while the database was never
-       touched. The child writes the trace to a spool (importers/spool.py) this process made
-       before the fork, and sends back only the rest of the result and the spool's index;
+       touched. The child writes the trace, the adjustments and the exceptions to spools
+       (importers/spool.py) this process made before the fork, and sends back only the rest of
+       the result and the spools' indexes;
     3. store in one write transaction — after checking that no import or decision of the period
        was committed meanwhile (else read and compute again, at most EVALUATION_ATTEMPTS times),
-       so that a run always matches the inputs it names — the firings streamed from the spool.
-       The spool is closed whatever happens (stored, refused, failed, the child killed): its
-       unnamed file is then gone. The returned result's trace is that closed spool (its
-       length only).
+       so that a run always matches the inputs it names — the firings, adjustments and
+       exceptions streamed from the spools. The spools are closed whatever happens (stored,
+       refused, failed, the child killed): their unnamed files are then gone. The returned
+       result's trace, adjustments and exceptions are those closed spools (their lengths only);
+       the RunOutcome counts the review items and the open ones.
 
     `import_id`, when given, is the import the caller means (`xietong run` evaluates the import
     it just made): if another import of the period became active meanwhile, nothing is
@@ -330,25 +361,26 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
             inputs = _read_inputs(engine, period, lang, policy, SPOOLED_SHEETS)
         except OSError as e:
             raise _files_failed(e) from None
-        spool = None
+        spool = files = None
         try:
             if import_id is not None and inputs.import_id != import_id:
                 raise RunRefused([_switched(engine, period, import_id, lang)])
             try:                        # made before the fork, closed below whatever the child does
                 spool = Spool(TraceEntry)
+                files = _ResultFiles()
             except OSError as e:
                 raise _files_failed(e) from None
             give_back_free_memory()     # the child starts with every page this process holds
             try:
-                outcome = run_forked(_compute, inputs, policy, period, lang, progress, None,
-                                     spool)
+                outcome = run_forked(_compute_to_files, inputs, policy, period, lang, progress,
+                                     spool, files)
             except EvaluationCrashed as e:
                 raise EvaluationFailed(refusal(lang, "crashed", error=e)) from None
             except ChildError as e:
                 raise EvaluationFailed(f"{e.kind}: {e}", e.trace) from None
             if outcome[0] == "refused":
                 raise RunRefused(outcome[1])
-            _, result, hashes, new_decisions, in_force, started = outcome
+            _, result, notes, new_decisions, in_force, started, reviews = outcome
             with Session(engine) as session, session.begin():
                 _refuse_if_closed(session, period, lang)      # closed while it computed
                 now = _fingerprint(session, period, policy)
@@ -372,7 +404,8 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                           other_imports=(canonical_json(inputs.other_imports)
                                          if inputs.other_imports else None))
                 writer.insert(Run, [run], "run")
-                _store_results(writer, run, result, hashes, progress, observe)
+                _store_results(writer, run, result.trace, result.adjustments, result.exceptions,
+                               notes, progress, observe)
                 writer.flush()
                 fault("evaluate-commit")
                 session.expunge_all()
@@ -381,10 +414,12 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                 kept, inputs.rows = inputs.rows, None
             else:
                 kept = {k: v for k, v in inputs.rows.items() if k not in SPOOLED_SHEETS}
-            return RunOutcome(run, result, len(new_decisions), kept)
+            return RunOutcome(run, result, len(new_decisions), kept, *reviews)
         finally:
             if spool is not None:
                 spool.close()
+            if files is not None:
+                files.close()
             close_spooled(inputs.rows, inputs.history)
     raise RunRefused([refusal(lang, "busy_period", period=period, n=EVALUATION_ATTEMPTS)])
 
@@ -584,10 +619,56 @@ def _already_recorded(latest: dict | None, d: DecisionRow, file_sha256: str, h: 
             and latest["source_hash"] == h)
 
 
-def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None,
+def _compute_to_files(inputs: _Inputs, policy: Policy, period: str, lang: str, progress,
+                      trace: Spool, files: _ResultFiles):
+    """_compute in the evaluation's child, its results left on `files` (_ResultFiles) for the
+    run process to store: ("refused", problems) or ("ok", result, notes, new decisions,
+    in_force, started, (review items, open ones)), where the result's adjustments and
+    exceptions are the spools `files.adjustments` and `files.exceptions` and `notes` is
+    `files.notes` — each crosses the pipe as its index (importers/spool.py)."""
+    outcome = _compute(inputs, policy, period, lang, progress, None, trace)
+    if outcome[0] != "ok":
+        return outcome
+    _, result, hashes, new_decisions, in_force, started = outcome
+    adjustments, exceptions, notes = results_to_store(period, result.adjustments,
+                                                      result.exceptions, hashes)
+    files.notes.extend(notes)
+    files.adjustments.extend((a,) for a in adjustments)
+    files.exceptions.extend(exceptions)
+    reviews = [e["status"] for e in result.exceptions if e["type"] == "review"]
+    result.adjustments, result.exceptions = files.adjustments, files.exceptions
+    return ("ok", result, files.notes, new_decisions, in_force, started,
+            (len(reviews), reviews.count("open")))
+
+
+def results_to_store(period: str, adjustments: list[dict], exceptions: list[dict], hashes
+                     ) -> tuple[list[dict], list[tuple[dict, str]], list[tuple]]:
+    """What _store_results takes, from an evaluation's adjustments and exceptions (in order) and
+    their items' source hashes (review id -> hash): the adjustments, each exception with its
+    hash, and the firings' notes — (seq, its adjustments' ids, its exceptions' review ids, the
+    sentences of its exceptions by kind), one for every firing that produced an adjustment or
+    an exception, in seq order (None where it produced none of one)."""
+    adj_ids: dict[int, list[str]] = {}
+    for a in adjustments:
+        adj_ids.setdefault(a["firing_seq"], []).append(adjustment_id(period, a))
+    exc_ids: dict[int, list[str]] = {}
+    exc_says: dict[int, dict[str, list]] = {}        # firing seq -> kind -> its sentence
+    for e in exceptions:
+        exc_ids.setdefault(e["firing_seq"], []).append(e["review_id"])
+        if e.get("says"):
+            exc_says.setdefault(e["firing_seq"], {})[e["kind"]] = e["says"]
+    notes = [(seq, adj_ids.get(seq), exc_ids.get(seq), exc_says.get(seq))
+             for seq in sorted(adj_ids.keys() | exc_ids.keys())]
+    return adjustments, [(e, hashes[e["review_id"]]) for e in exceptions], notes
+
+
+def _store_results(writer, run: Run, trace, adjustments, exceptions, notes, progress=None,
                    observe=None) -> None:
-    """Every firing, adjustment and exception of the run, chained; the firings streamed from
-    the result's trace spool a chunk at a time (or from a list). Rows are plain dicts built
+    """Every firing, adjustment and exception of the run, chained, each streamed from its spool
+    a chunk at a time (or from a list): `trace`, every firing's rules.context.TraceEntry in seq
+    order; `adjustments` and `exceptions` (each with its source hash, as pairs) in order, and
+    `notes`, in seq order, what their firings' outcomes name (results_to_store) — read beside
+    the firings, so that nothing of the run is held whole. Rows are plain dicts built
     as the models would store them, and each record's chain content is rendered once: a
     100,000-employee month has millions of firings, and a SQLModel instance per firing cost
     more than the evaluation itself (measured: 10 s of 15 s at 1,000 employees)."""
@@ -599,33 +680,29 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None,
     # (template key and arguments, rules/wording.py) is in the outcome its rule returned; an
     # exception's, said by the book after the rule fired, is added to the outcome item that
     # raised it: so the chain covers both, and a report words them in its own language.
-    adj_ids: dict[int, list[str]] = {}
-    for a in result.adjustments:
-        adj_ids.setdefault(a["firing_seq"], []).append(adjustment_id(period, a))
-    exc_ids: dict[int, list[str]] = {}
-    exc_says: dict[int, dict[str, list]] = {}        # firing seq -> kind -> its sentence
-    for e in result.exceptions:
-        exc_ids.setdefault(e["firing_seq"], []).append(e["review_id"])
-        if e.get("says"):
-            exc_says.setdefault(e["firing_seq"], {})[e["kind"]] = e["says"]
-
-    trace = result.trace
     total = len(trace)
-    # the spool read a chunk at a time (importers/spool.py), as stored: never the whole trace;
+    # the spools read a chunk at a time (importers/spool.py), as stored: never the whole trace;
     # each firing's fields (seq, rule, subject_id, sources, outcome) as a plain tuple
     entries = trace.fields() if isinstance(trace, Spool) else map(tuple, trace)  # (a list: by hand)
+    notes = notes.fields() if isinstance(notes, Spool) else iter(notes)
 
     def firings(start):
+        note = next(notes, None)
+        last = -1
         for i, (seq, rule, subject_id, sources, outcome) in enumerate(entries):
             if progress is not None and not i & 16383:
                 progress("persist", i, total, "firings")
-            if seq in adj_ids or seq in exc_ids:
+            if seq <= last:             # the notes are met in seq order, as the firings
+                raise RuntimeError(f"firing {seq} stored after firing {last}")
+            last = seq
+            if note is not None and note[0] == seq:
+                _, adj_ids, exc_ids, says = note
+                note = next(notes, None)
                 outcome = dict(outcome)
-                if seq in adj_ids:
-                    outcome["adjustments"] = adj_ids[seq]
-                if seq in exc_ids:
-                    outcome["exceptions"] = exc_ids[seq]
-                    says = exc_says.get(seq)
+                if adj_ids:
+                    outcome["adjustments"] = adj_ids
+                if exc_ids:
+                    outcome["exceptions"] = exc_ids
                     if says:
                         outcome["outcomes"] = [_with_says(o, says) for o in outcome["outcomes"]]
                 text = canonical_json(outcome)
@@ -636,13 +713,19 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None,
             row = {"id": start + i, "run_id": run_id, "seq": seq, "rule": rule,
                    "subject_id": subject_id, "sources": src(sources), "outcome": text}
             yield row, firing_content(row)
+        if note is not None:
+            raise RuntimeError(f"firing {note[0]} produced results but is not in the trace")
 
     writer.insert_rows(Firing, firings(writer.next_id(Firing)), "firing")
     if progress is not None:
         progress("persist", total, total, "firings")
+    if isinstance(adjustments, Spool):
+        adjustments = (a for (a,) in adjustments.fields())
+    if isinstance(exceptions, Spool):
+        exceptions = exceptions.fields()
 
-    def adjustments(start):
-        for i, a in enumerate(result.adjustments):
+    def adjustment_rows(start):
+        for i, a in enumerate(adjustments):
             row = {"id": start + i, "run_id": run_id, "ord": i + 1,
                    "adjustment_id": adjustment_id(period, a), "firing_seq": a["firing_seq"],
                    "subject_type": a["subject_type"], "subject_id": a["subject_id"],
@@ -652,18 +735,18 @@ def _store_results(writer, run: Run, result: Evaluated, hashes, progress=None,
             content["points"] = decimal_text(a["points"])
             yield row, canonical_json(content)
 
-    writer.insert_rows(Adjustment, adjustments(writer.next_id(Adjustment)), "adjustment")
+    writer.insert_rows(Adjustment, adjustment_rows(writer.next_id(Adjustment)), "adjustment")
 
-    def exceptions(start):
-        for i, e in enumerate(result.exceptions):
+    def exception_rows(start):
+        for i, (e, source_hash_) in enumerate(exceptions):
             row = {"id": start + i, "run_id": run_id, "ord": i + 1, "review_id": e["review_id"],
                    "kind": e["kind"], "type": e["type"], "subject_id": e["subject_id"],
                    "assignee_id": e["assignee_id"], "status": e["status"],
-                   "sources": src(e["sources"]), "source_hash": hashes[e["review_id"]],
+                   "sources": src(e["sources"]), "source_hash": source_hash_,
                    "message": e["message"], "firing_seq": e["firing_seq"]}
             yield row, canonical_json({k: v for k, v in row.items() if k != "id"})
 
-    writer.insert_rows(ExceptionItem, exceptions(writer.next_id(ExceptionItem)), "exception")
+    writer.insert_rows(ExceptionItem, exception_rows(writer.next_id(ExceptionItem)), "exception")
 
 
 def _with_says(item: dict, says: dict[str, list]) -> dict:

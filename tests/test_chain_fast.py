@@ -288,7 +288,8 @@ def test_a_runs_records_are_stored_as_before(db_url, monkeypatch):
         writer = chain.ChainWriter(session)
         run = Run(**RUN_STORED)
         writer.insert(Run, [run], "run")
-        runs._store_results(writer, run, result, {"RV-1": "b" * 64})
+        runs._store_results(writer, run, result.trace, *runs.results_to_store(
+            run.period, result.adjustments, result.exceptions, {"RV-1": "b" * 64}))
         writer.flush()
     with engine.connect() as c:
         f, a, e = Firing.__table__, Adjustment.__table__, ExceptionItem.__table__

@@ -215,9 +215,10 @@ def test_no_file_is_left_when_the_child_raises(db_url, tmpdir_only, small_chunks
     monkeypatch.setattr(evaluator.runs, "evaluate_ledger", then_raise)
     with pytest.raises(EvaluationFailed) as e:
         evaluate_period(engine_, PERIOD, POLICY)
-    # in the child: the spool, the file its answer goes back in (engine.isolation.Forked), and
-    # the files the transaction sheets are read from (importers.spooled.SpooledRows)
-    assert str(e.value) == (f"RuntimeError: {2 + len(SPOOLED_SHEETS)} unnamed files, "
+    # in the child: the spool, the three its adjustments, exceptions and firings' notes go to
+    # (evaluator.runs._ResultFiles), the file its answer goes back in (engine.isolation.Forked),
+    # and the files the transaction sheets are read from (importers.spooled.SpooledRows)
+    assert str(e.value) == (f"RuntimeError: {5 + len(SPOOLED_SHEETS)} unnamed files, "
                             f"{WORKED_EXAMPLE_FIRINGS} entries")
     assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
     assert db_state(db_url) == before

@@ -138,11 +138,9 @@ def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
             lines.append(e.trace.rstrip())
         raise Refused(lines) from None
     run, ev = outcome.run, outcome.evaluated
-    reviews = [e for e in ev.exceptions if e["type"] == "review"]
     return RunResult(run.id, run.period, run.file_sha256, run.policy_sha256, run.rules_version,
-                     len(ev.trace), len(ev.adjustments), len(ev.exceptions), len(reviews),
-                     sum(1 for e in reviews if e["status"] == "open"),
-                     outcome.decisions_recorded, outcome.rows,
+                     len(ev.trace), len(ev.adjustments), len(ev.exceptions), outcome.reviews,
+                     outcome.open_reviews, outcome.decisions_recorded, outcome.rows,
                      None if gathering is None else gathering.facts())
 
 
