@@ -81,6 +81,14 @@ def append(session: Session, record_type: str, record) -> ChainLink:
     return link
 
 
+# The most characters of chain content a chunk of ChainWriter.insert_rows holds before it is
+# written. A firing's content is ≈ 190 characters (a chunk of 20,000 ≈ 3.8 million), but a
+# department blend's cites every rating the blend counted: at 100,000 employees the 84
+# peripheral.blend firings' sources are 17 MB of text (one of 0.7 MB), their contents as much
+# again, all in one chunk of firings — and again in one of adjustments.
+CHUNK_CHARS = 8_000_000
+
+
 class ChainWriter:
     """Links many records at once: reads the chain's tail once, hashes in memory, and inserts
     records and links in bulk. The caller pre-assigns record ids (`next_id`) inside its write
@@ -116,17 +124,22 @@ class ChainWriter:
         for i in range(0, len(rows), 20000):
             put.dicts(rows[i:i + 20000])
 
-    def insert_rows(self, cls, items, record_type: str, chunk: int = 20000) -> None:
+    def insert_rows(self, cls, items, record_type: str, chunk: int = 20000,
+                    chunk_chars: int | None = None) -> None:
         """insert() for plain rows: `items` yields (row dict with its id set, the record's
         chain content as canonical JSON text — what canonical_json(record.chain_content())
         gives). Rows and links go to the database a chunk at a time, so a run of millions of
-        firings needs neither a model instance per record nor all of them in memory."""
+        firings needs neither a model instance per record nor all of them in memory. A chunk
+        ends at `chunk` rows or once its contents reach `chunk_chars` characters (default
+        CHUNK_CHARS), whichever comes first: a row's columns hold about what its content does."""
         conn = self.session.connection()
         put_rows = BulkInsert(conn, cls.__table__)
         put_links = BulkInsert(conn, ChainLink.__table__, _LINK_COLUMNS)
         sha256 = hashlib.sha256
+        most = CHUNK_CHARS if chunk_chars is None else chunk_chars
         batch: list[dict] = []
         links: list[tuple] = []
+        chars = 0
         seq, prev = self.seq, self.prev
         for row, content in items:
             seq += 1
@@ -134,10 +147,11 @@ class ChainWriter:
             links.append((seq, record_type, row["id"], prev, h))
             prev = h
             batch.append(row)
-            if len(batch) >= chunk:
+            chars += len(content)
+            if len(batch) >= chunk or chars >= most:
                 put_rows.dicts(batch)
                 put_links.tuples(links)
-                batch, links = [], []
+                batch, links, chars = [], [], 0
         self.seq, self.prev = seq, prev
         if batch:
             put_rows.dicts(batch)

@@ -213,6 +213,34 @@ def test_written_hashes_are_the_ones_written_before(db_url, monkeypatch):
     assert (result.head_seq, result.head_hash) == (len(PINNED_LINKS), PINNED_LINKS[-1][2])
 
 
+@pytest.mark.parametrize("chars, chunks", [(None, [3]), (1, [1, 1, 1]), ("two", [2, 1])])
+def test_a_chunk_of_records_ends_at_its_rows_or_its_characters(db_url, monkeypatch, chars,
+                                                                chunks):
+    """ChainWriter.insert_rows writes a chunk once its records' contents reach CHUNK_CHARS
+    characters (a department blend's firing cites every rating it counted), and the records
+    and hashes are the same however they were cut."""
+    sizes = [len(canonical.firing_content(r)) for r in FIRINGS]
+    assert len(sizes) == 3
+    if chars == "two":                  # reached by the first two firings, not by the third
+        chars = sizes[0] + sizes[1]
+        assert sizes[2] < chars
+    if chars is not None:
+        monkeypatch.setattr(chain, "CHUNK_CHARS", chars)
+    cut = []
+    real = chain.BulkInsert.dicts
+
+    def dicts(self, rows):
+        if self.table is Firing.__table__:
+            cut.append(len(rows))
+        real(self, rows)
+
+    monkeypatch.setattr(chain.BulkInsert, "dicts", dicts)
+    engine = make_engine(db_url)
+    _write(engine, monkeypatch)
+    assert cut == chunks
+    assert _stored(engine) == (PINNED_ROW_HASHES, PINNED_ROWS_DIGEST, PINNED_LINKS)
+
+
 def test_a_database_written_before_still_verifies(db_url):
     engine = make_engine(db_url)
     _write_as_before(engine)
