@@ -273,12 +273,12 @@ class _ResultFiles:
     """Where the evaluation's child leaves the run's results for the run process to store, each
     in a spool (importers/spool.py) made before the fork and closed when the attempt ends, as the
     trace's: `adjustments` (records (adjustment,)), `exceptions` ((exception, its source hash))
-    in SPEC §5.7's order, and `notes` (firing_notes: what each firing that produced some of them
-    adds to its stored outcome) in seq order. Sent back as lists, they were unpickled whole in
+    in SPEC §5.7's order, and `notes` (results_to_store: what each firing that produced some of
+    them adds to its stored outcome) in seq order. Sent back as lists, they were unpickled whole in
     the run process and held while every firing was stored: at 100,000 employees 107 MB of
     objects (50,590 adjustments 61 MB, 30,052 exceptions 40 MB, their hashes 6 MB), and the
-    notes built from them 20 MB more (docs/decisions.md, "Issue 15: the run process stores
-    its results from files")."""
+    notes built from them 20 MB more (docs/decisions.md, "Issue 15: memory per process", "The
+    run process stores its results from files")."""
 
     def __init__(self):
         self.adjustments = self.exceptions = self.notes = None
