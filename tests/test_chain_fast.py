@@ -334,6 +334,30 @@ def test_a_runs_records_are_stored_as_before(db_url, monkeypatch):
         assert chain.verify(s).ok
 
 
+@pytest.mark.parametrize("how", ["a note of no firing", "firings out of seq order"])
+def test_a_run_whose_notes_and_firings_do_not_meet_is_not_stored(db_url, how):
+    """_store_results reads each firing's note (its adjustments' ids, its exceptions' review
+    ids) beside the firings, in seq order: a note no firing meets, or firings out of that
+    order, fail the store instead of storing outcomes that leave a result out."""
+    engine = make_engine(db_url)
+    store.store_import(engine, _ledger(), PERIOD)
+    trace = list(TRACE)
+    adjustments, exceptions, notes = runs.results_to_store(
+        PERIOD, RESULT_ADJUSTMENTS, RESULT_EXCEPTIONS, {"RV-1": "b" * 64})
+    if how == "a note of no firing":
+        notes = notes + [(trace[-1].seq + 1, ["A0"], None, None)]
+    else:
+        trace[0], trace[1] = trace[1], trace[0]
+    with pytest.raises(RuntimeError, match="firing"):
+        with Session(engine) as session, session.begin():
+            writer = chain.ChainWriter(session)
+            run = Run(**RUN_STORED)
+            writer.insert(Run, [run], "run")
+            runs._store_results(writer, run, trace, adjustments, exceptions, notes)
+    with engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(Firing.__table__)).scalar() == 0
+
+
 def test_source_hash_and_adjustment_id_as_before():
     """The content hash of an item's source rows (stored with every exception and decision: a
     different text would reopen every decided item) and an adjustment's id, as computed by the
