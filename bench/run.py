@@ -148,7 +148,7 @@ def child_pipeline(ledger: str, workdir: str) -> dict:
     t_import = time.perf_counter()
     from evaluator import runs, store, chain
     from xietong import api, cli
-    from reports import json_files, reviews, statement, trace
+    from reports import feedback, json_files, reviews, statement, trace
     import evaluator.evaluate as evaluate_mod
     startup = time.perf_counter() - t_import
     ph = Phases(Path(workdir) / "forked-phases.jsonl")
@@ -189,6 +189,7 @@ def child_pipeline(ledger: str, workdir: str) -> dict:
     ph.wrap(trace, "write_xlsx", "reports: trace.xlsx")
     ph.wrap(trace, "write_html", "reports: trace.html")
     ph.wrap(reviews, "write", "reports: reviews/")
+    ph.wrap(feedback, "write", "reports: feedback/")
 
     # read / validate: the importer reports its steps through cli.Progress ("open" 0/1 → 1/1
     # is format checks + calamine; "read" and "check" are typing and cross-row checks).
@@ -587,8 +588,13 @@ def per_process(results: list[dict]) -> str:
     def peaks(r: dict) -> dict[str, float]:
         p = r.get("pipeline") or {}
         run, child = _process_peaks(p)
-        worker = (p.get("phases") or {}).get("evaluate", {}).get("workers_peak_mb", 0)
-        out = {"run process": run, "evaluation child": child or 0, "its feed worker": worker}
+        ph = p.get("phases") or {}
+        worker = ph.get("evaluate", {}).get("workers_peak_mb", 0)
+        # the reports' second writer (forked by api.report: statement, reviews, feedback, the
+        # small JSON files) reports its phases through the forked log
+        writer = max((v["peak_mb"] for v in ph.values() if v.get("forked")), default=0)
+        out = {"run process": run, "evaluation child": child or 0, "its feed worker": worker,
+               "second report writer": writer}
         for kind, name in (("floor", "calamine floor"), ("stream_floor", "streaming floor")):
             out[name] = (r.get(kind) or {}).get("peak_mb", 0)
         return out

@@ -9,6 +9,7 @@ import json
 
 import openpyxl
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from reports.template import write_ledger
 from tests.ledgers import PERIOD, worked_example
@@ -199,3 +200,22 @@ def test_departments_written_a_group_at_a_time_read_the_same(tmp_path, db_url, m
     assert builds == [{n.removesuffix(".xlsx")} for n in names]
     for name in names:
         assert sheets(tmp_path / "grouped" / name) == sheets(out_dir / "feedback" / name), name
+
+
+_pairs = st.tuples(st.sampled_from(["InternalRatings", "RaciRatings", "InternalRatings#2"]),
+                   st.integers(0, 5000))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_pairs, max_size=60), st.lists(_pairs, max_size=60))
+def test_the_blends_counted_rows_are_kept_as_bits_and_answer_as_a_set(added, asked):
+    """feedback.RowFlags (which ratings a blend counted, one bit a row) answers `in` exactly
+    as the set of (sheet, row) pairs it replaced."""
+    from reports.feedback import RowFlags
+    flags = RowFlags()
+    for sheet, row in added:
+        flags.add(sheet, row)
+    want = set(added)
+    for key in [*added, *asked, ("Departments", 1), ("InternalRatings", -1),
+                ("InternalRatings", "7")]:
+        assert (key in flags) == (key in want), key
