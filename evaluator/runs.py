@@ -36,7 +36,7 @@ from importers.lang import Text
 from importers.memory import give_back_free_memory, row_maker
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
 from importers.spool import Spool
-from importers.spooled import close_spooled
+from importers.spooled import SpooledRows, close_spooled
 from rules.books import RULES_VERSION
 from rules.context import TraceEntry
 from rules.deadlines import MOVED, Standing
@@ -861,18 +861,20 @@ def load_run(session: Session, run: Run, stream: sa.Engine | None = None) -> dic
     "firings": with `stream` (the engine the run was read from), a RunFirings — sized, and read
     from the database in batches each time it is iterated, so that no process holds the
     millions of firings of a big month (what `report` does); without it, every firing as a
-    list (the desk's pages, tests and benchmarks of small runs). Adjustments and exceptions get
-    the sentences their firings hold ("says", `_attach_says`) either way."""
+    list (the desk's pages, tests and benchmarks of small runs). "adjustments" and
+    "exceptions": with `stream`, each a SpooledRows (a file, sized and iterated as often as
+    needed, the same dicts each time: `_spooled_results`, closed by the caller or when
+    dropped), else lists. They get the sentences their firings hold ("says", `_attach_says`)
+    either way."""
     conn = session.connection()
-    adjustments = _loaded(conn, Adjustment, run.id)
-    exceptions = _loaded(conn, ExceptionItem, run.id)
     if stream is None:
+        adjustments = _loaded(conn, Adjustment, run.id)
+        exceptions = _loaded(conn, ExceptionItem, run.id)
         firings = list(_firing_rows(conn, _firings_query(run.id), 5000))
-        outcomes = ((f["seq"], f["outcome"]) for f in firings)
+        _attach_says(((f["seq"], f["outcome"]) for f in firings), adjustments, exceptions)
     else:
         firings = RunFirings(stream, run.id, _count_firings(conn, run.id))
-        outcomes = _named_outcomes(conn, run.id)
-    _attach_says(outcomes, adjustments, exceptions)
+        adjustments, exceptions = _spooled_results(conn, run.id)
     applied, current = run_decisions(session, run, exceptions)
     return {"run": run.model_dump(), "adjustments": adjustments, "exceptions": exceptions,
             "firings": firings, "decisions": applied, "current_decisions": current}
@@ -903,6 +905,56 @@ def _loaded(conn, cls, run_id: int) -> list[dict]:
         sources = parse_sources(x["sources"])
         x["sources"] = RowSources(sources) if len(sources) > COMPACT_SOURCES else sources
     return items
+
+
+def _spooled_results(conn, run_id: int) -> tuple[SpooledRows, SpooledRows]:
+    """A run's adjustments and exceptions as load_run gives them, "says" included, each in a
+    SpooledRows: read from the database a batch at a time and written to a file, never all
+    held. What a report holds of them was 98 MB of objects at 100,000 employees, in the run
+    process and (inherited) in the second report writer; the sentences, looked up by firing
+    seq and kind, are what is held while they are read (docs/decisions.md, "A report's
+    adjustments and exceptions on files")."""
+    e, a = ExceptionItem.__table__.c, Adjustment.__table__.c
+    kinds: dict[int, set[str]] = {}
+    for seq, kind in conn.execute(sa.select(e.firing_seq, e.kind).where(e.run_id == run_id)):
+        kinds.setdefault(seq, set()).add(kind)
+    adjusted = set(conn.execute(sa.select(a.firing_seq).where(a.run_id == run_id)).scalars())
+    says: dict[tuple[int, str | None], object] = {}     # (seq, None): its adjustments'
+    texts: dict[str, str] = {}
+    for seq, outcome in _named_outcomes(conn, run_id):
+        if seq in adjusted:
+            says[(seq, None)] = _sharing_texts(_adjustment_says(outcome), texts)
+        for kind in kinds.get(seq, ()):
+            says[(seq, kind)] = _sharing_texts(says_of(outcome, kind), texts)
+    return (_spooled_items(conn, Adjustment, run_id, says, None),
+            _spooled_items(conn, ExceptionItem, run_id, says, "kind"))
+
+
+def _spooled_items(conn, cls, run_id: int, says: dict, kind: str | None) -> SpooledRows:
+    """`_loaded`'s items (`cls`), in stored order, into a SpooledRows; each one's "says" is
+    says[(its firing seq, its `kind` column's value, or None)]."""
+    table = cls.__table__
+    query = sa.select(table).where(table.c.run_id == run_id).order_by(table.c.ord)
+    keys = (*(c.name for c in table.columns), "says")
+    at_sources, at_seq = keys.index("sources"), keys.index("firing_seq")
+    at_kind = None if kind is None else keys.index(kind)
+    out = SpooledRows(keys)
+    batch: list[list] = []
+    for r in as_read(conn, query):
+        values = list(r)
+        sources = parse_sources(values[at_sources])
+        values[at_sources] = RowSources(sources) if len(sources) > COMPACT_SOURCES else sources
+        values.append(says.get((values[at_seq], None if at_kind is None else values[at_kind])))
+        batch.append(values)
+        if len(batch) >= SPOOL_BATCH:
+            out.extend(batch)
+            batch = []
+    out.extend(batch)
+    out.flush()
+    return out
+
+
+SPOOL_BATCH = 4096
 
 
 def _firings_query(run_id: int):
@@ -1052,15 +1104,18 @@ def _attach_says(outcomes, adjustments: list[dict], exceptions: list[dict]) -> N
     for seq, outcome in outcomes:
         adjs, excs = adjustments_of.get(seq), exceptions_of.get(seq)
         if adjs:
-            got = outcome.get("outcomes") if type(outcome) is dict else None
-            items = got if type(got) is list else ()
             for a in adjs:
-                a["says"] = _sharing_texts(next((o.get("says") for o in items
-                                                 if type(o) is dict and "points" in o), None),
-                                           texts)
+                a["says"] = _sharing_texts(_adjustment_says(outcome), texts)
         if excs:
             for e in excs:
                 e["says"] = _sharing_texts(says_of(outcome, e["kind"]), texts)
+
+
+def _adjustment_says(outcome):
+    """The sentence a firing's outcome holds for its adjustments (the item with points)."""
+    got = outcome.get("outcomes") if type(outcome) is dict else None
+    items = got if type(got) is list else ()
+    return next((o.get("says") for o in items if type(o) is dict and "points" in o), None)
 
 
 def _sharing_texts(says, texts: dict[str, str]):

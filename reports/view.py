@@ -116,22 +116,34 @@ def rule_text(rule: str, lang: str) -> str:
 class FiringView:
     """`view(f)`: the Firing of stored firing `f`, joined with the adjustments and exceptions it
     produced (by firing seq). Built once per report; what repeats (a rule's description and
-    mechanism, status words) is worked out once."""
+    mechanism, status words) is worked out once.
+
+    Of the adjustments and exceptions it keeps only what a Firing shows, worked out as they
+    are read (one pass over each): a report may hand them over on files (load_run with a
+    stream), and holding the items themselves by seq would bring them all back into memory
+    (80,000 of them, 98 MB, at 100,000 employees)."""
 
     def __init__(self, stored: dict, lang: str):
         self.lang = lang
-        self.adj_by_seq: dict[int, list[dict]] = {}
+        self._to_fix = label(lang, "to_fix")
+        self._statuses: dict[str, str] = {}
+        # seq -> (the sum of its adjustments' points, their explanations)
+        self.adj_by_seq: dict[int, tuple[Decimal, list[str]]] = {}
         for a in stored["adjustments"]:
-            self.adj_by_seq.setdefault(a["firing_seq"], []).append(a)
-        self.exc_by_seq: dict[int, list[dict]] = {}
+            seq = a["firing_seq"]
+            got = self.adj_by_seq.get(seq)
+            points, texts = got if got is not None else (Decimal("0.00"), [])
+            texts.append(explanation(a, lang))
+            self.adj_by_seq[seq] = (points + a["points"], texts)
+        # seq -> [(kind, review id, status word, assignee, message)] of its exceptions
+        self.exc_by_seq: dict[int, list[tuple[str, str, str, str, str]]] = {}
         for e in stored["exceptions"]:
-            self.exc_by_seq.setdefault(e["firing_seq"], []).append(e)
+            self.exc_by_seq.setdefault(e["firing_seq"], []).append(
+                (e["kind"], e["review_id"], self._status(e), e["assignee_id"], message(e, lang)))
         # (rule, first source's sheet) -> description, mechanism: the sheet decides the
         # mechanism of the rating rules, shared by both rating sheets
         self._by_rule: dict[tuple, tuple[str, str]] = {}
         self._descriptions: dict[str, str] = {}
-        self._to_fix = label(lang, "to_fix")
-        self._statuses: dict[str, str] = {}
         self._notes: dict[str, str] = {}
         # review_id -> the decision record the run applied (evaluator.runs.run_decisions)
         self.decisions: dict[str, dict] = stored.get("decisions") or {}
@@ -156,22 +168,21 @@ class FiringView:
         points = None
         kind = review_id = status = assignee = ""
         texts = []
-        lang = self.lang
         if adjs:
             result = "adjustment"
-            points = sum((a["points"] for a in adjs), Decimal("0.00"))
-            texts += [explanation(a, lang) for a in adjs]
+            points = adjs[0]
+            texts += adjs[1]
         else:
             result = "exception" if excs else "note" if notes else "none"
         if excs:
-            kind = ", ".join(e["kind"] for e in excs)
-            review_id = ", ".join(e["review_id"] for e in excs)
-            status = ", ".join(self._status(e) for e in excs)
-            assignee = ", ".join(e["assignee_id"] for e in excs)
-            texts += [message(e, lang) for e in excs]
+            kind = ", ".join(e[0] for e in excs)
+            review_id = ", ".join(e[1] for e in excs)
+            status = ", ".join(e[2] for e in excs)
+            assignee = ", ".join(e[3] for e in excs)
+            texts += [e[4] for e in excs]
             if self.decisions:
-                texts += [self.decision_text(self.decisions[e["review_id"]]) for e in excs
-                          if e["review_id"] in self.decisions]
+                texts += [self.decision_text(self.decisions[e[1]]) for e in excs
+                          if e[1] in self.decisions]
         texts += map(self._note, notes)
         return Firing(seq, rule, described[0], described[1], f["subject_id"] or "", sources,
                       result, points, kind, review_id, status, assignee, " | ".join(texts))

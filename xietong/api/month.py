@@ -335,6 +335,8 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     files["manifest"] = [manifest]
     departments, employees = statement.summary(rows)
     _, r, n_open, j = reviews.counts(stored)
+    # the run's adjustments and exceptions, on files since load_run: the last reader was above
+    close_spooled({k: stored[k] for k in ("adjustments", "exceptions")})
     done = ReportResult(period, run.id, out_dir, lang, formats, stale, files, departments,
                         employees, len(stored["firings"]), len(files.get("reviews", [])), r, j,
                         None if chain is None else ChainStatus(**chain), removed, n_open,
