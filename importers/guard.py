@@ -66,6 +66,13 @@ class Refusal(Exception):
         self.args_ = args
 
 
+def refuse_if_too_large(sheet: str, rows: int, columns: int) -> None:
+    """Refusal("sheet_too_large") when a sheet's rectangle is over MAX_CELLS: the scan's bound
+    before calamine reads it, and calamine's own range (whole or slice by slice) as it does."""
+    if rows * columns > MAX_CELLS:
+        raise Refusal("sheet_too_large", sheet, rows, columns, MAX_CELLS)
+
+
 # --- what is this file? -----------------------------------------------------------------
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

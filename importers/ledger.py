@@ -243,8 +243,8 @@ class _Reader:
                 self._read_header(sh, raw)
                 done = self._type_rows(sh, raw, done)
                 del raw
-                # calamine's range of the sheet is freed: its pages go back to the system
-                # before the next sheet's range is built (the ratings sheet's, 213 MB)
+                # what the sheet's slices and typing freed goes back to the system before the
+                # next sheet (after a 100,000-employee import: 160 MB resident, 172 without)
                 give_back_free_memory()
         finally:
             book.close()

@@ -30,7 +30,6 @@ import zipfile
 from typing import Iterator
 
 from . import guard
-from .guard import Refusal
 
 SLICE_BYTES = 2 * 2**20          # of sheet XML per slice (~7,500 ratings rows; 8 MB: 30 MB more)
 SST_SLICES = 4                   # a slice is at least this many times the shared strings' XML:
@@ -69,6 +68,11 @@ class Package:
                 elif name in self.sheet_members:
                     zo.writestr(name, xml if name == member else _EMPTY_SHEET)
         return out.getvalue()
+
+    def open(self, member: str, xml: bytes):
+        """calamine's workbook of `book(member, xml)`."""
+        from python_calamine import CalamineWorkbook
+        return CalamineWorkbook.from_filelike(io.BytesIO(self.book(member, xml)))
 
     def size(self, member: str) -> int:
         return self.z.getinfo(member).file_size
@@ -114,22 +118,17 @@ def sliced_rows(package: Package, name: str, member: str) -> Iterator[list] | No
 
 
 def _rows(package: Package, name: str, member: str, slices: Iterator[bytes]) -> Iterator[list]:
-    from python_calamine import CalamineWorkbook
-
     width = None                     # the first row's
     given = 0                        # rows given so far: the next row's index
     end_row = end_col = -1
     for xml in slices:
-        packed = package.book(member, xml)
+        sheet = package.open(member, xml).get_sheet_by_name(name)
         del xml
-        sheet = CalamineWorkbook.from_filelike(io.BytesIO(packed)).get_sheet_by_name(name)
-        del packed
         start, end = sheet.start, sheet.end
         if start is None or end is None:
             continue                 # no cell with a value in this slice
         end_row, end_col = max(end_row, end[0]), max(end_col, end[1])
-        if (end_row + 1) * (end_col + 1) > guard.MAX_CELLS:
-            raise Refusal("sheet_too_large", name, end_row + 1, end_col + 1, guard.MAX_CELLS)
+        guard.refuse_if_too_large(name, end_row + 1, end_col + 1)
         if start[0] < given:
             raise OutOfOrder(f"rows out of order: row {start[0] + 1} comes after row {given}")
         rows = sheet.to_python(skip_empty_area=True)

@@ -121,8 +121,8 @@ def _sheet_rows(wb, name: str) -> Iterator[list]:
     try:
         sheet = wb.get_sheet_by_name(name)
         end = sheet.end                         # calamine's range is built; Python's is not yet
-        if end is not None and (end[0] + 1) * (end[1] + 1) > guard.MAX_CELLS:
-            raise Refusal("sheet_too_large", name, end[0] + 1, end[1] + 1, guard.MAX_CELLS)
+        if end is not None:
+            guard.refuse_if_too_large(name, end[0] + 1, end[1] + 1)
         start = sheet.start
         rows = sheet.iter_rows()
     except PasswordError:
@@ -143,16 +143,12 @@ def _package_rows(package: Package, name: str, member: str) -> Iterator[list]:
         rows = sliced_rows(package, name, member)
         if rows is not None:
             return _guarded(rows, [])
-    from python_calamine import CalamineWorkbook
-
-    packed = package.book(member, bytes(guard.read_member(package.z, member)))
     try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(packed))
+        wb = package.open(member, bytes(guard.read_member(package.z, member)))
     except BaseException as e:                  # noqa: BLE001 - see _fatal
         if _fatal(e):
             raise
         raise _unreadable(e) from None
-    del packed
     return _sheet_rows(wb, name)
 
 
@@ -226,8 +222,7 @@ def _read_xlsx_in_process(data: bytes, choose) -> RawBook:
         scan = guard.scan_sheet_xml(z, parts[name])
         if not scan.sure:
             raise _Unsure()
-        if scan.max_row * scan.max_col > guard.MAX_CELLS:
-            raise Refusal("sheet_too_large", name, scan.max_row, scan.max_col, guard.MAX_CELLS)
+        guard.refuse_if_too_large(name, scan.max_row, scan.max_col)
         book.errors[name] = scan.errors
         book.members[name] = parts[name]
     book.package = package                      # each sheet read when asked for: RawBook.sheet
