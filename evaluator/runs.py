@@ -31,7 +31,8 @@ from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing
 from evaluator.db import (Adjustment, ChainLink, Decision, ExceptionItem, Firing, Run,
                           reader, utcnow)
 from evaluator.evaluate import RESULTS_CHUNK, TRANSACTION_SHEETS, Evaluated, evaluate_ledger
-from evaluator.store import active_import, as_read, load_rows, sharing_values, sheet_query
+from evaluator.store import (active_import, as_read, load_rows, sharing_values, sheet_query,
+                             spooled_rows)
 from importers.lang import Text
 from importers.memory import give_back_free_memory, row_maker
 from importers.schema import ENUM_ZH, SHEET_BY_NAME
@@ -894,17 +895,27 @@ COMPACT_SOURCES = 16
 def _loaded(conn, cls, run_id: int) -> list[dict]:
     """A run's adjustments or exceptions (`cls`), in stored order, as load_run gives them
     (their "says" None until _attach_says)."""
-    table = cls.__table__
-    result = conn.execute(sa.select(table).where(table.c.run_id == run_id)
-                          .order_by(table.c.ord))
-    keys = (*result.keys(), "says")
+    query, keys = _items_query(cls, run_id)
     make = row_maker(keys)
-    items = sharing_values((make(*r, None).__dict__ for r in result),
+    items = sharing_values((make(*r, None).__dict__ for r in conn.execute(query)),
                            tuple(k for k in keys if k in _SHARED_COLUMNS))
     for x in items:
-        sources = parse_sources(x["sources"])
-        x["sources"] = RowSources(sources) if len(sources) > COMPACT_SOURCES else sources
+        x["sources"] = _compact_sources(x["sources"])
     return items
+
+
+def _items_query(cls, run_id: int) -> tuple[sa.Select, tuple[str, ...]]:
+    """The query of a run's adjustments or exceptions (`cls`) in stored order, and the keys of
+    an item as load_run gives it (its columns, then "says")."""
+    table = cls.__table__
+    query = sa.select(table).where(table.c.run_id == run_id).order_by(table.c.ord)
+    return query, (*(c.name for c in table.columns), "says")
+
+
+def _compact_sources(text: str):
+    """An item's sources, parsed: a RowSources when longer than COMPACT_SOURCES."""
+    sources = parse_sources(text)
+    return RowSources(sources) if len(sources) > COMPACT_SOURCES else sources
 
 
 def _spooled_results(conn, run_id: int) -> tuple[SpooledRows, SpooledRows]:
@@ -919,42 +930,24 @@ def _spooled_results(conn, run_id: int) -> tuple[SpooledRows, SpooledRows]:
     for seq, kind in conn.execute(sa.select(e.firing_seq, e.kind).where(e.run_id == run_id)):
         kinds.setdefault(seq, set()).add(kind)
     adjusted = set(conn.execute(sa.select(a.firing_seq).where(a.run_id == run_id)).scalars())
-    says: dict[tuple[int, str | None], object] = {}     # (seq, None): its adjustments'
-    texts: dict[str, str] = {}
-    for seq, outcome in _named_outcomes(conn, run_id):
-        if seq in adjusted:
-            says[(seq, None)] = _sharing_texts(_adjustment_says(outcome), texts)
-        for kind in kinds.get(seq, ()):
-            says[(seq, kind)] = _sharing_texts(says_of(outcome, kind), texts)
+    says = _sentences(_named_outcomes(conn, run_id), adjusted, kinds)
     return (_spooled_items(conn, Adjustment, run_id, says, None),
             _spooled_items(conn, ExceptionItem, run_id, says, "kind"))
 
 
 def _spooled_items(conn, cls, run_id: int, says: dict, kind: str | None) -> SpooledRows:
     """`_loaded`'s items (`cls`), in stored order, into a SpooledRows; each one's "says" is
-    says[(its firing seq, its `kind` column's value, or None)]."""
-    table = cls.__table__
-    query = sa.select(table).where(table.c.run_id == run_id).order_by(table.c.ord)
-    keys = (*(c.name for c in table.columns), "says")
+    says[(its firing seq, its `kind` column's value, or None)] (`_sentences`)."""
+    query, keys = _items_query(cls, run_id)
     at_sources, at_seq = keys.index("sources"), keys.index("firing_seq")
     at_kind = None if kind is None else keys.index(kind)
-    out = SpooledRows(keys)
-    batch: list[list] = []
-    for r in as_read(conn, query):
+
+    def item(r) -> list:
         values = list(r)
-        sources = parse_sources(values[at_sources])
-        values[at_sources] = RowSources(sources) if len(sources) > COMPACT_SOURCES else sources
+        values[at_sources] = _compact_sources(values[at_sources])
         values.append(says.get((values[at_seq], None if at_kind is None else values[at_kind])))
-        batch.append(values)
-        if len(batch) >= SPOOL_BATCH:
-            out.extend(batch)
-            batch = []
-    out.extend(batch)
-    out.flush()
-    return out
-
-
-SPOOL_BATCH = 4096
+        return values
+    return spooled_rows(keys, map(item, as_read(conn, query)))
 
 
 def _firings_query(run_id: int):
@@ -1092,23 +1085,28 @@ def _attach_says(outcomes, adjustments: list[dict], exceptions: list[dict]) -> N
     "says" (rules.sentences renders it); None for a run stored before sentences had templates.
     `outcomes`: (firing seq, its outcome) pairs, at least of the firings they name, each
     outcome read as it comes (only the sentences are kept)."""
-    adjustments_of: dict[int, list[dict]] = {}
-    for a in adjustments:
-        a["says"] = None
-        adjustments_of.setdefault(a["firing_seq"], []).append(a)
-    exceptions_of: dict[int, list[dict]] = {}
+    kinds: dict[int, set[str]] = {}
     for e in exceptions:
-        e["says"] = None
-        exceptions_of.setdefault(e["firing_seq"], []).append(e)
+        kinds.setdefault(e["firing_seq"], set()).add(e["kind"])
+    says = _sentences(outcomes, {a["firing_seq"] for a in adjustments}, kinds)
+    for a in adjustments:
+        a["says"] = says.get((a["firing_seq"], None))
+    for e in exceptions:
+        e["says"] = says.get((e["firing_seq"], e["kind"]))
+
+
+def _sentences(outcomes, adjusted: set[int], kinds: dict[int, set[str]]) -> dict:
+    """From (firing seq, its outcome) pairs, the sentences the run's items carry: (seq, None)
+    -> its adjustments' for a seq in `adjusted`, (seq, kind) -> its exception's of that kind
+    for each of kinds[seq]; equal texts one object (`_sharing_texts`)."""
+    says: dict[tuple[int, str | None], object] = {}
     texts: dict[str, str] = {}
     for seq, outcome in outcomes:
-        adjs, excs = adjustments_of.get(seq), exceptions_of.get(seq)
-        if adjs:
-            for a in adjs:
-                a["says"] = _sharing_texts(_adjustment_says(outcome), texts)
-        if excs:
-            for e in excs:
-                e["says"] = _sharing_texts(says_of(outcome, e["kind"]), texts)
+        if seq in adjusted:
+            says[(seq, None)] = _sharing_texts(_adjustment_says(outcome), texts)
+        for kind in kinds.get(seq, ()):
+            says[(seq, kind)] = _sharing_texts(says_of(outcome, kind), texts)
+    return says
 
 
 def _adjustment_says(outcome):

@@ -158,11 +158,7 @@ def _load(conn, import_id: int, sheets, spooled, out: dict) -> None:
             continue
         q, keys = sheet_query(sheet, import_id)
         if sheet.name in spooled:
-            rows = out[sheet.name] = SpooledRows(keys)
-            result = as_read(conn, q)
-            while part := list(islice(result, SPOOL_READ)):
-                rows.extend(part)
-            rows.flush()
+            out[sheet.name] = spooled_rows(keys, as_read(conn, q))
             continue
         make = row_maker(keys)                 # rows sharing one table of keys (above)
         out[sheet.name] = sharing_values((make(*rec).__dict__ for rec in conn.execute(q)),
@@ -202,6 +198,16 @@ def sharing_values(rows, shared: tuple[str, ...]) -> list[dict]:
 
 
 SPOOL_READ = 10_000        # rows fetched from the database at a time into a SpooledRows
+
+
+def spooled_rows(keys: tuple[str, ...], records) -> SpooledRows:
+    """`records` (sequences of values in `keys` order, as they are read) into a SpooledRows,
+    SPOOL_READ at a time: never all held."""
+    rows, records = SpooledRows(keys), iter(records)
+    while part := list(islice(records, SPOOL_READ)):
+        rows.extend(part)
+    rows.flush()
+    return rows
 
 
 def as_read(conn, query, batch: int = SPOOL_READ) -> Iterator:
