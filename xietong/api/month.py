@@ -216,6 +216,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     earlier = _earlier_manifest(Path(out_dir), period, lang)
     other = None
     rows: dict = {}
+    stored: dict = {}
     # the review workbooks' stamp (SPEC §10.3): taken before the snapshot is read, so every
     # decision they show was recorded before it
     issued_at = datetime.now(timezone.utc)
@@ -320,12 +321,15 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             others = without_chain()
         else:
             others = _child_result(other, lang, out_dir)
+        _, r, n_open, j = reviews.counts(stored)
     except BaseException:
         if other is not None:
             other.cancel()
         raise
     finally:
-        close_spooled(rows)
+        # the transaction sheets, and the run's adjustments and exceptions (on files since
+        # load_run), whether the reports were written or not
+        close_spooled(rows, {k: stored[k] for k in ("adjustments", "exceptions") if k in stored})
         if evaluated is not None:
             close_spooled(evaluated.ledger_rows)
     files.update(others)
@@ -334,9 +338,6 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     manifest, removed = _write_manifest(out_dir, period, run.id, files, earlier)
     files["manifest"] = [manifest]
     departments, employees = statement.summary(rows)
-    _, r, n_open, j = reviews.counts(stored)
-    # the run's adjustments and exceptions, on files since load_run: the last reader was above
-    close_spooled({k: stored[k] for k in ("adjustments", "exceptions")})
     done = ReportResult(period, run.id, out_dir, lang, formats, stale, files, departments,
                         employees, len(stored["firings"]), len(files.get("reviews", [])), r, j,
                         None if chain is None else ChainStatus(**chain), removed, n_open,
