@@ -1,16 +1,18 @@
 """rules.sources.RowSources, the compact list of sources a department's blend cites: it must
 read, compare, add, pickle and serialise exactly as the list of (sheet, row) tuples it stands
-for (hypothesis over random lists), and stay compact."""
+for (hypothesis over random lists), and stay compact. rules.sources.SourceMarks, the compact set
+of them, against a set."""
 import pickle
 
 import pytest
 from hypothesis import given, strategies as st
 
 from evaluator.canonical import canonical_json, sources_json
-from rules.sources import RowSources, chained
+from rules.sources import RowSources, SourceMarks, chained
 
-SHEETS = st.sampled_from(["Departments", "InternalRatings", "InternalRatings@2026-01",
-                          "ServiceMetrics", "RaciRatings"])
+SHEET_NAMES = ("Departments", "InternalRatings", "InternalRatings@2026-01", "ServiceMetrics",
+               "RaciRatings")
+SHEETS = st.sampled_from(SHEET_NAMES)
 ROWS = st.one_of(st.integers(min_value=0, max_value=1_048_576),
                  st.integers(min_value=-2**70, max_value=2**70))   # beyond 64 bits: a list run
 SOURCE_LISTS = st.lists(st.tuples(SHEETS, ROWS), max_size=40)
@@ -73,3 +75,22 @@ def test_compact_when_pickled():
         s.add("InternalRatings", row)
     assert len(pickle.dumps(s)) < 100_000 * 8 + 1_000
     assert s[1] == ("InternalRatings", 2) and s[-1] == ("InternalRatings", 100_001)
+
+
+@given(st.lists(st.tuples(SHEETS, st.one_of(st.integers(min_value=0, max_value=40),
+                                            st.integers(min_value=4_090, max_value=4_200),
+                                            st.integers(min_value=-5, max_value=-1)),
+                          st.integers(min_value=1, max_value=4)),
+                max_size=20))
+def test_source_marks_hold_what_a_set_holds(runs):
+    # runs of neighbouring rows: a set's neighbours are where a scan for the next mark can slip
+    pairs = [(sheet, first + i) for sheet, first, n in runs for i in range(n)]
+    marks, seen = SourceMarks(), set()
+    for sheet, row in pairs:
+        assert marks.add(sheet, row) == ((sheet, row) not in seen)
+        seen.add((sheet, row))
+    assert len(marks) == len(seen)
+    assert marks.sheets() == {s for s, _ in seen}
+    for sheet in SHEET_NAMES:
+        assert list(marks.rows(sheet)) == sorted(r for s, r in seen if s == sheet)
+        assert all(((sheet, r) in marks) == ((sheet, r) in seen) for r in range(-5, 4_201))
