@@ -19,7 +19,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Collection, Iterator, Mapping
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -865,8 +865,9 @@ def load_run(session: Session, run: Run, stream: sa.Engine | None = None) -> dic
     list (the desk's pages, tests and benchmarks of small runs). "adjustments" and
     "exceptions": with `stream`, each a SpooledRows (a file, sized and iterated as often as
     needed, the same dicts each time: `_spooled_results`, closed by the caller or when
-    dropped), else lists. They get the sentences their firings hold ("says", `_attach_says`)
-    either way."""
+    dropped), else lists; with `stream`, "adjustments_by_seq" and "exceptions_by_seq" too: the
+    same items on files of their own, in the order of their firings. They get the sentences
+    their firings hold ("says", `_attach_says`) either way."""
     conn = session.connection()
     if stream is None:
         adjustments = _loaded(conn, Adjustment, run.id)
@@ -875,10 +876,12 @@ def load_run(session: Session, run: Run, stream: sa.Engine | None = None) -> dic
         _attach_says(((f["seq"], f["outcome"]) for f in firings), adjustments, exceptions)
     else:
         firings = RunFirings(stream, run.id, _count_firings(conn, run.id))
-        adjustments, exceptions = _spooled_results(conn, run.id)
+        items = _spooled_results(conn, run.id)
+        adjustments, exceptions = items.pop("adjustments"), items.pop("exceptions")
     applied, current = run_decisions(session, run, exceptions)
     return {"run": run.model_dump(), "adjustments": adjustments, "exceptions": exceptions,
-            "firings": firings, "decisions": applied, "current_decisions": current}
+            "firings": firings, "decisions": applied, "current_decisions": current,
+            **({} if stream is None else items)}
 
 
 # What a report holds of a run's adjustments and exceptions (100,000 employees: 80,000 of them,
@@ -904,11 +907,13 @@ def _loaded(conn, cls, run_id: int) -> list[dict]:
     return items
 
 
-def _items_query(cls, run_id: int) -> tuple[sa.Select, tuple[str, ...]]:
-    """The query of a run's adjustments or exceptions (`cls`) in stored order, and the keys of
-    an item as load_run gives it (its columns, then "says")."""
+def _items_query(cls, run_id: int, by_seq: bool = False) -> tuple[sa.Select, tuple[str, ...]]:
+    """The query of a run's adjustments or exceptions (`cls`) in stored order (`by_seq`: by
+    the seq of the firing that produced them first), and the keys of an item as load_run gives
+    it (its columns, then "says")."""
     table = cls.__table__
-    query = sa.select(table).where(table.c.run_id == run_id).order_by(table.c.ord)
+    order = (table.c.firing_seq, table.c.ord) if by_seq else (table.c.ord,)
+    query = sa.select(table).where(table.c.run_id == run_id).order_by(*order)
     return query, (*(c.name for c in table.columns), "says")
 
 
@@ -918,27 +923,44 @@ def _compact_sources(text: str):
     return RowSources(sources) if len(sources) > COMPACT_SOURCES else sources
 
 
-def _spooled_results(conn, run_id: int) -> tuple[SpooledRows, SpooledRows]:
+# items read from the database at a time into a file: a department's blend cites thousands of
+# ratings, and its adjustment's sources are read as a text of them (evaluator.store.SPOOL_READ,
+# 10,000, held 20 MB of them at 100,000 employees)
+ITEMS_READ = 2_048
+
+
+def _spooled_results(conn, run_id: int) -> dict[str, SpooledRows]:
     """A run's adjustments and exceptions as load_run gives them, "says" included, each in a
     SpooledRows: read from the database a batch at a time and written to a file, never all
     held. What a report holds of them was 98 MB of objects at 100,000 employees, in the run
     process and (inherited) in the second report writer; the sentences, looked up by firing
     seq and kind, are what is held while they are read (docs/decisions.md, "A report's
-    adjustments and exceptions on files")."""
+    adjustments and exceptions on files"). Each is read twice: in stored order, and in the
+    order of the firings that produced them ("…_by_seq": the trace reads them beside the
+    firings, reports.view.ItemsBySeq; the exceptions are stored by kind and subject, not
+    by seq)."""
     e, a = ExceptionItem.__table__.c, Adjustment.__table__.c
-    kinds: dict[int, set[str]] = {}
+    # seq -> its exceptions' kinds, a tuple (a set each was 7.6 MB at 100,000 employees)
+    kinds: dict[int, tuple[str, ...]] = {}
+    names: dict[str, str] = {}                  # each kind's name one object
     for seq, kind in conn.execute(sa.select(e.firing_seq, e.kind).where(e.run_id == run_id)):
-        kinds.setdefault(seq, set()).add(kind)
+        got = kinds.get(seq, ())
+        if kind not in got:
+            kinds[seq] = (*got, names.setdefault(kind, kind))
     adjusted = set(conn.execute(sa.select(a.firing_seq).where(a.run_id == run_id)).scalars())
     says = _sentences(_named_outcomes(conn, run_id), adjusted, kinds)
-    return (_spooled_items(conn, Adjustment, run_id, says, None),
-            _spooled_items(conn, ExceptionItem, run_id, says, "kind"))
+    return {f"{name}{order}": _spooled_items(conn, cls, run_id, says, kind, bool(order))
+            for name, cls, kind in (("adjustments", Adjustment, None),
+                                    ("exceptions", ExceptionItem, "kind"))
+            for order in ("", "_by_seq")}
 
 
-def _spooled_items(conn, cls, run_id: int, says: dict, kind: str | None) -> SpooledRows:
-    """`_loaded`'s items (`cls`), in stored order, into a SpooledRows; each one's "says" is
-    says[(its firing seq, its `kind` column's value, or None)] (`_sentences`)."""
-    query, keys = _items_query(cls, run_id)
+def _spooled_items(conn, cls, run_id: int, says: dict, kind: str | None,
+                   by_seq: bool = False) -> SpooledRows:
+    """`_loaded`'s items (`cls`), in stored order (`by_seq`: _items_query's), into a
+    SpooledRows; each one's "says" is says[(its firing seq, its `kind` column's value, or
+    None)] (`_sentences`)."""
+    query, keys = _items_query(cls, run_id, by_seq)
     at_sources, at_seq = keys.index("sources"), keys.index("firing_seq")
     at_kind = None if kind is None else keys.index(kind)
 
@@ -947,7 +969,7 @@ def _spooled_items(conn, cls, run_id: int, says: dict, kind: str | None) -> Spoo
         values[at_sources] = _compact_sources(values[at_sources])
         values.append(says.get((values[at_seq], None if at_kind is None else values[at_kind])))
         return values
-    return spooled_rows(keys, map(item, as_read(conn, query)))
+    return spooled_rows(keys, map(item, as_read(conn, query, ITEMS_READ)), ITEMS_READ)
 
 
 def _firings_query(run_id: int):
@@ -1095,7 +1117,7 @@ def _attach_says(outcomes, adjustments: list[dict], exceptions: list[dict]) -> N
         e["says"] = says.get((e["firing_seq"], e["kind"]))
 
 
-def _sentences(outcomes, adjusted: set[int], kinds: dict[int, set[str]]) -> dict:
+def _sentences(outcomes, adjusted: set[int], kinds: Mapping[int, Collection[str]]) -> dict:
     """From (firing seq, its outcome) pairs, the sentences the run's items carry: (seq, None)
     -> its adjustments' for a seq in `adjusted`, (seq, kind) -> its exception's of that kind
     for each of kinds[seq]; equal texts one object (`_sharing_texts`)."""

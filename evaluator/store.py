@@ -200,11 +200,11 @@ def sharing_values(rows, shared: tuple[str, ...]) -> list[dict]:
 SPOOL_READ = 10_000        # rows fetched from the database at a time into a SpooledRows
 
 
-def spooled_rows(keys: tuple[str, ...], records) -> SpooledRows:
+def spooled_rows(keys: tuple[str, ...], records, batch: int = SPOOL_READ) -> SpooledRows:
     """`records` (sequences of values in `keys` order, as they are read) into a SpooledRows,
-    SPOOL_READ at a time: never all held."""
+    `batch` at a time: never all held."""
     rows, records = SpooledRows(keys), iter(records)
-    while part := list(islice(records, SPOOL_READ)):
+    while part := list(islice(records, batch)):
         rows.extend(part)
     rows.flush()
     return rows

@@ -152,7 +152,7 @@ class _FiringRows:
         """BulkWriter's renderer: the `<row>` of each firing (the generic rendering's bytes)."""
         text, unique, values, row_xml = cells.text, cells.unique_text, self.values, cells.row
         lines, line_of = self.cited.lines, self.cited
-        special = self.view.adj_by_seq.keys() | self.view.exc_by_seq.keys()
+        special = self.view.produced         # the firings that produced an item
         # (rule, sheet, notes) -> pieces of columns B-D and H-N
         shapes: dict[tuple, tuple[list[str], list[str]]] = {}
         memo = cells.memo

@@ -113,33 +113,107 @@ def rule_text(rule: str, lang: str) -> str:
     return zh if lang == "zh" else en
 
 
+class SeqMarks:
+    """A set of firing seqs kept as a byte per seq (1 where it is in; the union of `marks`):
+    `seq in marks`. A seq that is not a whole number ≥ 0 (none is, from the database) is kept
+    in a set."""
+
+    __slots__ = ("_bytes", "_other")
+
+    def __init__(self, *marks: "SeqMarks"):
+        self._bytes, self._other = bytearray(), set()
+        for m in marks:
+            self._bytes.extend(bytes(max(0, len(m._bytes) - len(self._bytes))))
+            for seq in _marked(m._bytes):
+                self._bytes[seq] = 1
+            self._other |= m._other
+
+    def add(self, seq) -> None:
+        if type(seq) is int and seq >= 0:
+            marks = self._bytes
+            if seq >= len(marks):
+                marks.extend(bytes(seq + 1 - len(marks) + 4096))
+            marks[seq] = 1
+        else:
+            self._other.add(seq)
+
+    def __contains__(self, seq) -> bool:
+        if type(seq) is int and seq >= 0:
+            return seq < len(self._bytes) and self._bytes[seq] == 1
+        return seq in self._other
+
+
+def _marked(marks: bytearray):
+    at = marks.find(1)
+    while at >= 0:
+        yield at
+        at = marks.find(1, at + 1)
+
+
+class ItemsBySeq:
+    """A run's adjustments or exceptions by the seq of the firing that produced them:
+    `get(seq)`, its items in stored order. For a reader that goes through the firings in seq
+    order (the trace), the items are read beside them, in the same order, and none is held
+    but those of the seq asked for last: `items` is a SpooledRows (on a file) in that order
+    (load_run's "…_by_seq"), or a list (sorted here: its items are held anyway). A SpooledRows
+    in another order is read into a sorted list. Asked for an earlier seq than the last, it
+    starts again from the first item: right in any order, fast in seq order. `marks`: the
+    seqs that produced one."""
+
+    def __init__(self, items):
+        self.marks = SeqMarks()
+        seqs = (items.column("firing_seq") if isinstance(items, SpooledRows)
+                else (i["firing_seq"] for i in items))
+        in_order, last = True, None
+        for seq in seqs:
+            self.marks.add(seq)
+            in_order = in_order and (last is None or last <= seq)
+            last = seq
+        # sorted() keeps the stored order of one seq's items
+        self.items = items if in_order else sorted(items, key=lambda i: i["firing_seq"])
+        self._start()
+
+    def _start(self) -> None:
+        self._rest = iter(self.items)
+        self._next = next(self._rest, None)
+        self._asked, self._found = None, []
+
+    def get(self, seq) -> list[dict]:
+        if seq not in self.marks:
+            return []
+        if seq == self._asked:
+            return self._found
+        if self._asked is not None and seq < self._asked:
+            self._start()
+        found, nxt, rest = [], self._next, self._rest
+        while nxt is not None and nxt["firing_seq"] <= seq:
+            if nxt["firing_seq"] == seq:
+                found.append(nxt)
+            nxt = next(rest, None)
+        self._next = nxt
+        self._asked, self._found = seq, found
+        return found
+
+
 class FiringView:
     """`view(f)`: the Firing of stored firing `f`, joined with the adjustments and exceptions it
     produced (by firing seq). Built once per report; what repeats (a rule's description and
     mechanism, status words) is worked out once.
 
-    Of the adjustments and exceptions it keeps only what a Firing shows, worked out as they
-    are read (one pass over each): a report may hand them over on files (load_run with a
-    stream), and holding the items themselves by seq would bring them all back into memory
-    (80,000 of them, 98 MB, at 100,000 employees)."""
+    The adjustments and exceptions are not held: a report may hand them over on files (load_run
+    with a stream), and holding them by seq — even only what a Firing shows of them, its
+    explanations and messages — was 31 MB at 100,000 employees. Each is read beside the
+    firings (ItemsBySeq), which the trace views in seq order; `produced` says which firings
+    produced one."""
 
     def __init__(self, stored: dict, lang: str):
         self.lang = lang
         self._to_fix = label(lang, "to_fix")
         self._statuses: dict[str, str] = {}
-        # seq -> (the sum of its adjustments' points, their explanations)
-        self.adj_by_seq: dict[int, tuple[Decimal, list[str]]] = {}
-        for a in stored["adjustments"]:
-            seq = a["firing_seq"]
-            got = self.adj_by_seq.get(seq)
-            points, texts = got if got is not None else (Decimal("0.00"), [])
-            texts.append(explanation(a, lang))
-            self.adj_by_seq[seq] = (points + a["points"], texts)
-        # seq -> [(kind, review id, status word, assignee, message)] of its exceptions
-        self.exc_by_seq: dict[int, list[tuple[str, str, str, str, str]]] = {}
-        for e in stored["exceptions"]:
-            self.exc_by_seq.setdefault(e["firing_seq"], []).append(
-                (e["kind"], e["review_id"], self._status(e), e["assignee_id"], message(e, lang)))
+        self.adjustments, self.exceptions = (
+            ItemsBySeq(stored.get(f"{key}_by_seq") or stored[key])
+            for key in ("adjustments", "exceptions"))
+        self.produced = SeqMarks(self.adjustments.marks, self.exceptions.marks)
         # (rule, first source's sheet) -> description, mechanism: the sheet decides the
         # mechanism of the rating rules, shared by both rating sheets
         self._by_rule: dict[tuple, tuple[str, str]] = {}
@@ -164,25 +238,26 @@ class FiringView:
         outcomes = f["outcome"].get("outcomes")
         notes = [o["note"] if "says" not in o else o for o in outcomes if "note" in o] \
             if outcomes else []
-        adjs, excs = self.adj_by_seq.get(seq), self.exc_by_seq.get(seq)
+        adjs, excs = self.adjustments.get(seq), self.exceptions.get(seq)
         points = None
         kind = review_id = status = assignee = ""
         texts = []
+        lang = self.lang
         if adjs:
             result = "adjustment"
-            points = adjs[0]
-            texts += adjs[1]
+            points = sum((a["points"] for a in adjs), Decimal("0.00"))
+            texts += [explanation(a, lang) for a in adjs]
         else:
             result = "exception" if excs else "note" if notes else "none"
         if excs:
-            kind = ", ".join(e[0] for e in excs)
-            review_id = ", ".join(e[1] for e in excs)
-            status = ", ".join(e[2] for e in excs)
-            assignee = ", ".join(e[3] for e in excs)
-            texts += [e[4] for e in excs]
+            kind = ", ".join(e["kind"] for e in excs)
+            review_id = ", ".join(e["review_id"] for e in excs)
+            status = ", ".join(self._status(e) for e in excs)
+            assignee = ", ".join(e["assignee_id"] for e in excs)
+            texts += [message(e, lang) for e in excs]
             if self.decisions:
-                texts += [self.decision_text(self.decisions[e[1]]) for e in excs
-                          if e[1] in self.decisions]
+                texts += [self.decision_text(self.decisions[e["review_id"]]) for e in excs
+                          if e["review_id"] in self.decisions]
         texts += map(self._note, notes)
         return Firing(seq, rule, described[0], described[1], f["subject_id"] or "", sources,
                       result, points, kind, review_id, status, assignee, " | ".join(texts))

@@ -97,6 +97,9 @@ def test_streamed_reports_are_the_whole_runs_reports(company):
         assert any(x["says"] for x in streamed[key])
         assert any(isinstance(x["sources"], RowSources) for x in streamed[key]) == \
             any(isinstance(x["sources"], RowSources) for x in whole[key])
+        # and again in their firings' order, for the trace (reports.view.ItemsBySeq)
+        assert list(streamed[f"{key}_by_seq"]) == sorted(whole[key],
+                                                          key=lambda x: x["firing_seq"])
     # the run has what the facts are for: moved review items, held ratings
     assert any(f["rule"] == "review.escalate" for f in whole["firings"])
     assert any(f["rule"] == "rating.hold" for f in whole["firings"])

@@ -20,14 +20,17 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given, strategies as st
 from openpyxl import Workbook
 
 from xietong.cli import main
 from xietong.sample import write_sample_ledger
 from importers.schema import SHEET_BY_NAME
+from importers.spooled import SpooledRows
 from reports.template import write_ledger
 from reports import json_files, labels, trace
 from reports.labels import firing_mechanism, label, show_value
+from reports.view import ItemsBySeq
 from reports.workbook import FORMULA_LEADS, BulkWriter
 from rules.books import describe
 from rules.sentences import explanation, message, note_text
@@ -615,3 +618,21 @@ def test_dump_of_flat_dicts_is_json_dump():
     got = io.StringIO()
     json_files.dump_items(iter(items[:4]), got)
     assert got.getvalue() == json.dumps(items[:4], ensure_ascii=False, indent=1)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=30), max_size=40), st.booleans(),
+       st.lists(st.integers(min_value=-1, max_value=32), max_size=30))
+def test_items_by_seq_are_each_firings_items_in_stored_order(seqs, on_file, asked):
+    """reports.view.ItemsBySeq, which the trace reads a run's adjustments and exceptions
+    through beside the firings: a seq's items, in stored order, asked in seq order (as the
+    trace asks), again, or out of order; from a list or a file, in seq order or not."""
+    items = [{"id": i + 1, "firing_seq": seq, "ord": i + 1} for i, seq in enumerate(seqs)]
+    if on_file:
+        given_items = SpooledRows(("id", "firing_seq", "ord"))
+        given_items.extend([tuple(i.values()) for i in items])
+    else:
+        given_items = items
+    by_seq = ItemsBySeq(given_items)
+    for seq in [*sorted(asked), *asked, *sorted(set(seqs))]:
+        assert by_seq.get(seq) == [i for i in items if i["firing_seq"] == seq]
+        assert (seq in by_seq.marks) == (seq in seqs)
