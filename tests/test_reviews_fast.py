@@ -344,8 +344,14 @@ def awkward_case(seed: int, n_items: int = 60):
                   "current_decisions": decisions}
 
 
-@pytest.mark.parametrize("lang, sheet_lang", [("zh", None), ("en", None), ("en", "zh")])
-def test_awkward_items_write_the_same_workbooks(tmp_path, lang, sheet_lang):
+@pytest.mark.parametrize("lang, sheet_lang, group", [("zh", None, None), ("en", None, None),
+                                                     ("en", "zh", None), ("zh", None, 1),
+                                                     ("en", "zh", 7)])
+def test_awkward_items_write_the_same_workbooks(tmp_path, lang, sheet_lang, group, monkeypatch):
+    # `group`: the workbooks written a few assignees' items at a time (reviews.GROUP_ITEMS;
+    # one assignee with more is a group of one): the same files
+    if group is not None:
+        monkeypatch.setattr(reviews, "GROUP_ITEMS", group)
     rows, stored = awkward_case(seed=len(lang) + len(sheet_lang or ""))
     emails = {"E1": "e1@example.com", "=E9": "=x@example.com", "CON": "con@example.com"}
     new = assert_same_output(tmp_path, PERIOD, rows, stored, lang, sheet_lang, emails=emails)
