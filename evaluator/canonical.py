@@ -353,18 +353,20 @@ class IndentedJSON:
         self._encode(obj, 0, parts)
         f.write("".join(parts))
 
-    def dump_items(self, items, f) -> None:
-        """Writes the list of `items` as dump(list(items), f) would, a chunk at a time."""
+    def dump_items(self, items, f, level: int = 0) -> None:
+        """Writes the list of `items` as dump(list(items), f) would, a chunk at a time; `level`:
+        as it appears that many levels deep in a document (its opening bracket written where
+        the caller is)."""
         parts: list[str] = []
-        sep = "[\n "
+        first = sep = "[\n" + " " * (level + 1)
         for item in items:
             parts.append(sep)
-            sep = ",\n "
-            self._encode(item, 1, parts)
+            sep = ",\n" + " " * (level + 1)
+            self._encode(item, level + 1, parts)
             if len(parts) >= self.chunk:
                 f.write("".join(parts))
                 parts.clear()
-        parts.append("[]" if sep == "[\n " else "\n]")
+        parts.append("[]" if sep is first else "\n" + " " * level + "]")
         f.write("".join(parts))
 
     def string(self, s: str) -> str:

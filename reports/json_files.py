@@ -19,9 +19,10 @@ from contextlib import contextmanager
 from datetime import timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Iterator
 
 from evaluator.canonical import IndentedJSON
-from rules.finals import finals
+from rules.finals import finals_streamed
 from rules.sources import split as split_sheet
 
 
@@ -70,16 +71,29 @@ def _exception(e: dict, decisions: dict | None = None) -> dict:
 
 
 def _scores(period: str, rows: dict, stored: dict) -> dict:
-    st = finals(rows, stored["adjustments"])
-    return {
-        "period": period,
-        "departments": [{"dept_id": d["dept_id"], "base": _num(d["base"]), "final": _num(d["final"]),
-                         "by_mechanism": {m: _num(v) for m, v in d["by_mechanism"].items()}}
-                        for d in st["departments"]],
-        "employees": [{"employee_id": e["employee_id"], "base": _num(e["base"]),
-                       "behaviour": _num(e["behaviour"]), "final": _num(e["final"])}
-                      for e in st["employees"]],
-    }
+    departments, employees = _score_lists(rows, stored)
+    return {"period": period, "departments": departments, "employees": list(employees)}
+
+
+def _score_lists(rows: dict, stored: dict) -> tuple[list[dict], Iterator[dict]]:
+    """scores.json's departments, and its employees one at a time (rules.finals.finals_streamed:
+    100,000 of them are not held)."""
+    departments, employees = finals_streamed(rows, stored["adjustments"])
+    return ([{"dept_id": d["dept_id"], "base": _num(d["base"]), "final": _num(d["final"]),
+              "by_mechanism": {m: _num(v) for m, v in d["by_mechanism"].items()}}
+             for d in departments],
+            ({"employee_id": e["employee_id"], "base": _num(e["base"]),
+              "behaviour": _num(e["behaviour"]), "final": _num(e["final"])} for e in employees))
+
+
+def _dump_scores(period: str, rows: dict, stored: dict, encoder: IndentedJSON, f) -> None:
+    """scores.json as dump(_scores(…)) writes it, its employees a chunk at a time."""
+    departments, employees = _score_lists(rows, stored)
+    f.write("{\n " + ",\n ".join(f"{encoder.string(k)}: {encoder.value(v, 1)}"
+                                  for k, v in (("period", period), ("departments", departments)))
+            + ",\n " + encoder.string("employees") + ": ")
+    encoder.dump_items(employees, f, level=1)
+    f.write("\n}")
 
 
 def build(period: str, rows: dict, stored: dict) -> dict[str, object]:
@@ -106,7 +120,7 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict,
         path = out_dir / name
         with open(path, "w", encoding="utf-8") as f:
             if name == "scores.json":
-                encoder.dump(_scores(period, rows, stored), f)
+                _dump_scores(period, rows, stored, encoder, f)
             elif name == "adjustments.json":
                 encoder.dump_items(map(_adjustment, stored["adjustments"]), f)
             elif name == "exceptions.json":

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
+from itertools import chain, islice
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -41,9 +42,10 @@ from reports import why_not
 from reports.labels import label
 from reports.view import run_info
 from reports.workbook import (NUMBER_FORMAT, RUN_REPORT_ZLIB_LEVEL, BulkWriter, fit_columns,
-                              fit_heights, header, item_sheet, landscape, put_text)
+                              WIDTH_SAMPLE_ROWS, fit_heights, header, item_sheet, landscape,
+                              put_text)
 from rules.exceptions import HR
-from rules.finals import DEPT_MECHANISMS, finals
+from rules.finals import DEPT_MECHANISMS, finals_streamed
 
 FINAL_FONT = Font(name="Calibri", bold=True)
 WRAP = Alignment(wrap_text=True, vertical="top")
@@ -56,7 +58,7 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
           info: dict | None = None, closed: dict | None = None) -> Path:
     """Write statement.xlsx to `path`. `info`: extra run facts (ledger_file, chain status);
     `closed`: {"at", "by"} when the period is closed (its figures are then final)."""
-    st = finals(rows, stored["adjustments"])
+    departments, employees = finals_streamed(rows, stored["adjustments"])
     dept_reasons = why_not.department_reasons(rows, stored)
     emp_reasons = why_not.employee_reasons(stored)
     dept_names = {d["dept_id"]: d["name"] for d in rows.get("Departments", [])}
@@ -72,7 +74,7 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
                                        "final", "notes")]
     header(ws, titles)
     values = []
-    for d in st["departments"]:
+    for d in departments:
         notes = why_not.join(lang, dept_reasons.get(d["dept_id"], []))
         values.append([d["dept_id"], d["name"], label(lang, d["tier"]), d["base"],
                        *(d["by_mechanism"][m] for m in DEPT_MECHANISMS), d["final"], notes])
@@ -98,18 +100,24 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
     etitles = [label(lang, k) for k in ("employee_id", "employee_name", "emp_dept", "emp_dept_name",
                                         "base", "behaviour_after_cap", "final", "notes")]
     header(es, etitles)
-    evalues = []
-    for e in st["employees"]:
-        notes = why_not.join(lang, emp_reasons.get(e["employee_id"], []))
-        if e["base"] is None:
-            notes = no_base + (("；" if lang == "zh" else "; ") + notes if notes else "")
-        evalues.append((e["employee_id"], e["name"], e["dept_id"], dept_names.get(e["dept_id"], ""),
-                        e["base"], e["behaviour"], e["final"], notes))
-    fit_columns(es, etitles, evalues, number_cols=(4, 5, 6))
+    def employee_rows():
+        for e in employees:
+            notes = why_not.join(lang, emp_reasons.get(e["employee_id"], []))
+            if e["base"] is None:
+                notes = no_base + (("；" if lang == "zh" else "; ") + notes if notes else "")
+            yield (e["employee_id"], e["name"], e["dept_id"], dept_names.get(e["dept_id"], ""),
+                   e["base"], e["behaviour"], e["final"], notes)
+
+    # made as the sheet is saved, never all held (100,000 rows were 50 MB with their finals);
+    # the widths come from the first rows (column_widths' sample)
+    evalues = employee_rows()
+    head = list(islice(evalues, WIDTH_SAMPLE_ROWS))
+    n_employees = len(rows.get("Employees", ()))
+    fit_columns(es, etitles, head, number_cols=(4, 5, 6))
     landscape(es)
     es.freeze_panes = "C2"
-    es.auto_filter.ref = f"A1:{get_column_letter(len(etitles))}{max(len(evalues) + 1, 2)}"
-    bulk.add_rows(es, evalues, ncols=len(etitles),
+    es.auto_filter.ref = f"A1:{get_column_letter(len(etitles))}{max(n_employees + 1, 2)}"
+    bulk.add_rows(es, chain(head, evalues), ncols=len(etitles), count=n_employees,
                   formats={"E": NUMBER_FORMAT, "F": NUMBER_FORMAT, "G": NUMBER_FORMAT})
 
     # -- why not

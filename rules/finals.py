@@ -5,12 +5,21 @@ what the trace shows: the evaluation and every report take their figures from he
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Iterator
 
 DEPT_MECHANISMS = ("linkage", "peripheral", "raci", "interlock")
 ZERO = Decimal("0.00")
 
 
 def finals(rows: dict[str, list[dict]], adjustments: list[dict]) -> dict:
+    departments, employees = finals_streamed(rows, adjustments)
+    return {"departments": departments, "employees": list(employees)}
+
+
+def finals_streamed(rows: dict, adjustments) -> tuple[list[dict], Iterator[dict]]:
+    """finals' (departments, employees), the employees made one at a time as they are taken
+    (in the same order): a report writing them out never holds them all (100,000 of them were
+    40 MB)."""
     by_dept = {d["dept_id"]: {m: ZERO for m in DEPT_MECHANISMS} for d in rows["Departments"]}
     by_emp = {e["employee_id"]: ZERO for e in rows["Employees"]}
     for a in adjustments:
@@ -24,11 +33,11 @@ def finals(rows: dict[str, list[dict]], adjustments: list[dict]) -> dict:
         departments.append({"dept_id": d["dept_id"], "name": d["name"], "tier": d["tier"],
                             "base": d["base_score"], "by_mechanism": by,
                             "final": d["base_score"] + sum(by.values(), ZERO)})
-    employees = []
-    for e in sorted(rows["Employees"], key=lambda r: r["employee_id"]):
-        base = e.get("base_score")
-        beh = by_emp[e["employee_id"]]
-        employees.append({"employee_id": e["employee_id"], "name": e["name"],
-                          "dept_id": e["dept_id"], "base": base, "behaviour": beh,
-                          "final": None if base is None else base + beh})
-    return {"departments": departments, "employees": employees}
+
+    def employees() -> Iterator[dict]:
+        for e in sorted(rows["Employees"], key=lambda r: r["employee_id"]):
+            base = e.get("base_score")
+            beh = by_emp[e["employee_id"]]
+            yield {"employee_id": e["employee_id"], "name": e["name"], "dept_id": e["dept_id"],
+                   "base": base, "behaviour": beh, "final": None if base is None else base + beh}
+    return departments, employees()

@@ -55,6 +55,24 @@ def test_dump_is_json_dump_indent_1(obj):
         assert got.getvalue() == want.getvalue()
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(trees, max_size=5), st.integers(min_value=0, max_value=3))
+def test_a_list_dumped_a_chunk_at_a_time_at_any_depth_is_json_dump(items, depth):
+    """IndentedJSON.dump_items(…, level=n): the list as it appears n levels deep (scores.json's
+    employees, written one at a time inside its object: reports.json_files._dump_scores)."""
+    doc = items
+    for _ in range(depth):
+        doc = {"k": doc}
+    want = io.StringIO()
+    json.dump(doc, want, ensure_ascii=False, indent=1)
+    with mock.patch.object(canonical, "_other_json", _declined):
+        got = io.StringIO()
+        got.write("".join('{\n' + " " * (i + 1) + '"k": ' for i in range(depth)))
+        canonical.IndentedJSON(chunk=3).dump_items(iter(items), got, level=depth)
+        got.write("".join("\n" + " " * i + "}" for i in reversed(range(depth))))
+        assert got.getvalue() == want.getvalue()
+
+
 def test_dump_of_other_values_is_json_dump():
     """What the encoder does not write itself (int and str subclasses, a Decimal) is json's own
     writing, refusals included."""

@@ -132,6 +132,19 @@ def test_statement_employees(run):
         == [(r[0], r[4], r[5], r[6]) for r in rows[1:]]
 
 
+def test_statement_employees_beyond_the_widths_sample_are_all_written(run, monkeypatch):
+    """The employees are made as the sheet is saved, the first rows measured for the widths
+    first (reports.workbook.WIDTH_SAMPLE_ROWS): with a sample of 3, every row still written."""
+    import reports.statement
+    monkeypatch.setattr(reports.statement, "WIDTH_SAMPLE_ROWS", 3)
+    code, _, err = cli("report", "--period", PERIOD, "--out", run["dir"] / "sample3", "--db",
+                       run["url"], "--format", "xlsx")
+    assert code == 0, err
+    got = sheet_rows(openpyxl.load_workbook(run["dir"] / "sample3" / "statement.xlsx")["员工得分"])
+    want = sheet_rows(openpyxl.load_workbook(run["zh"] / "statement.xlsx")["员工得分"])
+    assert len(want) == 10 and got == want
+
+
 def test_statement_layout_and_chart(run):
     wb = openpyxl.load_workbook(run["zh"] / "statement.xlsx")
     ws = wb["部门得分"]
