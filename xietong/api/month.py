@@ -262,15 +262,18 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                 """The reports that need no chain status: statement, review workbooks, JSON."""
                 done: dict[str, list[Path]] = {}
                 if "xlsx" in formats:
+                    # SPEC §11.3: what its internal customers said, to each rated department —
+                    # first, when this process is smallest: it holds the most (a group of
+                    # ratings, feedback.HELD_RATINGS), and the writers after it fill what it
+                    # freed
+                    done["feedback"] = feedback.write(out_dir / "feedback", period, rows, stored,
+                                                      lang, ledger_lang)
                     done["statement"] = [statement.write(out_dir / "statement.xlsx", period, rows,
                                                          stored, lang, {"ledger_file": ledger_file},
                                                          closed)]
                     done["reviews"] = reviews.write(out_dir / "reviews", period, rows, stored,
                                                     lang, ledger_lang, issued_at=issued_at,
                                                     emails=emails)
-                    # SPEC §11.3: what its internal customers said, to each rated department
-                    done["feedback"] = feedback.write(out_dir / "feedback", period, rows, stored,
-                                                      lang, ledger_lang)
                 if "json" in formats:
                     done["json"] = json_files.write(out_dir, period, rows, stored,
                                                     names=small_json)
