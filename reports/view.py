@@ -30,7 +30,7 @@ from importers.spooled import SpooledRows
 from reports.labels import cited_values, firing_mechanism, label, sheet_name
 from rules.books import describe
 from rules.sentences import explanation, message, note_text, render
-from rules.sources import cited_rows
+from rules.sources import NumberMarks, cited_rows
 
 # ----------------------------------------------------------------------------- the run
 
@@ -113,43 +113,6 @@ def rule_text(rule: str, lang: str) -> str:
     return zh if lang == "zh" else en
 
 
-class SeqMarks:
-    """A set of firing seqs kept as a byte per seq (1 where it is in; the union of `marks`):
-    `seq in marks`. A seq that is not a whole number ≥ 0 (none is, from the database) is kept
-    in a set."""
-
-    __slots__ = ("_bytes", "_other")
-
-    def __init__(self, *marks: "SeqMarks"):
-        self._bytes, self._other = bytearray(), set()
-        for m in marks:
-            self._bytes.extend(bytes(max(0, len(m._bytes) - len(self._bytes))))
-            for seq in _marked(m._bytes):
-                self._bytes[seq] = 1
-            self._other |= m._other
-
-    def add(self, seq) -> None:
-        if type(seq) is int and seq >= 0:
-            marks = self._bytes
-            if seq >= len(marks):
-                marks.extend(bytes(seq + 1 - len(marks) + 4096))
-            marks[seq] = 1
-        else:
-            self._other.add(seq)
-
-    def __contains__(self, seq) -> bool:
-        if type(seq) is int and seq >= 0:
-            return seq < len(self._bytes) and self._bytes[seq] == 1
-        return seq in self._other
-
-
-def _marked(marks: bytearray):
-    at = marks.find(1)
-    while at >= 0:
-        yield at
-        at = marks.find(1, at + 1)
-
-
 class ItemsBySeq:
     """A run's adjustments or exceptions by the seq of the firing that produced them:
     `get(seq)`, its items in stored order. For a reader that goes through the firings in seq
@@ -161,7 +124,7 @@ class ItemsBySeq:
     seqs that produced one."""
 
     def __init__(self, items):
-        self.marks = SeqMarks()
+        self.marks = NumberMarks()
         seqs = (items.column("firing_seq") if isinstance(items, SpooledRows)
                 else (i["firing_seq"] for i in items))
         in_order, last = True, None
@@ -213,7 +176,7 @@ class FiringView:
         self.adjustments, self.exceptions = (
             ItemsBySeq(stored.get(f"{key}_by_seq") or stored[key])
             for key in ("adjustments", "exceptions"))
-        self.produced = SeqMarks(self.adjustments.marks, self.exceptions.marks)
+        self.produced = NumberMarks(self.adjustments.marks, self.exceptions.marks)
         # (rule, first source's sheet) -> description, mechanism: the sheet decides the
         # mechanism of the rating rules, shared by both rating sheets
         self._by_rule: dict[tuple, tuple[str, str]] = {}

@@ -21,7 +21,7 @@ January and a rating of March with the same rating_id are two review items.
     >>> split("InternalRatings@2026-01"), split("InternalRatings")
     (('InternalRatings', '2026-01'), ('InternalRatings', None))
 
-Pure: names; `SourceMarks`, a compact set of sources; `RowSources`, a compact list of them;
+Pure: names; `SourceMarks`, a compact set of sources (`NumberMarks`, of numbers); `RowSources`, a compact list of them;
 `cited_rows`, the rows a set of sources names.
 """
 from __future__ import annotations
@@ -119,13 +119,47 @@ class SourceMarks:
         while it was written."""
         marks = self._marks.get(sheet)
         if sheet in self._other:
-            yield from sorted([*(r for r, m in enumerate(marks or ()) if m),
-                               *self._other[sheet]])
+            yield from sorted([*marked(marks or b""), *self._other[sheet]])
         elif marks:
-            find, at = marks.find, marks.find(1)
-            while at >= 0:
-                yield at
-                at = find(1, at + 1)
+            yield from marked(marks)
+
+
+def marked(marks: bytes | bytearray) -> Iterator[int]:
+    """The positions of the 1s of `marks`, in order."""
+    find, at = marks.find, marks.find(1)
+    while at >= 0:
+        yield at
+        at = find(1, at + 1)
+
+
+class NumberMarks:
+    """A set of whole numbers (a run's firing seqs) kept as a byte per number, as SourceMarks
+    keeps a sheet's rows: `n in marks`; made the union of `others`. A number that is not a
+    whole number ≥ 0 is kept in a set."""
+
+    __slots__ = ("_bytes", "_other")
+
+    def __init__(self, *others: "NumberMarks"):
+        self._bytes, self._other = bytearray(), set()
+        for m in others:
+            self._bytes.extend(bytes(max(0, len(m._bytes) - len(self._bytes))))
+            for n in marked(m._bytes):
+                self._bytes[n] = 1
+            self._other |= m._other
+
+    def add(self, n) -> None:
+        if type(n) is int and n >= 0:
+            marks = self._bytes
+            if n >= len(marks):
+                marks.extend(bytes(n + 1 - len(marks) + 4096))
+            marks[n] = 1
+        else:
+            self._other.add(n)
+
+    def __contains__(self, n) -> bool:
+        if type(n) is int and n >= 0:
+            return n < len(self._bytes) and self._bytes[n] == 1
+        return n in self._other
 
 
 def cited_rows(rows: dict, sources) -> dict[tuple[str, int], dict]:
