@@ -851,7 +851,8 @@ def _aware(t: datetime) -> datetime:
 
 # --------------------------------------------------------------------------- reading a run back
 
-def load_run(session: Session, run: Run, stream: sa.Engine | None = None) -> dict:
+def load_run(session: Session, run: Run, stream: sa.Engine | None = None,
+             by_seq: bool = False) -> dict:
     """A stored run as plain dicts, in stored order (what reports read). Read through SQLAlchemy
     Core: the dicts are what the models' model_dump() gives, without an ORM object per row,
     with sources and outcomes parsed. Firings with the same common outcome (nothing, one note
@@ -865,8 +866,9 @@ def load_run(session: Session, run: Run, stream: sa.Engine | None = None) -> dic
     list (the desk's pages, tests and benchmarks of small runs). "adjustments" and
     "exceptions": with `stream`, each a SpooledRows (a file, sized and iterated as often as
     needed, the same dicts each time: `_spooled_results`, closed by the caller or when
-    dropped), else lists; with `stream`, "adjustments_by_seq" and "exceptions_by_seq" too: the
-    same items on files of their own, in the order of their firings. They get the sentences
+    dropped), else lists; with `stream` and `by_seq` (the trace's sheets or page are wanted),
+    "adjustments_by_seq" and "exceptions_by_seq" too: the same items on files of their own, in
+    the order of their firings. They get the sentences
     their firings hold ("says", `_attach_says`) either way."""
     conn = session.connection()
     if stream is None:
@@ -876,7 +878,7 @@ def load_run(session: Session, run: Run, stream: sa.Engine | None = None) -> dic
         _attach_says(((f["seq"], f["outcome"]) for f in firings), adjustments, exceptions)
     else:
         firings = RunFirings(stream, run.id, _count_firings(conn, run.id))
-        items = _spooled_results(conn, run.id)
+        items = _spooled_results(conn, run.id, by_seq)
         adjustments, exceptions = items.pop("adjustments"), items.pop("exceptions")
     applied, current = run_decisions(session, run, exceptions)
     return {"run": run.model_dump(), "adjustments": adjustments, "exceptions": exceptions,
@@ -929,16 +931,16 @@ def _compact_sources(text: str):
 ITEMS_READ = 2_048
 
 
-def _spooled_results(conn, run_id: int) -> dict[str, SpooledRows]:
+def _spooled_results(conn, run_id: int, by_seq: bool = False) -> dict[str, SpooledRows]:
     """A run's adjustments and exceptions as load_run gives them, "says" included, each in a
     SpooledRows: read from the database a batch at a time and written to a file, never all
     held. What a report holds of them was 98 MB of objects at 100,000 employees, in the run
     process and (inherited) in the second report writer; the sentences, looked up by firing
     seq and kind, are what is held while they are read (docs/decisions.md, "A report's
-    adjustments and exceptions on files"). Each is read twice: in stored order, and in the
-    order of the firings that produced them ("…_by_seq": the trace reads them beside the
-    firings, reports.view.ItemsBySeq; the exceptions are stored by kind and subject, not
-    by seq)."""
+    adjustments and exceptions on files"). With `by_seq`, each is read twice: in stored
+    order, and in the order of the firings that produced them ("…_by_seq": the trace reads
+    them beside the firings, reports.view.ItemsBySeq; the exceptions are stored by kind and
+    subject, not by seq)."""
     e, a = ExceptionItem.__table__.c, Adjustment.__table__.c
     # seq -> its exceptions' kinds, a tuple (a set each was 7.6 MB at 100,000 employees)
     kinds: dict[int, tuple[str, ...]] = {}
@@ -952,7 +954,7 @@ def _spooled_results(conn, run_id: int) -> dict[str, SpooledRows]:
     return {f"{name}{order}": _spooled_items(conn, cls, run_id, says, kind, bool(order))
             for name, cls, kind in (("adjustments", Adjustment, None),
                                     ("exceptions", ExceptionItem, "kind"))
-            for order in ("", "_by_seq")}
+            for order in ("", "_by_seq")[:1 + by_seq]}
 
 
 def _spooled_items(conn, cls, run_id: int, says: dict, kind: str | None,

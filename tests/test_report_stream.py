@@ -84,7 +84,8 @@ def test_streamed_reports_are_the_whole_runs_reports(company):
         run = latest_run(s, PERIOD)
         rows = load_rows(s, run.import_id)
         whole = load_run(s, run)
-        streamed = load_run(s, run, stream=db.engine)
+        streamed = load_run(s, run, stream=db.engine, by_seq=True)
+        assert "exceptions_by_seq" not in load_run(s, run, stream=db.engine)
     assert isinstance(streamed["firings"], RunFirings)
     assert isinstance(whole["firings"], list) and len(whole["firings"]) > 1000
     assert len(streamed["firings"]) == len(whole["firings"])

@@ -231,7 +231,8 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             # the firings are read from the database as each writer iterates them (one
             # pass each, never all held: evaluator.runs.RunFirings); what several writers need
             # from all of them (reports/facts.py) is gathered in one pass, below
-            stored = load_run(session, run, stream=engine)
+            stored = load_run(session, run, stream=engine,
+                              by_seq=bool(formats & {"xlsx", "html"}))     # for the trace
             workers = default_workers() > 1
             follows = evaluated is not None and evaluated.run_id == run.id
             # the transaction sheets stay on their files (read there as the writers need
