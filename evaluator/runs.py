@@ -868,8 +868,8 @@ def load_run(session: Session, run: Run, stream: sa.Engine | None = None,
     needed, the same dicts each time: `_spooled_results`, closed by the caller or when
     dropped), else lists; with `stream` and `by_seq` (the trace's sheets or page are wanted),
     "adjustments_by_seq" and "exceptions_by_seq" too: the same items on files of their own, in
-    the order of their firings. They get the sentences
-    their firings hold ("says", `_attach_says`) either way."""
+    the order of their firings. They get the sentences their firings hold ("says",
+    `_attach_says`) either way."""
     conn = session.connection()
     if stream is None:
         adjustments = _loaded(conn, Adjustment, run.id)

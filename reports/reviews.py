@@ -577,16 +577,7 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     items = _Items(stored, rows, lang, sheet_lang or lang)
     items.cited.index.prefetch(s for e in stored["exceptions"] for s in e["sources"])
     moved = moves.by_item(firing_facts.of(stored).deadline_tail)
-    # what each workbook counts, in a first pass: its items, of them open; the rejections
-    n_items: Counter[str] = Counter()
-    open_counts: Counter[str] = Counter()
-    n_rejections = 0
-    for assignee, e, _ in _placements(stored["exceptions"], moved):
-        if assignee is None:
-            n_rejections += 1
-        else:
-            n_items[assignee] += 1
-            open_counts[assignee] += items.status(e) == "open"
+    n_items, open_counts, n_rejections = _counts(stored["exceptions"], moved, items)
     assignees = _assignees(stored["exceptions"], moved)
     order = sorted(assignees, key=lambda a: (a != HR, a))
     stems = _stems(assignees)
@@ -687,6 +678,23 @@ def _placements(exceptions, moved: dict):
         yield e["assignee_id"], e, ("from", steps[-1][0])
         for earlier in moves.earlier_assignees(steps):
             yield earlier, e, ("to", e["assignee_id"])
+
+
+def _counts(exceptions, moved: dict, items: "_Items"
+            ) -> tuple[Counter[str], Counter[str], int]:
+    """What each workbook counts, in a pass before any is written (they are written a group at
+    a time, and HR's lists them all): assignee -> its items; assignee -> of them open; and the
+    rejections."""
+    n_items: Counter[str] = Counter()
+    open_counts: Counter[str] = Counter()
+    n_rejections = 0
+    for assignee, e, _ in _placements(exceptions, moved):
+        if assignee is None:
+            n_rejections += 1
+        else:
+            n_items[assignee] += 1
+            open_counts[assignee] += items.status(e) == "open"
+    return n_items, open_counts, n_rejections
 
 
 # review items held at a time by `write`: the workbooks are written a group of assignees at a
