@@ -100,6 +100,7 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
     etitles = [label(lang, k) for k in ("employee_id", "employee_name", "emp_dept", "emp_dept_name",
                                         "base", "behaviour_after_cap", "final", "notes")]
     header(es, etitles)
+
     def employee_rows():
         for e in employees:
             notes = why_not.join(lang, emp_reasons.get(e["employee_id"], []))
