@@ -49,7 +49,7 @@ from reports.workbook import (NUMBER_FORMAT, RUN_REPORT_ZLIB_LEVEL, BulkWriter, 
                               header, item_sheet, landscape, put_text)
 from rules.company import norm_dimension
 from rules.months import is_quarter_end, quarter_end, quarter_months
-from rules.sources import base as base_sheet, split as split_sheet
+from rules.sources import SourceMarks, base as base_sheet, split as split_sheet
 from rules.sentences import explanation
 
 RATING_SHEETS = ("InternalRatings", "RaciRatings")
@@ -340,9 +340,10 @@ def build(rows: dict, stored: dict, ratings: bool = True, only=None) -> dict[str
     return {k: found[k] for k in sorted(found)}
 
 
-def _counted(stored: dict) -> RowFlags:
-    """The rating rows the departments' blends counted: their sources on the rating sheets."""
-    counted = RowFlags()
+def _counted(stored: dict) -> SourceMarks:
+    """The rating rows the departments' blends counted: their sources on the rating sheets,
+    kept compactly (a set of tuples of a 100,000-employee month's 795,687 was 99 MB)."""
+    counted = SourceMarks()
     for a in stored["adjustments"]:
         for sheet, rule in BLEND.items():
             if a["rule"] == rule and a["subject_type"] == "department":
@@ -350,29 +351,6 @@ def _counted(stored: dict) -> RowFlags:
                     if base_sheet(name) == sheet:
                         counted.add(name, row)
     return counted
-
-
-class RowFlags:
-    """A set of (sheet, row) pairs, kept as one bit a row per sheet: `(sheet, row) in flags`.
-    The blends of a 100,000-employee month cite 795,687 ratings; as a set of tuples they took
-    99 MB of the report writer that writes the feedback, as bits 0.2 MB."""
-
-    def __init__(self) -> None:
-        self._bits: dict[str, bytearray] = {}
-
-    def add(self, sheet: str, row: int) -> None:
-        if row < 0:
-            raise ValueError(f"a row number is not negative: {sheet}!{row}")
-        bits = self._bits.setdefault(sheet, bytearray())
-        if row >> 3 >= len(bits):
-            bits.extend(bytes((row >> 3) + 1 - len(bits)))
-        bits[row >> 3] |= 1 << (row & 7)
-
-    def __contains__(self, key) -> bool:
-        sheet, row = key
-        bits = self._bits.get(sheet)
-        return (bits is not None and type(row) is int and 0 <= row >> 3 < len(bits)
-                and bool(bits[row >> 3] >> (row & 7) & 1))
 
 
 def _rated(ratings, rated: dict, some: bool):

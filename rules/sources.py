@@ -21,8 +21,8 @@ January and a rating of March with the same rating_id are two review items.
     >>> split("InternalRatings@2026-01"), split("InternalRatings")
     (('InternalRatings', '2026-01'), ('InternalRatings', None))
 
-Pure: names; `SourceMarks`, a compact set of sources (`NumberMarks`, of numbers); `RowSources`, a compact list of them;
-`cited_rows`, the rows a set of sources names.
+Pure: names; `SourceMarks`, a compact set of sources (`NumberMarks`, of numbers);
+`RowSources`, a compact list of them; `cited_rows`, the rows a set of sources names.
 """
 from __future__ import annotations
 
@@ -67,61 +67,44 @@ def with_months(rows: Mapping[str, list], months: Mapping[str, Mapping[str, list
 
 
 class SourceMarks:
-    """A set of sources, (sheet, Excel row), kept as a byte per Excel row of each sheet rather
-    than a tuple per source in a set: a 100,000-employee month names a million rows (the
-    evaluation marks the rows its firings ended, the reports the rows its firings cite), and a
-    set of tuples was ≈ 150 MB. A row that is not a whole number ≥ 0 (none is, from a ledger)
-    is kept in a set of its sheet's."""
+    """A set of sources, (sheet, Excel row), kept as a byte per Excel row of each sheet (a
+    NumberMarks each) rather than a tuple per source in a set: a 100,000-employee month names
+    a million rows (the evaluation marks the rows its firings ended, the reports the rows its
+    firings cite), and a set of tuples was ≈ 150 MB."""
 
-    __slots__ = ("_marks", "_other", "_n")
+    __slots__ = ("_marks", "_n")
 
     def __init__(self):
-        self._marks: dict[str, bytearray] = {}
-        self._other: dict[str, set] = {}
+        self._marks: dict[str, NumberMarks] = {}
         self._n = 0
 
     def add(self, sheet: str, row) -> bool:
         """Note (sheet, row); True when it was not noted before."""
-        if type(row) is int and row >= 0:
-            marks = self._marks.get(sheet)
-            if marks is None:
-                marks = self._marks[sheet] = bytearray()
-            if row >= len(marks):
-                marks.extend(bytes(row + 1 - len(marks) + 4096))
-            elif marks[row]:
-                return False
-            marks[row] = 1
-        else:
-            other = self._other.setdefault(sheet, set())
-            if row in other:
-                return False
-            other.add(row)
-        self._n += 1
-        return True
+        marks = self._marks.get(sheet)
+        if marks is None:
+            marks = self._marks[sheet] = NumberMarks()
+        if marks.add(row):
+            self._n += 1
+            return True
+        return False
 
     def __contains__(self, source) -> bool:
         sheet, row = source
-        if type(row) is int and row >= 0:
-            marks = self._marks.get(sheet)
-            return marks is not None and row < len(marks) and marks[row] == 1
-        return row in self._other.get(sheet, ())
+        marks = self._marks.get(sheet)
+        return marks is not None and row in marks
 
     def __len__(self) -> int:
         return self._n
 
     def sheets(self) -> set[str]:
         """The sheets with a source noted."""
-        return {*self._marks, *self._other}
+        return set(self._marks)
 
     def rows(self, sheet: str) -> Iterator:
         """The rows of `sheet` noted, in order, one at a time: a list of them was 24 MB of
         Python ints for a 100,000-employee month's ratings, held by the trace's Sources sheet
         while it was written."""
-        marks = self._marks.get(sheet)
-        if sheet in self._other:
-            yield from sorted([*marked(marks or b""), *self._other[sheet]])
-        elif marks:
-            yield from marked(marks)
+        return iter(self._marks.get(sheet, ()))
 
 
 def marked(marks: bytes | bytearray) -> Iterator[int]:
@@ -133,9 +116,9 @@ def marked(marks: bytes | bytearray) -> Iterator[int]:
 
 
 class NumberMarks:
-    """A set of whole numbers (a run's firing seqs) kept as a byte per number, as SourceMarks
-    keeps a sheet's rows: `n in marks`; made the union of `others`. A number that is not a
-    whole number ≥ 0 is kept in a set."""
+    """A set of whole numbers (a sheet's Excel rows, a run's firing seqs) kept as a byte per
+    number: `n in marks`, iterated in order; made the union of `others`. A number that is not
+    a whole number ≥ 0 (none is, from a ledger or a run) is kept in a set."""
 
     __slots__ = ("_bytes", "_other")
 
@@ -147,19 +130,30 @@ class NumberMarks:
                 self._bytes[n] = 1
             self._other |= m._other
 
-    def add(self, n) -> None:
+    def add(self, n) -> bool:
+        """Note `n`; True when it was not noted before."""
         if type(n) is int and n >= 0:
             marks = self._bytes
             if n >= len(marks):
                 marks.extend(bytes(n + 1 - len(marks) + 4096))
+            elif marks[n]:
+                return False
             marks[n] = 1
-        else:
-            self._other.add(n)
+            return True
+        if n in self._other:
+            return False
+        self._other.add(n)
+        return True
 
     def __contains__(self, n) -> bool:
         if type(n) is int and n >= 0:
             return n < len(self._bytes) and self._bytes[n] == 1
         return n in self._other
+
+    def __iter__(self) -> Iterator:
+        if self._other:
+            return iter(sorted([*marked(self._bytes), *self._other]))
+        return marked(self._bytes)
 
 
 def cited_rows(rows: dict, sources) -> dict[tuple[str, int], dict]:

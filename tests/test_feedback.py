@@ -202,20 +202,28 @@ def test_departments_written_a_group_at_a_time_read_the_same(tmp_path, db_url, m
         assert sheets(tmp_path / "grouped" / name) == sheets(out_dir / "feedback" / name), name
 
 
-_pairs = st.tuples(st.sampled_from(["InternalRatings", "RaciRatings", "InternalRatings#2"]),
+_pairs = st.tuples(st.sampled_from(["InternalRatings", "RaciRatings", "InternalRatings@2026-10"]),
                    st.integers(0, 5000))
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_pairs, max_size=60), st.lists(_pairs, max_size=60))
-def test_the_blends_counted_rows_are_kept_as_bits_and_answer_as_a_set(added, asked):
-    """feedback.RowFlags (which ratings a blend counted, one bit a row) answers `in` exactly
-    as the set of (sheet, row) pairs it replaced."""
-    from reports.feedback import RowFlags
-    flags = RowFlags()
-    for sheet, row in added:
-        flags.add(sheet, row)
+def test_the_rows_the_blends_counted_answer_as_a_set(added, asked):
+    """feedback._counted (which ratings a department's blend counted, kept compactly:
+    rules.sources.SourceMarks) answers `in` exactly as the set of (sheet, row) pairs it
+    replaced: the rating sources of the departments' blends, another month's too, and no
+    other sheet's or rule's."""
+    from reports.feedback import _counted
+    adjustments = [
+        {"rule": "peripheral.blend", "subject_type": "department",
+         "sources": [p for p in added if p[0] != "RaciRatings"] + [("Departments", 1)]},
+        {"rule": "raci.blend", "subject_type": "department",
+         "sources": [p for p in added if p[0] == "RaciRatings"]},
+        {"rule": "linkage.blend", "subject_type": "department",
+         "sources": [("InternalRatings", 5001)]},
+    ]
+    counted = _counted({"adjustments": adjustments})
     want = set(added)
-    for key in [*added, *asked, ("Departments", 1), ("InternalRatings", -1),
-                ("InternalRatings", "7")]:
-        assert (key in flags) == (key in want), key
+    for key in [*added, *asked, ("Departments", 1), ("InternalRatings", 5001),
+                ("InternalRatings", -1), ("InternalRatings", "7")]:
+        assert (key in counted) == (key in want), key
