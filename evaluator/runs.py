@@ -19,7 +19,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Collection, Iterator, Mapping
+from typing import Iterator
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -942,13 +942,7 @@ def _spooled_results(conn, run_id: int, by_seq: bool = False) -> dict[str, Spool
     them beside the firings, reports.view.ItemsBySeq; the exceptions are stored by kind and
     subject, not by seq)."""
     e, a = ExceptionItem.__table__.c, Adjustment.__table__.c
-    # seq -> its exceptions' kinds, a tuple (a set each was 7.6 MB at 100,000 employees)
-    kinds: dict[int, tuple[str, ...]] = {}
-    names: dict[str, str] = {}                  # each kind's name one object
-    for seq, kind in conn.execute(sa.select(e.firing_seq, e.kind).where(e.run_id == run_id)):
-        got = kinds.get(seq, ())
-        if kind not in got:
-            kinds[seq] = (*got, names.setdefault(kind, kind))
+    kinds = _kinds_by_seq(conn.execute(sa.select(e.firing_seq, e.kind).where(e.run_id == run_id)))
     adjusted = set(conn.execute(sa.select(a.firing_seq).where(a.run_id == run_id)).scalars())
     says = _sentences(_named_outcomes(conn, run_id), adjusted, kinds)
     return {f"{name}{order}": _spooled_items(conn, cls, run_id, says, kind, bool(order))
@@ -1109,9 +1103,7 @@ def _attach_says(outcomes, adjustments: list[dict], exceptions: list[dict]) -> N
     "says" (rules.sentences renders it); None for a run stored before sentences had templates.
     `outcomes`: (firing seq, its outcome) pairs, at least of the firings they name, each
     outcome read as it comes (only the sentences are kept)."""
-    kinds: dict[int, set[str]] = {}
-    for e in exceptions:
-        kinds.setdefault(e["firing_seq"], set()).add(e["kind"])
+    kinds = _kinds_by_seq((e["firing_seq"], e["kind"]) for e in exceptions)
     says = _sentences(outcomes, {a["firing_seq"] for a in adjustments}, kinds)
     for a in adjustments:
         a["says"] = says.get((a["firing_seq"], None))
@@ -1119,7 +1111,19 @@ def _attach_says(outcomes, adjustments: list[dict], exceptions: list[dict]) -> N
         e["says"] = says.get((e["firing_seq"], e["kind"]))
 
 
-def _sentences(outcomes, adjusted: set[int], kinds: Mapping[int, Collection[str]]) -> dict:
+def _kinds_by_seq(pairs) -> dict[int, tuple[str, ...]]:
+    """firing seq -> the kinds of its exceptions, from (seq, kind) pairs: a tuple of each kind's
+    one name object (a set each was 7.6 MB at 100,000 employees)."""
+    kinds: dict[int, tuple[str, ...]] = {}
+    names: dict[str, str] = {}
+    for seq, kind in pairs:
+        got = kinds.get(seq, ())
+        if kind not in got:
+            kinds[seq] = (*got, names.setdefault(kind, kind))
+    return kinds
+
+
+def _sentences(outcomes, adjusted: set[int], kinds: dict[int, tuple[str, ...]]) -> dict:
     """From (firing seq, its outcome) pairs, the sentences the run's items carry: (seq, None)
     -> its adjustments' for a seq in `adjusted`, (seq, kind) -> its exception's of that kind
     for each of kinds[seq]; equal texts one object (`_sharing_texts`)."""
