@@ -336,11 +336,9 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             other.cancel()
         raise
     finally:
-        # the transaction sheets, and the run's adjustments and exceptions (on files since
-        # load_run), whether the reports were written or not
-        close_spooled(rows, {k: stored[k] for k in ("adjustments", "exceptions",
-                                                    "adjustments_by_seq", "exceptions_by_seq")
-                             if k in stored})
+        # the transaction sheets, and the run's adjustments and exceptions (each on a file
+        # or two since load_run), whether the reports were written or not
+        close_spooled(rows, stored)
         if evaluated is not None:
             close_spooled(evaluated.ledger_rows)
     files.update(others)
