@@ -577,8 +577,8 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     items = _Items(stored, rows, lang, sheet_lang or lang)
     items.cited.index.prefetch(s for e in stored["exceptions"] for s in e["sources"])
     moved = moves.by_item(firing_facts.of(stored).deadline_tail)
-    n_items, open_counts, n_rejections = _counts(stored["exceptions"], moved, items)
-    assignees = _assignees(stored["exceptions"], moved)
+    n_items, open_counts, n_rejections = _counts(stored["exceptions"], moved, items.status)
+    assignees = _assignees(n_items, n_rejections)
     order = sorted(assignees, key=lambda a: (a != HR, a))
     stems = _stems(assignees)
     out_dir = Path(out_dir)
@@ -651,15 +651,17 @@ def counts(stored: dict) -> tuple[int, int, int, int]:
             d = current.get(e["review_id"])
             n_open += d is None or STATUS_OF.get(d["value"]) is None
     moved = moves.by_item(firing_facts.of(stored).deadline_tail)
-    return len(_assignees(stored["exceptions"], moved)), n, n_open, rejections
+    n_items, _, _ = _counts(stored["exceptions"], moved)
+    return len(_assignees(n_items, rejections)), n, n_open, rejections
 
 
-def _assignees(exceptions: list[dict], moved: dict) -> set[str]:
-    """Who gets a review workbook: the assignee of each review item, the earlier assignees of
-    an item moved past its deadline (SPEC §11.4: their files list it too), and HR whenever
-    anyone does or there is a rejection (HR's workbook lists them all)."""
-    out = {a for a, _, _ in _placements(exceptions, moved) if a is not None}
-    return out | {HR} if exceptions else out
+def _assignees(n_items: Counter[str], n_rejections: int) -> set[str]:
+    """Who gets a review workbook, from what each would list (`_counts`): the assignee of
+    each review item, the earlier assignees of an item moved past its deadline (SPEC §11.4:
+    their files list it too), and HR whenever anyone does or there is a rejection (HR's
+    workbook lists them all)."""
+    out = set(n_items)
+    return out | {HR} if out or n_rejections else out
 
 
 def _placements(exceptions, moved: dict):
@@ -680,11 +682,10 @@ def _placements(exceptions, moved: dict):
             yield earlier, e, ("to", e["assignee_id"])
 
 
-def _counts(exceptions, moved: dict, items: "_Items"
-            ) -> tuple[Counter[str], Counter[str], int]:
+def _counts(exceptions, moved: dict, status=None) -> tuple[Counter[str], Counter[str], int]:
     """What each workbook counts, in a pass before any is written (they are written a group at
-    a time, and HR's lists them all): assignee -> its items; assignee -> of them open; and the
-    rejections."""
+    a time, and HR's lists them all): assignee -> its items; assignee -> of them open, by
+    `status(item)` (none counted without it); and the rejections."""
     n_items: Counter[str] = Counter()
     open_counts: Counter[str] = Counter()
     n_rejections = 0
@@ -693,7 +694,8 @@ def _counts(exceptions, moved: dict, items: "_Items"
             n_rejections += 1
         else:
             n_items[assignee] += 1
-            open_counts[assignee] += items.status(e) == "open"
+            if status is not None:
+                open_counts[assignee] += status(e) == "open"
     return n_items, open_counts, n_rejections
 
 

@@ -382,6 +382,10 @@ def test_hr_with_rejections_only_and_single_items(tmp_path):
         e for e in ex if e["type"] != "review"]
     assert_same_output(tmp_path / "c", PERIOD, rows, {"exceptions": hr_only}, "zh")
     assert reviews.write(tmp_path / "d", PERIOD, rows, {"exceptions": []}, "zh") == []
+    # rejections and no review item: HR's workbook alone, listing them
+    rejections_only = [e for e in ex if e["type"] != "review"]
+    new = assert_same_output(tmp_path / "e", PERIOD, rows, {"exceptions": rejections_only}, "en")
+    assert [p.name for p in new] == ["HR.xlsx"]
 
 
 def test_text_openpyxls_writer_garbles_reads_back_as_written(tmp_path):
