@@ -570,8 +570,10 @@ def _bound_each(x: bytes, max_row: int, max_col: int, pattern, empty):
 
 
 def _scan_errors_fast(x: bytes) -> dict[tuple[int, int], str]:
-    """Error cells, when every cell starts `<c r="…"` (so each t="e" has its reference)."""
-    found = {}
+    """Error cells, when every cell starts `<c r="…"` (so each t="e" has its reference). Two
+    cells with one reference (a malformed sheet): the later in the sheet wins, whichever quotes
+    they use — as when the sheet is scanned in pieces (`_scan_common_windows`)."""
+    hits: list[tuple[int, tuple[int, int], str]] = []     # (where, cell, code)
     for needle in (b't="e"', b"t='e'"):
         if needle[2] == 39 and b"'" not in x:
             continue                            # no single quote at all (one memchr, not a search)
@@ -587,9 +589,10 @@ def _scan_errors_fast(x: bytes) -> dict[tuple[int, int], str]:
                     end = x.find(b"</c>", gt)
                     v = _ERR_VALUE.search(x, gt, end if end > 0 else gt + 200)
                     code = v.group(1).decode("utf-8", "replace").strip() if v else ""
-                found[(int(m.group(2)) - 1, _col_number(m.group(1)) - 1)] = code
+                hits.append((pos, (int(m.group(2)) - 1, _col_number(m.group(1)) - 1), code))
             pos = x.find(needle, pos + 1)
-    return found
+    hits.sort()                                 # in sheet order (the positions differ)
+    return {cell: code for _, cell, code in hits}
 
 
 def _scan_errors_slow(x: bytes) -> dict[tuple[int, int], str]:
