@@ -276,6 +276,10 @@ class RowIndex:
         self.fetched.update(cited_rows(rows, (k for k in keys
                                               if isinstance(rows.get(k[0]), SpooledRows))))
 
+    def forget(self) -> None:
+        """Drops the rows prefetched so far (a writer that reads a group of rows at a time)."""
+        self.fetched.clear()
+
     def get(self, key: tuple[str, int]) -> dict | None:
         sheet, number = key
         lst = self.rows.get(sheet)

@@ -38,6 +38,7 @@ from openpyxl.worksheet.page import PageMargins
 from python_calamine import CalamineWorkbook
 
 from importers import stamp
+from importers.spooled import SpooledRows, close_spooled
 from xietong.cli import main
 from xietong.sample import write_sample_ledger
 from importers.schema import ENUM_ZH
@@ -50,7 +51,7 @@ from reports.reviews import (_REJECTION_WIDEST, _REJECTION_WRAP, _REVIEW_WIDEST,
 from reports.workbook import (clean_text, column_widths, header, landscape, put_text,
                               wrapped_lines)
 from rules.exceptions import HR, KIND_BY_NAME
-from tests.ledgers import PERIOD
+from tests.ledgers import PERIOD, spooled
 
 ISSUED = datetime(2026, 12, 4, 9, 30, 15, 123456, tzinfo=timezone.utc)
 
@@ -362,6 +363,35 @@ def test_awkward_items_write_the_same_workbooks(tmp_path, lang, sheet_lang, grou
     assert prefilled and all(r[10] for r in prefilled)
     hub = openpyxl.load_workbook(new[0]).worksheets[-2]
     assert new[0].name == "HR.xlsx" and set(emails.values()) & {c.value for c in hub["D"]}
+
+
+@pytest.mark.parametrize("group", [1, 7])
+def test_cited_rows_are_held_a_group_at_a_time(tmp_path, group, monkeypatch):
+    # the rating and behaviour sheets on files, as a run hands them over: each group of
+    # assignees reads the rows its items cite and forgets the group's before (what the writer
+    # holds is a group's, whatever the company's size) — and the files are the same
+    monkeypatch.setattr(reviews, "GROUP_ITEMS", group)
+    plain_rows, stored = awkward_case(seed=11)
+    rows = spooled(plain_rows)
+    on_files = {(s, r["row"]) for s, lst in plain_rows.items()
+                if isinstance(rows[s], SpooledRows) for r in lst}
+    held_per_group = []
+    read_group = reviews._Items.read_group
+
+    def recording(self, items):
+        items = list(items)
+        read_group(self, items)
+        cited = {(s, r) for e in items for s, r in e["sources"] if (s, r) in on_files}
+        held_per_group.append((set(self.cited.index.fetched), cited))
+    monkeypatch.setattr(reviews._Items, "read_group", recording)
+    try:
+        assert_same_output(tmp_path, PERIOD, rows, stored, "zh")
+    finally:
+        close_spooled(rows)
+    assert len(held_per_group) > 3
+    for fetched, cited in held_per_group:
+        assert fetched == cited
+    assert sum(bool(cited) for _, cited in held_per_group) > 1
 
 
 def test_hr_with_rejections_only_and_single_items(tmp_path):
