@@ -392,10 +392,7 @@ class _Items:
 
     def status(self, e: dict) -> str:
         """open | confirmed | overturned, as of now (the run's own without decisions)."""
-        if self.current is None:
-            return e["status"]
-        d = self.current.get(e["review_id"])
-        return STATUS_OF.get(d["value"], "open") if d else "open"
+        return status_now(e, self.current)
 
     def kind_text(self, kind: str) -> str:
         text = self._kinds.get(kind)
@@ -647,9 +644,19 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     return written
 
 
-def counts(stored: dict) -> tuple[int, int, int, int]:
-    """(assignee workbooks, review items, of them open now, rejections) — for the command
-    line's summary. HR's workbook is written whenever any is (it lists them all)."""
+def status_now(e: dict, current: dict | None) -> str:
+    """A review item's status as of now: open | confirmed | overturned by its current
+    decision (`current`: review id -> decision), or the run's own when the run carries no
+    decisions (`current` None)."""
+    if current is None:
+        return e["status"]
+    d = current.get(e["review_id"])
+    return STATUS_OF.get(d["value"], "open") if d else "open"
+
+
+def counts(stored: dict) -> tuple[int, int, int]:
+    """(review items, of them open now, rejections) — for the command line's summary (the
+    workbooks are counted as written)."""
     current = stored.get("current_decisions")
     n = n_open = rejections = 0
     for e in stored["exceptions"]:
@@ -657,14 +664,8 @@ def counts(stored: dict) -> tuple[int, int, int, int]:
             rejections += 1
             continue
         n += 1
-        if current is None:
-            n_open += e["status"] == "open"
-        else:
-            d = current.get(e["review_id"])
-            n_open += d is None or STATUS_OF.get(d["value"]) is None
-    moved = moves.by_item(firing_facts.of(stored).deadline_tail)
-    n_items, _, _ = _counts(stored["exceptions"], moved)
-    return len(_assignees(n_items, rejections)), n, n_open, rejections
+        n_open += status_now(e, current) == "open"
+    return n, n_open, rejections
 
 
 def _assignees(n_items: Counter[str], n_rejections: int) -> set[str]:

@@ -478,3 +478,19 @@ def test_generated_company_writes_the_same_workbooks(tmp_path):
     assert n_reviews > 10 and len(stored["exceptions"]) > n_reviews
     for lang in ("zh", "en"):
         assert_same_output(tmp_path / lang, PERIOD, rows, stored, lang, "zh")
+
+
+def test_counts_take_each_items_status_as_of_now():
+    # the summary's figures: review items, of them open now, rejections — without decisions
+    # the run's own statuses; with them, an item is open unless its current decision confirms
+    # or overturns it (a decision of another value leaves it open)
+    ex = [{"type": "review", "review_id": "R1", "status": "open"},
+          {"type": "review", "review_id": "R2", "status": "confirmed"},
+          {"type": "review", "review_id": "R3", "status": "open"},
+          {"type": "review", "review_id": "R4", "status": "open"},
+          {"type": "rejection", "review_id": None, "status": "rejected"}]
+    assert reviews.counts({"exceptions": ex}) == (4, 3, 1)
+    current = {"R1": {"value": "confirm"}, "R2": {"value": "maybe"}, "R4": {"value": "overturn"}}
+    assert reviews.counts({"exceptions": ex, "current_decisions": current}) == (4, 2, 1)
+    assert [reviews.status_now(e, current) for e in ex[:4]] == [
+        "confirmed", "open", "open", "overturned"]

@@ -330,7 +330,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             others = without_chain()
         else:
             others = _child_result(other, lang, out_dir)
-        _, r, n_open, j = reviews.counts(stored)
+        r, n_open, j = reviews.counts(stored)
     except BaseException:
         if other is not None:
             other.cancel()
