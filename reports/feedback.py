@@ -255,19 +255,22 @@ def _policy(stored: dict) -> dict:
         return {}
 
 
-def build(rows: dict, stored: dict, ratings: bool = True, only=None) -> dict[str, DeptFeedback]:
-    """dept_id -> its feedback, for every department with a rating that was not rejected.
-    `rows`: the ledger's sheets (Departments, InternalRatings, RaciRatings, and Employees and
-    ServiceMetrics for the workbooks); `stored`: the run's "adjustments" and "exceptions" (the
-    rating kinds' suffice), and "counted" when the caller has the set of (sheet, row) the blends
-    cite already. `ratings=False`: the counts, statistics and points only, without
-    the list of ratings (what the summary's feedback by month needs: a year holds a million
-    ratings at 10,000 employees). There a rating row may also stand for several ratings that no
-    exception cites and the blend counted: {"n": how many, "counted": True}
-    (evaluator/history.py reads them grouped by rated department, dimension and score).
-    `only`: the departments wanted (None: all)."""
-    depts = {d["dept_id"]: d for d in rows.get("Departments", [])}
-    rated = depts if only is None else {k: v for k, v in depts.items() if k in only}
+@dataclass
+class RunReading:
+    """What `build` reads of the run and its ledger whichever departments it is asked for:
+    read once by a caller that builds a group of departments at a time (`write`; a
+    100,000-employee month's 13 groups read the exceptions and adjustments 13 times)."""
+    depts: dict[str, dict]
+    emp_dept: dict[str, str]                        # employee -> department (the raters')
+    rejected: set[tuple[str, int]]                  # rating rows a rejection cites first
+    reviews: dict[tuple[str, int], list[str]]       # rating row -> its review items' statuses
+    counted: SourceMarks                            # the rating rows the blends counted
+    blends: dict[tuple[str, str], Blend]            # (department, sheet) -> its blend
+    metrics: dict[str, list[dict]]                  # department -> its service metrics
+
+
+def read_run(rows: dict, stored: dict, ratings: bool = True) -> RunReading:
+    """`build`'s reading of the whole run (its arguments as `build`'s)."""
     emp_dept = {e["employee_id"]: e["dept_id"] for e in rows.get("Employees", [])} \
         if ratings else {}
     rejected: set[tuple[str, int]] = set()
@@ -282,8 +285,6 @@ def build(rows: dict, stored: dict, ratings: bool = True, only=None) -> dict[str
             rejected.add(first)
         else:
             reviews[first].append(e["status"])
-    known = stored.get("counted")            # the blends' rating sources, when already read
-    counted = _counted(stored) if known is None else known
     blends: dict[tuple[str, str], Blend] = {}
     for a in stored["adjustments"]:
         for sheet, rule in BLEND.items():
@@ -293,6 +294,26 @@ def build(rows: dict, stored: dict, ratings: bool = True, only=None) -> dict[str
     metrics: dict[str, list[dict]] = defaultdict(list)
     for m in rows.get("ServiceMetrics", []):
         metrics[m["dept_id"]].append(m)
+    return RunReading({d["dept_id"]: d for d in rows.get("Departments", [])}, emp_dept,
+                      rejected, reviews, _counted(stored), blends, metrics)
+
+
+def build(rows: dict, stored: dict, ratings: bool = True, only=None,
+          run: RunReading | None = None) -> dict[str, DeptFeedback]:
+    """dept_id -> its feedback, for every department with a rating that was not rejected.
+    `rows`: the ledger's sheets (Departments, InternalRatings, RaciRatings, and Employees and
+    ServiceMetrics for the workbooks); `stored`: the run's "adjustments" and "exceptions" (the
+    rating kinds' suffice). `ratings=False`: the counts, statistics and points only, without
+    the list of ratings (what the summary's feedback by month needs: a year holds a million
+    ratings at 10,000 employees). There a rating row may also stand for several ratings that no
+    exception cites and the blend counted: {"n": how many, "counted": True}
+    (evaluator/history.py reads them grouped by rated department, dimension and score).
+    `only`: the departments wanted (None: all). `run`: `read_run(rows, stored, ratings)`,
+    when the caller has read it already."""
+    run = read_run(rows, stored, ratings) if run is None else run
+    depts, emp_dept, rejected, reviews = run.depts, run.emp_dept, run.rejected, run.reviews
+    counted, blends, metrics = run.counted, run.blends, run.metrics
+    rated = depts if only is None else {k: v for k, v in depts.items() if k in only}
 
     found: dict[str, DeptFeedback] = {}
     stats: dict[str, dict[tuple[str, str], DimensionStats]] = defaultdict(dict)
@@ -450,10 +471,9 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     names = {e["employee_id"]: e["name"] for e in rows.get("Employees", [])} if raters else {}
     projects = {p["project_id"]: p["name"] for p in rows.get("Projects", [])}
     written = []
-    if stored.get("counted") is None:       # read once, for every group
-        stored = {**stored, "counted": _counted(stored)}
+    run = read_run(rows, stored)            # once, for every group
     for group in _groups(_rating_rows(rows, stored), HELD_RATINGS):
-        for dept_id, fb in build(rows, stored, only=group).items():
+        for dept_id, fb in build(rows, stored, only=group, run=run).items():
             out_dir.mkdir(parents=True, exist_ok=True)
             path = out_dir / f"{safe_file_stem(dept_id)}.xlsx"
             written.append(_workbook(path, period, fb, stored, lang, sheet_lang or lang,

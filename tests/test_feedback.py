@@ -163,7 +163,8 @@ def test_a_rating_reads_as_its_row_with_what_the_run_made_of_it():
 def test_departments_written_a_group_at_a_time_read_the_same(tmp_path, db_url, monkeypatch):
     """feedback.write holds at most HELD_RATINGS ratings: the departments, counted by their
     rating rows, are written a group at a time, each group's ratings read in a pass of their
-    own. With one department a group,
+    own (the run's exceptions and adjustments read once, for every group). With one
+    department a group,
     every workbook reads as the run's own (written in one group)."""
     import xietong
     from sqlmodel import Session
@@ -186,7 +187,15 @@ def test_departments_written_a_group_at_a_time_read_the_same(tmp_path, db_url, m
         builds.append(kw.get("only"))
         return real(*args, **kw)
 
+    readings = []
+    real_reading = feedback.read_run
+
+    def reading(*args, **kw):
+        readings.append(1)
+        return real_reading(*args, **kw)
+
     monkeypatch.setattr(feedback, "build", counting)
+    monkeypatch.setattr(feedback, "read_run", reading)
     monkeypatch.setattr(feedback, "HELD_RATINGS", 1)
     with xietong.open_database(db_url) as db, Session(db.engine) as s:
         run = latest_run(s, PERIOD)
@@ -198,6 +207,7 @@ def test_departments_written_a_group_at_a_time_read_the_same(tmp_path, db_url, m
             close_spooled(rows)
     assert [p.name for p in paths] == names
     assert builds == [{n.removesuffix(".xlsx")} for n in names]
+    assert len(readings) == 1               # the run read once, for every group
     for name in names:
         assert sheets(tmp_path / "grouped" / name) == sheets(out_dir / "feedback" / name), name
 
