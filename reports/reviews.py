@@ -335,6 +335,13 @@ class CitedWithNames:
                 for c in columns))
         return plan
 
+    def read(self, keys) -> None:
+        """Reads the rows at `keys`, (sheet, Excel row), that are kept in files, forgetting
+        those read before and the lines made of them."""
+        self.lines.clear()
+        self.index.forget()
+        self.index.prefetch(keys)
+
     def line(self, sheet: str, number: int) -> str:
         key = (sheet, number)
         text = self.lines.get(key)
@@ -383,9 +390,7 @@ class _Items:
         lines made of them: what this holds is a group's, whatever the company's size (all of
         a 100,000-employee month's were 19 MB of rows and 8 MB of lines in the second
         writer)."""
-        self.cited.lines.clear()
-        self.cited.index.forget()
-        self.cited.index.prefetch(s for e in items for s in e["sources"])
+        self.cited.read(s for e in items for s in e["sources"])
 
     def decision(self, e: dict) -> dict | None:
         return None if self.current is None else self.current.get(e["review_id"])
