@@ -700,10 +700,10 @@ def _placements(exceptions, moved: dict):
             yield earlier, e, ("to", e["assignee_id"])
 
 
-def _counts(exceptions, moved: dict, status=None) -> tuple[Counter[str], Counter[str], int]:
+def _counts(exceptions, moved: dict, status) -> tuple[Counter[str], Counter[str], int]:
     """What each workbook counts, in a pass before any is written (they are written a group at
     a time, and HR's lists them all): assignee -> its items; assignee -> of them open, by
-    `status(item)` (none counted without it); and the rejections."""
+    `status(item)`; and the rejections."""
     n_items: Counter[str] = Counter()
     open_counts: Counter[str] = Counter()
     n_rejections = 0
@@ -712,8 +712,7 @@ def _counts(exceptions, moved: dict, status=None) -> tuple[Counter[str], Counter
             n_rejections += 1
         else:
             n_items[assignee] += 1
-            if status is not None:
-                open_counts[assignee] += status(e) == "open"
+            open_counts[assignee] += status(e) == "open"
     return n_items, open_counts, n_rejections
 
 
