@@ -44,7 +44,7 @@ from openpyxl.styles import Alignment
 from importers.spooled import SpooledRows
 
 from reports.labels import label, sheet_name
-from reports.reviews import safe_file_stem
+from reports.reviews import in_groups, safe_file_stem
 from reports.workbook import (NUMBER_FORMAT, RUN_REPORT_ZLIB_LEVEL, BulkWriter, fit_columns,
                               header, item_sheet, landscape, put_text)
 from rules.company import norm_dimension
@@ -472,8 +472,11 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     projects = {p["project_id"]: p["name"] for p in rows.get("Projects", [])}
     written = []
     run = read_run(rows, stored)            # once, for every group
-    for group in _groups(_rating_rows(rows, stored), HELD_RATINGS):
-        for dept_id, fb in build(rows, stored, only=group, run=run).items():
+    sizes = _rating_rows(rows, stored)
+    # the departments in their order, in groups of at most HELD_RATINGS rating rows between
+    # them (a department with more is a group of its own)
+    for group in in_groups(sorted(sizes, key=str), sizes.__getitem__, HELD_RATINGS):
+        for dept_id, fb in build(rows, stored, only=set(group), run=run).items():
             out_dir.mkdir(parents=True, exist_ok=True)
             path = out_dir / f"{safe_file_stem(dept_id)}.xlsx"
             written.append(_workbook(path, period, fb, stored, lang, sheet_lang or lang,
@@ -490,21 +493,6 @@ def _rating_rows(rows: dict, stored: dict) -> Counter:
         count.update(sheet.column("ratee_dept_id") if isinstance(sheet, SpooledRows)
                      else (r["ratee_dept_id"] for r in sheet))
     return count
-
-
-def _groups(sizes: Counter, held: int) -> list[set[str]]:
-    """The departments in their order, in groups of at most `held` rating rows between them
-    (a department with more is a group of its own)."""
-    groups: list[set[str]] = []
-    size = held
-    for dept_id in sorted(sizes, key=str):
-        n = sizes[dept_id]
-        if size + n > held:
-            groups.append(set())
-            size = 0
-        groups[-1].add(dept_id)
-        size += n
-    return groups
 
 
 def _workbook(path: Path, period: str, fb: DeptFeedback, stored: dict, lang: str,

@@ -602,7 +602,8 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     kinds: dict[tuple[bool, bool], _Kind] = {}
     written = []
     wanted = [a for a in order if only is None or a == only]
-    for group in _groups(wanted, lambda a: n_items[a] + (n_rejections if a == HR else 0)):
+    for group in in_groups(wanted, lambda a: n_items[a] + (n_rejections if a == HR else 0),
+                           GROUP_ITEMS):
         reviews, rejections = _items_of(group, stored["exceptions"], moved, lang)
         items.read_group(chain(rejections, *reviews.values()))
         for kind in kinds.values():         # its texts' widths: measured again if met again
@@ -724,17 +725,19 @@ def _counts(exceptions, moved: dict, status) -> tuple[Counter[str], Counter[str]
 GROUP_ITEMS = 4_096
 
 
-def _groups(assignees: list[str], size) -> Iterator[list[str]]:
-    """`assignees` in order, in groups of at most GROUP_ITEMS items (`size(assignee)`) — one
-    assignee with more is a group of one."""
-    group: list[str] = []
+def in_groups(keys, size, limit: int) -> Iterator[list]:
+    """`keys` in order, in consecutive groups of at most `limit` between them by `size(key)` —
+    one bigger than that is a group of its own: what a writer holds a group at a time (the
+    review workbooks by assignee, the feedback workbooks by rated department)."""
+    group: list = []
     total = 0
-    for a in assignees:
-        if group and total + size(a) > GROUP_ITEMS:
+    for key in keys:
+        n = size(key)
+        if group and total + n > limit:
             yield group
             group, total = [], 0
-        group.append(a)
-        total += size(a)
+        group.append(key)
+        total += n
     if group:
         yield group
 

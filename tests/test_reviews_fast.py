@@ -494,3 +494,13 @@ def test_counts_take_each_items_status_as_of_now():
     assert reviews.counts({"exceptions": ex, "current_decisions": current}) == (4, 2, 1)
     assert [reviews.status_now(e, current) for e in ex[:4]] == [
         "confirmed", "open", "open", "overturned"]
+
+
+def test_in_groups_keeps_the_order_and_the_limit():
+    # consecutive keys while their sizes add up to the limit; a key bigger than the limit is a
+    # group of its own; a limit met exactly closes no group early (worked out by hand)
+    sizes = {"a": 2, "b": 2, "c": 5, "d": 1, "e": 1, "f": 3}
+    assert list(reviews.in_groups("abcdef", sizes.get, 4)) == [
+        ["a", "b"], ["c"], ["d", "e"], ["f"]]
+    assert list(reviews.in_groups("abcdef", sizes.get, 100)) == [list("abcdef")]
+    assert list(reviews.in_groups("", sizes.get, 4)) == []
