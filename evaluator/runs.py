@@ -945,10 +945,13 @@ def _spooled_results(conn, run_id: int, by_seq: bool = False) -> dict[str, Spool
     kinds = _kinds_by_seq(conn.execute(sa.select(e.firing_seq, e.kind).where(e.run_id == run_id)))
     adjusted = set(conn.execute(sa.select(a.firing_seq).where(a.run_id == run_id)).scalars())
     says = _sentences(_named_outcomes(conn, run_id), adjusted, kinds)
-    return {f"{name}{order}": _spooled_items(conn, cls, run_id, says, kind, bool(order))
-            for name, cls, kind in (("adjustments", Adjustment, None),
-                                    ("exceptions", ExceptionItem, "kind"))
-            for order in ("", "_by_seq")[:1 + by_seq]}
+    out: dict[str, SpooledRows] = {}
+    for name, cls, kind in (("adjustments", Adjustment, None),
+                            ("exceptions", ExceptionItem, "kind")):
+        out[name] = _spooled_items(conn, cls, run_id, says, kind)
+        if by_seq:
+            out[f"{name}_by_seq"] = _spooled_items(conn, cls, run_id, says, kind, by_seq=True)
+    return out
 
 
 def _spooled_items(conn, cls, run_id: int, says: dict, kind: str | None,
