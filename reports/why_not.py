@@ -160,13 +160,14 @@ def department_reasons(rows: dict[str, list[dict]], stored: dict) -> dict[str, l
     held: dict[tuple[str, str], list[str]] = defaultdict(list)
     party_of: dict[str, set[str]] = defaultdict(set)          # dept -> metrics named with it
     scored: dict[str, set[str]] = defaultdict(set)            # dept -> metrics with points
+    for (dept, sheet), held_rows in facts.held.items():
+        reasons_held = held[(dept, base_sheet(sheet))]
+        for row in held_rows:
+            reasons_held.append("overturned" if "overturned" in status_of_row.get((sheet, row), ())
+                                else "pending")
     for f in facts.firings_of(*firing_facts.WHY_NOT_BY_SOURCES):
         rule = f["rule"]
-        if rule == "rating.hold":
-            src = f["sources"][0]
-            why = "overturned" if "overturned" in status_of_row.get(tuple(src), ()) else "pending"
-            held[(f["subject_id"], base_sheet(src[0]))].append(why)
-        elif rule in ("interlock.reward", "interlock.penalty"):
+        if rule in ("interlock.reward", "interlock.penalty"):
             metric = _metric_of(index, f["sources"])
             if metric is not None:
                 scored[f["subject_id"]].add(metric)

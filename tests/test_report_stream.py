@@ -151,9 +151,16 @@ def test_the_facts_are_gathered_once_and_agree_with_the_firings(company):
     assert list(got.cited_keys) == sorted({tuple(s) for f in whole for s in f["sources"]},
                                           key=lambda k: (SHEET_ORDER.get(k[0], 99), k[0], k[1]))
     assert got.rules == list(dict.fromkeys(f["rule"] for f in whole))
-    assert got.kept["rating.hold"] == [
+    held = {}                       # (department, sheet) -> the rows held, in firing order
+    for f in whole:
+        if f["rule"] == "rating.hold":
+            sheet, row = f["sources"][0]
+            held.setdefault((f["subject_id"], sheet), []).append(row)
+    assert held and {k: list(v) for k, v in got.held.items()} == held
+    assert "rating.hold" not in got.kept
+    assert got.kept["linkage.blend"] == [
         {"rule": f["rule"], "subject_id": f["subject_id"], "sources": f["sources"]}
-        for f in whole if f["rule"] == "rating.hold"]
+        for f in whole if f["rule"] == "linkage.blend"]
     tail = []
     for f in reversed(whole):
         if f["rule"] not in ("review.escalate", "review.stays"):
@@ -378,7 +385,7 @@ def test_the_facts_gathered_as_a_run_is_stored_are_those_read_back(db_url, tmp_p
         got = done.firing_facts
         assert got == facts.gather(whole)
         assert got.count == len(whole) > 1000
-        assert got.deadline_tail and got.kept["rating.hold"]
+        assert got.deadline_tail and got.held
         assert [f["outcome"] for f in got.deadline_tail] == [
             f["outcome"] for f in whole if f["rule"] == "review.escalate"][-len(got.deadline_tail):]
         # a report following the second evaluation (not the third, the latest) ignores them

@@ -393,10 +393,17 @@ def _run_rows(session, run, loaded: dict | None = None) -> tuple[dict, bool]:
     that the writers iterate or look rows up in (reports.view.RowIndex). At 100,000 employees
     they were 250 MB held by the process that writes the reports. The caller closes them
     (close_spooled); an evaluation's sheet already closed (a report made before from the same
-    evaluation closed it) is read from the database."""
+    evaluation closed it) is read from the database.
+
+    The other sheets are held by column (importers.columns.ColumnRows), an evaluation's rows
+    too: `loaded` then holds the same ColumnRows, and its lists of dicts are gone — before
+    the second writer is forked, so that the pages they held are room for both writers'
+    work (at 100,000 employees the second writer's peak went 186 → 174 MB, docs/decisions.md
+    "Issue 15: the master sheets held by column")."""
     import json
     from evaluator.runs import SPOOLED_SHEETS
     from evaluator.store import active_import, load_rows
+    from importers.columns import ColumnRows
     from importers.schema import SHEETS
     from importers.spooled import close_spooled
     from rules.sources import with_months
@@ -404,19 +411,24 @@ def _run_rows(session, run, loaded: dict | None = None) -> tuple[dict, bool]:
     months: dict = {}
     try:
         if loaded is None:
-            rows = load_rows(session, run.import_id, spooled=SPOOLED_SHEETS)
+            rows = load_rows(session, run.import_id, spooled=SPOOLED_SHEETS, by_column=True)
         else:
+            for name, held in loaded.items():
+                if type(held) is list and held:
+                    loaded[name] = ColumnRows(tuple(held[0]), held)
             rows = {k: v for k, v in loaded.items() if not getattr(v, "closed", False)}
             missing = {s.name for s in SHEETS} - set(rows)
             if missing:
-                rows.update(load_rows(session, run.import_id, missing, spooled=SPOOLED_SHEETS))
+                rows.update(load_rows(session, run.import_id, missing, spooled=SPOOLED_SHEETS,
+                                      by_column=True))
             rows = {s.name: rows[s.name] for s in SHEETS}           # in the schema's order
         others = json.loads(run.other_imports) if getattr(run, "other_imports", None) else {}
         if not others:
             return rows, False
         changed = False
         for month, imported in others.items():
-            months[month] = load_rows(session, imported["import_id"], spooled=SPOOLED_SHEETS)
+            months[month] = load_rows(session, imported["import_id"], spooled=SPOOLED_SHEETS,
+                                      by_column=True)
             now = active_import(session, month)
             changed = changed or now is None or now.id != imported["import_id"]
         return with_months(rows, months), changed

@@ -1,0 +1,89 @@
+"""A sheet's rows held by column (`ColumnRows`): the master sheets a run's reports hold for as
+long as they write (a 100,000-employee company's Employees sheet: 100,000 rows).
+
+Held as dicts, even dicts that share their table of keys (importers.memory.row_maker), each row
+costs about 176 bytes before its values: the dict, its values and its Excel row number as an
+object. Held by column — the Excel row numbers in one array, every other column in one list —
+a row costs 8 bytes a column, and its values are the same objects. A row is made a dict again
+each time it is read: equal to the dict it was, in the same order, and the reader's own.
+"""
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from typing import Iterator
+
+from .memory import row_maker
+
+
+class ColumnRows(Sequence):
+    """One sheet's rows (dicts with the same keys, "row" — the Excel row — first), in their
+    order, held by column: sized, indexed and iterated as the list of those dicts would be,
+    and equal to it. Each row read is a new dict (change it freely: the rows held do not
+    change)."""
+
+    __slots__ = ("keys", "_numbers", "_columns", "_make")
+
+    def __init__(self, keys: tuple[str, ...], rows=()):
+        assert keys and keys[0] == "row", keys
+        self.keys = tuple(keys)
+        self._numbers = array("q")
+        self._columns: tuple[list, ...] = tuple([] for _ in self.keys[1:])
+        self._make = row_maker(self.keys)
+        for r in rows:
+            self.append(r)
+
+    @classmethod
+    def from_records(cls, keys: tuple[str, ...], records, shared: tuple[str, ...] = ()
+                     ) -> "ColumnRows":
+        """The rows given as sequences of values in `keys` order (as a query returns them), the
+        equal values of each `shared` column made one object (evaluator.store.load_rows says
+        why), without a dict made for any of them."""
+        rows = cls(keys)
+        columns = (rows._numbers, *rows._columns)
+        seen = [{} if k in shared else None for k in rows.keys]
+        for record in records:
+            for column, value, same in zip(columns, record, seen):
+                column.append(value if same is None else same.setdefault(value, value))
+        return rows
+
+    def append(self, row: dict) -> None:
+        """Adds `row`, a dict with exactly these keys."""
+        assert len(row) == len(self.keys), (tuple(row), self.keys)
+        values = iter(row.values()) if tuple(row) == self.keys else map(row.__getitem__, self.keys)
+        self._numbers.append(next(values))
+        for column, value in zip(self._columns, values):
+            column.append(value)
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self._make(self._numbers[i], *(c[i] for c in self._columns)).__dict__
+
+    def __iter__(self) -> Iterator[dict]:
+        make = self._make
+        for values in zip(self._numbers, *self._columns):
+            yield make(*values).__dict__
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (ColumnRows, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None                     # equal to a list: unhashable as a list is
+
+    def __reduce__(self):
+        # row_maker's classes are made at run time, and pickle cannot name them
+        return _unpickle, (self.keys, self._numbers, self._columns)
+
+    def __repr__(self) -> str:
+        return f"<ColumnRows {len(self)} rows: {', '.join(self.keys)}>"
+
+
+def _unpickle(keys, numbers, columns) -> ColumnRows:
+    rows = ColumnRows(keys)
+    rows._numbers, rows._columns = numbers, tuple(columns)
+    return rows

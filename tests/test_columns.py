@@ -1,0 +1,123 @@
+"""A sheet's rows held by column (importers/columns.py): read back, they are the dicts they
+were — same keys in the same order, same values, the same objects — indexed, sliced, iterated
+and compared as the list of those dicts; each read is the reader's own dict; what the database
+gives by column is what it gives as dicts; and a report that follows an evaluation takes its
+rows over by column, leaving none of them as dicts."""
+from __future__ import annotations
+
+import pickle
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlmodel import Session
+
+from evaluator.db import make_engine
+from evaluator.store import load_rows, store_import
+from importers.columns import ColumnRows
+from importers.schema import SHEETS
+from tests.test_store import _ledger
+
+KEYS = ("row", "employee_id", "name", "dept_id", "manager_id", "base_score")
+ROWS = [
+    {"row": 2, "employee_id": "E1", "name": "张三", "dept_id": "D1", "manager_id": None,
+     "base_score": None},
+    {"row": 4, "employee_id": "1001", "name": "李四 ", "dept_id": "D2", "manager_id": "E1",
+     "base_score": Decimal("0.10")},
+    {"row": 7, "employee_id": "E3", "name": "=1+1", "dept_id": "D1", "manager_id": "E1",
+     "base_score": Decimal("88")},
+]
+
+
+def test_rows_read_back_as_the_dicts_they_were():
+    held = ColumnRows(KEYS, ROWS)
+    assert len(held) == 3
+    assert list(held) == ROWS
+    assert [list(r) for r in held] == [list(KEYS)] * 3          # the keys, in their order
+    assert held[1] == ROWS[1] and held[-1] == ROWS[2]
+    assert held[1]["base_score"] is ROWS[1]["base_score"]      # the same objects
+    assert str(held[1]["base_score"]) == "0.10"
+    assert held[1:] == ROWS[1:] and held[::-2] == [ROWS[2], ROWS[0]]
+    with pytest.raises(IndexError):
+        held[3]
+    assert held == ROWS and ROWS == held and held != ROWS[:2]
+    assert held != [dict(ROWS[0], name="张三 ")] + ROWS[1:]
+    assert [r["row"] for r in held] == [2, 4, 7]
+    assert not ColumnRows(KEYS) and len(ColumnRows(KEYS)) == 0
+
+
+def test_a_row_read_is_the_readers_own():
+    held = ColumnRows(KEYS, ROWS)
+    row = held[0]
+    row["name"] = "王五"
+    row["extra"] = 1
+    assert held[0] == ROWS[0]
+    assert held[0] is not held[0]
+
+
+def test_a_row_is_taken_by_its_keys_whatever_their_order():
+    held = ColumnRows(KEYS)
+    held.append(dict(reversed(list(ROWS[1].items()))))
+    assert list(held) == [ROWS[1]]
+    assert list(held[0]) == list(KEYS)
+
+
+def test_held_rows_pickle_as_themselves():
+    back = pickle.loads(pickle.dumps(ColumnRows(KEYS, ROWS)))
+    assert isinstance(back, ColumnRows) and back == ROWS
+
+
+def test_records_give_the_same_rows_their_shared_values_one_object():
+    records = [tuple(r.values()) for r in ROWS]
+    # equal texts made afresh, as a database driver returns them
+    records[2] = (7, "E3", "=1+1", "".join(["D", "1"]), "".join(["E", "1"]), Decimal("88"))
+    assert records[2][3] is not records[0][3]
+    held = ColumnRows.from_records(KEYS, records, shared=("dept_id", "manager_id"))
+    assert held == ROWS
+    assert held[2]["dept_id"] is held[0]["dept_id"]
+    assert held[2]["manager_id"] is held[1]["manager_id"]
+    unshared = ColumnRows.from_records(KEYS, records)
+    assert unshared[2]["dept_id"] is not unshared[0]["dept_id"]
+
+
+texts = st.one_of(st.none(), st.text(max_size=6))
+values = st.one_of(texts, st.decimals(allow_nan=False, places=2), st.dates(), st.integers())
+
+
+@given(st.lists(st.tuples(st.integers(min_value=2, max_value=10**6), texts, values),
+                max_size=40))
+def test_any_rows_are_the_list_they_were(records):
+    keys = ("row", "a", "b")
+    rows = [dict(zip(keys, r)) for r in records]
+    held = ColumnRows(keys, rows)
+    assert held == rows and list(held) == rows and len(held) == len(rows)
+    assert [held[i] for i in range(-len(rows), len(rows))] == rows + rows
+    assert ColumnRows.from_records(keys, records, shared=("a", "b")) == rows
+
+
+def test_the_database_gives_by_column_what_it_gives_as_dicts(new_db):
+    engine = make_engine(new_db())
+    ledger = _ledger("c" * 64)
+    ledger.rows["Employees"].append({"row": 5, "employee_id": "E9", "name": "赵六",
+                                     "dept_id": "D1", "manager_id": "E1", "base_score": None})
+    imported = store_import(engine, ledger, "2026-11").import_id
+    with Session(engine) as s:
+        as_dicts = load_rows(s, imported)
+        by_column = load_rows(s, imported, spooled=("Behaviours",), by_column=True)
+    try:
+        assert list(by_column) == [s.name for s in SHEETS]
+        for sheet in SHEETS:
+            if sheet.name == "Behaviours":
+                continue
+            assert isinstance(by_column[sheet.name], ColumnRows), sheet.name
+            assert by_column[sheet.name] == as_dicts[sheet.name], sheet.name
+        assert by_column["Employees"] == ledger.rows["Employees"]
+        assert list(by_column["Behaviours"]) == [
+            dict(ledger.rows["Behaviours"][0], date=date(2026, 11, 3))]
+        # the departments the employees name: one object (the key column is left as it came)
+        employees = by_column["Employees"]
+        assert employees[2]["dept_id"] is employees[0]["dept_id"]
+    finally:
+        by_column["Behaviours"].close()
