@@ -55,6 +55,18 @@ class ColumnRows(Sequence):
         for column, value in zip(self._columns, values):
             column.append(value)
 
+    def extend_columns(self, columns) -> None:
+        """Adds rows given by column: the Excel rows, then each other key's values, in `keys`
+        order (iterables of the same length)."""
+        self._numbers.extend(columns[0])
+        for held, values in zip(self._columns, columns[1:], strict=True):
+            held.extend(values)
+        assert all(len(c) == len(self._numbers) for c in self._columns)
+
+    def column(self, name: str) -> Sequence:
+        """The values of one key, in row order: the held column itself (do not change it)."""
+        return self._numbers if name == "row" else self._columns[self.keys.index(name) - 1]
+
     def __len__(self) -> int:
         return len(self._numbers)
 

@@ -38,7 +38,6 @@ import os
 import unicodedata
 from array import array
 from decimal import Decimal
-from functools import lru_cache
 from itertools import islice, repeat
 from operator import eq, itemgetter
 from pathlib import Path
@@ -46,7 +45,8 @@ from typing import Callable
 
 from . import messages
 from .guard import Refusal, read_upload
-from .memory import gc_paused, give_back_free_memory, row_maker
+from .columns import ColumnRows
+from .memory import gc_paused, give_back_free_memory
 from .normalize import BLANK, CONVERTERS, Bad, convert_column_types, make_enum, show
 from .result import Ledger, LedgerRefused, Problem
 from .schema import (ENUMS, REFERENCES, RESERVED_EMPLOYEE_IDS, SHEET_BY_NAME, SHEETS,
@@ -146,8 +146,10 @@ class _Sheet:
         self.d, self.name, self.pos = d, name, pos
         self.colmap: dict[str, int] = {}            # canonical column -> 0-based index
         self.usable = True                          # False: unreadable or no header
-        # a transaction sheet's rows go to a file as they are typed; the others are held
-        self.rows: list[dict] | SpooledRows = []
+        # a transaction sheet's rows go to a file as they are typed; the others are held by
+        # column (importers.columns: the 100,000 rows of a big company's Employees sheet were
+        # 26 MB as dicts, the largest thing the import holds besides the sheet it reads)
+        self.rows: list[dict] | SpooledRows | ColumnRows = []
         self.key_hashes = array("q")                # hash of each typed row's key, in order
 
 
@@ -379,8 +381,8 @@ class _Reader:
         plan = [c for c in sh.d.columns if c.name in sh.colmap]
         names = ("row", *(c.name for c in plan),
                  *(c.name for c in sh.d.columns if c.name not in sh.colmap))
-        if sh.d.name in TRANSACTION_SHEETS:
-            sh.rows = SpooledRows(names)
+        # a transaction sheet's rows go to a file, the others are held by column
+        sh.rows = (SpooledRows if sh.d.name in TRANSACTION_SHEETS else ColumnRows)(names)
         errors = raw.errors
         first = 0                                    # body index of the chunk's first row
         while True:
@@ -487,7 +489,7 @@ class _Reader:
         if isinstance(sh.rows, SpooledRows):
             sh.rows.extend(zip(*iterables))
         else:
-            sh.rows.extend(_row_builder(names)(iterables))
+            sh.rows.extend_columns(iterables)
 
     def _cell(self, sh: _Sheet, i: int, j: int, c: Column, key: str, args: tuple) -> _Found:
         return _Found("cell", key, args, sheet_pos=sh.pos, row=i + 1, col_pos=j, sheet=sh.name,
@@ -507,7 +509,7 @@ class _Reader:
             self._report_duplicates(sh)
         emp = self.sheets.get("Employees")
         if emp and "employee_id" in emp.colmap:
-            if RESERVED_EMPLOYEE_IDS.intersection(map(itemgetter("employee_id"), emp.rows)):
+            if RESERVED_EMPLOYEE_IDS.intersection(_column(emp.rows, "employee_id")):
                 for typed in emp.rows:
                     if typed["employee_id"] in RESERVED_EMPLOYEE_IDS:
                         self.found.append(self._cell_at(emp, typed["row"], "employee_id",
@@ -538,7 +540,7 @@ class _Reader:
             return None if SHEET_BY_NAME[sheet].required else set()
         if not sh.usable or column not in sh.colmap:
             return None
-        ids = set(map(itemgetter(column), sh.rows))
+        ids = set(_column(sh.rows, column))
         if _INVALID in ids:
             return None        # an id we could not read might be the one referred to
         return ids
@@ -552,7 +554,7 @@ class _Reader:
             if ids is None:
                 continue
             target = self.sheets.get(dst)
-            used = set(map(itemgetter(col), sh.rows))
+            used = set(_column(sh.rows, col))
             used.discard(None)
             used.discard(_INVALID)
             if used <= ids:
@@ -602,18 +604,10 @@ class _Reader:
                 state[x] = 2
 
 
-@lru_cache(maxsize=None)
-def _row_builder(names: tuple[str, ...]):
-    """A function turning columns into row dicts, compiled for these keys: each row the
-    `__dict__` of a `memory.row_maker` instance, which shares its sheet's table of keys — 102
-    instead of 187 MB for 700,000 rating rows, for 0.04 s more than a dict display with
-    constant keys (itself ~40 % faster than dict(zip(names, t))).
-    """
-    args = ", ".join(f"v{i}" for i in range(len(names)))
-    namespace: dict = {"Row": row_maker(names)}
-    src = f"def build(columns):\n    return [Row({args}).__dict__ for {args}, in zip(*columns)]"
-    exec(src, namespace)                                # noqa: S102 - only v0, v1, … names
-    return namespace["build"]
+def _column(rows, name: str):
+    """One column's values of a sheet's rows, held (ColumnRows) or on a file (SpooledRows);
+    none when the sheet gave no rows."""
+    return rows.column(name) if rows else ()
 
 
 def _all_distinct(hashes: array) -> bool:

@@ -52,7 +52,8 @@ class Problem:
 class Ledger:
     """A validated ledger: typed rows per canonical sheet name.
 
-    rows["Employees"] is a list of dicts {"row": Excel row, column: typed value, ...}.
+    rows["Employees"] is a sequence of dicts {"row": Excel row, column: typed value, ...}, held
+    by column (importers.columns.ColumnRows: each row read is a new dict, equal to the row).
     The transaction sheets (importers.schema.TRANSACTION_SHEETS: the ratings and behaviours,
     nine in ten rows of a big ledger) are kept in files as they are typed: each is an
     importers.spooled.SpooledRows, sized and iterated as often as needed (the same dicts, a

@@ -17,6 +17,7 @@ from hypothesis import given, settings, strategies as st
 import importers.workbook as workbook
 from importers import LedgerRefused, read_ledger
 from importers.schema import REFERENCES, SHEETS, TRANSACTION_SHEETS
+from importers.columns import ColumnRows
 from importers.spooled import SpooledRows
 from test_import_support import BEHAVIOURS, minimal_ledger, write_xlsx
 
@@ -33,7 +34,9 @@ def test_transaction_sheets_come_back_from_their_files(tmp_path):
     try:
         behaviours = ledger.rows["Behaviours"]
         assert isinstance(behaviours, SpooledRows) and ledger.count("Behaviours") == 39
-        assert isinstance(ledger.rows["Employees"], list)
+        employees = ledger.rows["Employees"]                  # held, by column
+        assert isinstance(employees, ColumnRows) and [e["employee_id"] for e in employees] == [
+            "E1", "E2", "E3"]
         rows = list(behaviours)
         assert rows == list(behaviours)                     # read again: the same rows
         assert rows[0] == {"row": 2, "event_id": "B1", "date": dt.date(2026, 11, 3),
