@@ -57,11 +57,14 @@ class ColumnRows(Sequence):
 
     def extend_columns(self, columns) -> None:
         """Adds rows given by column: the Excel rows, then each other key's values, in `keys`
-        order (iterables of the same length)."""
+        order, of the same length; refused (ValueError) before anything is added otherwise."""
+        columns = [list(c) for c in columns]
+        if len(columns) != len(self.keys) or len({len(c) for c in columns}) > 1:
+            raise ValueError(f"{len(self.keys)} columns of one length expected, got lengths "
+                             f"{[len(c) for c in columns]}")
         self._numbers.extend(columns[0])
-        for held, values in zip(self._columns, columns[1:], strict=True):
+        for held, values in zip(self._columns, columns[1:]):
             held.extend(values)
-        assert all(len(c) == len(self._numbers) for c in self._columns)
 
     def column(self, name: str) -> Sequence:
         """The values of one key, in row order: the held column itself (do not change it)."""

@@ -283,7 +283,6 @@ class Names:
         self.departments = names("Departments", "dept_id")
         self.projects = names("Projects", "project_id")
         self.metrics = names("Interlocks", "metric_id")
-        self.dept_of = {r["employee_id"]: r.get("dept_id") for r in rows.get("Employees", ())}
 
     def of_subject(self, kind: str, subject: str | None) -> str:
         """The name of an item's subject: an employee for the behaviour kinds, else a
@@ -592,6 +591,10 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     assignees = _assignees(n_items, n_rejections)
     order = sorted(assignees, key=lambda a: (a != HR, a))
     stems = _stems(assignees)
+    # the assignees' departments, for HR's list of workbooks: only theirs (every employee's was
+    # a second table of the whole company, 5 MB at 100,000 employees)
+    dept_of = {r["employee_id"]: r.get("dept_id") for r in rows.get("Employees", ())
+               if r["employee_id"] in assignees}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     run_id = (stored.get("run") or {}).get("id")
@@ -628,7 +631,7 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
                 names = items.names
                 fills[kind.hub_title] = kind.hub(
                     [[a, names.of_person(a, lang),
-                      names.departments.get(names.dept_of.get(a), "") if a != HR else "",
+                      names.departments.get(dept_of.get(a), "") if a != HR else "",
                       (emails or {}).get(a, ""), f"{stems[a]}.xlsx", n_items[a],
                       open_counts[a]] for a in order])
             counts = (label(lang, "rv_open_counts_hr", n=len(mine), open=n_open,

@@ -121,3 +121,17 @@ def test_the_database_gives_by_column_what_it_gives_as_dicts(new_db):
         assert employees[2]["dept_id"] is employees[0]["dept_id"]
     finally:
         by_column["Behaviours"].close()
+
+
+def test_rows_added_by_column_and_a_column_read_as_held():
+    held = ColumnRows(KEYS, ROWS[:1])
+    held.extend_columns([range(4, 8, 3), ["1001", "E3"], ["李四 ", "=1+1"], ["D2", "D1"],
+                         ["E1", "E1"], [Decimal("0.10"), Decimal("88")]])
+    assert held == ROWS
+    assert list(held.column("row")) == [2, 4, 7]
+    assert held.column("employee_id") == ["E1", "1001", "E3"]
+    assert held.column("base_score") == [None, Decimal("0.10"), Decimal("88")]
+    for wrong in ([[9], ["E9"]], [[9], ["E9"], ["x"], ["D1"], [None], []]):
+        with pytest.raises(ValueError):
+            held.extend_columns(wrong)
+        assert held == ROWS                             # nothing half-added

@@ -117,6 +117,7 @@ def plain_write(out_dir: Path, period, rows, stored, lang="zh", sheet_lang=None,
     assignees = set(by_assignee) | ({HR} if by_assignee or rejections else set())
     order = sorted(assignees, key=lambda a: (a != HR, a))
     stems = _stems(assignees)
+    dept_of = {r["employee_id"]: r.get("dept_id") for r in rows.get("Employees", ())}
     run_id = (stored.get("run") or {}).get("id")
     run = "?" if run_id is None else run_id
     at = issued_at.strftime("%Y-%m-%d %H:%M")
@@ -163,7 +164,7 @@ def plain_write(out_dir: Path, period, rows, stored, lang="zh", sheet_lang=None,
             htitles = [label(lang, k) for k in HUB_KEYS]
             header(hub, htitles)
             hvalues = [[a, items.names.of_person(a, lang),
-                        items.names.departments.get(items.names.dept_of.get(a), "")
+                        items.names.departments.get(dept_of.get(a), "")
                         if a != HR else "", (emails or {}).get(a, ""), f"{stems[a]}.xlsx",
                         len(values[a]), n_open[a]] for a in order]
             _fill(hub, hvalues)
