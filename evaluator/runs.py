@@ -489,7 +489,10 @@ def _read_inputs(engine, period: str, lang: str, policy: Policy, spooled=()) -> 
                                .where(Decision.period == period)).one()
             standing = review_standing(session, period)
             history, other_imports = read_other_months(session, policy, period, spooled)
-            rows = load_rows(session, imp.id, spooled=spooled)
+            # the other sheets by column (importers.columns): a company's employees as dicts
+            # were 26 MB at 100,000, in this process and in the evaluation's child and its
+            # feed workers, which start with its pages
+            rows = load_rows(session, imp.id, spooled=spooled, by_column=True)
             inputs = _Inputs(imp.id, imp.file_name, imp.sha256, rows, stored, top or 0,
                              history, other_imports, standing)
         return inputs

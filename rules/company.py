@@ -6,6 +6,7 @@ walks here terminate; they still guard against a cycle because a rule must never
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from rules.policy import normalize_label
@@ -22,19 +23,26 @@ def is_blank(text) -> bool:
     return text is None or str(text).strip() == ""
 
 
+def _by(rows, key: str) -> Mapping[str, dict]:
+    """A sheet's rows by `key`: looked up in its columns when it is held by column
+    (importers.columns.ColumnRows: what an evaluation reads), else a dict of them."""
+    by = getattr(rows, "by", None)
+    return by(key) if by is not None else {r[key]: r for r in rows}
+
+
 @dataclass
 class Company:
-    employees: dict[str, dict]
-    departments: dict[str, dict]
-    projects: dict[str, dict]
+    employees: Mapping[str, dict]
+    departments: Mapping[str, dict]
+    projects: Mapping[str, dict]
     _ancestors: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_rows(cls, rows: dict[str, list[dict]]) -> "Company":
         return cls(
-            employees={r["employee_id"]: r for r in rows.get("Employees", [])},
-            departments={r["dept_id"]: r for r in rows.get("Departments", [])},
-            projects={r["project_id"]: r for r in rows.get("Projects", [])},
+            employees=_by(rows.get("Employees", []), "employee_id"),
+            departments=_by(rows.get("Departments", []), "dept_id"),
+            projects=_by(rows.get("Projects", []), "project_id"),
         )
 
     def manager_of(self, employee_id: str) -> str | None:

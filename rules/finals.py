@@ -35,9 +35,18 @@ def finals_streamed(rows: dict, adjustments) -> tuple[list[dict], Iterator[dict]
                             "final": d["base_score"] + sum(by.values(), ZERO)})
 
     def employees() -> Iterator[dict]:
-        for e in sorted(rows["Employees"], key=lambda r: r["employee_id"]):
+        for e in _by_id(rows["Employees"]):
             base = e.get("base_score")
             beh = by_emp[e["employee_id"]]
             yield {"employee_id": e["employee_id"], "name": e["name"], "dept_id": e["dept_id"],
                    "base": base, "behaviour": beh, "final": None if base is None else base + beh}
     return departments, employees()
+
+
+def _by_id(employees) -> Iterator[dict]:
+    """The employees in the order of their ids; by the positions of their ids when they are
+    held by column (importers.columns.ColumnRows), which holds none of them as dicts."""
+    sorted_by = getattr(employees, "sorted_by", None)
+    if sorted_by is not None:
+        return sorted_by("employee_id")
+    return iter(sorted(employees, key=lambda r: r["employee_id"]))

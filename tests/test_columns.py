@@ -135,3 +135,35 @@ def test_rows_added_by_column_and_a_column_read_as_held():
         with pytest.raises(ValueError):
             held.extend_columns(wrong)
         assert held == ROWS                             # nothing half-added
+
+
+def test_rows_by_a_key_and_in_its_order():
+    held = ColumnRows(KEYS, ROWS)
+    by_id = held.by("employee_id")
+    assert len(by_id) == 3 and list(by_id) == ["E1", "1001", "E3"]
+    assert by_id["1001"] == ROWS[1] and by_id.get("E3") == ROWS[2]
+    assert by_id.get("E9") is None and by_id.get("E9", 0) == 0
+    assert "E1" in by_id and "E9" not in by_id
+    with pytest.raises(KeyError):
+        by_id["E9"]
+    assert dict(by_id) == {r["employee_id"]: r for r in ROWS}
+    # a value met twice: the last row with it, as a dict built from the rows keeps
+    assert held.by("dept_id")["D1"] == ROWS[2]
+    # "1001" < "E1" < "E3"; D1 (rows 2 and 7, in their order) before D2
+    assert list(held.sorted_by("employee_id")) == [ROWS[1], ROWS[0], ROWS[2]]
+    assert list(held.sorted_by("dept_id")) == [ROWS[0], ROWS[2], ROWS[1]]
+
+
+def test_the_company_looks_its_people_up_in_the_columns():
+    from rules.company import Company
+    from rules.finals import finals
+    lists = {"Employees": ROWS, "Departments": [], "Projects": []}
+    columns = {"Employees": ColumnRows(KEYS, ROWS), "Departments": [], "Projects": []}
+    a, b = Company.from_rows(lists), Company.from_rows(columns)
+    assert not isinstance(b.employees, dict)                 # looked up, not a dict of rows
+    for who in ("E1", "1001", "E3", "E9"):
+        assert b.employees.get(who) == a.employees.get(who)
+        assert b.ancestors(who) == a.ancestors(who)
+    assert b.ancestors("E3") == ("E1",) and b.dept_of("1001") == "D2"
+    assert finals(columns, []) == finals(lists, [])
+    assert [e["employee_id"] for e in finals(columns, [])["employees"]] == ["1001", "E1", "E3"]

@@ -282,14 +282,16 @@ def test_no_file_is_left_when_reading_the_rows_fails_midway(db_url, tmpdir_only,
     """load_rows fails on a sheet after the transaction sheets were read into files (Reviews
     comes after them): it closes those files before the failure goes on."""
     engine_ = _stored_worked_example(db_url)
-    real = evaluator.store.row_maker
+    real = evaluator.store.ColumnRows
 
-    def failing(keys):
-        if "review_id" in keys:
-            raise MemoryError("out of memory reading Reviews")
-        return real(keys)
+    class Failing(real):
+        @classmethod
+        def from_records(cls, keys, records, shared=()):
+            if "review_id" in keys:
+                raise MemoryError("out of memory reading Reviews")
+            return real.from_records(keys, records, shared)
 
-    monkeypatch.setattr(evaluator.store, "row_maker", failing)
+    monkeypatch.setattr(evaluator.store, "ColumnRows", Failing)
     with pytest.raises(MemoryError):
         evaluate_period(engine_, PERIOD, POLICY)
     assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
