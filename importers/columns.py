@@ -149,6 +149,12 @@ class RowsByKey(Mapping):
         i = self._at.get(value)
         return default if i is None else self._rows[i]
 
+    def value(self, value, name: str):
+        """Column `name` of the row whose key is `value` (None: no such row), read in its
+        column: no row is built (the evaluation asks for a rater's department per rating)."""
+        i = self._at.get(value)
+        return None if i is None else self._rows.column(name)[i]
+
     def __contains__(self, value) -> bool:
         return value in self._at
 

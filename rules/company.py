@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from importers.columns import ColumnRows, RowsByKey
 from rules.policy import normalize_label
 
 
@@ -23,35 +24,44 @@ def is_blank(text) -> bool:
     return text is None or str(text).strip() == ""
 
 
-def _by(rows, key: str) -> Mapping[str, dict]:
-    """A sheet's rows by `key`: looked up in its columns when it is held by column
-    (importers.columns.ColumnRows: what an evaluation reads), else a dict of them."""
-    by = getattr(rows, "by", None)
-    return by(key) if by is not None else {r[key]: r for r in rows}
+def _people(rows) -> Mapping[str, dict]:
+    """The employees by id: looked up in their columns when they are held by column
+    (importers.columns.ColumnRows: what an evaluation reads; a dict of 100,000 rows would hold
+    every row as a dict), else a dict of them."""
+    if isinstance(rows, ColumnRows):
+        return rows.by("employee_id")
+    return {r["employee_id"]: r for r in rows}
+
+
+def _field(people: Mapping[str, dict], who: str, name: str):
+    """Column `name` of a person's row (None: no such person), without building the row when
+    the people are looked up in columns."""
+    if type(people) is RowsByKey:
+        return people.value(who, name)
+    row = people.get(who)
+    return row[name] if row else None
 
 
 @dataclass
 class Company:
     employees: Mapping[str, dict]
-    departments: Mapping[str, dict]
-    projects: Mapping[str, dict]
+    departments: dict[str, dict]
+    projects: dict[str, dict]
     _ancestors: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_rows(cls, rows: dict[str, list[dict]]) -> "Company":
         return cls(
-            employees=_by(rows.get("Employees", []), "employee_id"),
-            departments=_by(rows.get("Departments", []), "dept_id"),
-            projects=_by(rows.get("Projects", []), "project_id"),
+            employees=_people(rows.get("Employees", [])),
+            departments={r["dept_id"]: r for r in rows.get("Departments", [])},
+            projects={r["project_id"]: r for r in rows.get("Projects", [])},
         )
 
     def manager_of(self, employee_id: str) -> str | None:
-        e = self.employees.get(employee_id)
-        return e["manager_id"] if e else None
+        return _field(self.employees, employee_id, "manager_id")
 
     def dept_of(self, employee_id: str) -> str | None:
-        e = self.employees.get(employee_id)
-        return e["dept_id"] if e else None
+        return _field(self.employees, employee_id, "dept_id")
 
     def tier_of_dept(self, dept_id: str) -> str | None:
         d = self.departments.get(dept_id)

@@ -334,14 +334,16 @@ def _run_sheet(ev, ctx: Context, sheet: str, ratings) -> dict[str, Counted]:
 
     def screening_fact(pair):
         name, r = pair
-        rater = company.employees.get(r["rater_id"])
+        rater_known = r["rater_id"] in company.employees
+        # the rater's department read alone (a rating's only need of its rater's row)
+        rater_dept = company.dept_of(r["rater_id"]) if rater_known else ""
         ratee = company.departments.get(r["ratee_dept_id"])
-        rater_tier = company.tier_of_dept(rater["dept_id"]) if rater else ""
+        rater_tier = company.tier_of_dept(rater_dept) if rater_known else ""
         return ({"t": "rating", "sheet": sheet, "ratee_dept_id": r["ratee_dept_id"],
-                 "rater_known": rater is not None, "ratee_known": ratee is not None,
+                 "rater_known": rater_known, "ratee_known": ratee is not None,
                  "project_known": (sheet == "InternalRatings"
                                    or r.get("project_id") in company.projects),
-                 "rater_dept": rater["dept_id"] if rater else "",
+                 "rater_dept": rater_dept,
                  "rater_tier": rater_tier or "", "ratee_tier": ratee["tier"] if ratee else ""},
                 (name, r["row"]))
 

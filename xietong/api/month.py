@@ -395,15 +395,12 @@ def _run_rows(session, run, loaded: dict | None = None) -> tuple[dict, bool]:
     (close_spooled); an evaluation's sheet already closed (a report made before from the same
     evaluation closed it) is read from the database.
 
-    The other sheets are held by column (importers.columns.ColumnRows), an evaluation's rows
-    too: `loaded` then holds the same ColumnRows, and its lists of dicts are gone — before
-    the second writer is forked, so that the pages they held are room for both writers'
-    work (at 100,000 employees the second writer's peak went 186 → 174 MB, docs/decisions.md
-    "Issue 15: the master sheets held by column")."""
+    The other sheets are held by column (importers.columns.ColumnRows: 8 bytes a value, where
+    a row as a dict was ≈ 176 bytes; docs/decisions.md, "Issue 15: the master sheets held by
+    column"), as the evaluation read them, or read from the database so."""
     import json
     from evaluator.runs import SPOOLED_SHEETS
     from evaluator.store import active_import, load_rows
-    from importers.columns import ColumnRows
     from importers.schema import SHEETS
     from importers.spooled import close_spooled
     from rules.sources import with_months
@@ -413,9 +410,6 @@ def _run_rows(session, run, loaded: dict | None = None) -> tuple[dict, bool]:
         if loaded is None:
             rows = load_rows(session, run.import_id, spooled=SPOOLED_SHEETS, by_column=True)
         else:
-            for name, held in loaded.items():
-                if type(held) is list and held:
-                    loaded[name] = ColumnRows(tuple(held[0]), held)
             rows = {k: v for k, v in loaded.items() if not getattr(v, "closed", False)}
             missing = {s.name for s in SHEETS} - set(rows)
             if missing:
