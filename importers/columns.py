@@ -1,5 +1,7 @@
-"""A sheet's rows held by column (`ColumnRows`): the master sheets a run's reports hold for as
-long as they write (a 100,000-employee company's Employees sheet: 100,000 rows).
+"""A sheet's rows held by column (`ColumnRows`): the sheets that are not kept in files (the
+master sheets: a 100,000-employee company's Employees sheet has 100,000 rows), as the import
+types them, as the evaluation reads them, and as the reports hold them while they write; and
+the rows looked up by a key (`RowsByKey`: the rules' people by id).
 
 Held as dicts, even dicts that share their table of keys (importers.memory.row_maker), each row
 costs about 176 bytes before its values: the dict, its values and its Excel row number as an
@@ -121,8 +123,9 @@ def _unpickle(keys, numbers, columns) -> ColumnRows:
 
 
 def _getter(make, numbers, columns):
-    """row i as a dict, compiled for these columns: a lookup by key (RowsByKey) is made for
-    each rating an evaluation screens, and a generator over the columns cost twice this."""
+    """row i as a dict, compiled for these columns (a generator over the columns cost twice
+    as much): rows are read by position by the rules' lookups (RowsByKey), by the reports'
+    (reports.view.RowIndex) and in key order (`sorted_by`)."""
     args = ", ".join(f"c{k}[i]" for k in range(len(columns)))
     namespace = {"make": make, "numbers": numbers,
                  **{f"c{k}": c for k, c in enumerate(columns)}}
