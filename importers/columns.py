@@ -33,8 +33,11 @@ class ColumnRows(Sequence):
         self._columns: tuple[list, ...] = tuple([] for _ in self.keys[1:])
         self._make = row_maker(self.keys)
         self._get = None
-        for r in rows:
-            self.append(r)
+        rows = list(rows)
+        if rows:
+            if any(len(r) != len(self.keys) for r in rows):
+                raise ValueError(f"rows of exactly the keys {self.keys} expected")
+            self.extend_columns([[r[k] for r in rows] for k in self.keys])
 
     @classmethod
     def from_records(cls, keys: tuple[str, ...], records, shared: tuple[str, ...] = ()
@@ -49,14 +52,6 @@ class ColumnRows(Sequence):
             for column, value, same in zip(columns, record, seen):
                 column.append(value if same is None else same.setdefault(value, value))
         return rows
-
-    def append(self, row: dict) -> None:
-        """Adds `row`, a dict with exactly these keys."""
-        assert len(row) == len(self.keys), (tuple(row), self.keys)
-        values = iter(row.values()) if tuple(row) == self.keys else map(row.__getitem__, self.keys)
-        self._numbers.append(next(values))
-        for column, value in zip(self._columns, values):
-            column.append(value)
 
     def extend_columns(self, columns) -> None:
         """Adds rows given by column: the Excel rows, then each other key's values, in `keys`

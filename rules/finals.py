@@ -7,6 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Iterator
 
+from importers.columns import ColumnRows
+
 DEPT_MECHANISMS = ("linkage", "peripheral", "raci", "interlock")
 ZERO = Decimal("0.00")
 
@@ -46,7 +48,6 @@ def finals_streamed(rows: dict, adjustments) -> tuple[list[dict], Iterator[dict]
 def _by_id(employees) -> Iterator[dict]:
     """The employees in the order of their ids; by the positions of their ids when they are
     held by column (importers.columns.ColumnRows), which holds none of them as dicts."""
-    sorted_by = getattr(employees, "sorted_by", None)
-    if sorted_by is not None:
-        return sorted_by("employee_id")
+    if isinstance(employees, ColumnRows):
+        return employees.sorted_by("employee_id")
     return iter(sorted(employees, key=lambda r: r["employee_id"]))

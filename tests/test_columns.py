@@ -1,8 +1,8 @@
 """A sheet's rows held by column (importers/columns.py): read back, they are the dicts they
 were — same keys in the same order, same values, the same objects — indexed, sliced, iterated
 and compared as the list of those dicts; each read is the reader's own dict; what the database
-gives by column is what it gives as dicts; and a report that follows an evaluation takes its
-rows over by column, leaving none of them as dicts."""
+gives by column is what it gives as dicts; and the rules find the same people in columns as in
+a list of rows."""
 from __future__ import annotations
 
 import pickle
@@ -58,10 +58,13 @@ def test_a_row_read_is_the_readers_own():
 
 
 def test_a_row_is_taken_by_its_keys_whatever_their_order():
-    held = ColumnRows(KEYS)
-    held.append(dict(reversed(list(ROWS[1].items()))))
+    held = ColumnRows(KEYS, [dict(reversed(list(ROWS[1].items())))])
     assert list(held) == [ROWS[1]]
     assert list(held[0]) == list(KEYS)
+    with pytest.raises(ValueError):
+        ColumnRows(KEYS, [dict(ROWS[0], extra=1)])            # a key more than the sheet's
+    with pytest.raises(KeyError):
+        ColumnRows(KEYS, [{**{k: v for k, v in ROWS[0].items() if k != "name"}, "nom": "x"}])
 
 
 def test_held_rows_pickle_as_themselves():
