@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from evaluator.db import make_engine
 from evaluator.store import load_rows, store_import
-from importers.columns import ColumnRows
+from importers.columns import ColumnLookup, ColumnRows, in_order, lookup
 from importers.schema import SHEETS
 from tests.test_store import _ledger
 
@@ -155,6 +155,55 @@ def test_rows_by_a_key_and_in_its_order():
     # "1001" < "E1" < "E3"; D1 (rows 2 and 7, in their order) before D2
     assert list(held.sorted_by("employee_id")) == [ROWS[1], ROWS[0], ROWS[2]]
     assert list(held.sorted_by("dept_id")) == [ROWS[0], ROWS[2], ROWS[1]]
+    # positions in order: nothing held when the values are in order already
+    assert in_order(["A", "B", "B", "C"]) == range(4) and in_order([]) == range(0)
+    assert list(in_order(["b", "a", "b", "a"])) == [1, 3, 0, 2]
+    with pytest.raises(TypeError):
+        in_order(["a", 1])
+
+
+def test_one_column_looked_up_by_another_in_order_or_not():
+    held = ColumnRows(KEYS, ROWS)                   # ids "E1", "1001", "E3": not in order
+    dept = held.lookup("employee_id", "dept_id")
+    assert isinstance(dept, ColumnLookup)
+    assert [dept.get(e) for e in ("E1", "1001", "E3")] == ["D1", "D2", "D1"]
+    assert dept.get("E2") is None and dept.get("E9", "?") == "?" and dept.get("") is None
+    assert "1001" in dept and "E2" not in dept and "0" not in dept and "F" not in dept
+    # a key of another type than the column's: not there, as in a dict
+    assert dept.get(1001) is None and dept.get(None) is None and 1001 not in dept
+    # a value left empty is found as it is
+    assert held.lookup("employee_id", "manager_id").get("E1") is None
+    assert held.lookup("employee_id", "manager_id").get("E3") == "E1"
+    # ids in order: the column itself is searched
+    ordered = ColumnRows(KEYS, [dict(r, employee_id=e) for r, e in zip(ROWS, ("A", "B", "C"))])
+    names = ordered.lookup("employee_id", "name")
+    assert [names.get(e) for e in "ABC"] == ["张三", "李四 ", "=1+1"]
+    assert names.get("0") is None and names.get("AB") is None and names.get("D") is None
+    # a key met twice: the last row's value, as a dict built from the rows keeps; in order
+    # or not
+    assert held.lookup("dept_id", "employee_id").get("D1") == "E3"
+    twice = ColumnRows(KEYS, [dict(ROWS[0], dept_id="D2"), ROWS[1], dict(ROWS[2], dept_id="D2")])
+    assert twice.lookup("dept_id", "employee_id").get("D2") == "E3"
+    # keys that do not compare with each other
+    mixed = ColumnRows(("row", "k", "v"), [{"row": 2, "k": "b", "v": 1},
+                                           {"row": 3, "k": 7, "v": 2}])
+    assert mixed.lookup("k", "v").get(7) == 2 and mixed.lookup("k", "v").get("b") == 1
+    assert mixed.lookup("k", "v").get("a") is None
+    # rows held as a list: a dict of the same
+    assert lookup(ROWS, "employee_id", "name") == {"E1": "张三", "1001": "李四 ", "E3": "=1+1"}
+    assert lookup(held, "employee_id", "name").get("E3") == "=1+1"
+
+
+@given(st.lists(st.tuples(st.text(alphabet="AB1", max_size=3), st.integers()), max_size=30),
+       st.text(alphabet="AB1", max_size=3))
+def test_a_lookup_is_the_dict_built_from_the_rows(pairs, absent):
+    keys = ("row", "k", "v")
+    rows = [{"row": i + 2, "k": k, "v": v} for i, (k, v) in enumerate(pairs)]
+    as_dict = {r["k"]: r["v"] for r in rows}
+    found = ColumnRows(keys, rows).lookup("k", "v")
+    assert all(found.get(k) == v for k, v in as_dict.items())
+    assert found.get(absent, "none") == as_dict.get(absent, "none")
+    assert (absent in found) == (absent in as_dict)
 
 
 def test_the_company_looks_its_people_up_in_the_columns():
