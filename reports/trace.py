@@ -84,11 +84,6 @@ SHEET_ROWS = 1_048_576
 # the compression, a quarter of the trace's writing time now that the rows are cheap, for a
 # file 22 % larger: the trace is written on every run and opened now and then by an auditor.
 TRACE_ZLIB_LEVEL = 1
-# Short texts whose cell tails a sheet of the trace keeps (BulkWriter's memo_size; 50,000
-# elsewhere). The rules, labels, sheets and statuses that repeat are a few hundred; what
-# filled the rest was subjects and review ids, their tails made again in a fraction of a
-# microsecond: 50,000 of them held 15 MB at 100,000 employees.
-TRACE_MEMO = 4096
 FIRING_KEYS = ("seq", "rule", "description", "mechanism", "subject", "sources", "cited", "result",
                "points", "kind", "review_id", "status", "assignee", "explanation")
 
@@ -302,12 +297,12 @@ def write_xlsx(path: Path, period: str, rows: dict, stored: dict, lang: str = "z
         lambda first, stop: _tapped(_firing_range(firings, first, stop), tap),
         [table.values(f) for f in _firing_range(firings, 0, WIDTH_SAMPLE_ROWS)],
         dict(maximum={5: 40, 6: 60, 13: 60}, number_cols=(0, 8)), "C2",
-        formats={"I": NUMBER_FORMAT}, render=table.xml, memo_size=TRACE_MEMO)
+        formats={"I": NUMBER_FORMAT}, render=table.xml)
     _paged_sheets(
         wb, bulk, spages, [label(lang, k) for k in ("sources", "sheet", "row", "values")],
         lambda first, stop: islice(keys, first, stop),
         list(islice(_source_values(keys, cited), WIDTH_SAMPLE_ROWS)),
-        dict(maximum={3: 100}), "A2", render=_source_xml(cited), memo_size=TRACE_MEMO)
+        dict(maximum={3: 100}), "A2", render=_source_xml(cited))
 
     ws2 = wb.create_sheet(label(lang, "tr_why_not"))
     wtitles = [label(lang, k) for k in why_not.TABLE_KEYS]

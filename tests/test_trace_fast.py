@@ -489,8 +489,8 @@ def test_number_formats_go_to_number_cells_only(tmp_path):
 def test_a_sheets_memo_of_text_tails_holds_at_most_its_size_and_writes_the_same(tmp_path,
                                                                                  monkeypatch):
     """BulkWriter.add_rows(memo_size=): a sheet keeps at most that many short texts' cell tails
-    (trace.xlsx: TRACE_MEMO, not the 50,000 of subjects and review ids that held 15 MB at
-    100,000 employees); the rest are made again, the same cells."""
+    (4,096 unless said: 50,000 of subjects and review ids held 15 MB of trace.xlsx at 100,000
+    employees); the rest are made again, the same cells."""
     from reports import workbook
     held = []
     real = workbook.CellXml.__init__
@@ -510,6 +510,10 @@ def test_a_sheets_memo_of_text_tails_holds_at_most_its_size_and_writes_the_same(
             return z.read("xl/worksheets/sheet1.xml")
     assert write(tmp_path / "a.xlsx", 3) == write(tmp_path / "b.xlsx", None)
     assert [len(c.memo) for c in held] == [3, 500 + 40 + 2]
+    # the default: 4,096 of 5,000 texts seen once
+    rows[:] = [(f"T{i}",) for i in range(5000)]
+    write(tmp_path / "c.xlsx", None)
+    assert len(held[-1].memo) == 4096
 
 
 def test_announced_row_count_is_checked(tmp_path):
