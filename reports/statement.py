@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from itertools import chain, islice
 from pathlib import Path
+from typing import Iterator
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
@@ -37,6 +38,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
+from importers.columns import lookup
 from importers.schema import ENUM_ZH
 from reports import why_not
 from reports.labels import label
@@ -143,13 +145,17 @@ def write(path: Path, period: str, rows: dict, stored: dict, lang: str = "zh",
     rs = wb.create_sheet(label(lang, "st_reviews"))
     rtitles = [label(lang, k) for k in REVIEW_KEYS]
     header(rs, rtitles)
+    # made as the sheet is saved, as the employees' are (27,365 rows held were 3.5 MB at
+    # 100,000 employees), counted first
+    n_reviews, _ = open_reviews(stored)
     rvalues = review_rows(rows, stored, lang)
-    fit_columns(rs, rtitles, rvalues, maximum={8: 60})
+    head = list(islice(rvalues, WIDTH_SAMPLE_ROWS))
+    fit_columns(rs, rtitles, head, maximum={8: 60})
     rs.column_dimensions[get_column_letter(len(rtitles))].width = 20
     rs.freeze_panes = "B2"
-    rs.auto_filter.ref = f"A1:{get_column_letter(len(rtitles))}{max(len(rvalues) + 1, 2)}"
+    rs.auto_filter.ref = f"A1:{get_column_letter(len(rtitles))}{max(n_reviews + 1, 2)}"
     landscape(rs)
-    bulk.add_rows(rs, rvalues, ncols=len(rtitles))
+    bulk.add_rows(rs, chain(head, rvalues), ncols=len(rtitles), count=n_reviews)
 
     # -- chart: base vs final per department, read from the departments sheet
     cs = wb.create_sheet(label(lang, "st_chart"))
@@ -186,16 +192,17 @@ REVIEW_KEYS = ("review_id", "kind", "subject", "subject_name", "assignee", "assi
                "status", "decision", "comment", "decided_by", "decided_at")
 
 
-def review_rows(rows: dict, stored: dict, lang: str) -> list[tuple]:
+def review_rows(rows: dict, stored: dict, lang: str) -> Iterator[tuple]:
     """The Reviews sheet's rows (columns REVIEW_KEYS): each review item of the run in order,
     with the decision the run applied (stored["decisions"]); `at` a naive UTC date-time."""
-    employees = {r["employee_id"]: r.get("name") or "" for r in rows.get("Employees", ())}
+    # looked up in the Employees columns (importers.columns.lookup): a dict of every
+    # employee's name was 3.7 MB at 100,000 employees
+    employees = lookup(rows.get("Employees", ()), "employee_id", "name")
     departments = {r["dept_id"]: r.get("name") or "" for r in rows.get("Departments", ())}
     decisions = stored.get("decisions") or {}
     words = ENUM_ZH["decision"] if lang == "zh" else {}
     statuses = {s: label(lang, s) for s in ("open", "confirmed", "overturned")}
     hr = label(lang, "hr_name")
-    out = []
     for e in stored["exceptions"]:
         if e["type"] != "review":
             continue
@@ -210,10 +217,9 @@ def review_rows(rows: dict, stored: dict, lang: str) -> list[tuple]:
             if at.tzinfo is not None:
                 at = at.astimezone(timezone.utc).replace(tzinfo=None)
             decision = (words.get(d["value"], d["value"]), d["comment"], d["by"], at)
-        out.append((e["review_id"], e["kind"], subject, subject_name, assignee,
-                    hr if assignee == HR else employees.get(assignee, ""),
-                    statuses.get(e["status"], e["status"]), *decision))
-    return out
+        yield (e["review_id"], e["kind"], subject, subject_name, assignee,
+               hr if assignee == HR else employees.get(assignee) or "",
+               statuses.get(e["status"], e["status"]), *decision)
 
 
 def open_reviews(stored: dict) -> tuple[int, int]:
