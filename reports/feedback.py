@@ -36,6 +36,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import chain, islice
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -46,8 +47,8 @@ from importers.spooled import SpooledRows
 
 from reports.labels import label, sheet_name
 from reports.reviews import in_groups, safe_file_stem
-from reports.workbook import (NUMBER_FORMAT, RUN_REPORT_ZLIB_LEVEL, BulkWriter, fit_columns,
-                              header, item_sheet, landscape, put_text)
+from reports.workbook import (NUMBER_FORMAT, RUN_REPORT_ZLIB_LEVEL, WIDTH_SAMPLE_ROWS,
+                              BulkWriter, fit_columns, header, item_sheet, landscape, put_text)
 from rules.company import norm_dimension
 from rules.months import is_quarter_end, quarter_end, quarter_months
 from rules.sources import SourceMarks, base as base_sheet, split as split_sheet
@@ -492,7 +493,7 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     """feedback/<dept_id>.xlsx for every rated department; the paths written."""
     out_dir = Path(out_dir)
     raters = show_raters(stored)
-    names = {e["employee_id"]: e["name"] for e in rows.get("Employees", [])} if raters else {}
+    names = lookup(rows.get("Employees", ()), "employee_id", "name") if raters else {}
     projects = {p["project_id"]: p["name"] for p in rows.get("Projects", [])}
     written = []
     run = read_run(rows, stored)            # once, for every group
@@ -520,7 +521,7 @@ def _rating_rows(rows: dict, stored: dict) -> Counter:
 
 
 def _workbook(path: Path, period: str, fb: DeptFeedback, stored: dict, lang: str,
-              sheet_lang: str, raters: bool, names: dict, projects: dict) -> Path:
+              sheet_lang: str, raters: bool, names: Mapping, projects: dict) -> Path:
     wb = Workbook()
     bulk = BulkWriter(wb, compresslevel=RUN_REPORT_ZLIB_LEVEL)
 
@@ -574,12 +575,15 @@ def _workbook(path: Path, period: str, fb: DeptFeedback, stored: dict, lang: str
             row += [r["rater_id"], names.get(r["rater_id"]), r["rating_id"]]
         return row
 
-    shown = [rating_row(r) for r in fb.ratings]
-    fit_columns(rs, rtitles, shown, maximum={3: 60}, number_cols=(2,))
+    # made as the sheet is saved (a department's tens of thousands of rows were held a second
+    # time, as lists, beside its ratings); the widths come from the first rows
+    shown = map(rating_row, fb.ratings)
+    head = list(islice(shown, WIDTH_SAMPLE_ROWS))
+    fit_columns(rs, rtitles, head, maximum={3: 60}, number_cols=(2,))
     rs.freeze_panes = "C2"
-    rs.auto_filter.ref = f"A1:{_col(len(rtitles))}{max(len(shown) + 1, 2)}"
+    rs.auto_filter.ref = f"A1:{_col(len(rtitles))}{max(len(fb.ratings) + 1, 2)}"
     landscape(rs)
-    bulk.add_rows(rs, shown, ncols=len(rtitles))
+    bulk.add_rows(rs, chain(head, shown), ncols=len(rtitles), count=len(fb.ratings))
     return bulk.save(path)
 
 
