@@ -137,37 +137,42 @@ def _getter(make, numbers, columns):
 
 class RowsByKey(Mapping):
     """A ColumnRows' rows by one key's value (ColumnRows.by): each row read is a new dict, as
-    the ColumnRows gives it. What it holds is a position per row (a dict of the rows
-    themselves would hold them all: 17.6 MB more for 100,000 employees in the evaluation's
-    child, and in each of its feed workers)."""
+    the ColumnRows gives it. What it holds is the key column's positions (`Positions`: nothing
+    when the keys are in order; a dict of the rows themselves would hold them all, 17.6 MB more
+    for 100,000 employees in the evaluation's child and each of its feed workers, and a dict of
+    positions 6.3 MB)."""
 
-    __slots__ = ("_rows", "_at")
+    __slots__ = ("_rows", "_find", "_keys")
 
     def __init__(self, rows: ColumnRows, key: str):
         self._rows = rows
-        self._at = {v: i for i, v in enumerate(rows.column(key))}
+        self._keys = rows.column(key)
+        self._find = Positions(self._keys).find
 
     def __getitem__(self, value) -> dict:
-        return self._rows[self._at[value]]
+        i = self._find(value)
+        if i is None:
+            raise KeyError(value)
+        return self._rows[i]
 
     def get(self, value, default=None):
-        i = self._at.get(value)
+        i = self._find(value)
         return default if i is None else self._rows[i]
 
     def value(self, value, name: str):
         """Column `name` of the row whose key is `value` (None: no such row), read in its
         column: no row is built (the evaluation asks for a rater's department per rating)."""
-        i = self._at.get(value)
+        i = self._find(value)
         return None if i is None else self._rows.column(name)[i]
 
     def __contains__(self, value) -> bool:
-        return value in self._at
+        return self._find(value) is not None
 
     def __iter__(self):
-        return iter(self._at)
+        return iter(dict.fromkeys(self._keys))      # each key once, where first met
 
     def __len__(self) -> int:
-        return len(self._at)
+        return len(dict.fromkeys(self._keys))
 
 
 def in_order(values: Sequence) -> Sequence[int]:
@@ -181,52 +186,68 @@ def in_order(values: Sequence) -> Sequence[int]:
     return array("q", sorted(range(len(values)), key=values.__getitem__))
 
 
+class Positions:
+    """Where each value of a key column is (`find`: its last position, as a dict built from the
+    column keeps, or None), found by bisection: in the column itself when its values are in
+    order (a ledger's employees by id usually are: nothing is held), else in the positions in
+    key order (`in_order`: 8 bytes a row). Keys that do not compare with each other (not a
+    ledger's: its ids are text) are held in a dict of positions. A dict of positions for
+    100,000 employees was 6.3 MB (a Python int each); a bisection costs ≈ 0.3 µs more than a
+    dict's lookup, a third of a second for the million lookups of a 100,000-employee month's
+    evaluation."""
+
+    __slots__ = ("_keys", "_order", "find")
+
+    def __init__(self, keys: Sequence):
+        self._keys = keys
+        try:
+            order = in_order(keys)
+        except TypeError:
+            self.find = {k: i for i, k in enumerate(keys)}.get
+            return
+        self._order = order
+        self.find = self._in_keys if isinstance(order, range) else self._in_order
+
+    def _in_keys(self, key) -> int | None:
+        keys = self._keys
+        try:
+            i = bisect_right(keys, key) - 1
+        except TypeError:                   # a key of another type than the column's
+            return None
+        return i if i >= 0 and keys[i] == key else None
+
+    def _in_order(self, key) -> int | None:
+        keys, order = self._keys, self._order
+        try:
+            j = bisect_right(order, key, key=keys.__getitem__) - 1
+        except TypeError:
+            return None
+        return order[j] if j >= 0 and keys[order[j]] == key else None
+
+
 def lookup(rows, key: str, value: str):
     """Column `value` of the rows by their column `key`, with a dict's `get` (for a key whose
     values repeat, the last row's, as a dict built from the rows keeps): for rows held by
-    column, a ColumnLookup, which holds at most a position per row in an array (a report
-    writer's employee → department, as a dict, was 3.7 MB at 100,000 employees, in each
-    writer, and the dict of a whole company is one block that a process holds to its end);
-    else (a list of dicts) the dict itself."""
+    column, a ColumnLookup (`Positions`: at most 8 bytes a row; a report writer's employee →
+    department as a dict was 3.7 MB at 100,000 employees, in each writer); else (a list of
+    dicts) the dict itself."""
     if isinstance(rows, ColumnRows):
         return rows.lookup(key, value)
     return {r[key]: r.get(value) for r in rows}
 
 
 class ColumnLookup:
-    """One column's value by another's, found by bisection in the key column: the column
-    itself when its values are in order (a ledger's employees by id usually are: nothing is
-    held), else the positions in key order (8 bytes a row). Keys that do not compare with
-    each other (not a ledger's: its ids are text) are held in a dict of positions."""
+    """One column's value by another's (ColumnRows.lookup), found where `Positions` finds it."""
 
-    __slots__ = ("_keys", "_values", "_order")
+    __slots__ = ("_find", "_values")
 
     def __init__(self, rows: ColumnRows, key: str, value: str):
-        keys = self._keys = rows.column(key)
+        self._find = Positions(rows.column(key)).find
         self._values = rows.column(value)
-        try:
-            order = in_order(keys)
-            self._order = None if isinstance(order, range) else order
-        except TypeError:
-            self._order = {k: i for i, k in enumerate(keys)}
-
-    def _position(self, key) -> int | None:
-        keys, order = self._keys, self._order
-        if type(order) is dict:
-            return order.get(key)
-        try:
-            if order is None:
-                i = bisect_right(keys, key) - 1
-            else:
-                j = bisect_right(order, key, key=keys.__getitem__) - 1
-                i = order[j] if j >= 0 else -1
-            return i if i >= 0 and keys[i] == key else None
-        except TypeError:                   # a key of another type than the column's
-            return None
 
     def get(self, key, default=None):
-        i = self._position(key)
+        i = self._find(key)
         return default if i is None else self._values[i]
 
     def __contains__(self, key) -> bool:
-        return self._position(key) is not None
+        return self._find(key) is not None

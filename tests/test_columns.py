@@ -204,6 +204,10 @@ def test_a_lookup_is_the_dict_built_from_the_rows(pairs, absent):
     assert all(found.get(k) == v for k, v in as_dict.items())
     assert found.get(absent, "none") == as_dict.get(absent, "none")
     assert (absent in found) == (absent in as_dict)
+    # the rows by the key: the dict of them, its keys where first met
+    by = ColumnRows(keys, rows).by("k")
+    assert dict(by) == {r["k"]: r for r in rows} and list(by) == list(as_dict)
+    assert len(by) == len(as_dict) and by.get(absent) == {r["k"]: r for r in rows}.get(absent)
 
 
 def test_the_company_looks_its_people_up_in_the_columns():
