@@ -1,8 +1,10 @@
 """A sheet's rows held by column (`ColumnRows`): the sheets that are not kept in files (the
 master sheets: a 100,000-employee company's Employees sheet has 100,000 rows), as the import
 types them, as the evaluation reads them, and as the reports hold them while they write; and
-the rows looked up by a key (`RowsByKey`: the rules' people by id); one column's value by
-another's (`lookup`: a report writer's employee → department or name).
+the rows looked up by a key (`RowsByKey`, `rows_by`: the rules' people by id) or taken in its
+order (`sorted_rows`); one column's value by another's (`lookup`: a report writer's employee →
+department or name). The module functions take a sheet's rows as either: held by column, or
+a list of dicts (as a test or a library caller gives them).
 
 Held as dicts, even dicts that share their table of keys (importers.memory.row_maker), each row
 costs about 176 bytes before its values: the dict, its values and its Excel row number as an
@@ -234,6 +236,24 @@ def lookup(rows, key: str, value: str):
     if isinstance(rows, ColumnRows):
         return rows.lookup(key, value)
     return {r[key]: r.get(value) for r in rows}
+
+
+def rows_by(rows, key: str) -> Mapping:
+    """The rows by their value of `key`, read as a dict is (for a key whose values repeat, the
+    last row): for rows held by column, a RowsByKey (`Positions`: none of them held as dicts);
+    else (a list of dicts) the dict itself."""
+    if isinstance(rows, ColumnRows):
+        return rows.by(key)
+    return {r[key]: r for r in rows}
+
+
+def sorted_rows(rows, key: str) -> Iterator[dict]:
+    """The rows in the order of their value of `key` (equal ones in their own order, as
+    sorted() gives them): for rows held by column, by their positions (`ColumnRows.sorted_by`,
+    none of them held as dicts); else sorted."""
+    if isinstance(rows, ColumnRows):
+        return rows.sorted_by(key)
+    return iter(sorted(rows, key=lambda r: r[key]))
 
 
 class ColumnLookup:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from importers.columns import ColumnRows, RowsByKey
+from importers.columns import RowsByKey, rows_by
 from rules.policy import normalize_label
 
 
@@ -22,15 +22,6 @@ def norm_dimension(text: str | None) -> str:
 def is_blank(text) -> bool:
     """A blank evidence or comment: empty, or whitespace only."""
     return text is None or str(text).strip() == ""
-
-
-def _people(rows) -> Mapping[str, dict]:
-    """The employees by id: looked up in their columns when they are held by column
-    (importers.columns.ColumnRows: what an evaluation reads; a dict of 100,000 rows would hold
-    every row as a dict), else a dict of them."""
-    if isinstance(rows, ColumnRows):
-        return rows.by("employee_id")
-    return {r["employee_id"]: r for r in rows}
 
 
 def _field(people: Mapping[str, dict], who: str, name: str):
@@ -52,7 +43,7 @@ class Company:
     @classmethod
     def from_rows(cls, rows: dict[str, list[dict]]) -> "Company":
         return cls(
-            employees=_people(rows.get("Employees", [])),
+            employees=rows_by(rows.get("Employees", []), "employee_id"),
             departments={r["dept_id"]: r for r in rows.get("Departments", [])},
             projects={r["project_id"]: r for r in rows.get("Projects", [])},
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Iterator
 
-from importers.columns import ColumnRows
+from importers.columns import sorted_rows
 
 DEPT_MECHANISMS = ("linkage", "peripheral", "raci", "interlock")
 ZERO = Decimal("0.00")
@@ -40,17 +40,11 @@ def finals_streamed(rows: dict, adjustments) -> tuple[list[dict], Iterator[dict]
                             "final": d["base_score"] + sum(by.values(), ZERO)})
 
     def employees() -> Iterator[dict]:
-        for e in _by_id(rows["Employees"]):
+        # in the order of their ids, none held as a dict when they are held by column
+        for e in sorted_rows(rows["Employees"], "employee_id"):
             base = e.get("base_score")
             beh = by_emp.get(e["employee_id"], ZERO)
             yield {"employee_id": e["employee_id"], "name": e["name"], "dept_id": e["dept_id"],
                    "base": base, "behaviour": beh, "final": None if base is None else base + beh}
     return departments, employees()
 
-
-def _by_id(employees) -> Iterator[dict]:
-    """The employees in the order of their ids; by the positions of their ids when they are
-    held by column (importers.columns.ColumnRows), which holds none of them as dicts."""
-    if isinstance(employees, ColumnRows):
-        return employees.sorted_by("employee_id")
-    return iter(sorted(employees, key=lambda r: r["employee_id"]))

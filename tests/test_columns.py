@@ -16,7 +16,8 @@ from sqlmodel import Session
 
 from evaluator.db import make_engine
 from evaluator.store import load_rows, store_import
-from importers.columns import ColumnLookup, ColumnRows, in_order, lookup
+from importers.columns import (ColumnLookup, ColumnRows, in_order, lookup, rows_by,
+                               sorted_rows)
 from importers.schema import SHEETS
 from tests.test_store import _ledger
 
@@ -161,6 +162,21 @@ def test_rows_by_a_key_and_in_its_order():
     with pytest.raises(TypeError):
         in_order(["a", 1])
 
+
+
+def test_rows_by_a_key_and_in_its_order_held_or_listed():
+    held = ColumnRows(KEYS, ROWS)
+    # held by column: looked up and ordered in the columns, as ColumnRows.by and sorted_by
+    assert not isinstance(rows_by(held, "employee_id"), dict)
+    assert rows_by(held, "employee_id")["E3"] == ROWS[2]
+    assert rows_by(held, "dept_id")["D1"] == ROWS[2]          # met twice: the last row
+    # a list of dicts: the dict of them, and sorted
+    assert rows_by(ROWS, "employee_id") == {"E1": ROWS[0], "1001": ROWS[1], "E3": ROWS[2]}
+    assert rows_by(ROWS, "dept_id") == {"D1": ROWS[2], "D2": ROWS[1]}
+    # "1001" < "E1" < "E3"; D1 (rows 2 and 7, in their order) before D2
+    for rows in (held, ROWS):
+        assert list(sorted_rows(rows, "employee_id")) == [ROWS[1], ROWS[0], ROWS[2]]
+        assert list(sorted_rows(rows, "dept_id")) == [ROWS[0], ROWS[2], ROWS[1]]
 
 def test_one_column_looked_up_by_another_in_order_or_not():
     held = ColumnRows(KEYS, ROWS)                   # ids "E1", "1001", "E3": not in order
