@@ -55,16 +55,27 @@ from reports.view import (RESULTS, CitedRows, Firing, FiringView, chain_text, ru
                           run_table)
 from reports.workbook import (CELL_LIMIT, NUMBER_FORMAT, PLAIN_CLOSE, PLAIN_OPEN,
                               WIDTH_SAMPLE_ROWS, BulkWriter, CellXml, clip, fit_columns, header,
-                              is_plain_text, item_sheet, put_text)
+                              is_plain_text, put_text)
 
 CITED_IN_ROW = 5              # cited values shown beside a firing; the Sources sheet has all
 
 
 def _info(period, stored, lang, ledger_file, chain) -> dict:
     extra = {"ledger_file": ledger_file, "chain_status": chain_text(lang, chain)}
-    if chain and chain.get("head"):
-        extra["chain_head"] = chain["head"]
+    if chain is not None:               # checked: the head it reached (none: an empty chain)
+        extra["chain_head"] = chain.get("head")
     return run_info(period, stored, extra)
+
+
+def _status(chain):
+    """The chain's status given to a writer: a dict, None (not checked), or a function that
+    waits for it (called when the status is written, as late as the file allows)."""
+    return chain() if callable(chain) else chain
+
+
+def _later(make):
+    """The items of `make()`, made when the first is taken (a sheet's rows made at save time)."""
+    yield from make()
 
 
 def _why_not_rows(rows: dict, stored: dict, lang: str) -> list[list[str]]:
@@ -282,14 +293,31 @@ def write_xlsx(path: Path, period: str, rows: dict, stored: dict, lang: str = "z
     wb = Workbook()
     bulk = BulkWriter(wb, compresslevel=TRACE_ZLIB_LEVEL)
 
+    # the Run sheet: the run's identity and the audit chain's status. When the chain is being
+    # checked meanwhile (`chain` a function that waits for its status: xietong.api.month), the
+    # sheet is laid out last, after the firings (SheetFill.late); its widths then fit what it
+    # shows without the status (the value column holds 64-character hashes anyway)
     ws = wb.active
     ws.title = label(lang, "tr_run")
-    info = _info(period, stored, lang, ledger_file, chain)
+    split = {}
     if len(pages) > 1:
-        info["firings_sheets"] = _split_note(lang, pages, n)
+        split["firings_sheets"] = _split_note(lang, pages, n)
     if len(spages) > 1:
-        info["sources_sheets"] = _split_note(lang, spages, len(keys))
-    item_sheet(ws, *run_table(lang, info))
+        split["sources_sheets"] = _split_note(lang, spages, len(keys))
+    late = callable(chain)
+
+    def run_rows(status=None) -> list[tuple[str, str]]:
+        info = _info(period, stored, lang, ledger_file, _status(chain) if status is None else status)
+        info.update(split)
+        return run_table(lang, info)[1]
+
+    titles = [label(lang, "item"), label(lang, "value")]
+    header(ws, titles)
+    known = run_rows({}) if late else run_rows()     # {}: checked, its status not known yet
+    fit_columns(ws, titles, known, maximum={1: 80})
+    ws.freeze_panes = "A2"
+    bulk.add_rows(ws, _later(run_rows) if late else known, ncols=2, count=len(known),
+                  late=late)
 
     table = _FiringRows(stored, lang, cited)
     _paged_sheets(
@@ -350,18 +378,20 @@ def html_payload(period: str, rows: dict, stored: dict, lang: str, sheet_lang: s
     """The data trace.js renders: labels, the run, the firings (sheets, rules, mechanisms and
     results as indexes into their lists), the cited rows and the why-not table. (trace.html
     holds the same data, written a firing at a time: _HtmlPage.)"""
-    head, entry, sources, why = _html_parts(period, rows, stored, lang, sheet_lang,
-                                            ledger_file, chain)
+    head, entry, sources, why, run = _html_parts(period, rows, stored, lang, sheet_lang,
+                                                 ledger_file, chain)
     return {**head, "firings": [entry(f) for f in stored["firings"]], "sources": list(sources),
-            "why_not": why}
+            "why_not": why, "run": run()}
 
 
 def _html_parts(period: str, rows: dict, stored: dict, lang: str, sheet_lang: str,
                 ledger_file: str | None, chain: dict | None):
     """html_payload in parts: (the keys before "firings", in order; a firing's entry, a function;
-    an iterator of the cited rows' entries; the why-not table). The lists of rules and sheets
-    come first and index the firings: they are the rules and sheets in the order the firings
-    first name them (reports/facts.py), so a firing's entry is made when it is written."""
+    an iterator of the cited rows' entries; the why-not table; the run's table, a function). The
+    lists of rules and sheets come first and index the firings: they are the rules and sheets
+    in the order the firings first name them (reports/facts.py), so a firing's entry is made
+    when it is written. The run's table, which shows the chain's status, comes last: made when
+    the page is finished, it may wait for a check running meanwhile (`chain` a function)."""
     view = FiringView(stored, lang)
     cited = CitedRows(rows, sheet_lang)
     facts = firing_facts.of(stored)
@@ -380,7 +410,13 @@ def _html_parts(period: str, rows: dict, stored: dict, lang: str, sheet_lang: st
                 v.kind, v.review_id, v.status, v.assignee, v.explanation]
 
     sources = ([sheet_idx[s], r, cited.values(s, r)] for s, r in facts.cited_keys)
-    info = _info(period, stored, lang, ledger_file, chain)
+
+    def run() -> list:
+        status = _status(chain)
+        info = _info(period, stored, lang, ledger_file, status)
+        return [[k, v, _run_class(key, status)]
+                for key, (k, v) in zip(info, run_table(lang, info)[1])]
+
     ui_keys = ("tr_title", "tr_run", "tr_firings", "tr_sources", "tr_why_not", "seq", "rule",
                "description", "mechanism", "subject", "sources", "cited", "result", "points",
                "kind", "review_id", "status", "assignee", "explanation", "sheet", "row", "values",
@@ -389,7 +425,6 @@ def _html_parts(period: str, rows: dict, stored: dict, lang: str, sheet_lang: st
                "ui_filter_subject", "ui_filter_rule", "ui_filter_mechanism", "ui_filter_sheet",
                "ui_filter_result", "ui_all", "ui_clear", "ui_prev", "ui_next", "ui_page",
                "ui_shown", "ui_sources_shown", "ui_cited_by", "ui_no_rows")
-    _, run_rows = run_table(lang, info)
     head = {
         "lang": lang,
         "period": period,
@@ -398,9 +433,8 @@ def _html_parts(period: str, rows: dict, stored: dict, lang: str, sheet_lang: st
         "results": [label(lang, r) for r in RESULTS],
         "rules": [[r, view.description(r)] for r in facts.rules],
         "sheets": [sheet_name(sheet_lang, s) for s in facts.sheets],
-        "run": [[k, v, _run_class(key, chain)] for key, (k, v) in zip(info, run_rows)],
     }
-    return head, entry, sources, _why_not_rows(rows, stored, lang)
+    return head, entry, sources, _why_not_rows(rows, stored, lang), run
 
 
 _MONO = {"file_sha256", "policy_sha256", "rules_version", "decisions_digest", "chain_head"}
@@ -424,7 +458,7 @@ class _HtmlPage:
 
     def __init__(self, path: Path, period: str, rows: dict, stored: dict, lang: str,
                  sheet_lang: str, ledger_file: str | None, chain: dict | None):
-        head, self._entry, self._sources, self._why = _html_parts(
+        head, self._entry, self._sources, self._why, self._run = _html_parts(
             period, rows, stored, lang, sheet_lang, ledger_file, chain)
         self.path = Path(path)
         self.seen = FiringsSeen()
@@ -493,7 +527,8 @@ class _HtmlPage:
         for item in self._sources:
             self._add(item)
         self._flush()
-        self._out.write('],"why_not":' + _json_for_script(self._why) + "}" + self._after)
+        self._out.write('],"why_not":' + _json_for_script(self._why)
+                        + ',"run":' + _json_for_script(self._run()) + "}" + self._after)
         self._out.close()
         return self.path
 

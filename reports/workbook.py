@@ -626,7 +626,9 @@ class SheetFill:
     own column widths; `auto_filter`: the file's own filter range (workbook.xml gets its
     defined name); `dropdowns`: the file's own dataValidations element (`dropdowns_xml`);
     `header_footer`: the file's own printed header and footer (`header_footer_xml`), in place
-    of the skeleton sheet's."""
+    of the skeleton sheet's. `late`: the sheet is laid out after every other part of the file
+    (its rows wait for something the others need not: trace.xlsx's Run sheet, the chain's
+    status); a package's readers find its parts by name, in any order."""
     rows: str | Iterable[str]
     ncols: int
     last_row: int | None
@@ -635,6 +637,7 @@ class SheetFill:
     dropdowns: str = ""
     count: int | None = None
     header_footer: str | None = None
+    late: bool = False
 
 
 def header_footer_xml(hf) -> str:
@@ -745,6 +748,7 @@ class Skeleton:
     def _lay_out(self, out, own: dict[str, SheetFill | str], level: int | None) -> None:
         z = ZipWriter(out, self.stamp)
         packed = self._packed
+        late = []
         for name, data in self.parts:
             mine = own.get(name)
             if mine is None:
@@ -754,8 +758,12 @@ class Skeleton:
                 z.add(member)
             elif isinstance(mine, str):
                 z.add(pack(name, mine.encode("utf-8"), self.stamp, level))
+            elif mine.late:
+                late.append(name)
             else:
                 self._write_sheet(z, name, self._sheet_of_part(name), mine, level)
+        for name in late:
+            self._write_sheet(z, name, self._sheet_of_part(name), own[name], level)
         z.close()
 
     def _write_sheet(self, z: ZipWriter, name: str, part: SheetPart, fill: SheetFill,
@@ -1002,7 +1010,8 @@ class BulkWriter:
 
     def add_rows(self, ws, rows: Iterable[Sequence], ncols: int, first_row: int = 2,
                  count: int | None = None, render=None,
-                 formats: dict[str, str] | None = None, memo_size: int | None = None) -> None:
+                 formats: dict[str, str] | None = None, memo_size: int | None = None,
+                 late: bool = False) -> None:
         """Register `rows` (each a sequence of at most `ncols` values) for sheet `ws`.
 
         `rows` may be a generator, consumed once at save time, so a big sheet is never held as a
@@ -1017,7 +1026,9 @@ class BulkWriter:
         `formats` maps a column letter to the number format of its number cells (numbers are
         otherwise General; text cells and dates are never restyled).
 
-        `memo_size`: how many short texts' tails the sheet keeps (None: _TAIL_MEMO_SIZE)."""
+        `memo_size`: how many short texts' tails the sheet keeps (None: _TAIL_MEMO_SIZE).
+
+        `late`: the sheet's rows are taken after every other sheet's (SheetFill.late)."""
         if self._styles is None:
             # the three cell formats of BulkWriter cells, in the workbook's style table
             self._styles = (style_id(ws, number_format="yyyy-mm-dd"),
@@ -1026,14 +1037,14 @@ class BulkWriter:
         number_styles = {column_index_from_string(col) - 1: style_id(ws, number_format=fmt)
                          for col, fmt in (formats or {}).items()}
         self._sheets[ws.title] = (rows, ncols, first_row, count, render, number_styles,
-                                  memo_size)
+                                  memo_size, late)
 
     def save(self, path) -> Path:
         """Save the workbook with the registered rows to `path`, through a temporary file."""
         skeleton = Skeleton(self.wb)
         fills = {}
         for title, (rows, ncols, first_row, count, render, number_styles,
-                    memo_size) in self._sheets.items():
+                    memo_size, late) in self._sheets.items():
             n = count
             if n is None:
                 try:
@@ -1045,5 +1056,5 @@ class BulkWriter:
                                                                                cells)
             fills[title] = SheetFill(pieces, ncols,
                                      None if n is None else max(first_row - 1 + n, 1),
-                                     count=count)
+                                     count=count, late=late)
         return skeleton.write(path, fills, self.compresslevel)

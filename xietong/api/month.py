@@ -188,7 +188,8 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
            lang: str | None = None, evaluated: RunResult | None = None,
            checkpoint: bool = False) -> ReportResult:
     """Write the latest run's reports into `out_dir` (SPEC §8): statement.xlsx, trace.xlsx and
-    trace.html (which show the audit chain's status, so they verify the chain first), review
+    trace.html (which show the audit chain's status: the chain is checked first, or beside the
+    writers when the check is big, evaluator.chain_apart), review
     workbooks, and the JSON files. Labels follow `lang`, else the ledger's header language;
     `Sheet!row` references use the ledger's own sheet names. `evaluated`: the evaluation this
     report follows (`xietong run`): when its run is the one reported, the ledger rows it read
@@ -201,8 +202,8 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     its own short write transaction after the files (SPEC §10.8), so the next run's check
     starts there. When it cannot be (a read-only account, a busy database), the report still
     stands and `checkpoint_error` says why."""
-    from evaluator.chain import verify_since
-    from evaluator.db import ChainLink, Decision, ImportActivation, LedgerImport, reader
+    from evaluator import chain_apart
+    from evaluator.db import Decision, ImportActivation, LedgerImport, reader
     from evaluator.evaluate import default_workers
     from evaluator.periods import state as period_state_of
     from evaluator.runs import latest_run, load_run, refusal
@@ -215,7 +216,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
     small_json = tuple(n for n in json_files.JSON_FILES if n != "trace.json")
     engine = _existing(db, lang).engine
     earlier = _earlier_manifest(Path(out_dir), period, lang)
-    other = None
+    other = apart = None
     rows: dict = {}
     stored: dict = {}
     # the review workbooks' stamp (SPEC §10.3): taken before the snapshot is read, so every
@@ -228,12 +229,18 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
             if run is None:
                 raise Refused([refusal(lang or "en", "no_run", period=period)])
             imp = session.get(LedgerImport, run.import_id)
+            workers = default_workers() > 1
+            checks = bool(formats & {"xlsx", "html"})   # the trace shows the chain's status
+            if checks and workers:
+                # SPEC §10.8's check, from the newest checkpoint plus the run's import and its
+                # rows: a big one in a process of its own (evaluator.chain_apart), on the core
+                # the second writer leaves idle; the trace takes its result last
+                apart = chain_apart.start(engine, session, period, run.id, checkpoint)
             # the firings are read from the database as each writer iterates them (one
             # pass each, never all held: evaluator.runs.RunFirings); what several writers need
             # from all of them (reports/facts.py) is gathered in one pass, below
             stored = load_run(session, run, stream=engine,
-                              by_seq=bool(formats & {"xlsx", "html"}))     # for the trace
-            workers = default_workers() > 1
+                              by_seq=checks)     # for the trace
             follows = evaluated is not None and evaluated.run_id == run.id
             # the transaction sheets stay on their files (read there as the writers need
             # them), closed when the reports are written
@@ -282,12 +289,12 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
 
             # Two writers at once on a multi-core machine: a forked child writes the reports
             # that need no chain status (statement, reviews, feedback, the small JSON files)
-            # while this process verifies the chain in this snapshot and writes the trace,
-            # which shows the chain's status, and trace.json. The child never touches the
-            # database (evaluator.runs.RunFirings says why): it inherits the loaded run
-            # (copy-on-write: adjustments, exceptions, rows, and the firings' facts, gathered
-            # here in one pass first: the statement and the review workbooks read them) and
-            # sends back only the paths it wrote.
+            # while this process writes the trace, which shows the chain's status (checked
+            # here in this snapshot first, or apart meanwhile), and trace.json. The child
+            # never touches the database (evaluator.runs.RunFirings says why): it inherits the
+            # loaded run (copy-on-write: adjustments, exceptions, rows, and the firings' facts,
+            # gathered here in one pass first: the statement and the review workbooks read
+            # them) and sends back only the paths it wrote.
             firing_facts.of(stored)
             if workers:
                 # the child starts with every page this process holds: the heap's free ones
@@ -295,18 +302,21 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                 # load_run freed: 200 → 168 MB)
                 give_back_free_memory()
                 other = Forked(without_chain, point="reports")
-            chain = check = None
-            if formats & {"xlsx", "html"}:
-                # SPEC §10.8: from the newest checkpoint, plus the run's import and its rows
-                check = result = verify_since(session, period, run.id, checkpoint=checkpoint)
-                head = session.exec(select(ChainLink).order_by(ChainLink.seq.desc())
-                                    .limit(1)).first()
-                chain = {"ok": result.ok, "checked": result.checked,
-                         "problem": result.problem.pick(lang) if result.problem else None,
-                         "head": head.hash if head else None}
-                if result.since_seq:
-                    chain.update(since_seq=result.since_seq, since_at=_aware(result.since_at),
-                                 since_run=result.since_run)
+            checked = None      # (verify_since's result, the head), once known
+            if checks and apart is None:
+                checked = chain_apart.check(session, period, run.id, checkpoint)
+
+        def chain_status() -> dict:
+            """The chain's status as the trace shows it; the check's result waited for (or,
+            should its process have failed, made here in a snapshot of its own)."""
+            nonlocal checked
+            if checked is None:
+                checked = apart.result()
+                if checked is None:
+                    with Session(reader(engine)) as s, s.begin():
+                        checked = chain_apart.check(s, period, run.id, checkpoint)
+            return _chain_status(*checked, lang)
+
         files: dict[str, list[Path]] = {}
         trace_json: list[Path] = []
         if formats & {"xlsx", "html"}:
@@ -316,7 +326,8 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                 xlsx, page = trace.write_both(
                     out_dir / "trace.xlsx" if "xlsx" in formats else None,
                     out_dir / "trace.html" if "html" in formats else None,
-                    period, rows, stored, lang, ledger_lang, ledger_file, chain,
+                    period, rows, stored, lang, ledger_lang, ledger_file,
+                    chain_status if apart is not None else chain_status(),
                     tap=None if json_trace is None else json_trace.firing)
                 if json_trace is not None and json_trace.whole(len(stored["firings"])):
                     trace_json = [json_trace.finish()]
@@ -331,9 +342,12 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
         else:
             others = _child_result(other, lang, out_dir)
         r, n_open, j = reviews.counts(stored)
+        chain = chain_status() if checks else None
     except BaseException:
         if other is not None:
             other.cancel()
+        if apart is not None:
+            apart.cancel()
         raise
     finally:
         # the transaction sheets, and the run's adjustments and exceptions (each on a file
@@ -351,10 +365,21 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
                         employees, len(stored["firings"]), len(files.get("reviews", [])), r, j,
                         None if chain is None else ChainStatus(**chain), removed, n_open,
                         len(files.get("feedback", [])))
+    check = checked[0] if checked is not None else None
     if checkpoint and check is not None and check.ok:
         done.checkpoint_seq, done.checkpoint_error = _write_checkpoint(engine, check, run.account,
                                                                        run.id)
     return done
+
+
+def _chain_status(result, head: str | None, lang: str) -> dict:
+    """What the reports show of a chain check (verify_since's result and the head link's hash)."""
+    chain = {"ok": result.ok, "checked": result.checked,
+             "problem": result.problem.pick(lang) if result.problem else None, "head": head}
+    if result.since_seq:
+        chain.update(since_seq=result.since_seq, since_at=_aware(result.since_at),
+                     since_run=result.since_run)
+    return chain
 
 
 def _write_checkpoint(engine, check, account: str | None, run_id: int | None = None
