@@ -17,6 +17,9 @@ right). It answers on stdout with JSON. Should it fail in any way (it could not 
 database was unreachable from it, it died), the caller checks in its own process instead:
 the result is the same, only later (`ApartCheck.result` returns None).
 
+It runs at a lower priority (`_yield_to_the_writers`): the trace's writer, the longest of the
+report's processes, keeps its core.
+
 A small check is not worth a process (its start costs ≈ 0.5 s of a core): `start` returns None
 below APART_MIN links and rows to check, as for a database in memory, which another process
 cannot open.
@@ -128,6 +131,18 @@ def check(session, period: str, run_id: int, checkpoint: bool):
     return result, head
 
 
+def _yield_to_the_writers() -> None:
+    """A lower priority (nice 10) for this process: while the report's two writers and this
+    check want the machine's two cores, the writer of the trace — the longest of the three, and
+    the one that waits for this check only at its very end — keeps a core to itself, and the
+    check takes what the other writer leaves (at 100,000 employees the check is 13 s, the
+    other writer 27 s, the trace 42 s). Alone on a core, a process runs as fast at any nice."""
+    try:
+        os.nice(10)
+    except (AttributeError, OSError):
+        pass
+
+
 def _main() -> int:
     """The child: read the order on stdin, check, answer on stdout."""
     from sqlmodel import Session
@@ -135,6 +150,7 @@ def _main() -> int:
     from evaluator.db import make_engine, reader
     order = json.loads(sys.stdin.buffer.read())
     die_with_parent(order["parent"])
+    _yield_to_the_writers()
     engine = make_engine(order["url"])
     try:
         with Session(reader(engine)) as session, session.begin():

@@ -85,6 +85,13 @@ def test_a_runs_report_checks_apart_and_writes_the_same_checkpoint(run_history, 
     # the Run sheet, laid out after the firings, reads as any other sheet (read-only mode
     # trusts the sheet's dimension)
     assert trace_chain_cell(out / "trace.xlsx") == status
+    from python_calamine import CalamineWorkbook
+    import zipfile
+    with zipfile.ZipFile(out / "trace.xlsx") as z:
+        assert z.namelist()[-1] == "xl/worksheets/sheet1.xml"       # the Run sheet, last
+    shown = dict(CalamineWorkbook.from_path(out / "trace.xlsx").get_sheet_by_index(0)
+                 .to_python()[1:])
+    assert (shown["audit chain"], shown["latest chain hash"]) == (status, second.chain.head)
     html_report = xietong_report(db, LATER, tmp_path / "html")
     assert len(apart) == 2
     page = (tmp_path / "html" / "trace.html").read_text(encoding="utf-8")
