@@ -211,12 +211,13 @@ class Evaluation:
         finally:
             self._busy = False
 
-    def feed_many(self, book: str | RuleBook, rows: Sequence[tuple[Mapping[str, Any], Hashable]]
+    def feed_many(self, book: str | RuleBook, rows: Sequence, make=None
                   ) -> list[list[Activation]]:
         """`[feed(book, row, key=key) for row, key in rows]`: the same firings, in the same
         order, with the same seq numbers; with `workers` > 1, fed on several cores
-        (engine/parallel.py)."""
-        return parallel.feed_many(self, book, rows)
+        (engine/parallel.py). With `make`, `rows` are items and `make(item)` is each one's
+        (row, key), made by the process that feeds it."""
+        return parallel.feed_many(self, book, rows, make)
 
     def reconcile(self, *, require_fired: bool = False) -> Reconciliation:
         """Proves that nothing is pending (no action, no event) and nothing stored in any book;
@@ -412,23 +413,23 @@ class Evaluation:
             self.firings.append(firing)
         self._by_rule[rule.rule_id] += 1
 
-    def _adopt(self, chunk: Sequence[tuple[Any, Hashable]], got: Sequence[Sequence[tuple]],
+    def _adopt(self, keys: Sequence[Hashable], got: Sequence[Sequence[tuple]],
                counts: Mapping[str, int], out: list[list[Activation]]) -> None:
-        """Records the firings of `chunk`'s rows fed in a forked copy of this evaluation
-        (engine/parallel.py): `got` holds each row's (rule id, outcomes) pairs in order, numbered
-        here to follow the firings before them; `counts` their number by rule."""
-        if len(got) != len(chunk):
+        """Records the firings of the rows with these `keys` fed in a forked copy of this
+        evaluation (engine/parallel.py): `got` holds each row's (rule id, outcomes) pairs in
+        order, numbered here to follow the firings before them; `counts` their number by rule."""
+        if len(got) != len(keys):
             self._fail(EngineError(f'a feed_many worker returned {len(got)} rows for '
-                                   f'{len(chunk)}'))
+                                   f'{len(keys)}'))
         seq = self._seq
         keep = self.firings.append if self.keep_firings else None
         unfired = self._unfired
-        for (_, key), row_firings in zip(chunk, got):
-            keys = (key,)
+        for key, row_firings in zip(keys, got):
+            fact_keys = (key,)
             mine = []
             for rule_id, outcomes in row_firings:
                 seq += 1
-                firing = Activation(seq, rule_id, keys, outcomes)
+                firing = Activation(seq, rule_id, fact_keys, outcomes)
                 mine.append(firing)
                 if keep is not None:
                     keep(firing)
@@ -438,4 +439,4 @@ class Evaluation:
         self._seq = seq
         for rule_id, n in counts.items():
             self._by_rule[rule_id] += n
-        self._fed += len(chunk)
+        self._fed += len(keys)

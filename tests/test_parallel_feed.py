@@ -107,6 +107,40 @@ def test_feed_many_gives_each_process_at_least_min_parallel_rows(n, workers, pro
     assert len(runs) == processes
 
 
+@pytest.mark.parametrize('workers', [1, 2, 3])
+def test_rows_made_by_the_process_that_feeds_them_equal_rows_given(workers):
+    """feed_many(items, make): each process makes the rows of its own chunk — this one makes
+    only its first chunk's (counted here: a worker's calls happen in its own copy) — and the
+    firings, seq numbers and counts are those of the rows made first and given."""
+    data = rows(120, seed=11)
+    items = list(range(len(data)))
+    made_here = []
+
+    def make(i):
+        made_here.append(i)
+        return data[i]
+
+    with Evaluation([mixed_book()], workers=workers, min_parallel_rows=1) as ev:
+        made = ev.feed_many('mixed', items, make)
+        made_all, made_rec = list(ev.firings), ev.reconcile(require_fired=True)
+    with Evaluation([mixed_book()], workers=1) as ev:
+        given = ev.feed_many('mixed', data)
+        given_all, given_rec = list(ev.firings), ev.reconcile(require_fired=True)
+    assert (made, made_all, made_rec) == (given, given_all, given_rec)
+    assert made_rec.fed == 120
+    # the first chunk is this process's: 120 / workers rows, made here and only here
+    assert made_here == items[:-(-120 // workers)]
+
+
+def test_a_worker_killed_while_feeding_made_rows_names_its_first_row(monkeypatch):
+    monkeypatch.setenv('XIETONG_FAULT', 'segv:worker')
+    data = rows(90, seed=4)
+    with Evaluation([mixed_book()], workers=2, min_parallel_rows=1) as ev:
+        with pytest.raises(EngineError, match=r"worker died \(signal SIGSEGV\) while feeding "
+                                              r"45 row\(s\) from \('Rows', 45\)"):
+            ev.feed_many('mixed', list(range(90)), data.__getitem__)
+
+
 def test_an_action_failing_in_a_worker_fails_the_evaluation():
     data = rows(100, seed=3)
     data[80] = ({'t': 'row', 'n': 1, 'odd': True, 'emp': 'A', 'boom': True}, ('Rows', 80))
