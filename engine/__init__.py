@@ -78,6 +78,8 @@ API
   - `feed_many(book, [(row, key), ...]) -> list[list[Activation]]`: feed() of each row, the
     same results; with workers > 1 the rows are fed in forked copies of the evaluation on
     several cores, and their firings merged back in order (engine/parallel.py);
+    `feed_many(book, items, make)`: the same of `make(item)`'s (row, key) pairs, each made by
+    the process that feeds it;
   - `reconcile(*, require_fired=False) -> Reconciliation(fed, firings, by_rule, unfired)`:
     raises ReconciliationError if anything is pending or stored in the engine, or (asked) a
     fed row fired no rule; `by_rule` counts every rule's firings, the fallback's too;
