@@ -101,7 +101,10 @@ def start(engine: sa.Engine, session, period: str, run_id: int, checkpoint: bool
         return None
     if _size(session, run_id) < APART_MIN:
         return None
-    return ApartCheck(url.render_as_string(hide_password=False), period, run_id, checkpoint)
+    try:
+        return ApartCheck(url.render_as_string(hide_password=False), period, run_id, checkpoint)
+    except OSError:             # no interpreter to start (sys.executable gone): checked here
+        return None
 
 
 def _size(session, run_id: int) -> int:

@@ -128,6 +128,17 @@ def test_a_check_apart_that_fails_is_made_here(run_history, apart, tmp_path, mon
         f"FAILED: adjustment {rid} (chain link {seq}) was changed")
 
 
+def test_a_check_apart_that_cannot_start_is_made_here(run_history, apart, tmp_path,
+                                                      monkeypatch):
+    db, url, ledger, upto = run_history
+    links = one(url, "SELECT count(*) FROM chain_link")
+    monkeypatch.setattr(chain_apart.sys, "executable", str(tmp_path / "no-such-python"))
+    second = run_report(db, LATER, tmp_path)
+    assert apart == []                                      # none could start
+    assert (second.chain.ok, second.chain.since_seq, second.chain.checked,
+            second.checkpoint_seq) == (True, upto, links - upto, links + 1)
+
+
 def test_a_report_that_fails_stops_its_check(run_history, apart, tmp_path, monkeypatch):
     db, url, ledger, upto = run_history
     from reports import trace
