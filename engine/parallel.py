@@ -76,9 +76,8 @@ def feed_many(ev, book: str | RuleBook, rows: Sequence, make=None) -> list[list]
 
 
 def _feed(ev, book: str | RuleBook, rows: Sequence, make) -> list[list]:
-    if make is None:
-        return [ev.feed(book, row, key=key) for row, key in rows]
-    return [ev.feed(book, row, key=key) for row, key in map(make, rows)]
+    return [ev.feed(book, row, key=key)
+            for row, key in (rows if make is None else map(make, rows))]
 
 
 def _feed_chunk(ev, book: str | RuleBook, chunk: list, make=None) -> tuple:

@@ -319,7 +319,7 @@ def report(db: Database, period: str, out_dir, *, formats=FORMATS,
 
         files: dict[str, list[Path]] = {}
         trace_json: list[Path] = []
-        if formats & {"xlsx", "html"}:
+        if checks:
             # one reading of the firings for the trace files (trace.write_both), trace.json
             # taking each firing as the sheets or the page are written
             with json_files.trace_writer(out_dir, "json" in formats) as json_trace:
