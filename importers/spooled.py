@@ -97,6 +97,33 @@ class SpooledRows:
             if wanted(values[at]):
                 yield make(*values).__dict__
 
+    def partition(self, column: str, group_of) -> dict:
+        """The rows split by `group_of(their value of column)` (None: left out), each group's
+        rows in order in a SpooledRows of its own (a file; the caller closes them), in one
+        reading of this one: for a reader that would otherwise read it once per group (the
+        feedback workbooks, a group of departments at a time, read the 100,000-employee
+        ratings 13 times: 11 s). A group without rows has no entry. What is held meanwhile is
+        at most a chunk's rows per group."""
+        at = self.keys.index(column)
+        parts: dict = {}
+        pending: dict = {}
+        for values in self._spool.fields():
+            group = group_of(values[at])
+            if group is None:
+                continue
+            rows = pending.get(group)
+            if rows is None:
+                rows = pending[group] = []
+                parts[group] = SpooledRows(self.keys)
+            rows.append(values)
+            if len(rows) >= ROWS_CHUNK:
+                parts[group].extend(rows)
+                rows.clear()
+        for group, rows in pending.items():
+            parts[group].extend(rows)
+            parts[group].flush()
+        return parts
+
     def row(self, number) -> dict | None:
         """The row whose Excel row is `number` (None: no such row), made from its chunk of the
         file: a reader that looks rows up one by one (a report's cited rows) holds CACHED

@@ -399,8 +399,9 @@ def _counted(stored: dict) -> SourceMarks:
 
 def _rated(ratings, rated: dict, some: bool):
     """The rating rows to look at: when only `some` departments are `rated`, a sheet kept in a
-    file (importers.spooled.SpooledRows) gives theirs alone — write() reads the sheets once
-    for each group of departments, and a dict for every row of every pass was most of it."""
+    file (importers.spooled.SpooledRows) gives theirs alone, without a dict for the others'
+    rows (write() hands each group of departments its own part of the sheet; the desk's
+    reading of one department has the whole sheet)."""
     if some and isinstance(ratings, SpooledRows):
         return ratings.where("ratee_dept_id", rated.__contains__)
     return ratings
@@ -500,12 +501,33 @@ def write(out_dir: Path, period: str, rows: dict, stored: dict, lang: str = "zh"
     sizes = _rating_rows(rows, stored)
     # the departments in their order, in groups of at most HELD_RATINGS rating rows between
     # them (a department with more is a group of its own)
-    for group in in_groups(sorted(sizes, key=str), sizes.__getitem__, HELD_RATINGS):
-        for dept_id, fb in build(rows, stored, only=set(group), run=run).items():
-            out_dir.mkdir(parents=True, exist_ok=True)
-            path = out_dir / f"{safe_file_stem(dept_id)}.xlsx"
-            written.append(_workbook(path, period, fb, stored, lang, sheet_lang or lang,
-                                     raters, names, projects))
+    groups = list(in_groups(sorted(sizes, key=str), sizes.__getitem__, HELD_RATINGS))
+    # the rating sheets kept in files, split once by group (each group then reads its own
+    # rows, not the whole sheet again)
+    parted = {}
+    if len(groups) > 1:
+        group_of = {dept_id: k for k, group in enumerate(groups) for dept_id in group}.get
+        parted = {name: rows[name].partition("ratee_dept_id", group_of)
+                  for name, _ in _rating_sheets(rows, stored)
+                  if isinstance(rows.get(name), SpooledRows)}
+    try:
+        for k, group in enumerate(groups):
+            group_rows = rows
+            if parted:
+                group_rows = {**rows, **{name: parts.get(k, ()) for name, parts in parted.items()}}
+            for dept_id, fb in build(group_rows, stored, only=set(group), run=run).items():
+                out_dir.mkdir(parents=True, exist_ok=True)
+                path = out_dir / f"{safe_file_stem(dept_id)}.xlsx"
+                written.append(_workbook(path, period, fb, stored, lang, sheet_lang or lang,
+                                         raters, names, projects))
+            for parts in parted.values():
+                part = parts.pop(k, None)
+                if part is not None:
+                    part.close()
+    finally:
+        for parts in parted.values():
+            for part in parts.values():
+                part.close()
     return written
 
 

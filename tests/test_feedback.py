@@ -162,10 +162,11 @@ def test_a_rating_reads_as_its_row_with_what_the_run_made_of_it():
 
 def test_departments_written_a_group_at_a_time_read_the_same(tmp_path, db_url, monkeypatch):
     """feedback.write holds at most HELD_RATINGS ratings: the departments, counted by their
-    rating rows, are written a group at a time, each group's ratings read in a pass of their
-    own (the run's exceptions and adjustments read once, for every group). With one
-    department a group,
-    every workbook reads as the run's own (written in one group)."""
+    rating rows, are written a group at a time, each group reading its own part of each
+    rating sheet kept in a file (each sheet split once, SpooledRows.partition; every part
+    closed when written; the run's exceptions and adjustments read once, for every group).
+    With one department a group, every workbook reads as the run's own (written in one
+    group)."""
     import xietong
     from sqlmodel import Session
     from evaluator.runs import latest_run, load_run
@@ -194,9 +195,20 @@ def test_departments_written_a_group_at_a_time_read_the_same(tmp_path, db_url, m
         readings.append(1)
         return real_reading(*args, **kw)
 
+    from importers.spooled import SpooledRows
+    splits, parts_made = [], []
+    real_partition = SpooledRows.partition
+
+    def partition(self, column, group_of):
+        splits.append(column)
+        parts = real_partition(self, column, group_of)
+        parts_made.extend(parts.values())
+        return parts
+
     monkeypatch.setattr(feedback, "build", counting)
     monkeypatch.setattr(feedback, "read_run", reading)
     monkeypatch.setattr(feedback, "HELD_RATINGS", 1)
+    monkeypatch.setattr(SpooledRows, "partition", partition)
     with xietong.open_database(db_url) as db, Session(db.engine) as s:
         run = latest_run(s, PERIOD)
         stored = load_run(s, run)
@@ -208,6 +220,11 @@ def test_departments_written_a_group_at_a_time_read_the_same(tmp_path, db_url, m
     assert [p.name for p in paths] == names
     assert builds == [{n.removesuffix(".xlsx")} for n in names]
     assert len(readings) == 1               # the run read once, for every group
+    # the two rating sheets (in files) split once each, a part per rated department of each
+    assert splits == ["ratee_dept_id", "ratee_dept_id"]
+    # InternalRatings: D3 (R1-R3) and D2 (R7, R8); RaciRatings: D3 (Q1) and D2 (Q2)
+    assert sorted(len(p) for p in parts_made) == [1, 1, 2, 3]
+    assert all(p.closed for p in parts_made)
     for name in names:
         assert sheets(tmp_path / "grouped" / name) == sheets(out_dir / "feedback" / name), name
 

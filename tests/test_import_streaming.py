@@ -176,3 +176,38 @@ def test_a_spooled_sheet_finds_each_row_by_its_number(gaps, chunk, wanted, flush
         assert list(spooled) == rows
     finally:
         spooled.close()
+
+
+def test_a_spooled_sheet_split_by_group_keeps_each_groups_rows_in_order():
+    """SpooledRows.partition: one reading of the file, each group's rows (in order, as dicts
+    like the sheet's) in a file of their own; rows whose group is None are left out, a group
+    without rows has no part; a group more than a chunk long is whole."""
+    import importers.spooled
+    sheet = SpooledRows(("row", "ratee_dept_id", "score"))
+    rows = [(2, "D1", 5), (3, "D2", 1), (4, "D9", 3), (5, "D1", 4), (6, "D3", 2), (7, "D2", 2)]
+    sheet.extend(rows)
+    groups = {"D1": "a", "D3": "a", "D2": "b"}            # D9: in no group
+    parts = sheet.partition("ratee_dept_id", groups.get)
+    try:
+        assert sorted(parts) == ["a", "b"]
+        assert list(parts["a"]) == [{"row": 2, "ratee_dept_id": "D1", "score": 5},
+                                    {"row": 5, "ratee_dept_id": "D1", "score": 4},
+                                    {"row": 6, "ratee_dept_id": "D3", "score": 2}]
+        assert [r["row"] for r in parts["b"]] == [3, 7]
+        assert parts["b"].row(7) == {"row": 7, "ratee_dept_id": "D2", "score": 2}
+        assert len(sheet) == 6 and [r["row"] for r in sheet] == [2, 3, 4, 5, 6, 7]
+    finally:
+        for part in parts.values():
+            part.close()
+        sheet.close()
+    long_rows = [(r, "D1" if r % 3 else "D2", r) for r in range(2, 2 + 3 * importers.spooled.ROWS_CHUNK)]
+    sheet = SpooledRows(("row", "ratee_dept_id", "score"))
+    sheet.extend(long_rows)
+    parts = sheet.partition("ratee_dept_id", lambda d: d)
+    try:
+        assert [tuple(r.values()) for r in parts["D1"]] == [r for r in long_rows if r[1] == "D1"]
+        assert len(parts["D2"]) == len(long_rows) // 3
+    finally:
+        for part in parts.values():
+            part.close()
+        sheet.close()
