@@ -234,14 +234,19 @@ def _parse_sources_json(text: str) -> list[tuple]:
 def firing_content(row: dict) -> str:
     """canonical_json of Firing.chain_content() for this row (a Firing's stored columns),
     written out by hand when its columns have their usual types."""
-    run_id, seq, rule, sid = row["run_id"], row["seq"], row["rule"], row["subject_id"]
-    sources, outcome = row["sources"], row["outcome"]
+    return firing_content_of(row["run_id"], row["seq"], row["rule"], row["subject_id"],
+                             row["sources"], row["outcome"])
+
+
+def firing_content_of(run_id, seq, rule, sid, sources, outcome) -> str:
+    """firing_content of the firing whose stored columns are these (its id aside)."""
     if (type(run_id) is int and type(seq) is int and type(rule) is str and type(sources) is str
             and type(outcome) is str and (sid is None or type(sid) is str)):
         q = json_string
         return (f'{{"outcome":{q(outcome)},"rule":{q(rule)},"run_id":{run_id},"seq":{seq},'
                 f'"sources":{q(sources)},"subject_id":{"null" if sid is None else q(sid)}}}')
-    return canonical_json({k: v for k, v in row.items() if k != "id"})
+    return canonical_json({"outcome": outcome, "rule": rule, "run_id": run_id, "seq": seq,
+                           "sources": sources, "subject_id": sid})
 
 
 class OutcomeCodec:

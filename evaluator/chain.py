@@ -157,6 +157,43 @@ class ChainWriter:
             put_rows.dicts(batch)
             put_links.tuples(links)
 
+    def insert_made(self, cls, names: tuple[str, ...], chunks, record_type: str, first_id: int,
+                    fixed: dict | None = None, done=None) -> int:
+        """insert_rows for records made elsewhere (evaluator.firing_rows: perhaps in another
+        process) with their links' hashes: each of `chunks` is (columns, hashes) — `columns` a
+        list of values per name of `names`, `hashes` each record's link hash, made from the
+        hash before it (this writer's head for the first record) and the record's content, as
+        insert_rows makes it. The records' ids are `first_id` on; `fixed` {column: value} is
+        the same for every record (a firing's run_id). The rows are put together here by zip,
+        without a Python step per record: what is left of storing them is the database's.
+        `done(n)`, if given, is called with the records inserted so far after each chunk.
+        Returns how many were inserted."""
+        conn = self.session.connection()
+        fixed = fixed or {}
+        put_rows = BulkInsert(conn, cls.__table__, ("id", *fixed, *names))
+        put_links = BulkInsert(conn, ChainLink.__table__, _LINK_COLUMNS)
+        constants = [itertools.repeat(v) for v in fixed.values()]
+        seq, prev, next_id = self.seq, self.prev, first_id
+        for columns, hashes in chunks:
+            n = len(hashes)
+            if not n:
+                continue
+            if any(len(c) != n for c in columns):
+                raise ValueError(f"a chunk of {n} {record_type} hashes with columns of "
+                                 f"{[len(c) for c in columns]} values")
+            ids = range(next_id, next_id + n)
+            put_rows.tuples(list(zip(ids, *constants, *columns)))
+            prevs = [prev]
+            prevs += hashes[:-1]
+            put_links.tuples(list(zip(range(seq + 1, seq + 1 + n),
+                                      itertools.repeat(record_type), ids, prevs, hashes)))
+            seq, prev, next_id = seq + n, hashes[-1], next_id + n
+            # the writer's head moves with each chunk: what is inserted is linked
+            self.seq, self.prev = seq, prev
+            if done is not None:
+                done(next_id - first_id)
+        return next_id - first_id
+
     def flush(self) -> None:
         put = BulkInsert(self.session.connection(), ChainLink.__table__)
         for i in range(0, len(self.links), 20000):

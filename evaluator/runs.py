@@ -25,12 +25,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
-from evaluator import chain, periods
-from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, firing_content,
-                                 parse_sources, sha256_text, sources_json)
+from evaluator import chain, firing_rows, periods
+from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, parse_sources,
+                                 sha256_text, sources_json)
 from evaluator.db import (Adjustment, ChainLink, Decision, ExceptionItem, Firing, Run,
                           reader, utcnow)
-from evaluator.evaluate import RESULTS_CHUNK, TRANSACTION_SHEETS, Evaluated, evaluate_ledger
+from evaluator.evaluate import (RESULTS_CHUNK, TRANSACTION_SHEETS, Evaluated, default_workers,
+                                evaluate_ledger)
 from evaluator.store import (active_import, as_read, load_rows, sharing_values, sheet_query,
                              spooled_rows)
 from importers.lang import Text
@@ -230,6 +231,10 @@ _MESSAGES: dict[str, Text] = {
     "crashed": Text(
         zh="规则引擎崩溃（{error}）",
         en="the rules engine crashed ({error})"),
+    "store_crashed": Text(
+        zh="为保存而生成规则触发记录的进程崩溃（{error}），本次运行未保存任何内容",
+        en="the process making the firings' rows to store crashed ({error}); nothing of the run "
+           "was stored"),
     "no_import": Text(
         zh="{period} 没有导入台账：请先运行 `xietong import 台账文件 --period {period}`",
         en="no ledger imported for {period}: run `xietong import LEDGER --period {period}` first"),
@@ -268,6 +273,7 @@ class RunOutcome:
     rows: dict | None = None
     reviews: int = 0              # the run's review items (exceptions of type "review") …
     open_reviews: int = 0         # … and how many of them are open
+    firing_facts: object = None   # evaluate_period(gathering=…): what it gathered
 
 
 class _ResultFiles:
@@ -322,7 +328,7 @@ class _Inputs:
 
 def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                     progress=None, import_id: int | None = None,
-                    account: str | None = None, observe=None,
+                    account: str | None = None, gathering=None,
                     keep_rows: bool = False) -> RunOutcome:
     """Evaluate the period's active ledger and store the run, in three steps:
 
@@ -348,9 +354,11 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     `account`: the desk's account that asked for the run, chained with the run record and with
     the decisions the ledger's Reviews sheet brings (None from the command line).
 
-    `observe`, when given, is called with each firing as it is stored, in seq order: (rule,
-    subject_id, sources as (sheet, row) pairs, the stored outcome's text) — what a report that
-    follows needs from all of them, gathered without reading them back (xietong/api/month.py).
+    `gathering`, when given (reports/facts.py's Gathering: `add` and `facts`), is fed each
+    firing as it is stored, in seq order: (rule, subject_id, sources as (sheet, row) pairs, the
+    stored outcome's text) — what a report that follows needs from all of them, gathered
+    without reading them back (xietong/api/month.py); RunOutcome.firing_facts is then its
+    `facts()` (gathered perhaps in another process: evaluator.firing_rows).
 
     `keep_rows`: the returned RunOutcome.rows keeps the sheets read into files open for a
     report that follows (reading them back is faster than from the database); the caller
@@ -405,8 +413,8 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                           other_imports=(canonical_json(inputs.other_imports)
                                          if inputs.other_imports else None))
                 writer.insert(Run, [run], "run")
-                _store_results(writer, run, result.trace, result.adjustments, result.exceptions,
-                               notes, progress, observe)
+                facts = _store_results(writer, run, result.trace, result.adjustments,
+                                       result.exceptions, notes, progress, gathering, lang)
                 writer.flush()
                 fault("evaluate-commit")
                 session.expunge_all()
@@ -415,7 +423,8 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                 kept, inputs.rows = inputs.rows, None
             else:
                 kept = {k: v for k, v in inputs.rows.items() if k not in SPOOLED_SHEETS}
-            return RunOutcome(run, result, len(new_decisions), kept, *reviews)
+            return RunOutcome(run, result, len(new_decisions), kept, *reviews,
+                              firing_facts=facts)
         finally:
             if spool is not None:
                 spool.close()
@@ -667,62 +676,52 @@ def results_to_store(period: str, adjustments: list[dict], exceptions: list[dict
 
 
 def _store_results(writer, run: Run, trace, adjustments, exceptions, notes, progress=None,
-                   observe=None) -> None:
+                   gathering=None, lang: str = "en"):
     """Every firing, adjustment and exception of the run, chained, each streamed from its spool
     a chunk at a time (or from a list): `trace`, every firing's rules.context.TraceEntry in seq
     order; `adjustments` and `exceptions` (each with its source hash, as pairs) in order, and
     `notes`, in seq order, what their firings' outcomes name (results_to_store) — read beside
-    the firings, so that nothing of the run is held whole. Rows are plain dicts built
+    the firings, so that nothing of the run is held whole. Rows are plain values built
     as the models would store them, and each record's chain content is rendered once: a
     100,000-employee month has millions of firings, and a SQLModel instance per firing cost
-    more than the evaluation itself (measured: 10 s of 15 s at 1,000 employees)."""
+    more than the evaluation itself (measured: 10 s of 15 s at 1,000 employees). The firings'
+    rows are made by evaluator.firing_rows — for a big run on more than one core, in a
+    process of their own while this one inserts them.
+
+    `gathering` (reports/facts.py's Gathering, or anything with `add` and `facts`): fed each
+    firing as its row is made; returns `gathering.facts()` (None without one)."""
     run_id, period = run.id, run.period
     src = sources_json
-    outcome_text = OutcomeCodec().text      # this run's common outcomes, each written once
-    # A firing's stored outcome names what it produced: its adjustments' ids and its exceptions'
-    # review ids (the auditor's link from the trace to the results). An adjustment's sentence
-    # (template key and arguments, rules/wording.py) is in the outcome its rule returned; an
-    # exception's, said by the book after the rule fired, is added to the outcome item that
-    # raised it: so the chain covers both, and a report words them in its own language.
     total = len(trace)
-    # the spools read a chunk at a time (importers/spool.py), as stored: never the whole trace;
-    # each firing's fields (seq, rule, subject_id, sources, outcome) as a plain tuple
-    entries = trace.fields() if isinstance(trace, Spool) else map(tuple, trace)  # (a list: by hand)
-    notes = notes.fields() if isinstance(notes, Spool) else iter(notes)
-
-    def firings(start):
-        note = next(notes, None)
-        last = -1
-        for i, (seq, rule, subject_id, sources, outcome) in enumerate(entries):
-            if progress is not None and not i & 16383:
-                progress("persist", i, total, "firings")
-            if seq <= last:             # the notes are met in seq order, as the firings
-                raise RuntimeError(f"firing {seq} stored after firing {last}")
-            last = seq
-            if note is not None and note[0] == seq:
-                _, adj_ids, exc_ids, says = note
-                note = next(notes, None)
-                outcome = dict(outcome)
-                if adj_ids:
-                    outcome["adjustments"] = adj_ids
-                if exc_ids:
-                    outcome["exceptions"] = exc_ids
-                    if says:
-                        outcome["outcomes"] = [_with_says(o, says) for o in outcome["outcomes"]]
-                text = canonical_json(outcome)
-            else:
-                text = outcome_text(outcome)
-            if observe is not None:
-                observe(rule, subject_id, sources, text)
-            row = {"id": start + i, "run_id": run_id, "seq": seq, "rule": rule,
-                   "subject_id": subject_id, "sources": src(sources), "outcome": text}
-            yield row, firing_content(row)
-        if note is not None:
-            raise RuntimeError(f"firing {note[0]} produced results but is not in the trace")
-
-    writer.insert_rows(Firing, firings(writer.next_id(Firing)), "firing")
+    first_id = writer.next_id(Firing)
+    done = None
     if progress is not None:
-        progress("persist", total, total, "firings")
+        def done(n):
+            progress("persist", n, total, "firings")
+        done(0)
+    apart = None
+    if total >= firing_rows.APART_MIN and default_workers() > 1:
+        apart = firing_rows.MadeApart(trace, notes, run_id, writer.prev, gathering)
+        chunks = apart
+    else:
+        chunks = firing_rows.made(trace, notes, run_id, writer.prev, gathering)
+    try:
+        stored = writer.insert_made(Firing, firing_rows.COLUMNS, chunks, "firing", first_id,
+                                    {"run_id": run_id}, done)
+    except EvaluationCrashed as e:
+        raise EvaluationFailed(refusal(lang, "store_crashed", error=e)) from None
+    except ChildError as e:
+        raise EvaluationFailed(f"{e.kind}: {e}", e.trace) from None
+    finally:
+        if apart is not None:
+            apart.cancel()
+    if stored != total:
+        raise RuntimeError(f"{stored} firings stored of the trace's {total}")
+    facts = None
+    if gathering is not None:
+        facts = apart.facts if apart is not None else gathering.facts()
+    if done is not None:
+        done(total)
     if isinstance(adjustments, Spool):
         adjustments = (a for (a,) in adjustments.fields())
     if isinstance(exceptions, Spool):
@@ -751,15 +750,7 @@ def _store_results(writer, run: Run, trace, adjustments, exceptions, notes, prog
             yield row, canonical_json({k: v for k, v in row.items() if k != "id"})
 
     writer.insert_rows(ExceptionItem, exception_rows(writer.next_id(ExceptionItem)), "exception")
-
-
-def _with_says(item: dict, says: dict[str, list]) -> dict:
-    """An outcome item of a firing; a flag ({"exception": kind}) with the sentence of the
-    exception it raised."""
-    kind = item.get("exception") if type(item) is dict else None
-    if kind in says:
-        return {**item, "says": says[kind]}
-    return item
+    return facts
 
 
 # --------------------------------------------------------------------------- decisions files

@@ -303,9 +303,24 @@ PINNED_RUN_LINKS = [
 ]
 
 
-def test_a_runs_records_are_stored_as_before(db_url, monkeypatch):
+@pytest.mark.parametrize("apart", [False, True], ids=["made here", "made apart"])
+def test_a_runs_records_are_stored_as_before(db_url, monkeypatch, apart):
     """evaluator.runs' own writer (_store_results): the stored sources and outcomes, the
-    adjustment ids and every chain hash are the ones written before, and verify accepts them."""
+    adjustment ids and every chain hash are the ones written before, and verify accepts them —
+    also when the firings' rows are made in a process of their own (evaluator.firing_rows),
+    a chunk of two firings at a time."""
+    from evaluator import firing_rows
+    made_apart = []
+    if apart:
+        monkeypatch.setattr(firing_rows, "APART_MIN", 0)
+        monkeypatch.setattr(firing_rows, "CHUNK", 2)
+        monkeypatch.setenv("XIETONG_WORKERS", "2")
+        real = firing_rows.MadeApart
+
+        def counted(*args, **kw):
+            made_apart.append(1)
+            return real(*args, **kw)
+        monkeypatch.setattr(firing_rows, "MadeApart", counted)
     engine = make_engine(db_url)
     with monkeypatch.context() as m:
         m.setattr(db, "datetime", _Frozen)
@@ -332,6 +347,7 @@ def test_a_runs_records_are_stored_as_before(db_url, monkeypatch):
     assert _stored(engine)[2] == PINNED_LINKS[:2] + PINNED_RUN_LINKS
     with Session(db.reader(engine)) as s, s.begin():
         assert chain.verify(s).ok
+    assert made_apart == ([1] if apart else [])
 
 
 @pytest.mark.parametrize("how", ["a note of no firing", "firings out of seq order"])

@@ -128,8 +128,7 @@ def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
     try:
         outcome = evaluate_period(db.engine, period, policy, lang=lang, progress=progress,
                                   import_id=import_id, account=account,
-                                  observe=None if gathering is None else gathering.add,
-                                  keep_rows=for_report)
+                                  gathering=gathering, keep_rows=for_report)
     except RunRefused as e:
         raise Refused(e.lines) from None
     except EvaluationFailed as e:
@@ -141,7 +140,7 @@ def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
     return RunResult(run.id, run.period, run.file_sha256, run.policy_sha256, run.rules_version,
                      len(ev.trace), len(ev.adjustments), len(ev.exceptions), outcome.reviews,
                      outcome.open_reviews, outcome.decisions_recorded, outcome.rows,
-                     None if gathering is None else gathering.facts())
+                     outcome.firing_facts)
 
 
 # --------------------------------------------------------------------------- report
