@@ -269,12 +269,30 @@ class BulkInsert:
             return
         self.tuples(tuples)
 
-    def tuples(self, rows: list) -> None:
+    @property
+    def bulk(self) -> bool:
+        """The rows go to the driver itself (SQLite's executemany, PostgreSQL's COPY), as
+        `converted` makes them; else through Core, which converts them itself."""
+        return self.driver is not None or self.copy is not None
+
+    def converted(self, rows) -> list:
+        """`rows` as `tuples` hands them to the driver: each column's bind conversion applied
+        (plain ints, floats, texts and None; made anywhere, even in another process, and
+        inserted by `tuples(..., converted=True)`). Only when `bulk`."""
+        return list(_convert(rows, self.procs)) if self.procs else list(rows)
+
+    def tuples(self, rows: list, converted: bool = False) -> None:
+        if converted and not self.bulk:
+            raise ValueError("rows converted for a driver that is not used here")
+        if converted:
+            procs = ()
+        else:
+            procs = self.procs
         if self.copy is not None:
             if not rows:
                 return
-            if self.procs:
-                rows = _convert(rows, self.procs)
+            if procs:
+                rows = _convert(rows, procs)
             with self.copy.cursor() as cursor, cursor.copy(self.sql) as copy:
                 write = copy.write_row
                 for r in rows:
@@ -284,8 +302,8 @@ class BulkInsert:
             names = self.names
             self.conn.execute(self.stmt, [dict(zip(names, r)) for r in rows])
             return
-        if self.procs:
-            rows = list(_convert(rows, self.procs))
+        if procs:
+            rows = list(_convert(rows, procs))
         self.driver.executemany(self.sql, rows)
 
 

@@ -5,28 +5,26 @@ chain.ChainWriter.insert_made).
 Making them is Python work a firing at a time — the stored outcome (the firing's own, or with
 the ids of the adjustments and exceptions it produced), the sources' text, the chain content,
 its hash after the one before — and inserting them is the database's. On a machine with a
-core to spare, a big run's rows are made in a forked process of their own (`MadeApart`) while
+core to spare, a big run's rows are made in a forked process of their own (`made_apart`) while
 the run process inserts the chunks it has already received: at 100,000 employees (1.85 million
 firings) the storing took ≈ 26 s in one process, half of it making rows.
 
 The child is forked inside the run's write transaction and never touches the database (it only
 reads the spools, which are read by position: engine.isolation and importers/spool.py say
-why both are safe); its chunks come through a pipe, each a length and its bytes (marshal: the
-values are ints, texts and None), so that the pipe's buffer is all that stands between the
-two processes: the child makes the next chunk while this process inserts the last. What the
-report that follows needs from all the firings (`gathering`, reports/facts.py's Gathering) is
-gathered where the rows are made and comes back as the child's result. A child that fails or
-dies fails the store: the transaction is rolled back, nothing of the run is stored.
+why both are safe); its chunks come through a pipe (engine.isolation.Streamed: marshalled,
+the values being ints, texts and None), so that the pipe's buffer is all that stands between
+the two processes: the child makes the next chunk while this process inserts the last. What
+the report that follows needs from all the firings (`gathering`, reports/facts.py's
+Gathering) is gathered where the rows are made and comes back as the child's result. A child
+that fails or dies fails the store: the transaction is rolled back, nothing of the run is
+stored.
 """
 from __future__ import annotations
 
 import hashlib
-import marshal
-import os
-import pickle
 from typing import Iterator
 
-from engine.isolation import Forked
+from engine.isolation import Streamed
 from evaluator.chain import CHUNK_CHARS
 from evaluator.canonical import OutcomeCodec, canonical_json, firing_content_of, sources_json
 from importers.spool import Spool
@@ -114,60 +112,13 @@ def _with_says(item: dict, says: dict[str, list]) -> dict:
     return item
 
 
-class MadeApart:
-    """made(...) in a forked child: iterating yields its chunks as the child sends them; once
-    they are all taken, `facts` holds `gathering.facts()` as the child made them (None without
-    a gathering). A child that raised or died raises ChildError or EvaluationCrashed from the
-    iteration (engine.isolation). `cancel()` stops it (idempotent)."""
-
-    def __init__(self, trace, notes, run_id: int, prev: str, gathering=None):
-        read_end, write_end = os.pipe()
-        try:
-            self._child = Forked(_send_made, read_end, write_end, trace, notes, run_id, prev,
-                                 gathering, point="render")
-        except BaseException:
-            os.close(read_end)
-            os.close(write_end)
-            raise
-        os.close(write_end)
-        self._read_end = read_end
-        self.facts = None
-
-    def __iter__(self) -> Iterator[tuple[list, list]]:
-        fd, self._read_end = self._read_end, None
-        with os.fdopen(fd, "rb", buffering=PIPE_READ) as pipe:
-            while True:
-                head = pipe.read(9)
-                if len(head) < 9:
-                    break                   # the child has ended (or died: result() says)
-                size = int.from_bytes(head[1:], "little")
-                data = pipe.read(size)
-                if len(data) < size:
-                    break
-                yield marshal.loads(data) if head[:1] == b"m" else pickle.loads(data)
-        self.facts = self._child.result()
-
-    def cancel(self) -> None:
-        if self._read_end is not None:
-            os.close(self._read_end)
-            self._read_end = None
-        self._child.cancel()
+def made_apart(trace, notes, run_id: int, prev: str, gathering=None) -> Streamed:
+    """made(...) in a forked child (engine.isolation.Streamed): iterating yields its chunks as
+    the child sends them; once they are all taken, `.result` is `gathering.facts()` as the
+    child made them (None without a gathering)."""
+    return Streamed(_made_and_gathered, trace, notes, run_id, prev, gathering, point="render")
 
 
-PIPE_READ = 1 << 20          # bytes read from the pipe at a time
-
-
-def _send_made(read_end: int, write_end: int, trace, notes, run_id, prev, gathering):
-    """The child: every chunk of made(...) into the pipe, then the gathering's facts as the
-    result. A chunk holding a value marshal does not take (a str subclass from a test) goes
-    pickled."""
-    os.close(read_end)
-    with os.fdopen(write_end, "wb", buffering=PIPE_READ) as pipe:
-        for piece in made(trace, notes, run_id, prev, gathering):
-            try:
-                kind, data = b"m", marshal.dumps(piece)
-            except ValueError:
-                kind, data = b"p", pickle.dumps(piece, protocol=pickle.HIGHEST_PROTOCOL)
-            pipe.write(kind + len(data).to_bytes(8, "little"))
-            pipe.write(data)
+def _made_and_gathered(trace, notes, run_id, prev, gathering):
+    yield from made(trace, notes, run_id, prev, gathering)
     return None if gathering is None else gathering.facts()

@@ -701,7 +701,7 @@ def _store_results(writer, run: Run, trace, adjustments, exceptions, notes, prog
         done(0)
     apart = None
     if total >= firing_rows.APART_MIN and default_workers() > 1:
-        apart = firing_rows.MadeApart(trace, notes, run_id, writer.prev, gathering)
+        apart = firing_rows.made_apart(trace, notes, run_id, writer.prev, gathering)
         chunks = apart
     else:
         chunks = firing_rows.made(trace, notes, run_id, writer.prev, gathering)
@@ -719,7 +719,7 @@ def _store_results(writer, run: Run, trace, adjustments, exceptions, notes, prog
         raise RuntimeError(f"{stored} firings stored of the trace's {total}")
     facts = None
     if gathering is not None:
-        facts = apart.facts if apart is not None else gathering.facts()
+        facts = apart.result if apart is not None else gathering.facts()
     if done is not None:
         done(total)
     if isinstance(adjustments, Spool):

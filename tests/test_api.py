@@ -190,3 +190,24 @@ def test_an_import_that_lands_while_a_run_computes_refuses_it(db, ledger, tmp_pa
     monkeypatch.setattr(runs, "run_forked", compute)
     run = xietong.evaluate(db, PERIOD)
     assert run.file_sha256 == xietong.status(db)[0].active_import["sha256"]
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("zh", ["生成待保存台账行的进程异常结束（signal SIGKILL），未写入任何数据"]),
+    ("en", ["the process making the ledger's rows to store ended abruptly (signal SIGKILL); "
+            "nothing was stored"])])
+def test_an_import_whose_rows_maker_dies_is_refused_in_the_users_language(
+        db, db_url, ledger, monkeypatch, lang, expected):
+    """The rows to store made apart (evaluator.store's ROWS_APART_MIN lowered, two workers),
+    their process killed: the import is refused with a sentence in the user's language, not a
+    traceback, and the database holds nothing more."""
+    import evaluator.store
+    xietong.import_ledger(db, ledger, "2026-10")
+    before = db_state(db_url)
+    monkeypatch.setattr(evaluator.store, "ROWS_APART_MIN", 0)
+    monkeypatch.setenv("XIETONG_WORKERS", "2")
+    monkeypatch.setenv("XIETONG_FAULT", "kill:import-made")
+    with pytest.raises(xietong.Refused) as e:
+        xietong.import_ledger(db, ledger, PERIOD, lang=lang, force=True)   # the same file
+    assert e.value.lines == expected
+    assert db_state(db_url) == before

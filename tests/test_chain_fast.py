@@ -200,9 +200,24 @@ def _stored(engine):
     return rows, digest, links
 
 
-def test_written_hashes_are_the_ones_written_before(db_url, monkeypatch):
+@pytest.mark.parametrize("apart", [False, True], ids=["rows made here", "rows made apart"])
+def test_written_hashes_are_the_ones_written_before(db_url, monkeypatch, apart):
+    """Also when the import's rows are made in a process of their own (evaluator.store:
+    ROWS_APART_MIN lowered, two workers)."""
+    if apart:
+        monkeypatch.setattr(store, "ROWS_APART_MIN", 0)
+        monkeypatch.setenv("XIETONG_WORKERS", "2")
+        made = []
+        real = store.Streamed
+
+        def counted(*args, **kw):
+            made.append(1)
+            return real(*args, **kw)
+        monkeypatch.setattr(store, "Streamed", counted)
     engine = make_engine(db_url)
     _write(engine, monkeypatch)
+    if apart:
+        assert made == [1]
     rows, digest, links = _stored(engine)
     assert rows == PINNED_ROW_HASHES
     assert digest == PINNED_ROWS_DIGEST
@@ -315,12 +330,12 @@ def test_a_runs_records_are_stored_as_before(db_url, monkeypatch, apart):
         monkeypatch.setattr(firing_rows, "APART_MIN", 0)
         monkeypatch.setattr(firing_rows, "CHUNK", 2)
         monkeypatch.setenv("XIETONG_WORKERS", "2")
-        real = firing_rows.MadeApart
+        real = firing_rows.made_apart
 
         def counted(*args, **kw):
             made_apart.append(1)
             return real(*args, **kw)
-        monkeypatch.setattr(firing_rows, "MadeApart", counted)
+        monkeypatch.setattr(firing_rows, "made_apart", counted)
     engine = make_engine(db_url)
     with monkeypatch.context() as m:
         m.setattr(db, "datetime", _Frozen)

@@ -11,7 +11,8 @@ from sqlmodel import Session, select
 from evaluator.chain import verify
 from evaluator.db import ROW_TABLES, ImportActivation, LedgerImport, make_engine
 from importers.spool import SpoolClosed
-from evaluator.store import active_import, load_rows, store_import
+import evaluator.store
+from evaluator.store import StoreFailed, active_import, load_rows, store_import
 from importers.spooled import SpooledRows, close_spooled
 from importers.result import Ledger
 from importers.schema import SHEET_BY_NAME, SHEETS
@@ -42,7 +43,13 @@ def _ledger(sha: str, base: str = "70", extra_behaviour: bool = False) -> Ledger
     return Ledger(file_name="ledger.xlsx", sha256=sha, rows=rows, lang="zh")
 
 
-def test_rows_round_trip_exactly(new_db):
+@pytest.mark.parametrize("apart", [False, True], ids=["rows made here", "rows made apart"])
+def test_rows_round_trip_exactly(new_db, monkeypatch, apart):
+    """Also when the rows to store are made in a process of their own (evaluator.store's
+    ROWS_APART_MIN lowered, two workers): values converted there, inserted here."""
+    if apart:
+        monkeypatch.setattr(evaluator.store, "ROWS_APART_MIN", 0)
+        monkeypatch.setenv("XIETONG_WORKERS", "2")
     engine = make_engine(new_db())
     ledger = _ledger("a" * 64)
     outcome = store_import(engine, ledger, "2026-11")
@@ -221,3 +228,30 @@ def test_loaded_rows_are_plain_dicts_that_share_their_keys(new_db):
     row["name"] = "changed"
     row["added"] = 1
     assert row["name"] == "changed" and row["added"] == 1 and back["Employees"][0]["name"] == "张三"
+
+
+@pytest.mark.parametrize("how", ["killed", "raises"])
+def test_an_import_whose_rows_maker_fails_stores_nothing(new_db, monkeypatch, how):
+    """The process making the rows to store (ROWS_APART_MIN lowered, two workers) killed, or
+    raising: StoreFailed saying so, and the database as it was (here: a first import, so no
+    import at all)."""
+    from tests.dbs import db_state
+    monkeypatch.setattr(evaluator.store, "ROWS_APART_MIN", 0)
+    monkeypatch.setenv("XIETONG_WORKERS", "2")
+    url = new_db()
+    engine = make_engine(url)
+    store_import(engine, _ledger("a" * 64), "2026-10")
+    before = db_state(url)
+    if how == "killed":
+        monkeypatch.setenv("XIETONG_FAULT", "kill:import-made")
+        expected = r"^signal SIGKILL$"
+    else:
+        def failing(rows, imp_id, puts):
+            raise OSError("the ledger's file went away")
+            yield
+        monkeypatch.setattr(evaluator.store, "_made_rows", failing)
+        expected = r"^OSError: the ledger's file went away$"
+    with pytest.raises(StoreFailed, match=expected) as e:
+        store_import(engine, _ledger("b" * 64), "2026-11")
+    assert e.value.crashed is (how == "killed")
+    assert db_state(url) == before

@@ -135,6 +135,13 @@ MESSAGES: dict[str, Text] = {
     "demo_ledger": Text(
         zh="示例公司台账（{n} 名员工）：{path}",
         en="Sample company ledger ({n} employees): {path}"),
+    "import_store_crashed": Text(
+        zh="生成待保存台账行的进程异常结束（{error}），未写入任何数据",
+        en="the process making the ledger's rows to store ended abruptly ({error}); nothing "
+           "was stored"),
+    "import_store_failed": Text(
+        zh="台账未能保存，未写入任何数据：{error}",
+        en="the ledger could not be stored and nothing was stored: {error}"),
     "evaluation_failed": Text(
         zh="评估失败，未写入任何数据：{error}",
         en="the evaluation failed and nothing was stored: {error}"),

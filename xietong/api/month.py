@@ -42,7 +42,7 @@ def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
     import); `file_name`: the name to record when `path` is a temporary copy (an upload)."""
     from evaluator.db import reader
     from evaluator.period_check import forced_warning, period_problems
-    from evaluator.store import store_import
+    from evaluator.store import StoreFailed, store_import
     from importers import LedgerRefused, read_ledger
     path = str(path)
     if not Path(path).exists():
@@ -64,7 +64,11 @@ def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
         ledger.warnings.extend(forced_warning(p) for p in wrong)
         if file_name:
             ledger.file_name = file_name
-        outcome = store_import(db.engine, ledger, period, progress=progress, account=account)
+        try:
+            outcome = store_import(db.engine, ledger, period, progress=progress, account=account)
+        except StoreFailed as e:
+            key = "import_store_crashed" if e.crashed else "import_store_failed"
+            raise Refused([i18n.t(lang or ledger.lang, key, error=str(e))]) from None
     finally:
         ledger.close()
     return ImportResult(path, period, ledger.lang, ledger.sha256, outcome.status,
