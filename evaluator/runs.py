@@ -701,6 +701,7 @@ def _store_results(writer, run: Run, trace, adjustments, exceptions, notes, prog
         done(0)
     apart = None
     if total >= firing_rows.APART_MIN and default_workers() > 1:
+        give_back_free_memory()     # the child starts with every page this process holds
         apart = firing_rows.made_apart(trace, notes, run_id, writer.prev, gathering)
         chunks = apart
     else:

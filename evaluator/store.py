@@ -21,7 +21,7 @@ from evaluator.canonical import GENESIS, RowsDigest, canonical_json, next_row_ha
 from engine.isolation import ChildError, EvaluationCrashed, Streamed, fault
 from evaluator.db import ROW_TABLES, ImportActivation, LedgerImport
 from importers.columns import ColumnRows
-from importers.memory import row_maker
+from importers.memory import give_back_free_memory, row_maker
 from importers.spooled import SpooledRows, close_spooled
 from importers.result import Ledger
 from importers.schema import SHEETS
@@ -113,7 +113,9 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress,
     if (total >= ROWS_APART_MIN and default_workers() > 1
             and all(put.bulk for put in puts.values())):
         # forked inside this write transaction: the child reads the ledger's rows (in memory,
-        # or on files read by position) and never touches the database
+        # or on files read by position) and never touches the database; it starts with every
+        # page this process holds, the heap's free ones handed back first
+        give_back_free_memory()
         apart = batches = Streamed(_made_rows, ledger.rows, imp.id, puts, point="import-made")
     else:
         batches = _kept(_made_rows(ledger.rows, imp.id, puts), digest)
