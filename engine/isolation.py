@@ -193,11 +193,19 @@ class Streamed:
     value. Each item goes marshalled (ints, floats, texts, bytes, None, and lists, tuples and
     dicts of them: a fraction of pickle's cost for plain rows), else pickled. A child that
     raised or died raises ChildError or EvaluationCrashed from the iteration; `cancel()` stops
-    it (idempotent: a consumer that stops early calls it). `point` as Forked's."""
+    it (idempotent: a consumer that stops early calls it). `point` as Forked's.
+
+    `apart=False`: the same items and `result`, the generator run in this process (what a
+    caller does when forking would cost more than it saves): one way to consume either."""
 
     READ = 1 << 20               # bytes of the pipe read at a time
 
-    def __init__(self, fn, *args, point: str = "worker"):
+    def __init__(self, fn, *args, point: str = "worker", apart: bool = True):
+        self.result = None
+        self._child = self._read_end = self._items = None
+        if not apart:
+            self._items = fn(*args)
+            return
         read_end, write_end = os.pipe()
         try:
             self._child = Forked(_send_items, read_end, write_end, fn, args, point=point)
@@ -207,9 +215,11 @@ class Streamed:
             raise
         os.close(write_end)
         self._read_end = read_end
-        self.result = None
 
     def __iter__(self):
+        if self._child is None:
+            self.result = yield from self._items
+            return
         fd, self._read_end = self._read_end, None
         with os.fdopen(fd, "rb", buffering=self.READ) as pipe:
             while True:
@@ -224,6 +234,9 @@ class Streamed:
         self.result = self._child.result()
 
     def cancel(self) -> None:
+        if self._child is None:
+            self._items.close()
+            return
         if self._read_end is not None:
             os.close(self._read_end)
             self._read_end = None

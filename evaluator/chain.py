@@ -284,10 +284,7 @@ class BulkInsert:
     def tuples(self, rows: list, converted: bool = False) -> None:
         if converted and not self.bulk:
             raise ValueError("rows converted for a driver that is not used here")
-        if converted:
-            procs = ()
-        else:
-            procs = self.procs
+        procs = () if converted else self.procs
         if self.copy is not None:
             if not rows:
                 return

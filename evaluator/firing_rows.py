@@ -5,7 +5,7 @@ chain.ChainWriter.insert_made).
 Making them is Python work a firing at a time — the stored outcome (the firing's own, or with
 the ids of the adjustments and exceptions it produced), the sources' text, the chain content,
 its hash after the one before — and inserting them is the database's. On a machine with a
-core to spare, a big run's rows are made in a forked process of their own (`made_apart`) while
+core to spare, a big run's rows are made in a forked process of their own (`streamed`) while
 the run process inserts the chunks it has already received: at 100,000 employees (1.85 million
 firings) the storing took ≈ 26 s in one process, half of it making rows.
 
@@ -112,11 +112,13 @@ def _with_says(item: dict, says: dict[str, list]) -> dict:
     return item
 
 
-def made_apart(trace, notes, run_id: int, prev: str, gathering=None) -> Streamed:
-    """made(...) in a forked child (engine.isolation.Streamed): iterating yields its chunks as
-    the child sends them; once they are all taken, `.result` is `gathering.facts()` as the
-    child made them (None without a gathering)."""
-    return Streamed(_made_and_gathered, trace, notes, run_id, prev, gathering, point="render")
+def streamed(trace, notes, run_id: int, prev: str, gathering=None,
+               apart: bool = True) -> Streamed:
+    """made(...) in a forked child (engine.isolation.Streamed; `apart=False`: in this process):
+    iterating yields its chunks as they are made; once they are all taken, `.result` is
+    `gathering.facts()` (None without a gathering), gathered where they were made."""
+    return Streamed(_made_and_gathered, trace, notes, run_id, prev, gathering, point="render",
+                    apart=apart)
 
 
 def _made_and_gathered(trace, notes, run_id, prev, gathering):

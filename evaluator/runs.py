@@ -699,13 +699,10 @@ def _store_results(writer, run: Run, trace, adjustments, exceptions, notes, prog
         def done(n):
             progress("persist", n, total, "firings")
         done(0)
-    apart = None
-    if total >= firing_rows.APART_MIN and default_workers() > 1:
+    apart = total >= firing_rows.APART_MIN and default_workers() > 1
+    if apart:
         give_back_free_memory()     # the child starts with every page this process holds
-        apart = firing_rows.made_apart(trace, notes, run_id, writer.prev, gathering)
-        chunks = apart
-    else:
-        chunks = firing_rows.made(trace, notes, run_id, writer.prev, gathering)
+    chunks = firing_rows.streamed(trace, notes, run_id, writer.prev, gathering, apart)
     try:
         stored = writer.insert_made(Firing, firing_rows.COLUMNS, chunks, "firing", first_id,
                                     {"run_id": run_id}, done)
@@ -714,13 +711,10 @@ def _store_results(writer, run: Run, trace, adjustments, exceptions, notes, prog
     except ChildError as e:
         raise EvaluationFailed(f"{e.kind}: {e}", e.trace) from None
     finally:
-        if apart is not None:
-            apart.cancel()
+        chunks.cancel()
     if stored != total:
         raise RuntimeError(f"{stored} firings stored of the trace's {total}")
-    facts = None
-    if gathering is not None:
-        facts = apart.result if apart is not None else gathering.facts()
+    facts = chunks.result
     if done is not None:
         done(total)
     if isinstance(adjustments, Spool):

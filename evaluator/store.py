@@ -108,17 +108,14 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress,
     puts = {s.name: chain.BulkInsert(conn, ROW_TABLES[s.name],
                                      ("import_id", "row", "row_hash", *(c.name for c in s.columns)))
             for s in SHEETS if ledger.rows.get(s.name)}
-    apart = None
-    digest: list[str] = []
-    if (total >= ROWS_APART_MIN and default_workers() > 1
-            and all(put.bulk for put in puts.values())):
+    apart = (total >= ROWS_APART_MIN and default_workers() > 1
+             and all(put.bulk for put in puts.values()))
+    if apart:
         # forked inside this write transaction: the child reads the ledger's rows (in memory,
         # or on files read by position) and never touches the database; it starts with every
         # page this process holds, the heap's free ones handed back first
         give_back_free_memory()
-        apart = batches = Streamed(_made_rows, ledger.rows, imp.id, puts, point="import-made")
-    else:
-        batches = _kept(_made_rows(ledger.rows, imp.id, puts), digest)
+    batches = Streamed(_made_rows, ledger.rows, imp.id, puts, point="import-made", apart=apart)
     done = 0
     try:
         for name, batch in batches:
@@ -133,11 +130,10 @@ def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress,
     except ChildError as e:
         raise StoreFailed(f"{e.kind}: {e}") from None
     finally:
-        if apart is not None:
-            apart.cancel()
+        batches.cancel()
     if done != total:
         raise StoreFailed(f"{done} rows stored of the ledger's {total}")
-    imp.rows_digest = apart.result if apart is not None else digest[0]
+    imp.rows_digest = batches.result
     session.add(imp)
     session.flush()
     chain.append(session, "import", imp)
@@ -170,11 +166,6 @@ def _made_rows(rows: dict, imp_id: int, puts: dict):
                 batch.append((imp_id, excel_row, prev, *values))
             yield name, put.converted(batch) if put.bulk else batch
     return digest.hexdigest()
-
-
-def _kept(items, box: list):
-    """The items of the generator `items`; its return value appended to `box` at the end."""
-    box.append((yield from items))
 
 
 def load_rows(session: Session, import_id: int, sheets=None, spooled=(), by_column: bool = False

@@ -207,17 +207,16 @@ def test_written_hashes_are_the_ones_written_before(db_url, monkeypatch, apart):
     if apart:
         monkeypatch.setattr(store, "ROWS_APART_MIN", 0)
         monkeypatch.setenv("XIETONG_WORKERS", "2")
-        made = []
-        real = store.Streamed
+    made = []
+    real = store.Streamed
 
-        def counted(*args, **kw):
-            made.append(1)
-            return real(*args, **kw)
-        monkeypatch.setattr(store, "Streamed", counted)
+    def counted(*args, **kw):
+        made.append(kw["apart"])
+        return real(*args, **kw)
+    monkeypatch.setattr(store, "Streamed", counted)
     engine = make_engine(db_url)
     _write(engine, monkeypatch)
-    if apart:
-        assert made == [1]
+    assert made == [apart]
     rows, digest, links = _stored(engine)
     assert rows == PINNED_ROW_HASHES
     assert digest == PINNED_ROWS_DIGEST
@@ -330,12 +329,12 @@ def test_a_runs_records_are_stored_as_before(db_url, monkeypatch, apart):
         monkeypatch.setattr(firing_rows, "APART_MIN", 0)
         monkeypatch.setattr(firing_rows, "CHUNK", 2)
         monkeypatch.setenv("XIETONG_WORKERS", "2")
-        real = firing_rows.made_apart
+    real = firing_rows.streamed
 
-        def counted(*args, **kw):
-            made_apart.append(1)
-            return real(*args, **kw)
-        monkeypatch.setattr(firing_rows, "made_apart", counted)
+    def counted(*args):
+        made_apart.append(args[-1])             # streamed(…, apart)
+        return real(*args)
+    monkeypatch.setattr(firing_rows, "streamed", counted)
     engine = make_engine(db_url)
     with monkeypatch.context() as m:
         m.setattr(db, "datetime", _Frozen)
@@ -362,7 +361,7 @@ def test_a_runs_records_are_stored_as_before(db_url, monkeypatch, apart):
     assert _stored(engine)[2] == PINNED_LINKS[:2] + PINNED_RUN_LINKS
     with Session(db.reader(engine)) as s, s.begin():
         assert chain.verify(s).ok
-    assert made_apart == ([1] if apart else [])
+    assert made_apart == [apart]
 
 
 @pytest.mark.parametrize("how", ["a note of no firing", "firings out of seq order"])

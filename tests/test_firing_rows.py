@@ -1,7 +1,7 @@
 """A run's firings' rows made in a process of their own while the run process inserts them
-(evaluator.firing_rows.made_apart), or in the run process (`made`): the same rows, links and
-gathered facts either way; a maker that raises or dies fails the store and leaves the database
-as it was; progress is told as chunks are inserted.
+(evaluator.firing_rows.streamed), or in the run process (`streamed(..., apart=False)`): the
+same rows, links and gathered facts either way; a maker that raises or dies fails the store
+and leaves the database as it was; progress is told as chunks are inserted.
 
 Expected values: the worked example's 22 firings (README: "run #1, 22 firings"), and its
 firings stored by the run process itself (the path every earlier test pinned: test_chain_fast's
@@ -137,7 +137,7 @@ def test_a_chunk_marshal_cannot_send_goes_pickled():
     trace = [TraceEntry(1, "rating.accept", Label("D1"), [("InternalRatings", 2)], {}),
              TraceEntry(2, "rating.count", "D1", [("InternalRatings", 2)], {})]
     here = list(firing_rows.made(trace, [], 7, "0" * 64))
-    made = firing_rows.made_apart(trace, [], 7, "0" * 64)
+    made = firing_rows.streamed(trace, [], 7, "0" * 64)
     try:
         there = list(made)
     finally:
