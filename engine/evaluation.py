@@ -15,7 +15,7 @@ import time
 import weakref
 from collections import abc as _abc
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import durable_rules_engine as _dre
 from durable import engine as _engine
@@ -218,6 +218,13 @@ class Evaluation:
         (engine/parallel.py). With `make`, `rows` are items and `make(item)` is each one's
         (row, key), made by the process that feeds it."""
         return parallel.feed_many(self, book, rows, make)
+
+    def feed_batches(self, book: str | RuleBook, batches: Iterable[list], make=None
+                     ) -> Iterator[tuple[list, list[list[Activation]]]]:
+        """(batch, feed_many(book, batch, make)) for each batch, in order; with `workers` > 1
+        the next batch is fed by forked workers while the caller works on this one, so
+        `batches` is read a batch ahead (engine/parallel.py)."""
+        return parallel.feed_batches(self, book, batches, make)
 
     def reconcile(self, *, require_fired: bool = False) -> Reconciliation:
         """Proves that nothing is pending (no action, no event) and nothing stored in any book;

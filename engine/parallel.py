@@ -22,7 +22,7 @@ GIL (§g): processes, not threads.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from engine.errors import ERRORS_BY_NAME, EngineError, ReconciliationError
 from engine.isolation import ChildError, EvaluationCrashed, Forked
@@ -47,32 +47,108 @@ def feed_many(ev, book: str | RuleBook, rows: Sequence, make=None) -> list[list]
         return _feed(ev, book, rows, make)
     ev._check_usable()
     ev._book(book)                   # an unknown book fails here, not in every worker
-    size = -(-len(rows) // parts)
-    chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
-    workers: list[Forked] = []
+    chunks = _chunks(rows, parts)
+    workers = _Workers(ev, book, chunks[1:], make)
     try:
-        for chunk in chunks[1:]:
-            workers.append(Forked(_feed_chunk, ev, book, chunk, make))
         out = _feed(ev, book, chunks[0], make)
-        for worker, chunk in zip(workers, chunks[1:]):
-            try:
-                got, counts, keys = worker.result()
-            except ChildError as err:
-                cls = ERRORS_BY_NAME.get(err.kind, EngineError)
-                text = f'a feed_many worker failed: {err}'
-                ev._fail(cls([text]) if cls is ReconciliationError else cls(text), cause=err)
-            except EvaluationCrashed as err:
-                first = (chunk[0] if make is None else make(chunk[0]))[1]
-                ev._fail(EngineError(f'a feed_many worker died ({err}) while feeding '
-                                     f'{len(chunk)} row(s) from {first!r}'), cause=err)
-            ev._adopt([key for _, key in chunk] if keys is None else keys, got, counts, out)
     except BaseException as err:
-        for worker in workers:
-            worker.cancel()
-        if ev._failure is None:
-            ev._failure = err
+        workers.cancel(err)
         raise
+    workers.adopt(out)
     return out
+
+
+def feed_batches(ev, book: str | RuleBook, batches: Iterable[list], make=None
+                 ) -> Iterator[tuple[list, list[list]]]:
+    """(batch, feed_many(ev, book, batch, make)) for each batch of `batches`, in order — the
+    same firings with the same seq numbers as feeding them one after the other, each batch
+    numbered when it is handed on, after whatever the caller fed meanwhile.
+
+    With `ev.workers` > 1, a batch of at least `ev.min_parallel_rows` rows is fed by forked
+    workers only (cut as feed_many cuts it), and the next batch is taken from `batches` and its
+    workers forked before this one is handed on: they feed it while the caller works on this
+    one (what a rule's Python makes of each firing: a big month's evaluation was as long again
+    as its feeding, one core idle). So `batches` is read a batch ahead of the caller: no batch
+    may depend on what the caller does with the ones before it. A smaller batch, or one on a
+    single core, is fed here when its turn comes. Whatever stops the iteration (the caller
+    closing it, an error) stops the workers still feeding."""
+    it = iter(batches)
+    current = following = None
+    try:
+        current = _ahead(ev, book, next(it, None), make)
+        while current is not None:
+            following = _ahead(ev, book, next(it, None), make)
+            batch, workers = current
+            if workers is None:
+                got = _feed(ev, book, batch, make)
+            else:
+                got = []
+                workers.adopt(got)
+            current, following = following, None
+            yield batch, got
+    finally:
+        for pending in (current, following):
+            if pending is not None and pending[1] is not None:
+                pending[1].cancel()
+
+
+def _ahead(ev, book, batch: list | None, make) -> tuple[list, _Workers | None] | None:
+    """A batch of feed_batches with the workers feeding it (None: fed when its turn comes)."""
+    if batch is None:
+        return None
+    if ev.workers <= 1 or len(batch) < ev.min_parallel_rows:
+        return batch, None
+    ev._check_usable()
+    ev._book(book)
+    parts = min(ev.workers, len(batch) // ev.min_parallel_rows)
+    return batch, _Workers(ev, book, _chunks(batch, parts), make)
+
+
+def _chunks(rows: list, parts: int) -> list[list]:
+    size = -(-len(rows) // parts)
+    return [rows[i:i + size] for i in range(0, len(rows), size)]
+
+
+class _Workers:
+    """Forked copies of the evaluation, one per chunk, each feeding its chunk now; `adopt(out)`
+    waits for them in order and appends each chunk's rows' firings to `out`, numbered to
+    follow the evaluation's firings so far (Evaluation._adopt); `cancel()` stops them. A worker
+    that fails or dies makes the evaluation unusable, the others stopped."""
+
+    def __init__(self, ev, book, chunks: list[list], make):
+        self.ev, self.chunks, self.make = ev, chunks, make
+        self.workers: list[Forked] = []
+        try:
+            for chunk in chunks:
+                self.workers.append(Forked(_feed_chunk, ev, book, chunk, make))
+        except BaseException as err:
+            self.cancel(err)
+            raise
+
+    def adopt(self, out: list) -> None:
+        ev, make = self.ev, self.make
+        try:
+            for worker, chunk in zip(self.workers, self.chunks):
+                try:
+                    got, counts, keys = worker.result()
+                except ChildError as err:
+                    cls = ERRORS_BY_NAME.get(err.kind, EngineError)
+                    text = f'a feed_many worker failed: {err}'
+                    ev._fail(cls([text]) if cls is ReconciliationError else cls(text), cause=err)
+                except EvaluationCrashed as err:
+                    first = (chunk[0] if make is None else make(chunk[0]))[1]
+                    ev._fail(EngineError(f'a feed_many worker died ({err}) while feeding '
+                                         f'{len(chunk)} row(s) from {first!r}'), cause=err)
+                ev._adopt([key for _, key in chunk] if keys is None else keys, got, counts, out)
+        except BaseException as err:
+            self.cancel(err)
+            raise
+
+    def cancel(self, err: BaseException | None = None) -> None:
+        for worker in self.workers:
+            worker.cancel()
+        if err is not None and self.ev._failure is None:
+            self.ev._failure = err
 
 
 def _feed(ev, book: str | RuleBook, rows: Sequence, make) -> list[list]:

@@ -171,14 +171,16 @@ class Context:
     def feed_each(self, ev, book: str, items: Iterable, fact_of) -> Iterator[tuple]:
         """(item, its firings) for each item, in order: `fact_of(item)` is the item's (fact,
         key). The items are read once (a sheet on a file is not read twice), FEED_BATCH at a
-        time, so a million-row sheet is never all in memory at once; each batch goes to
-        Evaluation.feed_many, which may feed it on several cores, each process making the
+        time, so a million-row sheet is never all in memory at once; the batches go to
+        Evaluation.feed_batches, which may feed each on several cores, each process making the
         facts of its own part (`fact_of` is a function of its item alone: the rules' fact
-        makers read the company and the policy, and change nothing)."""
+        makers read the company and the policy, and change nothing), and the next batch while
+        the caller works on this one: so the items are read a batch ahead of the caller, and
+        none may depend on what the caller did with those before it."""
         it = iter(items)
-        while batch := list(islice(it, FEED_BATCH)):
+        batches = iter(lambda: list(islice(it, FEED_BATCH)), [])
+        for batch, got in ev.feed_batches(book, batches, fact_of):
             self.fed += len(batch)
-            got = ev.feed_many(book, batch, fact_of)
             if self.progress is not None:
                 self.progress("evaluate", self.fed, None, "facts")
             # each item and its firings let go of as they are handed on: kept until the batch's

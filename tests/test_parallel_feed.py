@@ -246,3 +246,133 @@ def test_a_fact_checker_plan_converts_decimals_like_the_first_fact():
         with pytest.raises(FactError, match=r"w=1E\+400 is not finite as a float"):
             ev.feed('mixed', {'t': 'row', 'n': 12, 'emp': 'A', 'boom': False,
                               'w': Decimal('1e400')}, key='huge')
+
+
+# --------------------------------------------------------------------- feed_batches: one ahead
+
+def run_batches(rows_, workers, sizes, min_rows=10):
+    """rows_ fed in batches of `sizes` through feed_batches, a row fed by the caller after
+    each batch it is handed (its firings numbered between the batches'); what came back."""
+    def batches():
+        at = 0
+        for size in sizes:
+            yield rows_[at:at + size]
+            at += size
+
+    with Evaluation([mixed_book()], workers=workers, min_parallel_rows=min_rows) as ev:
+        got = []
+        for i, (batch, fired) in enumerate(ev.feed_batches('mixed', batches())):
+            assert len(fired) == len(batch)
+            got += fired
+            got.append(ev.feed('mixed', {'t': 'row', 'n': 12, 'odd': False, 'emp': 'A',
+                                         'boom': False}, key=('Between', i)))
+        return got, list(ev.firings), ev.reconcile(require_fired=True)
+
+
+@pytest.mark.parametrize('workers,sizes', [(1, [40, 40, 40]), (2, [40, 5, 60, 15]),
+                                           (3, [100, 100]), (2, [9, 9, 100, 1])])
+def test_batches_fed_ahead_equal_feeding_row_by_row(workers, sizes):
+    """Batches of 10 rows or more fed by forked workers while the caller feeds its own rows
+    between them; smaller ones fed here: the same firings, seq numbers, counts and unfired
+    rows as one process feeding them all in that order."""
+    data = rows(sum(sizes), seed=sum(sizes) + workers)
+    ahead, ahead_all, ahead_rec = run_batches(data, workers, sizes)
+    with Evaluation([mixed_book()], workers=1) as ev:
+        one, at = [], 0
+        for i, size in enumerate(sizes):
+            one += [ev.feed('mixed', row, key=key) for row, key in data[at:at + size]]
+            at += size
+            one.append(ev.feed('mixed', {'t': 'row', 'n': 12, 'odd': False, 'emp': 'A',
+                                         'boom': False}, key=('Between', i)))
+        one_all, one_rec = list(ev.firings), ev.reconcile(require_fired=True)
+    assert (ahead, ahead_all, ahead_rec) == (one, one_all, one_rec)
+    assert [f.seq for f in ahead_all] == list(range(1, len(ahead_all) + 1))
+    # the caller's row after each batch: x.big fired on it, numbered after the batch's firings
+    between = [f for f in ahead_all if f.fact_keys[0][0] == 'Between']
+    assert [f.fact_keys[0] for f in between] == [('Between', i) for i in range(len(sizes))]
+    assert ahead_rec.fed == sum(sizes) + len(sizes)
+
+
+def test_the_next_batch_is_taken_and_fed_elsewhere_before_this_one_is_handed_on():
+    """What feed_batches does with three batches of 30, 30 and 5 rows on two cores: each batch
+    of 25 rows or more is fed by two forked workers (never this process), the next batch is
+    taken before this one is handed on, and the small last batch is fed here."""
+    events = []
+
+    def batches():
+        for b, n in enumerate((30, 30, 5)):
+            events.append(('taken', b))
+            yield [({'t': 'row', 'n': b * 100 + i}, (b, i)) for i in range(n)]
+
+    with Evaluation([pid_book()], workers=2, min_parallel_rows=15) as ev:
+        fed_by = []
+        for batch, fired in ev.feed_batches('pids', batches()):
+            b = batch[0][1][0]
+            events.append(('handed', b))
+            fed_by.append([f.outcomes[0] for fs in fired for f in fs])
+    assert events == [('taken', 0), ('taken', 1), ('handed', 0), ('taken', 2), ('handed', 1),
+                      ('handed', 2)]
+    me = os.getpid()
+    for pids in fed_by[:2]:
+        assert len(pids) == 30 and me not in pids and len(set(pids)) == 2
+        assert pids[:15] == [pids[0]] * 15 and pids[15:] == [pids[15]] * 15
+    assert fed_by[2] == [me] * 5
+
+
+def test_a_caller_that_stops_early_stops_the_workers_feeding_the_next_batch():
+    def batches():
+        for b in range(5):
+            yield [({'t': 'row', 'n': b * 100 + i}, (b, i)) for i in range(40)]
+
+    with Evaluation([pid_book()], workers=2, min_parallel_rows=10) as ev:
+        fed = ev.feed_batches('pids', batches())
+        batch, fired = next(fed)
+        assert len(fired) == 40
+        fed.close()                              # batch 1's workers were feeding it
+        with pytest.raises(ChildProcessError):   # stopped and reaped: none left behind
+            os.waitpid(-1, os.WNOHANG)
+        # nothing of batch 1 was counted: 40 rows fed, 40 firings
+        assert ev.reconcile().fed == 40 and ev.reconcile().firings == 40
+
+
+def test_a_worker_killed_while_feeding_a_batch_ahead_fails_the_evaluation(monkeypatch):
+    monkeypatch.setenv('XIETONG_FAULT', 'segv:worker')
+    data = rows(60, seed=8)
+    with Evaluation([mixed_book()], workers=2, min_parallel_rows=10) as ev:
+        with pytest.raises(EngineError, match=r"worker died \(signal SIGSEGV\) while feeding "
+                                              r"15 row\(s\) from \('Rows', 0\)"):
+            for _ in ev.feed_batches('mixed', [data[:30], data[30:]]):
+                pass
+        assert ev.failed is not None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_an_action_failing_in_a_batch_fed_ahead_fails_the_evaluation_in_its_turn():
+    data = rows(60, seed=9)
+    data[45] = ({'t': 'row', 'n': 1, 'odd': True, 'emp': 'A', 'boom': True}, ('Rows', 45))
+    with Evaluation([mixed_book()], workers=2, min_parallel_rows=10) as ev:
+        fed = ev.feed_batches('mixed', [data[:30], data[30:]])
+        batch, fired = next(fed)                 # the first batch is whole
+        assert len(fired) == 30
+        with pytest.raises(RuleActionError, match=r"x.boom failed: ValueError: row 1 exploded"):
+            next(fed)
+        assert ev.failed is not None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+@pytest.mark.parametrize('seed', [14, 15])
+def test_a_ledger_fed_in_small_batches_ahead_equals_one_process(seed, monkeypatch):
+    """Whole ledgers through rules.context.feed_each with batches of 7 items: many batches
+    fed ahead on two and three processes, the rules' own feeds in between."""
+    import rules.context
+    ledger = random_ledger(seed, 4).build()
+    policy = load_policy()
+    one = evaluate_ledger(ledger.rows, policy, PERIOD, workers=1)
+    monkeypatch.setattr(rules.context, "FEED_BATCH", 7)
+    _same(one, evaluate_ledger(ledger.rows, policy, PERIOD, workers=2, min_parallel_rows=3))
+    _same(one, evaluate_ledger(ledger.rows, policy, PERIOD, workers=3, min_parallel_rows=2))
+    decisions = random_decisions(one.exceptions, seed)
+    _same(evaluate_ledger(ledger.rows, policy, PERIOD, decisions, workers=1),
+          evaluate_ledger(ledger.rows, policy, PERIOD, decisions, workers=2, min_parallel_rows=3))
