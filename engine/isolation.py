@@ -294,8 +294,3 @@ def _wait_for_end(fd: int, timeout: float | None) -> bytes:
             return note
         note = (note + got)[:PIPE_NOTE]
 
-
-def run_forked(fn, *args, timeout: float | None = None):
-    """fn(*args) in a forked child; its return value. Raises EvaluationCrashed when the child
-    dies or exceeds `timeout` seconds, ChildError when fn raised."""
-    return Forked(fn, *args, point="engine").result(timeout)

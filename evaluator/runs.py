@@ -24,7 +24,7 @@ from typing import Iterator
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from engine.isolation import ChildError, EvaluationCrashed, fault, run_forked
+from engine.isolation import ChildError, EvaluationCrashed, Forked, fault
 from evaluator import chain, firing_rows, periods
 from evaluator.canonical import (OutcomeCodec, canonical_json, cell_text, parse_sources,
                                  sha256_text, sources_json)
@@ -324,12 +324,13 @@ class _Inputs:
     history: dict | None = None
     other_imports: dict | None = None
     standing: dict | None = None  # review_id -> rules.deadlines.Standing (SPEC §11.4)
+    clock: datetime | None = None  # the evaluation's start, when taken before its child's
 
 
 def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                     progress=None, import_id: int | None = None,
                     account: str | None = None, gathering=None,
-                    keep_rows: bool = False) -> RunOutcome:
+                    keep_rows: bool = False, started: "Started | None" = None) -> RunOutcome:
     """Evaluate the period's active ledger and store the run, in three steps:
 
     1. read the inputs in a read transaction (no write lock: other commands go on);
@@ -351,6 +352,11 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     evaluated and the refusal names both — a run never hands back another file's results
     under the caller's file's name.
 
+    `started` (with `import_id`): steps 1 and 2 already under way — the evaluation of the
+    ledger that import stored, started before it was stored (`start_before_stored`); its
+    result is stored as any other, after the same check, and an attempt that must be made
+    again reads the database as usual. It is closed here whatever happens.
+
     `account`: the desk's account that asked for the run, chained with the run record and with
     the decisions the ledger's Reviews sheet brings (None from the command line).
 
@@ -365,31 +371,25 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
     closes them (evaluator.store.close_spooled). Otherwise they are closed here.
     """
     for _ in range(EVALUATION_ATTEMPTS):
-        # refuses a closed period first; its big sheets on files, closed below, as the spool
-        try:
-            inputs = _read_inputs(engine, period, lang, policy, SPOOLED_SHEETS)
-        except OSError as e:
-            raise _files_failed(e) from None
-        spool = files = None
-        try:
-            if import_id is not None and inputs.import_id != import_id:
-                raise RunRefused([_switched(engine, period, import_id, lang)])
-            try:                        # made before the fork, closed below whatever the child does
-                spool = Spool(TraceEntry)
-                files = _ResultFiles()
+        if started is not None:
+            computing, started = started, None
+            computing.inputs.import_id = import_id
+        else:
+            # refuses a closed period first; its big sheets on files, closed below, as the spool
+            try:
+                inputs = _read_inputs(engine, period, lang, policy, SPOOLED_SHEETS)
             except OSError as e:
                 raise _files_failed(e) from None
-            give_back_free_memory()     # the child starts with every page this process holds
-            try:
-                outcome = run_forked(_compute_to_files, inputs, policy, period, lang, progress,
-                                     spool, files)
-            except EvaluationCrashed as e:
-                raise EvaluationFailed(refusal(lang, "crashed", error=e)) from None
-            except ChildError as e:
-                raise EvaluationFailed(f"{e.kind}: {e}", e.trace) from None
+            if import_id is not None and inputs.import_id != import_id:
+                close_spooled(inputs.rows, inputs.history)
+                raise RunRefused([_switched(engine, period, import_id, lang)])
+            computing = Started(inputs, policy, period, lang, progress)
+        try:
+            inputs = computing.inputs
+            outcome = computing.outcome()
             if outcome[0] == "refused":
                 raise RunRefused(outcome[1])
-            _, result, notes, new_decisions, in_force, started, reviews = outcome
+            _, result, notes, new_decisions, in_force, started_at, reviews = outcome
             with Session(engine) as session, session.begin():
                 _refuse_if_closed(session, period, lang)      # closed while it computed
                 now = _fingerprint(session, period, policy)
@@ -400,15 +400,15 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
                 writer = chain.ChainWriter(session)
                 if new_decisions:
                     next_id = writer.next_id(Decision)
-                    records = [Decision(id=next_id + i, decided_at=started, account=account, **d)
-                               for i, d in enumerate(new_decisions)]
+                    records = [Decision(id=next_id + i, decided_at=started_at, account=account,
+                                        **d) for i, d in enumerate(new_decisions)]
                     writer.insert(Decision, records, "decision")
                 run = Run(id=writer.next_id(Run), period=period, import_id=inputs.import_id,
                           file_sha256=inputs.file_sha256, policy_sha256=policy.sha256,
                           policy_json=policy.canonical_json(), rules_version=RULES_VERSION,
                           program_version=PROGRAM_VERSION,
                           decisions_digest=sha256_text(canonical_json(sorted(in_force.items()))),
-                          started_at=started, finished_at=utcnow(),
+                          started_at=started_at, finished_at=utcnow(),
                           counts=canonical_json(result.counts), account=account,
                           other_imports=(canonical_json(inputs.other_imports)
                                          if inputs.other_imports else None))
@@ -426,12 +426,83 @@ def evaluate_period(engine, period: str, policy: Policy, lang: str = "en",
             return RunOutcome(run, result, len(new_decisions), kept, *reviews,
                               firing_facts=facts)
         finally:
+            computing.close()
+    raise RunRefused([refusal(lang, "busy_period", period=period, n=EVALUATION_ATTEMPTS)])
+
+
+class Started:
+    """An evaluation computing in its forked child (steps 1 and 2 of evaluate_period): made
+    with the inputs read, it makes the spools the child leaves its results in and forks it;
+    `outcome()` waits for what the child returned (_compute_to_files), a crash or an error of
+    the child raised as EvaluationFailed; `close()` stops the child if it still runs and gives
+    back the spools and the inputs' sheets on files (those the caller has not taken)."""
+
+    def __init__(self, inputs: _Inputs, policy: Policy, period: str, lang: str, progress):
+        self.inputs, self.lang = inputs, lang
+        self.trace = self.files = self._child = None
+        try:
+            try:                        # made before the fork, closed whatever the child does
+                self.trace = Spool(TraceEntry)
+                self.files = _ResultFiles()
+            except OSError as e:
+                raise _files_failed(e) from None
+            give_back_free_memory()     # the child starts with every page this process holds
+            self._child = Forked(_compute_to_files, inputs, policy, period, lang, progress,
+                                 self.trace, self.files, point="engine")
+        except BaseException:
+            self.close()
+            raise
+
+    def outcome(self):
+        try:
+            return self._child.result()
+        except EvaluationCrashed as e:
+            raise EvaluationFailed(refusal(self.lang, "crashed", error=e)) from None
+        except ChildError as e:
+            raise EvaluationFailed(f"{e.kind}: {e}", e.trace) from None
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._child.cancel()
+        for spool in (self.trace, self.files):
             if spool is not None:
                 spool.close()
-            if files is not None:
-                files.close()
-            close_spooled(inputs.rows, inputs.history)
-    raise RunRefused([refusal(lang, "busy_period", period=period, n=EVALUATION_ATTEMPTS)])
+        close_spooled(self.inputs.rows, self.inputs.history)
+
+
+def start_before_stored(engine, ledger, period: str, policy: Policy, lang: str,
+                        progress=None) -> Started | None:
+    """The evaluation of `ledger` (importers.result.Ledger: validated, about to be stored as
+    the period's active import) started now, in its forked child, from the ledger's own rows,
+    while the caller stores it: on a machine with a core to spare, the import's storing and
+    the reading of its rows back no longer come before the evaluation (xietong/api/month.py's
+    import_and_evaluate). The rows the database would give back are the ledger's (an import is
+    stored exactly as typed: evaluator.store), and the rest is read from the database now, as
+    evaluate_period reads it; its check before storing the run then covers the import itself.
+
+    The ledger's rows become the evaluation's too: once stored, the caller leaves them open
+    (Started.close, or evaluate_period's caller with `keep_rows`, closes them). The clock is taken
+    now (`Started.inputs.clock`): the caller stores the import at that time
+    (evaluator.store.store_import(at=…)), so that the run it evaluates does not look older than
+    its import. None (nothing started) when the database refuses the evaluation (a closed
+    period, another cadence): evaluated after the import in the usual way, it then says so.
+    `engine` None: the database does not exist yet (the first import makes it), so nothing is
+    stored that the evaluation would read."""
+    if engine is None:                  # no database yet: nothing stored to read
+        inputs = _Inputs(None, ledger.file_name, ledger.sha256, ledger.rows, {}, 0)
+    else:
+        try:
+            inputs = _read_inputs(engine, period, lang, policy, SPOOLED_SHEETS, ledger=ledger)
+        except RunRefused:
+            return None
+        except OSError as e:
+            raise _files_failed(e) from None
+    for rows in ledger.rows.values():
+        flush = getattr(rows, "flush", None)
+        if flush is not None:           # the child reads every row from the file
+            flush()
+    inputs.clock = utcnow()
+    return Started(inputs, policy, period, lang, progress)
 
 
 def _files_failed(e: OSError) -> EvaluationFailed:
@@ -478,15 +549,17 @@ def _refuse_if_closed(session: Session, period: str, lang: str) -> None:
         raise RunRefused(e.lines) from None
 
 
-def _read_inputs(engine, period: str, lang: str, policy: Policy, spooled=()) -> _Inputs:
+def _read_inputs(engine, period: str, lang: str, policy: Policy, spooled=(),
+                 ledger=None) -> _Inputs:
     """`spooled`: the sheets read into files (importers.spooled.SpooledRows), this month's and
     the other months'; the caller closes them (close_spooled) — unless this fails, when they
-    are closed here."""
+    are closed here. `ledger` (start_before_stored): the month's rows are that ledger's, not
+    yet stored (the import's id is not known: None); the rest is read."""
     rows = history = None
     try:
         with Session(reader(engine)) as session, session.begin():
             _refuse_if_closed(session, period, lang)
-            imp = active_import(session, period)
+            imp = active_import(session, period) if ledger is None else ledger
             if imp is None:
                 raise RunRefused([refusal(lang, "no_import", period=period)])
             _refuse_other_cadence(session, period, policy, lang)
@@ -501,12 +574,14 @@ def _read_inputs(engine, period: str, lang: str, policy: Policy, spooled=()) -> 
             # the other sheets by column (importers.columns): a company's employees as dicts
             # were 26 MB at 100,000, in this process and in the evaluation's child and its
             # feed workers, which start with its pages
-            rows = load_rows(session, imp.id, spooled=spooled, by_column=True)
-            inputs = _Inputs(imp.id, imp.file_name, imp.sha256, rows, stored, top or 0,
+            if ledger is None:
+                rows = load_rows(session, imp.id, spooled=spooled, by_column=True)
+            inputs = _Inputs(None if ledger is not None else imp.id, imp.file_name, imp.sha256,
+                             rows if ledger is None else ledger.rows, stored, top or 0,
                              history, other_imports, standing)
         return inputs
     except BaseException:
-        close_spooled(rows, history)
+        close_spooled(rows, history)        # (a ledger's rows are its caller's)
         raise
 
 
@@ -579,7 +654,8 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     # Review items (ids, kinds, sources) do not depend on decisions, so one evaluation with every
     # candidate decision finds the items, their source hashes and which decisions still apply.
     # A second pass is needed only when a stored decision lapsed (its item's rows changed).
-    started = utcnow()              # also the clock of the items' deadlines (SPEC §11.4)
+    # also the clock of the items' deadlines (SPEC §11.4)
+    started = inputs.clock or utcnow()
     candidates = {rid: d["decision"] for rid, d in stored.items()}
     candidates.update((d.review_id, d.decision) for d in ledger_reviews)
     history = inputs.history or {}

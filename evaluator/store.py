@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import islice
 from typing import Iterator
 
@@ -41,9 +42,13 @@ def active_import(session: Session, period: str) -> LedgerImport | None:
 
 
 def store_import(engine: sa.Engine, ledger: Ledger, period: str, progress=None,
-                 account: str | None = None) -> ImportOutcome:
+                 account: str | None = None, at: datetime | None = None) -> ImportOutcome:
     """`account`: the desk's account that uploaded it, chained with the import and activation
-    records (None from the command line)."""
+    records (None from the command line). `at`: the import's time (its record's
+    `imported_at`, its activation's `activated_at`), now unless given: `xietong run` gives the
+    clock of the evaluation it started before storing the ledger
+    (evaluator.runs.start_before_stored), so that the run is not older than its import."""
+    stamp = {} if at is None else {"imported_at": at}
     with Session(engine) as session, session.begin():
         current = active_import(session, period)
         counts = {s.name: ledger.count(s.name) for s in SHEETS}
@@ -56,7 +61,7 @@ def store_import(engine: sa.Engine, ledger: Ledger, period: str, progress=None,
         if earlier is not None:
             imp, status = earlier, "reactivated"
         else:
-            imp = _store_rows(session, ledger, period, counts, progress, account)
+            imp = _store_rows(session, ledger, period, counts, progress, account, stamp)
             status = "stored"
 
         if current is not None:
@@ -67,7 +72,8 @@ def store_import(engine: sa.Engine, ledger: Ledger, period: str, progress=None,
         session.flush()
         activation = ImportActivation(period=period, import_id=imp.id,
                                       previous_import_id=current.id if current else None,
-                                      account=account)
+                                      account=account,
+                                      **({} if at is None else {"activated_at": at}))
         session.add(activation)
         session.flush()
         chain.append(session, "activation", activation)
@@ -95,12 +101,12 @@ class StoreFailed(RuntimeError):
 
 
 def _store_rows(session: Session, ledger: Ledger, period: str, counts, progress,
-                account: str | None = None) -> LedgerImport:
+                account: str | None = None, stamp: dict | None = None) -> LedgerImport:
     from evaluator.evaluate import default_workers
     imp = LedgerImport(period=period, file_name=ledger.file_name, sha256=ledger.sha256,
                        rows_per_sheet=canonical_json(counts), rows_digest="",
                        lang=ledger.lang, warnings=canonical_json(list(ledger.warnings)),
-                       account=account)
+                       account=account, **(stamp or {}))
     session.add(imp)
     session.flush()
     conn = session.connection()

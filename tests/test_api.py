@@ -174,20 +174,20 @@ def test_an_import_that_lands_while_a_run_computes_refuses_it(db, ledger, tmp_pa
                                                                monkeypatch):
     import evaluator.runs as runs
     mine = xietong.import_ledger(db, ledger, PERIOD)
-    compute = runs.run_forked
+    compute = runs.Started.outcome
 
-    def meanwhile(*args, **kwargs):
-        got = compute(*args, **kwargs)
+    def meanwhile(self):
+        got = compute(self)
         xietong.import_ledger(db, _other_ledger(tmp_path), PERIOD)   # lands before the store
         return got
 
-    monkeypatch.setattr(runs, "run_forked", meanwhile)
+    monkeypatch.setattr(runs.Started, "outcome", meanwhile)
     with pytest.raises(xietong.Refused) as e:
         xietong.evaluate(db, PERIOD, import_id=mine.import_id)
     assert "became the active ledger of 2026-11: nothing was evaluated" in e.value.lines[0]
     assert xietong.status(db)[0].latest_run is None          # no run was stored
     # without import_id the evaluation follows the period's active ledger (it reads again)
-    monkeypatch.setattr(runs, "run_forked", compute)
+    monkeypatch.setattr(runs.Started, "outcome", compute)
     run = xietong.evaluate(db, PERIOD)
     assert run.file_sha256 == xietong.status(db)[0].active_import["sha256"]
 

@@ -156,15 +156,15 @@ def test_evaluation_notices_an_import_committed_while_it_computed(tmp_path, db_u
     rows["Departments"][0] = dict(rows["Departments"][0], name="销售一部")
     write_ledger(path, rows, lang="en")
     second = read_ledger(path)
-    real, calls = runs.run_forked, []
+    real, calls = runs.Started.outcome, []
 
-    def racing(fn, *args, **kw):
-        calls.append(args[0].import_id)
+    def racing(self):
+        calls.append(self.inputs.import_id)
         if len(calls) == 1:                       # another command commits meanwhile
             store_import(make_engine(db_url), second, PERIOD)
-        return real(fn, *args, **kw)
+        return real(self)
 
-    monkeypatch.setattr(runs, "run_forked", racing)
+    monkeypatch.setattr(runs.Started, "outcome", racing)
     outcome = runs.evaluate_period(engine, PERIOD, load_policy())
     assert calls == [1, 2]                        # computed again on the new import
     assert outcome.run.import_id == 2

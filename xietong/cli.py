@@ -68,10 +68,14 @@ def cmd_template(args, db, lang, out) -> int:
 def _import(args, db, lang, out, path: str) -> api.ImportResult:
     imported = api.import_ledger(db, path, args.period, lang=lang, progress=Progress(),
                                  force=getattr(args, "force", False))
+    _imported(db, lang, out, imported)
+    return imported
+
+
+def _imported(db, lang, out, imported: api.ImportResult) -> None:
     _say(out, i18n.import_summary(lang or imported.lang, imported))
     # once the ledger's language is known: which database holds it (SPEC §10.6)
     _say(out, i18n.t(lang or imported.lang, "database", url=db.shown_url))
-    return imported
 
 
 def cmd_import(args, db, lang, out) -> int:
@@ -107,16 +111,21 @@ def cmd_report(args, db, lang, out) -> int:
 
 
 def cmd_run(args, db, lang, out) -> int:
-    imported = _import(args, db, lang, out, args.ledger)
-    _evaluate_and_report(args, db, lang or imported.lang, out, imported, args.out, args.format)
+    _run(args, db, lang, out, args.ledger, args.out, args.format)
     return 0
 
 
-def _evaluate_and_report(args, db, lang, out, imported, out_dir, formats) -> None:
-    """The rest of a run (`run`, `demo`): the import evaluated, and its reports written from
-    what the evaluation read; the report's passed chain check becomes the checkpoint the next
+def _run(args, db, lang, out, path: str, out_dir, formats) -> None:
+    """A whole run (`run`, `demo`): the ledger imported and evaluated (the evaluation started
+    while the import is stored: api.import_and_evaluate), and its reports written from what
+    the evaluation read; the report's passed chain check becomes the checkpoint the next
     month's check starts from."""
-    evaluated = _evaluate(args, db, lang, out, imported.import_id, for_report=True)
+    imported, evaluated = api.import_and_evaluate(
+        db, path, args.period, lang=lang, progress=Progress(),
+        force=getattr(args, "force", False), policy=getattr(args, "policy", None),
+        on_import=lambda imported: _imported(db, lang, out, imported))
+    lang = lang or imported.lang
+    _say(out, i18n.run_summary(lang, evaluated))
     _report(args, db, lang, out, out_dir, formats, evaluated, checkpoint=True)
 
 
@@ -222,8 +231,7 @@ def cmd_demo(args, db, lang, out) -> int:
                                      employees=args.employees, period=args.period,
                                      seed=args.seed, lang=lang)
     _say(out, i18n.t(lang, "demo_ledger", path=ledger, n=args.employees))
-    imported = _import(args, db, lang, out, str(ledger))
-    _evaluate_and_report(args, db, lang, out, imported, out_dir, set(api.FORMATS))
+    _run(args, db, lang, out, str(ledger), out_dir, set(api.FORMATS))
     _demo_accounts(db, lang, out, out_dir, args.period)
     return 0
 

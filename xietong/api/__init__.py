@@ -23,8 +23,8 @@ from __future__ import annotations
 # only modules above it in this list. Every name a caller uses is handed on here.
 from xietong.api.base import (Conflict, Database, database_language, database_problem, FORMATS,
                               Locked, NotFound, open_database, Progress, Refused, _engine)
-from xietong.api.month import (ChainStatus, evaluate, import_ledger, ImportResult,
-                               load_policy_or_refuse, MANIFEST, report, ReportResult, RunResult,
+from xietong.api.month import (ChainStatus, evaluate, import_and_evaluate, import_ledger,
+                               ImportResult, load_policy_or_refuse, MANIFEST, report, ReportResult, RunResult,
                                _run_rows)
 from xietong.api.audit import (close_period, firings, ledger_rows, period_is_closed, period_state,
                                PeriodStatus, refuse_if_closed, reopen_period, status, verify,
@@ -46,7 +46,7 @@ __all__ = ["accounts", "add_account", "ChainStatus", "check_policy", "close_peri
            "Database", "database_language", "database_problem", "decide", "decisions",
            "DecisionsResult", "demo_accounts", "disable_account", "evaluate",
            "feedback_departments", "feedback_of", "feedback_workbook", "firings", "FORMATS",
-           "import_ledger", "ImportResult", "index_trace", "job", "jobs_of", "ledger_rows",
+           "import_and_evaluate", "import_ledger", "ImportResult", "index_trace", "job", "jobs_of", "ledger_rows",
            "load_policy_or_refuse", "Locked", "MANIFEST", "may", "moved_reviews", "NotFound",
            "Notice", "notify", "NotifyResult", "open_database", "period_is_closed", "period_names",
            "period_state", "periods", "PeriodStatus", "PolicyCheck", "Progress", "record_decisions",

@@ -40,9 +40,75 @@ def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
     it looks like another period's (SPEC §10.2) — unless `force`, and then the import record
     keeps a warning saying so. `account`: the desk's account that uploads it (chained with the
     import); `file_name`: the name to record when `path` is a temporary copy (an upload)."""
+    ledger = _checked_ledger(db, path, period, lang, progress, force, file_name)
+    try:                                # (its transaction sheets are on files: closed below)
+        return _stored(db, ledger, path, period, lang, progress, account)
+    finally:
+        ledger.close()
+
+
+def import_and_evaluate(db: Database, path, period: str, *, lang: str | None = None,
+                        progress: Progress | None = None, force: bool = False,
+                        policy=None, on_import=None) -> tuple[ImportResult, RunResult]:
+    """import_ledger, then evaluate(import_id=the import, for_report=True): what `xietong
+    run` does — with the evaluation started as soon as the ledger is validated, from its rows,
+    while they are stored (evaluator.runs.start_before_stored), on a machine with a core to
+    spare. The results are those of the two calls one after the other (the run is stored
+    only once the import is, and checked against it first); the refusals are theirs, in the
+    same order. Whatever refuses the evaluation before it starts (its policy, a closed period,
+    another cadence) leaves it to be made after the import, as evaluate makes it.
+    `on_import`: called with the ImportResult once the import is stored, before the
+    evaluation is waited for (the command line says what was imported, even when the
+    evaluation is then refused)."""
+    from evaluator.evaluate import default_workers
+    from evaluator.runs import start_before_stored
+    ledger = _checked_ledger(db, path, period, lang, progress, force)
+    run_lang = lang or ledger.lang
+    started = None
+    try:
+        try:
+            the_policy = load_policy_or_refuse(policy, run_lang)
+        except Refused:
+            the_policy = None           # refused by evaluate below, after the import
+        if the_policy is not None and default_workers() > 1:
+            # (a database not made yet is made by the import: nothing in it to read before)
+            started = start_before_stored(db.engine if db.exists() else None, ledger, period,
+                                          the_policy, run_lang, progress)
+        # the evaluation's progress is the one shown meanwhile
+        imported = _stored(db, ledger, path, period, lang,
+                           progress if started is None else None, None,
+                           at=None if started is None else started.inputs.clock)
+        if started is not None and imported.status != "stored":
+            # an earlier import of the same file is the active one again: its rows as stored
+            # are the ones to evaluate (evaluate reads them)
+            started.close()
+            started = None
+    except BaseException:
+        if started is not None:
+            started.close()
+        raise
+    finally:
+        if started is None:
+            ledger.close()              # else the evaluation's rows: it closes them
+    if on_import is not None:
+        try:
+            on_import(imported)
+        except BaseException:
+            if started is not None:
+                started.close()
+            raise
+    evaluated = evaluate(db, period, policy=the_policy or policy, lang=run_lang,
+                         progress=progress, import_id=imported.import_id, for_report=True,
+                         started=started)
+    return imported, evaluated
+
+
+def _checked_ledger(db: Database, path, period: str, lang: str | None, progress,
+                    force: bool, file_name: str | None = None):
+    """The workbook at `path` read and validated (importers.read_ledger), and checked against
+    the period (SPEC §10.2): Refused with every problem, nothing stored. The caller closes it."""
     from evaluator.db import reader
     from evaluator.period_check import forced_warning, period_problems
-    from evaluator.store import StoreFailed, store_import
     from importers import LedgerRefused, read_ledger
     path = str(path)
     if not Path(path).exists():
@@ -52,7 +118,7 @@ def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
     except LedgerRefused as refused:
         # the problems are already worded in the refusal's language
         raise Refused.listing(lang or refused.lang, path, refused.problems) from None
-    try:                                # (its transaction sheets are on files: closed below)
+    try:
         if db.exists():
             with Session(reader(db.engine)) as session, session.begin():
                 _refuse_if_closed(session, period, lang or ledger.lang)
@@ -64,14 +130,24 @@ def import_ledger(db: Database, path, period: str, *, lang: str | None = None,
         ledger.warnings.extend(forced_warning(p) for p in wrong)
         if file_name:
             ledger.file_name = file_name
-        try:
-            outcome = store_import(db.engine, ledger, period, progress=progress, account=account)
-        except StoreFailed as e:
-            key = "import_store_crashed" if e.crashed else "import_store_failed"
-            raise Refused([i18n.t(lang or ledger.lang, key, error=str(e))]) from None
-    finally:
+    except BaseException:
         ledger.close()
-    return ImportResult(path, period, ledger.lang, ledger.sha256, outcome.status,
+        raise
+    return ledger
+
+
+def _stored(db: Database, ledger, path, period: str, lang: str | None, progress,
+            account: str | None, at=None) -> ImportResult:
+    """`ledger` (from _checked_ledger) stored as the period's active ledger
+    (evaluator.store.store_import); a failed store Refused in the user's language."""
+    from evaluator.store import StoreFailed, store_import
+    try:
+        outcome = store_import(db.engine, ledger, period, progress=progress, account=account,
+                               at=at)
+    except StoreFailed as e:
+        key = "import_store_crashed" if e.crashed else "import_store_failed"
+        raise Refused([i18n.t(lang or ledger.lang, key, error=str(e))]) from None
+    return ImportResult(str(path), period, ledger.lang, ledger.sha256, outcome.status,
                         outcome.import_id, outcome.previous_import_id,
                         dict(outcome.rows_per_sheet), list(ledger.warnings))
 
@@ -116,23 +192,30 @@ def load_policy_or_refuse(policy, lang: str | None = None):
 
 def evaluate(db: Database, period: str, *, policy=None, lang: str | None = None,
              progress: Progress | None = None, import_id: int | None = None,
-             account: str | None = None, for_report: bool = False) -> RunResult:
+             account: str | None = None, for_report: bool = False,
+             started=None) -> RunResult:
     """Fire the rules on the period's active ledger with the decisions in force and store the
     run (SPEC §5, §6). `policy`: a TOML path, a rules.policy.Policy, or None for the default.
     `import_id`: evaluate only if that import is (still) the period's active ledger — what
     import-then-evaluate needs when another import of the period may land in between.
     `for_report`: a report follows (`report(..., evaluated=the result)`): what it needs from
-    all the firings is gathered as they are stored, not read back from the database."""
+    all the firings is gathered as they are stored, not read back from the database.
+    `started`: the evaluation of that import already computing (import_and_evaluate)."""
     from evaluator.runs import EvaluationFailed, RunRefused, evaluate_period
     from reports.facts import Gathering
     lang = lang or "en"
-    policy = load_policy_or_refuse(policy, lang)
-    _existing(db, lang)
+    try:
+        policy = load_policy_or_refuse(policy, lang)
+        _existing(db, lang)
+    except BaseException:
+        if started is not None:
+            started.close()
+        raise
     gathering = Gathering() if for_report else None
     try:
         outcome = evaluate_period(db.engine, period, policy, lang=lang, progress=progress,
                                   import_id=import_id, account=account,
-                                  gathering=gathering, keep_rows=for_report)
+                                  gathering=gathering, keep_rows=for_report, started=started)
     except RunRefused as e:
         raise Refused(e.lines) from None
     except EvaluationFailed as e:
