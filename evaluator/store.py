@@ -216,11 +216,11 @@ def _load(conn, import_id: int, sheets, spooled, by_column: bool, out: dict) -> 
             continue
         if by_column:
             out[sheet.name] = ColumnRows.from_records(keys, conn.execute(q),
-                                                      _shared_columns(sheet))
+                                                      sheet.shared_columns())
             continue
         make = row_maker(keys)                 # rows sharing one table of keys (above)
         out[sheet.name] = sharing_values((make(*rec).__dict__ for rec in conn.execute(q)),
-                                          _shared_columns(sheet))
+                                          sheet.shared_columns())
 
 
 def sheet_query(sheet, import_id: int) -> tuple[sa.Select, tuple[str, ...]]:
@@ -231,14 +231,6 @@ def sheet_query(sheet, import_id: int) -> tuple[sa.Select, tuple[str, ...]]:
     q = sa.select(table.c.row, *(table.c[n] for n in names)).where(
         table.c.import_id == import_id).order_by(table.c.row)
     return q, ("row", *names)
-
-
-def _shared_columns(sheet) -> tuple[str, ...]:
-    """The columns of `sheet` (an importers.schema.Sheet) whose equal values are made one
-    object (`sharing_values`): neither its key (unique) nor numbers (Decimal("4") ==
-    Decimal("4.0"): sharing them by equality would change how a value is written)."""
-    return tuple(c.name for c in sheet.columns
-                 if c.name not in sheet.key and c.kind not in ("number", "ratio"))
 
 
 def sharing_values(rows, shared: tuple[str, ...]) -> list[dict]:

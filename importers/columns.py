@@ -69,6 +69,14 @@ class ColumnRows(Sequence):
         for held, values in zip(self._columns, columns[1:]):
             held.extend(values)
 
+    def share(self, names) -> None:
+        """Makes the equal values of each column of `names` one object (what from_records does
+        with its `shared` columns), in place: the rows read are the same."""
+        for name in names:
+            column = self.column(name)
+            same: dict = {}
+            column[:] = [same.setdefault(v, v) for v in column]
+
     def column(self, name: str) -> Sequence:
         """The values of one key, in row order: the held column itself (do not change it)."""
         return self._numbers if name == "row" else self._columns[self.keys.index(name) - 1]

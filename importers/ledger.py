@@ -401,6 +401,11 @@ class _Reader:
             self.progress("read", done, None)
         if isinstance(sh.rows, SpooledRows):
             sh.rows.flush()
+        else:
+            # held from the import to the end of `xietong run`'s reports, in the run process
+            # and the processes it forks: equal texts as one object, as the database gives
+            # them back (evaluator.store.load_rows)
+            sh.rows.share(sh.d.shared_columns())
         return done
 
     def _type_chunk(self, sh: _Sheet, plan: list[Column], names: tuple[str, ...],

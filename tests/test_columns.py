@@ -18,7 +18,7 @@ from evaluator.db import make_engine
 from evaluator.store import load_rows, store_import
 from importers.columns import (ColumnLookup, ColumnRows, in_order, lookup, rows_by,
                                sorted_rows)
-from importers.schema import SHEETS
+from importers.schema import SHEET_BY_NAME, SHEETS
 from tests.test_store import _ledger
 
 KEYS = ("row", "employee_id", "name", "dept_id", "manager_id", "base_score")
@@ -239,3 +239,44 @@ def test_the_company_looks_its_people_up_in_the_columns():
     assert b.ancestors("E3") == ("E1",) and b.dept_of("1001") == "D2"
     assert finals(columns, []) == finals(lists, [])
     assert [e["employee_id"] for e in finals(columns, [])["employees"]] == ["1001", "E1", "E3"]
+
+
+def test_an_imported_master_sheet_holds_equal_texts_as_one_object(tmp_path):
+    """The import's Employees rows (what `xietong run` evaluates and reports from): the
+    departments and managers its rows repeat are one object each, the keys and the numbers
+    as typed, every row the same."""
+    from importers import read_ledger
+    from reports.template import write_ledger
+    from tests.ledgers import worked_example
+    builder = worked_example()
+    rows = builder.build().rows
+    path = tmp_path / "l.xlsx"
+    write_ledger(path, rows, lang="en")
+    ledger = read_ledger(path)
+    try:
+        employees = ledger.rows["Employees"]
+        assert isinstance(employees, ColumnRows)
+        by_dept: dict = {}
+        for r in employees:
+            by_dept.setdefault(r["dept_id"], []).append(r["dept_id"])
+        repeated = [ids for ids in by_dept.values() if len(ids) > 1]
+        assert repeated                                  # the worked example repeats some
+        for ids in repeated:
+            assert all(x is ids[0] for x in ids)
+        assert list(employees) == rows["Employees"]     # the rows as written
+        shared = SHEET_BY_NAME["Employees"].shared_columns()
+        assert "dept_id" in shared and "manager_id" in shared
+        assert "employee_id" not in shared and "base_score" not in shared
+    finally:
+        ledger.close()
+
+
+def test_sharing_a_column_changes_no_row():
+    held = ColumnRows(KEYS, [dict(r, dept_id="D" + "1" * (i % 2 + 1)) for i, r in
+                             enumerate(ROWS * 3)])
+    before = list(held)
+    held.share(("dept_id", "name"))
+    assert list(held) == before
+    column = held.column("dept_id")
+    assert column[0] is column[2] is column[4] and column[1] is column[3]
+    assert column[0] != column[1]
