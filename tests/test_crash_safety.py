@@ -118,6 +118,35 @@ def test_import_killed_midway(ledgers, db_url, point):
     assert "Audit chain verified" in verified(db_url)
 
 
+@pytest.mark.parametrize("point", ["import-rows", "import-commit", "evaluate-commit"])
+def test_run_killed_while_its_evaluation_computes_beside_the_store(ledgers, db_url, tmp_path,
+                                                                   monkeypatch, point):
+    """`xietong run` starts the evaluation's child before it stores the import
+    (api.import_and_evaluate): killed while storing the import, at its commit, or at the run's
+    commit, the database is as before (or holds the import alone, once committed) and the
+    evaluation's child is gone with it — `run` waits for the command's output to close, which
+    the child shares."""
+    first, second = ledgers
+    monkeypatch.setenv("XIETONG_WORKERS", "2")      # the evaluation started beside the store
+    assert cli("run", first, "--period", PERIOD, "--out", tmp_path / "o", "--db", db_url,
+               "--format", "json")[0] == 0
+    before = db_content(db_url)
+    p = xietong("run", second, "--period", PERIOD, "--out", tmp_path / "k", "--db", db_url,
+                "--format", "json", fault=f"kill:{point}")
+    assert p.returncode == -signal.SIGKILL
+    if point == "evaluate-commit":                  # the import had committed: it stays
+        assert _count(db_url, "ledger_import") == 2 and _count(db_url, "run") == 1
+    else:
+        assert db_content(db_url) == before
+    verified(db_url)
+    p = xietong("run", second, "--period", PERIOD, "--out", tmp_path / "k", "--db", db_url,
+                "--format", "json")
+    assert p.returncode == 0, p.stderr
+    assert _count(db_url, "run") == 2
+    assert "Audit chain verified" in verified(db_url)
+    _assert_runs_complete(db_url)
+
+
 def test_evaluate_killed_before_commit(ledgers, db_url):
     assert cli("import", ledgers[0], "--period", PERIOD, "--db", db_url)[0] == 0
     before = db_content(db_url)
