@@ -1,13 +1,16 @@
-"""Evaluation.feed_many on several processes (engine/parallel.py): the same firings, seq
-numbers, counts and results as feeding row by row in one process — for an engine book with
-several firings per row and a fallback rule, and for whole ledgers — and a failing or crashing
-worker makes the evaluation unusable instead of losing its rows."""
+"""Evaluation.feed_many and feed_batches on several processes (engine/parallel.py): the same
+firings, seq numbers, counts and results as feeding row by row in one process — for an engine
+book with several firings per row and a fallback rule, for batches fed ahead while the caller
+feeds its own rows between them, and for whole ledgers — and a failing or crashing worker
+makes the evaluation unusable instead of losing its rows."""
 from __future__ import annotations
 
 import os
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine import (EngineError, Evaluation, EvaluationUnusable, FactError, RuleActionError,
                     RuleBook, m)
@@ -376,3 +379,35 @@ def test_a_ledger_fed_in_small_batches_ahead_equals_one_process(seed, monkeypatc
     decisions = random_decisions(one.exceptions, seed)
     _same(evaluate_ledger(ledger.rows, policy, PERIOD, decisions, workers=1),
           evaluate_ledger(ledger.rows, policy, PERIOD, decisions, workers=2, min_parallel_rows=3))
+
+
+@settings(max_examples=12, deadline=None)
+@given(sizes=st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=5),
+       workers=st.integers(min_value=1, max_value=3),
+       min_rows=st.integers(min_value=1, max_value=25),
+       between=st.lists(st.booleans(), min_size=5, max_size=5), seed=st.integers(0, 10**6))
+def test_any_batches_fed_ahead_equal_one_process(sizes, workers, min_rows, between, seed):
+    """Whatever the batches' sizes, the workers and the smallest batch fed elsewhere, and
+    whether the caller feeds a row of its own after a batch: the firings, seq numbers, counts
+    and unfired rows of one process feeding everything in that order."""
+    data = rows(sum(sizes), seed=seed)
+
+    def fed(ev):
+        def batches():
+            at = 0
+            for size in sizes:
+                yield data[at:at + size]
+                at += size
+        got = []
+        for i, (batch, fired) in enumerate(ev.feed_batches('mixed', batches())):
+            got += fired
+            if between[i]:
+                got.append(ev.feed('mixed', {'t': 'row', 'n': -1, 'odd': True, 'emp': 'A',
+                                             'boom': False}, key=('Between', i)))
+        return got, list(ev.firings), ev.reconcile()
+
+    with Evaluation([mixed_book()], workers=workers, min_parallel_rows=min_rows) as ev:
+        ahead = fed(ev)
+    with Evaluation([mixed_book()], workers=1) as ev:
+        one = fed(ev)
+    assert ahead == one
