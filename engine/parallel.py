@@ -42,12 +42,9 @@ def feed_many(ev, book: str | RuleBook, rows: Sequence, make=None) -> list[list]
     `map(make, rows)` the (row, key) pairs — on up to `ev.workers` processes (see the module
     docstring)."""
     rows = list(rows)
-    parts = min(ev.workers, len(rows) // ev.min_parallel_rows or 1)
-    if parts <= 1:
+    if ev.workers <= 1 or len(rows) < 2 * ev.min_parallel_rows:     # no second chunk
         return _feed(ev, book, rows, make)
-    ev._check_usable()
-    ev._book(book)                   # an unknown book fails here, not in every worker
-    chunks = _chunks(rows, parts)
+    chunks = _cut(ev, book, rows)
     workers = _Workers(ev, book, chunks[1:], make)
     try:
         out = _feed(ev, book, chunks[0], make)
@@ -98,13 +95,16 @@ def _ahead(ev, book, batch: list | None, make) -> tuple[list, _Workers | None] |
         return None
     if ev.workers <= 1 or len(batch) < ev.min_parallel_rows:
         return batch, None
+    return batch, _Workers(ev, book, _cut(ev, book, batch), make)
+
+
+def _cut(ev, book, rows: list) -> list[list]:
+    """`rows` in consecutive chunks of at least `ev.min_parallel_rows` rows (one, if fewer), one
+    per process at most; the evaluation and the book checked first (an unknown book fails
+    here, not in every worker)."""
     ev._check_usable()
     ev._book(book)
-    parts = min(ev.workers, len(batch) // ev.min_parallel_rows)
-    return batch, _Workers(ev, book, _chunks(batch, parts), make)
-
-
-def _chunks(rows: list, parts: int) -> list[list]:
+    parts = min(ev.workers, len(rows) // ev.min_parallel_rows) or 1
     size = -(-len(rows) // parts)
     return [rows[i:i + size] for i in range(0, len(rows), size)]
 

@@ -113,7 +113,7 @@ def _with_says(item: dict, says: dict[str, list]) -> dict:
 
 
 def streamed(trace, notes, run_id: int, prev: str, gathering=None,
-               apart: bool = True) -> Streamed:
+             apart: bool = True) -> Streamed:
     """made(...) in a forked child (engine.isolation.Streamed; `apart=False`: in this process):
     iterating yields its chunks as they are made; once they are all taken, `.result` is
     `gathering.facts()` (None without a gathering), gathered where they were made."""

@@ -497,10 +497,6 @@ def start_before_stored(engine, ledger, period: str, policy: Policy, lang: str,
             return None
         except OSError as e:
             raise _files_failed(e) from None
-    for rows in ledger.rows.values():
-        flush = getattr(rows, "flush", None)
-        if flush is not None:           # the child reads every row from the file
-            flush()
     inputs.clock = utcnow()
     return Started(inputs, policy, period, lang, progress)
 

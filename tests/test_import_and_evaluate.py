@@ -4,7 +4,6 @@ run that importing and then evaluating gives — the same firings, results and r
 is never older than its import, and is dropped (for the usual evaluation) or stopped whenever
 the import does not end as a new stored import."""
 import json
-import os
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +15,7 @@ from evaluator.db import ImportActivation, LedgerImport, Run
 from reports.template import write_ledger
 from tests.dbs import db_state
 from tests.ledgers import PERIOD, random_ledger, worked_example
+from tests.test_parallel_feed import no_child_left
 
 
 @pytest.fixture
@@ -36,11 +36,6 @@ def started(monkeypatch):
 
     monkeypatch.setattr(runs, "start_before_stored", recording)
     return calls
-
-
-def _no_child_left():
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
 
 
 def _written(db, out):
@@ -100,7 +95,7 @@ def test_started_before_the_import_is_stored_the_run_is_the_same(which, tmp_path
                 [(d.review_id, d.decision, d.file_name, d.file_sha256, d.source_hash, d.row)
                  for d in b.exec(select(Decision))]
         close_spooled_rows(both[1])
-    _no_child_left()
+    no_child_left()
 
 
 def close_spooled_rows(result):
@@ -150,7 +145,7 @@ def test_the_same_file_again_is_evaluated_from_its_stored_rows(tmp_path, db_url,
             (first[1].adjustments, first[1].exceptions)
         for result in (first[1], again[1]):
             close_spooled_rows(result)
-    _no_child_left()
+    no_child_left()
 
 
 def test_a_store_that_fails_stops_the_evaluation_it_started(tmp_path, db_url, two_cores,
@@ -171,7 +166,7 @@ def test_a_store_that_fails_stops_the_evaluation_it_started(tmp_path, db_url, tw
                                  "(signal SIGKILL); nothing was stored"]
         assert started[0] is not None
         assert db_state(db_url) == before
-    _no_child_left()
+    no_child_left()
 
 
 def test_a_refused_evaluation_leaves_the_import_stored_and_said(tmp_path, db_url, two_cores,
@@ -195,7 +190,7 @@ def test_a_refused_evaluation_leaves_the_import_stored_and_said(tmp_path, db_url
         assert xietong.status(db)[0].active_import["sha256"] == told[0].file_sha256
         with Session(db.engine) as s:
             assert s.exec(select(sa.func.count()).select_from(Run)).one() == 0
-    _no_child_left()
+    no_child_left()
 
 
 def test_one_core_imports_then_evaluates(tmp_path, db_url, monkeypatch, started):

@@ -19,6 +19,12 @@ from rules.policy import load_policy
 from tests.ledgers import PERIOD, random_decisions, random_ledger
 
 
+def no_child_left() -> None:
+    """Every process this one forked has ended and been reaped: none is left behind."""
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
 def mixed_book() -> RuleBook:
     """Several firings per row, firings without outcomes, a fallback for rows no other rule
     fired on, and an action that raises on demand."""
@@ -162,9 +168,7 @@ def test_a_worker_killed_by_a_signal_fails_the_evaluation(monkeypatch):
                                               r"\d+ row\(s\) from \('Rows', \d+\)"):
             ev.feed_many('mixed', rows(90, seed=4))
         assert ev.failed is not None
-    # no worker is left behind
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+    no_child_left()
 
 
 def test_a_failure_in_this_process_stops_the_workers():
@@ -173,8 +177,7 @@ def test_a_failure_in_this_process_stops_the_workers():
     with Evaluation([mixed_book()], workers=2, min_parallel_rows=1) as ev:
         with pytest.raises(RuleActionError, match='row 1 exploded'):
             ev.feed_many('mixed', data)
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+    no_child_left()
 
 
 def _same(a, b):
@@ -332,8 +335,7 @@ def test_a_caller_that_stops_early_stops_the_workers_feeding_the_next_batch():
         batch, fired = next(fed)
         assert len(fired) == 40
         fed.close()                              # batch 1's workers were feeding it
-        with pytest.raises(ChildProcessError):   # stopped and reaped: none left behind
-            os.waitpid(-1, os.WNOHANG)
+        no_child_left()                          # stopped and reaped
         # nothing of batch 1 was counted: 40 rows fed, 40 firings
         assert ev.reconcile().fed == 40 and ev.reconcile().firings == 40
 
@@ -347,8 +349,7 @@ def test_a_worker_killed_while_feeding_a_batch_ahead_fails_the_evaluation(monkey
             for _ in ev.feed_batches('mixed', [data[:30], data[30:]]):
                 pass
         assert ev.failed is not None
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+    no_child_left()
 
 
 def test_an_action_failing_in_a_batch_fed_ahead_fails_the_evaluation_in_its_turn():
@@ -361,8 +362,7 @@ def test_an_action_failing_in_a_batch_fed_ahead_fails_the_evaluation_in_its_turn
         with pytest.raises(RuleActionError, match=r"x.boom failed: ValueError: row 1 exploded"):
             next(fed)
         assert ev.failed is not None
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+    no_child_left()
 
 
 @pytest.mark.parametrize('seed', [14, 15])

@@ -7,12 +7,11 @@ xietong/api/__init__.py for an example.
 from xietong.api import (Database, DecisionsResult, ImportResult, PeriodStatus, PolicyCheck,
                          Refused, ReportResult, RunResult, SummaryResult, VerifyResult,
                          check_policy, evaluate, firings, import_and_evaluate, import_ledger,
-                         ledger_rows,
-                         open_database, record_decisions, report, status, summary, verify,
-                         write_sample_ledger, write_template)
+                         ledger_rows, open_database, record_decisions, report, status, summary,
+                         verify, write_sample_ledger, write_template)
 
 __all__ = ["Database", "DecisionsResult", "ImportResult", "PeriodStatus", "PolicyCheck", "Refused",
            "ReportResult", "RunResult", "SummaryResult", "VerifyResult", "check_policy",
-           "evaluate", "firings", "import_and_evaluate", "import_ledger", "ledger_rows", "open_database",
-           "record_decisions", "report", "status", "summary", "verify", "write_sample_ledger",
-           "write_template"]
+           "evaluate", "firings", "import_and_evaluate", "import_ledger", "ledger_rows",
+           "open_database", "record_decisions", "report", "status", "summary", "verify",
+           "write_sample_ledger", "write_template"]

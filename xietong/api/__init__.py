@@ -24,8 +24,8 @@ from __future__ import annotations
 from xietong.api.base import (Conflict, Database, database_language, database_problem, FORMATS,
                               Locked, NotFound, open_database, Progress, Refused, _engine)
 from xietong.api.month import (ChainStatus, evaluate, import_and_evaluate, import_ledger,
-                               ImportResult, load_policy_or_refuse, MANIFEST, report, ReportResult, RunResult,
-                               _run_rows)
+                               ImportResult, load_policy_or_refuse, MANIFEST, report,
+                               ReportResult, RunResult, _run_rows)
 from xietong.api.audit import (close_period, firings, ledger_rows, period_is_closed, period_state,
                                PeriodStatus, refuse_if_closed, reopen_period, status, verify,
                                VerifyResult)
@@ -46,10 +46,10 @@ __all__ = ["accounts", "add_account", "ChainStatus", "check_policy", "close_peri
            "Database", "database_language", "database_problem", "decide", "decisions",
            "DecisionsResult", "demo_accounts", "disable_account", "evaluate",
            "feedback_departments", "feedback_of", "feedback_workbook", "firings", "FORMATS",
-           "import_and_evaluate", "import_ledger", "ImportResult", "index_trace", "job", "jobs_of", "ledger_rows",
-           "load_policy_or_refuse", "Locked", "MANIFEST", "may", "moved_reviews", "NotFound",
-           "Notice", "notify", "NotifyResult", "open_database", "period_is_closed", "period_names",
-           "period_state", "periods", "PeriodStatus", "PolicyCheck", "Progress", "record_decisions",
+           "import_and_evaluate", "import_ledger", "ImportResult", "index_trace", "job",
+           "jobs_of", "ledger_rows", "load_policy_or_refuse", "Locked", "MANIFEST", "may",
+           "moved_reviews", "NotFound", "Notice", "notify", "NotifyResult", "open_database",
+           "period_is_closed", "period_names", "period_state", "periods", "PeriodStatus", "PolicyCheck", "Progress", "record_decisions",
            "refuse_if_closed", "Refused", "reopen_period", "report", "ReportResult", "review_item",
            "review_workbook", "ReviewPage", "reviews", "RunResult", "runs", "scores",
            "session_actor", "set_account_language", "set_account_password", "sign_in",

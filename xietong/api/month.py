@@ -83,6 +83,8 @@ def import_and_evaluate(db: Database, path, period: str, *, lang: str | None = N
             # are the ones to evaluate (evaluate reads them)
             started.close()
             started = None
+        if on_import is not None:
+            on_import(imported)
     except BaseException:
         if started is not None:
             started.close()
@@ -90,13 +92,6 @@ def import_and_evaluate(db: Database, path, period: str, *, lang: str | None = N
     finally:
         if started is None:
             ledger.close()              # else the evaluation's rows: it closes them
-    if on_import is not None:
-        try:
-            on_import(imported)
-        except BaseException:
-            if started is not None:
-                started.close()
-            raise
     evaluated = evaluate(db, period, policy=the_policy or policy, lang=run_lang,
                          progress=progress, import_id=imported.import_id, for_report=True,
                          started=started)
