@@ -45,7 +45,7 @@ class Evaluated:
     by hand. Pickled (it crosses the pipe from the evaluation's child, engine.isolation), a
     spool goes as the index of its file, not its entries."""
     period: str
-    adjustments: list[dict]
+    adjustments: list[dict] | Spool     # a spool of records (adjustment,): adjustments_to
     exceptions: list[dict]
     trace: Spool | list[TraceEntry]
     departments: dict[str, dict] | None          # None: not computed (evaluate_ledger's finals)
@@ -81,7 +81,7 @@ def evaluate_ledger(rows: Mapping[str, Iterable[dict]], policy: Policy, period: 
                     history: Mapping[str, Mapping[str, Iterable[dict]]] | None = None,
                     standing: dict[str, deadlines.Standing] | None = None,
                     clock: datetime | None = None, trace: Spool | None = None,
-                    finals: bool = True) -> Evaluated:
+                    finals: bool = True, adjustments_to: Spool | None = None) -> Evaluated:
     """progress(phase, done, total, unit), if given, hears of the facts fed as they go.
     `rows`: sheet → its rows, each sheet a list or a sized iterable in Excel-row order that
     can be read again (importers.spooled.SpooledRows: evaluate_period's transaction sheets,
@@ -101,7 +101,12 @@ def evaluate_ledger(rows: Mapping[str, Iterable[dict]], policy: Policy, period: 
     `finals`: the result's departments and employees (rules.finals) are computed; without,
     they are None — evaluator.runs stores the adjustments, and every report sums its finals
     from those (at 100,000 employees the finals were 30 MB of the evaluation's peak, sent back
-    to be dropped)."""
+    to be dropped).
+    `adjustments_to`: a spool (emptied first) that the ordered adjustments go to, a record
+    (adjustment,) each, and that is the result's `adjustments` — put in order on files, never
+    held (Context.ordered_adjustments); without one they are a list. Only without finals."""
+    if finals and adjustments_to is not None:
+        raise ValueError("the finals are summed from adjustments held, not spooled")
     spool = trace if trace is not None else Spool(TraceEntry)
     spool.clear()
     # the adjustments and exceptions as they are made, on files until the end (RESULTS_CHUNK)
@@ -126,7 +131,7 @@ def evaluate_ledger(rows: Mapping[str, Iterable[dict]], policy: Policy, period: 
             progress("evaluate", ctx.fed, ctx.fed, "facts")
         with gc_paused():
             _reconcile(ctx, rec, exceptions)
-            adjustments = ctx.ordered_adjustments()
+            adjustments = ctx.ordered_adjustments(adjustments_to)
             departments, employees = _finals(rows, adjustments) if finals else (None, None)
     finally:
         for r in results:

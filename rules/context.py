@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from heapq import merge
 from itertools import islice
+from operator import itemgetter
 from typing import Iterable, Iterator, Mapping, NamedTuple
 
 from importers.spool import Spool
@@ -262,11 +264,21 @@ class Context:
 
     # -- results in SPEC §5.7 order --------------------------------------------------------
 
-    def ordered_adjustments(self) -> list[dict]:
+    def ordered_adjustments(self, into: Spool | None = None) -> list[dict] | Spool:
         """The adjustments in order. Called once, when none is to come: their sort keys are let
-        go, and an adjustment made afterwards fails (there is nowhere left to keep it)."""
+        go, and an adjustment made afterwards fails (there is nowhere left to keep it).
+        `into`: a spool (emptied first) that receives them, a record (adjustment,) each, in
+        order, and is returned — from a spool of them as made, by a merge that holds a few
+        hundred per chunk of the making (_merged_in_key_order), never all: at 100,000
+        employees the list of 50,590 adjustments was 56 MB of the evaluation's peak."""
         keyed, self.adjustments = self.adjustments, None
-        return _in_key_order(keyed)
+        if into is None:
+            return _in_key_order(keyed)
+        into.clear()
+        for item in _merged_in_key_order(keyed):
+            into.append((item,))
+        into.flush()
+        return into
 
     def ordered_exceptions(self) -> list[dict]:
         """The exceptions in order. Called once, when none is to come (as ordered_adjustments)."""
@@ -284,6 +296,42 @@ def _in_key_order(keyed: list[tuple] | Spool) -> list:
     out = [item for _, item in keyed]
     keyed.clear()
     return out
+
+
+# records per block of a sorted run (_merged_in_key_order): what the merge holds of each run
+MERGE_BLOCK = 256
+
+
+def _merged_in_key_order(keyed: list[tuple] | Spool) -> Iterator:
+    """The items of (key, item) pairs in key order, as _in_key_order, read from a spool without
+    holding them: each chunk of `keyed`, sorted, is a run written to a spool of its own in
+    blocks of MERGE_BLOCK records, and the runs are merged a block of each at a time (an
+    external merge sort). Equal keys keep the order they were made in (each sort is stable,
+    and the merge takes from the earlier run first)."""
+    if type(keyed) is list:
+        yield from _in_key_order(keyed)
+        return
+    key = itemgetter(0)
+    runs_file = Spool(chunk=MERGE_BLOCK)
+    try:
+        bounds = []                         # (first record, stop) of each run on runs_file
+        for chunk in keyed.chunks():
+            start = len(runs_file)
+            runs_file.extend(sorted(chunk, key=key))
+            runs_file.flush()               # the next run starts a block of its own
+            bounds.append((start, len(runs_file)))
+        yield from (item for _, item in merge(*(_run(runs_file, *b) for b in bounds), key=key))
+    finally:
+        runs_file.close()
+
+
+def _run(runs_file: Spool, start: int, stop: int) -> Iterator[tuple]:
+    """One sorted run of _merged_in_key_order: its (key, item) pairs, a block at a time."""
+    at = start
+    while at < stop:
+        block = runs_file.chunk_rows(at)
+        yield from block
+        at += len(block)
 
 
 def _kept(sources) -> list[Source] | RowSources:

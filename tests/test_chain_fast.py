@@ -31,6 +31,7 @@ from evaluator.db import (ROW_TABLES, Adjustment, ChainLink, Decision, ExactDeci
                           Firing, Run, make_engine)
 from importers.result import Ledger
 from importers.schema import SHEETS
+from importers.spool import Spool
 from rules.context import TraceEntry
 from rules.policy import decimal_text, load_policy
 
@@ -592,3 +593,58 @@ def test_scan_where_and_order(db_url, monkeypatch):
                                              where=("import_id", 1), order="pk")]
         assert got == want and got[1] == (3, date(2026, 11, 30), Decimal("0.000001"))
         assert list(chain._scan(c, t, ["row"], where=("import_id", 2))) == []
+
+
+def _adjustment(seq: int, subject: str) -> dict:
+    return {"firing_seq": seq, "subject_type": "employee", "subject_id": subject,
+            "mechanism": "behaviour", "rule": "behaviour.classify", "points": Decimal("1.00"),
+            "sources": [("Behaviours", seq + 2)], "explanation": "x"}
+
+
+def _exception(seq: int, rid: str, kind: str, says=None) -> dict:
+    return {"review_id": rid, "kind": kind, "firing_seq": seq, "says": says}
+
+
+def test_firing_notes_group_each_firings_results_in_seq_order():
+    """By hand: the notes of the firings that produced results, in seq order, each firing's
+    adjustments' ids and review ids in the results' order (not seq's), its exceptions'
+    sentences by kind (a later one of a kind over an earlier), None where it produced none of
+    one; the same from a spool of records (adjustment,) as from a list."""
+    adjustments = [_adjustment(5, "E1"), _adjustment(2, "E2"), _adjustment(5, "E3")]
+    exceptions = [_exception(2, "RV-b", "RATING_EXTREME", ("extreme", {})),
+                  _exception(7, "RV-a", "RATING_SELF"),
+                  _exception(2, "RV-c", "RATING_EXTREME", ("extreme again", {}))]
+    ids = [runs.adjustment_id(PERIOD, a) for a in adjustments]
+    expected = [(2, [ids[1]], ["RV-b", "RV-c"], {"RATING_EXTREME": ("extreme again", {})}),
+                (5, [ids[0], ids[2]], None, None),
+                (7, None, ["RV-a"], None)]
+    assert list(runs.firing_notes(PERIOD, adjustments, exceptions)) == expected
+    spool = Spool()
+    try:
+        spool.extend((a,) for a in adjustments)
+        assert list(runs.firing_notes(PERIOD, spool, exceptions)) == expected
+    finally:
+        spool.close()
+    assert list(runs.firing_notes(PERIOD, [], [])) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(adj_seqs=st.lists(st.integers(1, 12), max_size=25),
+       exc=st.lists(st.tuples(st.integers(1, 12), st.sampled_from(["RATING_EXTREME", "RATING_SELF"]),
+                              st.booleans()), max_size=25))
+def test_firing_notes_are_those_of_a_dict_of_every_id(adj_seqs, exc):
+    """For any results, firing_notes (two numbers held per adjustment) give the notes a dict of
+    every firing's ids gives (the way they were made before)."""
+    adjustments = [_adjustment(seq, f"E{i}") for i, seq in enumerate(adj_seqs)]
+    exceptions = [_exception(seq, f"RV-{i}", kind, (f"s{i}", {}) if says else None)
+                  for i, (seq, kind, says) in enumerate(exc)]
+    adj_ids, exc_ids, exc_says = {}, {}, {}
+    for a in adjustments:
+        adj_ids.setdefault(a["firing_seq"], []).append(runs.adjustment_id(PERIOD, a))
+    for e in exceptions:
+        exc_ids.setdefault(e["firing_seq"], []).append(e["review_id"])
+        if e["says"]:
+            exc_says.setdefault(e["firing_seq"], {})[e["kind"]] = e["says"]
+    expected = [(seq, adj_ids.get(seq), exc_ids.get(seq), exc_says.get(seq))
+                for seq in sorted(adj_ids.keys() | exc_ids.keys())]
+    assert list(runs.firing_notes(PERIOD, adjustments, exceptions)) == expected

@@ -33,7 +33,8 @@ from evaluator.evaluate import ReconciliationFailed, evaluate_ledger
 from evaluator.runs import (SPOOLED_SHEETS, EvaluationFailed, RunRefused, _compute, _Inputs,
                             evaluate_period, latest_run, load_run)
 from evaluator.store import store_import
-from rules.context import TraceEntry
+import rules.context
+from rules.context import Keyed, TraceEntry, _merged_in_key_order
 from rules.finals import finals
 from rules.policy import load_policy
 from tests.dbs import db_state
@@ -439,3 +440,52 @@ def test_results_kept_on_files_are_the_results_held(tmpdir_only, monkeypatch):
     held.trace.close()
     on_files.trace.close()
     assert open_under(tmpdir_only) == []
+
+
+def test_adjustments_put_in_order_on_a_file_are_the_ones_held(tmpdir_only, monkeypatch):
+    """With a spool to go to (evaluate_ledger's adjustments_to, as the run's child), the
+    ordered adjustments are merged onto it from the chunks they were made in — runs of a
+    chunk each, read a block at a time — and are the list an evaluation returns otherwise; the
+    merge's own file is gone with it. The finals, summed from adjustments held, refuse it."""
+    rows = worked_example().build().rows
+    held = evaluate_ledger(rows, POLICY, PERIOD, {})
+    monkeypatch.setattr(evaluator.evaluate, "RESULTS_CHUNK", 2)
+    monkeypatch.setattr(rules.context, "MERGE_BLOCK", 1)
+    into = Spool(chunk=2)
+    into.append(("left from an earlier pass",))
+    spooled = evaluate_ledger(rows, POLICY, PERIOD, {}, finals=False, adjustments_to=into)
+    assert spooled.adjustments is into
+    # the worked example's six adjustments (SPEC §9), in the order tests/test_reference.py
+    # pins, and nothing else
+    assert [a for (a,) in into.fields()] == held.adjustments
+    assert [(a["mechanism"], a["subject_id"]) for (a,) in into.fields()] == [
+        (a["mechanism"], a["subject_id"]) for a in held.adjustments]
+    assert len(into) == 6
+    assert len(open_under(tmpdir_only)) == 3            # two traces and `into`
+    with pytest.raises(ValueError, match="finals"):
+        evaluate_ledger(rows, POLICY, PERIOD, {}, adjustments_to=into)
+    for spool in (into, held.trace, spooled.trace):
+        spool.close()
+    assert open_under(tmpdir_only) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(keys=st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["D1", "D2", "E10"])),
+                     max_size=40),
+       chunk=st.integers(1, 9), block=st.integers(1, 5), pending=st.booleans())
+def test_the_merge_of_runs_is_a_stable_sort(keys, chunk, block, pending):
+    """_merged_in_key_order, for any keys (equal ones too), chunk of the making and block of the
+    runs, with or without a last chunk still being filled: the items in the order of a stable
+    sort of the pairs by key, each once."""
+    made = Spool(Keyed, chunk=chunk)
+    saved, rules.context.MERGE_BLOCK = rules.context.MERGE_BLOCK, block
+    try:
+        pairs = [Keyed(key, {"made": i}) for i, key in enumerate(keys)]
+        made.extend(pairs)
+        if not pending:
+            made.flush()
+        got = list(_merged_in_key_order(made))
+    finally:
+        rules.context.MERGE_BLOCK = saved
+        made.close()
+    assert got == [item for _, item in sorted(pairs, key=lambda kv: kv[0])]
