@@ -21,7 +21,7 @@ from evaluator import chain
 from evaluator.canonical import GENESIS, RowsDigest, canonical_json, next_row_hash
 from engine.isolation import ChildError, EvaluationCrashed, Streamed, fault
 from evaluator.db import ROW_TABLES, ImportActivation, LedgerImport
-from importers.columns import ColumnRows
+from importers.columns import ColumnRows, same_key
 from importers.memory import give_back_free_memory, row_maker
 from importers.spooled import SpooledRows, close_spooled
 from importers.result import Ledger
@@ -242,7 +242,7 @@ def sharing_values(rows, shared: tuple[str, ...]) -> list[dict]:
     for r in rows:
         for name, seen in seen_in:
             value = r[name]
-            r[name] = seen.setdefault(value, value)
+            r[name] = seen.setdefault(same_key(value), value)
         append(r)
     return out
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from itertools import pairwise
 from typing import Iterator
 
@@ -55,27 +56,25 @@ class ColumnRows(Sequence):
         seen = [{} if k in shared else None for k in rows.keys]
         for record in records:
             for column, value, same in zip(columns, record, seen):
-                column.append(value if same is None else same.setdefault(value, value))
+                column.append(value if same is None else same.setdefault(same_key(value), value))
         return rows
 
-    def extend_columns(self, columns) -> None:
+    def extend_columns(self, columns, sharing: dict[str, dict] | None = None) -> None:
         """Adds rows given by column: the Excel rows, then each other key's values, in `keys`
-        order, of the same length; refused (ValueError) before anything is added otherwise."""
+        order, of the same length; refused (ValueError) before anything is added otherwise.
+        `sharing` (column name -> a dict kept by the caller across calls): the equal values of
+        those columns made one object as they are added (as from_records makes them) —
+        the importer adds a sheet a chunk at a time, and a copy dropped at once leaves no hole
+        in the memory the rows that follow it are held in."""
         columns = [list(c) for c in columns]
         if len(columns) != len(self.keys) or len({len(c) for c in columns}) > 1:
             raise ValueError(f"{len(self.keys)} columns of one length expected, got lengths "
                              f"{[len(c) for c in columns]}")
         self._numbers.extend(columns[0])
-        for held, values in zip(self._columns, columns[1:]):
-            held.extend(values)
-
-    def share(self, names) -> None:
-        """Makes the equal values of each column of `names` one object (what from_records does
-        with its `shared` columns), in place: the rows read are the same."""
-        for name in names:
-            column = self.column(name)
-            same: dict = {}
-            column[:] = [same.setdefault(v, v) for v in column]
+        for name, held, values in zip(self.keys[1:], self._columns, columns[1:]):
+            same = sharing.get(name) if sharing else None
+            held.extend(values if same is None else
+                        [same.setdefault(same_key(v), v) for v in values])
 
     def column(self, name: str) -> Sequence:
         """The values of one key, in row order: the held column itself (do not change it)."""
@@ -126,6 +125,17 @@ class ColumnRows(Sequence):
 
     def __repr__(self) -> str:
         return f"<ColumnRows {len(self)} rows: {', '.join(self.keys)}>"
+
+
+def same_key(value):
+    """What equal values that may be one object share: a number's value *as written* (its
+    digits and exponent: Decimal("4") == Decimal("4.0"), but each is written as typed, so they
+    are never one object), anything else itself."""
+    if type(value) is Decimal:
+        return Decimal, value.as_tuple()
+    if type(value) is float:
+        return float, value.hex()           # (0.0 == -0.0)
+    return value
 
 
 def _unpickle(keys, numbers, columns) -> ColumnRows:

@@ -151,6 +151,9 @@ class _Sheet:
         # 26 MB as dicts, the largest thing the import holds besides the sheet it reads)
         self.rows: list[dict] | SpooledRows | ColumnRows = []
         self.key_hashes = array("q")                # hash of each typed row's key, in order
+        # a held sheet's columns whose equal values are one object (Sheet.shared_columns),
+        # each with the values met so far, kept from one chunk of rows to the next
+        self.sharing: dict[str, dict] = {name: {} for name in d.shared_columns()}
 
 
 GUIDE_SHEETS = {"说明", "guide"}     # the template's explanation sheet: expected, not "extra"
@@ -401,11 +404,7 @@ class _Reader:
             self.progress("read", done, None)
         if isinstance(sh.rows, SpooledRows):
             sh.rows.flush()
-        else:
-            # held from the import to the end of `xietong run`'s reports, in the run process
-            # and the processes it forks: equal texts as one object, as the database gives
-            # them back (evaluator.store.load_rows)
-            sh.rows.share(sh.d.shared_columns())
+        sh.sharing = {}
         return done
 
     def _type_chunk(self, sh: _Sheet, plan: list[Column], names: tuple[str, ...],
@@ -494,7 +493,10 @@ class _Reader:
         if isinstance(sh.rows, SpooledRows):
             sh.rows.extend(zip(*iterables))
         else:
-            sh.rows.extend_columns(iterables)
+            # held from the import to the end of `xietong run`'s reports, in the run process
+            # and the processes it forks: equal values as one object, as the database gives
+            # them back (evaluator.store.load_rows)
+            sh.rows.extend_columns(iterables, sh.sharing)
 
     def _cell(self, sh: _Sheet, i: int, j: int, c: Column, key: str, args: tuple) -> _Found:
         return _Found("cell", key, args, sheet_pos=sh.pos, row=i + 1, col_pos=j, sheet=sh.name,

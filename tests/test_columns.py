@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session
 
 from evaluator.db import make_engine
-from evaluator.store import load_rows, store_import
+from evaluator.store import load_rows, sharing_values, store_import
 from importers.columns import (ColumnLookup, ColumnRows, in_order, lookup, rows_by,
                                sorted_rows)
 from importers.schema import SHEET_BY_NAME, SHEETS
@@ -266,17 +266,48 @@ def test_an_imported_master_sheet_holds_equal_texts_as_one_object(tmp_path):
         assert list(employees) == rows["Employees"]     # the rows as written
         shared = SHEET_BY_NAME["Employees"].shared_columns()
         assert "dept_id" in shared and "manager_id" in shared
-        assert "employee_id" not in shared and "base_score" not in shared
+        assert "base_score" in shared and "employee_id" not in shared
+        scores = employees.column("base_score")
+        by_value = {}
+        for score in scores:
+            by_value.setdefault((score, str(score)), []).append(score)
+        assert any(len(same) > 1 for same in by_value.values())
+        for same in by_value.values():                  # one object per value as written
+            assert all(x is same[0] for x in same)
     finally:
         ledger.close()
 
 
 def test_sharing_a_column_changes_no_row():
-    held = ColumnRows(KEYS, [dict(r, dept_id="D" + "1" * (i % 2 + 1)) for i, r in
-                             enumerate(ROWS * 3)])
-    before = list(held)
-    held.share(("dept_id", "name"))
+    before = [dict(r, dept_id="D" + "1" * (i % 2 + 1)) for i, r in enumerate(ROWS * 3)]
+    held = ColumnRows(KEYS)
+    sharing = {"dept_id": {}, "name": {}}
+    for part in (before[:1], before[1:4], before[4:]):      # kept from one part to the next
+        held.extend_columns([[r[k] for r in part] for k in KEYS], sharing)
     assert list(held) == before
     column = held.column("dept_id")
     assert column[0] is column[2] is column[4] and column[1] is column[3]
     assert column[0] != column[1]
+
+
+def test_numbers_are_one_object_only_where_written_alike():
+    """Decimal("4") == Decimal("4.0") == Decimal("4.00"), but each is shown as typed: shared,
+    the equal numbers written alike are one object, the others stay apart, and every row reads
+    as before, digit for digit (so do the texts of a column shared from records)."""
+    keys = ("row", "score", "note")
+    typed = ["4", "4.0", "4", "4.00", "-0", "0", "4.0"]
+    rows = [{"row": i + 2, "score": Decimal(t), "note": t} for i, t in enumerate(typed)]
+    held = ColumnRows(keys)
+    held.extend_columns([[r[k] for r in rows] for k in keys], {"score": {}, "note": {}})
+    from_db = ColumnRows.from_records(keys, [tuple(r.values()) for r in rows],
+                                      shared=("score", "note"))
+    for shared in (held, from_db):
+        assert [str(r["score"]) for r in shared] == typed
+        assert list(shared) == rows
+        scores = shared.column("score")
+        assert scores[0] is scores[2] and scores[1] is scores[6]
+        assert scores[0] is not scores[1] and scores[1] is not scores[3]
+        assert scores[4] is not scores[5]
+    listed = sharing_values([dict(r) for r in rows], ("score",))
+    assert [str(r["score"]) for r in listed] == typed
+    assert listed[0]["score"] is listed[2]["score"] and listed[0]["score"] is not listed[1]["score"]
