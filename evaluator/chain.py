@@ -85,8 +85,11 @@ def append(session: Session, record_type: str, record) -> ChainLink:
 # written. A firing's content is ≈ 190 characters (a chunk of 20,000 ≈ 3.8 million), but a
 # department blend's cites every rating the blend counted: at 100,000 employees the 84
 # peripheral.blend firings' sources are 17 MB of text (one of 0.7 MB), their contents as much
-# again, all in one chunk of firings — and again in one of adjustments.
-CHUNK_CHARS = 8_000_000
+# again, all in one chunk of firings — and again in one of adjustments. 2 million: the
+# firings' maker holds a chunk's texts beside the trace's chunk it reads, and at 8 million
+# its peak at 100,000 employees was 153 MB, at 2 million 136 MB (a chunk of common firings
+# is then ≈ 10,000 of them: twice the chunks, each as quick to write).
+CHUNK_CHARS = 2_000_000
 
 
 class ChainWriter:
