@@ -399,8 +399,8 @@ def test_source_hash_and_adjustment_id_as_before():
                             "behaviour_code": "HELP", "points": Decimal("1E+2"),
                             "proposer_id": "1001", "project_id": "P1", "evidence": "", "note": "😀"}]}
     sources = [("Employees", 5), ("Behaviours", 3), ("Departments", 9)]
-    index = runs.cited_rows(rows, sources)
-    assert runs.source_hash(index, sources) == \
+    texts = runs.source_texts(rows, sources)
+    assert runs.source_hash(texts, sources) == \
         "00d8dff976ec93a1c9011eb8e277166b3972afe7ca5fd25f0af3f5af457d783a"
     assert runs.adjustment_id(PERIOD, RESULT_ADJUSTMENTS[1]) == "Aaf4a61c7b48e"
 
