@@ -384,7 +384,11 @@ def _sha(obj) -> str:
 
 
 def _digest(adjustments, exceptions, by_rule) -> dict:
+    """Hashes of the results in order. `adjustments`: a list, or the spool of records
+    (adjustment,) the run's evaluation leaves them in (evaluator.evaluate's adjustments_to)."""
     kinds = ("BEH", "RATING", "RACI")
+    if not isinstance(adjustments, (list, tuple)):
+        adjustments = (a for (a,) in adjustments.fields())
     out = {"adjustments_sha": _sha([(a["rule"], a["subject_id"], str(a["points"]),
                                      tuple(tuple(s) for s in a["sources"])) for a in adjustments]),
            "exceptions_sha": _sha([_exc_key(e) for e in exceptions]),
