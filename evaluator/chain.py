@@ -86,9 +86,9 @@ def append(session: Session, record_type: str, record) -> ChainLink:
 # department blend's cites every rating the blend counted: at 100,000 employees the 84
 # peripheral.blend firings' sources are 17 MB of text (one of 0.7 MB), their contents as much
 # again, all in one chunk of firings — and again in one of adjustments. 2 million: the
-# firings' maker holds a chunk's texts beside the trace's chunk it reads, and at 8 million
-# its peak at 100,000 employees was 153 MB, at 2 million 136 MB (a chunk of common firings
-# is then ≈ 10,000 of them: twice the chunks, each as quick to write).
+# firings' maker holds a chunk's texts beside the trace's chunk it reads: in `xietong evaluate`
+# of the 100,000-employee month its peak was 153 MB at 8 million, 136 MB at 2 million (a chunk
+# of common firings is then ≈ 10,000 of them: twice the chunks, each quicker to write).
 CHUNK_CHARS = 2_000_000
 
 
