@@ -46,7 +46,7 @@ def made(trace, notes, run_id: int, prev: str, gathering=None, chunk: int | None
     `trace` (rules.context.TraceEntry fields, from a Spool or a list) as stored, `hashes` their
     chain links' hashes, the first made after `prev`. `notes` (a Spool or list, in seq order):
     (seq, adjustment ids, review ids, exceptions' sentences) of the firings that produced
-    results (runs.results_to_store), added to their stored outcome. `gathering.add(rule,
+    results (runs.firing_notes), added to their stored outcome. `gathering.add(rule,
     subject_id, sources, outcome text)` is called for each firing, in order."""
     most = CHUNK_CHARS if chunk_chars is None else chunk_chars
     chunk = CHUNK if chunk is None else chunk

@@ -20,6 +20,9 @@ import os
 from array import array
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from heapq import merge
+from itertools import groupby
+from operator import itemgetter
 from typing import Iterator
 
 import sqlalchemy as sa
@@ -297,7 +300,7 @@ class _ResultFiles:
     """Where the evaluation's child leaves the run's results for the run process to store, each
     in a spool (importers/spool.py) made before the fork and closed when the attempt ends, as the
     trace's: `adjustments` (records (adjustment,)), `exceptions` ((exception, its source hash))
-    in SPEC §5.7's order, and `notes` (results_to_store: what each firing that produced some of
+    in SPEC §5.7's order, and `notes` (firing_notes: what each firing that produced some of
     them adds to its stored outcome) in seq order. Sent back as lists, they were unpickled whole in
     the run process and held while every firing was stored: at 100,000 employees 107 MB of
     objects (50,590 adjustments 61 MB, 30,052 exceptions 40 MB, their hashes 6 MB), and the
@@ -749,15 +752,6 @@ def _compute_to_files(inputs: _Inputs, policy: Policy, period: str, lang: str, p
             (len(reviews), reviews.count("open")))
 
 
-def results_to_store(period: str, adjustments: list[dict], exceptions: list[dict], hashes
-                     ) -> tuple[list[dict], list[tuple[dict, str]], list[tuple]]:
-    """What _store_results takes, from an evaluation's adjustments and exceptions (in order) and
-    their items' source hashes (review id -> hash), as lists: the adjustments, each exception
-    with its hash (with_hashes), and the firings' notes (firing_notes)."""
-    return (adjustments, list(with_hashes(exceptions, hashes)),
-            list(firing_notes(period, adjustments, exceptions)))
-
-
 def with_hashes(exceptions: list[dict], hashes: dict[str, str]) -> Iterator[tuple[dict, str]]:
     """Each exception with its item's source hash (review id -> hash), as _store_results takes
     them."""
@@ -784,30 +778,25 @@ def firing_notes(period: str, adjustments: list[dict] | Spool, exceptions: list[
 
 def _notes_in_seq_order(seqs: array, ids: array, exceptions: list[dict]) -> Iterator[tuple]:
     """firing_notes' notes, from the adjustments' seqs and ids (in the results' order) and the
-    exceptions: both walked in seq order (stable sorts keep each firing's in results' order)."""
-    adj_order = sorted(range(len(seqs)), key=seqs.__getitem__)
-    exc_order = sorted(range(len(exceptions)), key=lambda i: exceptions[i]["firing_seq"])
-    a = e = 0
-    while a < len(adj_order) or e < len(exc_order):
-        seq = min(seqs[adj_order[a]] if a < len(adj_order) else _NO_SEQ,
-                  exceptions[exc_order[e]]["firing_seq"] if e < len(exc_order) else _NO_SEQ)
+    exceptions: each taken in seq order (a stable sort keeps a firing's in the results' order),
+    the two merged, and a note made of each seq's."""
+    adjustments = ((seqs[i], 0, i) for i in sorted(range(len(seqs)), key=seqs.__getitem__))
+    raised = ((exceptions[i]["firing_seq"], 1, i)
+              for i in sorted(range(len(exceptions)), key=lambda j: exceptions[j]["firing_seq"]))
+    for seq, results in groupby(merge(adjustments, raised), key=itemgetter(0)):
         adj_ids = exc_ids = says = None
-        while a < len(adj_order) and seqs[adj_order[a]] == seq:
-            adj_ids = adj_ids or []
-            adj_ids.append(f"A{ids[adj_order[a]]:012x}")
-            a += 1
-        while e < len(exc_order) and exceptions[exc_order[e]]["firing_seq"] == seq:
-            x = exceptions[exc_order[e]]
+        for _, is_exception, i in results:
+            if not is_exception:
+                adj_ids = adj_ids or []
+                adj_ids.append(f"A{ids[i]:012x}")
+                continue
+            x = exceptions[i]
             exc_ids = exc_ids or []
             exc_ids.append(x["review_id"])
             if x.get("says"):
                 says = says or {}
                 says[x["kind"]] = x["says"]
-            e += 1
         yield seq, adj_ids, exc_ids, says
-
-
-_NO_SEQ = 1 << 63          # past every firing's seq: a walk of _notes_in_seq_order that ended
 
 
 def _store_results(writer, run: Run, trace, adjustments, exceptions, notes, progress=None,
@@ -815,7 +804,7 @@ def _store_results(writer, run: Run, trace, adjustments, exceptions, notes, prog
     """Every firing, adjustment and exception of the run, chained, each streamed from its spool
     a chunk at a time (or from a list): `trace`, every firing's rules.context.TraceEntry in seq
     order; `adjustments` and `exceptions` (each with its source hash, as pairs) in order, and
-    `notes`, in seq order, what their firings' outcomes name (results_to_store) — read beside
+    `notes`, in seq order, what their firings' outcomes name (firing_notes) — read beside
     the firings, so that nothing of the run is held whole. Rows are plain values built
     as the models would store them, and each record's chain content is rendered once: a
     100,000-employee month has millions of firings, and a SQLModel instance per firing cost

@@ -346,8 +346,10 @@ def test_a_runs_records_are_stored_as_before(db_url, monkeypatch, apart):
         writer = chain.ChainWriter(session)
         run = Run(**RUN_STORED)
         writer.insert(Run, [run], "run")
-        runs._store_results(writer, run, result.trace, *runs.results_to_store(
-            run.period, result.adjustments, result.exceptions, {"RV-1": "b" * 64}))
+        runs._store_results(writer, run, result.trace, result.adjustments,
+                            list(runs.with_hashes(result.exceptions, {"RV-1": "b" * 64})),
+                            list(runs.firing_notes(run.period, result.adjustments,
+                                                   result.exceptions)))
         writer.flush()
     with engine.connect() as c:
         f, a, e = Firing.__table__, Adjustment.__table__, ExceptionItem.__table__
@@ -373,8 +375,9 @@ def test_a_run_whose_notes_and_firings_do_not_meet_is_not_stored(db_url, how):
     engine = make_engine(db_url)
     store.store_import(engine, _ledger(), PERIOD)
     trace = list(TRACE)
-    adjustments, exceptions, notes = runs.results_to_store(
-        PERIOD, RESULT_ADJUSTMENTS, RESULT_EXCEPTIONS, {"RV-1": "b" * 64})
+    adjustments = RESULT_ADJUSTMENTS
+    exceptions = list(runs.with_hashes(RESULT_EXCEPTIONS, {"RV-1": "b" * 64}))
+    notes = list(runs.firing_notes(PERIOD, RESULT_ADJUSTMENTS, RESULT_EXCEPTIONS))
     if how == "a note of no firing":
         notes = notes + [(trace[-1].seq + 1, ["A0"], None, None)]
     else:
