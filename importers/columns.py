@@ -188,6 +188,11 @@ class RowsByKey(Mapping):
     def __contains__(self, value) -> bool:
         return self._find(value) is not None
 
+    def position(self, value) -> int | None:
+        """Where the row whose key is `value` is among the rows (None: no such row): a
+        number per key that costs nothing to keep (the ratings number their raters so)."""
+        return self._find(value)
+
     def __iter__(self):
         return iter(dict.fromkeys(self._keys))      # each key once, where first met
 

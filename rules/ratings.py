@@ -40,7 +40,8 @@ from __future__ import annotations
 from array import array
 from collections import defaultdict
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from heapq import merge
+from typing import TYPE_CHECKING, Callable
 
 from engine import RuleBook, m
 from rules.assignees import rating_review_assignee
@@ -318,9 +319,10 @@ def _run_sheet(ev, ctx: Context, sheet: str, ratings) -> dict[str, Counted]:
     # the units kept so far with it) when a score has more decimal places than those before.
     # Kept per accepted rating, in order, until step 2: its (rater, group) as one integer in
     # an array, and its score in units — at 100,000 employees 14 MB, where the accepted rows
-    # themselves (and tuples of their figures) were 250 MB and more. Almost every rater rates
-    # a group once: the (rater, group) pairs with more ratings are found by sorting the keys,
-    # and only theirs are summed.
+    # themselves (and tuples of their figures) were 250 MB and more. A rater's number is its
+    # row's place in the Employees sheet (_numbering: a dict of the 90,200 raters' ids was
+    # ≈ 10 MB of the step's peak). Almost every rater rates a group once: the (rater, group)
+    # pairs with more ratings are found by sorting the keys, and only theirs are summed.
     accepted = bytearray()          # per rating of ratings(), in order: 1 if accepted
     keys = array("q")               # per accepted rating: rater number << GROUP_BITS | group
     scores: list[int] = []          # per accepted rating: its score in units of 1/scale
@@ -328,7 +330,7 @@ def _run_sheet(ev, ctx: Context, sheet: str, ratings) -> dict[str, Counted]:
     group_total: list[int] = []
     group_count: list[int] = []
     to_units = Units(scores, group_total)
-    rater_no: dict[str, int] = {}
+    rater_no = _numbering(company.employees)
     low_by_pair: dict[tuple[str, str], list[tuple[str, int, str]]] = defaultdict(list)
     low_pairs = sheet == "InternalRatings"
 
@@ -373,7 +375,11 @@ def _run_sheet(ev, ctx: Context, sheet: str, ratings) -> dict[str, Counted]:
             group_count.append(0)
         group_total[g] += units
         group_count[g] += 1
-        keys.append(rater_no.setdefault(r["rater_id"], len(rater_no)) << GROUP_BITS | g)
+        rater = rater_no(r["rater_id"])
+        if rater is None:
+            raise RatingsInconsistent(f"{name} row {r['row']} was accepted, but its rater "
+                                      f"{r['rater_id']!r} is not among the employees")
+        keys.append(rater << GROUP_BITS | g)
         scores.append(units)
         if low_pairs and r["score"] <= rp.mutual_low:
             low_by_pair[(company.dept_of(r["rater_id"]), r["ratee_dept_id"])].append(
@@ -504,13 +510,32 @@ class Units:
         return num * (self.scale // den)
 
 
+def _numbering(employees) -> Callable[[str], int]:
+    """A number for each known employee id, the same each time: its row's place among the
+    Employees rows held by column (importers.columns.RowsByKey.position: nothing more held);
+    else (rows given as a dict) numbers given as ids are first met."""
+    position = getattr(employees, "position", None)
+    if position is not None:
+        return position
+    numbers: dict[str, int] = {}
+    return lambda who: numbers.setdefault(who, len(numbers))
+
+
+# keys per sorted run of _repeated_sums: what it holds as Python ints at once (sorting every
+# key at once made 693,000 ints, 12 MB on the peak of the evaluation at 100,000 employees)
+SORT_RUN = 65_536
+
+
 def _repeated_sums(keys: array, scores: list[int]) -> dict[int, tuple[int, int]]:
-    """For each key that occurs more than once: (the sum of its scores, how many)."""
+    """For each key that occurs more than once: (the sum of its scores, how many). The keys
+    are sorted in runs of SORT_RUN, each kept as an array, and the runs merged."""
+    runs = [array("q", sorted(keys[i:i + SORT_RUN])) for i in range(0, len(keys), SORT_RUN)]
     repeated, previous = set(), None
-    for k in sorted(keys):
+    for k in merge(*runs):
         if k == previous:
             repeated.add(k)
         previous = k
+    del runs
     sums: dict[int, tuple[int, int]] = {}
     if repeated:
         for k, s in zip(keys, scores):

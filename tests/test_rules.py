@@ -82,3 +82,37 @@ def test_rating_peer_arithmetic_in_units_is_exact(values, peer_count):
     assert peers / (peer_count * scale) == float(exact_mean)
     assert (abs(units[0] * peer_count - peers) / (peer_count * scale)
             == float(abs(Fraction(values[0]) - exact_mean)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3), st.integers(1, 5)), max_size=60),
+       st.integers(1, 7))
+def test_repeated_rater_group_sums_are_a_dicts(given_, sort_run):
+    """rules.ratings._repeated_sums, its keys sorted in runs merged (any run length): for each
+    (rater, group) rated more than once, the sum of its scores and how many — what a dict of
+    every pair counts, less the pairs rated once."""
+    from array import array
+    from unittest import mock
+    import rules.ratings as ratings
+    keys = array("q", (rater << ratings.GROUP_BITS | group for rater, group, _ in given_))
+    scores = [score for _, _, score in given_]
+    every: dict[int, tuple[int, int]] = {}
+    for k, s in zip(keys, scores):
+        total, n = every.get(k, (0, 0))
+        every[k] = (total + s, n + 1)
+    with mock.patch.object(ratings, "SORT_RUN", sort_run):
+        assert ratings._repeated_sums(keys, scores) == {k: v for k, v in every.items()
+                                                         if v[1] > 1}
+
+
+def test_raters_are_numbered_by_their_row_or_as_first_met():
+    """A rater's number (rules.ratings._numbering): its row's place when the employees are
+    held by column (nothing kept), else the order ids are first met; None for no employee."""
+    from importers.columns import ColumnRows, rows_by
+    from rules.ratings import _numbering
+    people = [{"row": 2, "employee_id": "E2"}, {"row": 3, "employee_id": "E1"},
+              {"row": 4, "employee_id": "E9"}]
+    by_column = _numbering(rows_by(ColumnRows(("row", "employee_id"), people), "employee_id"))
+    assert [by_column(e) for e in ("E9", "E2", "E1", "E2", "X")] == [2, 0, 1, 0, None]
+    by_dict = _numbering(rows_by(people, "employee_id"))
+    assert [by_dict(e) for e in ("E9", "E2", "E1", "E2")] == [0, 1, 2, 1]
