@@ -161,7 +161,6 @@ def child_pipeline(ledger: str, workdir: str) -> dict:
     evaluate_ledger = runs.evaluate_ledger
 
     def timed_evaluate(*a, **kw):
-        _reset_hwm()
         t = time.perf_counter()
         result = evaluate_ledger(*a, **kw)
         took = time.perf_counter() - t
@@ -177,6 +176,19 @@ def child_pipeline(ledger: str, workdir: str) -> dict:
         return result
 
     runs.evaluate_ledger = timed_evaluate
+    compute_to_files = runs._compute_to_files
+
+    def child_peak(*a, **kw):
+        # the child's own peak, from its start to its answer: the evaluation (one or two
+        # passes) and what the child makes of it after (hashes, notes, the results' files)
+        _reset_hwm()
+        try:
+            return compute_to_files(*a, **kw)
+        finally:
+            with open(child_log, "a") as f:
+                f.write(json.dumps({"peak_mb": _hwm_kb() / 1024}) + "\n")
+
+    runs._compute_to_files = child_peak
     ph.wrap(runs.Started, "outcome", "evaluate: waiting for the child's answer")
     ph.wrap(runs, "_store_results", "persist: firings, adjustments, exceptions")
     ph.wrap(runs, "load_rows", "persist: load rows")
@@ -224,9 +236,10 @@ def child_pipeline(ledger: str, workdir: str) -> dict:
         raise SystemExit(f"xietong run exited {rc}")
     ph.merge_forked()
     phases = ph.done
-    evaluations = [json.loads(line) for line in child_log.read_text().splitlines()]
+    records = [json.loads(line) for line in child_log.read_text().splitlines()]
+    evaluations = [e for e in records if "seconds" in e]      # one per pass; and the child's
     phases["evaluate"] = {"seconds": sum(e["seconds"] for e in evaluations),
-                          "peak_mb": max(e["peak_mb"] for e in evaluations),
+                          "peak_mb": max(e["peak_mb"] for e in records),
                           "workers_peak_mb": max(e["workers_peak_mb"] for e in evaluations),
                           "calls": len(evaluations)}
     digest.update({k: v for k, v in evaluations[-1].items()
@@ -384,16 +397,18 @@ def _sha(obj) -> str:
 
 
 def _digest(adjustments, exceptions, by_rule) -> dict:
-    """Hashes of the results in order. `adjustments`: a list, or the spool of records
-    (adjustment,) the run's evaluation leaves them in (evaluator.evaluate's adjustments_to)."""
+    """Hashes of the results in order. `adjustments` and `exceptions`: lists, or the spools
+    of records (item,) the run's evaluation leaves them in (evaluator.evaluate's
+    adjustments_to and exceptions_to), read with rules.context.results_of."""
+    from rules.context import results_of
     kinds = ("BEH", "RATING", "RACI")
-    if not isinstance(adjustments, (list, tuple)):
-        adjustments = (a for (a,) in adjustments.fields())
+    exc = [(e["kind"], _exc_key(e)) for e in results_of(exceptions)]
     out = {"adjustments_sha": _sha([(a["rule"], a["subject_id"], str(a["points"]),
-                                     tuple(tuple(s) for s in a["sources"])) for a in adjustments]),
-           "exceptions_sha": _sha([_exc_key(e) for e in exceptions]),
-           "peer_exceptions_sha": _sha(sorted(_exc_key(e) for e in exceptions
-                                              if e["kind"].startswith(kinds)))}
+                                     tuple(tuple(s) for s in a["sources"]))
+                                    for a in results_of(adjustments)]),
+           "exceptions_sha": _sha([key for _, key in exc]),
+           "peer_exceptions_sha": _sha(sorted(key for kind, key in exc
+                                              if kind.startswith(kinds)))}
     if by_rule is not None:
         out["by_rule"] = by_rule
     return out

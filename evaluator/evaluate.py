@@ -23,7 +23,7 @@ from importers.schema import TRANSACTION_SHEETS
 from rules.finals import finals
 from rules import behaviour, blends, deadlines, interlocks, linkage, ratings
 from rules.books import BOOKS
-from rules.context import Context, Keyed, TraceEntry
+from rules.context import Context, Keyed, TraceEntry, results_of
 from rules.exceptions import KIND_BY_NAME
 from rules.months import is_quarter_end, quarter_months
 from rules.policy import Policy
@@ -46,7 +46,7 @@ class Evaluated:
     spool goes as the index of its file, not its entries."""
     period: str
     adjustments: list[dict] | Spool     # a spool of records (adjustment,): adjustments_to
-    exceptions: list[dict]
+    exceptions: list[dict] | Spool      # a spool of records (exception,): exceptions_to
     trace: Spool | list[TraceEntry]
     departments: dict[str, dict] | None          # None: not computed (evaluate_ledger's finals)
     employees: dict[str, dict] | None
@@ -81,7 +81,8 @@ def evaluate_ledger(rows: Mapping[str, Iterable[dict]], policy: Policy, period: 
                     history: Mapping[str, Mapping[str, Iterable[dict]]] | None = None,
                     standing: dict[str, deadlines.Standing] | None = None,
                     clock: datetime | None = None, trace: Spool | None = None,
-                    finals: bool = True, adjustments_to: Spool | None = None) -> Evaluated:
+                    finals: bool = True, adjustments_to: Spool | None = None,
+                    exceptions_to: Spool | None = None) -> Evaluated:
     """progress(phase, done, total, unit), if given, hears of the facts fed as they go.
     `rows`: sheet → its rows, each sheet a list or a sized iterable in Excel-row order that
     can be read again (importers.spooled.SpooledRows: evaluate_period's transaction sheets,
@@ -104,7 +105,9 @@ def evaluate_ledger(rows: Mapping[str, Iterable[dict]], policy: Policy, period: 
     to be dropped).
     `adjustments_to`: a spool (emptied first) that the ordered adjustments go to, a record
     (adjustment,) each, and that is the result's `adjustments` — put in order on files, never
-    held (Context.ordered_adjustments); without one they are a list. Only without finals."""
+    held (Context.ordered_adjustments); without one they are a list. Only without finals.
+    `exceptions_to`: the same for the exceptions, a record (exception,) each
+    (Context.ordered_exceptions); read them, held or on a file, with rules.context.results_of."""
     if finals and adjustments_to is not None:
         raise ValueError("the finals are summed from adjustments held, not spooled")
     spool = trace if trace is not None else Spool(TraceEntry)
@@ -124,8 +127,9 @@ def evaluate_ledger(rows: Mapping[str, Iterable[dict]], policy: Policy, period: 
             blends.run(ev, ctx, counted)
             interlocks.run(ev, ctx)
             behaviour.run(ev, ctx)
-            exceptions = ctx.ordered_exceptions()       # every item is raised by now
-            deadlines.run(ev, ctx, exceptions, standing, clock)   # last: it moves items raised
+            exceptions = ctx.ordered_exceptions(exceptions_to)  # every item is raised by now
+            # last: it moves items raised
+            deadlines.run(ev, ctx, results_of(exceptions), standing, clock)
             rec = ev.reconcile(require_fired=True)
         if progress is not None:
             progress("evaluate", ctx.fed, ctx.fed, "facts")
@@ -142,7 +146,7 @@ def evaluate_ledger(rows: Mapping[str, Iterable[dict]], policy: Policy, period: 
     return Evaluated(period, adjustments, exceptions, spool, departments, employees, counts)
 
 
-def _reconcile(ctx: Context, rec, exceptions: list[dict]) -> None:
+def _reconcile(ctx: Context, rec, exceptions: list[dict] | Spool) -> None:
     """No silent loss: every fed fact was seen, every firing recorded, and every transaction
     row of the period ended exactly one way: applied (accepted), rejected with a reason, or —
     a rating under the quarterly cadence before its quarter's end — carried to the quarter's
@@ -155,7 +159,7 @@ def _reconcile(ctx: Context, rec, exceptions: list[dict]) -> None:
     if rec.firings != len(ctx.trace):
         problems.append(f"{rec.firings} firings, {len(ctx.trace)} recorded")
     rejected = {}
-    for e in exceptions:
+    for e in results_of(exceptions):
         if e["type"] == "rejection":
             for sheet, row in e["sources"][:1]:
                 rejected.setdefault(sheet, set()).add(row)

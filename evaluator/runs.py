@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from heapq import merge
 from itertools import groupby
 from operator import itemgetter
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -44,7 +44,7 @@ from importers.schema import ENUM_ZH, SHEET_BY_NAME
 from importers.spool import Spool
 from importers.spooled import SpooledRows, close_spooled
 from rules.books import RULES_VERSION
-from rules.context import TraceEntry
+from rules.context import TraceEntry, merged_in_key_order, results_of
 from rules.deadlines import MOVED, Standing
 from rules.months import other_months, quarter_months
 from rules.policy import Policy, decimal_text
@@ -301,24 +301,27 @@ class _ResultFiles:
     in a spool (importers/spool.py) made before the fork and closed when the attempt ends, as the
     trace's: `adjustments` (records (adjustment,)), `exceptions` ((exception, its source hash))
     in SPEC §5.7's order, and `notes` (firing_notes: what each firing that produced some of
-    them adds to its stored outcome) in seq order. Sent back as lists, they were unpickled whole in
+    them adds to its stored outcome) in seq order; and `raised`, the child's own: the
+    exceptions in order as the evaluation left them (records (exception,)), before their
+    hashes are known. Sent back as lists, they were unpickled whole in
     the run process and held while every firing was stored: at 100,000 employees 107 MB of
     objects (50,590 adjustments 61 MB, 30,052 exceptions 40 MB, their hashes 6 MB), and the
     notes built from them 20 MB more (docs/decisions.md, "Issue 15: memory per process", "The
     run process stores its results from files")."""
 
     def __init__(self):
-        self.adjustments = self.exceptions = self.notes = None
+        self.adjustments = self.exceptions = self.notes = self.raised = None
         try:
             self.adjustments = Spool(chunk=RESULTS_CHUNK)
             self.exceptions = Spool(chunk=RESULTS_CHUNK)
             self.notes = Spool(chunk=RESULTS_CHUNK)
+            self.raised = Spool(chunk=RESULTS_CHUNK)
         except BaseException:
             self.close()
             raise
 
     def close(self) -> None:
-        for spool in (self.adjustments, self.exceptions, self.notes):
+        for spool in (self.adjustments, self.exceptions, self.notes, self.raised):
             if spool is not None:
                 spool.close()
 
@@ -654,7 +657,7 @@ def _refuse_other_cadence(session: Session, period: str, policy: Policy, lang: s
 
 def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=None,
              workers: int | None = None, trace: Spool | None = None,
-             adjustments: Spool | None = None):
+             adjustments: Spool | None = None, exceptions: Spool | None = None):
     """The engine part of an evaluation (runs in the forked child): no database here.
     ("refused", problems) or ("ok", result, hashes, new decisions as dicts, in_force, started).
     `workers`: the evaluation's feed workers (default: evaluator.evaluate.default_workers()).
@@ -663,7 +666,9 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     the first pass's trace in the same spool. The result's finals are not computed (None):
     what is stored is the adjustments, and every reader sums its finals from them.
     `adjustments`: the spool the result's adjustments go to, in order, a record (adjustment,)
-    each (evaluate_ledger's `adjustments_to`); without one they are a list.
+    each (evaluate_ledger's `adjustments_to`); without one they are a list. `exceptions`: the
+    same for the exceptions (`exceptions_to`), each read here on its file (results_of),
+    `hashes` holding every item's source hash.
     What-if (evaluator/whatif.py) computes its alternative with this same function."""
     rows, stored = inputs.rows, inputs.stored
     ledger_reviews = [DecisionRow(r["review_id"], r["decision"], r["reviewer_id"],
@@ -681,20 +686,20 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
     result = evaluate_ledger(rows, policy, period, candidates, progress=progress,
                              history=history, workers=workers,
                              standing=inputs.standing, clock=started, trace=trace,
-                             finals=False, adjustments_to=adjustments)
+                             finals=False, adjustments_to=adjustments,
+                             exceptions_to=exceptions)
     fault("evaluate-spooled")       # a test kills the child here: its trace spooled, not sent
-    items = {e["review_id"]: e for e in result.exceptions}
     all_rows = with_months(rows, history)
-    texts = source_texts(all_rows, (s for e in items.values() for s in e["sources"]))
-    hashes = {rid: source_hash(texts, e["sources"]) for rid, e in items.items()}
-    del texts
+    # every item's hash; of the items themselves only those a decision names
+    decided = set(stored).union(d.review_id for d in ledger_reviews)
+    hashes, items = _hashed(all_rows, result.exceptions, decided)
     problems = validate_decisions(ledger_reviews, items, lang)
     if problems:
         return ("refused", problems)
     new_decisions = []
     in_force = {}
     for rid, d in stored.items():
-        if rid in items and d["source_hash"] == hashes[rid]:
+        if rid in hashes and d["source_hash"] == hashes[rid]:
             in_force[rid] = d["decision"]
     for d in ledger_reviews:
         if _already_recorded(stored.get(d.review_id), d, inputs.file_sha256, hashes[d.review_id]):
@@ -707,15 +712,16 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
         in_force[d.review_id] = d.decision
     # Decisions on ids that are not items of this ledger change nothing; any other difference
     # means a decision lapsed and the statuses and scores must be computed without it.
-    if in_force != {rid: dec for rid, dec in candidates.items() if rid in items}:
+    if in_force != {rid: dec for rid, dec in candidates.items() if rid in hashes}:
         trace, result, items = result.trace, None, None     # the first pass's results go first
         result = evaluate_ledger(rows, policy, period, in_force, progress=progress,
                                  history=history, workers=workers,
                                  standing=inputs.standing, clock=started, trace=trace,
-                                 finals=False, adjustments_to=adjustments)
+                                 finals=False, adjustments_to=adjustments,
+                                 exceptions_to=exceptions)
         # notices can follow decisions (PERIPHERAL_NO_RATINGS when every rating of a department
         # is held or overturned): hash what this run produced
-        new = [e for e in result.exceptions if e["review_id"] not in hashes]
+        new = [e for e in results_of(result.exceptions) if e["review_id"] not in hashes]
         texts = source_texts(all_rows, (s for e in new for s in e["sources"]))
         for e in new:
             hashes[e["review_id"]] = source_hash(texts, e["sources"])
@@ -734,8 +740,10 @@ def _compute_to_files(inputs: _Inputs, policy: Policy, period: str, lang: str, p
     run process to store: ("refused", problems) or ("ok", result, notes, new decisions,
     in_force, started, (review items, open ones)), where the result's adjustments and
     exceptions are the spools `files.adjustments` and `files.exceptions` and `notes` is
-    `files.notes` — each crosses the pipe as its index (importers/spool.py)."""
-    outcome = _compute(inputs, policy, period, lang, progress, None, trace, files.adjustments)
+    `files.notes` — each crosses the pipe as its index (importers/spool.py). The exceptions
+    are put in order on `files.raised` and read from there, never all held."""
+    outcome = _compute(inputs, policy, period, lang, progress, None, trace, files.adjustments,
+                       files.raised)
     if outcome[0] != "ok":
         return outcome
     _, result, hashes, new_decisions, in_force, started = outcome
@@ -745,58 +753,103 @@ def _compute_to_files(inputs: _Inputs, policy: Policy, period: str, lang: str, p
     for note in firing_notes(period, result.adjustments, result.exceptions):
         notes.append(note)
     notes.flush()
-    files.exceptions.extend(with_hashes(result.exceptions, hashes))
-    reviews = [e["status"] for e in result.exceptions if e["type"] == "review"]
+    reviews = open_reviews = 0
+    for e, source_hash_ in with_hashes(results_of(result.exceptions), hashes):
+        files.exceptions.append((e, source_hash_))
+        if e["type"] == "review":
+            reviews += 1
+            open_reviews += e["status"] == "open"
     result.exceptions = files.exceptions
     return ("ok", result, files.notes, new_decisions, in_force, started,
-            (len(reviews), reviews.count("open")))
+            (reviews, open_reviews))
 
 
-def with_hashes(exceptions: list[dict], hashes: dict[str, str]) -> Iterator[tuple[dict, str]]:
+def _hashed(rows: dict, exceptions: list[dict] | Spool, kept: set[str]
+            ) -> tuple[dict[str, str], dict[str, dict]]:
+    """Every item's source hash (review id -> hash), and the items whose review ids are in
+    `kept` (review id -> item): the exceptions (held, or on a file: results_of) read twice,
+    for the rows they cite and then for their hashes, and only those items held (the dict of
+    every item, with the list of them, was ≈ 38 MB at 100,000 employees: 30,052 items). Of
+    items sharing a review id, the last one's."""
+    texts = source_texts(rows, (s for e in results_of(exceptions) for s in e["sources"]))
+    hashes: dict[str, str] = {}
+    items: dict[str, dict] = {}
+    for e in results_of(exceptions):
+        rid = e["review_id"]
+        hashes[rid] = source_hash(texts, e["sources"])
+        if rid in kept:
+            items[rid] = e
+    return hashes, items
+
+
+def with_hashes(exceptions: Iterable[dict], hashes: dict[str, str]
+                ) -> Iterator[tuple[dict, str]]:
     """Each exception with its item's source hash (review id -> hash), as _store_results takes
     them."""
     return ((e, hashes[e["review_id"]]) for e in exceptions)
 
 
-def firing_notes(period: str, adjustments: list[dict] | Spool, exceptions: list[dict]
-                 ) -> Iterator[tuple]:
+def firing_notes(period: str, adjustments: list[dict] | Spool,
+                 exceptions: list[dict] | Spool) -> Iterator[tuple]:
     """The firings' notes: (seq, its adjustments' ids, its exceptions' review ids, the
     sentences of its exceptions by kind), one for every firing that produced an adjustment or
     an exception, in seq order (None where it produced none of one); each firing's ids in the
     results' order. `adjustments`: in order, a list or a spool of records (adjustment,), read
     once, now. Of the adjustments only two numbers each are held (their firing's seq, their
     id's 48 bits): at 100,000 employees, the notes made from a dict of every id were 23 MB of
-    the evaluation's peak."""
+    the evaluation's peak. `exceptions`: in order, a list or a spool of records (exception,),
+    read once, as the notes are (_raised_in_seq_order)."""
     if isinstance(adjustments, Spool):
         adjustments = (a for (a,) in adjustments.fields())
     seqs, ids = array("q"), array("q")
     for a in adjustments:
         seqs.append(a["firing_seq"])
         ids.append(int(adjustment_id(period, a)[1:], 16))
-    return _notes_in_seq_order(seqs, ids, exceptions)
+    return _notes_in_seq_order(seqs, ids, _raised_in_seq_order(exceptions))
 
 
-def _notes_in_seq_order(seqs: array, ids: array, exceptions: list[dict]) -> Iterator[tuple]:
+def _notes_in_seq_order(seqs: array, ids: array, raised: Iterator[tuple]) -> Iterator[tuple]:
     """firing_notes' notes, from the adjustments' seqs and ids (in the results' order) and the
-    exceptions: each taken in seq order (a stable sort keeps a firing's in the results' order),
-    the two merged, and a note made of each seq's."""
+    exceptions' (seq, review id, kind, says) in seq order: the adjustments taken in seq order
+    too (a stable sort keeps a firing's in the results' order), the two merged (a firing's
+    adjustments first), and a note made of each seq's."""
     adjustments = ((seqs[i], 0, i) for i in sorted(range(len(seqs)), key=seqs.__getitem__))
-    raised = ((exceptions[i]["firing_seq"], 1, i)
-              for i in sorted(range(len(exceptions)), key=lambda j: exceptions[j]["firing_seq"]))
-    for seq, results in groupby(merge(adjustments, raised), key=itemgetter(0)):
+    exceptions = ((seq, 1, x) for seq, *x in raised)
+    for seq, results in groupby(merge(adjustments, exceptions, key=itemgetter(0)),
+                                key=itemgetter(0)):
         adj_ids = exc_ids = says = None
-        for _, is_exception, i in results:
+        for _, is_exception, x in results:
             if not is_exception:
                 adj_ids = adj_ids or []
-                adj_ids.append(f"A{ids[i]:012x}")
+                adj_ids.append(f"A{ids[x]:012x}")
                 continue
-            x = exceptions[i]
+            review_id, kind, said = x
             exc_ids = exc_ids or []
-            exc_ids.append(x["review_id"])
-            if x.get("says"):
+            exc_ids.append(review_id)
+            if said:
                 says = says or {}
-                says[x["kind"]] = x["says"]
+                says[kind] = said
         yield seq, adj_ids, exc_ids, says
+
+
+def _raised_in_seq_order(exceptions: list[dict] | Spool) -> Iterator[tuple]:
+    """(seq, review id, kind, says) of each exception, in its firing's seq order, those of a
+    firing in the results' order: a list sorted by position, a spool's (records (exception,))
+    put in order on a file of their own (rules.context.merged_in_key_order, stable), never
+    all held."""
+    if type(exceptions) is list:
+        for i in sorted(range(len(exceptions)), key=lambda j: exceptions[j]["firing_seq"]):
+            x = exceptions[i]
+            yield x["firing_seq"], x["review_id"], x["kind"], x.get("says")
+        return
+    by_seq = Spool(chunk=RESULTS_CHUNK)
+    try:
+        for x in results_of(exceptions):
+            seq = x["firing_seq"]
+            by_seq.append((seq, (seq, x["review_id"], x["kind"], x.get("says"))))
+        yield from merged_in_key_order(by_seq)
+    finally:
+        by_seq.close()
 
 
 def _store_results(writer, run: Run, trace, adjustments, exceptions, notes, progress=None,

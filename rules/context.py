@@ -16,6 +16,7 @@ from itertools import islice
 from operator import itemgetter
 from typing import Iterable, Iterator, Mapping, NamedTuple
 
+from importers.memory import give_back_free_memory
 from importers.spool import Spool
 from importers.schema import SHEETS
 from rules.assignees import HR
@@ -194,8 +195,15 @@ class Context:
             # InternalRatings step's peak at 100,000 employees 35 MB higher, tracemalloc)
             got.reverse()
             batch.reverse()
+            full = len(batch) == FEED_BATCH
             while got:
                 yield batch.pop(), got.pop()
+            if full:
+                # what the batch took is free again, but the C library's heap keeps those
+                # pages, scattered between what stays (each rating's figures, the spools'
+                # chunks): handed back after each full batch, a 100,000-employee month's
+                # evaluation peaked 10 MB lower (146 → 136 MB), a 10,000-employee one's the same
+                give_back_free_memory()
 
     def record(self, firing, subject_id: str | None, sources: list[Source]) -> TraceEntry:
         """Every firing becomes a trace entry, outcome or not: no rule fires unseen."""
@@ -269,21 +277,40 @@ class Context:
         go, and an adjustment made afterwards fails (there is nowhere left to keep it).
         `into`: a spool (emptied first) that receives them, a record (adjustment,) each, in
         order, and is returned — from a spool of them as made, by a merge that holds a few
-        hundred per chunk of the making (_merged_in_key_order), never all: at 100,000
+        hundred per chunk of the making (merged_in_key_order), never all: at 100,000
         employees the list of 50,590 adjustments was 56 MB of the evaluation's peak."""
         keyed, self.adjustments = self.adjustments, None
-        if into is None:
-            return _in_key_order(keyed)
-        into.clear()
-        for item in _merged_in_key_order(keyed):
-            into.append((item,))
-        into.flush()
-        return into
+        return _ordered(keyed, into)
 
-    def ordered_exceptions(self) -> list[dict]:
-        """The exceptions in order. Called once, when none is to come (as ordered_adjustments)."""
+    def ordered_exceptions(self, into: Spool | None = None) -> list[dict] | Spool:
+        """The exceptions in order, as ordered_adjustments: `into` receives them, a record
+        (exception,) each (at 100,000 employees the list of 30,052 exceptions was 38 MB of
+        objects, held from here to the end of the evaluation's child). Read them, held or on
+        a file, with `results_of`."""
         keyed, self.exceptions = self.exceptions, None
+        return _ordered(keyed, into)
+
+
+def results_of(results: list[dict] | Spool) -> Iterator[dict]:
+    """Each adjustment or exception of an evaluation in order, whether held (a list) or on a
+    file (a spool of records (item,): Context.ordered_adjustments and ordered_exceptions with
+    `into`). An item changed while it is read stays changed (Spool.__iter__ writes its chunk
+    back), once the reading has gone past its chunk: read to the end."""
+    if type(results) is list:
+        return iter(results)
+    return (item for (item,) in results)
+
+
+def _ordered(keyed: list[tuple] | Spool, into: Spool | None) -> list[dict] | Spool:
+    """The items of (key, item) pairs in key order: a list, or `into` (emptied first), a record
+    (item,) each."""
+    if into is None:
         return _in_key_order(keyed)
+    into.clear()
+    for item in merged_in_key_order(keyed):
+        into.append((item,))
+    into.flush()
+    return into
 
 
 def _in_key_order(keyed: list[tuple] | Spool) -> list:
@@ -298,11 +325,11 @@ def _in_key_order(keyed: list[tuple] | Spool) -> list:
     return out
 
 
-# records per block of a sorted run (_merged_in_key_order): what the merge holds of each run
+# records per block of a sorted run (merged_in_key_order): what the merge holds of each run
 MERGE_BLOCK = 256
 
 
-def _merged_in_key_order(keyed: list[tuple] | Spool) -> Iterator:
+def merged_in_key_order(keyed: list[tuple] | Spool) -> Iterator:
     """The items of (key, item) pairs in key order, as _in_key_order, read from a spool without
     holding them: each chunk of `keyed`, sorted, is a run written to a spool of its own in
     blocks of MERGE_BLOCK records, and the runs are merged a block of each at a time (an
@@ -326,7 +353,7 @@ def _merged_in_key_order(keyed: list[tuple] | Spool) -> Iterator:
 
 
 def _run(runs_file: Spool, start: int, stop: int) -> Iterator[tuple]:
-    """One sorted run of _merged_in_key_order: its (key, item) pairs, a block at a time."""
+    """One sorted run of merged_in_key_order: its (key, item) pairs, a block at a time."""
     at = start
     while at < stop:
         block = runs_file.chunk_rows(at)

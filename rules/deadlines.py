@@ -35,7 +35,7 @@ hour): step 1 (> 14 days) moves it to E01, step 2 (> 28 days) to E00, step 3 (> 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Iterable, Mapping, NamedTuple
 
 from engine import RuleBook, m
 from rules.assignees import HR, assignee
@@ -98,10 +98,12 @@ def stays(f):
     return [note(NOT_DUE)]
 
 
-def run(ev, ctx: Context, exceptions: list[dict], standing: Mapping[str, Standing] | None,
+def run(ev, ctx: Context, exceptions: Iterable[dict], standing: Mapping[str, Standing] | None,
         clock: datetime | None) -> None:
     """Move the period's open review items whose deadlines passed. `exceptions`: every item
-    this evaluation raised, in order (Context.ordered_exceptions), changed here when moved.
+    this evaluation raised, in order (Context.ordered_exceptions, read with
+    rules.context.results_of: held, or on a file), changed here when moved, and read to the
+    end (a file's chunk is written back once read past).
     `standing`: review id → Standing of the items raised by earlier runs of the period;
     `clock`: this evaluation's start. Without them (an evaluation outside the stored history)
     nothing is fed."""

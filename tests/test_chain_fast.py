@@ -622,13 +622,28 @@ def test_firing_notes_group_each_firings_results_in_seq_order():
                 (5, [ids[0], ids[2]], None, None),
                 (7, None, ["RV-a"], None)]
     assert list(runs.firing_notes(PERIOD, adjustments, exceptions)) == expected
-    spool = Spool()
-    try:
-        spool.extend((a,) for a in adjustments)
+    with _spooled(adjustments) as spool:
         assert list(runs.firing_notes(PERIOD, spool, exceptions)) == expected
-    finally:
-        spool.close()
+    with _spooled(adjustments) as spool, _spooled(exceptions) as raised:
+        assert list(runs.firing_notes(PERIOD, spool, raised)) == expected
     assert list(runs.firing_notes(PERIOD, [], [])) == []
+    with _spooled([]) as spool, _spooled([]) as raised:
+        assert list(runs.firing_notes(PERIOD, spool, raised)) == []
+
+
+class _spooled:
+    """A spool of records (item,) of `items`, as the evaluation's results are left on files,
+    closed at the end of the `with`."""
+
+    def __init__(self, items: list, chunk: int | None = None):
+        self.spool = Spool(chunk=chunk)
+        self.spool.extend((item,) for item in items)
+
+    def __enter__(self) -> Spool:
+        return self.spool
+
+    def __exit__(self, *exc) -> None:
+        self.spool.close()
 
 
 @settings(max_examples=200, deadline=None)
@@ -651,3 +666,6 @@ def test_firing_notes_are_those_of_a_dict_of_every_id(adj_seqs, exc):
     expected = [(seq, adj_ids.get(seq), exc_ids.get(seq), exc_says.get(seq))
                 for seq in sorted(adj_ids.keys() | exc_ids.keys())]
     assert list(runs.firing_notes(PERIOD, adjustments, exceptions)) == expected
+    # the exceptions on a file, sorted by seq in runs of 3 (an external merge)
+    with _spooled(exceptions, chunk=2) as raised, mock.patch.object(runs, "RESULTS_CHUNK", 3):
+        assert list(runs.firing_notes(PERIOD, adjustments, raised)) == expected

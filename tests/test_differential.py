@@ -11,7 +11,9 @@ from contextlib import nullcontext
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from evaluator.evaluate import evaluate_ledger
+from importers.spool import Spool
 from importers.spooled import close_spooled
+from rules.context import results_of
 from rules.books import BOOKS
 from rules.deadlines import Standing
 from rules.months import other_months
@@ -58,21 +60,26 @@ def _compare(ledger, policy, decisions, period=PERIOD, history=None, standing=No
     """The engine agrees with the reference — on the rows as lists, and again on the
     transaction sheets (this month's and the other months') read from files, as
     evaluate_period hands them (tests.ledgers.spooled), with its results kept on files three
-    at a time (tests.ledgers.results_on_files)."""
+    at a time (tests.ledgers.results_on_files) and its exceptions put in order on a file of
+    their own, as the run's child does (exceptions_to; the deadlines move items read there)."""
     months = _read(history or {}, policy, period)
     ref = reference_evaluate(ledger, policy, period, decisions, months, standing, CLOCK)
     for files in (False, True):
         rows, other = ledger.rows, months
+        exceptions_to = None
         if files:
             rows, other = spooled(rows), {m: spooled(sheets) for m, sheets in months.items()}
+            exceptions_to = Spool(chunk=3)
         with results_on_files(3) if files else nullcontext():
             got = evaluate_ledger(rows, policy, period, decisions, history=other,
                                   standing={rid: Standing(*s)
                                             for rid, s in (standing or {}).items()},
-                                  clock=CLOCK)
+                                  clock=CLOCK, exceptions_to=exceptions_to)
         close_spooled(rows, other)
         assert _adj(got.adjustments) == _adj(ref.adjustments)
-        assert _exc(got.exceptions) == _exc(ref.exceptions)
+        assert _exc(results_of(got.exceptions)) == _exc(ref.exceptions)
+        if exceptions_to is not None:
+            exceptions_to.close()
         for dept_id, d in ref.departments.items():
             assert got.departments[dept_id]["final"] == d["final"]
             assert got.departments[dept_id]["by_mechanism"] == d["by_mechanism"]

@@ -34,7 +34,7 @@ from evaluator.runs import (SPOOLED_SHEETS, EvaluationFailed, RunRefused, _compu
                             evaluate_period, latest_run, load_run)
 from evaluator.store import store_import
 import rules.context
-from rules.context import Keyed, TraceEntry, _merged_in_key_order
+from rules.context import Keyed, TraceEntry, merged_in_key_order
 from rules.finals import finals
 from rules.policy import load_policy
 from tests.dbs import db_state
@@ -216,10 +216,11 @@ def test_no_file_is_left_when_the_child_raises(db_url, tmpdir_only, small_chunks
     monkeypatch.setattr(evaluator.runs, "evaluate_ledger", then_raise)
     with pytest.raises(EvaluationFailed) as e:
         evaluate_period(engine_, PERIOD, POLICY)
-    # in the child: the spool, the three its adjustments, exceptions and firings' notes go to
-    # (evaluator.runs._ResultFiles), the file its answer goes back in (engine.isolation.Forked),
-    # and the files the transaction sheets are read from (importers.spooled.SpooledRows)
-    assert str(e.value) == (f"RuntimeError: {5 + len(SPOOLED_SHEETS)} unnamed files, "
+    # in the child: the spool, the four its adjustments, exceptions, firings' notes and
+    # exceptions before their hashes go to (evaluator.runs._ResultFiles), the file its answer
+    # goes back in (engine.isolation.Forked), and the files the transaction sheets are read
+    # from (importers.spooled.SpooledRows)
+    assert str(e.value) == (f"RuntimeError: {6 + len(SPOOLED_SHEETS)} unnamed files, "
                             f"{WORKED_EXAMPLE_FIRINGS} entries")
     assert open_under(tmpdir_only) == [] and os.listdir(tmpdir_only) == []
     assert db_state(db_url) == before
@@ -319,10 +320,11 @@ def test_a_full_tmpdir_fails_the_evaluation_plainly_and_leaves_nothing(db_url, t
 
 
 class LosesAnEntry(Spool):
-    """A spool that drops the entry of firing 3: the trace no longer holds every firing."""
+    """A spool that drops the entry of firing 3: the trace no longer holds every firing.
+    (Made in evaluator.runs, it is also the spools of the results: their records are kept.)"""
 
     def append(self, record):
-        if record.seq != 3:
+        if not (isinstance(record, TraceEntry) and record.seq == 3):
             super().append(record)
 
 
@@ -474,7 +476,7 @@ def test_adjustments_put_in_order_on_a_file_are_the_ones_held(tmpdir_only, monke
                      max_size=40),
        chunk=st.integers(1, 9), block=st.integers(1, 5), pending=st.booleans())
 def test_the_merge_of_runs_is_a_stable_sort(keys, chunk, block, pending):
-    """_merged_in_key_order, for any keys (equal ones too), chunk of the making and block of the
+    """merged_in_key_order, for any keys (equal ones too), chunk of the making and block of the
     runs, with or without a last chunk still being filled: the items in the order of a stable
     sort of the pairs by key, each once."""
     made = Spool(Keyed, chunk=chunk)
@@ -484,7 +486,7 @@ def test_the_merge_of_runs_is_a_stable_sort(keys, chunk, block, pending):
         made.extend(pairs)
         if not pending:
             made.flush()
-        got = list(_merged_in_key_order(made))
+        got = list(merged_in_key_order(made))
     finally:
         rules.context.MERGE_BLOCK = saved
         made.close()

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 import evaluator.runs
 from evaluator.evaluate import evaluate_ledger
 from importers.lang import Text
+from rules.context import results_of
 from rules.policy import load_policy, policy_from_mapping
 from rules.sentences import NOTES, TEMPLATES, explanation, message, note_text, render
 from rules.wording import Template, Wording
@@ -215,10 +216,10 @@ def test_a_run_stored_before_the_templates_verifies_and_reports_its_words(stored
         for t in result.trace:
             for o in t.outcome.get("outcomes", ()):
                 o.pop("says", None)
-        for x in result.exceptions:
+        # in a run, spools of records (item,): changed as they are read (results_of)
+        for x in results_of(result.exceptions):
             x.pop("says", None)
-        for record in result.adjustments:   # a spool of (adjustment,) in a run: changed as
-            adjustment = record[0] if type(record) is tuple else record     # it is read
+        for adjustment in results_of(result.adjustments):
             adjustment.pop("says", None)
         return result
 
