@@ -152,11 +152,13 @@ def child_pipeline(ledger: str, workdir: str) -> dict:
     from xietong import api, cli
     from reports import feedback, json_files, reviews, statement, trace
     import evaluator.evaluate as evaluate_mod
+    from rules.context import results_of
     startup = time.perf_counter() - t_import
     ph = Phases(Path(workdir) / "forked-phases.jsonl")
     digest = {}
     # The evaluation itself runs in a child forked by evaluator.runs (engine.isolation): it
-    # reports its own time and peak through a file, the parent times the rest.
+    # reports its own time (each pass's) and peak (its whole life's, before the digest)
+    # through a file, the parent times the rest.
     child_log = Path(workdir) / "evaluate.jsonl"
     evaluate_ledger = runs.evaluate_ledger
 
@@ -166,10 +168,8 @@ def child_pipeline(ledger: str, workdir: str) -> dict:
         took = time.perf_counter() - t
         workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         with open(child_log, "a") as f:
-            f.write(json.dumps({"seconds": took, "peak_mb": _hwm_kb() / 1024,
-                                "workers_peak_mb": workers,
-                                **_digest(result.adjustments, result.exceptions,
-                                          result.counts["by_rule"]),
+            f.write(json.dumps({"seconds": took, "workers_peak_mb": workers,
+                                "by_rule": result.counts["by_rule"],
                                 "counts": {**{k: result.counts[k] for k in
                                               ("firings", "adjustments", "exceptions")},
                                            "rows": sum(result.counts["rows"].values())}}) + "\n")
@@ -180,13 +180,19 @@ def child_pipeline(ledger: str, workdir: str) -> dict:
 
     def child_peak(*a, **kw):
         # the child's own peak, from its start to its answer: the evaluation (one or two
-        # passes) and what the child makes of it after (hashes, notes, the results' files)
+        # passes) and what the child makes of it (hashes, notes, the results' files); then the
+        # digest of the results it left on files, a record at a time
         _reset_hwm()
-        try:
-            return compute_to_files(*a, **kw)
-        finally:
-            with open(child_log, "a") as f:
-                f.write(json.dumps({"peak_mb": _hwm_kb() / 1024}) + "\n")
+        outcome = compute_to_files(*a, **kw)
+        peak = _hwm_kb() / 1024
+        digest_ = {}
+        if outcome[0] == "ok":
+            result = outcome[1]
+            digest_ = _digest(results_of(result.adjustments),
+                              (e for e, _ in result.exceptions.fields()), None)
+        with open(child_log, "a") as f:
+            f.write(json.dumps({"peak_mb": peak, **digest_}) + "\n")
+        return outcome
 
     runs._compute_to_files = child_peak
     ph.wrap(runs.Started, "outcome", "evaluate: waiting for the child's answer")
@@ -237,13 +243,15 @@ def child_pipeline(ledger: str, workdir: str) -> dict:
     ph.merge_forked()
     phases = ph.done
     records = [json.loads(line) for line in child_log.read_text().splitlines()]
-    evaluations = [e for e in records if "seconds" in e]      # one per pass; and the child's
+    evaluations = [e for e in records if "seconds" in e]      # one per pass
+    child = [e for e in records if "seconds" not in e][-1]   # the child's whole life
     phases["evaluate"] = {"seconds": sum(e["seconds"] for e in evaluations),
-                          "peak_mb": max(e["peak_mb"] for e in records),
+                          "peak_mb": child["peak_mb"],
                           "workers_peak_mb": max(e["workers_peak_mb"] for e in evaluations),
                           "calls": len(evaluations)}
     digest.update({k: v for k, v in evaluations[-1].items()
-                   if k not in ("seconds", "peak_mb", "workers_peak_mb")})
+                   if k not in ("seconds", "workers_peak_mb")})
+    digest.update({k: v for k, v in child.items() if k != "peak_mb"})
     # evaluate_period begins once the import is stored, the evaluation under way since before
     # the store: what is not the wait for its child is the storing of the run
     persist = (phases["evaluate_period"]["seconds"]
@@ -396,19 +404,39 @@ def _sha(obj) -> str:
     return hashlib.sha256(repr(obj).encode()).hexdigest()[:16]
 
 
+class _ListSha:
+    """_sha of a list given an item at a time: the same hash, the list never held."""
+
+    def __init__(self):
+        self._h = hashlib.sha256(b"[")
+        self._first = True
+
+    def add(self, item) -> None:
+        self._h.update(repr(item).encode() if self._first else b", " + repr(item).encode())
+        self._first = False
+
+    def hexdigest(self) -> str:
+        self._h.update(b"]")
+        return self._h.hexdigest()[:16]
+
+
 def _digest(adjustments, exceptions, by_rule) -> dict:
-    """Hashes of the results in order. `adjustments` and `exceptions`: lists, or the spools
-    of records (item,) the run's evaluation leaves them in (evaluator.evaluate's
-    adjustments_to and exceptions_to), read with rules.context.results_of."""
-    from rules.context import results_of
+    """Hashes of the results in order. `adjustments` and `exceptions`: iterables of them in
+    order (lists, or the records of the files the run's child leaves them on), each read once;
+    only the exceptions' keys that the peer's hash sorts are held."""
     kinds = ("BEH", "RATING", "RACI")
-    exc = [(e["kind"], _exc_key(e)) for e in results_of(exceptions)]
-    out = {"adjustments_sha": _sha([(a["rule"], a["subject_id"], str(a["points"]),
-                                     tuple(tuple(s) for s in a["sources"]))
-                                    for a in results_of(adjustments)]),
-           "exceptions_sha": _sha([key for _, key in exc]),
-           "peer_exceptions_sha": _sha(sorted(key for kind, key in exc
-                                              if kind.startswith(kinds)))}
+    adjustments_sha, exceptions_sha, peer = _ListSha(), _ListSha(), []
+    for a in adjustments:
+        adjustments_sha.add((a["rule"], a["subject_id"], str(a["points"]),
+                             tuple(tuple(s) for s in a["sources"])))
+    for e in exceptions:
+        key = _exc_key(e)
+        exceptions_sha.add(key)
+        if e["kind"].startswith(kinds):
+            peer.append(key)
+    out = {"adjustments_sha": adjustments_sha.hexdigest(),
+           "exceptions_sha": exceptions_sha.hexdigest(),
+           "peer_exceptions_sha": _sha(sorted(peer))}
     if by_rule is not None:
         out["by_rule"] = by_rule
     return out
