@@ -16,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import types
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
+from typing import Iterator
 from unittest import mock
 
 import pytest
@@ -631,19 +633,16 @@ def test_firing_notes_group_each_firings_results_in_seq_order():
         assert list(runs.firing_notes(PERIOD, spool, raised)) == []
 
 
-class _spooled:
+@contextmanager
+def _spooled(items: list, chunk: int | None = None) -> Iterator[Spool]:
     """A spool of records (item,) of `items`, as the evaluation's results are left on files,
     closed at the end of the `with`."""
-
-    def __init__(self, items: list, chunk: int | None = None):
-        self.spool = Spool(chunk=chunk)
-        self.spool.extend((item,) for item in items)
-
-    def __enter__(self) -> Spool:
-        return self.spool
-
-    def __exit__(self, *exc) -> None:
-        self.spool.close()
+    spool = Spool(chunk=chunk)
+    try:
+        spool.extend((item,) for item in items)
+        yield spool
+    finally:
+        spool.close()
 
 
 @settings(max_examples=200, deadline=None)

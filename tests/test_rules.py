@@ -87,15 +87,15 @@ def test_rating_peer_arithmetic_in_units_is_exact(values, peer_count):
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3), st.integers(1, 5)), max_size=60),
        st.integers(1, 7))
-def test_repeated_rater_group_sums_are_a_dicts(given_, sort_run):
+def test_repeated_rater_group_sums_are_those_of_a_dict(ratings_drawn, sort_run):
     """rules.ratings._repeated_sums, its keys sorted in runs merged (any run length): for each
     (rater, group) rated more than once, the sum of its scores and how many — what a dict of
     every pair counts, less the pairs rated once."""
     from array import array
     from unittest import mock
     import rules.ratings as ratings
-    keys = array("q", (rater << ratings.GROUP_BITS | group for rater, group, _ in given_))
-    scores = [score for _, _, score in given_]
+    keys = array("q", (rater << ratings.GROUP_BITS | group for rater, group, _ in ratings_drawn))
+    scores = [score for _, _, score in ratings_drawn]
     every: dict[int, tuple[int, int]] = {}
     for k, s in zip(keys, scores):
         total, n = every.get(k, (0, 0))
