@@ -129,7 +129,7 @@ def evaluate_ledger(rows: Mapping[str, Iterable[dict]], policy: Policy, period: 
             behaviour.run(ev, ctx)
             exceptions = ctx.ordered_exceptions(exceptions_to)  # every item is raised by now
             # last: it moves items raised
-            deadlines.run(ev, ctx, results_of(exceptions), standing, clock)
+            deadlines.run(ev, ctx, results_of(exceptions, changing=True), standing, clock)
             rec = ev.reconcile(require_fired=True)
         if progress is not None:
             progress("evaluate", ctx.fed, ctx.fed, "facts")

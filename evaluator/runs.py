@@ -722,9 +722,7 @@ def _compute(inputs: _Inputs, policy: Policy, period: str, lang: str, progress=N
         # notices can follow decisions (PERIPHERAL_NO_RATINGS when every rating of a department
         # is held or overturned): hash what this run produced
         new = [e for e in results_of(result.exceptions) if e["review_id"] not in hashes]
-        texts = source_texts(all_rows, (s for e in new for s in e["sources"]))
-        for e in new:
-            hashes[e["review_id"]] = source_hash(texts, e["sources"])
+        hashes.update(_hashed(all_rows, new, set())[0])
     return ("ok", result, hashes, new_decisions, in_force, started)
 
 
@@ -799,10 +797,8 @@ def firing_notes(period: str, adjustments: list[dict] | Spool,
     id's 48 bits): at 100,000 employees, the notes made from a dict of every id were 23 MB of
     the evaluation's peak. `exceptions`: in order, a list or a spool of records (exception,),
     read once, as the notes are (_raised_in_seq_order)."""
-    if isinstance(adjustments, Spool):
-        adjustments = (a for (a,) in adjustments.fields())
     seqs, ids = array("q"), array("q")
-    for a in adjustments:
+    for a in results_of(adjustments):
         seqs.append(a["firing_seq"])
         ids.append(int(adjustment_id(period, a)[1:], 16))
     return _notes_in_seq_order(seqs, ids, _raised_in_seq_order(exceptions))
@@ -834,22 +830,19 @@ def _notes_in_seq_order(seqs: array, ids: array, raised: Iterator[tuple]) -> Ite
 
 def _raised_in_seq_order(exceptions: list[dict] | Spool) -> Iterator[tuple]:
     """(seq, review id, kind, says) of each exception, in its firing's seq order, those of a
-    firing in the results' order: a list sorted by position, a spool's (records (exception,))
-    put in order on a file of their own (rules.context.merged_in_key_order, stable), never
-    all held."""
-    if type(exceptions) is list:
-        for i in sorted(range(len(exceptions)), key=lambda j: exceptions[j]["firing_seq"]):
-            x = exceptions[i]
-            yield x["firing_seq"], x["review_id"], x["kind"], x.get("says")
-        return
-    by_seq = Spool(chunk=RESULTS_CHUNK)
+    firing in the results' order (rules.context.merged_in_key_order, stable): from a list,
+    sorted as a list; from a spool (records (exception,)), put in order on a file of their own,
+    never all held."""
+    held = type(exceptions) is list
+    by_seq = [] if held else Spool(chunk=RESULTS_CHUNK)
     try:
         for x in results_of(exceptions):
             seq = x["firing_seq"]
             by_seq.append((seq, (seq, x["review_id"], x["kind"], x.get("says"))))
         yield from merged_in_key_order(by_seq)
     finally:
-        by_seq.close()
+        if not held:
+            by_seq.close()
 
 
 def _store_results(writer, run: Run, trace, adjustments, exceptions, notes, progress=None,

@@ -291,14 +291,16 @@ class Context:
         return _ordered(keyed, into)
 
 
-def results_of(results: list[dict] | Spool) -> Iterator[dict]:
+def results_of(results: list[dict] | Spool, changing: bool = False) -> Iterator[dict]:
     """Each adjustment or exception of an evaluation in order, whether held (a list) or on a
     file (a spool of records (item,): Context.ordered_adjustments and ordered_exceptions with
-    `into`). An item changed while it is read stays changed (Spool.__iter__ writes its chunk
-    back), once the reading has gone past its chunk: read to the end."""
+    `into`). A reader that changes the items says so (`changing`): then an item changed stays
+    changed (Spool.__iter__ writes its chunk back once the reading has gone past it: read to
+    the end); any other reads each chunk as stored (Spool.fields), never pickling it again to
+    see whether it changed."""
     if type(results) is list:
         return iter(results)
-    return (item for (item,) in results)
+    return (item for (item,) in (results if changing else results.fields()))
 
 
 def _ordered(keyed: list[tuple] | Spool, into: Spool | None) -> list[dict] | Spool:

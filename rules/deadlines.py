@@ -102,8 +102,8 @@ def run(ev, ctx: Context, exceptions: Iterable[dict], standing: Mapping[str, Sta
         clock: datetime | None) -> None:
     """Move the period's open review items whose deadlines passed. `exceptions`: every item
     this evaluation raised, in order (Context.ordered_exceptions, read with
-    rules.context.results_of: held, or on a file), changed here when moved, and read to the
-    end (a file's chunk is written back once read past).
+    rules.context.results_of(…, changing=True): held, or on a file), changed here when moved,
+    and read to the end (a file's chunk is written back once read past).
     `standing`: review id → Standing of the items raised by earlier runs of the period;
     `clock`: this evaluation's start. Without them (an evaluation outside the stored history)
     nothing is fed."""

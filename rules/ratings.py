@@ -510,10 +510,11 @@ class Units:
         return num * (self.scale // den)
 
 
-def _numbering(employees) -> Callable[[str], int]:
+def _numbering(employees) -> Callable[[str], int | None]:
     """A number for each known employee id, the same each time: its row's place among the
-    Employees rows held by column (importers.columns.RowsByKey.position: nothing more held);
-    else (rows given as a dict) numbers given as ids are first met."""
+    Employees rows held by column (importers.columns.RowsByKey.position: nothing more held;
+    None for an id that is not there); else (rows given as a dict) numbers given as ids are
+    first met."""
     position = getattr(employees, "position", None)
     if position is not None:
         return position

@@ -217,9 +217,9 @@ def test_a_run_stored_before_the_templates_verifies_and_reports_its_words(stored
             for o in t.outcome.get("outcomes", ()):
                 o.pop("says", None)
         # in a run, spools of records (item,): changed as they are read (results_of)
-        for x in results_of(result.exceptions):
+        for x in results_of(result.exceptions, changing=True):
             x.pop("says", None)
-        for adjustment in results_of(result.adjustments):
+        for adjustment in results_of(result.adjustments, changing=True):
             adjustment.pop("says", None)
         return result
 
